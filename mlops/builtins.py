@@ -1,0 +1,110 @@
+"""Registrations of the built-in types, through the same registries plugins use.
+
+Targets are lazy 'module:attr' references or light factories so that `mlops validate` imports no
+sklearn, pandas or Ray.
+"""
+from mlops.models.sklearn_estimators import sklearn_estimator
+from mlops.plugins import data_sources, estimators, model_flavors
+from mlops.sources.config import CsvSource, ParquetSource, SklearnSource
+
+_L = "mlops.sources.loaders"
+data_sources.add("csv", f"{_L}:load_csv", config=CsvSource, probe=f"{_L}:probe_csv")
+data_sources.add("parquet", f"{_L}:load_parquet", config=ParquetSource, probe=f"{_L}:probe_parquet")
+data_sources.add("sklearn", f"{_L}:load_sklearn", config=SklearnSource, probe=f"{_L}:probe_sklearn")
+
+model_flavors.add("sklearn", "mlops.models.bundle:SklearnFlavor")
+
+# default_params: per task, applied under the spec's params.
+# search_space: the per-family space `model.type: auto` explores (Tune domain specs, see spec/tuning).
+estimators.add(
+    "random_forest",
+    sklearn_estimator(
+        classification="sklearn.ensemble:RandomForestClassifier",
+        regression="sklearn.ensemble:RandomForestRegressor",
+    ),
+    threaded_predict=True,
+    search_space={
+        "params.n_estimators": {"randint": [50, 400]},
+        "params.max_depth": {"choice": [None, 4, 8, 16]},
+        "params.min_samples_leaf": {"randint": [1, 10]},
+    },
+)
+estimators.add(
+    "extra_trees",
+    sklearn_estimator(
+        classification="sklearn.ensemble:ExtraTreesClassifier",
+        regression="sklearn.ensemble:ExtraTreesRegressor",
+    ),
+    threaded_predict=True,
+    search_space={
+        "params.n_estimators": {"randint": [50, 400]},
+        "params.max_depth": {"choice": [None, 4, 8, 16]},
+    },
+)
+estimators.add(
+    "gradient_boosting",
+    sklearn_estimator(
+        classification="sklearn.ensemble:GradientBoostingClassifier",
+        regression="sklearn.ensemble:GradientBoostingRegressor",
+    ),
+    search_space={
+        "params.n_estimators": {"randint": [50, 300]},
+        "params.learning_rate": {"loguniform": [0.01, 0.3]},
+        "params.max_depth": {"randint": [2, 6]},
+    },
+)
+estimators.add(
+    "hist_gradient_boosting",
+    sklearn_estimator(
+        classification="sklearn.ensemble:HistGradientBoostingClassifier",
+        regression="sklearn.ensemble:HistGradientBoostingRegressor",
+    ),
+    search_space={
+        "params.learning_rate": {"loguniform": [0.01, 0.3]},
+        "params.max_leaf_nodes": {"randint": [8, 64]},
+        "params.l2_regularization": {"loguniform": [1e-4, 1.0]},
+    },
+)
+estimators.add(
+    "logistic_regression",
+    sklearn_estimator(classification="sklearn.linear_model:LogisticRegression"),
+    search_space={"params.C": {"loguniform": [1e-3, 100.0]}},
+    default_params={"classification": {"max_iter": 1000}},
+)
+estimators.add("linear_regression", sklearn_estimator(regression="sklearn.linear_model:LinearRegression"))
+estimators.add(
+    "ridge",
+    sklearn_estimator(regression="sklearn.linear_model:Ridge"),
+    search_space={"params.alpha": {"loguniform": [1e-3, 100.0]}},
+)
+estimators.add(
+    "lasso",
+    sklearn_estimator(regression="sklearn.linear_model:Lasso"),
+    search_space={"params.alpha": {"loguniform": [1e-4, 10.0]}},
+)
+estimators.add(
+    "knn",
+    sklearn_estimator(
+        classification="sklearn.neighbors:KNeighborsClassifier",
+        regression="sklearn.neighbors:KNeighborsRegressor",
+    ),
+    search_space={"params.n_neighbors": {"randint": [1, 30]}},
+)
+estimators.add(
+    "svm",
+    sklearn_estimator(classification="sklearn.svm:SVC", regression="sklearn.svm:SVR"),
+    search_space={"params.C": {"loguniform": [1e-2, 100.0]}},
+    default_params={"classification": {"probability": True}},
+)
+estimators.add(
+    "mlp",
+    sklearn_estimator(
+        classification="sklearn.neural_network:MLPClassifier",
+        regression="sklearn.neural_network:MLPRegressor",
+    ),
+    search_space={
+        "params.alpha": {"loguniform": [1e-5, 1e-1]},
+        "params.learning_rate_init": {"loguniform": [1e-4, 1e-2]},
+    },
+    default_params={"classification": {"max_iter": 500}, "regression": {"max_iter": 500}},
+)

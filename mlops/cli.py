@@ -1,0 +1,165 @@
+"""The `mlops` command: parses arguments, calls mlops.api, renders with rich. No logic of its own."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from typing import Any, Callable, List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlops.errors import MlopsError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Declarative ML from one spec: validate, plan, apply on Ray, track in MLflow.")
+console = Console()
+err_console = Console(stderr=True)
+
+SPEC = typer.Argument(..., help="path to spec.yaml")
+OVERRIDES = typer.Argument(None, help="Hydra overrides: a.b=1, +a.c=2, ~a.d, group=option")
+TRACKING = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: $MLOPS_TRACKING_URI or sqlite:///.mlops/mlflow.db)")
+
+
+def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Print MlopsErrors as messages (exit 2 for spec/data errors, 1 otherwise), never as tracebacks."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except MlopsError as exc:
+            problems = getattr(exc, "problems", None)
+            title = "invalid spec" if exc.exit_code == 2 and problems else "error"
+            err_console.print(f"[bold red]{title}:[/]")
+            for line in (p.render() for p in problems) if problems else str(exc).splitlines():
+                err_console.print(f"  {line}", markup=False, highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+@app.command()
+@user_errors
+def validate(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES) -> None:
+    """Check the spec and the data it names; exit 0, or 2 with every problem by field."""
+    from mlops import api
+
+    project = api.load(spec, overrides or [])
+    probe = project.data_probe
+    rows = f", {probe.rows} rows" if probe and probe.rows is not None else ""
+    cols = f"{len(probe.columns)} columns" if probe else "data not probed"
+    console.print(f"[green]ok[/] {project.spec.name}: {project.spec.model.task} with {project.spec.model.type} ({cols}{rows})")
+
+
+@app.command()
+@user_errors
+def plan(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
+         as_json: bool = typer.Option(False, "--json", help="print the plan as JSON")) -> None:
+    """Print the graph `apply` would run. Runs nothing."""
+    from mlops import api
+
+    compiled = api.plan(spec, overrides or [])
+    if as_json:
+        sys.stdout.write(compiled.to_json() + "\n")
+        return
+    table = Table(title=f"plan {compiled.name}  (hash {compiled.hash})")
+    for column in ("node", "kind", "inputs", "runs on", "resources", "hash"):
+        table.add_column(column)
+    for node in compiled.nodes:
+        res = ", ".join(f"{k}={v:g}" for k, v in node.resources.items()) or "-"
+        table.add_row(node.id, node.kind, ", ".join(node.inputs) or "-", node.placement, res, node.hash)
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
+          address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (overrides hardware.cluster)"),
+          force: bool = typer.Option(False, "--force", help="run even if this exact plan already ran")) -> None:
+    """Train, evaluate, register and batch-predict as the spec says."""
+    from mlops import api
+
+    def on_done(node: Any, seconds: float) -> None:
+        console.print(f"  [green]✓[/] {node.id:<14} {seconds:6.2f}s")
+
+    with console.status("applying...", spinner="dots"):
+        result = api.apply(spec, overrides or [], address=address, force=force, on_done=on_done)
+    if result.up_to_date:
+        console.print(f"[yellow]up to date[/]: run {result.run_id} already applied this plan ({result.plan_hash}); --force to rerun")
+        return
+    metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))
+    console.print(f"[bold]run[/] {result.run_id}  [bold]model version[/] {result.version}  ({result.decision})")
+    console.print(f"[bold]metrics[/] {metrics}")
+    if result.batch is not None:
+        b = result.batch
+        console.print(f"[bold]predictions[/] {b.rows} rows -> {b.output} ({b.executor}, {b.seconds:.2f}s)")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the spec (for editor completion and checks)."""
+    from mlops import api
+
+    sys.stdout.write(json.dumps(api.schema(), indent=2) + "\n")
+
+
+@app.command()
+@user_errors
+def models(name: str = typer.Argument(..., help="registered model name (the spec's name)"), tracking_uri: Optional[str] = TRACKING) -> None:
+    """List the versions of a registered model with their aliases and scores."""
+    from mlops import api
+
+    table = Table(title=f"model {name}")
+    for column in ("version", "aliases", "metric", "score", "sha256", "run"):
+        table.add_column(column)
+    for v in api.registry(tracking_uri).versions(name):
+        table.add_row(v.version, ",".join(v.aliases), v.tags.get("mlops.metric", ""), v.tags.get("mlops.score", ""),
+                      (v.sha256 or "")[:12], v.run_id or "")
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def promote(name: str = typer.Argument(...), version: str = typer.Argument(...), tracking_uri: Optional[str] = TRACKING) -> None:
+    """Make VERSION the champion of NAME."""
+    from mlops import api
+
+    api.promote(name, version, tracking_uri)
+    console.print(f"{name}: champion -> v{version}")
+
+
+@app.command()
+@user_errors
+def rollback(name: str = typer.Argument(...), tracking_uri: Optional[str] = TRACKING) -> None:
+    """Restore the previous champion of NAME."""
+    from mlops import api
+
+    version = api.rollback(name, tracking_uri)
+    console.print(f"{name}: champion rolled back to v{version}")
+
+
+@app.command()
+def plugins() -> None:
+    """List every registered type (built-in and from installed plugins)."""
+    from mlops.plugins import data_sources, detectors, estimators, model_flavors, triggers
+
+    table = Table(title="registered types")
+    for column in ("kind", "name", "from"):
+        table.add_column(column)
+    for registry in (data_sources, estimators, model_flavors, detectors, triggers):
+        for entry in registry:
+            table.add_row(registry.kind, entry.name, entry.origin)
+    console.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

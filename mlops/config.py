@@ -1,0 +1,95 @@
+"""Spec file + Hydra defaults list + overrides -> a plain dict. No pydantic here, no working-dir changes."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from mlops.errors import Problem, SpecError
+
+
+@dataclass
+class LoadedConfig:
+    """The composed, interpolated spec as plain data, and where it came from."""
+
+    data: dict[str, Any]
+    spec_file: Path
+    overrides: list[str]
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in the spec are relative to the spec's own directory."""
+        return self.spec_file.parent
+
+
+def search_path(spec_file: Path) -> list[Path]:
+    """Where config groups are looked up: beside the spec, then each `specs/` we know of."""
+    dirs = [spec_file.parent]
+    extra = [Path(p) for p in os.environ.get("MLOPS_SPECS_PATH", "").split(os.pathsep) if p]
+    repo_specs = Path(__file__).resolve().parent.parent / "specs"
+    for candidate in [*extra, Path.cwd() / "specs", repo_specs]:
+        if candidate.is_dir() and candidate.resolve() not in [d.resolve() for d in dirs]:
+            dirs.append(candidate)
+    return dirs
+
+
+def load_config(spec_path: str | Path, overrides: Sequence[str] = ()) -> LoadedConfig:
+    """Compose the spec with Hydra (defaults, groups, overrides) and resolve interpolations."""
+    spec_file = Path(spec_path).expanduser()
+    if not spec_file.is_file():
+        raise SpecError(Problem("", "spec file not found", value=str(spec_file)))
+    spec_file = spec_file.resolve()
+    _check_yaml(spec_file)
+
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    extra_dirs = ",".join(f"file://{d}" for d in search_path(spec_file)[1:])
+    hydra_overrides = [f"hydra.searchpath=[{extra_dirs}]"] if extra_dirs else []
+    try:
+        with initialize_config_dir(config_dir=str(spec_file.parent), version_base=None, job_name="mlops"):
+            cfg = compose(config_name=spec_file.stem, overrides=[*overrides, *hydra_overrides])
+        data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+    except (HydraException, OmegaConfBaseException) as exc:
+        raise SpecError(_hydra_problem(exc, spec_file)) from None
+    if not isinstance(data, dict):
+        raise SpecError(Problem("", "spec must be a mapping of sections", value=type(data).__name__))
+    return LoadedConfig(data, spec_file, list(overrides))
+
+
+def _check_yaml(spec_file: Path) -> None:
+    # Parse once ourselves: YAML errors then name the file, line and column instead of a Hydra trace.
+    import yaml
+
+    try:
+        text = spec_file.read_text()
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(Problem(str(spec_file), f"invalid YAML{where}: {problem}")) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(Problem(str(spec_file), f"cannot read spec: {exc}")) from None
+    if doc is None:
+        raise SpecError(Problem(str(spec_file), "spec file is empty"))
+    if not isinstance(doc, dict):
+        raise SpecError(Problem(str(spec_file), "spec must be a mapping of sections", value=type(doc).__name__))
+
+
+def _hydra_problem(exc: Exception, spec_file: Path) -> Problem:
+    """Hydra/OmegaConf errors carry the key in their text or attributes; keep the useful first line."""
+    key = getattr(exc, "full_key", None) or ""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    cause = exc.__cause__ or exc.__context__
+    if cause is not None and "Error parsing override" in message:
+        message = f"{message}: {str(cause).strip().splitlines()[0]}"
+    hint = None
+    if "Could not override" in message:
+        hint = "use +key=value to add a key, ~key to delete one"
+    elif "Cannot find primary config" in message or "Could not find" in message:
+        hint = f"config groups are looked up in: {', '.join(str(d) for d in search_path(spec_file))}"
+    return Problem(key or "overrides" if "override" in message.lower() else key, message, hint=hint)

@@ -1,0 +1,94 @@
+"""User-facing errors. Each names what is wrong (a spec field, a file, a request field) and a hint."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+
+@dataclass
+class Problem:
+    """One thing wrong with the user's input, located by a dotted path (or a file)."""
+
+    path: str
+    message: str
+    value: Any = None
+    expected: str | None = None
+    hint: str | None = None
+
+    def render(self) -> str:
+        """One readable line: `path: message (got X; expected Y) hint`."""
+        text = f"{self.path or '<spec>'}: {self.message}"
+        details = []
+        if self.value is not None:
+            details.append(f"got {_short(self.value)}")
+        if self.expected:
+            details.append(f"expected {self.expected}")
+        if details:
+            text += f" ({'; '.join(details)})"
+        if self.hint:
+            text += f" — {self.hint}"
+        return text
+
+
+class MlopsError(Exception):
+    """Base of every error meant for a user; the CLI prints it without a traceback."""
+
+    exit_code = 1
+
+
+class SpecError(MlopsError):
+    """The spec (or its data) is invalid; carries every problem found, not just the first."""
+
+    exit_code = 2
+
+    def __init__(self, problems: Iterable[Problem] | Problem | str, *, path: str = ""):
+        if isinstance(problems, str):
+            problems = [Problem(path, problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems = list(problems)
+        super().__init__("\n".join(p.render() for p in self.problems))
+
+
+class DataError(SpecError):
+    """Data named by the spec is missing, unreadable, empty or lacks a needed column."""
+
+
+class ResourceError(MlopsError):
+    """The plan asks for resources no node of the cluster can provide."""
+
+    exit_code = 2
+
+
+class RegistryError(MlopsError):
+    """A model version is missing, or its artifact fails the integrity check."""
+
+
+class UnknownName(ValueError):
+    """A registry lookup failed; the message lists the known names and a close match."""
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """A 'did you mean X?' hint for a misspelt name, or None when nothing is close."""
+    match = difflib.get_close_matches(str(word), list(choices), n=1, cutoff=0.6)
+    return f"did you mean '{match[0]}'?" if match else None
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass
+class Collector:
+    """Accumulates problems so one run reports all of them at once."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, path: str, message: str, **kw: Any) -> None:
+        self.problems.append(Problem(path, message, **kw))
+
+    def raise_if_any(self, cls: type[SpecError] = SpecError) -> None:
+        if self.problems:
+            raise cls(self.problems)

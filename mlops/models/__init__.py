@@ -1,0 +1,1 @@
+"""Model families: how a spec's `model` section becomes a fitted predictor."""

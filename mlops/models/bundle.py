@@ -1,0 +1,101 @@
+"""Model bundles: a directory with the fitted model, its metadata, and a sha256 over both.
+
+Layout:  model/
+           mlops_model.json   flavor, task, classes, input schema, metrics, ...
+           <flavor files>     sklearn: pipeline.pkl (preprocessing + estimator together)
+
+The sha256 is recorded when the bundle is registered; `load_bundle` refuses a bundle whose files no
+longer hash to it, before unpickling anything.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import RegistryError
+from mlops.plugins import model_flavors
+
+META_FILE = "mlops_model.json"
+
+
+@dataclass
+class Bundle:
+    """A loaded model plus its metadata; predict/predict_proba take a DataFrame of raw inputs."""
+
+    model: Any
+    meta: dict[str, Any]
+
+    @property
+    def task(self) -> str:
+        return self.meta["task"]
+
+    @property
+    def classes(self) -> list | None:
+        return self.meta.get("classes")
+
+    @property
+    def input_columns(self) -> list[str]:
+        return [c["name"] for c in self.meta["input_schema"]]
+
+    def predict(self, X: Any) -> Any:
+        return self.model.predict(X)
+
+    def predict_proba(self, X: Any) -> Any:
+        return self.model.predict_proba(X) if self.task == "classification" and hasattr(self.model, "predict_proba") else None
+
+
+class SklearnFlavor:
+    """Any picklable object with the sklearn predict API (pipelines, plugin estimators)."""
+
+    file = "pipeline.pkl"
+
+    @staticmethod
+    def save(model: Any, directory: Path) -> None:
+        import joblib
+
+        joblib.dump(model, directory / SklearnFlavor.file)
+
+    @staticmethod
+    def load(directory: Path, meta: dict[str, Any]) -> Any:
+        import joblib
+
+        return joblib.load(directory / SklearnFlavor.file)
+
+
+def directory_sha256(directory: Path) -> str:
+    """sha256 over every file's relative path and bytes, in sorted order."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(directory).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(directory)).encode() + b"\0")
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_bundle(model: Any, meta: dict[str, Any], directory: Path) -> str:
+    """Write the bundle and return its sha256."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model_flavors.get(meta["flavor"]).load().save(model, directory)
+    (directory / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
+    return directory_sha256(directory)
+
+
+def load_bundle(directory: Path, expected_sha256: str | None) -> Bundle:
+    """Verify the bundle against the recorded hash, then load it. A mismatch is never loaded."""
+    directory = Path(directory)
+    if not (directory / META_FILE).is_file():
+        raise RegistryError(f"{directory} is not a model bundle (no {META_FILE})")
+    if not expected_sha256:
+        raise RegistryError(f"no sha256 recorded for the model at {directory}; refusing to load it")
+    actual = directory_sha256(directory)
+    if actual != expected_sha256:
+        raise RegistryError(f"model artifact at {directory} fails its integrity check: sha256 is {actual[:12]}..., "
+                            f"registered {expected_sha256[:12]}...; it was modified after registration")
+    meta = json.loads((directory / META_FILE).read_text())
+    model = model_flavors.get(meta["flavor"]).load().load(directory, meta)
+    return Bundle(model, meta)

@@ -1,0 +1,73 @@
+"""Plan and Node: plain, JSON-serializable data with a content hash per node."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Placement = Literal["ray", "driver"]
+
+
+@dataclass
+class Node:
+    """One stage of the plan: what runs, on what inputs, with what resources."""
+
+    id: str
+    kind: str
+    inputs: list[str]
+    params: dict[str, Any]
+    resources: dict[str, float] = field(default_factory=dict)
+    placement: Placement = "ray"  # driver: stages that write to MLflow (single writer) or orchestrate Ray Data
+    hash: str = ""
+
+
+@dataclass
+class Plan:
+    """The whole graph, in topological order."""
+
+    name: str
+    nodes: list[Node]
+
+    def __post_init__(self) -> None:
+        ids = {n.id for n in self.nodes}
+        seen: set[str] = set()
+        for node in self.nodes:
+            missing = [i for i in node.inputs if i not in ids]
+            assert not missing, f"node {node.id} reads unknown nodes {missing}"
+            assert all(i in seen for i in node.inputs), f"nodes are not in topological order at {node.id}"
+            seen.add(node.id)
+        self._hash_nodes()
+
+    def _hash_nodes(self) -> None:
+        # Merkle-style: a node's hash covers its own params and its inputs' hashes, so a change
+        # upstream changes everything downstream and nothing upstream.
+        by_id = {n.id: n for n in self.nodes}
+        for node in self.nodes:
+            payload = {"kind": node.kind, "params": node.params, "inputs": [by_id[i].hash for i in node.inputs]}
+            node.hash = content_hash(payload)
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        return [(src, n.id) for n in self.nodes for src in n.inputs]
+
+    @property
+    def hash(self) -> str:
+        """Hash of the whole plan: the hashes of its sink nodes."""
+        return content_hash(sorted(n.hash for n in self.nodes))
+
+    def node(self, node_id: str) -> Node:
+        return next(n for n in self.nodes if n.id == node_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "hash": self.hash, "nodes": [asdict(n) for n in self.nodes],
+                "edges": [list(e) for e in self.edges]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str)
+
+
+def content_hash(payload: Any) -> str:
+    """Stable short sha256 of JSON-able data (key order does not matter)."""
+    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -1,0 +1,117 @@
+"""A loaded project: the validated Spec, where it lives, and checks of the data it names."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from mlops.config import LoadedConfig, load_config
+from mlops.errors import Collector, DataError, Problem, SpecError, did_you_mean
+from mlops.plugins import data_sources
+from mlops.spec import Spec
+
+
+@dataclass
+class Project:
+    """What every command works from: the Spec plus its directory and the resolved config."""
+
+    spec: Spec
+    config: LoadedConfig
+    data_probe: Any = field(default=None, repr=False)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.config.base_dir
+
+    def resolved_yaml(self) -> str:
+        """The spec as applied (after defaults, overrides and interpolation)."""
+        import yaml
+
+        return yaml.safe_dump(self.spec.model_dump(mode="json"), sort_keys=False)
+
+
+def validate_config(config: LoadedConfig) -> Spec:
+    """Pydantic validation of the composed config, with errors in the user's terms."""
+    from pydantic import ValidationError
+
+    from mlops.spec.errors import problems_from
+
+    try:
+        return Spec.model_validate(config.data)
+    except ValidationError as exc:
+        raise SpecError(problems_from(exc, config.data, Spec)) from None
+
+
+def load_project(spec_path: str | Path, overrides: Sequence[str] = (), check_data: bool = True) -> Project:
+    """Load, compose, validate and (by default) probe the data: every user error surfaces here."""
+    config = load_config(spec_path, overrides)
+    project = Project(validate_config(config), config)
+    if check_data:
+        project.data_probe = probe_data(project)
+    return project
+
+
+def probe_source(source: Any, base_dir: Path, field: str):
+    """Cheap look at a data source (columns, emptiness, fingerprint) without loading it."""
+    from importlib import import_module
+
+    entry = data_sources.get(source.type)
+    probe = entry.meta.get("probe")
+    if probe is None:
+        return None
+    if isinstance(probe, str):
+        module, _, attr = probe.partition(":")
+        probe = getattr(import_module(module), attr)
+    return probe(source, base_dir, field)
+
+
+def probe_data(project: Project):
+    """Check that the training data exists, is readable and has every column the spec names."""
+    spec = project.spec
+    probe = probe_source(spec.data.source, project.base_dir, "data.source")
+    if probe is None:
+        return None
+    columns = set(probe.columns)
+    problems = Collector()
+    named = {"data.target": [spec.data.target]}
+    if spec.data.id_column:
+        named["data.id_column"] = [spec.data.id_column]
+    if spec.data.timestamp:
+        named["data.timestamp"] = [spec.data.timestamp]
+    for section in ("numeric", "categorical", "drop"):
+        named[f"features.{section}"] = getattr(spec.features, section) or []
+    for path, names in named.items():
+        for name in names:
+            if name not in columns:
+                problems.add(path, "column not in the data", value=name,
+                             expected=f"one of {sorted(columns)[:12]}{'...' if len(columns) > 12 else ''}",
+                             hint=did_you_mean(name, columns))
+    from mlops.spec.expressions import column_names
+
+    derived = set(spec.features.derived)
+    for name, expr in spec.features.derived.items():
+        for col in sorted(column_names(expr) - columns - derived):
+            problems.add(f"features.derived.{name}", f"expression reads unknown column '{col}'", value=expr,
+                         hint=did_you_mean(col, columns))
+    if spec.data.split.method == "stratified" and spec.model.task == "regression":
+        problems.add("data.split.method", "stratified split needs a classification task", value="stratified",
+                     expected="random or time")
+    problems.raise_if_any(DataError)
+    return probe
+
+
+def batch_input_source(spec: Spec):
+    """The batch-prediction input as a source config (a path or 'sklearn:NAME' becomes one)."""
+    from mlops.sources.config import CsvSource, ParquetSource, SklearnSource
+
+    value = spec.serving.batch.input
+    if not isinstance(value, str):
+        return value
+    if value.startswith("sklearn:"):
+        return SklearnSource(name=value.split(":", 1)[1])
+    if value.endswith(".csv") or value.endswith(".csv*"):
+        return CsvSource(path=value)
+    if value.endswith(".parquet") or Path(value).suffix == "":
+        return ParquetSource(path=value)
+    raise SpecError(Problem("serving.batch.input", "unknown input format", value=value,
+                            expected="a .csv or .parquet path, a directory of parquet files, or sklearn:NAME"))

@@ -1,0 +1,195 @@
+"""One thin layer over MLflow: runs, model versions with their sha256, aliases, verified loading.
+
+Only the driver process talks to MLflow (SQLite breaks under concurrent writers); Ray tasks return
+their results to it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import RegistryError
+
+SHA_TAG = "mlops.sha256"
+HISTORY_TAG = "mlops.champion_history"  # JSON list of versions that held the champion alias, oldest first
+CHAMPION = "champion"
+
+
+def artifact_root_for(uri: str) -> str | None:
+    """Artifacts of a sqlite store live beside the database file (so a project dir is self-contained)."""
+    if uri.startswith("sqlite:///"):
+        db = Path(uri[len("sqlite:///"):])
+        return (db.parent.resolve() / "artifacts").as_uri()
+    return None
+
+
+def _prepare_store(uri: str) -> None:
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass
+class ModelVersion:
+    name: str
+    version: str
+    run_id: str | None
+    source: str
+    sha256: str | None
+    aliases: list[str]
+    tags: dict[str, str]
+
+
+class Registry:
+    """MLflow tracking + model registry for one tracking URI."""
+
+    def __init__(self, uri: str):
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        os.environ.setdefault("MLFLOW_TRACKING_DISABLE_TELEMETRY", "true")
+        os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        from mlflow.tracking import MlflowClient
+
+        _prepare_store(uri)
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+    # -- runs ---------------------------------------------------------------------------------
+    def experiment_id(self, name: str) -> str:
+        found = self.client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        return self.client.create_experiment(name, artifact_location=artifact_root_for(self.uri))
+
+    def start_run(self, experiment: str, run_name: str | None = None, tags: dict[str, str] | None = None,
+                  parent_run_id: str | None = None) -> str:
+        all_tags = dict(tags or {})
+        if parent_run_id:
+            all_tags["mlflow.parentRunId"] = parent_run_id
+        run = self.client.create_run(self.experiment_id(experiment), run_name=run_name, tags=all_tags)
+        return run.info.run_id
+
+    def end_run(self, run_id: str, ok: bool = True) -> None:
+        self.client.set_terminated(run_id, "FINISHED" if ok else "FAILED")
+
+    def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 100):
+            self.client.log_batch(run_id, params=items[i : i + 100])
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()])
+
+    def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_text(self, run_id: str, text: str, path: str) -> None:
+        self.client.log_text(run_id, text, path)
+
+    def log_bytes(self, run_id: str, data: bytes, path: str) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            target = Path(tmp) / Path(path).name
+            target.write_bytes(data)
+            self.client.log_artifact(run_id, str(target), str(Path(path).parent) if Path(path).parent.name else None)
+
+    def log_dir(self, run_id: str, directory: Path, artifact_path: str) -> str:
+        self.client.log_artifacts(run_id, str(directory), artifact_path)
+        return f"{self.client.get_run(run_id).info.artifact_uri}/{artifact_path}"
+
+    def find_run(self, experiment: str, tag: str, value: str):
+        """The newest finished run with tag == value, or None."""
+        found = self.client.get_experiment_by_name(experiment)
+        if found is None:
+            return None
+        runs = self.client.search_runs([found.experiment_id], f"tags.`{tag}` = '{value}' and attributes.status = 'FINISHED'",
+                                       max_results=1, order_by=["attributes.start_time DESC"])
+        return runs[0] if runs else None
+
+    # -- model registry -----------------------------------------------------------------------
+    def register(self, name: str, source: str, run_id: str, sha256: str, tags: dict[str, Any] | None = None) -> ModelVersion:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            self.client.create_registered_model(name, tags={HISTORY_TAG: "[]"})
+        mv = self.client.create_model_version(name, source, run_id=run_id,
+                                              tags={SHA_TAG: sha256, **{k: str(v) for k, v in (tags or {}).items()}})
+        return self.version(name, mv.version)
+
+    def version(self, name: str, version: str | int) -> ModelVersion:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self.client.get_model_version(name, str(version))
+        except MlflowException:
+            raise RegistryError(f"model '{name}' has no version {version}") from None
+        return _to_version(mv)
+
+    def by_alias(self, name: str, alias: str) -> ModelVersion:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            mv = self.client.get_model_version_by_alias(name, alias)
+        except MlflowException:
+            raise RegistryError(f"model '{name}' has no version with alias '{alias}'") from None
+        return _to_version(mv)
+
+    def versions(self, name: str) -> list[ModelVersion]:
+        return sorted((_to_version(mv) for mv in self.client.search_model_versions(f"name = '{name}'")),
+                      key=lambda v: int(v.version))
+
+    def champion_history(self, name: str) -> list[str]:
+        model = self.client.get_registered_model(name)
+        return json.loads(model.tags.get(HISTORY_TAG, "[]"))
+
+    def promote(self, name: str, version: str | int, alias: str = CHAMPION) -> None:
+        """Point `alias` at `version`; for the champion, remember the order for rollback."""
+        self.version(name, version)  # raises if missing
+        self.client.set_registered_model_alias(name, alias, str(version))
+        if alias == CHAMPION:
+            history = self.champion_history(name)
+            if not history or history[-1] != str(version):
+                history.append(str(version))
+            self.client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+
+    def rollback(self, name: str) -> str:
+        """Restore the previous champion; returns the version now serving."""
+        history = self.champion_history(name)
+        if len(history) < 2:
+            raise RegistryError(f"model '{name}' has no previous champion to roll back to (history: {history})")
+        history.pop()
+        self.client.set_registered_model_alias(name, CHAMPION, history[-1])
+        self.client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+        return history[-1]
+
+    def download(self, version: ModelVersion, dst: Path | None = None) -> Path:
+        from mlflow.artifacts import download_artifacts
+
+        dst = Path(dst or tempfile.mkdtemp(prefix="mlops-model-"))
+        return Path(download_artifacts(artifact_uri=version.source, dst_path=str(dst)))
+
+    def load(self, name: str, alias: str | None = CHAMPION, version: str | int | None = None):
+        """Download and load a version, verifying its sha256 first."""
+        from mlops.models.bundle import load_bundle
+
+        mv = self.version(name, version) if version is not None else self.by_alias(name, alias)
+        bundle = load_bundle(self.download(mv), mv.sha256)
+        bundle.meta["registered_version"] = mv.version
+        return bundle
+
+
+def _to_version(mv: Any) -> ModelVersion:
+    return ModelVersion(mv.name, str(mv.version), mv.run_id, mv.source, (mv.tags or {}).get(SHA_TAG),
+                        list(getattr(mv, "aliases", []) or []), dict(mv.tags or {}))

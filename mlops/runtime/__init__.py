@@ -1,0 +1,1 @@
+"""Plan -> Ray: cluster connection, feasibility checks, and executing nodes as Ray tasks."""

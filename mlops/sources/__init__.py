@@ -1,0 +1,1 @@
+"""Data sources: spec configs (light) and loaders (import pandas only when called)."""

@@ -1,0 +1,37 @@
+"""Spec models of the built-in data sources. Plugins subclass SourceConfig the same way."""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SKLEARN_DATASETS = ("iris", "wine", "breast_cancer", "diabetes", "digits")
+
+
+class SourceConfig(BaseModel):
+    """Base of every data source config: `type` names the registered source."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str
+
+
+class CsvSource(SourceConfig):
+    """One CSV file, or a glob of them read in sorted order."""
+
+    type: Literal["csv"] = "csv"
+    path: str = Field(description="file path or glob, relative to the spec's directory")
+    separator: str = ","
+
+
+class ParquetSource(SourceConfig):
+    """A parquet file, a glob of files, or a directory of them."""
+
+    type: Literal["parquet"] = "parquet"
+    path: str = Field(description="file, glob or directory, relative to the spec's directory")
+
+
+class SklearnSource(SourceConfig):
+    """A dataset bundled with scikit-learn (no download)."""
+
+    type: Literal["sklearn"] = "sklearn"
+    name: Literal["iris", "wine", "breast_cancer", "diabetes", "digits"]

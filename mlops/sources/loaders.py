@@ -1,0 +1,116 @@
+"""Built-in data source loaders and cheap probes (columns and emptiness, without reading everything)."""
+from __future__ import annotations
+
+import csv
+import glob
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlops.errors import DataError, Problem
+from mlops.sources.config import CsvSource, ParquetSource, SklearnSource
+from mlops.sources.sklearn_columns import SKLEARN_COLUMNS
+
+
+@dataclass
+class Probe:
+    """What validation needs to know about a data source before any real work."""
+
+    columns: list[str]
+    rows: int | None  # None when counting would mean reading everything
+    fingerprint: str  # changes when the data changes (paths, sizes, mtimes), cheap to compute
+
+
+def normalize_column(name: str) -> str:
+    """'sepal length (cm)' -> 'sepal_length_cm': names usable in expressions and JSON requests."""
+    return re.sub(r"_+", "_", re.sub(r"[^0-9a-zA-Z]+", "_", name.strip().lower())).strip("_")
+
+
+def resolve_files(pattern: str, base_dir: Path, field: str, suffix: str) -> list[Path]:
+    """Files a path/glob/directory names, relative to the spec's directory; DataError if none."""
+    path = Path(os.path.expanduser(pattern))
+    if not path.is_absolute():
+        path = base_dir / path
+    if path.is_dir():
+        files = sorted(path.rglob(f"*{suffix}"))
+    elif glob.has_magic(str(path)):
+        files = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
+    else:
+        files = [path] if path.exists() else []
+    if not files:
+        raise DataError(Problem(field, "no such file", value=str(path), hint="paths are relative to the spec's directory"))
+    return files
+
+
+def _fingerprint(files: list[Path]) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for f in files:
+        st = f.stat()
+        digest.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return digest.hexdigest()[:16]
+
+
+def probe_csv(cfg: CsvSource, base_dir: Path, field: str) -> Probe:
+    files = resolve_files(cfg.path, base_dir, f"{field}.path", ".csv")
+    try:
+        with open(files[0], newline="") as fh:
+            reader = csv.reader(fh, delimiter=cfg.separator)
+            header = next(reader, None)
+            first_row = next(reader, None)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(Problem(f"{field}.path", f"cannot read CSV: {exc}", value=str(files[0]))) from None
+    if not header:
+        raise DataError(Problem(f"{field}.path", "file is empty (no header row)", value=str(files[0])))
+    if first_row is None and len(files) == 1:
+        raise DataError(Problem(f"{field}.path", "file has a header but no data rows", value=str(files[0])))
+    return Probe([h.strip() for h in header], None, _fingerprint(files))
+
+
+def probe_parquet(cfg: ParquetSource, base_dir: Path, field: str) -> Probe:
+    import pyarrow.parquet as pq
+
+    files = resolve_files(cfg.path, base_dir, f"{field}.path", ".parquet")
+    try:
+        meta = [pq.read_metadata(f) for f in files]
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        raise DataError(Problem(f"{field}.path", f"cannot read parquet: {exc}", value=str(files[0]))) from None
+    rows = sum(m.num_rows for m in meta)
+    if rows == 0:
+        raise DataError(Problem(f"{field}.path", "parquet data has no rows", value=str(files[0])))
+    return Probe(list(meta[0].schema.to_arrow_schema().names), rows, _fingerprint(files))
+
+
+def probe_sklearn(cfg: SklearnSource, base_dir: Path, field: str) -> Probe:
+    columns, rows = SKLEARN_COLUMNS[cfg.name]
+    return Probe(list(columns), rows, f"sklearn:{cfg.name}")
+
+
+def load_csv(cfg: CsvSource, base_dir: Path, field: str = "data.source"):
+    import pandas as pd
+
+    files = resolve_files(cfg.path, base_dir, f"{field}.path", ".csv")
+    try:
+        frames = [pd.read_csv(f, sep=cfg.separator, skipinitialspace=True) for f in files]
+    except Exception as exc:  # pandas parser errors come in many types
+        raise DataError(Problem(f"{field}.path", f"cannot parse CSV: {exc}", value=str(files[0]))) from None
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def load_parquet(cfg: ParquetSource, base_dir: Path, field: str = "data.source"):
+    import pandas as pd
+
+    files = resolve_files(cfg.path, base_dir, f"{field}.path", ".parquet")
+    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
+def load_sklearn(cfg: SklearnSource, base_dir: Path, field: str = "data.source"):
+    from sklearn import datasets
+
+    frame = getattr(datasets, f"load_{cfg.name}")(as_frame=True).frame
+    frame.columns = [normalize_column(c) for c in frame.columns]
+    return frame

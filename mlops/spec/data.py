@@ -1,0 +1,38 @@
+"""`data`: where the training data comes from, the target, and how it is split."""
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import Field, model_validator
+
+from mlops.plugins import data_sources
+from mlops.spec.base import StrictModel
+
+
+def _source_union():
+    # Built from the registry so plugin sources validate (and appear in the JSON Schema) like built-ins.
+    configs = tuple(entry.meta["config"] for entry in data_sources)
+    return Annotated[Union[configs], Field(discriminator="type")] if len(configs) > 1 else configs[0]
+
+
+SourceSpec = _source_union()
+
+
+class SplitSpec(StrictModel):
+    method: Literal["random", "stratified", "time"] = "random"
+    test_size: float = Field(0.2, gt=0, lt=1, description="fraction of rows held out for evaluation")
+    seed: int = 42
+
+
+class DataSpec(StrictModel):
+    source: SourceSpec
+    target: str = Field(description="column to predict")
+    id_column: Optional[str] = Field(None, description="kept as-is next to predictions, never used as a feature")
+    timestamp: Optional[str] = Field(None, description="column that orders rows; needed by split.method=time")
+    split: SplitSpec = SplitSpec()
+
+    @model_validator(mode="after")
+    def _time_split_needs_timestamp(self):
+        if self.split.method == "time" and not self.timestamp:
+            raise ValueError("split.method=time needs data.timestamp (the column that orders rows)")
+        return self

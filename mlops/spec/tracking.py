@@ -1,0 +1,13 @@
+"""`tracking`: where runs, metrics and model versions go (MLflow)."""
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import Field
+
+from mlops.spec.base import StrictModel
+
+
+class TrackingSpec(StrictModel):
+    uri: str = Field("sqlite:///.mlops/mlflow.db", description="any MLflow tracking URI; relative sqlite paths are from the working directory")
+    experiment: Optional[str] = Field(None, description="MLflow experiment (default: the spec's name)")

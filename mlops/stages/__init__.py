@@ -1,0 +1,1 @@
+"""What each plan node does: one small module per stage, plain inputs in, plain outputs out."""

@@ -1,0 +1,64 @@
+"""The Ray Data executor of batch_predict: read -> map_batches over an actor pool -> ordered write."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mlops.stages.batch_predict import _output_path, _Writer, check_columns, output_frame
+
+
+class _Scorer:
+    """Ray Data actor: holds the (already verified) model once, scores pandas batches."""
+
+    def __init__(self, bundle_ref: Any, id_column: str | None, include_proba: bool):
+        import ray
+
+        self.bundle = ray.get(bundle_ref) if isinstance(bundle_ref, ray.ObjectRef) else bundle_ref
+        self.id_column, self.include_proba = id_column, include_proba
+
+    def __call__(self, batch: Any) -> Any:
+        return output_frame(self.bundle, batch, self.id_column, self.include_proba)
+
+
+def _dataset(source: dict[str, Any], base_dir: Path):
+    import ray.data
+
+    from mlops.sources.loaders import resolve_files
+
+    field = "serving.batch.input.path"
+    if source["type"] == "parquet":
+        return ray.data.read_parquet([str(p) for p in resolve_files(source["path"], base_dir, field, ".parquet")])
+    if source["type"] == "csv":
+        return ray.data.read_csv([str(p) for p in resolve_files(source["path"], base_dir, field, ".csv")])
+    from mlops.stages.load import read_source
+
+    return ray.data.from_pandas(read_source(source, str(base_dir), "serving.batch.input"))
+
+
+def actor_pool_size() -> int:
+    """Leave at least one CPU for the read tasks: a pool that takes every CPU starves them and hangs."""
+    import ray
+
+    cpus = int(ray.available_resources().get("CPU", 1))
+    return max(1, cpus - 1)
+
+
+def run_ray_data(bundle: Any, params: dict[str, Any]) -> int:
+    import ray
+    from ray.data import DataContext
+
+    DataContext.get_current().execution_options.preserve_order = True
+    ds = _dataset(params["input"], Path(params["base_dir"]))
+    check_columns(bundle, list(ds.schema().names))
+    scored = ds.map_batches(_Scorer, fn_constructor_args=(ray.put(bundle), params["id_column"], params["include_proba"]),
+                            batch_format="pandas", batch_size=params["batch_size"], compute=ray.data.ActorPoolStrategy(size=actor_pool_size()),
+                            num_cpus=1)
+    writer = _Writer(_output_path(params))
+    rows = 0
+    try:
+        for frame in scored.iter_batches(batch_format="pandas", batch_size=None):
+            writer.write(frame)
+            rows += len(frame)
+    finally:
+        writer.close()
+    return rows

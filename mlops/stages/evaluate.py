@@ -1,0 +1,49 @@
+"""evaluate: score the trained pipeline on the test split and draw the plots logged with the run."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops.metrics import compute_metrics
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, float]
+    metric: str
+    plots: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG
+
+    @property
+    def score(self) -> float:
+        return self.metrics[self.metric]
+
+
+def predict_with_proba(model: Any, X: Any) -> tuple[Any, Any]:
+    """Predictions and, where the model has them, class probabilities."""
+    proba = model.predict_proba(X) if hasattr(model, "predict_proba") else None
+    if proba is not None:
+        classes = model.classes_
+        return classes[proba.argmax(axis=1)], proba
+    return model.predict(X), None
+
+
+def run(trained: Any, split: Any, params: dict[str, Any]) -> Evaluation:
+    model = trained.model
+    task = params["task"]
+    if task == "classification":
+        y_pred, proba = predict_with_proba(model, split.X_test)
+        metrics = compute_metrics(task, split.y_test, y_pred, proba, getattr(model, "classes_", None))
+    else:
+        y_pred = model.predict(split.X_test)
+        metrics = compute_metrics(task, split.y_test, y_pred)
+    plots = {}
+    from mlops.stages import plots as draw
+
+    if task == "classification":
+        plots["confusion_matrix.png"] = draw.confusion_matrix(split.y_test, y_pred, list(model.classes_))
+    else:
+        plots["residuals.png"] = draw.residuals(split.y_test, y_pred)
+    importance = draw.feature_importance_values(model, split.X_test, split.y_test)
+    if importance:
+        plots["feature_importance.png"] = draw.feature_importance(importance)
+    return Evaluation(metrics, params["metric"], plots)

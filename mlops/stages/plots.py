@@ -1,0 +1,74 @@
+"""Matplotlib figures for a run, rendered to PNG bytes (the driver logs them to MLflow)."""
+from __future__ import annotations
+
+import io
+from typing import Any
+
+
+def _figure(width: float = 6, height: float = 5):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt, *plt.subplots(figsize=(width, height))
+
+
+def _png(plt: Any, fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, labels: list) -> bytes:
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    plt, fig, ax = _figure()
+    ConfusionMatrixDisplay.from_predictions(y_true, y_pred, labels=labels, ax=ax, colorbar=False)
+    ax.set_title("Confusion matrix (test split)")
+    return _png(plt, fig)
+
+
+def residuals(y_true: Any, y_pred: Any) -> bytes:
+    import numpy as np
+
+    plt, fig, ax = _figure()
+    y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    ax.scatter(y_pred, y_true - y_pred, s=10, alpha=0.6)
+    ax.axhline(0, color="grey", lw=1)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual - predicted")
+    ax.set_title("Residuals (test split)")
+    return _png(plt, fig)
+
+
+def feature_importance_values(pipeline: Any, X: Any, y: Any, top: int = 20) -> dict[str, float]:
+    """Importance per input feature: the model's own when it has one, else permutation importance."""
+    import numpy as np
+
+    estimator = pipeline.steps[-1][1]
+    values = getattr(estimator, "feature_importances_", None)
+    if values is None and getattr(estimator, "coef_", None) is not None:
+        values = np.abs(np.atleast_2d(estimator.coef_)).mean(axis=0)
+    if values is not None:
+        try:
+            names = list(pipeline[:-1].get_feature_names_out())
+        except (AttributeError, ValueError):
+            names = [f"f{i}" for i in range(len(values))]
+    else:
+        from sklearn.inspection import permutation_importance
+
+        result = permutation_importance(pipeline, X, y, n_repeats=3, random_state=0, n_jobs=1)
+        values, names = result.importances_mean, list(X.columns)
+    pairs = sorted(zip(names, map(float, values)), key=lambda p: -abs(p[1]))[:top]
+    return dict(pairs)
+
+
+def feature_importance(importance: dict[str, float]) -> bytes:
+    plt, fig, ax = _figure(7, max(3, 0.3 * len(importance) + 1))
+    names = list(importance)[::-1]
+    ax.barh(names, [importance[n] for n in names])
+    ax.set_title("Feature importance")
+    return _png(plt, fig)

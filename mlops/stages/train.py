@@ -1,0 +1,46 @@
+"""train: fit preprocessing + estimator on the train split, as one pipeline."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from mlops.errors import Problem, SpecError
+
+
+@dataclass
+class Trained:
+    """The fitted model and what must travel with it (input schema, feature lists, classes)."""
+
+    model: Any
+    meta: dict[str, Any]
+
+
+def model_meta(features: Any, model_section: dict[str, Any], flavor: str, fitted: Any) -> dict[str, Any]:
+    classes = getattr(fitted, "classes_", None)
+    return {
+        "flavor": flavor,
+        "task": model_section["task"],
+        "model_type": model_section["type"],
+        "estimator": model_section.get("estimator"),
+        "target": features.target,
+        "id_column": features.id_column,
+        "numeric": features.numeric,
+        "categorical": features.categorical,
+        "input_schema": features.input_schema,
+        "data_fingerprint": features.fingerprint,
+        "classes": [c.item() if hasattr(c, "item") else c for c in classes] if classes is not None else None,
+    }
+
+
+def run(features: Any, split: Any, params: dict[str, Any]) -> Trained:
+    from mlops.models.estimators import build_estimator
+    from mlops.models.preprocessing import build_pipeline
+
+    model = params["model"]
+    pipeline = build_pipeline(params["features"], features.numeric, features.categorical, build_estimator(model))
+    try:
+        pipeline.fit(split.X_train, split.y_train)
+    except ValueError as exc:
+        # Estimators reject bad parameter values or unsuitable data only at fit time.
+        raise SpecError(Problem("model", f"fitting {model.get('estimator', model['type'])} failed: {exc}")) from None
+    return Trained(pipeline, model_meta(features, model, "sklearn", pipeline))
