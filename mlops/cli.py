@@ -161,5 +161,9 @@ def main() -> None:
     app()
 
 
+# Command groups of later capabilities live in their own modules; importing them registers their commands.
+from mlops import cli_monitoring, cli_serving, cli_training  # noqa: E402,F401
+
+
 if __name__ == "__main__":
     main()

@@ -1,7 +1,7 @@
 """The validated spec: one pydantic model per section, composed into `Spec`."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 from pydantic import Field, model_validator
 
@@ -10,11 +10,13 @@ from mlops.spec.data import DataSpec
 from mlops.spec.features import FeaturesSpec
 from mlops.spec.hardware import HardwareSpec
 from mlops.spec.model import ModelSpec
+from mlops.spec.monitoring import MonitoringSpec
+from mlops.spec.retraining import RetrainingSpec
 from mlops.spec.serving import ServingSpec
 from mlops.spec.tracking import TrackingSpec
+from mlops.spec.tuning import TuningSpec
+from mlops.spec.validation import ValidationSpec
 
-# Sections of the product that this build does not implement yet: named, so the error says so.
-UNSUPPORTED_SECTIONS = {"tuning": "issue 3", "validation": "issue 5", "retraining": "issue 5", "monitoring": "issue 5"}
 
 
 class Spec(StrictModel):
@@ -24,18 +26,13 @@ class Spec(StrictModel):
     data: DataSpec
     features: FeaturesSpec = FeaturesSpec()
     model: ModelSpec
+    tuning: Optional[TuningSpec] = None
+    validation: Optional[ValidationSpec] = None
+    retraining: Optional[RetrainingSpec] = None
     serving: Optional[ServingSpec] = None
+    monitoring: Optional[MonitoringSpec] = None
     hardware: HardwareSpec = HardwareSpec()
     tracking: TrackingSpec = TrackingSpec()
-
-    @model_validator(mode="before")
-    @classmethod
-    def _reject_unsupported_sections(cls, raw: Any) -> Any:
-        if isinstance(raw, dict):
-            for section in UNSUPPORTED_SECTIONS:
-                if section in raw:
-                    raise ValueError(f"section '{section}' is not supported by this build of mlops yet")
-        return raw
 
     @model_validator(mode="after")
     def _target_is_not_a_feature(self):

@@ -1,7 +1,7 @@
 """`hardware`: where the work runs and what each piece of it may use."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import Field
 
@@ -11,6 +11,17 @@ from mlops.spec.base import StrictModel
 class HardwareSpec(StrictModel):
     cluster: str = Field("local", description="'local' (embedded Ray started by mlops) or a Ray address")
     local_cpus: Optional[int] = Field(None, ge=1, description="CPUs the embedded local Ray may use (default: all)")
+    # Plain Ray tasks (load, featurize, split, sklearn training, evaluation).
     cpus_per_task: float = Field(1, gt=0)
     gpus_per_task: float = Field(0, ge=0)
     memory_per_task_gb: Optional[float] = Field(None, gt=0)
+    # Ray Train workers (torch models) and Ray Tune trials.
+    workers: int = Field(1, ge=1, description="Ray Train workers")
+    cpus_per_worker: float = Field(1, gt=0)
+    gpus_per_worker: float = Field(0, ge=0)
+    accelerator: Literal["cpu", "gpu", "auto"] = Field("cpu", description="auto: use GPUs when the cluster has them, else CPU with a warning")
+    max_concurrent_trials: Optional[int] = Field(None, ge=1)
+    max_failures: int = Field(0, ge=0, description="Ray Train / Tune retries after a failure")
+    # Ray Serve replicas.
+    cpus_per_replica: float = Field(1, gt=0)
+    gpus_per_replica: float = Field(0, ge=0)
