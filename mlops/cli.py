@@ -34,7 +34,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             title = "invalid spec" if exc.exit_code == 2 and problems else "error"
             err_console.print(f"[bold red]{title}:[/]")
             for line in (p.render() for p in problems) if problems else str(exc).splitlines():
-                err_console.print(f"  {line}", markup=False, highlight=False)
+                err_console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             err_console.print("interrupted")
@@ -73,7 +73,7 @@ def plan(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     for node in compiled.nodes:
         res = ", ".join(f"{k}={v:g}" for k, v in node.resources.items()) or "-"
         table.add_row(node.id, node.kind, ", ".join(node.inputs) or "-", node.placement, res, node.hash)
-    console.print(table)
+    Console(width=max(console.width, 120)).print(table)  # node ids must stay whole, even in a pipe
 
 
 @app.command()

@@ -67,7 +67,7 @@ class Registry:
         if name not in self._entries:
             hint = did_you_mean(name, self._entries)
             known = ", ".join(sorted(self._entries))
-            raise UnknownName(f"unknown {self.kind} '{name}'; known: {known}" + (f"; {hint}" if hint else ""))
+            raise UnknownName(f"unknown {self.kind} '{name}'" + (f"; {hint}" if hint else "") + f" (known: {known})")
         return self._entries[name]
 
     def names(self) -> list[str]:

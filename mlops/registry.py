@@ -50,8 +50,12 @@ class Registry:
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         os.environ.setdefault("MLFLOW_TRACKING_DISABLE_TELEMETRY", "true")
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        import logging
+
         from mlflow.tracking import MlflowClient
 
+        for noisy in ("mlflow", "alembic"):  # schema-migration chatter on a new store is not for users
+            logging.getLogger(noisy).setLevel(logging.WARNING)
         _prepare_store(uri)
         self.uri = uri
         self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)

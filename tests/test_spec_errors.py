@@ -1,0 +1,132 @@
+"""Malformed specs: each one exits 2 with a message that names the field or file, never a traceback."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from conftest import write_spec
+from mlops.cli import app
+
+GOOD = """
+name: demo
+data:
+  source: {type: csv, path: data.csv}
+  target: label
+model:
+  task: classification
+  type: sklearn
+  estimator: random_forest
+"""
+
+CSV = "a,b,color,label\n1,2,red,x\n2,3,blue,y\n3,4,red,x\n4,5,blue,y\n5,6,red,x\n6,7,blue,y\n"
+
+
+def run_validate(tmp_path, spec_text: str, *overrides: str, csv: str | None = CSV):
+    if csv is not None:
+        (tmp_path / "data.csv").write_text(csv)
+    spec = write_spec(tmp_path, spec_text)
+    return CliRunner().invoke(app, ["validate", str(spec), *overrides])
+
+
+def replace(old: str, new: str) -> str:
+    assert old in GOOD, old
+    return GOOD.replace(old, new)
+
+
+CASES = [
+    # (id, spec text, overrides, expected fragments in the message)
+    ("bad-yaml", GOOD + "model:\n\t- broken: [\n", [], ["invalid YAML", "line"]),
+    ("unknown-top-key", GOOD + "modle_extra: 1\n", [], ["modle_extra", "unknown key"]),
+    ("misspelt-key-hint", replace("target: label", "targt: label"), [], ["data.targt", "did you mean 'target'"]),
+    ("missing-required", replace("  target: label\n", ""), [], ["data.target", "required"]),
+    ("wrong-type", GOOD + "  metric: f1_macro\n" + "hardware: {cpus_per_task: lots}\n", [], ["hardware.cpus_per_task", "'lots'"]),
+    ("out-of-range", replace("target: label", "target: label\n  split: {test_size: 1.5}"), [], ["data.split.test_size", "1.5"]),
+    ("unknown-estimator", replace("random_forest", "random_forrest"), [], ["model.estimator", "did you mean 'random_forest'"]),
+    ("estimator-wrong-task", replace("random_forest", "linear_regression"), [], ["model", "does not support task"]),
+    ("metric-wrong-task", GOOD + "  metric: rmse\n", [], ["model", "rmse", "not a classification metric"]),
+    ("unknown-source-type", replace("type: csv, path: data.csv", "type: excel, path: data.xlsx"), [], ["data.source.type", "excel"]),
+    ("unknown-split-method", replace("target: label", "target: label\n  split: {method: shuffled}"), [], ["data.split.method", "shuffled"]),
+    ("bad-scale", GOOD + "features: {scale: zscore}\n", [], ["features.scale", "zscore"]),
+    ("time-split-no-timestamp", replace("target: label", "target: label\n  split: {method: time}"), [], ["data", "timestamp"]),
+    ("unknown-sklearn-dataset", replace("type: csv, path: data.csv", "type: sklearn, name: mnist"), [], ["data.source.name", "mnist"]),
+    ("bad-name", replace("name: demo", "name: 'my project'"), [], ["name", "my project"]),
+    ("bad-output-format", GOOD + "serving: {mode: batch, batch: {input: data.csv, output: out/p.xlsx}}\n", [], ["serving.batch.output", ".parquet"]),
+    ("batch-mode-without-batch", GOOD + "serving: {mode: batch}\n", [], ["serving", "serving.batch"]),
+    ("missing-file", replace("path: data.csv", "path: nope.csv"), [], ["data.source.path", "no such file", "nope.csv"]),
+    ("target-not-in-data", replace("target: label", "target: outcome"), [], ["data.target", "outcome", "not in the data"]),
+    ("feature-not-in-data", GOOD + "features: {numeric: [a, bb]}\n", [], ["features.numeric", "bb", "did you mean 'b'"]),
+    ("derived-unknown-column", GOOD + "features: {derived: {r: 'a / (zz + 1)'}}\n", [], ["features.derived.r", "zz"]),
+    ("derived-python-code", GOOD + "features: {derived: {r: \"__import__('os').system('id')\"}}\n", [], ["features.derived", "not allowed"]),
+    ("derived-attribute", GOOD + "features: {derived: {r: 'a.real + 1'}}\n", [], ["features.derived", "not allowed"]),
+    ("derived-lambda", GOOD + "features: {derived: {r: '(lambda: 1)()'}}\n", [], ["features.derived", "not allowed"]),
+    ("override-unknown-key", GOOD, ["model.nope=3"], ["model.nope", "+key=value"]),
+    ("override-bad-grammar", GOOD, ["model.params.max_depth=="], ["override"]),
+    ("override-unknown-group", "defaults: [{hardware: local_cpu}, _self_]\n" + GOOD, ["hardware=nope"], ["hardware", "nope"]),
+    ("missing-env-var", replace("estimator: random_forest", "estimator: ${oc.env:MLOPS_TEST_SURELY_UNSET}"), [], ["MLOPS_TEST_SURELY_UNSET"]),
+    ("stratified-regression", replace("task: classification", "task: regression").replace("random_forest", "ridge")
+     .replace("target: label", "target: a\n  split: {method: stratified}"), [], ["data.split.method", "stratified"]),
+]
+
+
+@pytest.mark.parametrize("case_id,text,overrides,fragments", CASES, ids=[c[0] for c in CASES])
+def test_malformed_spec_exits_2_naming_the_problem(tmp_path, case_id, text, overrides, fragments):
+    result = run_validate(tmp_path, text, *overrides)
+    assert result.exit_code == 2, result.output
+    for fragment in fragments:
+        assert fragment in result.output, f"{fragment!r} missing from:\n{result.output}"
+    assert "Traceback" not in result.output
+
+
+def test_empty_csv_is_reported_by_file(tmp_path):
+    result = run_validate(tmp_path, GOOD, csv="")
+    assert result.exit_code == 2
+    assert "data.source.path" in result.output and "empty" in result.output
+
+
+def test_header_only_csv_is_reported(tmp_path):
+    result = run_validate(tmp_path, GOOD, csv="a,b,color,label\n")
+    assert result.exit_code == 2
+    assert "no data rows" in result.output
+
+
+def test_empty_spec_file(tmp_path):
+    result = run_validate(tmp_path, "")
+    assert result.exit_code == 2 and "empty" in result.output
+
+
+def test_missing_spec_file(tmp_path):
+    result = CliRunner().invoke(app, ["validate", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2 and "spec file not found" in result.output
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    text = replace("random_forest", "random_forrest") + "features: {scale: zscore}\n"
+    result = run_validate(tmp_path, text)
+    assert "model.estimator" in result.output and "features.scale" in result.output
+
+
+def test_unknown_estimator_param_is_a_spec_error_before_ray(tmp_path):
+    from mlops import api
+    from mlops.errors import SpecError
+
+    (tmp_path / "data.csv").write_text(CSV)
+    spec = write_spec(tmp_path, GOOD.replace("estimator: random_forest", "estimator: random_forest\n  params: {max_dept: 3}"))
+    with pytest.raises(SpecError, match=r"model.params.max_dept.*did you mean 'max_depth'"):
+        api.preflight(api.load(spec))
+
+
+def test_cli_process_prints_no_traceback(tmp_path):
+    (tmp_path / "data.csv").write_text(CSV)
+    spec = write_spec(tmp_path, replace("random_forest", "random_forrest"))
+    done = subprocess.run([sys.executable, "-m", "mlops.cli", "validate", str(spec)], capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "model.estimator" in done.stderr and "Traceback" not in done.stderr + done.stdout
+
+
+def test_valid_spec_passes(tmp_path):
+    result = run_validate(tmp_path, GOOD)
+    assert result.exit_code == 0, result.output
+    assert "ok demo" in result.output
