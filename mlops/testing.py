@@ -1,0 +1,28 @@
+"""Pytest fixtures for mlops and its plugins (`-p mlops.testing`): real Ray, real MLflow store."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One embedded Ray instance shared by every test that needs Ray (mlops reuses an initialized Ray)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture
+def tracking_uri(tmp_path, monkeypatch) -> str:
+    """A fresh MLflow SQLite store in a temp dir; specs read it through ${oc.env:MLOPS_TRACKING_URI}."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLOPS_TRACKING_URI", uri)
+    return uri
