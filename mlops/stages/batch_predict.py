@@ -52,8 +52,8 @@ def check_columns(bundle: Any, columns: list[str]) -> None:
                                 hint=f"the model was trained on {bundle.input_columns}"))
 
 
-def _frames(source: dict[str, Any], base_dir: Path, batch_size: int) -> Iterator[Any]:
-    """Stream the input as DataFrames of about batch_size rows, in file order."""
+def _batches(source: dict[str, Any], base_dir: Path, batch_size: int) -> Iterator[Any]:
+    """Stream the input as pyarrow RecordBatches or DataFrames of about batch_size rows, in file order."""
     from mlops.sources.loaders import resolve_files
 
     field = "serving.batch.input"
@@ -61,8 +61,7 @@ def _frames(source: dict[str, Any], base_dir: Path, batch_size: int) -> Iterator
         import pyarrow.parquet as pq
 
         for path in resolve_files(source["path"], base_dir, f"{field}.path", ".parquet"):
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=batch_size):
-                yield batch.to_pandas()
+            yield from pq.ParquetFile(path).iter_batches(batch_size=batch_size)
     elif source["type"] == "csv":
         import pandas as pd
 
@@ -76,55 +75,66 @@ def _frames(source: dict[str, Any], base_dir: Path, batch_size: int) -> Iterator
             yield frame.iloc[start : start + batch_size]
 
 
+def _columns(batch: Any) -> list[str]:
+    return list(batch.schema.names) if hasattr(batch, "schema") and hasattr(batch, "num_rows") else list(batch.columns)
+
+
+def _score_to_arrow(bundle: Any, batch: Any, id_column: str | None, include_proba: bool):
+    """Worker-thread body: conversion, prediction and Arrow encoding all run off the main thread."""
+    import pyarrow as pa
+
+    frame = batch.to_pandas() if hasattr(batch, "to_pandas") else batch
+    return pa.Table.from_pandas(output_frame(bundle, frame, id_column, include_proba), preserve_index=False)
+
+
 class _Writer:
-    """Appends prediction frames to one parquet or csv file."""
+    """Appends Arrow tables to one parquet or csv file."""
 
     def __init__(self, path: Path):
-        self.path, self._pq, self._first = path, None, True
+        self.path, self._out = path, None
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.exists():
             path.unlink()
 
-    def write(self, frame: Any) -> None:
-        if self.path.suffix == ".csv":
-            frame.to_csv(self.path, mode="a", header=self._first, index=False)
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
+    def write(self, table: Any) -> None:
+        if self._out is None:
+            if self.path.suffix == ".csv":
+                import pyarrow.csv as pcsv
 
-            table = pa.Table.from_pandas(frame, preserve_index=False)
-            if self._pq is None:
-                self._pq = pq.ParquetWriter(self.path, table.schema)
-            self._pq.write_table(table)
-        self._first = False
+                self._out = pcsv.CSVWriter(str(self.path), table.schema)
+            else:
+                import pyarrow.parquet as pq
+
+                self._out = pq.ParquetWriter(self.path, table.schema)
+        self._out.write_table(table)
 
     def close(self) -> None:
-        if self._pq is not None:
-            self._pq.close()
+        if self._out is not None:
+            self._out.close()
 
 
 def run_local(bundle: Any, params: dict[str, Any], threads: int | None = None) -> int:
     """Thread-pool executor: a bounded window of in-flight batches, written in input order."""
-    base_dir = Path(params["base_dir"])
     writer = _Writer(_output_path(params))
     threads = threads or max(1, os.cpu_count() or 1)
-    rows, window = 0, deque()
-    checked = False
+    rows, window, checked = 0, deque(), False
+
+    def drain_one() -> int:
+        table = window.popleft().result()
+        writer.write(table)
+        return table.num_rows
+
     try:
         with ThreadPoolExecutor(threads) as pool:
-            for frame in _frames(params["input"], base_dir, params["batch_size"] // threads or 1):
+            for batch in _batches(params["input"], Path(params["base_dir"]), params["batch_size"]):
                 if not checked:
-                    check_columns(bundle, list(frame.columns))
+                    check_columns(bundle, _columns(batch))
                     checked = True
-                window.append(pool.submit(output_frame, bundle, frame, params["id_column"], params["include_proba"]))
-                if len(window) >= 2 * threads:
-                    done = window.popleft().result()
-                    writer.write(done)
-                    rows += len(done)
+                window.append(pool.submit(_score_to_arrow, bundle, batch, params["id_column"], params["include_proba"]))
+                if len(window) > threads:
+                    rows += drain_one()
             while window:
-                done = window.popleft().result()
-                writer.write(done)
-                rows += len(done)
+                rows += drain_one()
     finally:
         writer.close()
     if not checked:

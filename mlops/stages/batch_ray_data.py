@@ -47,7 +47,9 @@ def run_ray_data(bundle: Any, params: dict[str, Any]) -> int:
     import ray
     from ray.data import DataContext
 
-    DataContext.get_current().execution_options.preserve_order = True
+    context = DataContext.get_current()
+    context.execution_options.preserve_order = True
+    context.enable_progress_bars = False
     ds = _dataset(params["input"], Path(params["base_dir"]))
     check_columns(bundle, list(ds.schema().names))
     scored = ds.map_batches(_Scorer, fn_constructor_args=(ray.put(bundle), params["id_column"], params["include_proba"]),
@@ -56,9 +58,9 @@ def run_ray_data(bundle: Any, params: dict[str, Any]) -> int:
     writer = _Writer(_output_path(params))
     rows = 0
     try:
-        for frame in scored.iter_batches(batch_format="pandas", batch_size=None):
-            writer.write(frame)
-            rows += len(frame)
+        for table in scored.iter_batches(batch_format="pyarrow", batch_size=None):
+            writer.write(table)
+            rows += table.num_rows
     finally:
         writer.close()
     return rows
