@@ -41,6 +41,15 @@ def apply(spec_path: str | Path, overrides: Sequence[str] = (), *, address: str 
     return apply_plan(project, compile_plan(project), address=address, force=force, on_done=on_done)
 
 
+def submit(spec_path: str | Path, overrides: Sequence[str], address: str, *, upload: bool = False, wait: bool = True):
+    """Validate locally, then run the apply as a Ray job on the cluster at `address`."""
+    from mlops.runtime.submit import submit as submit_job
+
+    project = load(spec_path, overrides)
+    preflight(project)
+    return submit_job(project, overrides, address, upload=upload, wait=wait)
+
+
 def schema() -> dict[str, Any]:
     """JSON Schema of the whole spec (for editors)."""
     from mlops.spec import Spec

@@ -101,6 +101,23 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
 
 
 @app.command()
+@user_errors
+def submit(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
+           address: str = typer.Option(..., "--address", help="Ray dashboard/job address, e.g. http://127.0.0.1:8265"),
+           upload: bool = typer.Option(False, "--upload", help="ship the spec's directory as the job's working_dir"),
+           wait: bool = typer.Option(True, "--wait/--no-wait", help="wait for the job and print its logs")) -> None:
+    """Validate here, then run `mlops apply` as a Ray job on an existing cluster."""
+    from mlops import api
+
+    result = api.submit(spec, overrides or [], address, upload=upload, wait=wait)
+    if result.logs:
+        console.print(result.logs, markup=False, highlight=False)
+    console.print(f"job {result.job_id}: {result.status}")
+    if result.status in ("FAILED", "STOPPED"):
+        raise typer.Exit(1)
+
+
+@app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec (for editor completion and checks)."""
     from mlops import api

@@ -189,7 +189,8 @@ class Registry:
         from mlops.models.bundle import load_bundle
 
         mv = self.version(name, version) if version is not None else self.by_alias(name, alias)
-        bundle = load_bundle(self.download(mv), mv.sha256)
+        with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:  # flavors load eagerly
+            bundle = load_bundle(self.download(mv, Path(tmp)), mv.sha256)
         bundle.meta["registered_version"] = mv.version
         return bundle
 

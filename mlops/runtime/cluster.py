@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 from mlops.errors import MlopsError
@@ -23,6 +24,8 @@ def ray_session(cluster: str = "local", address: str | None = None, local_cpus: 
         yield
         return
     target = resolve_address(cluster, address)
+    if target is None and os.environ.get("RAY_ADDRESS"):
+        target = os.environ["RAY_ADDRESS"]  # inside a Ray job: use the cluster that runs it
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
@@ -30,6 +33,7 @@ def ray_session(cluster: str = "local", address: str | None = None, local_cpus: 
             ray.init(num_cpus=local_cpus, include_dashboard=False, logging_level="ERROR", log_to_driver=True,
                      configure_logging=True)
         else:
+            use_cluster_token()
             ray.init(address=target, logging_level="ERROR")
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"--address {address}" if address else f"hardware.cluster={cluster!r}"
@@ -38,6 +42,19 @@ def ray_session(cluster: str = "local", address: str | None = None, local_cpus: 
         yield
     finally:
         ray.shutdown()
+
+
+def use_cluster_token() -> bool:
+    """Send the cluster token when one is available and RAY_AUTH_MODE is unset (as `ray job submit` does)."""
+    if os.environ.get("RAY_AUTH_MODE"):
+        return os.environ["RAY_AUTH_MODE"].lower() == "token"
+    token_file = Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+    if not (os.environ.get("RAY_AUTH_TOKEN") or token_file.is_file()):
+        return False
+    from ray._private.authentication.authentication_token_setup import _enable_token_auth
+
+    _enable_token_auth()  # sets RAY_AUTH_MODE=token and refreshes Ray's cached config in this process
+    return True
 
 
 def cluster_nodes() -> list[dict[str, float]]:
