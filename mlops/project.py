@@ -93,11 +93,38 @@ def probe_data(project: Project):
         for col in sorted(column_names(expr) - columns - derived):
             problems.add(f"features.derived.{name}", f"expression reads unknown column '{col}'", value=expr,
                          hint=did_you_mean(col, columns))
+    if spec.serving is not None and spec.serving.batch is not None:
+        _check_batch_input(project, columns, problems)
     if spec.data.split.method == "stratified" and spec.model.task == "regression":
         problems.add("data.split.method", "stratified split needs a classification task", value="stratified",
                      expected="random or time")
     problems.raise_if_any(DataError)
     return probe
+
+
+def _check_batch_input(project: Project, train_columns: set[str], problems: Collector) -> None:
+    """The batch input must exist and carry every column the model will read."""
+    spec = project.spec
+    try:
+        batch = probe_source(batch_input_source(spec), project.base_dir, "serving.batch.input")
+    except SpecError as exc:
+        problems.problems.extend(exc.problems)
+        return
+    if batch is None:
+        return
+    features = spec.features
+    if features.numeric is None and features.categorical is None:
+        reserved = {spec.data.target, spec.data.id_column, spec.data.timestamp, *features.drop}
+        needed = train_columns - reserved
+    else:
+        needed = set(features.numeric or []) | set(features.categorical or [])
+    from mlops.spec.expressions import column_names
+
+    needed |= {c for expr in features.derived.values() for c in column_names(expr)} - set(features.derived)
+    missing = sorted(needed - set(batch.columns))
+    if missing:
+        problems.add("serving.batch.input", f"input lacks feature columns {missing}",
+                     hint="batch input needs the training data's feature columns (the target may be absent)")
 
 
 def batch_input_source(spec: Spec):

@@ -130,3 +130,17 @@ def test_valid_spec_passes(tmp_path):
     result = run_validate(tmp_path, GOOD)
     assert result.exit_code == 0, result.output
     assert "ok demo" in result.output
+
+
+def test_batch_input_missing_a_feature_column(tmp_path):
+    (tmp_path / "score.csv").write_text("a,color\n1,red\n")
+    text = GOOD + "serving: {mode: batch, batch: {input: score.csv, output: out/p.parquet}}\n"
+    result = run_validate(tmp_path, text)
+    assert result.exit_code == 2
+    assert "serving.batch.input" in result.output and "'b'" in result.output
+
+
+def test_batch_input_file_missing(tmp_path):
+    text = GOOD + "serving: {mode: batch, batch: {input: nope.parquet, output: out/p.parquet}}\n"
+    result = run_validate(tmp_path, text)
+    assert result.exit_code == 2 and "serving.batch.input.path" in result.output and "no such file" in result.output

@@ -44,6 +44,18 @@ def _column_schema(series: Any, categorical: bool) -> dict[str, Any]:
     return schema
 
 
+def _categorical_like(series: Any) -> bool:
+    """Inferred categoricals: strings, booleans, categories; not datetimes, not identifier-like columns."""
+    import pandas as pd
+
+    if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_timedelta64_dtype(series):
+        return False
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        return False
+    unique = series.nunique(dropna=True)
+    return not (unique > 50 and unique >= 0.9 * series.notna().sum())  # one value per row: an id, not a category
+
+
 def run(loaded: Any, params: dict[str, Any]) -> FeatureSet:
     import pandas as pd
 
@@ -60,8 +72,7 @@ def run(loaded: Any, params: dict[str, Any]) -> FeatureSet:
         numeric = [c for c in candidates if c not in (categorical or [])
                    and pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
     if categorical is None:
-        categorical = [c for c in candidates if c not in numeric and (
-            not pd.api.types.is_numeric_dtype(frame[c]) or pd.api.types.is_bool_dtype(frame[c]))]
+        categorical = [c for c in candidates if c not in numeric and _categorical_like(frame[c])]
     derived = features.get("derived") or {}
     used_by_derived = sorted({c for expr in derived.values() for c in column_names(expr)} - set(derived))
     raw_inputs = list(dict.fromkeys([*numeric, *categorical, *used_by_derived]))

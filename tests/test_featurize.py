@@ -1,0 +1,63 @@
+"""Feature inference and the recorded input schema (the contract online requests are checked against)."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mlops.stages import featurize
+from mlops.stages.load import Loaded, frame_fingerprint
+
+FEATURES = {"numeric": None, "categorical": None, "drop": [], "derived": {"ratio": "x / (n + 1)"},
+            "impute": {"numeric": "median", "categorical": "most_frequent"}, "scale": "standard", "encode": "onehot"}
+
+
+def frame(rows: int = 200) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({
+        "user": [f"u{i}" for i in range(rows)],              # identifier-like: never a category
+        "x": rng.normal(size=rows),
+        "n": rng.integers(0, 5, rows),
+        "city": rng.choice(["paris", "rome", None], rows),
+        "vip": rng.choice([True, False], rows),
+        "seen": pd.date_range("2024-01-01", periods=rows, freq="h"),  # datetimes are not inferred features
+        "y": rng.choice(["a", "b"], rows),
+    })
+
+
+def run(data: pd.DataFrame, **features) -> featurize.FeatureSet:
+    params = {"data": {"target": "y", "id_column": None, "timestamp": None}, "features": {**FEATURES, **features},
+              "task": "classification"}
+    return featurize.run(Loaded(data, frame_fingerprint(data)), params)
+
+
+def test_inference_by_dtype():
+    fs = run(frame())
+    assert fs.numeric == ["x", "n", "ratio"]
+    assert fs.categorical == ["city", "vip"]
+    assert fs.raw_inputs == ["x", "n", "city", "vip"]
+
+
+def test_input_schema_records_types_nulls_and_categories():
+    schema = {c["name"]: c for c in run(frame()).input_schema}
+    assert schema["x"]["type"] == "number" and schema["x"]["nullable"] is False
+    assert schema["n"]["type"] == "integer"
+    assert schema["city"]["categorical"] and schema["city"]["nullable"] and schema["city"]["categories"] == ["paris", "rome"]
+    assert schema["vip"]["type"] == "boolean"
+
+
+def test_one_list_given_infers_the_other():
+    fs = run(frame(), numeric=["x"])
+    assert fs.numeric == ["x", "ratio"] and fs.categorical == ["city", "vip"]
+    assert "n" in fs.raw_inputs  # read by the derived column
+
+
+def test_rows_without_target_are_dropped():
+    data = frame()
+    data.loc[:9, "y"] = None
+    assert len(run(data).frame) == len(data) - 10
+
+
+def test_fingerprint_changes_with_content():
+    a, b = frame(), frame()
+    b.loc[0, "x"] += 1
+    assert frame_fingerprint(a)["sha256"] == frame_fingerprint(frame())["sha256"] != frame_fingerprint(b)["sha256"]
