@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import os
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from mlops.errors import Problem, SpecError
 
@@ -47,17 +49,31 @@ def load_config(spec_path: str | Path, overrides: Sequence[str] = ()) -> LoadedC
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    extra_dirs = ",".join(f"file://{d}" for d in search_path(spec_file)[1:])
-    hydra_overrides = [f"hydra.searchpath=[{extra_dirs}]"] if extra_dirs else []
     try:
-        with initialize_config_dir(config_dir=str(spec_file.parent), version_base=None, job_name="mlops"):
-            cfg = compose(config_name=spec_file.stem, overrides=[*overrides, *hydra_overrides])
+        with _as_yaml(spec_file) as primary, initialize_config_dir(
+            config_dir=str(primary.parent), version_base=None, job_name="mlops"
+        ):
+            extra_dirs = ",".join(f"file://{d}" for d in search_path(spec_file) if d != primary.parent)
+            hydra_overrides = [f"hydra.searchpath=[{extra_dirs}]"] if extra_dirs else []
+            cfg = compose(config_name=primary.stem, overrides=[*overrides, *hydra_overrides])
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException) as exc:
         raise SpecError(_hydra_problem(exc, spec_file)) from None
     if not isinstance(data, dict):
         raise SpecError(Problem("", "spec must be a mapping of sections", value=type(data).__name__))
     return LoadedConfig(data, spec_file, list(overrides))
+
+
+@contextmanager
+def _as_yaml(spec_file: Path) -> Iterator[Path]:
+    """Hydra only reads `.yaml`: other names (spec.yml) are linked under that suffix in a temp dir."""
+    if spec_file.suffix == ".yaml":
+        yield spec_file
+        return
+    with tempfile.TemporaryDirectory(prefix="mlops-spec-") as tmp:
+        link = Path(tmp) / f"{spec_file.stem}.yaml"
+        link.symlink_to(spec_file)
+        yield link
 
 
 def _check_yaml(spec_file: Path) -> None:

@@ -78,3 +78,9 @@ def test_hydra_leaves_the_working_directory_alone(spec, tmp_path, monkeypatch):
     load_config(spec, ["model.params.max_depth=2"])
     assert os.getcwd() == str(tmp_path)
     assert set(os.listdir(tmp_path)) == before  # no outputs/ or .hydra/ folders
+
+
+def test_yml_suffix_and_groups_beside_it(tmp_path):
+    spec = write_spec(tmp_path, SPEC, name="project.yml")
+    write_spec(tmp_path / "hardware", "cluster: local\ncpus_per_task: 0.5\n", name="tiny.yaml")
+    assert load_config(spec, ["hardware=tiny"]).data["hardware"]["cpus_per_task"] == 0.5
