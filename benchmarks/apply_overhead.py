@@ -67,7 +67,7 @@ def main() -> None:
         hand = wall([py, str(tmp / "hand.py"), f"sqlite:///{tmp}/hand.db"], tmp)
         uri = f"sqlite:///{tmp}/mlops.db"
         mlops = wall([py, "-m", "mlops.cli", "apply", str(tmp / "iris" / "spec.yaml"), f"tracking.uri={uri}"], tmp)
-        ray_start = wall([py, "-c", "import ray; ray.init(include_dashboard=False); ray.shutdown()"], tmp)
+        ray_start = wall([py, "-c", "import ray; ray.init(address=\"local\", include_dashboard=False); ray.shutdown()"], tmp)
         imports = wall([py, "-c", "import ray, mlflow, sklearn, pandas, pyarrow, matplotlib"], tmp)
         from mlflow.tracking import MlflowClient
 

@@ -80,7 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     import ray
 
-    ray.init(include_dashboard=False, logging_level="ERROR")
+    ray.init(address="local", include_dashboard=False, logging_level="ERROR")
     targets = {"logistic_regression": 0.9, "random_forest": 1.5}
     print(f"{args.rows:,} rows x 20 features, {os.cpu_count()} CPUs")
     print(f"{'model':<22}{'executor':<12}{'seconds':>9}{'rows/s':>12}{'vs baseline':>13}")

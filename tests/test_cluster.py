@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -40,15 +38,14 @@ def _kill_tree(pgid: int, marker: str) -> None:
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    """A real `ray start --head` cluster of its own (short temp dir: Ray's socket paths are length-limited)."""
-    temp = tempfile.mkdtemp(prefix="rc", dir="/tmp")
+    """A real `ray start --head` cluster, started as a user would (it records itself in /tmp/ray)."""
     gcs, dashboard = free_port(), free_port()
+    marker = f":{gcs}"  # every process of this cluster names its GCS address
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("RAY_ADDRESS", None)
     ray_bin = str(Path(sys.executable).parent / "ray")
     proc = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={gcs}", "--num-cpus=2",
-                             f"--dashboard-port={dashboard}", "--include-dashboard=true", f"--temp-dir={temp}",
-                             "--disable-usage-stats"], env=env, start_new_session=True,
+                             f"--dashboard-port={dashboard}", "--include-dashboard=true", "--disable-usage-stats"], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 90
     import urllib.request
@@ -62,11 +59,13 @@ def ray_cluster():
                 break
             time.sleep(1)
     else:
-        _kill_tree(proc.pid, temp)
+        _kill_tree(proc.pid, marker)
         pytest.fail("ray head did not come up")
     yield {"gcs": f"127.0.0.1:{gcs}", "dashboard": f"http://127.0.0.1:{dashboard}"}
-    _kill_tree(proc.pid, temp)
-    shutil.rmtree(temp, ignore_errors=True)
+    _kill_tree(proc.pid, marker)
+    recorded = Path("/tmp/ray/ray_current_cluster")
+    if recorded.exists() and recorded.read_text().strip().endswith(marker):
+        recorded.unlink()  # a killed cluster must not stay "current" for other Ray users
 
 
 def mlops(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -101,3 +100,11 @@ def test_bad_spec_never_reaches_the_cluster(ray_cluster, tmp_path, example):
     spec = example("iris") / "spec.yaml"
     done = mlops("submit", str(spec), "model.estimator=nope", "--address", ray_cluster["dashboard"], cwd=tmp_path)
     assert done.returncode == 2 and "model.estimator" in done.stderr
+
+
+def test_embedded_ray_ignores_clusters_started_with_ray_start(ray_cluster, tmp_path, example):
+    # `ray start` records its address in /tmp/ray; a plain ray.init() would join that cluster (and refuse
+    # num_cpus). mlops' embedded mode must always start its own instance.
+    spec = example("iris") / "spec.yaml"
+    done = mlops("apply", str(spec), "hardware=local_2cpu", f"tracking.uri=sqlite:///{tmp_path / 'm.db'}", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -30,7 +30,8 @@ def ray_session(cluster: str = "local", address: str | None = None, local_cpus: 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         if target is None:
-            ray.init(num_cpus=local_cpus, include_dashboard=False, logging_level="ERROR", log_to_driver=True,
+            # address="local": always a fresh embedded instance, never a cluster that `ray start` left behind.
+            ray.init(address="local", num_cpus=local_cpus, include_dashboard=False, logging_level="ERROR", log_to_driver=True,
                      configure_logging=True)
         else:
             use_cluster_token()
