@@ -70,14 +70,53 @@ def registry(uri: str | None = None):
     return Registry(tracking_uri(uri))
 
 
-def promote(name: str, version: str, uri: str | None = None) -> None:
-    """Make `version` the champion."""
+def promote(name: str, version: str, uri: str | None = None) -> str | None:
+    """Make `version` the champion; a running endpoint of `name` follows. Returns the version it now serves."""
     registry(uri).promote(name, version)
+    return follow_alias(name, uri)
 
 
 def rollback(name: str, uri: str | None = None) -> str:
-    """Restore the previous champion; returns its version."""
-    return registry(uri).rollback(name)
+    """Restore the previous champion (a running endpoint follows); returns its version."""
+    version = registry(uri).rollback(name)
+    follow_alias(name, uri)
+    return version
+
+
+def follow_alias(name: str, uri: str | None = None) -> str | None:
+    """Hot-swap a running endpoint of `name` to its alias' current version, without dropping requests."""
+    from mlops.serving.control import follow_alias as follow
+
+    return follow(name, tracking_uri(uri))
+
+
+def serve(spec_path: str | Path, overrides: Sequence[str] = (), *, detach: bool = False, address: str | None = None,
+          on_ready: Callable[..., None] = lambda deployed: None):
+    """Run the spec's online endpoint (foreground until Ctrl-C, or detached on mlops' local Ray head)."""
+    from mlops.serving.control import serve as run_endpoint
+
+    return run_endpoint(spec_path, overrides, detach=detach, address=address, on_ready=on_ready)
+
+
+def endpoint_status(name: str | None = None, *, address: str | None = None, uri: str | None = None) -> list[dict[str, Any]]:
+    """Running endpoints: deployments, replicas, health, served version and champion."""
+    from mlops.serving.control import endpoint_status as status
+
+    return status(name, address, uri)
+
+
+def predict(spec_path: str | Path, overrides: Sequence[str], input_file: str, *, local: bool = False) -> dict[str, Any]:
+    """Predict the rows of a JSON/CSV file through the endpoint, or locally with the registered model."""
+    from mlops.serving.control import predict as call
+
+    return call(spec_path, overrides, input_file, local=local)
+
+
+def stop(name: str | None = None) -> str:
+    """Stop endpoints (and mlops' local Ray head once nothing runs on it)."""
+    from mlops.serving.control import stop as stop_endpoints
+
+    return stop_endpoints(name)
 
 
 def load_model(name: str, alias: str = "champion", version: str | None = None, uri: str | None = None):

@@ -22,6 +22,11 @@ OVERRIDES = typer.Argument(None, help="Hydra overrides: a.b=1, +a.c=2, ~a.d, gro
 TRACKING = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: $MLOPS_TRACKING_URI or sqlite:///.mlops/mlflow.db)")
 
 
+def print_wide(table: Table) -> None:
+    """Tables keep their ids whole even in a pipe (rich would squeeze them to 80 columns)."""
+    Console(width=max(console.width, 120)).print(table)
+
+
 def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Print MlopsErrors as messages (exit 2 for spec/data errors, 1 otherwise), never as tracebacks."""
 
@@ -73,7 +78,7 @@ def plan(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     for node in compiled.nodes:
         res = ", ".join(f"{k}={v:g}" for k, v in node.resources.items()) or "-"
         table.add_row(node.id, node.kind, ", ".join(node.inputs) or "-", node.placement, res, node.hash)
-    Console(width=max(console.width, 120)).print(table)  # node ids must stay whole, even in a pipe
+    print_wide(table)
 
 
 @app.command()
@@ -95,6 +100,8 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))
     console.print(f"[bold]run[/] {result.run_id}  [bold]model version[/] {result.version}  ({result.decision})")
     console.print(f"[bold]metrics[/] {metrics}")
+    if result.endpoint is not None:
+        console.print(f"[bold]endpoint[/] {result.endpoint.url}/predict serves v{result.endpoint.version} (stop: mlops stop {result.endpoint.name})")
     if result.batch is not None:
         b = result.batch
         console.print(f"[bold]predictions[/] {b.rows} rows -> {b.output} ({b.executor}, {b.seconds:.2f}s)")
@@ -146,8 +153,8 @@ def promote(name: str = typer.Argument(...), version: str = typer.Argument(...),
     """Make VERSION the champion of NAME."""
     from mlops import api
 
-    api.promote(name, version, tracking_uri)
-    console.print(f"{name}: champion -> v{version}")
+    serving = api.promote(name, version, tracking_uri)
+    console.print(f"{name}: champion -> v{version}" + (f"; endpoint now serves v{serving}" if serving else ""))
 
 
 @app.command()

@@ -40,6 +40,15 @@ def compile_plan(project: Project) -> Plan:
     if spec.serving is not None and spec.serving.batch is not None:
         nodes.append(Node("batch_predict", "batch_predict", ["register"], _batch_params(project), {"CPU": 1.0},
                           placement="driver"))
+    if spec.serving is not None and spec.serving.online is not None:
+        online = spec.serving.online
+        replicas = online.replicas.model_dump()
+        nodes.append(Node("deploy", "deploy", ["register"], {
+            "name": spec.name, "route": online.route or f"/{spec.name}", "alias": online.model_alias,
+            "bind": f"{online.host}:{online.port}", "replicas": replicas, "batching": online.batching.model_dump(),
+            "throughput_mode": online.throughput_mode}, {"CPU": spec.hardware.cpus_per_replica,
+                                                          **({"GPU": spec.hardware.gpus_per_replica} if spec.hardware.gpus_per_replica else {})},
+            placement="driver"))
     return Plan(spec.name, nodes)
 
 

@@ -21,6 +21,7 @@ class ApplyResult:
     batch: Any = None
     seconds: dict[str, float] = field(default_factory=dict)
     up_to_date: bool = False
+    endpoint: Any = None
 
 
 def package_versions() -> dict[str, str]:
@@ -76,6 +77,7 @@ def apply_plan(project: Project, plan: Plan, *, address: str | None = None, forc
         return ApplyResult(plan.hash, previous.info.run_id, previous.data.tags.get("mlops.model_version"),
                            dict(previous.data.metrics), "plan unchanged since this run: nothing to do", up_to_date=True)
 
+    address = _endpoint_cluster(project, plan, address)
     with ray_session(spec.hardware.cluster, address, spec.hardware.local_cpus):
         nodes = cluster_nodes()
         check_feasible([(n.id, n.resources, {}) for n in plan.nodes if n.placement == "ray"], nodes)
@@ -86,6 +88,7 @@ def apply_plan(project: Project, plan: Plan, *, address: str | None = None, forc
             handlers = {
                 "register": lambda node, inputs: _register(registry, run_id, project, plan, inputs, result),
                 "batch_predict": lambda node, inputs: _batch_predict(registry, project, node, inputs, len(nodes), result),
+                "deploy": lambda node, inputs: _deploy(project, result),
             }
             execution = execute(plan, handlers, on_done)
             result.seconds = execution.seconds
@@ -95,6 +98,29 @@ def apply_plan(project: Project, plan: Plan, *, address: str | None = None, forc
             raise
         registry.end_run(run_id, ok=True)
     return result
+
+
+def _endpoint_cluster(project: Project, plan: Plan, address: str | None) -> str | None:
+    """An online endpoint must outlive this command: on a local cluster, run on mlops' persistent head."""
+    import ray
+
+    from mlops.runtime.cluster import resolve_address
+
+    has_deploy = any(n.kind == "deploy" for n in plan.nodes)
+    if not has_deploy or ray.is_initialized() or resolve_address(project.spec.hardware.cluster, address):
+        return address
+    from mlops.runtime.local_head import ensure_head
+    from mlops.serving.deploy import serving_env
+
+    return ensure_head(serving_env(project), project.spec.hardware.local_cpus).gcs
+
+
+def _deploy(project: Project, result: ApplyResult):
+    from mlops.serving.deploy import deploy, record_app
+
+    result.endpoint = deploy(project)
+    record_app(project, result.endpoint)
+    return result.endpoint
 
 
 def _outputs_exist(plan: Plan) -> bool:

@@ -1,4 +1,4 @@
-"""`serving`: how predictions are delivered (batch files now; online endpoints build on this)."""
+"""`serving`: batch files and/or an online endpoint on Ray Serve, declared entirely in the spec."""
 from __future__ import annotations
 
 from typing import Literal, Optional, Union
@@ -15,7 +15,7 @@ class BatchServing(StrictModel):
     )
     output: str = Field("out/predictions.parquet", description="a .parquet or .csv file to write")
     executor: Literal["auto", "local", "ray_data"] = Field(
-        "auto", description="auto: Ray Data on a remote cluster or for large inputs, else threads in one process"
+        "auto", description="auto: Ray Data on a multi-node cluster, else threads in one process"
     )
     batch_size: int = Field(65536, ge=1)
     include_proba: bool = True
@@ -28,12 +28,66 @@ class BatchServing(StrictModel):
         return path
 
 
-class ServingSpec(StrictModel):
-    mode: Literal["batch"] = "batch"
-    batch: Optional[BatchServing] = None
+class AutoscalingReplicas(StrictModel):
+    min: int = Field(1, ge=0)
+    max: int = Field(1, ge=1)
+    target_ongoing_requests: float = Field(8, gt=0)
 
     @model_validator(mode="after")
-    def _batch_needs_batch_section(self):
-        if self.mode == "batch" and self.batch is None:
-            raise ValueError("serving.mode=batch needs serving.batch: {input: ..., output: ...}")
+    def _min_below_max(self):
+        if self.min > self.max:
+            raise ValueError(f"replicas.min={self.min} is above replicas.max={self.max}")
+        return self
+
+
+class FixedReplicas(StrictModel):
+    fixed: int = Field(ge=1, description="a fixed number of replicas, no autoscaling")
+
+
+class Batching(StrictModel):
+    max_batch_size: int = Field(32, ge=1)
+    wait_ms: float = Field(5, ge=0)
+
+
+class Auth(StrictModel):
+    token_env: str = Field(description="environment variable holding the bearer token (read when deploying)")
+
+
+class OnlineServing(StrictModel):
+    route: Optional[str] = Field(None, description="route prefix, default '/<name>'")
+    host: str = Field("127.0.0.1", description="bind address; loopback by default")
+    port: int = Field(8000, ge=1, le=65535)
+    model_alias: str = "champion"
+    replicas: Union[FixedReplicas, AutoscalingReplicas] = AutoscalingReplicas()
+    batching: Batching = Batching()
+    max_ongoing_requests: int = Field(64, ge=1)
+    timeout_s: float = Field(10, gt=0)
+    auth: Optional[Auth] = None
+    max_request_bytes: int = Field(1_000_000, ge=1024, description="larger bodies get 422")
+    max_rows: int = Field(1000, ge=1, description="rows per request")
+    throughput_mode: bool = Field(True, description="Ray Serve's HAProxy ingress + throughput-optimized mode")
+
+    @field_validator("route")
+    @classmethod
+    def _route_is_a_path(cls, route: Optional[str]) -> Optional[str]:
+        if route is not None and (not route.startswith("/") or route == "/" or " " in route):
+            raise ValueError("route must look like /name (a path prefix other than '/')")
+        return route.rstrip("/") if route else route
+
+
+class ServingSpec(StrictModel):
+    mode: Literal["batch", "online", "both"] = "batch"
+    batch: Optional[BatchServing] = None
+    online: Optional[OnlineServing] = None
+
+    @model_validator(mode="after")
+    def _sections_match_mode(self):
+        if self.mode in ("batch", "both") and self.batch is None:
+            raise ValueError(f"serving.mode={self.mode} needs serving.batch: {{input: ..., output: ...}}")
+        if self.mode in ("online", "both") and self.online is None:
+            self.online = OnlineServing()
+        if self.mode == "batch" and self.online is not None:
+            raise ValueError("serving.online is set but serving.mode=batch; use mode: online or both")
+        if self.mode == "online" and self.batch is not None:
+            raise ValueError("serving.batch is set but serving.mode=online; use mode: both")
         return self

@@ -1,0 +1,110 @@
+"""A persistent local Ray head that mlops starts for endpoints that must outlive the command.
+
+An embedded Ray dies with the process that started it; `mlops serve --detach` and `mlops apply` with an
+online endpoint need the endpoint to keep running. They start `ray start --head --block` in its own
+process session and record it in `.mlops/ray-head.json` (in the working directory), so later commands
+(`status`, `predict`, `promote`, `rollback`, `stop`) find it. Token authentication stays on: the
+client side sends the token Ray writes to ~/.ray/auth_token.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import MlopsError
+
+STATE_FILE = Path(".mlops") / "ray-head.json"
+
+
+@dataclass
+class HeadState:
+    gcs: str
+    pid: int
+    metrics_port: int
+    apps: dict[str, dict[str, Any]] = field(default_factory=dict)  # app name -> {spec, overrides, url}
+
+    def save(self) -> None:
+        STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+        STATE_FILE.write_text(json.dumps(asdict(self), indent=2))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
+def read_state() -> HeadState | None:
+    """The recorded head, if its process is still alive."""
+    if not STATE_FILE.is_file():
+        return None
+    state = HeadState(**json.loads(STATE_FILE.read_text()))
+    return state if _alive(state.pid) else None
+
+
+def start_head(env: dict[str, str], num_cpus: int | None = None, timeout_s: float = 90) -> HeadState:
+    """Start `ray start --head --block` detached from this process, wait until it accepts clients."""
+    gcs_port, metrics_port = _free_port(), _free_port()
+    ray_bin = str(Path(sys.executable).parent / "ray")
+    cmd = [ray_bin, "start", "--head", "--block", f"--port={gcs_port}", f"--metrics-export-port={metrics_port}",
+           "--include-dashboard=false", "--disable-usage-stats"]
+    if num_cpus:
+        cmd.append(f"--num-cpus={num_cpus}")
+    STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
+    log = open(STATE_FILE.parent / "ray-head.log", "ab")
+    child_env = {**os.environ, **env, "RAY_USAGE_STATS_ENABLED": "0"}
+    child_env.pop("RAY_ADDRESS", None)
+    proc = subprocess.Popen(cmd, env=child_env, stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise MlopsError(f"`ray start --head` exited with {proc.returncode}; see {STATE_FILE.parent / 'ray-head.log'}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", gcs_port)) == 0:
+                break
+        time.sleep(0.5)
+    else:
+        stop_head(HeadState(f"127.0.0.1:{gcs_port}", proc.pid, metrics_port))
+        raise MlopsError("the local Ray head did not start in time")
+    state = HeadState(f"127.0.0.1:{gcs_port}", proc.pid, metrics_port)
+    state.save()
+    return state
+
+
+def ensure_head(env: dict[str, str], num_cpus: int | None = None) -> HeadState:
+    return read_state() or start_head(env, num_cpus)
+
+
+def stop_head(state: HeadState) -> None:
+    """Stop the head's whole process group and forget it."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(state.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            break
+        for _ in range(20):
+            if not _alive(state.pid):
+                break
+            time.sleep(0.25)
+    port = state.gcs.rsplit(":", 1)[-1]
+    recorded = Path("/tmp/ray/ray_current_cluster")
+    if recorded.exists() and recorded.read_text().strip().endswith(f":{port}"):
+        recorded.unlink()
+    if STATE_FILE.exists():
+        STATE_FILE.unlink()

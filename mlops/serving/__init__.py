@@ -1,0 +1,1 @@
+"""Online serving on Ray Serve: typed endpoints, batching, autoscaling, hot swap, metrics."""

@@ -1,0 +1,240 @@
+"""Endpoint lifecycle used by the CLI and API: serve, follow the alias, status, predict, stop."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from mlops.errors import DataError, MlopsError, Problem
+from mlops.project import Project, load_project
+from mlops.serving.deploy import (Deployed, absolute_tracking_uri, deploy, ensure_online, record_app, route_of,
+                                  serving_env, update_version)
+
+# Apps deployed from this process (tests, notebooks): spec + overrides, so an alias move can redeploy.
+_DEPLOYED_HERE: dict[str, dict[str, Any]] = {}
+
+
+@contextmanager
+def _on_cluster(address: str | None) -> Iterator[bool]:
+    """Use the Ray this process already has, else connect to `address`; yields False if there is none."""
+    import ray
+
+    from mlops.runtime.cluster import ray_session
+
+    if ray.is_initialized():
+        yield True
+        return
+    if address is None:
+        yield False
+        return
+    with ray_session("local", address):
+        yield True
+
+
+def _head_address() -> str | None:
+    from mlops.runtime.local_head import read_state
+
+    state = read_state()
+    return state.gcs if state else None
+
+
+def serve(spec_path: str | Path, overrides: Sequence[str], *, detach: bool, address: str | None,
+          on_ready: Callable[[Deployed], None]) -> Deployed:
+    """Deploy the endpoint; in the foreground, block until Ctrl-C/SIGTERM and shut Serve down cleanly."""
+    from mlops.runtime.cluster import ray_session, resolve_address
+    from mlops.runtime.local_head import ensure_head
+
+    project = load_project(spec_path, overrides)
+    ensure_online(project)
+    env = serving_env(project)
+    remote = resolve_address(project.spec.hardware.cluster, address)
+    if detach and not remote:
+        address = ensure_head(env, project.spec.hardware.local_cpus).gcs
+    elif not remote:
+        os.environ.update(env)  # read by the Serve controller of the embedded Ray we are about to start
+    with ray_session(project.spec.hardware.cluster, address, project.spec.hardware.local_cpus):
+        deployed = deploy(project)
+        _DEPLOYED_HERE[deployed.name] = {"spec": str(project.config.spec_file), "overrides": list(overrides)}
+        record_app(project, deployed)
+        on_ready(deployed)
+        if not detach:
+            _block_until_interrupted()
+    return deployed
+
+
+def _block_until_interrupted() -> None:
+    from ray import serve
+
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops cleanly too
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        serve.shutdown()
+
+
+def follow_alias(name: str, uri: str) -> str | None:
+    """After an alias move, hot-swap a running endpoint of `name` to the alias' version (None if none runs)."""
+    from mlops.runtime.local_head import read_state
+
+    state = read_state()
+    source = _DEPLOYED_HERE.get(name) or (state.apps.get(name) if state else None)
+    if source is None:
+        return None
+    with _on_cluster(None if _DEPLOYED_HERE.get(name) else state.gcs) as connected:
+        if not connected or not _app_running(name):
+            return None
+        project = load_project(source["spec"], source.get("overrides", []), check_data=False)
+        from mlops.registry import Registry
+
+        version = Registry(absolute_tracking_uri(uri)).by_alias(name, project.spec.serving.online.model_alias).version
+        return update_version(project, version).version
+
+
+def _running_apps() -> list[str]:
+    from ray import serve
+
+    try:
+        return list(serve.status().applications)
+    except Exception:  # noqa: BLE001 - no Serve controller on this cluster means no app
+        return []
+
+
+def _app_running(name: str) -> bool:
+    return name in _running_apps()
+
+
+def endpoint_status(name: str | None, address: str | None, uri: str | None) -> list[dict[str, Any]]:
+    """Rows of app/deployment status, with the version each endpoint serves and the current champion."""
+    import httpx
+
+    from mlops.runtime.local_head import read_state
+    from mlops.serving.deploy import app_status
+
+    state = read_state()
+    with _on_cluster(address or (state.gcs if state else None)) as connected:
+        if not connected:
+            return []
+        rows = app_status(name)
+    apps = {**(state.apps if state else {}), **_DEPLOYED_HERE}
+    for row in rows:
+        info = apps.get(row["application"], {})
+        url = info.get("url")
+        row["route"] = url.split(":", 2)[-1].split("/", 1)[-1] if url else None
+        row["route"] = f"/{row['route']}" if row["route"] else None
+        if url:
+            try:
+                row["serving_version"] = httpx.get(f"{url}/readyz", timeout=2).json().get("model_version")
+            except (httpx.HTTPError, ValueError):
+                row["serving_version"] = None
+        tracking = uri or info.get("tracking_uri")
+        if tracking:
+            from mlops.errors import RegistryError
+            from mlops.registry import Registry
+
+            try:
+                row["champion"] = Registry(tracking).by_alias(row["application"], "champion").version
+            except RegistryError:
+                row["champion"] = None
+    return rows
+
+
+def read_rows(path: str) -> list[dict[str, Any]]:
+    """Rows from a JSON file ({'rows': [...]} or a list of objects) or a CSV file."""
+    import json
+
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(Problem("--input", "no such file", value=path))
+    if file.suffix == ".csv":
+        import pandas as pd
+
+        frame = pd.read_csv(file)
+        return [{k: (None if v != v else v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+    try:
+        doc = json.loads(file.read_text())
+    except ValueError as exc:
+        raise DataError(Problem("--input", f"not valid JSON: {exc}", value=path)) from None
+    rows = doc.get("rows") if isinstance(doc, dict) else doc
+    if not isinstance(rows, list):
+        raise DataError(Problem("--input", "expected {'rows': [...]} or a JSON list of rows", value=path))
+    return rows
+
+
+def predict(spec_path: str | Path, overrides: Sequence[str], input_file: str, *, local: bool) -> dict[str, Any]:
+    """Predict rows through the running endpoint, or locally from the registry with --local."""
+    project = load_project(spec_path, overrides, check_data=False)
+    rows = read_rows(input_file)
+    if local:
+        return _predict_local(project, rows)
+    ensure_online(project)
+    import httpx
+
+    online = project.spec.serving.online
+    host = "127.0.0.1" if online.host in ("0.0.0.0", "::") else online.host
+    url = f"http://{host}:{online.port}{route_of(project)}/predict"
+    headers = {}
+    if online.auth is not None and os.environ.get(online.auth.token_env):
+        headers["Authorization"] = f"Bearer {os.environ[online.auth.token_env]}"
+    try:
+        response = httpx.post(url, json={"rows": rows}, headers=headers, timeout=online.timeout_s + 5)
+    except httpx.HTTPError as exc:
+        raise MlopsError(f"cannot reach the endpoint at {url}: {exc}; is it running (`mlops status`)?") from None
+    if response.status_code != 200:
+        raise MlopsError(f"endpoint answered {response.status_code}: {response.text}")
+    return response.json()
+
+
+def _predict_local(project: Project, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    import numpy as np
+    import pandas as pd
+
+    from mlops.registry import Registry
+
+    alias = project.spec.serving.online.model_alias if project.spec.serving and project.spec.serving.online else "champion"
+    bundle = Registry(absolute_tracking_uri(project.spec.tracking.uri)).load(project.spec.name, alias=alias)
+    missing = sorted({c for c in bundle.input_columns for row in rows if c not in row})
+    if missing:
+        raise DataError(Problem("--input", f"rows lack input columns {missing}"))
+    frame = pd.DataFrame(rows)[bundle.input_columns]
+    proba = bundle.predict_proba(frame)
+    out: dict[str, Any] = {"model_version": bundle.meta.get("registered_version")}
+    if proba is not None:
+        out["predictions"] = np.asarray(bundle.model.classes_[proba.argmax(axis=1)]).tolist()
+        out["classes"] = np.asarray(bundle.model.classes_).tolist()
+        out["probabilities"] = proba.tolist()
+    else:
+        out["predictions"] = np.asarray(bundle.predict(frame)).tolist()
+    return out
+
+
+def stop(name: str | None) -> str:
+    """Delete one app (or all) on mlops' local head; stop the head when nothing is left on it."""
+    from mlops.runtime.local_head import read_state, stop_head
+
+    state = read_state()
+    if state is None:
+        return "no local mlops Ray head is running"
+    with _on_cluster(state.gcs):
+        from ray import serve
+
+        running = _running_apps()
+        targets = [name] if name else running
+        for app_name in targets:
+            if app_name in running:
+                serve.delete(app_name)
+            state.apps.pop(app_name, None)
+        remaining = [a for a in _running_apps() if a not in targets]
+        if not remaining:
+            serve.shutdown()
+    if remaining:
+        state.save()
+        return f"stopped {', '.join(targets) or 'nothing'}; still running: {', '.join(remaining)}"
+    stop_head(state)
+    return f"stopped {', '.join(targets) or 'nothing'} and the local Ray head"

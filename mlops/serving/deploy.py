@@ -1,0 +1,150 @@
+"""Deploying, updating, following the alias, and inspecting the project's Serve application."""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import MlopsError, Problem, SpecError
+from mlops.project import Project
+
+THROUGHPUT_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
+
+
+@dataclass
+class Deployed:
+    name: str
+    url: str
+    version: str
+
+
+def absolute_tracking_uri(uri: str) -> str:
+    """Replicas run in other working directories: a relative SQLite path must be made absolute."""
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return f"sqlite:///{(Path.cwd() / uri[len('sqlite:///'):]).resolve()}"
+    return uri
+
+
+def serving_env(project: Project) -> dict[str, str]:
+    """Environment the Ray cluster must start with for the spec's serving mode (throughput mode)."""
+    online = project.spec.serving.online if project.spec.serving else None
+    return dict(THROUGHPUT_ENV) if online is not None and online.throughput_mode else {}
+
+
+def route_of(project: Project) -> str:
+    return project.spec.serving.online.route or f"/{project.spec.name}"
+
+
+def endpoint_config(project: Project, version: str | None = None):
+    """The replicas' config: model version (from the alias unless given), input schema, limits, options."""
+    from mlops.registry import Registry
+    from mlops.serving.app import EndpointConfig
+
+    spec, online = project.spec, project.spec.serving.online
+    uri = absolute_tracking_uri(spec.tracking.uri)
+    registry = Registry(uri)
+    if version is None:
+        version = registry.by_alias(spec.name, online.model_alias).version
+    bundle = registry.load(spec.name, version=version)
+    token_sha = None
+    if online.auth is not None:
+        token = os.environ.get(online.auth.token_env)
+        if not token:
+            raise SpecError(Problem("serving.online.auth.token_env", f"environment variable {online.auth.token_env} is not set",
+                                    hint="the endpoint refuses to start without its token"))
+        token_sha = hashlib.sha256(token.encode()).hexdigest()
+    options: dict[str, Any] = {"max_ongoing_requests": online.max_ongoing_requests,
+                               "ray_actor_options": {"num_cpus": spec.hardware.cpus_per_replica,
+                                                     "num_gpus": spec.hardware.gpus_per_replica}}
+    if hasattr(online.replicas, "fixed"):
+        options["num_replicas"] = online.replicas.fixed
+    else:
+        options["autoscaling_config"] = {"min_replicas": online.replicas.min, "max_replicas": online.replicas.max,
+                                         "target_ongoing_requests": online.replicas.target_ongoing_requests}
+    return EndpointConfig(name=spec.name, tracking_uri=uri, route=route_of(project), version=str(version),
+                          input_schema=bundle.meta["input_schema"], max_rows=online.max_rows,
+                          max_request_bytes=online.max_request_bytes, max_batch_size=online.batching.max_batch_size,
+                          wait_ms=online.batching.wait_ms, token_sha256=token_sha, deployment_options=options)
+
+
+def check_replicas_fit(project: Project) -> None:
+    """The minimum replica count must fit the cluster, or Serve would wait forever."""
+    from mlops.runtime.cluster import cluster_nodes
+    from mlops.runtime.feasibility import check_feasible
+
+    spec, online = project.spec, project.spec.serving.online
+    need = {"CPU": spec.hardware.cpus_per_replica}
+    if spec.hardware.gpus_per_replica:
+        need["GPU"] = spec.hardware.gpus_per_replica
+    fields = {"CPU": "hardware.cpus_per_replica", "GPU": "hardware.gpus_per_replica"}
+    check_feasible([("deploy", need, fields)], cluster_nodes())
+    minimum = online.replicas.fixed if hasattr(online.replicas, "fixed") else max(online.replicas.min, 1)
+    total = sum(n.get("CPU", 0) for n in cluster_nodes())
+    if minimum * spec.hardware.cpus_per_replica > total:
+        field = "serving.online.replicas.fixed" if hasattr(online.replicas, "fixed") else "serving.online.replicas.min"
+        from mlops.errors import ResourceError
+
+        raise ResourceError(f"{field}={minimum} replicas x hardware.cpus_per_replica={spec.hardware.cpus_per_replica:g} "
+                            f"but the cluster has {total:g} CPUs")
+
+
+def deploy(project: Project, version: str | None = None) -> Deployed:
+    """Deploy (or update in place) the application named after the project on the connected Ray."""
+    from ray import serve
+
+    online = project.spec.serving.online
+    check_replicas_fit(project)
+    cfg = endpoint_config(project, version)
+    from mlops.serving.app import build_application
+
+    serve.start(http_options={"host": online.host, "port": online.port, "request_timeout_s": online.timeout_s})
+    serve.run(build_application(cfg), name=project.spec.name, route_prefix=cfg.route, blocking=False)
+    return Deployed(project.spec.name, f"http://{online.host}:{online.port}{cfg.route}", cfg.version)
+
+
+def update_version(project: Project, version: str) -> Deployed:
+    """Hot swap: same app, new user_config; Serve reconfigures replicas in place, without dropping requests."""
+    return deploy(project, version)
+
+
+def _label(value: Any) -> str:
+    return str(getattr(value, "value", value))
+
+
+def app_status(name: str | None = None) -> list[dict[str, Any]]:
+    """Applications on the connected Ray with their deployments, replica states and health."""
+    from ray import serve
+
+    rows = []
+    for app_name, app in serve.status().applications.items():
+        if name and app_name != name:
+            continue
+        for dep_name, dep in app.deployments.items():
+            rows.append({"application": app_name, "status": _label(app.status), "deployment": dep_name,
+                         "replicas": {_label(k): v for k, v in dep.replica_states.items()},
+                         "health": _label(dep.status), "message": app.message or dep.message})
+    return rows
+
+
+def ensure_online(project: Project) -> None:
+    if project.spec.serving is None or project.spec.serving.online is None:
+        raise SpecError(Problem("serving.mode", "this spec has no online endpoint", value=getattr(project.spec.serving, "mode", None),
+                                expected="online or both"))
+
+
+def not_running(name: str) -> MlopsError:
+    return MlopsError(f"no Serve application '{name}' is running on this Ray cluster; start it with `mlops serve`")
+
+
+def record_app(project: Project, deployed: Deployed) -> None:
+    """Remember which spec an app on mlops' local head came from (promote/rollback redeploy from it)."""
+    from mlops.runtime.local_head import read_state
+
+    state = read_state()
+    if state is None:
+        return
+    state.apps[deployed.name] = {"spec": str(project.config.spec_file), "overrides": project.config.overrides,
+                                 "url": deployed.url, "tracking_uri": absolute_tracking_uri(project.spec.tracking.uri)}
+    state.save()

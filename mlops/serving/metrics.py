@@ -1,0 +1,44 @@
+"""Endpoint metrics through Ray's metrics API (exported in Prometheus format on Ray's metrics port)."""
+from __future__ import annotations
+
+from typing import Any
+
+LATENCY_MS_BOUNDARIES = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000]
+BATCH_BOUNDARIES = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+
+
+class EndpointMetrics:
+    """Created once per replica process; every method is cheap enough for the request path."""
+
+    def __init__(self, model: str):
+        from ray.util import metrics
+
+        self.tags = {"model": model}
+        self.requests = metrics.Counter("mlops_requests_total", "Prediction requests received.", ("model", "route"))
+        self.errors = metrics.Counter("mlops_errors_total", "Failed requests by kind (validation, auth, payload, internal).",
+                                      ("model", "kind"))
+        self.latency = metrics.Histogram("mlops_request_latency_ms", "End-to-end prediction latency in the replica.",
+                                         LATENCY_MS_BOUNDARIES, ("model",))
+        self.batch_size = metrics.Histogram("mlops_batch_rows", "Rows per model call after dynamic batching.",
+                                            BATCH_BOUNDARIES, ("model",))
+        self.predicted = metrics.Counter("mlops_predicted_class_total", "Predictions by class.", ("model", "class"))
+        self.rows = metrics.Counter("mlops_predicted_rows_total", "Rows predicted.", ("model", "version"))
+
+    def request(self, route: str) -> None:
+        self.requests.inc(1, {**self.tags, "route": route})
+
+    def error(self, kind: str) -> None:
+        self.errors.inc(1, {**self.tags, "kind": kind})
+
+    def observe_latency(self, ms: float) -> None:
+        self.latency.observe(ms, self.tags)
+
+    def observe_batch(self, rows: int, version: str, labels: Any = None) -> None:
+        self.batch_size.observe(rows, self.tags)
+        self.rows.inc(rows, {**self.tags, "version": version})
+        if labels is not None:
+            import numpy as np
+
+            values, counts = np.unique(np.asarray(labels).astype(str), return_counts=True)
+            for value, count in zip(values, counts):
+                self.predicted.inc(int(count), {**self.tags, "class": str(value)})

@@ -1,0 +1,37 @@
+"""Request and response models generated from the input schema recorded with the model at training time."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+# Integers are accepted as any JSON number (models see floats anyway); strict: "1.5" is not a number.
+_TYPES = {"number": float, "integer": float, "boolean": bool, "string": str}
+
+
+def row_model(input_schema: list[dict[str, Any]]) -> type[BaseModel]:
+    """One row: every input column, typed; nullable columns accept null; NaN/inf never pass."""
+    fields: dict[str, Any] = {}
+    for i, column in enumerate(input_schema):
+        py_type = _TYPES.get(column["type"], str)
+        extra = {"allow_inf_nan": False, "strict": True} if py_type is float else {"strict": True}
+        nullable = bool(column.get("nullable"))
+        # Column names need not be identifiers: each field is named f<i>_ and aliased to the column.
+        fields[f"f{i}_"] = (Optional[py_type] if nullable else py_type,
+                            Field(None if nullable else ..., alias=column["name"], **extra))
+    return create_model("Row", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def request_model(input_schema: list[dict[str, Any]], max_rows: int) -> type[BaseModel]:
+    """{"rows": [row, ...]} with 1..max_rows rows."""
+    row = row_model(input_schema)
+    return create_model("PredictRequest", __config__=ConfigDict(extra="forbid"),
+                        rows=(list[row], Field(..., min_length=1, max_length=max_rows)))
+
+
+class PredictResponse(BaseModel):
+    predictions: list[Any]
+    classes: Optional[list[Any]] = None
+    probabilities: Optional[list[list[float]]] = None
+    model_version: str
+    request_id: str
