@@ -10,12 +10,8 @@ from typing import Any, Callable, Iterator, Sequence
 
 from mlops.errors import DataError, MlopsError, Problem
 from mlops.project import Project, load_project
-from mlops.serving.deploy import (Deployed, absolute_tracking_uri, deploy, ensure_online, record_app, route_of,
-                                  serving_env, update_version)
-
-# Apps deployed from this process (tests, notebooks): spec + overrides, so an alias move can redeploy.
-_DEPLOYED_HERE: dict[str, dict[str, Any]] = {}
-
+from mlops.serving.deploy import (DEPLOYED_HERE, Deployed, absolute_tracking_uri, deploy, ensure_online, record_app,
+                                  route_of, serving_env, update_version)
 
 @contextmanager
 def _on_cluster(address: str | None) -> Iterator[bool]:
@@ -57,7 +53,6 @@ def serve(spec_path: str | Path, overrides: Sequence[str], *, detach: bool, addr
         os.environ.update(env)  # read by the Serve controller of the embedded Ray we are about to start
     with ray_session(project.spec.hardware.cluster, address, project.spec.hardware.local_cpus):
         deployed = deploy(project)
-        _DEPLOYED_HERE[deployed.name] = {"spec": str(project.config.spec_file), "overrides": list(overrides)}
         record_app(project, deployed)
         on_ready(deployed)
         if not detach:
@@ -84,10 +79,10 @@ def follow_alias(name: str, uri: str) -> str | None:
     from mlops.runtime.local_head import read_state
 
     state = read_state()
-    source = _DEPLOYED_HERE.get(name) or (state.apps.get(name) if state else None)
+    source = DEPLOYED_HERE.get(name) or (state.apps.get(name) if state else None)
     if source is None:
         return None
-    with _on_cluster(None if _DEPLOYED_HERE.get(name) else state.gcs) as connected:
+    with _on_cluster(state.gcs if state else None) as connected:
         if not connected or not _app_running(name):
             return None
         project = load_project(source["spec"], source.get("overrides", []), check_data=False)
@@ -122,7 +117,7 @@ def endpoint_status(name: str | None, address: str | None, uri: str | None) -> l
         if not connected:
             return []
         rows = app_status(name)
-    apps = {**(state.apps if state else {}), **_DEPLOYED_HERE}
+    apps = {**(state.apps if state else {}), **DEPLOYED_HERE}
     for row in rows:
         info = apps.get(row["application"], {})
         url = info.get("url")
@@ -231,8 +226,6 @@ def stop(name: str | None) -> str:
                 serve.delete(app_name)
             state.apps.pop(app_name, None)
         remaining = [a for a in _running_apps() if a not in targets]
-        if not remaining:
-            serve.shutdown()
     if remaining:
         state.save()
         return f"stopped {', '.join(targets) or 'nothing'}; still running: {', '.join(remaining)}"

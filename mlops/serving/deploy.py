@@ -138,13 +138,22 @@ def not_running(name: str) -> MlopsError:
     return MlopsError(f"no Serve application '{name}' is running on this Ray cluster; start it with `mlops serve`")
 
 
+# Apps deployed from this process (tests, notebooks, the CLI run itself): where they came from.
+DEPLOYED_HERE: dict[str, dict[str, Any]] = {}
+
+
 def record_app(project: Project, deployed: Deployed) -> None:
-    """Remember which spec an app on mlops' local head came from (promote/rollback redeploy from it)."""
+    """Remember which spec an app came from (promote/rollback redeploy from it), in this process and,
+    when it runs on mlops' local head, in the head's state file for later commands."""
     from mlops.runtime.local_head import read_state
 
+    info = {"spec": str(project.config.spec_file), "overrides": project.config.overrides, "url": deployed.url,
+            "tracking_uri": absolute_tracking_uri(project.spec.tracking.uri)}
+    DEPLOYED_HERE[deployed.name] = info
     state = read_state()
-    if state is None:
-        return
-    state.apps[deployed.name] = {"spec": str(project.config.spec_file), "overrides": project.config.overrides,
-                                 "url": deployed.url, "tracking_uri": absolute_tracking_uri(project.spec.tracking.uri)}
-    state.save()
+    if state is not None:
+        import ray
+
+        if ray.is_initialized() and ray.get_runtime_context().gcs_address.endswith(state.gcs.rsplit(":", 1)[-1]):
+            state.apps[deployed.name] = info
+            state.save()

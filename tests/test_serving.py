@@ -1,0 +1,227 @@
+"""Online serving on a real local Ray Serve, over real HTTP on loopback."""
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import load_iris
+
+from mlops import api
+
+pytestmark = pytest.mark.slow
+
+COLUMNS = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+PORT = _free_port()  # Serve's HTTP options are fixed per Ray instance: one port for the whole module
+
+
+def iris_rows(n: int = 30) -> list[dict]:
+    frame = load_iris(as_frame=True).frame.sample(n, random_state=3)
+    frame.columns = COLUMNS + ["target"]
+    return frame[COLUMNS].to_dict(orient="records")
+
+
+@pytest.fixture(scope="module")
+def endpoint(ray_local, tmp_path_factory):
+    """iris trained, registered and deployed online (mode: both) on the session's Ray."""
+    import shutil
+
+    from conftest import EXAMPLES
+
+    root = tmp_path_factory.mktemp("serving")
+    shutil.copytree(EXAMPLES / "iris", root / "iris", ignore=shutil.ignore_patterns("out"))
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    spec = root / "iris" / "online.yaml"
+    overrides = [f"tracking.uri={uri}", f"serving.online.port={PORT}", "serving.online.route=/iris"]
+    result = api.apply(spec, overrides)
+    assert result.endpoint is not None and result.endpoint.version == "1"
+    url = f"http://127.0.0.1:{PORT}/iris"
+    _wait_ready(url)
+    yield {"url": url, "uri": uri, "spec": spec, "overrides": overrides}
+    from ray import serve
+
+    serve.delete("iris")
+
+
+def _wait_ready(url: str, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{url} never became ready")
+
+
+def test_predictions_equal_the_registered_model(endpoint):
+    rows = iris_rows(30)
+    response = httpx.post(f"{endpoint['url']}/predict", json={"rows": rows}, timeout=10)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    bundle = api.load_model("iris", uri=endpoint["uri"])
+    frame = pd.DataFrame(rows)[bundle.input_columns]
+    assert body["predictions"] == bundle.predict(frame).tolist()
+    assert np.allclose(body["probabilities"], bundle.predict_proba(frame))
+    assert body["classes"] == [0, 1, 2] and body["model_version"] == "1" and len(body["request_id"]) == 32
+
+
+def _post(url: str, payload, **kw) -> httpx.Response:
+    content = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
+    return httpx.post(f"{url}/predict", content=content, headers={"content-type": "application/json", **kw.pop("headers", {})},
+                      timeout=10, **kw)
+
+
+GOOD = {"sepal_length_cm": 5.1, "sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2}
+MALFORMED = [
+    ("missing field", {"rows": [{k: v for k, v in GOOD.items() if k != "petal_width_cm"}]}, "rows.0.petal_width_cm"),
+    ("extra field", {"rows": [{**GOOD, "colour": "red"}]}, "rows.0.colour"),
+    ("wrong type", {"rows": [{**GOOD, "sepal_width_cm": "wide"}]}, "rows.0.sepal_width_cm"),
+    ("numeric string", {"rows": [{**GOOD, "sepal_width_cm": "3.5"}]}, "rows.0.sepal_width_cm"),
+    ("null not allowed", {"rows": [{**GOOD, "sepal_width_cm": None}]}, "rows.0.sepal_width_cm"),
+    ("empty rows", {"rows": []}, "rows"),
+    ("no rows key", {"data": [GOOD]}, "rows"),
+    ("too many rows", {"rows": [GOOD] * 1001}, "rows"),
+]
+
+
+@pytest.mark.parametrize("kind,payload,field", MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_requests_get_422_naming_the_field(endpoint, kind, payload, field):
+    response = _post(endpoint["url"], payload)
+    assert response.status_code == 422, response.text
+    assert field in [d["field"] for d in response.json()["detail"]]
+
+
+def test_nan_is_refused(endpoint):
+    response = _post(endpoint["url"], '{"rows": [{"sepal_length_cm": NaN, "sepal_width_cm": 3.5, '
+                                      '"petal_length_cm": 1.4, "petal_width_cm": 0.2}]}')
+    assert response.status_code == 422 and "rows.0.sepal_length_cm" in response.text
+
+
+def test_invalid_json_and_oversize_payload(endpoint):
+    assert _post(endpoint["url"], b"{not json").status_code == 422
+    huge = json.dumps({"rows": [GOOD] * 20000})  # > 1 MB default limit
+    response = _post(endpoint["url"], huge)
+    assert response.status_code == 422 and "max_request_bytes" in response.text
+    assert _post(endpoint["url"], {"rows": [GOOD]}).status_code == 200  # and it keeps serving
+
+
+def test_health_ready_metadata_docs(endpoint):
+    url = endpoint["url"]
+    assert httpx.get(f"{url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{url}/readyz").json()["ready"] is True
+    meta = httpx.get(f"{url}/metadata").json()
+    assert meta["name"] == "iris" and meta["version"] == "1" and meta["metric"] == "f1_macro"
+    assert [c["name"] for c in meta["input_schema"]] == COLUMNS
+    assert httpx.get(f"{url}/docs").status_code == 200
+    openapi = httpx.get(f"{url}/openapi.json").json()
+    assert "sepal_length_cm" in json.dumps(openapi)
+
+
+def test_missing_token_env_is_a_spec_error(endpoint, monkeypatch):
+    from mlops.errors import SpecError
+    from mlops.project import load_project
+    from mlops.serving.deploy import endpoint_config
+
+    monkeypatch.delenv("NO_SUCH_TOKEN_VAR", raising=False)
+    project = load_project(endpoint["spec"], [*endpoint["overrides"], "+serving.online.auth.token_env=NO_SUCH_TOKEN_VAR"],
+                           check_data=False)
+    with pytest.raises(SpecError, match="serving.online.auth.token_env"):
+        endpoint_config(project)
+
+
+def test_bounded_load_with_malformed_requests(endpoint):
+    """2,000 requests at concurrency 16, 10% malformed: no 5xx, every malformed 4xx, every valid correct."""
+    bundle = api.load_model("iris", uri=endpoint["uri"])
+    rows = iris_rows(50)
+    expected = bundle.predict(pd.DataFrame(rows)[bundle.input_columns]).tolist()
+
+    async def run() -> list[tuple[int, bool, object]]:
+        sem = asyncio.Semaphore(16)
+        async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=16)) as client:
+            async def one(i: int):
+                async with sem:
+                    bad = i % 10 == 0
+                    payload = {"rows": [{**rows[i % 50], "petal_width_cm": "oops"}]} if bad else {"rows": [rows[i % 50]]}
+                    r = await client.post(f"{endpoint['url']}/predict", json=payload)
+                    return r.status_code, bad, (r.json()["predictions"][0] if r.status_code == 200 else None), i
+            return await asyncio.gather(*(one(i) for i in range(2000)))
+
+    results = asyncio.run(run())
+    assert not [r for r in results if r[0] >= 500]
+    assert all(400 <= status < 500 for status, bad, _, _ in results if bad)
+    wrong = [(s, p, expected[i % 50]) for s, bad, p, i in results if not bad and (s != 200 or p != expected[i % 50])]
+    assert wrong == []
+
+
+def test_hot_swap_under_load_drops_nothing(endpoint):
+    """Promote another version while requests flow: zero failures, and both versions answer."""
+    second = api.apply(endpoint["spec"], [*endpoint["overrides"], "model.params.max_depth=1", "model.params.n_estimators=3"])
+    current = api.registry(endpoint["uri"]).by_alias("iris", "champion").version
+    target = "2" if current != "2" else "1"
+    assert second.version == "2"
+    seen, failures, stop = set(), [], threading.Event()
+
+    def hammer():
+        with httpx.Client(timeout=30) as client:
+            while not stop.is_set():
+                r = client.post(f"{endpoint['url']}/predict", json={"rows": [GOOD]})
+                if r.status_code != 200:
+                    failures.append((r.status_code, r.text))
+                else:
+                    seen.add(r.json()["model_version"])
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    serving = api.promote("iris", target, endpoint["uri"])
+    deadline = time.time() + 60
+    while target not in seen and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert serving == target
+    assert failures == []
+    assert {current, target} <= seen
+    assert httpx.get(f"{endpoint['url']}/readyz").json()["model_version"] == target
+
+
+def test_token_auth(endpoint, monkeypatch):
+    """Replaces the module's app (an app is named after the project): keep this test last."""
+    from mlops.project import load_project
+    from mlops.serving.deploy import deploy
+
+    monkeypatch.setenv("IRIS_TOKEN", "s3cret")
+    project = load_project(endpoint["spec"], [*endpoint["overrides"][:-1], "serving.online.route=/iris-auth",
+                                               "+serving.online.auth.token_env=IRIS_TOKEN"], check_data=False)
+    deployed = deploy(project)
+    url = f"http://127.0.0.1:{PORT}/iris-auth"
+    _wait_ready(url)
+    try:
+        assert _post(url, {"rows": [GOOD]}).status_code == 401
+        assert _post(url, {"rows": [GOOD]}, headers={"authorization": "Bearer wrong"}).status_code == 401
+        assert _post(url, {"rows": [GOOD]}, headers={"authorization": "Bearer s3cret"}).status_code == 200
+        assert httpx.get(f"{url}/metadata").status_code == 401
+        assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
+    finally:
+        from ray import serve
+
+        serve.delete(deployed.name)  # same app name as the module's endpoint: this test runs last
