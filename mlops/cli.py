@@ -190,4 +190,7 @@ from mlops import cli_monitoring, cli_serving, cli_training  # noqa: E402,F401
 
 
 if __name__ == "__main__":
-    main()
+    # Run through the imported module: the command modules registered themselves on *its* app.
+    from mlops.cli import main as imported_main
+
+    imported_main()

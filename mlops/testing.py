@@ -14,9 +14,11 @@ def ray_local():
     """One embedded Ray instance shared by every test that needs Ray (mlops reuses an initialized Ray)."""
     import ray
 
+    from mlops.serving.deploy import throughput_env
+
     # Serve's throughput mode (HAProxy ingress) is read by the controller from the cluster's environment.
-    os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
-    os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")
+    for key, value in throughput_env().items():
+        os.environ.setdefault(key, value)
     if not ray.is_initialized():
         ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
     yield ray

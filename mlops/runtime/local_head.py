@@ -36,18 +36,19 @@ class HeadState:
         STATE_FILE.write_text(json.dumps(asdict(self), indent=2))
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """True for a running process; a zombie (killed, not yet reaped) counts as gone."""
     try:
-        os.kill(pid, 0)
-    except OSError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
         return False
-    return True
+    return state not in ("Z", "X")
 
 
 def read_state() -> HeadState | None:
@@ -55,12 +56,12 @@ def read_state() -> HeadState | None:
     if not STATE_FILE.is_file():
         return None
     state = HeadState(**json.loads(STATE_FILE.read_text()))
-    return state if _alive(state.pid) else None
+    return state if alive(state.pid) else None
 
 
 def start_head(env: dict[str, str], num_cpus: int | None = None, timeout_s: float = 90) -> HeadState:
     """Start `ray start --head --block` detached from this process, wait until it accepts clients."""
-    gcs_port, metrics_port = _free_port(), _free_port()
+    gcs_port, metrics_port = free_port(), free_port()
     ray_bin = str(Path(sys.executable).parent / "ray")
     cmd = [ray_bin, "start", "--head", "--block", f"--port={gcs_port}", f"--metrics-export-port={metrics_port}",
            "--include-dashboard=false", "--disable-usage-stats"]
@@ -91,13 +92,39 @@ def ensure_head(env: dict[str, str], num_cpus: int | None = None) -> HeadState:
     return read_state() or start_head(env, num_cpus)
 
 
+def _descendants(root: int) -> list[int]:
+    """Every process below `root`, from /proc (no psutil needed)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+    out, stack = [], [root]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            out.append(child)
+            stack.append(child)
+    return out
+
+
 def stop_head(state: HeadState) -> None:
     """Kill the head's whole process group at once and forget it (`ray start --block` would otherwise
     tear Serve down step by step, which takes tens of seconds)."""
+    doomed = [state.pid, *_descendants(state.pid)]  # some (HAProxy under Serve) leave the process group
     try:
         os.killpg(state.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+    for pid in doomed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            continue
     port = state.gcs.rsplit(":", 1)[-1]
     recorded = Path("/tmp/ray/ray_current_cluster")
     if recorded.exists() and recorded.read_text().strip().endswith(f":{port}"):

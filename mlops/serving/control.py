@@ -216,18 +216,15 @@ def stop(name: str | None) -> str:
     state = read_state()
     if state is None:
         return "no local mlops Ray head is running"
+    others = [app for app in state.apps if app != name] if name else []
+    if not others:  # nothing else runs there: stopping the head stops every app on it, at once
+        stop_head(state)
+        return f"stopped {name or ', '.join(state.apps) or 'nothing'} and the local Ray head"
     with _on_cluster(state.gcs):
         from ray import serve
 
-        running = _running_apps()
-        targets = [name] if name else running
-        for app_name in targets:
-            if app_name in running:
-                serve.delete(app_name)
-            state.apps.pop(app_name, None)
-        remaining = [a for a in _running_apps() if a not in targets]
-    if remaining:
-        state.save()
-        return f"stopped {', '.join(targets) or 'nothing'}; still running: {', '.join(remaining)}"
-    stop_head(state)
-    return f"stopped {', '.join(targets) or 'nothing'} and the local Ray head"
+        if name in _running_apps():
+            serve.delete(name)
+    state.apps.pop(name, None)
+    state.save()
+    return f"stopped {name}; still running: {', '.join(others)}"

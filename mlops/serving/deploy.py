@@ -27,10 +27,19 @@ def absolute_tracking_uri(uri: str) -> str:
     return uri
 
 
+def throughput_env() -> dict[str, str]:
+    """Serve's throughput mode. HAProxy also opens a stats and a metrics port (fixed defaults 8404/9101):
+    free ones are picked so two clusters on one machine do not collide."""
+    from mlops.runtime.local_head import free_port
+
+    return {**THROUGHPUT_ENV, "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
+            "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port())}
+
+
 def serving_env(project: Project) -> dict[str, str]:
     """Environment the Ray cluster must start with for the spec's serving mode (throughput mode)."""
     online = project.spec.serving.online if project.spec.serving else None
-    return dict(THROUGHPUT_ENV) if online is not None and online.throughput_mode else {}
+    return throughput_env() if online is not None and online.throughput_mode else {}
 
 
 def route_of(project: Project) -> str:

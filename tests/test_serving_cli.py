@@ -1,0 +1,90 @@
+"""The endpoint lifecycle from the command line, as a user runs it: apply/serve, status, predict, stop."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(*args: str, cwd, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",)}
+    return subprocess.run([sys.executable, "-m", "mlops.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def test_apply_online_then_status_predict_promote_stop(tmp_path, example):
+    spec = example("iris") / "online.yaml"
+    port = free_port()
+    over = [f"serving.online.port={port}"]
+    done = cli("apply", str(spec), *over, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"http://127.0.0.1:{port}/iris/predict serves v1" in done.stdout
+    head = json.loads((tmp_path / ".mlops" / "ray-head.json").read_text())
+    try:
+        status = cli("status", cwd=tmp_path)
+        assert status.returncode == 0 and "iris" in status.stdout and "RUNNING" in status.stdout
+        rows = spec.parent / "rows.json"
+        answer = cli("predict", str(spec), *over, "--input", str(rows), cwd=tmp_path)
+        assert answer.returncode == 0, answer.stderr
+        assert json.loads(answer.stdout)["predictions"] == [0, 2]
+        local = cli("predict", str(spec), *over, "--input", str(rows), "--local", cwd=tmp_path)
+        assert json.loads(local.stdout)["predictions"] == [0, 2]
+        # a second version, then a promote that the running endpoint follows
+        assert cli("apply", str(spec), *over, "model.params.max_depth=2", cwd=tmp_path).returncode == 0
+        promoted = cli("promote", "iris", "2", cwd=tmp_path)
+        assert "endpoint now serves v2" in promoted.stdout, promoted.stdout + promoted.stderr
+        assert httpx.get(f"http://127.0.0.1:{port}/iris/readyz").json()["model_version"] == "2"
+        rolled = cli("rollback", "iris", cwd=tmp_path)
+        assert "rolled back to v1" in rolled.stdout
+        assert httpx.get(f"http://127.0.0.1:{port}/iris/readyz").json()["model_version"] == "1"
+    finally:
+        stopped = cli("stop", cwd=tmp_path)
+    assert "local Ray head" in stopped.stdout
+    assert not (tmp_path / ".mlops" / "ray-head.json").exists()
+    from mlops.runtime.local_head import alive
+
+    time.sleep(1)
+    assert not alive(head["pid"])
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/iris/healthz", timeout=2)
+
+
+def test_serve_in_foreground_stops_cleanly_on_ctrl_c(tmp_path, example, tracking_uri):
+    spec = example("iris") / "online.yaml"
+    port = free_port()
+    over = [f"serving.online.port={port}", f"tracking.uri={tracking_uri}", "serving.mode=online", "~serving.batch"]
+    assert cli("apply", str(spec), *over, "~serving.online", "serving.mode=batch", "+serving.batch={input: 'sklearn:iris'}",
+               cwd=tmp_path).returncode == 0  # register a model without deploying it
+    proc = subprocess.Popen([sys.executable, "-m", "mlops.cli", "serve", str(spec), *over], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        lines = []
+        for line in proc.stdout:  # the CLI says when it is serving and how to stop it
+            lines.append(line)
+            if "Ctrl-C to stop" in line:
+                break
+        assert any("serving iris" in line for line in lines), "".join(lines)
+        assert httpx.get(f"http://127.0.0.1:{port}/iris/readyz", timeout=5).status_code == 200
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=120)
+        out = "".join(lines) + out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    assert "stopped" in out and "Traceback" not in out
