@@ -1,0 +1,171 @@
+"""Online serving throughput and latency: the mlops endpoint vs hand-written Ray Serve deployments.
+
+    python benchmarks/serving.py            # runs both Serve modes in fresh Ray instances, then compares
+
+For each Serve mode (default, and throughput mode = HAProxy ingress + RAY_SERVE_THROUGHPUT_OPTIMIZED)
+it deploys, on one local Ray, the same 100-tree random forest three ways: the mlops endpoint (typed
+request model, @serve.batch from the spec), a hand-written minimal deployment (no batching), and a
+hand-written @serve.batch(32, 5 ms) deployment. A bounded aiohttp load generator on loopback sends
+one-row requests at concurrency 1, 8 and 32. The raw model in process is the limit.
+Targets: mlops >= 1.0x the best hand-written deployment at c32, >= 5x the default-mode batched one,
+and p50 at c1 no worse than the best naive one.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REQUESTS = {1: 300, 8: 1000, 32: 2000}
+ROW = {"sepal_length_cm": 5.9, "sepal_width_cm": 3.0, "petal_length_cm": 5.1, "petal_width_cm": 1.8}
+SPEC = """
+name: bench
+data: {source: {type: sklearn, name: iris}, target: target}
+model: {task: classification, type: sklearn, estimator: random_forest, params: {n_estimators: 100, random_state: 0}}
+serving:
+  mode: online
+  online: {route: /mlops, port: PORT, replicas: {fixed: 1}, batching: {max_batch_size: 32, wait_ms: 5}, throughput_mode: MODE}
+tracking: {uri: "sqlite:///DIR/mlflow.db"}
+"""
+
+
+async def load(url: str, concurrency: int, total: int) -> dict:
+    import aiohttp
+
+    latencies: list[float] = []
+    errors = 0
+    body = json.dumps({"rows": [ROW]}).encode()
+    plain = json.dumps(ROW).encode()
+    sem = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        async def one(payload: bytes) -> None:
+            nonlocal errors
+            async with sem:
+                start = time.perf_counter()
+                async with session.post(url, data=payload, headers={"content-type": "application/json"}) as r:
+                    await r.read()
+                    errors += r.status != 200
+                latencies.append((time.perf_counter() - start) * 1000)
+
+        payload = body if url.endswith("/predict") else plain
+        await asyncio.gather(*(one(payload) for _ in range(min(50, total))))  # warm-up
+        latencies.clear()
+        start = time.perf_counter()
+        await asyncio.gather(*(one(payload) for _ in range(total)))
+        wall = time.perf_counter() - start
+    latencies.sort()
+    return {"rps": total / wall, "p50": statistics.median(latencies), "p99": latencies[int(0.99 * len(latencies)) - 1],
+            "errors": errors}
+
+
+def run_mode(mode: str) -> dict:
+    """One Serve mode in this (fresh) process: deploy the three variants and load each."""
+    import numpy as np
+
+    workdir = Path(tempfile.mkdtemp(prefix="mlops-bench-"))
+    from mlops.runtime.local_head import free_port
+
+    port = free_port()
+    if mode == "throughput":
+        from mlops.serving.deploy import throughput_env
+
+        os.environ.update(throughput_env())
+    import ray
+    from ray import serve
+
+    ray.init(address="local", include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    spec = workdir / "spec.yaml"
+    spec.write_text(SPEC.replace("PORT", str(port)).replace("MODE", str(mode == "throughput").lower()).replace("DIR", str(workdir)))
+    from mlops import api
+    from mlops.project import load_project
+    from mlops.serving.deploy import deploy
+
+    api.apply(spec)
+    deploy(load_project(spec))
+    bundle = api.load_model("bench", uri=f"sqlite:///{workdir / 'mlflow.db'}")
+    model, columns = bundle.model, bundle.input_columns
+
+    @serve.deployment(max_ongoing_requests=64)
+    class Naive:
+        async def __call__(self, request):
+            import pandas as pd
+
+            row = await request.json()
+            return {"prediction": model.predict(pd.DataFrame([row], columns=columns)).tolist()[0]}
+
+    @serve.deployment(max_ongoing_requests=64)
+    class Batched:
+        @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.005)
+        async def predict(self, rows):
+            import pandas as pd
+
+            return model.predict(pd.DataFrame(rows, columns=columns)).tolist()
+
+        async def __call__(self, request):
+            return {"prediction": await self.predict(await request.json())}
+
+    serve.run(Naive.bind(), name="naive", route_prefix="/naive")
+    serve.run(Batched.bind(), name="batched", route_prefix="/batched")
+    base = f"http://127.0.0.1:{port}"
+    results = {}
+    for name, url in {"mlops": f"{base}/mlops/predict", "naive": f"{base}/naive", "batched": f"{base}/batched"}.items():
+        results[name] = {c: asyncio.run(load(url, c, n)) for c, n in REQUESTS.items()}
+    # The limit: the raw model in this process, one row and 32 rows per call.
+    import pandas as pd
+
+    one = pd.DataFrame([ROW], columns=columns)
+    start = time.perf_counter()
+    for _ in range(200):
+        model.predict(one)
+    single = 200 / (time.perf_counter() - start)
+    thirty_two = pd.DataFrame([ROW] * 32, columns=columns)
+    start = time.perf_counter()
+    for _ in range(100):
+        model.predict(thirty_two)
+    batched_rows = 3200 / (time.perf_counter() - start)
+    results["raw"] = {"single_row_calls_per_s": single, "rows_per_s_in_batches_of_32": batched_rows}
+    serve.shutdown()
+    ray.shutdown()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--mode", choices=["default", "throughput"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.mode:  # child: one mode, JSON on the last line
+        print(json.dumps(run_mode(args.mode)))
+        return
+    results = {}
+    for mode in ("default", "throughput"):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_SERVE_")}
+        out = subprocess.run([sys.executable, __file__, "--mode", mode], capture_output=True, text=True, env=env, check=True)
+        results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"{'mode':<11}{'deployment':<10}" + "".join(f"{'c' + str(c) + ' req/s':>12}{'p50 ms':>8}{'p99 ms':>8}" for c in REQUESTS))
+    for mode, by_name in results.items():
+        for name in ("mlops", "naive", "batched"):
+            cells = "".join(f"{by_name[name][str(c)]['rps']:>12.0f}{by_name[name][str(c)]['p50']:>8.1f}{by_name[name][str(c)]['p99']:>8.1f}"
+                            for c in REQUESTS)
+            errors = sum(by_name[name][str(c)]["errors"] for c in REQUESTS)
+            print(f"{mode:<11}{name:<10}{cells}" + (f"  ({errors} errors)" if errors else ""))
+    raw = results["throughput"]["raw"]
+    print(f"raw model in process: {raw['single_row_calls_per_s']:.0f} single-row calls/s, "
+          f"{raw['rows_per_s_in_batches_of_32']:.0f} rows/s in batches of 32")
+    t, d = results["throughput"], results["default"]
+    best_hand = max(t["naive"]["32"]["rps"], t["batched"]["32"]["rps"], d["naive"]["32"]["rps"], d["batched"]["32"]["rps"])
+    best_naive_p50 = min(t["naive"]["1"]["p50"], d["naive"]["1"]["p50"])
+    mlops = t["mlops"]
+    print(f"mlops c32 vs best hand-written:      {mlops['32']['rps'] / best_hand:.2f}x (target >= 1.0x)")
+    print(f"mlops c32 vs default-mode batched:   {mlops['32']['rps'] / d['batched']['32']['rps']:.2f}x (target >= 5x)")
+    print(f"mlops p50 at c1 vs best naive p50:   {mlops['1']['p50']:.1f} ms vs {best_naive_p50:.1f} ms (target: no worse)")
+
+
+if __name__ == "__main__":
+    main()
