@@ -32,6 +32,7 @@ model: {task: classification, type: sklearn, estimator: random_forest, params: {
 serving:
   mode: online
   online: {route: /mlops, port: PORT, replicas: {fixed: 1}, batching: {max_batch_size: 32, wait_ms: 5}, throughput_mode: MODE}
+hardware: {cpus_per_replica: 0.5}
 tracking: {uri: "sqlite:///DIR/mlflow.db"}
 """
 
@@ -92,7 +93,8 @@ def run_mode(mode: str) -> dict:
     bundle = api.load_model("bench", uri=f"sqlite:///{workdir / 'mlflow.db'}")
     model, columns = bundle.model, bundle.input_columns
 
-    @serve.deployment(max_ongoing_requests=64)
+    # Half a logical CPU each, like the mlops replica: three replicas must fit on a 2-CPU machine.
+    @serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0.5})
     class Naive:
         async def __call__(self, request):
             import pandas as pd
@@ -100,7 +102,7 @@ def run_mode(mode: str) -> dict:
             row = await request.json()
             return {"prediction": model.predict(pd.DataFrame([row], columns=columns)).tolist()[0]}
 
-    @serve.deployment(max_ongoing_requests=64)
+    @serve.deployment(max_ongoing_requests=64, ray_actor_options={"num_cpus": 0.5})
     class Batched:
         @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.005)
         async def predict(self, rows):
@@ -117,6 +119,7 @@ def run_mode(mode: str) -> dict:
     results = {}
     for name, url in {"mlops": f"{base}/mlops/predict", "naive": f"{base}/naive", "batched": f"{base}/batched"}.items():
         results[name] = {c: asyncio.run(load(url, c, n)) for c, n in REQUESTS.items()}
+        print(f"[{mode}] {name}: " + ", ".join(f"c{c} {r['rps']:.0f} req/s" for c, r in results[name].items()), file=sys.stderr)
     # The limit: the raw model in this process, one row and 32 rows per call.
     import pandas as pd
 
@@ -146,7 +149,8 @@ def main() -> None:
     results = {}
     for mode in ("default", "throughput"):
         env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_SERVE_")}
-        out = subprocess.run([sys.executable, __file__, "--mode", mode], capture_output=True, text=True, env=env, check=True)
+        out = subprocess.run([sys.executable, __file__, "--mode", mode], stdout=subprocess.PIPE, text=True, env=env, check=True,
+                             timeout=1200)
         results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"{'mode':<11}{'deployment':<10}" + "".join(f"{'c' + str(c) + ' req/s':>12}{'p50 ms':>8}{'p99 ms':>8}" for c in REQUESTS))
     for mode, by_name in results.items():

@@ -122,3 +122,33 @@ def stop(name: str | None = None) -> str:
 def load_model(name: str, alias: str = "champion", version: str | None = None, uri: str | None = None):
     """A registered model, its sha256 verified before loading."""
     return registry(uri).load(name, alias=alias, version=version)
+
+
+def check(spec_path: str | Path, overrides: Sequence[str], data: str, *, version: str | None = None):
+    """Validate a batch of new data against the champion's training profile; drift and outliers too."""
+    from mlops.monitoring.batch_check import check_data, read_batch
+
+    project = load(spec_path, overrides, check_data=False)
+    frame = read_batch(data)
+    return project, frame, check_data(project, frame, version=version)
+
+
+def monitor(spec_path: str | Path, overrides: Sequence[str] = (), *, retrain: bool = True, address: str | None = None,
+            on_done: Callable[..., None] | None = None, on_judged: Callable[..., None] | None = None):
+    """Evaluate every retraining trigger once; when one fires, retrain and decide champion/challenger."""
+    from mlops.monitoring.monitor import monitor_once
+
+    project = load(spec_path, overrides, check_data=False)
+    return monitor_once(project, retrain=retrain, address=address, on_done=on_done, on_judged=on_judged)
+
+
+def feedback(spec_path: str | Path, overrides: Sequence[str], labels: str) -> int:
+    """Store labels (request id or row key -> label) for metric_drop and retraining; returns rows stored."""
+    from mlops.monitoring.batch_check import read_batch
+    from mlops.monitoring.store import add_feedback, monitoring_dir
+
+    project = load(spec_path, overrides, check_data=False)
+    spec = project.spec
+    frame = read_batch(labels, "--labels")
+    return add_feedback(monitoring_dir(project.base_dir, spec.name), frame, spec.data.target, spec.data.id_column,
+                        "--labels")

@@ -4,7 +4,8 @@ Targets are lazy 'module:attr' references or light factories so that `mlops vali
 sklearn, pandas or Ray.
 """
 from mlops.models.sklearn_estimators import sklearn_estimator
-from mlops.plugins import data_sources, estimators, model_flavors
+from mlops.monitoring.trigger_config import DriftTrigger, MetricDropTrigger, NewDataTrigger, ScheduleTrigger
+from mlops.plugins import data_sources, detectors, estimators, model_flavors, triggers
 from mlops.sources.config import CsvSource, ParquetSource, SklearnSource
 
 _L = "mlops.sources.loaders"
@@ -108,3 +109,20 @@ estimators.add(
     },
     default_params={"classification": {"max_iter": 500}, "regression": {"max_iter": 500}},
 )
+
+# Drift detectors compare a reference sample with new data feature by feature; outlier detectors score
+# rows. Both run on the encoded matrix built by mlops.monitoring.encoding (see docs/monitoring.md).
+_D = "mlops.monitoring.detectors"
+detectors.add("ks", f"{_D}:ks_drift", kind="drift", features="numeric")
+detectors.add("chi2", f"{_D}:chi2_drift", kind="drift", features="categorical")
+detectors.add("tabular", f"{_D}:tabular_drift", kind="drift", features="mixed")
+detectors.add("mmd", f"{_D}:mmd_drift", kind="drift", features="mixed")
+detectors.add("iforest", f"{_D}:iforest_outliers", kind="outlier")
+detectors.add("mahalanobis", f"{_D}:mahalanobis_outliers", kind="outlier")
+
+# Retraining triggers: evaluator(config, context) -> TriggerResult (mlops.monitoring.triggers).
+_T = "mlops.monitoring.triggers"
+triggers.add("drift", f"{_T}:drift_fired", config=DriftTrigger)
+triggers.add("metric_drop", f"{_T}:metric_drop_fired", config=MetricDropTrigger)
+triggers.add("new_data", f"{_T}:new_data_fired", config=NewDataTrigger)
+triggers.add("schedule", f"{_T}:schedule_fired", config=ScheduleTrigger)

@@ -1,4 +1,104 @@
-"""CLI commands for issue 5: check, monitor, feedback. Registered on the shared typer app; logic lives in mlops.api / packages."""
+"""CLI commands for data checks, feedback and continuous training: check, feedback, monitor."""
 from __future__ import annotations
 
-from mlops.cli import app, console, user_errors  # noqa: F401
+import time
+from typing import Any, List, Optional
+
+import typer
+from rich.table import Table
+
+from mlops.cli import OVERRIDES, SPEC, app, console, print_wide, user_errors
+
+
+@app.command()
+@user_errors
+def check(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
+          data: str = typer.Option(..., "--data", help="a CSV or parquet batch of new data"),
+          version: Optional[str] = typer.Option(None, "--version", help="check against this model version (default: champion)"),
+          json_out: Optional[str] = typer.Option(None, "--json", help="write the JSON report here"),
+          html_out: Optional[str] = typer.Option(None, "--html", help="write the HTML drift report here")) -> None:
+    """Validate a batch against the model's training profile; drift and outliers too. Exit 1 on an error-severity anomaly."""
+    from mlops import api
+    from mlops.monitoring.batch_check import write_reports
+
+    project, frame, result = api.check(spec, overrides or [], data, version=version)
+    table = Table(title=f"{result.name} v{result.version}: {result.report.rows} rows checked")
+    for column in ("severity", "kind", "column", "count", "detail"):
+        table.add_column(column)
+    colour = {"error": "red", "warn": "yellow", "ignore": "dim"}
+    for a in result.report.anomalies:
+        table.add_row(f"[{colour[a.severity]}]{a.severity}[/]", a.kind, a.column or "-", str(a.count), a.detail)
+    if result.report.anomalies:
+        print_wide(table)
+    if result.drift is not None:
+        d = result.drift
+        console.print(f"[bold]drift[/] ({d.detector}, p_val {d.p_val}, {d.correction}): "
+                      + (f"[red]drift[/] in {len(d.drifted_features)} of {len(d.features)} features" if d.is_drift
+                         else f"[green]no drift[/] in {len(d.features)} features"))
+    elif result.skipped:
+        console.print(f"[yellow]{result.skipped}[/]")
+    if result.outliers:
+        o = result.outliers
+        console.print(f"[bold]outliers[/] ({o['detector']}): {o['count']} rows ({o['rate']:.1%})")
+    paths = write_reports(project, result, frame, json_out, html_out)
+    console.print("reports: " + ", ".join(str(p) for p in paths.values()))
+    console.print("[green]ok[/]" if result.ok else "[red]failed[/]: an anomaly of severity 'error' (validation.on_violation)")
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+@user_errors
+def feedback(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
+             labels: str = typer.Option(..., "--labels", help="CSV/parquet: request_id (or data.id_column) and the label")) -> None:
+    """Store ground-truth labels for served or batch-predicted rows (they drive metric_drop and retraining)."""
+    from mlops import api
+
+    stored = api.feedback(spec, overrides or [], labels)
+    console.print(f"stored {stored} labels")
+
+
+@app.command()
+@user_errors
+def monitor(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
+            watch: bool = typer.Option(False, "--watch", help="keep evaluating every --interval seconds until Ctrl-C"),
+            interval: float = typer.Option(60, "--interval", min=1, help="seconds between evaluations with --watch"),
+            dry_run: bool = typer.Option(False, "--dry-run", help="evaluate the triggers but do not retrain"),
+            address: Optional[str] = typer.Option(None, "--address", help="Ray cluster for retraining")) -> None:
+    """Evaluate every retraining trigger; when one fires, retrain and promote the challenger only if it wins."""
+    from mlops import api
+
+    def on_done(node: Any, seconds: float) -> None:
+        console.print(f"  [green]✓[/] {node.id:<14} {seconds:6.2f}s")
+
+    while True:
+        outcome = api.monitor(spec, overrides or [], retrain=not dry_run, address=address, on_done=on_done,
+                              on_judged=_print_triggers)
+        _print_decision(outcome)
+        if not watch:
+            return
+        time.sleep(interval)
+
+
+def _print_triggers(outcome: Any) -> None:
+    console.print(f"[bold]{outcome.name}[/] champion v{outcome.champion_version}: {outcome.new_rows} new rows, "
+                  f"{outcome.labelled_rows} new labelled rows  ({time.strftime('%H:%M:%S')})")
+    table = Table()
+    for column in ("trigger", "fired", "why"):
+        table.add_column(column)
+    for r in outcome.results:
+        table.add_row(r.on, "[red]yes[/]" if r.fired else "no", r.reason)
+    print_wide(table)
+
+
+def _print_decision(outcome: Any) -> None:
+    d = outcome.decision
+    if d is not None:
+        verdict = "[green]promoted[/]" if d.promoted else "[yellow]kept the champion[/]"
+        console.print(f"[bold]retrained[/] ({', '.join(d.triggers)}): {verdict}; {d.reason}")
+        if outcome.followed:
+            console.print(f"endpoint: {outcome.followed}")
+    elif outcome.fired:
+        console.print("[yellow]dry run[/]: would retrain")
+    else:
+        console.print("no trigger fired: the champion stays")

@@ -61,7 +61,16 @@ def load_config(spec_path: str | Path, overrides: Sequence[str] = ()) -> LoadedC
         raise SpecError(_hydra_problem(exc, spec_file)) from None
     if not isinstance(data, dict):
         raise SpecError(Problem("", "spec must be a mapping of sections", value=type(data).__name__))
-    return LoadedConfig(data, spec_file, list(overrides))
+    return LoadedConfig(_yaml11_keys(data), spec_file, list(overrides))
+
+
+def _yaml11_keys(node: Any) -> Any:
+    """YAML 1.1 reads the key `on` (as in `- {on: drift}`) as the boolean true; the spec means the word."""
+    if isinstance(node, dict):
+        return {("on" if k is True else "off" if k is False else k): _yaml11_keys(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_yaml11_keys(v) for v in node]
+    return node
 
 
 @contextmanager

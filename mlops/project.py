@@ -27,7 +27,7 @@ class Project:
         """The spec as applied (after defaults, overrides and interpolation)."""
         import yaml
 
-        return yaml.safe_dump(self.spec.model_dump(mode="json"), sort_keys=False)
+        return yaml.safe_dump(self.spec.model_dump(mode="json", by_alias=True), sort_keys=False)
 
 
 def validate_config(config: LoadedConfig) -> Spec:

@@ -151,8 +151,13 @@ class Registry:
         return _to_version(mv)
 
     def versions(self, name: str) -> list[ModelVersion]:
-        return sorted((_to_version(mv) for mv in self.client.search_model_versions(f"name = '{name}'")),
-                      key=lambda v: int(v.version))
+        found = sorted((_to_version(mv) for mv in self.client.search_model_versions(f"name = '{name}'")),
+                       key=lambda v: int(v.version))
+        if found:  # searched versions come without their aliases; the registered model has them all
+            aliases = self.client.get_registered_model(name).aliases or {}
+            for v in found:
+                v.aliases = sorted(a for a, target in aliases.items() if str(target) == v.version)
+        return found
 
     def champion_history(self, name: str) -> list[str]:
         model = self.client.get_registered_model(name)

@@ -17,10 +17,12 @@ DIABETES = EXAMPLES / "diabetes" / "spec.yaml"
 
 def test_iris_plan_nodes_and_edges():
     plan = api.plan(IRIS)
-    assert [n.id for n in plan.nodes] == ["load", "featurize", "split", "train", "evaluate", "register", "batch_predict"]
+    assert [n.id for n in plan.nodes] == ["load", "featurize", "split", "train", "evaluate", "profile", "register",
+                                            "batch_predict"]
     assert set(plan.edges) == {("load", "featurize"), ("featurize", "split"), ("featurize", "train"), ("split", "train"),
-                               ("train", "evaluate"), ("split", "evaluate"), ("train", "register"),
-                               ("evaluate", "register"), ("register", "batch_predict")}
+                               ("train", "evaluate"), ("split", "evaluate"), ("featurize", "profile"), ("split", "profile"),
+                               ("train", "register"), ("evaluate", "register"), ("profile", "register"),
+                               ("register", "batch_predict")}
     assert plan.node("register").placement == "driver"
 
 

@@ -27,6 +27,7 @@ class Bundle:
 
     model: Any
     meta: dict[str, Any]
+    monitoring: Any = None  # mlops.monitoring.artifacts.MonitoringArtifacts, when trained with them
 
     @property
     def task(self) -> str:
@@ -76,11 +77,15 @@ def directory_sha256(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def save_bundle(model: Any, meta: dict[str, Any], directory: Path) -> str:
-    """Write the bundle and return its sha256."""
+def save_bundle(model: Any, meta: dict[str, Any], directory: Path, monitoring: Any = None) -> str:
+    """Write the bundle (and its monitoring artifacts) and return its sha256."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model_flavors.get(meta["flavor"]).load().save(model, directory)
+    if monitoring is not None:
+        from mlops.monitoring import artifacts
+
+        artifacts.save(monitoring, directory)
     (directory / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
     return directory_sha256(directory)
 
@@ -98,4 +103,9 @@ def load_bundle(directory: Path, expected_sha256: str | None) -> Bundle:
                             f"registered {expected_sha256[:12]}...; it was modified after registration")
     meta = json.loads((directory / META_FILE).read_text())
     model = model_flavors.get(meta["flavor"]).load().load(directory, meta)
-    return Bundle(model, meta)
+    monitoring = None
+    if (directory / "monitoring").is_dir():
+        from mlops.monitoring import artifacts
+
+        monitoring = artifacts.load(directory)
+    return Bundle(model, meta, monitoring)

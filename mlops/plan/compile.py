@@ -18,8 +18,17 @@ def task_resources(spec) -> dict[str, float]:
     return res
 
 
-def compile_plan(project: Project) -> Plan:
-    """The graph `mlops apply` will run for this project."""
+def _validation_params(spec) -> dict[str, Any]:
+    from mlops.spec.validation import ValidationSpec
+
+    # Without a validation section the profile and drift reference are still kept (they are cheap);
+    # only the outlier detector is opt-in.
+    validation = spec.validation or ValidationSpec(outliers=None)
+    return validation.model_dump(mode="json", by_alias=True)
+
+
+def compile_plan(project: Project, auto_promote: bool = True) -> Plan:
+    """The graph `mlops apply` will run for this project (auto_promote=False: retraining decides)."""
     spec = project.spec
     dump = lambda model: model.model_dump(mode="json")  # noqa: E731
     fingerprint = project.data_probe.fingerprint if project.data_probe else None
@@ -34,8 +43,11 @@ def compile_plan(project: Project) -> Plan:
         Node("train", "train", ["featurize", "split"], {"model": dump(spec.model), "features": dump(spec.features)},
              task_resources(spec)),
         Node("evaluate", "evaluate", ["train", "split"], {"task": spec.model.task, "metric": spec.model.metric}, light),
-        Node("register", "register", ["train", "evaluate"], {"name": spec.name, "tracking": dump(spec.tracking),
-                                                            "metric": spec.model.metric}, {}, placement="driver"),
+        Node("profile", "profile", ["featurize", "split"], {"validation": _validation_params(spec),
+                                                             "seed": spec.data.split.seed}, light),
+        Node("register", "register", ["train", "evaluate", "profile"], {
+            "name": spec.name, "tracking": dump(spec.tracking), "metric": spec.model.metric,
+            "auto_promote": auto_promote}, {}, placement="driver"),
     ]
     if spec.serving is not None and spec.serving.batch is not None:
         nodes.append(Node("batch_predict", "batch_predict", ["register"], _batch_params(project), {"CPU": 1.0},

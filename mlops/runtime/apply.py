@@ -153,11 +153,13 @@ def _log_run_inputs(registry: Any, run_id: str, project: Project, plan: Plan) ->
 def _register(registry: Any, run_id: str, project: Project, plan: Plan, inputs: list[Any], result: ApplyResult):
     from mlops.stages import register
 
-    trained, evaluation = inputs
+    trained, evaluation, monitoring = inputs
     fingerprint = trained.meta.get("data_fingerprint") or {}
     registry.set_tags(run_id, {"data.sha256": fingerprint.get("sha256"), "data.rows": fingerprint.get("rows"),
                                "data.columns": ",".join(fingerprint.get("columns", []))})
-    registration = register.run(registry, run_id, project.spec.name, trained, evaluation, {"plan_hash": plan.hash})
+    params = plan.node("register").params
+    registration = register.run(registry, run_id, project.spec.name, trained, evaluation, {"plan_hash": plan.hash},
+                                monitoring, auto_promote=params.get("auto_promote", True))
     result.version, result.metrics, result.decision = registration.version, evaluation.metrics, registration.decision
     return registration
 

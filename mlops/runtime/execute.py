@@ -18,6 +18,7 @@ STAGES = {
     "split": "mlops.stages.split:run",
     "train": "mlops.stages.train:run",
     "evaluate": "mlops.stages.evaluate:run",
+    "profile": "mlops.stages.profile:run",
 }
 
 DriverHandler = Callable[[Node, list[Any]], Any]

@@ -16,6 +16,9 @@ def row_model(input_schema: list[dict[str, Any]]) -> type[BaseModel]:
         py_type = _TYPES.get(column["type"], str)
         extra = {"allow_inf_nan": False, "strict": True} if py_type is float else {"strict": True}
         nullable = bool(column.get("nullable"))
+        if column.get("categories"):
+            # Documented, not enforced: the fitted encoder handles unseen categories, and monitoring counts them.
+            extra["description"] = "seen in training: " + ", ".join(map(str, column["categories"][:50]))
         # Column names need not be identifiers: each field is named f<i>_ and aliased to the column.
         fields[f"f{i}_"] = (Optional[py_type] if nullable else py_type,
                             Field(None if nullable else ..., alias=column["name"], **extra))

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ValidationError
 from mlops.errors import Problem, did_you_mean
 
 _MISSING = object()
+TAGS = ("type", "on")  # discriminator keys of the spec's unions (sources, sinks: type; triggers: on)
 
 
 def problems_from(exc: ValidationError, raw: Any, root: type[BaseModel]) -> list[Problem]:
@@ -33,7 +34,8 @@ def _problem(err: dict, raw: Any, root: type[BaseModel]) -> Problem:
         return Problem(f"{path}.{ctx.get('discriminator', 'type').strip(chr(39))}", "unknown type",
                        value=ctx.get("tag"), expected=f"one of {tags}", hint=did_you_mean(str(ctx.get("tag")), _tags(tags)))
     if kind == "union_tag_not_found":
-        return Problem(f"{path}.type", "required field is missing", expected="a `type` naming the kind")
+        tag = str(ctx.get("discriminator", "type")).strip("'")
+        return Problem(f"{path}.{tag}", "required field is missing", expected=f"`{tag}` naming the kind")
     if kind == "literal_error":
         expected = ctx.get("expected", "")
         return Problem(path, "not an allowed value", value=value, expected=expected, hint=did_you_mean(str(value), _tags(expected)))
@@ -55,7 +57,7 @@ def _user_path(loc: tuple, raw: Any, root: type[BaseModel]) -> tuple[str, type[B
     parts: list[str] = []
     node, model, parent = raw, root, root
     for part in loc:
-        if isinstance(node, dict) and part not in node and node.get("type") == part:
+        if isinstance(node, dict) and part not in node and any(node.get(t) == part for t in TAGS):
             continue  # discriminated-union tag pydantic inserts into the location
         if isinstance(part, str) and part.startswith(("function-", "tagged-union[")):
             continue
@@ -73,7 +75,7 @@ def _field_model(model: type[BaseModel], key: Any, value: Any) -> type[BaseModel
         return None
     candidates = [c for c in _flatten(field.annotation) if isinstance(c, type) and issubclass(c, BaseModel)]
     if len(candidates) > 1 and isinstance(value, dict):
-        tagged = [c for c in candidates if "type" in c.model_fields and c.model_fields["type"].default == value.get("type")]
+        tagged = [c for c in candidates for t in TAGS if t in c.model_fields and c.model_fields[t].default == value.get(t)]
         candidates = tagged or candidates
     return candidates[0] if len(candidates) == 1 else None
 

@@ -19,17 +19,23 @@ class Registration:
     decision: str  # why the champion alias moved or stayed
 
 
-def run(registry: Registry, run_id: str, name: str, trained: Any, evaluation: Any, extra_meta: dict[str, Any]) -> Registration:
+def run(registry: Registry, run_id: str, name: str, trained: Any, evaluation: Any, extra_meta: dict[str, Any],
+        monitoring: Any = None, auto_promote: bool = True) -> Registration:
+    """Log the evaluation, register the bundle; with auto_promote, decide the champion alias on the test split."""
     registry.log_metrics(run_id, evaluation.metrics)
     for file_name, png in evaluation.plots.items():
         registry.log_bytes(run_id, png, f"plots/{file_name}")
     meta = {**trained.meta, **extra_meta, "metric": evaluation.metric, "metrics": evaluation.metrics, "name": name}
     with tempfile.TemporaryDirectory(prefix="mlops-bundle-") as tmp:
-        sha = save_bundle(trained.model, meta, Path(tmp) / "model")
+        sha = save_bundle(trained.model, meta, Path(tmp) / "model", monitoring)
         source = registry.log_dir(run_id, Path(tmp) / "model", "model")
     version = registry.register(name, source, run_id, sha, tags={"mlops.metric": evaluation.metric,
                                                                    "mlops.score": evaluation.score})
-    promoted, decision = _champion_decision(registry, name, version.version, evaluation)
+    if auto_promote:
+        promoted, decision = _champion_decision(registry, name, version.version, evaluation)
+    else:
+        promoted, decision = False, "registered as a challenger; the champion/challenger comparison decides"
+
     registry.set_tags(run_id, {"mlops.model_version": version.version, "mlops.promoted": promoted,
                                "mlops.decision": decision})
     return Registration(version.version, sha, promoted, decision)

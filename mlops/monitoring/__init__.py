@@ -1,0 +1,1 @@
+"""Monitoring: data profile and checks, drift and outlier detectors, reports."""

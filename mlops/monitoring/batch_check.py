@@ -1,0 +1,109 @@
+"""`mlops check`: one batch of new data against the champion's training profile, drift reference and
+outlier detector; a JSON report for machines and an HTML report for people."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import DataError, Problem
+
+
+@dataclass
+class DataCheck:
+    name: str
+    version: str
+    report: Any  # check.CheckReport
+    drift: Any = None  # drift.DriftReport
+    outliers: dict[str, Any] | None = None
+    skipped: str | None = None  # why drift was not tested
+    reference: Any = None  # the DriftReference the batch was tested against (for the HTML plots)
+
+    @property
+    def ok(self) -> bool:
+        return self.report.ok
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.name, "version": self.version, **self.report.to_dict(),
+                "drift": self.drift.to_dict() if self.drift else None, "drift_skipped": self.skipped,
+                "outliers": self.outliers}
+
+
+def read_batch(path: str, where: str = "--data") -> Any:
+    """A CSV or parquet file given on the command line."""
+    import pandas as pd
+
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(Problem(where, "no such file", value=path))
+    try:
+        if file.suffix == ".parquet":
+            return pd.read_parquet(file)
+        if file.suffix in (".csv", ".txt"):
+            frame = pd.read_csv(file, skipinitialspace=True)
+            frame.columns = [str(c).strip() for c in frame.columns]
+            return frame
+    except Exception as exc:  # parser errors come in many types; the user needs the file and the reason
+        raise DataError(Problem(where, f"cannot read: {exc}", value=path)) from None
+    raise DataError(Problem(where, "unknown file type", value=path, expected=".csv or .parquet"))
+
+
+def check_data(project: Any, frame: Any, *, version: str | None = None) -> DataCheck:
+    """Validate `frame` against the champion (or `version`); drift and outliers when the model has them."""
+    from mlops.monitoring.check import Anomaly, check_batch
+    from mlops.monitoring.evidence import reference_of
+    from mlops.registry import CHAMPION, Registry
+    from mlops.spec.validation import ValidationSpec
+
+    spec = project.spec
+    validation = spec.validation or ValidationSpec()
+    registry = Registry(spec.tracking.uri)
+    bundle = registry.load(spec.name, version=version) if version else registry.load(spec.name, alias=CHAMPION)
+    if bundle.monitoring is None:
+        raise DataError(Problem("validation", f"model {spec.name} v{bundle.meta['registered_version']} was trained "
+                                              "without a data profile", hint="retrain it with this version of mlops"))
+    severities = validation.on_violation.model_dump()
+    allowed = tuple(c for c in (spec.data.target, spec.data.id_column, spec.data.timestamp) if c)
+    report = check_batch(frame, bundle.monitoring.profile, severities,
+                         null_tolerance=validation.null_fraction_tolerance, allowed_extra=allowed)
+    result = DataCheck(spec.name, bundle.meta["registered_version"], report)
+    blocking = {a.kind for a in report.anomalies} & {"missing_column", "type_mismatch", "empty_batch"}
+    if blocking:
+        result.skipped = f"drift and outliers not tested: {', '.join(sorted(blocking))}"
+        return result
+    if validation.drift is not None:
+        from mlops.monitoring.drift import detect_drift
+
+        cfg = validation.drift
+        result.reference = reference_of(bundle)
+        result.drift = detect_drift(result.reference, frame, cfg.detector, cfg.p_val, cfg.correction)
+        if result.drift.is_drift:
+            names = ", ".join(result.drift.drifted_features[:8])
+            report.anomalies.append(Anomaly("drift", None, len(result.drift.drifted_features),
+                                            f"{result.drift.drift_share:.0%} of features drifted: {names}",
+                                            severities["drift"]))
+    if bundle.monitoring.outliers is not None:
+        scores, flags = bundle.monitoring.outliers.score(frame)
+        result.outliers = {"detector": bundle.monitoring.outliers.detector, "count": int(flags.sum()),
+                           "rate": float(flags.mean()), "threshold": bundle.monitoring.outliers.threshold,
+                           "expected_rate": 1 - validation.outliers.threshold_percentile / 100 if validation.outliers else None}
+    return result
+
+
+def write_reports(project: Any, result: DataCheck, frame: Any, json_path: str | None, html_path: str | None) -> dict[str, Path]:
+    """The JSON report (always) and the HTML drift report (when drift was tested); returns where they went."""
+    import json
+
+    from mlops.monitoring.store import monitoring_dir
+
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder = monitoring_dir(project.base_dir, project.spec.name) / "reports"
+    out = {"json": Path(json_path) if json_path else folder / f"check-{stamp}.json"}
+    out["json"].parent.mkdir(parents=True, exist_ok=True)
+    out["json"].write_text(json.dumps(result.to_dict(), indent=2, default=str))
+    if result.drift is not None:
+        out["html"] = Path(html_path) if html_path else folder / f"drift-{stamp}.html"
+        out["html"].parent.mkdir(parents=True, exist_ok=True)
+        out["html"].write_text(result.drift.to_html(result.reference, frame))
+    return out

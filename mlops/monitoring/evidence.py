@@ -1,0 +1,142 @@
+"""Gather what `mlops monitor` judges: new rows since the champion (or the last retrain attempt),
+labelled rows from new data and feedback, and the drift of the new rows."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import DataError, Problem, SpecError
+
+RETRAIN_STATE_TAG = "mlops.retrain.last"  # registered-model tag: the last retrain attempt and its decision
+ROWS_SEEN_TAG = "mlops.new_rows_seen"  # model-version tag: rows of retraining.data it was trained on
+
+
+@dataclass
+class NewData:
+    all_rows: Any  # every row of retraining.data, oldest first
+    labelled: Any  # every labelled row (new data with the target, plus feedback), oldest first, with "_ts"
+
+
+def require_retraining(spec: Any) -> Any:
+    if spec.retraining is None:
+        raise SpecError(Problem("retraining", "this command needs a retraining section",
+                                hint="retraining: {data: {source: ...}, triggers: [...]} (see docs/monitoring.md)"))
+    return spec.retraining
+
+
+def read_new_data(project: Any) -> Any:
+    """Every row of retraining.data (empty when no file has arrived yet), ordered by data.timestamp if set."""
+    import pandas as pd
+
+    from mlops.stages.load import read_source
+
+    spec = project.spec
+    source = spec.retraining.data.source.model_dump(mode="json")
+    try:
+        frame = read_source(source, str(project.base_dir), "retraining.data.source")
+    except DataError as exc:
+        if all(p.message == "no such file" for p in exc.problems):
+            return pd.DataFrame()
+        raise
+    if spec.data.timestamp and spec.data.timestamp in frame.columns:
+        frame = frame.sort_values(spec.data.timestamp, kind="stable").reset_index(drop=True)
+    return frame
+
+
+def labelled_rows(project: Any, new: Any, champion: Any) -> Any:
+    """New rows with a target, plus rows labelled through feedback (by id_column or by request id).
+
+    `_ts` is when feedback arrived (0 for labels in the data itself), `_pos` the row's position in the
+    new data (NaN for served rows), so callers can tell what is recent.
+    """
+    import pandas as pd
+
+    from mlops.monitoring.store import monitoring_dir, read_feedback, read_prediction_log
+
+    spec = project.spec
+    target, id_column = spec.data.target, spec.data.id_column
+    inputs = champion.input_columns
+    parts = []
+    new = new.assign(_pos=range(len(new))) if len(new) else new
+    if len(new) and target in new.columns:
+        rows = new[new[target].notna()].copy()
+        rows["_ts"] = 0.0  # labelled in the data itself: as recent as the row (see _pos)
+        parts.append(rows)
+    directory = monitoring_dir(project.base_dir, spec.name)
+    feedback = read_feedback(directory)
+    if len(feedback):
+        by_id = feedback[feedback.key_kind == "id"]
+        if len(by_id) and id_column and len(new) and id_column in new.columns:
+            keyed = new.assign(_key=new[id_column].astype(str)).drop(columns=[target], errors="ignore")
+            joined = keyed.merge(by_id[["key", "label", "ts"]], left_on="_key", right_on="key")
+            parts.append(joined.rename(columns={"label": target, "ts": "_ts"})[[*inputs, target, "_ts", "_pos", id_column]])
+        by_request = feedback[feedback.key_kind == "request_id"]
+        if len(by_request):
+            log = read_prediction_log(directory)
+            if len(log):
+                joined = log.merge(by_request[["key", "row", "label", "ts"]], left_on=["request_id", "row"],
+                                   right_on=["key", "row"], suffixes=("_served", ""))
+                parts.append(joined.rename(columns={"label": target, "ts": "_ts"})[[*inputs, target, "_ts"]])
+    if not parts:
+        return pd.DataFrame(columns=[*inputs, target, "_ts", "_pos"])
+    frame = pd.concat(parts, ignore_index=True)
+    if id_column and id_column in frame.columns:  # a row labelled twice: the latest label wins
+        has_id = frame[id_column].notna()
+        deduped = frame[has_id].sort_values("_ts", kind="stable").drop_duplicates(id_column, keep="last")
+        frame = pd.concat([deduped, frame[~has_id]])
+    # Oldest first: rows of the new data in file order, then feedback in arrival order.
+    return frame.sort_values(["_ts", "_pos"], kind="stable", na_position="last").reset_index(drop=True)
+
+
+def last_attempt(registry: Any, name: str) -> dict[str, Any]:
+    """The last retrain attempt recorded on the registered model ({} if none)."""
+    model = registry.client.get_registered_model(name)
+    return json.loads((model.tags or {}).get(RETRAIN_STATE_TAG, "{}"))
+
+
+def champion_state(registry: Any, name: str) -> tuple[Any, Any, float, int]:
+    """(champion bundle, its version, when it or the last retrain attempt happened, rows already judged)."""
+    from mlops.registry import CHAMPION
+
+    version = registry.by_alias(name, CHAMPION)
+    bundle = registry.load(name, version=version.version)
+    created = registry.client.get_model_version(name, version.version).creation_timestamp / 1000.0
+    seen = int(version.tags.get(ROWS_SEEN_TAG, 0))
+    attempt = last_attempt(registry, name)
+    # A challenger that lost was still trained on these rows: judge only what arrived after it.
+    return bundle, version, max(created, attempt.get("at", 0.0)), max(seen, int(attempt.get("rows_seen", 0)))
+
+
+def drift_of(bundle: Any, frame: Any, spec: Any) -> Any:
+    """Drift of `frame` against the champion's reference sample (None when there is nothing to test)."""
+    from mlops.monitoring.drift import DriftReference, detect_drift
+    from mlops.spec.validation import DriftSpec
+
+    if bundle.monitoring is None or len(frame) == 0:
+        return None
+    cfg = (spec.validation.drift if spec.validation and spec.validation.drift else DriftSpec())
+    reference = reference_of(bundle)
+    missing = [c for c in reference.columns if c not in frame.columns]
+    if missing:
+        raise DataError(Problem("retraining.data.source", f"new data lacks columns the model takes: {missing}"))
+    return detect_drift(reference, frame, cfg.detector, cfg.p_val, cfg.correction)
+
+
+def reference_of(bundle: Any) -> Any:
+    from mlops.monitoring.drift import DriftReference
+
+    columns = bundle.monitoring.profile["columns"]
+    categorical = [c["name"] for c in columns if c.get("categorical")]
+    numeric = [c["name"] for c in columns if not c.get("categorical")]
+    return DriftReference(bundle.monitoring.reference, numeric, categorical)
+
+
+def recent_labelled(labelled: Any, rows_seen: int, since: float) -> Any:
+    """Labelled rows the champion has not been judged on: unseen new rows, or feedback after `since`."""
+    if not len(labelled):
+        return labelled
+    from_data = (labelled["_ts"] == 0) & (labelled["_pos"] >= rows_seen)
+    from_feedback = (labelled["_ts"] > 0) & (labelled["_ts"] >= since)
+    return labelled[from_data | from_feedback].reset_index(drop=True)

@@ -1,0 +1,52 @@
+"""Schema inference at train time: what every input column looked like in the training data.
+
+The profile travels inside the model bundle (monitoring/profile.json) and is the contract new batches
+are checked against. Explicit rules from `validation.schema` override what was inferred.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+
+
+def _kind(series: Any) -> str:
+    import pandas as pd
+
+    if pd.api.types.is_bool_dtype(series):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(series):
+        return "integer"
+    if pd.api.types.is_numeric_dtype(series):
+        return "number"
+    return "string"
+
+
+def column_profile(series: Any, categorical: bool, max_categories: int = 1000) -> dict[str, Any]:
+    """dtype kind, null fraction, numeric range and quantiles or the categorical domain."""
+    kind = _kind(series)
+    present = series.dropna()
+    profile: dict[str, Any] = {"name": str(series.name), "type": kind, "categorical": categorical,
+                               "null_fraction": float(series.isna().mean()) if len(series) else 0.0,
+                               "nullable": bool(series.isna().any())}
+    if categorical:
+        values = present.unique()
+        profile["categories"] = sorted(str(v) if kind == "string" else (v.item() if hasattr(v, "item") else v)
+                                       for v in values)[:max_categories]
+    elif kind in ("number", "integer") and len(present):
+        qs = present.quantile(list(QUANTILES))
+        profile.update(min=float(present.min()), max=float(present.max()), mean=float(present.mean()),
+                       std=float(present.std(ddof=0)), quantiles={str(q): float(v) for q, v in zip(QUANTILES, qs)})
+    return profile
+
+
+def infer_profile(frame: Any, inputs: list[str], categorical: list[str], rules: dict[str, dict] | None = None) -> dict[str, Any]:
+    """The data profile of the training inputs, with explicit `validation.schema` rules applied on top."""
+    columns = []
+    for name in inputs:
+        column = column_profile(frame[name], name in categorical)
+        rule = {k: v for k, v in ((rules or {}).get(name) or {}).items() if v is not None}
+        if rule:
+            column["rule"] = rule  # explicit limits are hard limits: no margin, no tolerance
+        columns.append(column)
+    return {"rows": int(len(frame)), "columns": columns}

@@ -1,0 +1,138 @@
+"""Retrain through the same plan on the configured data window, then let the challenger replace the
+champion only if it wins on the same holdout."""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from mlops.monitoring.evidence import RETRAIN_STATE_TAG, ROWS_SEEN_TAG
+
+MIN_HOLDOUT_ROWS = 10
+
+
+@dataclass
+class Decision:
+    champion_version: str
+    challenger_version: str
+    metric: str
+    champion_score: float
+    challenger_score: float
+    holdout: str  # what both were scored on
+    promoted: bool
+    reason: str
+    triggers: list[str]
+    run_id: str
+
+
+def split_holdout(labelled: Any, policy: Any) -> tuple[Any, Any]:
+    """(rows to train on, newest labelled rows to judge on) for holdout: latest."""
+    n = policy.holdout_rows or max(1, int(round(0.2 * len(labelled))))
+    n = min(n, len(labelled))
+    return labelled.iloc[: len(labelled) - n], labelled.iloc[len(labelled) - n:]
+
+
+def training_frame(project: Any, new_labelled: Any) -> Any:
+    """Original training data + new labelled rows, cut to retraining.data.window."""
+    import pandas as pd
+
+    from mlops.stages.load import read_source
+
+    spec = project.spec
+    original = read_source(spec.data.source.model_dump(mode="json"), str(project.base_dir))
+    frame = pd.concat([original, new_labelled.drop(columns=["_ts"], errors="ignore")], ignore_index=True, sort=False)
+    keep = [c for c in original.columns if c in frame.columns]
+    frame = frame[keep]
+    window = spec.retraining.data.window
+    return frame if window == "all" else frame.tail(window.last_n_rows).reset_index(drop=True)
+
+
+def challenger_project(project: Any, data_file: Path) -> Any:
+    """The same spec with data.source pointing at the retraining window; nothing is served by it."""
+    from mlops.project import Project, probe_source
+    from mlops.sources.config import ParquetSource
+
+    spec = project.spec.model_copy(deep=True)
+    spec.data.source = ParquetSource(path=str(data_file))
+    spec.serving = None
+    challenger = Project(spec, project.config)
+    challenger.data_probe = probe_source(spec.data.source, project.base_dir, "data.source")
+    return challenger
+
+
+def retrain_and_decide(project: Any, registry: Any, evidence: Any, labelled_all: Any, fired: list[Any],
+                       rows_seen: int, *, address: str | None = None, on_done: Any = None) -> Decision:
+    from mlops.metrics import better
+    from mlops.monitoring.evaluate import score
+    from mlops.monitoring.store import monitoring_dir
+    from mlops.plan import compile_plan
+    from mlops.runtime.apply import apply_plan
+
+    spec = project.spec
+    policy = spec.retraining.promote
+    metric = policy.metric or spec.model.metric
+    use_latest = policy.holdout == "latest" and len(labelled_all) >= 2 * MIN_HOLDOUT_ROWS
+    if use_latest:
+        train_new, holdout = split_holdout(labelled_all, spec.retraining.data)
+        holdout_name = f"latest {len(holdout)} labelled rows"
+    else:
+        train_new, holdout = labelled_all, None
+    frame = training_frame(project, train_new)
+    out_dir = monitoring_dir(project.base_dir, spec.name) / "retrain"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data_file = out_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6}.parquet"
+    frame.to_parquet(data_file, index=False)
+    challenger = challenger_project(project, data_file)
+    plan = compile_plan(challenger, auto_promote=False)
+    result = apply_plan(challenger, plan, address=address, force=True, on_done=on_done)
+    triggers = [r.on for r in fired]
+    registry.client.set_model_version_tag(spec.name, result.version, ROWS_SEEN_TAG, str(rows_seen))
+    registry.client.set_model_version_tag(spec.name, result.version, "mlops.trigger", ",".join(triggers))
+    champion_bundle = evidence.champion
+    challenger_bundle = registry.load(spec.name, version=result.version)
+    if holdout is None:
+        holdout = _test_split_rows(challenger, frame)
+        holdout_name = f"the retraining plan's test split ({len(holdout)} rows)"
+        if policy.holdout == "latest":
+            holdout_name += f"; only {len(labelled_all)} new labelled rows, too few for a 'latest' holdout"
+    target = spec.data.target
+    champion_score = score(champion_bundle, holdout, target, metric)
+    challenger_score = score(challenger_bundle, holdout, target, metric)
+    promoted = better(metric, challenger_score, champion_score, policy.min_improvement)
+    verdict = "wins" if promoted else "does not win"
+    reason = (f"challenger v{result.version} {metric}={challenger_score:.4f} vs champion v{evidence.champion_version.version} "
+              f"{champion_score:.4f} on {holdout_name}: {verdict} (min_improvement {policy.min_improvement})")
+    if promoted:
+        registry.promote(spec.name, result.version)
+    decision = Decision(evidence.champion_version.version, result.version, metric, champion_score, challenger_score,
+                        holdout_name, promoted, reason, triggers, result.run_id)
+    _record(registry, spec, decision, fired, rows_seen)
+    return decision
+
+
+def _test_split_rows(project: Any, frame: Any) -> Any:
+    """The rows the plan held out for testing, rebuilt with the same split settings (deterministic)."""
+    from mlops.stages import featurize, split
+    from mlops.stages.load import Loaded
+
+    spec = project.spec
+    data = {"target": spec.data.target, "id_column": spec.data.id_column, "timestamp": spec.data.timestamp}
+    features = featurize.run(Loaded(frame, {}), {"data": data, "features": spec.features.model_dump(mode="json"),
+                                                 "task": spec.model.task})
+    parts = split.run(features, {"split": spec.data.split.model_dump(mode="json"), "target": spec.data.target,
+                                 "timestamp": spec.data.timestamp, "task": spec.model.task})
+    return parts.X_test.assign(**{spec.data.target: parts.y_test})
+
+
+def _record(registry: Any, spec: Any, decision: Decision, fired: list[Any], rows_seen: int) -> None:
+    """The decision, both scores and the triggers, on the challenger's run and on the registered model."""
+    registry.log_metrics(decision.run_id, {"retrain.champion_score": decision.champion_score,
+                                           "retrain.challenger_score": decision.challenger_score})
+    registry.set_tags(decision.run_id, {"mlops.kind": "retrain", "mlops.promoted": decision.promoted,
+                                        "mlops.decision": decision.reason, "mlops.triggers": ",".join(decision.triggers),
+                                        "mlops.trigger_reasons": json.dumps({r.on: r.reason for r in fired}),
+                                        "mlops.champion_version": decision.champion_version})
+    state = {**asdict(decision), "at": time.time(), "rows_seen": rows_seen}
+    registry.client.set_registered_model_tag(spec.name, RETRAIN_STATE_TAG, json.dumps(state, default=str))

@@ -1,0 +1,79 @@
+"""Retraining triggers: each evaluator looks at the evidence gathered once per `mlops monitor` and says
+whether it fires, and why. Registered in mlops.builtins (plugins add theirs the same way)."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops.plugins import triggers
+
+
+@dataclass
+class Evidence:
+    """What the triggers judge: the champion, the data that arrived since it was trained, labels."""
+
+    spec: Any
+    champion: Any  # Bundle
+    champion_version: Any  # registry ModelVersion
+    trained_at: float  # unix time the champion was registered
+    new_rows: Any  # DataFrame: every row of retraining.data the champion has not seen, oldest first
+    labelled: Any  # DataFrame: inputs + target of recent labelled rows (new data and feedback), oldest first
+    drift: Any = None  # DriftReport of new_rows vs the champion's reference (computed when a trigger needs it)
+    now: float = field(default_factory=time.time)
+
+
+@dataclass
+class TriggerResult:
+    on: str
+    fired: bool
+    reason: str
+    value: float | None = None  # the measured quantity (drift share, metric, rows, age in seconds)
+
+
+def drift_fired(cfg: Any, ev: Evidence) -> TriggerResult:
+    if ev.drift is None:
+        return TriggerResult("drift", False, "no new rows to test for drift")
+    share = ev.drift.drift_share
+    names = ", ".join(ev.drift.drifted_features[:5]) or "none"
+    fired = share >= cfg.min_drifted_features
+    return TriggerResult("drift", fired, f"{share:.0%} of features drifted ({names}) on {ev.drift.n_new} new rows; "
+                                         f"fires at >= {cfg.min_drifted_features:.0%}", share)
+
+
+def metric_drop_fired(cfg: Any, ev: Evidence) -> TriggerResult:
+    from mlops.monitoring.evaluate import score
+
+    metric = cfg.metric or ev.spec.model.metric
+    rows = ev.labelled.tail(cfg.last_n_rows)
+    if len(rows) < cfg.min_labels:
+        return TriggerResult("metric_drop", False, f"{len(rows)} labelled rows since the champion was trained; "
+                                                   f"needs {cfg.min_labels}")
+    value = score(ev.champion, rows, ev.spec.data.target, metric)
+    bound, fired = (cfg.below, value < cfg.below) if cfg.below is not None else (cfg.above, value > cfg.above)
+    side = "below" if cfg.below is not None else "above"
+    return TriggerResult("metric_drop", fired, f"champion {metric}={value:.4f} on the latest {len(rows)} labelled rows; "
+                                               f"fires {side} {bound}", value)
+
+
+def new_data_fired(cfg: Any, ev: Evidence) -> TriggerResult:
+    n = len(ev.new_rows)
+    return TriggerResult("new_data", n >= cfg.min_rows, f"{n} new rows since the champion was trained; fires at >= {cfg.min_rows}", n)
+
+
+def schedule_fired(cfg: Any, ev: Evidence) -> TriggerResult:
+    age = ev.now - ev.trained_at
+    return TriggerResult("schedule", age >= cfg.every, f"champion v{ev.champion_version.version} is {_human(age)} old; "
+                                                       f"fires every {_human(cfg.every)}", age)
+
+
+def evaluate(trigger_specs: list[Any], ev: Evidence) -> list[TriggerResult]:
+    """Every configured trigger, judged once."""
+    return [triggers.get(t.on).load()(t, ev) for t in trigger_specs]
+
+
+def _human(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f}{unit}"
+    return f"{seconds:.0f}s"
