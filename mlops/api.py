@@ -28,6 +28,18 @@ def preflight(project: Project) -> None:
 
     if project.spec.model.type == "sklearn":
         check_params(project.spec.model.model_dump())
+    if project.spec.tuning is not None or project.spec.model.type == "auto":
+        from mlops.stages.search_space import check_space
+
+        check_space(project.spec)
+    if project.spec.model.type == "torch":
+        import importlib.util
+
+        from mlops.errors import Problem, SpecError
+
+        if importlib.util.find_spec("torch") is None:
+            raise SpecError(Problem("model.type", "torch models need PyTorch, which is not installed", value="torch",
+                                    hint="pip install -e '.[torch]' -c constraints.txt"))
 
 
 def apply(spec_path: str | Path, overrides: Sequence[str] = (), *, address: str | None = None, force: bool = False,
@@ -39,6 +51,14 @@ def apply(spec_path: str | Path, overrides: Sequence[str] = (), *, address: str 
     project = load(spec_path, overrides)
     preflight(project)
     return apply_plan(project, compile_plan(project), address=address, force=force, on_done=on_done)
+
+
+def multirun(spec_path: str | Path, overrides: Sequence[str], *, address: str | None = None, force: bool = False,
+             max_parallel: int | None = None, on_done: Callable[..., None] | None = None):
+    """Hydra multirun: apply every combination of the sweep overrides (a=1,2 b=x,y), concurrently on one Ray."""
+    from mlops.runtime.multirun import multirun as run_all
+
+    return run_all(spec_path, overrides, address=address, force=force, max_parallel=max_parallel, on_done=on_done)
 
 
 def submit(spec_path: str | Path, overrides: Sequence[str], address: str, *, upload: bool = False, wait: bool = True):
@@ -103,6 +123,13 @@ def endpoint_status(name: str | None = None, *, address: str | None = None, uri:
     from mlops.serving.control import endpoint_status as status
 
     return status(name, address, uri)
+
+
+def model_health(name: str, *, uri: str | None = None) -> dict[str, Any]:
+    """The champion version and the last retrain attempt with its decision."""
+    from mlops.serving.control import model_health as health
+
+    return health(name, tracking_uri(uri))
 
 
 def predict(spec_path: str | Path, overrides: Sequence[str], input_file: str, *, local: bool = False) -> dict[str, Any]:

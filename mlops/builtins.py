@@ -14,9 +14,11 @@ data_sources.add("parquet", f"{_L}:load_parquet", config=ParquetSource, probe=f"
 data_sources.add("sklearn", f"{_L}:load_sklearn", config=SklearnSource, probe=f"{_L}:probe_sklearn")
 
 model_flavors.add("sklearn", "mlops.models.bundle:SklearnFlavor")
+model_flavors.add("torch", "mlops.models.torch_mlp:TorchFlavor")  # state_dict + architecture, weights_only load
 
 # default_params: per task, applied under the spec's params.
 # search_space: the per-family space `model.type: auto` explores (Tune domain specs, see spec/tuning).
+# auto=True: the family is in auto's default candidates (fast, robust ones; a spec can list any family).
 estimators.add(
     "random_forest",
     sklearn_estimator(
@@ -24,6 +26,7 @@ estimators.add(
         regression="sklearn.ensemble:RandomForestRegressor",
     ),
     threaded_predict=True,
+    auto=True,
     search_space={
         "params.n_estimators": {"randint": [50, 400]},
         "params.max_depth": {"choice": [None, 4, 8, 16]},
@@ -37,6 +40,7 @@ estimators.add(
         regression="sklearn.ensemble:ExtraTreesRegressor",
     ),
     threaded_predict=True,
+    auto=True,
     search_space={
         "params.n_estimators": {"randint": [50, 400]},
         "params.max_depth": {"choice": [None, 4, 8, 16]},
@@ -60,6 +64,7 @@ estimators.add(
         classification="sklearn.ensemble:HistGradientBoostingClassifier",
         regression="sklearn.ensemble:HistGradientBoostingRegressor",
     ),
+    auto=True,
     search_space={
         "params.learning_rate": {"loguniform": [0.01, 0.3]},
         "params.max_leaf_nodes": {"randint": [8, 64]},
@@ -71,12 +76,14 @@ estimators.add(
     sklearn_estimator(classification="sklearn.linear_model:LogisticRegression"),
     search_space={"params.C": {"loguniform": [1e-3, 100.0]}},
     default_params={"classification": {"max_iter": 1000}},
+    auto=True,
 )
 estimators.add("linear_regression", sklearn_estimator(regression="sklearn.linear_model:LinearRegression"))
 estimators.add(
     "ridge",
     sklearn_estimator(regression="sklearn.linear_model:Ridge"),
     search_space={"params.alpha": {"loguniform": [1e-3, 100.0]}},
+    auto=True,
 )
 estimators.add(
     "lasso",
@@ -90,6 +97,7 @@ estimators.add(
         regression="sklearn.neighbors:KNeighborsRegressor",
     ),
     search_space={"params.n_neighbors": {"randint": [1, 30]}},
+    auto=True,
 )
 estimators.add(
     "svm",

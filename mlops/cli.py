@@ -77,6 +77,13 @@ def plan(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
         table.add_column(column)
     for node in compiled.nodes:
         res = ", ".join(f"{k}={v:g}" for k, v in node.resources.items()) or "-"
+        if "resources_per_worker" in node.params:  # Ray Train: the driver starts `workers` actors of this size
+            each = ", ".join(f"{k}={v:g}" for k, v in node.params["resources_per_worker"].items())
+            res = f"{node.params['workers']} workers x ({each}), use_gpu={node.params['use_gpu']}"
+        if node.kind == "tune":  # Tuner.fit() in the driver starts trials of this size
+            from mlops.plan.tuning import describe_trials
+
+            res = describe_trials(node)
         table.add_row(node.id, node.kind, ", ".join(node.inputs) or "-", node.placement, res, node.hash)
     print_wide(table)
 
@@ -85,9 +92,15 @@ def plan(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
 @user_errors
 def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
           address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (overrides hardware.cluster)"),
-          force: bool = typer.Option(False, "--force", help="run even if this exact plan already ran")) -> None:
+          force: bool = typer.Option(False, "--force", help="run even if this exact plan already ran"),
+          multirun: bool = typer.Option(False, "--multirun", "-m", help="Hydra sweep: a=1,2 b=x,y applies every combination")) -> None:
     """Train, evaluate, register and batch-predict as the spec says."""
     from mlops import api
+
+    if multirun:
+        from mlops.cli_training import apply_multirun
+
+        return apply_multirun(spec, overrides or [], address=address, force=force)
 
     def on_done(node: Any, seconds: float) -> None:
         console.print(f"  [green]✓[/] {node.id:<14} {seconds:6.2f}s")

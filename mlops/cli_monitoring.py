@@ -1,4 +1,4 @@
-"""CLI commands for data checks, feedback and continuous training: check, feedback, monitor."""
+"""CLI commands for data checks, feedback, alerts and continuous training: check, feedback, monitor."""
 from __future__ import annotations
 
 import time
@@ -65,7 +65,7 @@ def monitor(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
             interval: float = typer.Option(60, "--interval", min=1, help="seconds between evaluations with --watch"),
             dry_run: bool = typer.Option(False, "--dry-run", help="evaluate the triggers but do not retrain"),
             address: Optional[str] = typer.Option(None, "--address", help="Ray cluster for retraining")) -> None:
-    """Evaluate every retraining trigger; when one fires, retrain and promote the challenger only if it wins."""
+    """Judge alerts and every retraining trigger; when one fires, retrain and promote the challenger only if it wins."""
     from mlops import api
 
     def on_done(node: Any, seconds: float) -> None:
@@ -81,14 +81,34 @@ def monitor(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
 
 
 def _print_triggers(outcome: Any) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    alerts = outcome.alerts
+    if alerts is not None:
+        _print_alerts(outcome.name, alerts, stamp)
+    if outcome.champion_version is None:
+        return
     console.print(f"[bold]{outcome.name}[/] champion v{outcome.champion_version}: {outcome.new_rows} new rows, "
-                  f"{outcome.labelled_rows} new labelled rows  ({time.strftime('%H:%M:%S')})")
+                  f"{outcome.labelled_rows} new labelled rows  ({stamp})")
     table = Table()
     for column in ("trigger", "fired", "why"):
         table.add_column(column)
     for r in outcome.results:
         table.add_row(r.on, "[red]yes[/]" if r.fired else "no", r.reason)
     print_wide(table)
+
+
+def _print_alerts(name: str, alerts: Any, stamp: str) -> None:
+    if alerts.note:
+        console.print(f"[yellow]{alerts.note}[/]")
+        return
+    table = Table(title=f"{name} alerts ({stamp})")
+    for column in ("alert", "fired", "why"):
+        table.add_column(column)
+    for r in alerts.results:
+        table.add_row(r.metric, "[red]yes[/]" if r.fired else "no", r.reason)
+    print_wide(table)
+    for problem in alerts.problems:
+        console.print(f"[red]alert not delivered[/]: {problem}")
 
 
 def _print_decision(outcome: Any) -> None:
@@ -100,5 +120,5 @@ def _print_decision(outcome: Any) -> None:
             console.print(f"endpoint: {outcome.followed}")
     elif outcome.fired:
         console.print("[yellow]dry run[/]: would retrain")
-    else:
+    elif outcome.champion_version is not None:
         console.print("no trigger fired: the champion stays")

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import json
-from typing import List, Optional
+import time
+from typing import Any, List, Optional
 
 import typer
 from rich.table import Table
@@ -39,6 +40,8 @@ def status(name: Optional[str] = typer.Argument(None, help="only this applicatio
     rows = api.endpoint_status(name, address=address, uri=tracking_uri)
     if not rows:
         console.print("no endpoints running")
+        if name:
+            _print_model(name, api.model_health(name, uri=tracking_uri))
         return
     table = Table(title="endpoints")
     for column in ("application", "route", "status", "deployment", "replicas", "model version", "champion"):
@@ -48,6 +51,49 @@ def status(name: Optional[str] = typer.Argument(None, help="only this applicatio
         table.add_row(row["application"], row["route"] or "-", row["status"], f"{row['deployment']} ({row['health']})",
                       replicas, row.get("serving_version") or "?", row.get("champion") or "?")
     print_wide(table)
+    _print_health(rows)
+    for row in rows:
+        if row.get("last_retrain"):
+            _print_model(row["application"], row)
+
+
+def _fmt(value: Any, spec: str, missing: str = "-") -> str:
+    return missing if value is None else format(value, spec)
+
+
+def _print_health(rows: list[dict[str, Any]]) -> None:
+    """Traffic over the last 5 minutes and the last drift check of the recent-input window."""
+    table = Table(title="health (last 5 min)")
+    for column in ("application", "version", "requests", "error rate", "p50 ms", "p99 ms", "drift share", "outlier rate"):
+        table.add_column(column)
+    for row in rows:
+        stats = row.get("stats")
+        if not stats:
+            table.add_row(row["application"], row.get("serving_version") or "?", *["-"] * 6)
+            continue
+        drift = stats.get("drift") or {}
+        share = drift.get("drift_share")
+        drift_cell = (f"{share:.0%} ({len(drift.get('drifted_features', []))} features, {drift.get('rows')} rows)"
+                      if share is not None else (f"error: {drift['error']}" if "error" in drift else
+                                                 f"not yet ({stats.get('drift_window_rows', 0)} rows in window)"))
+        table.add_row(row["application"], str(stats.get("version") or "?"), str(stats.get("requests", 0)),
+                      _fmt(stats.get("error_rate"), ".2%"), _fmt(stats.get("latency_p50_ms"), ".1f"),
+                      _fmt(stats.get("latency_p99_ms"), ".1f"), drift_cell, _fmt(stats.get("outlier_rate"), ".2%"))
+    print_wide(table)
+
+
+def _print_model(name: str, health: dict[str, Any]) -> None:
+    if health.get("champion") is None:
+        console.print(f"{name}: no champion registered")
+        return
+    console.print(f"[bold]{name}[/]: champion v{health['champion']}")
+    last = health.get("last_retrain")
+    if last:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(last.get("at", 0)))
+        verdict = "promoted" if last.get("promoted") else "kept the champion"
+        console.print(f"  last retrain {when} ({', '.join(last.get('triggers', []))}): {verdict}; {last.get('reason')}")
+    else:
+        console.print("  no retrain yet")
 
 
 @app.command()

@@ -5,9 +5,11 @@ their results to it.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,27 @@ def _prepare_store(uri: str) -> None:
         Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
 
 
+# Multirun applies specs in threads of one driver process; MLflow's SQLite store takes one writer at a
+# time, and register/promote are check-then-act. Every Registry method holds this (re-entrant) lock.
+_MLFLOW_LOCK = threading.RLock()
+
+
+def _serialized(cls: type) -> type:
+    for name, method in list(vars(cls).items()):
+        if callable(method) and not name.startswith("__"):
+            setattr(cls, name, _locked(method))
+    return cls
+
+
+def _locked(method: Any) -> Any:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with _MLFLOW_LOCK:
+            return method(*args, **kwargs)
+
+    return call
+
+
 @dataclass
 class ModelVersion:
     name: str
@@ -43,6 +66,7 @@ class ModelVersion:
     tags: dict[str, str]
 
 
+@_serialized
 class Registry:
     """MLflow tracking + model registry for one tracking URI."""
 
@@ -92,6 +116,16 @@ class Registry:
 
         now = int(time.time() * 1000)
         self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()])
+
+    def log_batch(self, run_id: str, params: dict[str, Any], metrics: dict[str, float]) -> None:
+        """Params and metrics in one write (many small runs, e.g. tuning trials, add up)."""
+        import time
+
+        from mlflow.entities import Metric, Param
+
+        now = int(time.time() * 1000)
+        self.client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()],
+                              params=[Param(k, str(v)[:6000]) for k, v in params.items()])
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
         from mlflow.entities import RunTag

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,17 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 
 # ray_local and tracking_uri come from mlops.testing (loaded with -p mlops.testing in pyproject.toml).
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# Serve's HTTP options are fixed per Ray instance, and the session shares one Ray: every test module that
+# deploys on it serves on this port (apps differ by route).
+SERVE_PORT = free_port()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
 import time
 
@@ -20,13 +19,7 @@ pytestmark = pytest.mark.slow
 COLUMNS = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-PORT = _free_port()  # Serve's HTTP options are fixed per Ray instance: one port for the whole module
+from conftest import SERVE_PORT as PORT  # noqa: E402  (one port per Ray instance, see conftest)
 
 
 def iris_rows(n: int = 30) -> list[dict]:

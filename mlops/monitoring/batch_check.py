@@ -73,11 +73,13 @@ def check_data(project: Any, frame: Any, *, version: str | None = None) -> DataC
         result.skipped = f"drift and outliers not tested: {', '.join(sorted(blocking))}"
         return result
     if validation.drift is not None:
-        from mlops.monitoring.drift import detect_drift
+        from mlops.monitoring.detectors import run_drift
 
-        cfg = validation.drift
         result.reference = reference_of(bundle)
-        result.drift = detect_drift(result.reference, frame, cfg.detector, cfg.p_val, cfg.correction)
+        try:
+            result.drift = run_drift(result.reference, frame, validation.drift)
+        except ValueError as exc:  # e.g. ks on a model without numeric inputs
+            raise DataError(Problem("validation.drift.detector", str(exc), value=validation.drift.detector)) from None
         if result.drift.is_drift:
             names = ", ".join(result.drift.drifted_features[:8])
             report.anomalies.append(Anomaly("drift", None, len(result.drift.drifted_features),

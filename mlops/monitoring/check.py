@@ -85,13 +85,26 @@ def _pandera_schema(limits: dict[str, dict[str, Any]]) -> Any:
     return pa.DataFrameSchema(columns, strict=False)
 
 
+def _beyond_chance(outside: Any, col: dict[str, Any], train_rows: int, n: int, tolerance: float) -> bool:
+    """Whether values past an inferred range are more than chance: any value a whole span away, or more of
+    them than a same-distribution batch would show (a sample of N rows misses ~2/(N+1) of its tails)."""
+    import numpy as np
+
+    span = col["max"] - col["min"]
+    values = outside.astype(float)
+    if ((values < col["min"] - span) | (values > col["max"] + span)).any():
+        return True
+    expected = n * max(tolerance, 2 / (train_rows + 1))
+    return len(values) > expected + 3 * np.sqrt(expected) + 1
+
+
 def check_batch(frame: Any, profile: dict[str, Any], severities: dict[str, str], *, null_tolerance: float = 0.05,
                 range_margin: float = 0.05, range_tolerance: float = 0.001, allowed_extra: tuple[str, ...] = ()) -> CheckReport:
     """Every anomaly in `frame` relative to the training `profile`.
 
-    Inferred ranges are widened by `range_margin` of their span and flagged only when more than
-    `range_tolerance` of the values fall outside, so a clean batch from the training distribution passes;
-    explicit `validation.schema` limits are exact.
+    Inferred ranges are widened by `range_margin` of their span and flagged only when values fall far
+    outside or more often than chance (see `_beyond_chance`), so a clean batch from the training
+    distribution passes; explicit `validation.schema` limits are exact.
     """
     from pandera.errors import SchemaErrors
 
@@ -139,7 +152,8 @@ def check_batch(frame: Any, profile: dict[str, Any], severities: dict[str, str],
             elif kind == "out_of_range":
                 lo, hi = limits[column]["range"]
                 explicit = "min" in expected[column].get("rule", {}) or "max" in expected[column].get("rule", {})
-                if explicit or len(group) > range_tolerance * checked[column].notna().sum():
+                if explicit or _beyond_chance(group["failure_case"], expected[column], profile["rows"],
+                                              int(checked[column].notna().sum()), range_tolerance):
                     add(kind, column, len(group), f"{len(group)} values outside [{lo:g}, {hi:g}]")
             elif kind == "unseen_category":
                 values = sorted(map(str, group["failure_case"].unique()))[:5]

@@ -70,15 +70,18 @@ def labelled_rows(project: Any, new: Any, champion: Any) -> Any:
         by_id = feedback[feedback.key_kind == "id"]
         if len(by_id) and id_column and len(new) and id_column in new.columns:
             keyed = new.assign(_key=new[id_column].astype(str)).drop(columns=[target], errors="ignore")
-            joined = keyed.merge(by_id[["key", "label", "ts"]], left_on="_key", right_on="key")
-            parts.append(joined.rename(columns={"label": target, "ts": "_ts"})[[*inputs, target, "_ts", "_pos", id_column]])
+            # Feedback columns get private names: the data may well have its own 'ts' or 'label' column.
+            labels = by_id[["key", "label", "ts"]].rename(columns={"key": "_key", "label": "_label", "ts": "_ts"})
+            joined = keyed.merge(labels, on="_key")
+            parts.append(joined.rename(columns={"_label": target})[[*inputs, target, "_ts", "_pos", id_column]])
         by_request = feedback[feedback.key_kind == "request_id"]
         if len(by_request):
             log = read_prediction_log(directory)
             if len(log):
-                joined = log.merge(by_request[["key", "row", "label", "ts"]], left_on=["request_id", "row"],
-                                   right_on=["key", "row"], suffixes=("_served", ""))
-                parts.append(joined.rename(columns={"label": target, "ts": "_ts"})[[*inputs, target, "_ts"]])
+                labels = by_request[["key", "row", "label", "ts"]].rename(
+                    columns={"key": "request_id", "label": "_label", "ts": "_ts"})
+                joined = log.drop(columns=[target], errors="ignore").merge(labels, on=["request_id", "row"])
+                parts.append(joined.rename(columns={"_label": target})[[*inputs, target, "_ts"]])
     if not parts:
         return pd.DataFrame(columns=[*inputs, target, "_ts", "_pos"])
     frame = pd.concat(parts, ignore_index=True)
@@ -111,7 +114,7 @@ def champion_state(registry: Any, name: str) -> tuple[Any, Any, float, int]:
 
 def drift_of(bundle: Any, frame: Any, spec: Any) -> Any:
     """Drift of `frame` against the champion's reference sample (None when there is nothing to test)."""
-    from mlops.monitoring.drift import DriftReference, detect_drift
+    from mlops.monitoring.detectors import run_drift
     from mlops.spec.validation import DriftSpec
 
     if bundle.monitoring is None or len(frame) == 0:
@@ -121,16 +124,15 @@ def drift_of(bundle: Any, frame: Any, spec: Any) -> Any:
     missing = [c for c in reference.columns if c not in frame.columns]
     if missing:
         raise DataError(Problem("retraining.data.source", f"new data lacks columns the model takes: {missing}"))
-    return detect_drift(reference, frame, cfg.detector, cfg.p_val, cfg.correction)
+    try:
+        return run_drift(reference, frame, cfg)
+    except ValueError as exc:  # e.g. ks on a model without numeric inputs
+        raise DataError(Problem("validation.drift.detector", str(exc), value=cfg.detector)) from None
 
 
 def reference_of(bundle: Any) -> Any:
-    from mlops.monitoring.drift import DriftReference
-
-    columns = bundle.monitoring.profile["columns"]
-    categorical = [c["name"] for c in columns if c.get("categorical")]
-    numeric = [c["name"] for c in columns if not c.get("categorical")]
-    return DriftReference(bundle.monitoring.reference, numeric, categorical)
+    """The drift reference sample saved with the model (a DriftReference)."""
+    return bundle.monitoring.reference
 
 
 def recent_labelled(labelled: Any, rows_seen: int, since: float) -> Any:

@@ -1,20 +1,24 @@
-"""`mlops monitor`: judge every trigger once; when any fires, retrain and decide champion/challenger."""
+"""`mlops monitor`: judge the alerts over served traffic and every retraining trigger once; when a trigger
+fires, retrain and decide champion/challenger."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from mlops.errors import Problem, SpecError
 
 
 @dataclass
 class MonitorOutcome:
     name: str
-    champion_version: str
-    new_rows: int
-    labelled_rows: int
-    results: list[Any]  # TriggerResult per configured trigger
+    champion_version: str | None = None
+    new_rows: int = 0
+    labelled_rows: int = 0
+    results: list[Any] = field(default_factory=list)  # TriggerResult per configured trigger
     drift: Any = None  # DriftReport of the new rows, when tested
     decision: Any = None  # retrain.Decision when a trigger fired
     followed: str | None = None  # what the online endpoint did after a promotion
+    alerts: Any = None  # alerts.AlertCheck when monitoring.alerts are configured
 
     @property
     def fired(self) -> list[Any]:
@@ -23,16 +27,34 @@ class MonitorOutcome:
 
 def monitor_once(project: Any, *, retrain: bool = True, address: str | None = None,
                  on_done: Callable | None = None, on_judged: Callable | None = None) -> MonitorOutcome:
-    """Gather evidence, evaluate the triggers and, if one fired (and `retrain`), retrain and decide.
+    """Judge alerts and triggers; if a trigger fired (and `retrain`), retrain and decide.
 
-    `on_judged(outcome)` is called once the triggers are judged, before any retraining starts.
+    `on_judged(outcome)` is called once everything is judged, before any retraining starts.
     """
+    spec = project.spec
+    if spec.retraining is None and (spec.monitoring is None or not spec.monitoring.alerts):
+        raise SpecError(Problem("retraining", "mlops monitor needs a retraining section (triggers) or monitoring.alerts",
+                                hint="retraining: {data: {source: ...}, triggers: [...]} (see docs/monitoring.md)"))
+    outcome = MonitorOutcome(spec.name)
+    if spec.monitoring is not None and spec.monitoring.alerts:
+        from mlops.monitoring.alerts import check_alerts
+
+        outcome.alerts = check_alerts(project)
+    if spec.retraining is None:
+        if on_judged:
+            on_judged(outcome)
+        return outcome
+    return _judge_triggers(project, outcome, retrain, address, on_done, on_judged)
+
+
+def _judge_triggers(project: Any, outcome: MonitorOutcome, retrain: bool, address: str | None,
+                    on_done: Callable | None, on_judged: Callable | None) -> MonitorOutcome:
     from mlops.monitoring import evidence as ev
     from mlops.monitoring.triggers import Evidence, evaluate
     from mlops.registry import Registry
 
     spec = project.spec
-    retraining = ev.require_retraining(spec)
+    retraining = spec.retraining
     registry = Registry(spec.tracking.uri)
     champion, version, since, seen = ev.champion_state(registry, spec.name)
     new = ev.read_new_data(project)
@@ -42,8 +64,8 @@ def monitor_once(project: Any, *, retrain: bool = True, address: str | None = No
     needs_drift = any(t.on == "drift" for t in retraining.triggers)
     drift = ev.drift_of(champion, unseen, spec) if needs_drift and len(unseen) else None
     evidence = Evidence(spec, champion, version, since, unseen, recent, drift)
-    results = evaluate(retraining.triggers, evidence)
-    outcome = MonitorOutcome(spec.name, version.version, len(unseen), len(recent), results, drift)
+    outcome.champion_version, outcome.new_rows, outcome.labelled_rows = version.version, len(unseen), len(recent)
+    outcome.results, outcome.drift = evaluate(retraining.triggers, evidence), drift
     if on_judged:
         on_judged(outcome)
     if outcome.fired and retrain:
@@ -62,5 +84,5 @@ def _follow(name: str, uri: str) -> str | None:
 
     try:
         return api.follow_alias(name, uri)
-    except Exception as exc:  # the decision stands even if no endpoint can be reached
+    except Exception as exc:  # noqa: BLE001 - the decision stands even if no endpoint can be reached
         return f"endpoint not updated: {exc}"

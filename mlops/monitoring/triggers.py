@@ -63,8 +63,9 @@ def new_data_fired(cfg: Any, ev: Evidence) -> TriggerResult:
 
 def schedule_fired(cfg: Any, ev: Evidence) -> TriggerResult:
     age = ev.now - ev.trained_at
-    return TriggerResult("schedule", age >= cfg.every, f"champion v{ev.champion_version.version} is {_human(age)} old; "
-                                                       f"fires every {_human(cfg.every)}", age)
+    # trained_at is the champion's registration or the last retrain attempt, whichever is later.
+    return TriggerResult("schedule", age >= cfg.every, f"last (re)training {_human(age)} ago (champion "
+                                                       f"v{ev.champion_version.version}); fires every {_human(cfg.every)}", age)
 
 
 def evaluate(trigger_specs: list[Any], ev: Evidence) -> list[TriggerResult]:

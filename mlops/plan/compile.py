@@ -49,6 +49,15 @@ def compile_plan(project: Project, auto_promote: bool = True) -> Plan:
             "name": spec.name, "tracking": dump(spec.tracking), "metric": spec.model.metric,
             "auto_promote": auto_promote}, {}, placement="driver"),
     ]
+    if spec.model.type == "torch":  # Ray Train: the driver calls TorchTrainer.fit(), which starts the workers
+        from mlops.plan.torch_node import torch_train_node
+
+        nodes = [torch_train_node(spec, project.base_dir) if n.id == "train" else n for n in nodes]
+    if spec.tuning is not None or spec.model.type == "auto":  # Ray Tune picks the configuration `train` fits
+        from mlops.plan.tuning import tune_nodes
+
+        at = next(i for i, n in enumerate(nodes) if n.id == "train")
+        nodes[at:at + 1] = tune_nodes(spec, project.base_dir, nodes[at])
     if spec.serving is not None and spec.serving.batch is not None:
         nodes.append(Node("batch_predict", "batch_predict", ["register"], _batch_params(project), {"CPU": 1.0},
                           placement="driver"))

@@ -68,6 +68,8 @@ def apply_plan(project: Project, plan: Plan, *, address: str | None = None, forc
     from mlops.runtime.cluster import cluster_nodes, ray_session
     from mlops.runtime.execute import execute
     from mlops.runtime.feasibility import check_feasible
+    from mlops.runtime.ray_train import check_workers, train_on_ray
+    from mlops.runtime.tune_runs import best_node, tune_in_driver
 
     spec = project.spec
     registry = Registry(spec.tracking.uri)
@@ -80,7 +82,10 @@ def apply_plan(project: Project, plan: Plan, *, address: str | None = None, forc
     address = _endpoint_cluster(project, plan, address)
     with ray_session(spec.hardware.cluster, address, spec.hardware.local_cpus):
         nodes = cluster_nodes()
-        check_feasible([(n.id, n.resources, {}) for n in plan.nodes if n.placement == "ray"], nodes)
+        # The tune node runs in the driver, but each of its trials asks the cluster for its resources.
+        check_feasible([(n.id, n.resources, n.params.get("resource_fields", {})) for n in plan.nodes
+                        if n.placement == "ray" or n.kind == "tune"], nodes)
+        check_workers(plan, nodes)  # driver nodes that start Ray Train workers (train_torch)
         run_id = registry.start_run(experiment, tags={PLAN_HASH_TAG: plan.hash, "mlops.spec": str(project.config.spec_file)})
         result = ApplyResult(plan.hash, run_id)
         try:
@@ -89,7 +94,11 @@ def apply_plan(project: Project, plan: Plan, *, address: str | None = None, forc
                 "register": lambda node, inputs: _register(registry, run_id, project, plan, inputs, result),
                 "batch_predict": lambda node, inputs: _batch_predict(registry, project, node, inputs, len(nodes), result),
                 "deploy": lambda node, inputs: _deploy(project, result),
+                "train_torch": lambda node, inputs: train_on_ray(registry, run_id, plan.name, node, inputs, nodes),
+                "tune": lambda node, inputs: tune_in_driver(registry, run_id, experiment, node, inputs),
             }
+            # A driver-run training (torch) refits the best trial through its own handler.
+            handlers["train_best"] = lambda node, inputs: handlers[node.params["base_kind"]](best_node(node, inputs[-1]), inputs[:-1])
             execution = execute(plan, handlers, on_done)
             result.seconds = execution.seconds
             registry.log_metrics(run_id, {f"seconds.{k}": v for k, v in execution.seconds.items()})

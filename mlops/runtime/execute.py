@@ -19,6 +19,7 @@ STAGES = {
     "train": "mlops.stages.train:run",
     "evaluate": "mlops.stages.evaluate:run",
     "profile": "mlops.stages.profile:run",
+    "train_best": "mlops.stages.tune:train_best",
 }
 
 DriverHandler = Callable[[Node, list[Any]], Any]
@@ -73,6 +74,10 @@ def execute(plan: Plan, driver_handlers: dict[str, DriverHandler], on_done: Call
                 stages[node.kind], node.params, *[refs[i] for i in node.inputs])
     try:
         for node in plan.nodes:
+            if node.placement == "ray" and node.id not in refs:  # downstream of a driver node: its inputs exist now
+                values = [refs[i] if i in refs else out.values[i] for i in node.inputs]
+                refs[node.id], timing_refs[node.id] = _run_stage.options(**ray_options(node.resources), name=f"mlops:{node.id}").remote(
+                    stages[node.kind], node.params, *values)
             if node.id in refs:
                 out.seconds[node.id] = ray.get(timing_refs[node.id])
             else:

@@ -31,6 +31,10 @@ class EndpointConfig:
     wait_ms: float = 5.0
     token_sha256: Optional[str] = None
     deployment_options: dict[str, Any] = field(default_factory=dict)
+    monitoring_dir: Optional[str] = None  # prediction log + feedback (when the spec has retraining/monitoring)
+    score_outliers: bool = True  # when the model has an outlier detector
+    drift_window_rows: int = 1000
+    monitor: Optional[dict[str, Any]] = None  # MonitorConfig fields; None: no monitor deployment
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -43,6 +47,8 @@ def _field_path(loc: tuple) -> str:
 
 def build_application(cfg: EndpointConfig):
     """A bound Serve application for this endpoint config."""
+    import asyncio
+
     import numpy as np
     import pandas as pd
     from fastapi import Depends, FastAPI, Request
@@ -50,13 +56,14 @@ def build_application(cfg: EndpointConfig):
     from fastapi.responses import JSONResponse, ORJSONResponse
     from ray import serve
 
-    from mlops.serving.schema import PredictResponse, request_model
+    from mlops.serving.schema import FeedbackRequest, PredictResponse, request_model
+    from mlops.serving.window import Delta
 
     PredictRequest = request_model(cfg.input_schema, cfg.max_rows)
     columns = [c["name"] for c in cfg.input_schema]
     api = FastAPI(title=f"mlops endpoint: {cfg.name}", default_response_class=ORJSONResponse,
                   description="Predictions from the registered model; the request schema is the training input schema.")
-    state: dict[str, Any] = {}  # the replica's metrics, shared with the app-level handlers
+    state: dict[str, Any] = {"delta": Delta()}  # the replica's metrics and traffic delta, shared with app handlers
 
     def metrics():
         if "metrics" not in state:
@@ -65,14 +72,18 @@ def build_application(cfg: EndpointConfig):
             state["metrics"] = EndpointMetrics(cfg.name)
         return state["metrics"]
 
-    def error(status: int, kind: str, field_name: str, message: str) -> JSONResponse:
+    def count_error(kind: str) -> None:
         metrics().error(kind)
+        state["delta"].error(kind)
+
+    def error(status: int, kind: str, field_name: str, message: str) -> JSONResponse:
+        count_error(kind)
         return JSONResponse({"detail": [{"field": field_name, "message": message}]}, status_code=status)
 
     @api.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = [{"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in exc.errors()]
-        metrics().error("validation")
+        count_error("validation")
         return JSONResponse({"detail": details}, status_code=422)
 
     @api.middleware("http")
@@ -92,7 +103,7 @@ def build_application(cfg: EndpointConfig):
         presented = header[7:] if header.lower().startswith("bearer ") else ""
         digest = hashlib.sha256(presented.encode()).hexdigest()
         if not presented or not hmac.compare_digest(digest, cfg.token_sha256):
-            metrics().error("auth")
+            count_error("auth")
             from fastapi import HTTPException
 
             raise HTTPException(status_code=401, detail="missing or invalid bearer token",
@@ -101,9 +112,32 @@ def build_application(cfg: EndpointConfig):
     @serve.deployment(name="endpoint", user_config={"version": cfg.version}, **cfg.deployment_options)
     @serve.ingress(api)
     class Endpoint:
-        def __init__(self) -> None:
+        def __init__(self, monitor: Any = None) -> None:
             self.bundle, self.version = None, None
             self.observers: list = []  # callables(frame, predictions, proba, version), e.g. monitoring windows
+            self.monitor = monitor  # handle of the app's monitor deployment (None without one)
+            self._flusher, self._pending = None, None
+            self.log = None
+            if cfg.monitoring_dir:
+                from mlops.monitoring.store import PredictionLog
+
+                self.log = PredictionLog(cfg.monitoring_dir)
+
+        def _ensure_flusher(self) -> None:
+            """Ship the traffic delta to the monitor about once a second (started on the first request)."""
+            if self._flusher is None and self.monitor is not None:
+                self._flusher = asyncio.get_running_loop().create_task(self._flush_forever())
+
+        async def _flush_forever(self) -> None:
+            while True:
+                await asyncio.sleep(1.0)
+                self._flush()
+
+        def _flush(self) -> None:
+            delta = state["delta"]
+            if self.monitor is not None and not delta.empty():
+                state["delta"] = Delta()
+                self._pending = self.monitor.record.remote(delta)  # fire and forget; keep the last one referenced
 
         def reconfigure(self, user_config: dict[str, Any]) -> None:
             """Load the version the user_config names; the old model keeps serving until the swap."""
@@ -127,28 +161,78 @@ def build_application(cfg: EndpointConfig):
                 labels = bundle.model.classes_[proba.argmax(axis=1)]
             else:
                 labels = bundle.predict(frame)
+            outlier_model = bundle.monitoring.outliers if cfg.score_outliers and bundle.monitoring is not None else None
+            scores = flags = None
+            delta = state["delta"]
+            if outlier_model is not None:
+                scores, flags = outlier_model.score(frame)
+                delta.outliers += int(flags.sum())
+                delta.scored_rows += len(frame)
+            delta.rows += len(frame)
+            if self.monitor is not None:
+                delta.inputs.extend(row for rows in requests for row in rows)
+                if len(delta.inputs) > cfg.drift_window_rows:
+                    del delta.inputs[: len(delta.inputs) - cfg.drift_window_rows]
             metrics().observe_batch(len(frame), version, labels if proba is not None else None)
             for observe in self.observers:
                 observe(frame, labels, proba, version)
             out, start = [], 0
             for size in sizes:
                 stop = start + size
-                out.append((labels[start:stop], None if proba is None else proba[start:stop], version))
+                out.append((labels[start:stop], None if proba is None else proba[start:stop], version,
+                            None if scores is None else (scores[start:stop], flags[start:stop])))
                 start = stop
             return out
 
         @api.post("/predict", responses={200: {"model": PredictResponse}})  # documented, not re-validated
         async def predict(self, body: PredictRequest, _: None = Depends(require_token)) -> dict[str, Any]:
             started = time.perf_counter()
+            self._ensure_flusher()
             metrics().request("predict")
             rows = [list(row.__dict__.values()) for row in body.rows]
-            labels, proba, version = await self._predict_batch(rows)
-            response = {"predictions": np.asarray(labels).tolist(), "model_version": version, "request_id": uuid.uuid4().hex}
+            try:
+                labels, proba, version, outliers = await self._predict_batch(rows)
+            except Exception:  # counted, then FastAPI answers 500; the replica keeps serving
+                count_error("internal")
+                raise
+            request_id = uuid.uuid4().hex
+            predictions = np.asarray(labels).tolist()
+            response = {"predictions": predictions, "model_version": version, "request_id": request_id}
             if proba is not None:
                 response["classes"] = np.asarray(self.bundle.model.classes_).tolist()
                 response["probabilities"] = proba.tolist()
-            metrics().observe_latency((time.perf_counter() - started) * 1000)
+            if outliers is not None:
+                response["outlier_scores"] = outliers[0].tolist()
+                response["outliers"] = outliers[1].tolist()
+            if self.log is not None:
+                self.log.write([(request_id, i) for i in range(len(rows))], [dict(zip(columns, r)) for r in rows],
+                               predictions, version)
+            elapsed = (time.perf_counter() - started) * 1000
+            metrics().observe_latency(elapsed)
+            state["delta"].requests += 1
+            state["delta"].latency(elapsed)
             return response
+
+        @api.post("/feedback")
+        async def feedback(self, body: FeedbackRequest, _: None = Depends(require_token)) -> dict[str, Any]:
+            """Ground-truth labels for served rows, by request id (and row index within the request)."""
+            if not cfg.monitoring_dir:
+                return JSONResponse({"detail": [{"field": "body", "message": "this endpoint keeps no feedback: "
+                                                 "add a retraining or monitoring section to the spec"}]}, status_code=404)
+            from mlops.monitoring.store import append_feedback_lines
+
+            append_feedback_lines(cfg.monitoring_dir, [item.model_dump() for item in body.labels])
+            return {"stored": len(body.labels)}
+
+        @api.get("/stats")
+        async def stats(self, window_s: float = 300, _: None = Depends(require_token)) -> dict[str, Any]:
+            """Traffic, errors, latency percentiles, outlier rate and the last drift check over `window_s`."""
+            if self.monitor is None:
+                return JSONResponse({"detail": [{"field": "body", "message": "this endpoint has no monitor"}]}, status_code=404)
+            self._flush()
+            if self._pending is not None:
+                await self._pending  # our own latest numbers are in before we ask
+            return await self.monitor.stats.remote(window_s)
 
         @api.get("/healthz")
         async def healthz(self) -> dict[str, str]:
@@ -167,4 +251,8 @@ def build_application(cfg: EndpointConfig):
                     "metrics": meta.get("metrics"), "classes": meta.get("classes"), "input_schema": meta.get("input_schema"),
                     "route": cfg.route}
 
-    return Endpoint.bind()
+    if cfg.monitor is None:
+        return Endpoint.bind()
+    from mlops.serving.monitor_app import MonitorConfig, build_monitor
+
+    return Endpoint.bind(build_monitor(MonitorConfig(**cfg.monitor), cfg.version))

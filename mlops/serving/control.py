@@ -126,18 +126,31 @@ def endpoint_status(name: str | None, address: str | None, uri: str | None) -> l
         if url:
             try:
                 row["serving_version"] = httpx.get(f"{url}/readyz", timeout=2).json().get("model_version")
+                stats = httpx.get(f"{url}/stats", params={"window_s": STATUS_WINDOW_S}, timeout=5)
+                row["stats"] = stats.json() if stats.status_code == 200 else None
             except (httpx.HTTPError, ValueError):
                 row["serving_version"] = None
         tracking = uri or info.get("tracking_uri")
         if tracking:
-            from mlops.errors import RegistryError
-            from mlops.registry import Registry
-
-            try:
-                row["champion"] = Registry(tracking).by_alias(row["application"], "champion").version
-            except RegistryError:
-                row["champion"] = None
+            row.update(model_health(row["application"], tracking))
     return rows
+
+
+STATUS_WINDOW_S = 300  # `mlops status` summarizes the last 5 minutes of traffic
+
+
+def model_health(name: str, uri: str) -> dict[str, Any]:
+    """The champion version and the last retrain attempt with its decision (from the registry)."""
+    from mlops.errors import RegistryError
+    from mlops.monitoring.evidence import last_attempt
+    from mlops.registry import Registry
+
+    registry = Registry(uri)
+    try:
+        champion = registry.by_alias(name, "champion").version
+    except RegistryError:
+        return {"champion": None, "last_retrain": None}
+    return {"champion": champion, "last_retrain": last_attempt(registry, name) or None}
 
 
 def read_rows(path: str) -> list[dict[str, Any]]:
@@ -171,19 +184,30 @@ def predict(spec_path: str | Path, overrides: Sequence[str], input_file: str, *,
     ensure_online(project)
     import httpx
 
-    online = project.spec.serving.online
-    host = "127.0.0.1" if online.host in ("0.0.0.0", "::") else online.host
-    url = f"http://{host}:{online.port}{route_of(project)}/predict"
-    headers = {}
-    if online.auth is not None and os.environ.get(online.auth.token_env):
-        headers["Authorization"] = f"Bearer {os.environ[online.auth.token_env]}"
+    url = f"{endpoint_url(project)}/predict"
     try:
-        response = httpx.post(url, json={"rows": rows}, headers=headers, timeout=online.timeout_s + 5)
+        response = httpx.post(url, json={"rows": rows}, headers=auth_headers(project),
+                              timeout=project.spec.serving.online.timeout_s + 5)
     except httpx.HTTPError as exc:
         raise MlopsError(f"cannot reach the endpoint at {url}: {exc}; is it running (`mlops status`)?") from None
     if response.status_code != 200:
         raise MlopsError(f"endpoint answered {response.status_code}: {response.text}")
     return response.json()
+
+
+def endpoint_url(project: Project) -> str:
+    """http://host:port/route of the spec's online endpoint, as a client on this machine reaches it."""
+    online = project.spec.serving.online
+    host = "127.0.0.1" if online.host in ("0.0.0.0", "::") else online.host
+    return f"http://{host}:{online.port}{route_of(project)}"
+
+
+def auth_headers(project: Project) -> dict[str, str]:
+    """The bearer token header when the endpoint wants one and the environment has it."""
+    auth = project.spec.serving.online.auth
+    if auth is not None and os.environ.get(auth.token_env):
+        return {"Authorization": f"Bearer {os.environ[auth.token_env]}"}
+    return {}
 
 
 def _predict_local(project: Project, rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -75,7 +75,28 @@ def endpoint_config(project: Project, version: str | None = None):
     return EndpointConfig(name=spec.name, tracking_uri=uri, route=route_of(project), version=str(version),
                           input_schema=bundle.meta["input_schema"], max_rows=online.max_rows,
                           max_request_bytes=online.max_request_bytes, max_batch_size=online.batching.max_batch_size,
-                          wait_ms=online.batching.wait_ms, token_sha256=token_sha, deployment_options=options)
+                          wait_ms=online.batching.wait_ms, token_sha256=token_sha, deployment_options=options,
+                          **monitoring_options(project, uri, [c["name"] for c in bundle.meta["input_schema"]]))
+
+
+def monitoring_options(project: Project, uri: str, columns: list[str]) -> dict[str, Any]:
+    """The endpoint's monitor (traffic window, drift on recent inputs) and, with retraining or monitoring
+    sections, the prediction log and feedback store."""
+    from mlops.monitoring.store import monitoring_dir
+    from mlops.spec.monitoring import MonitoringSpec
+    from mlops.spec.validation import DriftSpec
+
+    spec = project.spec
+    monitoring = spec.monitoring or MonitoringSpec()
+    drift = spec.validation.drift if spec.validation is not None else DriftSpec()
+    keeps_feedback = spec.monitoring is not None or spec.retraining is not None
+    return {
+        "monitoring_dir": str(monitoring_dir(project.base_dir.resolve(), spec.name)) if keeps_feedback else None,
+        "score_outliers": True, "drift_window_rows": monitoring.drift_window_rows,
+        "monitor": {"name": spec.name, "tracking_uri": uri, "columns": columns,
+                    "drift_window_rows": monitoring.drift_window_rows, "drift_every_s": monitoring.drift_every_s,
+                    "drift": drift.model_dump() if drift is not None else None},
+    }
 
 
 def check_replicas_fit(project: Project) -> None:

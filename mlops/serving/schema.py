@@ -1,7 +1,7 @@
 """Request and response models generated from the input schema recorded with the model at training time."""
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
@@ -32,9 +32,23 @@ def request_model(input_schema: list[dict[str, Any]], max_rows: int) -> type[Bas
                         rows=(list[row], Field(..., min_length=1, max_length=max_rows)))
 
 
+class FeedbackItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    request_id: str = Field(min_length=1)
+    row: int = Field(0, ge=0, description="row index within the request")
+    label: Union[bool, int, float, str] = Field(description="the true target value")
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    labels: list[FeedbackItem] = Field(min_length=1, max_length=10000)
+
+
 class PredictResponse(BaseModel):
     predictions: list[Any]
     classes: Optional[list[Any]] = None
     probabilities: Optional[list[list[float]]] = None
     model_version: str
     request_id: str
+    outlier_scores: Optional[list[float]] = None
+    outliers: Optional[list[bool]] = None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from mlops.spec.base import StrictModel
 from mlops.spec.data import DataSpec
@@ -14,7 +14,7 @@ from mlops.spec.monitoring import MonitoringSpec
 from mlops.spec.retraining import RetrainingSpec
 from mlops.spec.serving import ServingSpec
 from mlops.spec.tracking import TrackingSpec
-from mlops.spec.tuning import TuningSpec
+from mlops.spec.tuning import TuningSpec, check_space_roots
 from mlops.spec.validation import ValidationSpec
 
 
@@ -33,6 +33,21 @@ class Spec(StrictModel):
     monitoring: Optional[MonitoringSpec] = None
     hardware: HardwareSpec = HardwareSpec()
     tracking: TrackingSpec = TrackingSpec()
+
+    @field_validator("tuning")
+    @classmethod
+    def _search_space_fits_model(cls, tuning: Optional[TuningSpec], info: ValidationInfo) -> Optional[TuningSpec]:
+        model = info.data.get("model")
+        if tuning is None or model is None:
+            return tuning
+        if model.type == "auto" and tuning.search == "grid":
+            raise ValueError("search: grid is not available for model.type auto (families' spaces are sampled); use random or optuna")
+        if model.type == "auto" and tuning.search_space:
+            raise ValueError("search_space is per family for model.type auto: put it under model.search_space.FAMILY")
+        problems = check_space_roots(tuning.search_space, model.type, "search_space")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return tuning
 
     @model_validator(mode="after")
     def _target_is_not_a_feature(self):

@@ -9,6 +9,8 @@ from mlops.errors import UnknownName
 from mlops.metrics import METRICS, metrics_for
 from mlops.plugins import estimators
 from mlops.spec.base import StrictModel
+from mlops.spec.tuning import Domain
+from mlops.spec.torch_training import ArchitectureSpec, TrainingSpec
 
 Task = Literal["classification", "regression"]
 DEFAULT_METRIC = {"classification": "f1_macro", "regression": "rmse"}
@@ -50,4 +52,60 @@ class SklearnModelSpec(ModelBase):
         return self
 
 
-ModelSpec = Annotated[Union[SklearnModelSpec], Field(discriminator="type")]
+class TorchModelSpec(ModelBase):
+    """A tabular MLP trained with Ray Train's TorchTrainer on `hardware.workers` workers."""
+
+    type: Literal["torch"] = "torch"
+    architecture: ArchitectureSpec = ArchitectureSpec()
+    training: TrainingSpec = TrainingSpec()
+
+
+class AutoModelSpec(ModelBase):
+    """Model selection: one Ray Tune run over several estimator families and their search spaces."""
+
+    type: Literal["auto"] = "auto"
+    candidates: Optional[list[str]] = Field(None, min_length=1, description="estimator families to search (default: those registered with auto=True for the task)")
+    search_space: dict[str, dict[str, Domain]] = Field(default_factory=dict, description="per family: dotted path -> domain, replacing that family's registered space")
+
+    @field_validator("candidates")
+    @classmethod
+    def _candidates_are_registered(cls, names: Optional[list[str]]) -> Optional[list[str]]:
+        for name in names or []:
+            try:
+                estimators.get(name)
+            except UnknownName as exc:
+                raise ValueError(str(exc)) from None
+        return names
+
+    @model_validator(mode="after")
+    def _candidates_fit_task(self):
+        if self.candidates is None:
+            self.candidates = auto_candidates(self.task)
+        if not self.candidates:
+            raise ValueError(f"no estimator is registered with auto=True for task '{self.task}'; list model.candidates")
+        for name in self.candidates:
+            entry = estimators.get(name)
+            tasks = getattr(entry.target, "tasks", None) or entry.meta.get("tasks", ())
+            if tasks and self.task not in tasks:
+                raise ValueError(f"candidates: estimator '{name}' does not support task '{self.task}' (supports: {', '.join(tasks)})")
+        extra = [f for f in self.search_space if f not in self.candidates]
+        if extra:
+            raise ValueError(f"search_space names families that are not candidates: {', '.join(extra)} (candidates: {', '.join(self.candidates)})")
+        for family, space in self.search_space.items():
+            bad = [k for k, d in space.items() if not k.startswith("params.") or d.kind == "grid"]
+            if bad:
+                raise ValueError(f"search_space.{family}: keys must be params.NAME with sampled domains (no grid), got {', '.join(bad)}")
+        return self
+
+
+def auto_candidates(task: str) -> list[str]:
+    """The registry's default families for `type: auto` (estimators registered with auto=True)."""
+    found = []
+    for entry in estimators:
+        tasks = getattr(entry.target, "tasks", None) or entry.meta.get("tasks", ())
+        if entry.meta.get("auto") and (not tasks or task in tasks):
+            found.append(entry.name)
+    return found
+
+
+ModelSpec = Annotated[Union[SklearnModelSpec, TorchModelSpec, AutoModelSpec], Field(discriminator="type")]

@@ -1,15 +1,131 @@
-"""`tuning`: placeholder until implemented (issue 3 (A)); rejects any use so nothing is silently ignored."""
+"""`tuning`: hyperparameter search with Ray Tune (search space, search algorithm, scheduler, budget)."""
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Literal, Optional
 
-from pydantic import model_validator
+from pydantic import Field, field_validator, model_validator
 
+from mlops.errors import did_you_mean
 from mlops.spec.base import StrictModel
+
+# Top-level keys of the model section a search-space key may start with, by model type.
+SPACE_ROOTS = {"sklearn": ("params",), "torch": ("training", "architecture")}
+DOMAIN_KINDS = ("choice", "grid", "uniform", "loguniform", "randint", "qrandint")
+DEFAULT_SAMPLES = 10
+AUTO_DEFAULTS = {"num_samples": 30, "time_budget_s": 300.0}  # `model.type: auto` without a tuning section
+
+
+class Domain(StrictModel):
+    """One searched value: exactly one of choice, grid, uniform, loguniform, randint, qrandint."""
+
+    choice: Optional[list[Any]] = Field(None, min_length=1, description="sample one of these values")
+    grid: Optional[list[Any]] = Field(None, min_length=1, description="try every value (search: grid)")
+    uniform: Optional[list[float]] = Field(None, description="[low, high]: a float, uniformly")
+    loguniform: Optional[list[float]] = Field(None, description="[low, high], 0 < low: a float, uniformly in log space")
+    randint: Optional[list[int]] = Field(None, description="[low, high]: an integer, low <= x < high")
+    qrandint: Optional[list[int]] = Field(None, description="[low, high, q]: an integer multiple of q, low <= x <= high")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exactly_one_kind(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict) or len(raw) != 1:
+            raise ValueError(f"a domain is a mapping with exactly one of {', '.join(DOMAIN_KINDS)} "
+                             f"(e.g. {{randint: [50, 500]}})")
+        kind = next(iter(raw))
+        if kind not in DOMAIN_KINDS:
+            hint = did_you_mean(str(kind), DOMAIN_KINDS)
+            raise ValueError(f"unknown domain '{kind}'" + (f"; {hint}" if hint else "") +
+                             f" (expected one of {', '.join(DOMAIN_KINDS)})")
+        return raw
+
+    @field_validator("uniform", "randint")
+    @classmethod
+    def _ordered_bounds(cls, bounds: Optional[list]) -> Optional[list]:
+        if bounds is not None and (len(bounds) != 2 or not bounds[0] < bounds[1]):
+            raise ValueError("expected [low, high] with low < high")
+        return bounds
+
+    @field_validator("loguniform")
+    @classmethod
+    def _positive_bounds(cls, bounds: Optional[list]) -> Optional[list]:
+        if bounds is not None and (len(bounds) != 2 or not 0 < bounds[0] < bounds[1] or not math.isfinite(bounds[1])):
+            raise ValueError("expected [low, high] with 0 < low < high")
+        return bounds
+
+    @field_validator("qrandint")
+    @classmethod
+    def _quantized_bounds(cls, bounds: Optional[list]) -> Optional[list]:
+        if bounds is None:
+            return bounds
+        if len(bounds) != 3 or not bounds[0] < bounds[1]:
+            raise ValueError("expected [low, high, q] with low < high")
+        if bounds[2] <= 0:
+            raise ValueError(f"q={bounds[2]}: expected [low, high, q] with q > 0")
+        return bounds
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in DOMAIN_KINDS if getattr(self, k) is not None)
+
+    @property
+    def args(self) -> list[Any]:
+        return getattr(self, self.kind)
+
+
+SearchSpace = dict[str, Domain]
 
 
 class TuningSpec(StrictModel):
-    @model_validator(mode="before")
+    """Ray Tune over the model's hyperparameters; the best trial is retrained on the whole training split."""
+
+    num_samples: Optional[int] = Field(None, ge=1, description=f"trials to run (default {DEFAULT_SAMPLES}; search: grid runs each grid point once)")
+    time_budget_s: Optional[float] = Field(None, gt=0, description="stop starting trials after this many seconds")
+    search: Literal["random", "grid", "optuna"] = Field("random", description="optuna needs `pip install mlops[tune]`")
+    scheduler: Literal["fifo", "asha"] = Field("fifo", description="asha stops weak trials early at each reported step (folds or epochs)")
+    search_space: SearchSpace = Field(default_factory=dict, description="dotted path into `model` -> domain, e.g. params.max_depth: {choice: [4, 8]}")
+    validation_size: float = Field(0.2, gt=0, lt=1, description="share of the training split each trial holds out to score on")
+    folds: Optional[int] = Field(None, ge=2, description="score trials by k-fold cross-validation on the training split instead")
+    seed: int = Field(0, description="seed of the search algorithm and the validation split")
+
+    @field_validator("search_space")
     @classmethod
-    def _not_supported_yet(cls, raw: Any) -> Any:
-        raise ValueError("section 'tuning' is not supported by this build of mlops yet")
+    def _keys_are_dotted_paths(cls, space: SearchSpace) -> SearchSpace:
+        roots = sorted({r for rs in SPACE_ROOTS.values() for r in rs})
+        for key in space:
+            root, _, rest = key.partition(".")
+            if root not in roots or not rest:
+                raise ValueError(f"key '{key}' is not a dotted path into `model`; expected {' or '.join(f'{r}.NAME' for r in roots)}"
+                                 f" (e.g. params.max_depth)")
+        return space
+
+    @model_validator(mode="after")
+    def _search_fits_domains(self):
+        kinds = {key: domain.kind for key, domain in self.search_space.items()}
+        if self.search == "grid":
+            sampled = [f"{k} ({v})" for k, v in kinds.items() if v not in ("grid", "choice")]
+            if sampled:
+                raise ValueError(f"search: grid enumerates grid and choice domains only; sampled domains: {', '.join(sampled)}")
+            if not kinds:
+                raise ValueError("search: grid needs a search_space of grid or choice domains")
+            if self.num_samples not in (None, 1):
+                raise ValueError(f"search: grid runs each grid point exactly once; num_samples={self.num_samples} must be omitted")
+        else:
+            grids = [k for k, v in kinds.items() if v == "grid"]
+            if grids:
+                raise ValueError(f"grid domains ({', '.join(grids)}) need search: grid; use choice to sample from a list")
+        return self
+
+    def trials(self) -> int:
+        """How many trials the search will start at most (the time budget may stop it sooner)."""
+        if self.search == "grid":
+            return math.prod(len(d.args) for d in self.search_space.values())
+        return self.num_samples or DEFAULT_SAMPLES
+
+
+def check_space_roots(space: SearchSpace, model_type: str, where: str) -> list[str]:
+    """Messages for keys whose root does not fit the model type (params.* is sklearn, training.* is torch)."""
+    roots = SPACE_ROOTS.get(model_type, SPACE_ROOTS["sklearn"])
+    return [f"{where}.{key}: a model.type {next(t for t, rs in SPACE_ROOTS.items() if key.split('.')[0] in rs)} setting, "
+            f"but model.type is {model_type}; expected keys under {', '.join(r + '.' for r in roots)}"
+            for key in space if key.split(".")[0] not in roots]

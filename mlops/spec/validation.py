@@ -46,7 +46,7 @@ def _check_detector(name: str, kind: str) -> str:
         raise ValueError(str(exc)) from None
     if entry.meta.get("kind") != kind:
         known = sorted(e.name for e in detectors if e.meta.get("kind") == kind)
-        raise ValueError(f"'{name}' is a {entry.meta.get('kind')} detector, not a {kind} detector; expected one of {known}")
+        raise ValueError(f"'{name}' detects {entry.meta.get('kind')}s, not {kind}; expected one of {known}")
     return name
 
 

@@ -26,7 +26,8 @@ class BatchResult:
 
 
 def output_frame(bundle: Any, frame: Any, id_column: str | None, include_proba: bool):
-    """Predictions for one batch: id column (if any), prediction, and proba_<class> columns."""
+    """Predictions for one batch: id column (if any), prediction, proba_<class> columns and, when the model
+    has an outlier detector, outlier_score and is_outlier."""
     import pandas as pd
 
     out = {}
@@ -42,6 +43,9 @@ def output_frame(bundle: Any, frame: Any, id_column: str | None, include_proba: 
                 out[f"proba_{cls}"] = proba[:, i]
     else:
         out["prediction"] = bundle.predict(X)
+    detector = bundle.monitoring.outliers if bundle.monitoring is not None else None
+    if detector is not None:  # the model was trained with validation.outliers
+        out["outlier_score"], out["is_outlier"] = detector.score(X)
     return pd.DataFrame(out, index=frame.index)
 
 

@@ -5,34 +5,25 @@ Produces the data profile (schema inference), the drift reference sample and, wh
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass
-class Monitoring:
-    """Everything monitoring needs from training time (see mlops.monitoring.artifacts)."""
-
-    profile: dict[str, Any]
-    reference: Any  # DataFrame sample of the raw training inputs
-    config: dict[str, Any]  # the validation section as applied
-    outliers: Any = None  # fitted detector, or None
-
-
-def run(features: Any, split: Any, params: dict[str, Any]) -> Monitoring:
+def run(features: Any, split: Any, params: dict[str, Any]) -> Any:
+    from mlops.monitoring.artifacts import MonitoringArtifacts
+    from mlops.monitoring.drift import DriftReference
     from mlops.monitoring.profile import infer_profile
 
     validation = params["validation"]
     rules = validation["schema"] if isinstance(validation.get("schema"), dict) else None
     X = split.X_train
     profile = infer_profile(X, features.raw_inputs, features.categorical, rules)
+    categorical = [c for c in features.raw_inputs if c in features.categorical]
+    numeric = [c for c in features.raw_inputs if c not in categorical]
     drift = validation.get("drift") or {}
-    rows = min(len(X), drift.get("reference_rows", 5000))
-    reference = X.sample(n=rows, random_state=params["seed"]) if rows < len(X) else X
-    reference = reference.reset_index(drop=True)
+    reference = DriftReference.from_frame(X, numeric, categorical, drift.get("reference_rows", 5000), params["seed"])
     outliers = None
     if validation.get("outliers"):
-        from mlops.monitoring.artifacts import fit_outliers
+        from mlops.monitoring.detectors import fit_outliers
 
-        outliers = fit_outliers(reference, features.raw_inputs, features.categorical, validation["outliers"], params["seed"])
-    return Monitoring(profile, reference, validation, outliers)
+        outliers = fit_outliers(reference, validation["outliers"], params["seed"])
+    return MonitoringArtifacts(profile, reference, validation, outliers)

@@ -13,6 +13,7 @@ def register() -> None:
         "lightgbm",
         sklearn_estimator(classification="lightgbm:LGBMClassifier", regression="lightgbm:LGBMRegressor"),
         threaded_predict=True,
+        auto=True,  # joins `model.type: auto`'s default candidates
         default_params={"classification": {"verbose": -1}, "regression": {"verbose": -1}},
         search_space={
             "params.n_estimators": {"randint": [50, 400]},

@@ -1,0 +1,72 @@
+"""Plan nodes that start Ray Train workers: resolve `accelerator: auto`, check the workers fit, run, log."""
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from mlops.errors import ResourceError
+from mlops.plan import Node, Plan
+
+WORKER_FIELDS = {"CPU": "hardware.cpus_per_worker", "GPU": "hardware.gpus_per_worker"}
+
+
+def worker_nodes(plan: Plan) -> list[Node]:
+    """Nodes that declare Ray Train workers (their resources are not a single Ray task's)."""
+    return [n for n in plan.nodes if "workers" in n.params and "resources_per_worker" in n.params]
+
+
+def use_gpu_on(params: dict[str, Any], cluster: list[dict[str, float]], warn: bool = False) -> bool:
+    """The plan's use_gpu, with 'auto' resolved against the cluster (no GPUs: CPU, with a warning)."""
+    if params["use_gpu"] != "auto":
+        return bool(params["use_gpu"])
+    has_gpus = any(node.get("GPU", 0) > 0 for node in cluster)
+    if not has_gpus and warn:
+        warnings.warn("hardware.accelerator=auto: the cluster has no GPUs, so torch training runs on CPU", stacklevel=2)
+    return has_gpus
+
+
+def per_worker(params: dict[str, Any], use_gpu: bool) -> dict[str, float]:
+    return {"CPU": params["resources_per_worker"]["CPU"], **({"GPU": params["gpus_per_worker"]} if use_gpu else {})}
+
+
+def check_workers(plan: Plan, cluster: list[dict[str, float]]) -> None:
+    """Every worker must fit on a node and all of them in the cluster; else Ray would wait forever."""
+    problems = []
+    for node in worker_nodes(plan):
+        workers = node.params["workers"]
+        for name, amount in per_worker(node.params, use_gpu_on(node.params, cluster, warn=True)).items():
+            label = "GPUs" if name == "GPU" else "CPUs"
+            largest = max((n.get(name, 0.0) for n in cluster), default=0.0)
+            total = sum(n.get(name, 0.0) for n in cluster)
+            field = WORKER_FIELDS[name]
+            if amount > largest + 1e-9:
+                where = "the cluster has" if largest == 0 else "the largest node has"
+                problems.append(f"{field}={_num(amount)} but {where} {_num(largest)} {label} (needed by plan node '{node.id}')")
+            elif amount * workers > total + 1e-9:
+                problems.append(f"hardware.workers={workers} x {field}={_num(amount)} needs {_num(amount * workers)} {label} "
+                                f"but the cluster has {_num(total)} (needed by plan node '{node.id}')")
+    if problems:
+        raise ResourceError("the plan cannot be scheduled on this cluster:\n  " + "\n  ".join(problems))
+
+
+def train_on_ray(registry: Any, run_id: str, plan_name: str, node: Node, inputs: list[Any],
+                 cluster: list[dict[str, float]]) -> Any:
+    """Driver handler of train_torch: train on Ray Train, log per-epoch metrics (step=epoch), return Trained."""
+    from mlops.stages import train_torch
+
+    features, split = inputs
+    use_gpu = use_gpu_on(node.params, cluster)
+    outcome = train_torch.run(features, split, node.params, use_gpu=use_gpu, run_name=f"{plan_name}-{run_id}")
+    for row in outcome.history:  # only the driver writes to MLflow
+        registry.log_metrics(run_id, {k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
+    registry.set_tags(run_id, {"mlops.ray_train.path": outcome.path, "mlops.ray_train.use_gpu": use_gpu,
+                               "mlops.ray_train.workers": node.params["workers"],
+                               "mlops.ray_train.epochs_run": len(outcome.history),
+                               "mlops.ray_train.best_epoch": outcome.best_epoch,
+                               "mlops.ray_train.stopped_early": outcome.stopped_early,
+                               "mlops.ray_train.resumed_from_epoch": outcome.resumed_from_epoch or "-"})
+    return outcome.trained
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.2f}"

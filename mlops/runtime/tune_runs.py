@@ -1,0 +1,118 @@
+"""Driver side of tuning: every trial as an MLflow child run, and the leaderboard on the parent run.
+
+Trials never write to MLflow themselves (SQLite takes one writer); they report to Tune, and this
+module logs what came back, from the one driver process.
+"""
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from mlops.stages.tune import TuneOutcome
+
+
+def tune_in_driver(registry: Any, run_id: str, experiment: str, node: Any, inputs: list[Any]) -> TuneOutcome:
+    """The tune node: Tuner.fit() from the driver, then every trial logged as a child of the apply's run."""
+    from mlops.stages import tune
+
+    outcome = tune.run(*inputs, node.params)
+    log_trials(registry, run_id, experiment, outcome)
+    return outcome
+
+
+def best_node(node: Any, outcome: TuneOutcome) -> Any:
+    """The train node with the best trial's model section (for trainings that run in the driver)."""
+    from dataclasses import replace
+
+    return replace(node, kind=node.params["base_kind"], params={**node.params, "model": outcome.best.model})
+
+
+def log_trials(registry: Any, run_id: str, experiment: str, outcome: TuneOutcome) -> list[str]:
+    """One child run per trial (tag mlflow.parentRunId = run_id); returns their run ids in trial order."""
+    from mlops.runtime.apply import flat_params
+
+    child_ids = []
+    for rank, trial in enumerate(outcome.trials):
+        child = registry.start_run(experiment, run_name=f"trial-{rank:03d}-{trial.family}", parent_run_id=run_id,
+                                   tags={"mlops.trial_id": trial.trial_id, "mlops.trial_status": trial.status,
+                                         "mlops.trial_family": trial.family, "mlops.scored_on": "validation part of the train split",
+                                         **({"mlops.trial_error": trial.error} if trial.error else {})})
+        registry.log_batch(child, {**flat_params("", trial.params), "estimator": trial.family},
+                           {**trial.metrics, "seconds": trial.seconds, "steps": trial.steps})
+        registry.end_run(child, ok=trial.status != "error")
+        child_ids.append(child)
+    best = outcome.best
+    registry.set_tags(run_id, {"mlops.tune.trials": len(outcome.trials), "mlops.tune.best_trial": best.trial_id,
+                               "mlops.tune.best_family": best.family, "mlops.tune.storage": outcome.storage,
+                               "mlops.tune.best_child_run": child_ids[outcome.trials.index(best)]})
+    registry.log_params(run_id, {f"tune.best.{k}": v for k, v in flat_params("", best.params).items()})
+    registry.log_metrics(run_id, {f"tune.best_validation_{outcome.metric}": best.metrics[outcome.metric],
+                                  "tune.seconds": outcome.seconds, "tune.trials": len(outcome.trials)})
+    board = leaderboard(outcome)
+    registry.log_text(run_id, board.to_csv(index=False), "tune/leaderboard.csv")
+    registry.log_text(run_id, markdown(board), "tune/leaderboard.md")
+    registry.log_bytes(run_id, leaderboard_plot(outcome), "tune/leaderboard.png")
+    return child_ids
+
+
+def leaderboard(outcome: TuneOutcome):
+    """Trials best first (finished ones before stopped ones): rank, family, metric, steps, seconds, status, values."""
+    import pandas as pd
+
+    rows = [{"trial": t.trial_id, "family": t.family, outcome.metric: t.metrics.get(outcome.metric),
+             "steps": t.steps, "seconds": round(t.seconds, 2), "status": t.status,
+             "params": ", ".join(f"{k}={_short(v)}" for k, v in t.params.items() if k != "estimator")}
+            for t in outcome.trials]
+    frame = pd.DataFrame(rows)
+    # Finished trials first: a trial the scheduler stopped early scored fewer folds/epochs, not comparable.
+    frame["_finished"] = frame["status"] == "ok"
+    frame = frame.sort_values(["_finished", outcome.metric], ascending=[False, outcome.mode == "min"], na_position="last",
+                              kind="stable").drop(columns="_finished")
+    frame.insert(0, "rank", range(1, len(frame) + 1))
+    return frame.reset_index(drop=True)
+
+
+def markdown(frame: Any) -> str:
+    """A GitHub-style table (pandas' to_markdown needs tabulate, which mlops does not depend on)."""
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(_cell(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def leaderboard_plot(outcome: TuneOutcome) -> bytes:
+    """Metric per trial in trial order, coloured by family, the best marked; PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    families = sorted({t.family for t in outcome.trials})
+    for family in families:
+        points = [(i, t.metrics[outcome.metric]) for i, t in enumerate(outcome.trials)
+                  if t.family == family and outcome.metric in t.metrics]
+        if points:
+            ax.scatter(*zip(*points), label=family, s=30)
+    best_at = outcome.trials.index(outcome.best)
+    ax.scatter([best_at], [outcome.best.metrics[outcome.metric]], s=160, facecolors="none", edgecolors="black", label="best")
+    ax.set_xlabel("trial (start order)")
+    ax.set_ylabel(f"validation {outcome.metric}")
+    ax.set_title(f"{len(outcome.trials)} trials, best {outcome.best.family} {outcome.best.metrics[outcome.metric]:.4f}")
+    ax.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if value != value else f"{value:.4f}"
+    return str(value).replace("|", "\\|")

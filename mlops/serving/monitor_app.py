@@ -1,0 +1,113 @@
+"""The endpoint's monitor: one small deployment per application that merges the replicas' traffic
+deltas, keeps a bounded window of recent inputs and runs the drift detector on it periodically.
+
+Its numbers are exported through Ray's metrics API (mlops_window_*, mlops_drift_*) and answered at
+GET {route}/stats, which `mlops status` and the alerts of `mlops monitor` read.
+"""
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class MonitorConfig:
+    name: str
+    tracking_uri: str
+    columns: list[str]
+    drift_window_rows: int = 1000
+    drift_every_s: float = 60.0
+    drift_min_rows: int = 50
+    drift: dict[str, Any] | None = None  # validation.drift as a dict (detector, p_val, correction)
+
+
+def build_monitor(cfg: MonitorConfig, version: str):
+    """The bound monitor deployment (the ingress gets its handle)."""
+    from ray import serve
+
+    @serve.deployment(name="monitor", num_replicas=1, user_config={"version": version},
+                      ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
+    class Monitor:
+        def __init__(self) -> None:
+            from mlops.serving.window import TrafficWindow
+
+            self.traffic = TrafficWindow()
+            self.inputs: deque = deque(maxlen=cfg.drift_window_rows)
+            self.version: str | None = None
+            self.reference = None
+            self.drift: dict[str, Any] | None = None
+            self.last_check = 0.0
+            self.checking = False
+            self.gauges = None
+
+        def reconfigure(self, user_config: dict[str, Any]) -> None:
+            version = str(user_config["version"])
+            if version == self.version:
+                return
+            self.version, self.reference = version, None
+            self.inputs.clear()  # a new model has a new reference: judge only what it serves
+            self.drift = None
+            if cfg.drift is not None:
+                from mlops.monitoring.evidence import reference_of
+                from mlops.registry import Registry
+
+                bundle = Registry(cfg.tracking_uri).load(cfg.name, version=version)
+                self.reference = reference_of(bundle) if bundle.monitoring is not None else None
+
+        async def record(self, delta: Any) -> None:
+            self.traffic.add(delta)
+            self.inputs.extend(delta.inputs)
+            self._export()
+            if (self.reference is not None and not self.checking and len(self.inputs) >= cfg.drift_min_rows
+                    and time.time() - self.last_check >= cfg.drift_every_s):
+                import asyncio
+
+                self.checking = True
+                rows = list(self.inputs)
+                asyncio.get_running_loop().run_in_executor(None, self._check_drift, rows)
+
+        def _check_drift(self, rows: list[list[Any]]) -> None:
+            import pandas as pd
+
+            from mlops.monitoring.detectors import run_drift
+
+            try:
+                frame = pd.DataFrame(rows, columns=cfg.columns)
+                report = run_drift(self.reference, frame, cfg.drift)
+                self.drift = {"drift_share": report.drift_share, "is_drift": report.is_drift,
+                              "drifted_features": report.drifted_features, "rows": len(frame),
+                              "checked_at": time.time(), "version": self.version}
+            except (ValueError, KeyError) as exc:  # e.g. a window of one constant column: report, keep serving
+                self.drift = {"error": str(exc), "checked_at": time.time(), "version": self.version}
+            finally:
+                self.last_check, self.checking = time.time(), False
+            self._export()
+
+        def stats(self, window_s: float) -> dict[str, Any]:
+            return {**self.traffic.summary(window_s), "version": self.version, "drift": self.drift,
+                    "drift_window_rows": len(self.inputs)}
+
+        def _export(self) -> None:
+            from ray.util import metrics
+
+            if self.gauges is None:
+                tags = ("model",)
+                self.gauges = {
+                    "drift_share": metrics.Gauge("mlops_drift_share", "Share of features drifted in the recent-input window.", tags),
+                    "drift_detected": metrics.Gauge("mlops_drift_detected", "1 when the last drift check found drift.", tags),
+                    "error_rate": metrics.Gauge("mlops_window_error_rate", "Error rate over the last 5 minutes.", tags),
+                    "latency_p99_ms": metrics.Gauge("mlops_window_latency_p99_ms", "p99 latency over the last 5 minutes.", tags),
+                    "outlier_rate": metrics.Gauge("mlops_window_outlier_rate", "Outlier rate over the last 5 minutes.", tags),
+                }
+            tags = {"model": cfg.name}
+            summary = self.traffic.summary(300)
+            for key in ("error_rate", "latency_p99_ms", "outlier_rate"):
+                if summary[key] is not None:
+                    self.gauges[key].set(summary[key], tags)
+            if self.drift and "drift_share" in self.drift:
+                self.gauges["drift_share"].set(self.drift["drift_share"], tags)
+                self.gauges["drift_detected"].set(float(self.drift["is_drift"]), tags)
+
+    return Monitor.bind()

@@ -1,0 +1,139 @@
+"""Spec domains ({randint: [1, 10]}) -> Ray Tune domains or Optuna suggestions; trial config -> model section.
+
+Trial configs are flat: {"params.max_depth": 8}; for `type: auto` each key is prefixed by its family
+("random_forest:params.max_depth") and "estimator" names the family the trial fits.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from mlops.errors import Problem, SpecError, did_you_mean
+
+FAMILY_KEY = "estimator"
+
+
+def _kind(domain: dict[str, Any]) -> tuple[str, list[Any]]:
+    (kind, args), = domain.items()
+    return kind, args
+
+
+def ray_domain(domain: dict[str, Any], grid: bool = False) -> Any:
+    """A Ray Tune domain; with grid=True, choice lists are enumerated like grid lists."""
+    from ray import tune
+
+    kind, args = _kind(domain)
+    if kind == "grid" or (grid and kind == "choice"):
+        return tune.grid_search(list(args))
+    if kind == "choice":
+        return tune.choice(list(args))
+    if kind == "uniform":
+        return tune.uniform(*args)
+    if kind == "loguniform":
+        return tune.loguniform(*args)
+    if kind == "randint":
+        return tune.randint(*args)
+    assert kind == "qrandint", kind
+    return tune.qrandint(*args)
+
+
+def ray_param_space(space: dict[str, Any], auto: bool, grid: bool = False) -> dict[str, Any]:
+    """The Tuner's param_space (random and grid search)."""
+    from ray import tune
+
+    if not auto:
+        return {key: ray_domain(d, grid) for key, d in space.items()}
+    # Every family's keys are sampled in every trial; a trial only reads its own family's.
+    flat: dict[str, Any] = {FAMILY_KEY: tune.choice(list(space))}
+    for family, family_space in space.items():
+        flat.update({f"{family}:{key}": ray_domain(d) for key, d in family_space.items()})
+    return flat
+
+
+def suggest(trial: Any, name: str, domain: dict[str, Any]) -> Any:
+    """Ask an Optuna trial for one value of `domain` (randint's high is exclusive, as in Ray Tune)."""
+    kind, args = _kind(domain)
+    if kind in ("choice", "grid"):
+        return trial.suggest_categorical(name, list(args))
+    if kind == "uniform":
+        return trial.suggest_float(name, args[0], args[1])
+    if kind == "loguniform":
+        return trial.suggest_float(name, args[0], args[1], log=True)
+    if kind == "randint":
+        return trial.suggest_int(name, args[0], args[1] - 1)
+    return trial.suggest_int(name, args[0], args[1], step=args[2])
+
+
+class OptunaSpace:
+    """Define-by-run space for OptunaSearch: for auto, a family first, then only that family's keys.
+
+    A class, not a closure: Tune pickles the searcher (with its space) into the experiment state.
+    """
+
+    def __init__(self, space: dict[str, Any], auto: bool):
+        self.space, self.auto = space, auto
+
+    def __call__(self, trial: Any) -> None:
+        if not self.auto:
+            for key, d in self.space.items():
+                suggest(trial, key, d)
+            return
+        family = trial.suggest_categorical(FAMILY_KEY, list(self.space))
+        for key, d in self.space[family].items():
+            suggest(trial, f"{family}:{key}", d)
+
+
+def model_section(base: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """The model section a trial fits: the spec's, with the trial's values at their dotted paths."""
+    family = config.get(FAMILY_KEY) if base["type"] == "auto" else None
+    if family is None:
+        section, values = copy.deepcopy(base), config
+    else:
+        section = {"type": "sklearn", "task": base["task"], "metric": base["metric"], "estimator": family, "params": {}}
+        values = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{family}:")}
+    for key, value in values.items():
+        node = section
+        *parents, leaf = key.split(".")
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[leaf] = value
+    return section
+
+
+def trial_params(config: dict[str, Any]) -> dict[str, Any]:
+    """The values a trial chose, without other families' keys (what the leaderboard and MLflow show)."""
+    family = config.get(FAMILY_KEY)
+    if family is None:
+        return dict(config)
+    return {FAMILY_KEY: family, **{k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{family}:")}}
+
+
+def check_space(spec: Any) -> None:
+    """Preflight: searched params.* names exist on their estimator; optuna is installed when named."""
+    import importlib.util
+
+    from mlops.plugins import estimators
+
+    problems = []
+    tuning = spec.tuning
+    if tuning is not None and tuning.search == "optuna" and importlib.util.find_spec("optuna") is None:
+        problems.append(Problem("tuning.search", "search: optuna needs the optuna package", value="optuna",
+                                hint="pip install 'mlops[tune]' -c constraints.txt, or use search: random"))
+    if spec.model.type == "sklearn" and tuning is not None:
+        spaces = {("tuning.search_space", spec.model.estimator): tuning.search_space}
+    elif spec.model.type == "auto":
+        spaces = {(f"model.search_space.{f}", f): s for f, s in spec.model.search_space.items()}
+    else:
+        spaces = {}
+    for (where, estimator), space in spaces.items():
+        names_of = getattr(estimators.get(estimator).target, "param_names", None)
+        known = names_of(spec.model.task) if names_of else None
+        for key in space:
+            name = key.split(".", 1)[1]
+            if known is not None and key.startswith("params.") and name not in known:
+                problems.append(Problem(f"{where}.{key}", f"not a parameter of {estimator}",
+                                        hint=did_you_mean(name, known) or f"known: {', '.join(known)}"))
+    if problems:
+        raise SpecError(problems)

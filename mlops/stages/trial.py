@@ -1,0 +1,102 @@
+"""One Ray Tune trial: fit the spec's pipeline with the trial's configuration on part of the TRAINING split.
+
+The test split never reaches a trial. Trials report to Tune only; the driver writes MLflow afterwards.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from mlops.errors import MlopsError
+from mlops.stages.search_space import model_section
+
+
+@dataclass
+class TrialData:
+    """The training split and the resolved feature lists (shipped to trials once, via the object store)."""
+
+    X: Any
+    y: Any
+    numeric: list[str]
+    categorical: list[str]
+
+
+def run_trial(config: dict[str, Any], data: TrialData | None = None, params: dict[str, Any] | None = None) -> None:
+    """Tune function trainable: one report per fold (or per epoch for torch), the running score."""
+    from ray import tune
+
+    section = model_section(params["model"], config)
+    if section["type"] == "torch":
+        fit_torch(section, data, params, lambda step, metrics: tune.report({**metrics, "step": step}))
+        return
+    for step, metrics in scores(section, data, params):
+        tune.report({**metrics, "step": step})
+
+
+def scores(section: dict[str, Any], data: TrialData, params: dict[str, Any]) -> Iterator[tuple[int, dict[str, float]]]:
+    """(step, metrics) after each fold; with folds, the metrics are the mean over the folds so far."""
+    import numpy as np
+
+    tuning, metric = params["tuning"], params["metric"]
+    splits = list(_splits(data, section["task"], tuning))
+    totals: dict[str, float] = {}
+    for fold, (train_idx, val_idx) in enumerate(splits, start=1):
+        X_tr, X_val = data.X.iloc[train_idx], data.X.iloc[val_idx]
+        y_tr, y_val = data.y.iloc[train_idx], data.y.iloc[val_idx]
+        metrics = fit_and_score(section, data, params["features"], X_tr, y_tr, X_val, y_val)
+        if metric not in metrics:
+            raise MlopsError(f"model.metric={metric} cannot be computed for {section.get('estimator', section['type'])} "
+                             f"(it needs predict_proba); choose another metric or leave this family out")
+        for name, value in metrics.items():
+            totals[name] = totals.get(name, 0.0) + value
+        yield fold, {name: float(np.float64(total) / fold) for name, total in totals.items()}
+
+
+def _splits(data: TrialData, task: str, tuning: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
+    """k folds, or one hold-out of validation_size; stratified for classification when every class allows it."""
+    import numpy as np
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+    y = np.asarray(data.y)
+    stratify = task == "classification" and np.unique(y, return_counts=True)[1].min() >= (tuning["folds"] or 2)
+    rows = np.arange(len(y))
+    if tuning["folds"]:
+        splitter = (StratifiedKFold if stratify else KFold)(tuning["folds"], shuffle=True, random_state=tuning["seed"])
+        yield from splitter.split(rows, y if stratify else None)
+        return
+    yield tuple(train_test_split(rows, test_size=tuning["validation_size"], random_state=tuning["seed"],
+                                 stratify=y if stratify else None))
+
+
+def fit_and_score(section: dict[str, Any], data: TrialData, features: dict[str, Any], X_tr: Any, y_tr: Any,
+                  X_val: Any, y_val: Any) -> dict[str, float]:
+    """Fit preprocessing + estimator on one part, every metric of the task on the other."""
+    from mlops.metrics import compute_metrics
+    from mlops.models.estimators import build_estimator
+    from mlops.models.preprocessing import build_pipeline
+    from mlops.stages.evaluate import predict_with_proba
+
+    pipeline = build_pipeline(features, data.numeric, data.categorical, build_estimator(section))
+    pipeline.fit(X_tr, y_tr)
+    if section["task"] == "classification":
+        y_pred, proba = predict_with_proba(pipeline, X_val)
+        return compute_metrics("classification", y_val, y_pred, proba, getattr(pipeline, "classes_", None))
+    return compute_metrics("regression", y_val, pipeline.predict(X_val))
+
+
+def fit_torch(section: dict[str, Any], data: TrialData, params: dict[str, Any],
+              report: Callable[[int, dict[str, float]], None]) -> None:
+    """Torch trials report every epoch (validation metrics), so ASHA can stop weak configurations early."""
+    from mlops.models.preprocessing import DerivedColumns, build_preprocessor
+    from mlops.models.torch_mlp import fit_in_process
+
+    (train_idx, val_idx), = _splits(data, section["task"], {**params["tuning"], "folds": None})
+    derive = DerivedColumns(params["features"].get("derived") or None)
+    pre = build_preprocessor(params["features"], data.numeric, data.categorical)
+    X_tr = pre.fit_transform(derive.transform(data.X.iloc[train_idx]))
+    X_val = pre.transform(derive.transform(data.X.iloc[val_idx]))
+
+    def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+        report(epoch, {k.removeprefix("val_"): float(v) for k, v in metrics.items() if k.startswith("val_")})
+
+    fit_in_process(section, X_tr, data.y.iloc[train_idx], X_val, data.y.iloc[val_idx], report=on_epoch)

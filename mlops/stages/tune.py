@@ -1,0 +1,166 @@
+"""tune (runs in the driver): Ray Tune over the search space; train_best: refit the winner on the whole train split."""
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops.errors import MlopsError
+from mlops.metrics import METRICS
+from mlops.stages.search_space import model_section, trial_params
+
+# Tuner.fit() keeps process-wide state (signal handlers, the output engine): one at a time per process,
+# also when multirun applies specs in threads.
+_TUNE_LOCK = threading.Lock()
+
+
+@dataclass
+class TrialResult:
+    """What one trial chose and scored on its validation data (never the test split)."""
+
+    trial_id: str
+    params: dict[str, Any]        # the values it chose (auto: "estimator" plus that family's keys)
+    model: dict[str, Any]         # the model section it fitted
+    metrics: dict[str, float]
+    status: str                   # ok | error | stopped (time budget or scheduler)
+    seconds: float = 0.0
+    steps: int = 0
+    error: str | None = None
+
+    @property
+    def family(self) -> str:
+        return self.model.get("estimator") or self.model["type"]
+
+
+@dataclass
+class TuneOutcome:
+    metric: str
+    mode: str
+    trials: list[TrialResult]
+    best: TrialResult
+    seconds: float
+    storage: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
+    """Run the search (trials are Ray actors within hardware limits) and pick the best trial."""
+    from ray import tune
+
+    from mlops.stages.trial import TrialData, run_trial
+
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no progress tables in mlops' output
+    data = TrialData(split.X_train, split.y_train, features.numeric, features.categorical)
+    trainable = tune.with_resources(tune.with_parameters(run_trial, data=data, params=params), _tune_resources(params))
+    tuning = params["tuning"]
+    param_space, search_alg = _search(params)
+    tune_config = tune.TuneConfig(
+        metric=params["metric"], mode=params["mode"], search_alg=search_alg, scheduler=_scheduler(params),
+        num_samples=1 if params["search"] == "grid" else params["trials"],
+        max_concurrent_trials=params["max_concurrent_trials"], time_budget_s=tuning["time_budget_s"],
+        reuse_actors=True, trial_dirname_creator=lambda trial: trial.trial_id)
+    run_config = tune.RunConfig(name=f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}", storage_path=params["storage"],
+                                failure_config=tune.FailureConfig(max_failures=params["max_failures"]), verbose=0)
+    start = time.perf_counter()
+    with _TUNE_LOCK:
+        grid = tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config).fit()
+    seconds = time.perf_counter() - start
+    trials = [_trial(result, params) for result in grid]
+    trials.sort(key=lambda t: t.trial_id)
+    return TuneOutcome(params["metric"], params["mode"], trials, best_trial(trials, params["metric"], params["mode"]),
+                       seconds, str(grid.experiment_path))
+
+
+def train_best(features: Any, split: Any, outcome: TuneOutcome, params: dict[str, Any]) -> Any:
+    """The best trial's model section, fitted on the whole training split (the Ray task of `train`)."""
+    from mlops.stages import train
+
+    trained = train.run(features, split, {**params, "model": outcome.best.model})
+    trained.meta["tuned"] = {"trial_id": outcome.best.trial_id, "params": outcome.best.params,
+                             "validation": {outcome.metric: outcome.best.metrics.get(outcome.metric)}}
+    return trained
+
+
+def best_trial(trials: list[TrialResult], metric: str, mode: str) -> TrialResult:
+    """Best finished trial; trials a scheduler stopped early only count when none finished every step."""
+    scored = [t for t in trials if t.status == "ok" and _finite(t.metrics.get(metric))]
+    if not scored:
+        scored = [t for t in trials if _finite(t.metrics.get(metric))]
+    if not scored:
+        errors = [t.error for t in trials if t.error]
+        detail = f"; first error: {errors[0]}" if errors else " (time budget too small for one trial?)"
+        raise MlopsError(f"no tuning trial produced {metric} ({len(trials)} trials){detail}")
+    return (max if mode == "max" else min)(scored, key=lambda t: t.metrics[metric])
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _trial(result: Any, params: dict[str, Any]) -> TrialResult:
+    metrics = dict(result.metrics or {})
+    config = {k: v.item() if hasattr(v, "item") else v for k, v in (result.config or {}).items()}  # numpy -> JSON-able
+    trial_id = metrics.get("trial_id") or os.path.basename(str(result.path))
+    scored = {k: float(v) for k, v in metrics.items() if _finite(v) and (k in METRICS or k == "loss")}
+    steps = int(metrics.get("step") or 0)
+    if result.error is not None:
+        status, error = "error", _first_line(result.error)
+    elif params["metric"] not in scored:
+        status, error = "stopped", None
+    else:
+        status, error = ("ok" if steps >= _steps_total(params) else "stopped"), None
+    return TrialResult(trial_id, trial_params(config), model_section(params["model"], config), scored, status,
+                       float(metrics.get("time_total_s") or 0.0), steps, error)
+
+
+def _first_line(error: BaseException) -> str:
+    cause = getattr(error, "cause", None) or error
+    text = str(cause).strip().splitlines()
+    return text[-1][:300] if text else type(cause).__name__
+
+
+def _steps_total(params: dict[str, Any]) -> int:
+    if params["model"]["type"] == "torch":
+        training = params["model"].get("training") or {}
+        # With early stopping a trial may legitimately end at any epoch; without, it runs them all.
+        return 1 if training.get("early_stopping") else int(training.get("epochs") or 1)
+    return params["tuning"]["folds"] or 1
+
+
+def _tune_resources(params: dict[str, Any]) -> dict[str, float]:
+    res = params.get("trial_resources") or {}
+    out = {"cpu": res.get("CPU", 1.0)}
+    if res.get("GPU"):
+        out["gpu"] = res["GPU"]
+    if res.get("memory_gb"):
+        out["memory"] = res["memory_gb"] * 1e9
+    return out
+
+
+def _search(params: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+    from ray.tune.search.basic_variant import BasicVariantGenerator
+
+    from mlops.stages.search_space import OptunaSpace, ray_param_space
+
+    auto, space, seed = params["model"]["type"] == "auto", params["space"], params["tuning"]["seed"]
+    if params["search"] == "optuna":
+        import optuna
+        from ray.tune.search.optuna import OptunaSearch
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        return {}, OptunaSearch(OptunaSpace(space, auto), metric=params["metric"], mode=params["mode"], seed=seed)
+    grid = params["search"] == "grid"
+    return ray_param_space(space, auto, grid), BasicVariantGenerator(random_state=seed)
+
+
+def _scheduler(params: dict[str, Any]) -> Any:
+    if params["scheduler"] != "asha":
+        return None
+    from ray.tune.schedulers import ASHAScheduler
+
+    max_t = params["model"].get("training", {}).get("epochs") if params["model"]["type"] == "torch" else None
+    return ASHAScheduler(time_attr="step", max_t=max_t or params["tuning"]["folds"] or 1, grace_period=1, reduction_factor=2)
+

@@ -1,0 +1,184 @@
+"""Tuning and AutoML on a real local Ray (Tune) and a real MLflow store; spec errors; Hydra multirun."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from conftest import EXAMPLES, write_spec
+from mlops import api
+from mlops.cli import app
+
+WINE = """
+name: {name}
+data:
+  source: {{type: sklearn, name: wine}}
+  target: target
+  split: {{method: stratified, seed: 0}}
+model:
+  type: sklearn
+  task: classification
+  estimator: random_forest
+  params: {{random_state: 0}}
+  metric: f1_macro
+tuning:
+{tuning}
+hardware: {{max_concurrent_trials: 2, workers: 1, cpus_per_task: 1}}
+tracking: {{uri: "${{oc.env:MLOPS_TRACKING_URI,sqlite:///.mlops/mlflow.db}}"}}
+"""
+
+RANDOM_4 = """  num_samples: 4
+  search: random
+  seed: 1
+  search_space:
+    params.n_estimators: {randint: [5, 60]}
+    params.max_depth: {choice: [1, 2, 6]}"""
+
+GRID = """  search: grid
+  search_space:
+    params.max_depth: {grid: [2, 4]}
+    params.n_estimators: {choice: [5, 10, 20]}"""
+
+
+def wine_spec(tmp_path, tuning: str, name: str = "wine-tune"):
+    return write_spec(tmp_path, WINE.format(name=name, tuning=tuning))
+
+
+def children(uri: str, run_id: str):
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_run(run_id).info.experiment_id
+    return client.search_runs([experiment], f"tags.`mlflow.parentRunId` = '{run_id}'")
+
+
+# -- spec and plan (no Ray) ------------------------------------------------------------------------
+
+BAD_SPACES = [
+    ("empty-choice", "params.max_depth: {choice: []}", ["tuning.search_space.params.max_depth.choice", "at least 1"]),
+    ("unordered", "params.min_samples_leaf: {randint: [10, 2]}", ["tuning.search_space.params.min_samples_leaf.randint", "[10, 2]", "low < high"]),
+    ("log-zero", "params.ccp_alpha: {loguniform: [0, 1]}", ["tuning.search_space.params.ccp_alpha.loguniform", "0 < low"]),
+    ("q-zero", "params.n_estimators: {qrandint: [10, 100, 0]}", ["tuning.search_space.params.n_estimators.qrandint", "q > 0"]),
+    ("unknown-domain", "params.max_depth: {randin: [1, 4]}", ["tuning.search_space.params.max_depth", "did you mean 'randint'"]),
+    ("not-a-path", "max_depth: {randint: [1, 4]}", ["tuning.search_space", "max_depth", "params.NAME"]),
+    ("torch-key-on-sklearn", "training.lr: {loguniform: [0.001, 0.1]}", ["tuning", "training.lr", "model.type is sklearn"]),
+]
+
+
+@pytest.mark.parametrize("case,line,fragments", BAD_SPACES, ids=[c[0] for c in BAD_SPACES])
+def test_bad_search_space_names_the_field(tmp_path, case, line, fragments):
+    spec = wine_spec(tmp_path, f"  search_space:\n    {line}")
+    result = CliRunner().invoke(app, ["validate", str(spec)])
+    assert result.exit_code == 2, result.output
+    for fragment in fragments:
+        assert fragment in result.output, f"{fragment!r} missing from:\n{result.output}"
+
+
+def test_grid_search_rejects_sampled_domains(tmp_path):
+    spec = wine_spec(tmp_path, "  search: grid\n  search_space:\n    params.max_depth: {randint: [1, 4]}")
+    result = CliRunner().invoke(app, ["validate", str(spec)])
+    assert result.exit_code == 2 and "grid and choice domains only" in result.output
+
+
+def test_misspelt_searched_param_is_a_preflight_error(tmp_path):
+    from mlops.errors import SpecError
+
+    spec = wine_spec(tmp_path, "  search_space:\n    params.max_dept: {choice: [2, 4]}")
+    with pytest.raises(SpecError, match=r"tuning.search_space.params.max_dept.*did you mean 'max_depth'"):
+        api.preflight(api.load(spec))
+
+
+def test_unknown_auto_candidate_suggests_a_close_name(tmp_path):
+    text = WINE.format(name="x", tuning="  num_samples: 2").replace(
+        "  type: sklearn\n", "  type: auto\n  candidates: [random_forrest, knn]\n").replace(
+        "  estimator: random_forest\n  params: {random_state: 0}\n", "")
+    result = CliRunner().invoke(app, ["validate", str(write_spec(tmp_path, text))])
+    assert result.exit_code == 2 and "model.candidates" in result.output and "did you mean 'random_forest'" in result.output
+
+
+def test_plan_shows_the_tune_node_feeding_train(tmp_path):
+    plan = api.plan(wine_spec(tmp_path, GRID))
+    tune, train = plan.node("tune"), plan.node("train")
+    assert tune.kind == "tune" and tune.placement == "driver" and tune.resources == {"CPU": 1.0}
+    assert tune.params["trials"] == 6 and tune.params["search"] == "grid" and tune.params["scheduler"] == "fifo"
+    assert train.kind == "train_best" and train.inputs == ["featurize", "split", "tune"]
+    assert tune.params["storage"].endswith(".mlops/tune") and tune.params["storage"].startswith("/")
+    shown = CliRunner().invoke(app, ["plan", str(tmp_path / "spec.yaml")])
+    assert "6 trials x (CPU=1)" in shown.output and "search=grid" in shown.output
+
+
+def test_auto_defaults_come_from_the_registry():
+    plan = api.plan(EXAMPLES / "automl" / "spec.yaml", ["~model.candidates", "~tuning"])
+    space = plan.node("tune").params["space"]
+    assert {"random_forest", "hist_gradient_boosting", "logistic_regression"} <= set(space)
+    assert "linear_regression" not in space and space["random_forest"]["params.n_estimators"] == {"randint": [50, 400]}
+    assert plan.node("tune").params["tuning"]["time_budget_s"] > 0
+
+
+# -- on Ray ------------------------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_tune_registers_the_best_trial_and_logs_every_trial_as_a_child(ray_local, tracking_uri, tmp_path):
+    result = api.apply(wine_spec(tmp_path, RANDOM_4))
+    trials = children(tracking_uri, result.run_id)
+    assert len(trials) == 4
+    parent = MlflowClient(tracking_uri=tracking_uri).get_run(result.run_id)
+    best = next(r for r in trials if r.info.run_id == parent.data.tags["mlops.tune.best_child_run"])
+    assert best.data.metrics["f1_macro"] == max(r.data.metrics["f1_macro"] for r in trials)
+    estimator = api.load_model("wine-tune", uri=tracking_uri).model.steps[-1][1]
+    assert estimator.n_estimators == int(best.data.params["params.n_estimators"])
+    assert estimator.max_depth == int(best.data.params["params.max_depth"])
+    artifacts = {a.path for a in MlflowClient(tracking_uri=tracking_uri).list_artifacts(result.run_id, "tune")}
+    assert artifacts == {"tune/leaderboard.csv", "tune/leaderboard.md", "tune/leaderboard.png"}
+    assert list((tmp_path / ".mlops" / "tune").iterdir()), "trials belong in the project's .mlops dir"
+
+
+@pytest.mark.slow
+def test_grid_search_covers_the_grid_exactly_once(ray_local, tracking_uri, tmp_path):
+    result = api.apply(wine_spec(tmp_path, GRID, name="wine-grid"))
+    points = sorted((int(r.data.params["params.max_depth"]), int(r.data.params["params.n_estimators"]))
+                    for r in children(tracking_uri, result.run_id))
+    assert points == sorted(itertools.product([2, 4], [5, 10, 20]))
+
+
+@pytest.mark.slow
+def test_auto_picks_among_families_and_beats_default_random_forest(ray_local, tracking_uri, example):
+    spec = example("automl") / "spec.yaml"
+    fast = ["tuning.num_samples=10", "tuning.time_budget_s=60", "~serving"]
+    auto = api.apply(spec, fast)
+    families = {r.data.tags["mlops.trial_family"] for r in children(tracking_uri, auto.run_id)}
+    assert len(families) >= 3, families
+    winner = MlflowClient(tracking_uri=tracking_uri).get_run(auto.run_id).data.tags["mlops.tune.best_family"]
+    assert winner in families
+    assert api.load_model("automl", uri=tracking_uri).meta["estimator"] == winner
+    baseline = api.apply(spec, ["~tuning", "~serving", "model.type=sklearn", "~model.candidates",
+                                "+model.estimator=random_forest"])
+    assert auto.metrics["roc_auc"] >= baseline.metrics["roc_auc"], (auto.metrics, baseline.metrics)
+
+
+@pytest.mark.slow
+def test_trials_that_do_not_fit_the_cluster_fail_before_scheduling(ray_local, tracking_uri, tmp_path):
+    from mlops.errors import ResourceError
+
+    spec = wine_spec(tmp_path, RANDOM_4)
+    with pytest.raises(ResourceError, match=r"hardware.cpus_per_task=64 but the largest node has 2 CPUs.*'tune'"):
+        api.apply(spec, ["hardware.cpus_per_task=64"])
+
+
+@pytest.mark.slow
+def test_multirun_applies_every_combination(ray_local, tracking_uri, tmp_path):
+    from mlops.cli_training import comparison_table
+    from rich.console import Console
+
+    spec = write_spec(tmp_path, WINE.format(name="wine-sweep", tuning="  num_samples: 1").replace(
+        "tuning:\n  num_samples: 1\n", "").replace("  params: {random_state: 0}\n", ""))
+    combos = api.multirun(spec, ["model.estimator=random_forest,logistic_regression", "hardware.workers=1,2"])
+    assert [c.overrides for c in combos] == [list(p) for p in itertools.product(
+        ["model.estimator=random_forest", "model.estimator=logistic_regression"], ["hardware.workers=1", "hardware.workers=2"])]
+    assert all(c.ok and c.result.run_id for c in combos)
+    # hardware.workers is read by no stage of an sklearn plan: equal plans run once and share the result
+    assert len({c.result.run_id for c in combos}) == 2 and combos[1].same_as == 0
+    console = Console(width=200, record=True)
+    console.print(comparison_table(combos, ["model.estimator", "hardware.workers"]))
+    text = console.export_text()
+    assert all(c.result.run_id in text for c in combos) and "f1_macro=" in text
