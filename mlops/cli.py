@@ -110,6 +110,11 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     if result.up_to_date:
         console.print(f"[yellow]up to date[/]: run {result.run_id} already applied this plan ({result.plan_hash}); --force to rerun")
         return
+    if result.tuning is not None:
+        t = result.tuning
+        chosen = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.best.params.items())
+        console.print(f"[bold]tuning[/] {len(t.trials)} trials in {t.seconds:.1f}s; best ({t.metric} "
+                      f"{t.best.metrics.get(t.metric, float('nan')):.4f} on validation): {chosen}")
     metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))
     console.print(f"[bold]run[/] {result.run_id}  [bold]model version[/] {result.version}  ({result.decision})")
     console.print(f"[bold]metrics[/] {metrics}")

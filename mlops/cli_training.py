@@ -25,16 +25,17 @@ def apply_multirun(spec: str, overrides: list[str], *, address: str | None, forc
 
 
 def comparison_table(combos: list[Any], keys: list[str]) -> Table:
-    """Overrides (the swept keys), run id, model version, the deciding metric, and what happened."""
+    """One column per swept key, then run id, model version, the deciding metric, and what happened."""
+    metric = combos[0].metric if combos else "metric"
     table = Table(title=f"multirun: {len(combos)} combinations")
-    for column in ("#", "overrides", "run", "version", "metric"):
+    keys = [k.lstrip("+") for k in keys]
+    for column in ("#", *keys, "run", "version", metric):
         table.add_column(column, no_wrap=True)
     table.add_column("status")
     for i, combo in enumerate(combos):
-        shown = [o for o in combo.overrides if o.split("=", 1)[0] in keys] or combo.overrides
+        values = dict(o.lstrip("+").split("=", 1) for o in combo.overrides if "=" in o)
         result = combo.result
         value = (result.metrics or {}).get(combo.metric) if result is not None else None
-        metric = f"{combo.metric}={value:.4f}" if value is not None else ""
         if combo.error:
             status = f"[red]failed[/]: {combo.error.splitlines()[0]}"
         elif combo.same_as is not None:
@@ -43,7 +44,6 @@ def comparison_table(combos: list[Any], keys: list[str]) -> Table:
             status = "up to date"
         else:
             status = result.decision
-        table.add_row(str(i), " ".join(shown), result.run_id if result else "-", (result.version or "-") if result else "-",
-                      metric, status)
+        table.add_row(str(i), *(values.get(k, "") for k in keys), result.run_id[:12] if result and result.run_id else "-",
+                      (result.version or "-") if result else "-", f"{value:.4f}" if value is not None else "", status)
     return table
-

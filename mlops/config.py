@@ -49,19 +49,42 @@ def load_config(spec_path: str | Path, overrides: Sequence[str] = ()) -> LoadedC
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    pending = list(overrides)
     try:
         with _as_yaml(spec_file) as primary, initialize_config_dir(
             config_dir=str(primary.parent), version_base=None, job_name="mlops"
         ):
             extra_dirs = ",".join(f"file://{d}" for d in search_path(spec_file) if d != primary.parent)
             hydra_overrides = [f"hydra.searchpath=[{extra_dirs}]"] if extra_dirs else []
-            cfg = compose(config_name=primary.stem, overrides=[*overrides, *hydra_overrides])
+            while True:
+                try:
+                    cfg = compose(config_name=primary.stem, overrides=[*pending, *hydra_overrides])
+                    break
+                except HydraException as exc:
+                    if not _add_defaulted_key(exc, pending):
+                        raise
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException) as exc:
         raise SpecError(_hydra_problem(exc, spec_file)) from None
     if not isinstance(data, dict):
         raise SpecError(Problem("", "spec must be a mapping of sections", value=type(data).__name__))
     return LoadedConfig(_yaml11_keys(data), spec_file, list(overrides))
+
+
+def _add_defaulted_key(exc: Exception, pending: list[str]) -> bool:
+    """`hardware.workers=2` on a spec that leaves `hardware` to its defaults: the key exists in the
+    schema, not in the file, so set it with `++` (add or override). pydantic still rejects unknown keys,
+    naming them with a close match. Returns False when `exc` is some other error."""
+    import re
+
+    found = re.search(r"Could not override '([^']+)'", str(exc))
+    if not found:
+        return False
+    for i, override in enumerate(pending):
+        if override.split("=", 1)[0] == found.group(1):
+            pending[i] = f"++{override}"
+            return True
+    return False
 
 
 def _yaml11_keys(node: Any) -> Any:

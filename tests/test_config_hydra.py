@@ -7,7 +7,6 @@ import pytest
 
 from conftest import write_spec
 from mlops.config import load_config
-from mlops.errors import SpecError
 
 SPEC = """
 defaults:
@@ -67,9 +66,12 @@ def test_env_interpolation_default_and_set(spec, monkeypatch):
     assert load_config(spec).data["model"]["estimator"] == "extra_trees"
 
 
-def test_override_of_missing_key_needs_plus(spec):
-    with pytest.raises(SpecError, match=r"\+key=value"):
-        load_config(spec, ["model.params.min_samples_leaf=3"])
+def test_override_of_a_key_left_to_its_default_sets_it(spec):
+    """`a.b=1` where the file leaves `a.b` to the schema's default acts as `++a.b=1`; pydantic checks the name."""
+    loaded = load_config(spec, ["model.params.min_samples_leaf=3", "hardware.workers=2"])
+    assert loaded.data["model"]["params"]["min_samples_leaf"] == 3
+    assert loaded.data["hardware"]["workers"] == 2
+    assert loaded.overrides == ["model.params.min_samples_leaf=3", "hardware.workers=2"]
 
 
 def test_hydra_leaves_the_working_directory_alone(spec, tmp_path, monkeypatch):

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 COLUMNS = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
 
 
+from conftest import wait_ready  # noqa: E402
 from conftest import SERVE_PORT as PORT  # noqa: E402  (one port per Ray instance, see conftest)
 
 
@@ -43,23 +44,11 @@ def endpoint(ray_local, tmp_path_factory):
     result = api.apply(spec, overrides)
     assert result.endpoint is not None and result.endpoint.version == "1"
     url = f"http://127.0.0.1:{PORT}/iris"
-    _wait_ready(url)
+    wait_ready(url)
     yield {"url": url, "uri": uri, "spec": spec, "overrides": overrides}
     from ray import serve
 
     serve.delete("iris")
-
-
-def _wait_ready(url: str, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{url} never became ready")
 
 
 def test_predictions_equal_the_registered_model(endpoint):
@@ -217,20 +206,25 @@ def test_hot_swap_under_load_drops_nothing(endpoint):
 def test_token_auth(endpoint, monkeypatch):
     """Replaces the module's app (an app is named after the project): keep this test last."""
     from mlops.project import load_project
-    from mlops.serving.deploy import deploy
+    from mlops.serving.control import endpoint_status
+    from mlops.serving.deploy import deploy, record_app
 
     monkeypatch.setenv("IRIS_TOKEN", "s3cret")
     project = load_project(endpoint["spec"], [*endpoint["overrides"][:-1], "serving.online.route=/iris-auth",
                                                "+serving.online.auth.token_env=IRIS_TOKEN"], check_data=False)
     deployed = deploy(project)
+    record_app(project, deployed)
     url = f"http://127.0.0.1:{PORT}/iris-auth"
-    _wait_ready(url)
+    wait_ready(url)
     try:
         assert _post(url, {"rows": [GOOD]}).status_code == 401
         assert _post(url, {"rows": [GOOD]}, headers={"authorization": "Bearer wrong"}).status_code == 401
         assert _post(url, {"rows": [GOOD]}, headers={"authorization": "Bearer s3cret"}).status_code == 200
         assert httpx.get(f"{url}/metadata").status_code == 401
         assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
+        assert httpx.get(f"{url}/stats").status_code == 401
+        [row] = [r for r in endpoint_status(deployed.name, None, None) if r["deployment"] == "endpoint"]
+        assert row["stats"] is not None, row  # `mlops status` sends the token from IRIS_TOKEN
     finally:
         from ray import serve
 

@@ -12,7 +12,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from conftest import EXAMPLES, SERVE_PORT, write_spec
+from conftest import EXAMPLES, SERVE_PORT, wait_ready, write_spec
 from mlops import api
 
 pytestmark = pytest.mark.slow
@@ -84,14 +84,7 @@ def endpoint(ray_local, tmp_path_factory):
     spec = write_spec(root, SPEC.format(port=SERVE_PORT, webhook=hook.url, uri=uri))
     result = api.apply(spec)
     url = f"http://127.0.0.1:{SERVE_PORT}/churnol"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
+    wait_ready(url)
     yield {"url": url, "spec": spec, "hook": hook, "uri": uri, "version": result.version}
     from ray import serve
 

@@ -182,3 +182,20 @@ def _split_of(project):
     loaded = load.run(plan.node("load").params)
     features = featurize.run(loaded, plan.node("featurize").params)
     return split.run(features, plan.node("split").params)
+
+
+@pytest.mark.slow
+def test_tuning_a_torch_model_searches_training_and_refits_on_ray_train(ray_local, tracking_uri, example):
+    """Trials fit in-process per epoch (ASHA can stop them); the best config is retrained on Ray Train."""
+    spec = example("tabular-torch") / "spec.yaml"
+    result = api.apply(spec, [*FAST, "hardware.workers=1", "+tuning.num_samples=2", "+tuning.search=random",
+                              "+tuning.scheduler=asha", "+tuning.search_space.training.lr.loguniform=[1e-3,1e-2]"])
+    trials = result.tuning.trials
+    assert len(trials) == 2 and all(1e-3 <= t.params["training.lr"] <= 1e-2 for t in trials)
+    assert all(t.steps >= 1 for t in trials)  # reported per epoch
+    client = MlflowClient(tracking_uri=tracking_uri)
+    run = client.get_run(result.run_id)
+    assert float(run.data.params["tune.best.training.lr"]) == pytest.approx(result.tuning.best.params["training.lr"])
+    bundle = api.load_model("tabular-torch", uri=tracking_uri)
+    assert bundle.meta["flavor"] == "torch"
+    assert run.data.tags["mlops.ray_train.workers"] == "1" and result.metrics["f1_macro"] > 0.85

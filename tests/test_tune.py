@@ -80,6 +80,15 @@ def test_grid_search_rejects_sampled_domains(tmp_path):
     assert result.exit_code == 2 and "grid and choice domains only" in result.output
 
 
+def test_hydra_dotted_override_builds_the_same_search_space(tmp_path):
+    """`+tuning.search_space.params.C.choice=[...]` nests mappings; it means the key `params.C`."""
+    spec = wine_spec(tmp_path, RANDOM_4)
+    project = api.load(spec, ["+tuning.search_space.params.min_samples_leaf.choice=[1,5]"])
+    space = project.spec.tuning.search_space
+    assert set(space) == {"params.n_estimators", "params.max_depth", "params.min_samples_leaf"}
+    assert space["params.min_samples_leaf"].args == [1, 5]
+
+
 def test_misspelt_searched_param_is_a_preflight_error(tmp_path):
     from mlops.errors import SpecError
 
@@ -181,4 +190,5 @@ def test_multirun_applies_every_combination(ray_local, tracking_uri, tmp_path):
     console = Console(width=200, record=True)
     console.print(comparison_table(combos, ["model.estimator", "hardware.workers"]))
     text = console.export_text()
-    assert all(c.result.run_id in text for c in combos) and "f1_macro=" in text
+    assert all(c.result.run_id[:12] in text for c in combos) and "f1_macro" in text
+    assert "same plan as #0" in text and "logistic_regression" in text

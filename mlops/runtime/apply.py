@@ -22,6 +22,7 @@ class ApplyResult:
     seconds: dict[str, float] = field(default_factory=dict)
     up_to_date: bool = False
     endpoint: Any = None
+    tuning: Any = None  # mlops.stages.tune.TuneOutcome when the plan searched
 
 
 def package_versions() -> dict[str, str]:
@@ -69,7 +70,7 @@ def apply_plan(project: Project, plan: Plan, *, address: str | None = None, forc
     from mlops.runtime.execute import execute
     from mlops.runtime.feasibility import check_feasible
     from mlops.runtime.ray_train import check_workers, train_on_ray
-    from mlops.runtime.tune_runs import best_node, tune_in_driver
+    from mlops.runtime.tune_runs import best_node
 
     spec = project.spec
     registry = Registry(spec.tracking.uri)
@@ -95,7 +96,7 @@ def apply_plan(project: Project, plan: Plan, *, address: str | None = None, forc
                 "batch_predict": lambda node, inputs: _batch_predict(registry, project, node, inputs, len(nodes), result),
                 "deploy": lambda node, inputs: _deploy(project, result),
                 "train_torch": lambda node, inputs: train_on_ray(registry, run_id, plan.name, node, inputs, nodes),
-                "tune": lambda node, inputs: tune_in_driver(registry, run_id, experiment, node, inputs),
+                "tune": lambda node, inputs: _tune(registry, run_id, experiment, node, inputs, result),
             }
             # A driver-run training (torch) refits the best trial through its own handler.
             handlers["train_best"] = lambda node, inputs: handlers[node.params["base_kind"]](best_node(node, inputs[-1]), inputs[:-1])
@@ -122,6 +123,13 @@ def _endpoint_cluster(project: Project, plan: Plan, address: str | None) -> str 
     from mlops.serving.deploy import serving_env
 
     return ensure_head(serving_env(project), project.spec.hardware.local_cpus).gcs
+
+
+def _tune(registry: Any, run_id: str, experiment: str, node: Node, inputs: list[Any], result: ApplyResult):
+    from mlops.runtime.tune_runs import tune_in_driver
+
+    result.tuning = tune_in_driver(registry, run_id, experiment, node, inputs)
+    return result.tuning
 
 
 def _deploy(project: Project, result: ApplyResult):

@@ -126,7 +126,9 @@ def endpoint_status(name: str | None, address: str | None, uri: str | None) -> l
         if url:
             try:
                 row["serving_version"] = httpx.get(f"{url}/readyz", timeout=2).json().get("model_version")
-                stats = httpx.get(f"{url}/stats", params={"window_s": STATUS_WINDOW_S}, timeout=5)
+                token = os.environ.get(info.get("token_env") or "")
+                headers = {"Authorization": f"Bearer {token}"} if token else {}
+                stats = httpx.get(f"{url}/stats", params={"window_s": STATUS_WINDOW_S}, headers=headers, timeout=5)
                 row["stats"] = stats.json() if stats.status_code == 200 else None
             except (httpx.HTTPError, ValueError):
                 row["serving_version"] = None

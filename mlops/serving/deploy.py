@@ -172,13 +172,20 @@ def not_running(name: str) -> MlopsError:
 DEPLOYED_HERE: dict[str, dict[str, Any]] = {}
 
 
+def online_token_env(project: Project) -> str | None:
+    """The environment variable holding the endpoint's bearer token, when auth is configured."""
+    auth = project.spec.serving.online.auth if project.spec.serving and project.spec.serving.online else None
+    return auth.token_env if auth is not None else None
+
+
 def record_app(project: Project, deployed: Deployed) -> None:
     """Remember which spec an app came from (promote/rollback redeploy from it), in this process and,
     when it runs on mlops' local head, in the head's state file for later commands."""
     from mlops.runtime.local_head import read_state
 
     info = {"spec": str(project.config.spec_file), "overrides": project.config.overrides, "url": deployed.url,
-            "tracking_uri": absolute_tracking_uri(project.spec.tracking.uri)}
+            "tracking_uri": absolute_tracking_uri(project.spec.tracking.uri),
+            "token_env": online_token_env(project)}  # the variable's name only: status reads the token from it
     DEPLOYED_HERE[deployed.name] = info
     state = read_state()
     if state is not None:

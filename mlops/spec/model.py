@@ -37,18 +37,12 @@ class SklearnModelSpec(ModelBase):
     @field_validator("estimator")
     @classmethod
     def _estimator_is_registered(cls, name: str) -> str:
-        try:
-            estimators.get(name)
-        except UnknownName as exc:
-            raise ValueError(str(exc)) from None
-        return name
+        return registered_estimator(name)
 
     @model_validator(mode="after")
     def _estimator_supports_task(self):
-        factory = estimators.get(self.estimator).target
-        tasks = getattr(factory, "tasks", None) or estimators.get(self.estimator).meta.get("tasks", ())
-        if tasks and self.task not in tasks:
-            raise ValueError(f"estimator '{self.estimator}' does not support task '{self.task}' (supports: {', '.join(tasks)})")
+        if not supports_task(self.estimator, self.task):
+            raise ValueError(f"estimator '{self.estimator}' does not support task '{self.task}' (supports: {', '.join(estimator_tasks(self.estimator))})")
         return self
 
 
@@ -70,12 +64,7 @@ class AutoModelSpec(ModelBase):
     @field_validator("candidates")
     @classmethod
     def _candidates_are_registered(cls, names: Optional[list[str]]) -> Optional[list[str]]:
-        for name in names or []:
-            try:
-                estimators.get(name)
-            except UnknownName as exc:
-                raise ValueError(str(exc)) from None
-        return names
+        return [registered_estimator(name) for name in names] if names is not None else None
 
     @model_validator(mode="after")
     def _candidates_fit_task(self):
@@ -84,10 +73,8 @@ class AutoModelSpec(ModelBase):
         if not self.candidates:
             raise ValueError(f"no estimator is registered with auto=True for task '{self.task}'; list model.candidates")
         for name in self.candidates:
-            entry = estimators.get(name)
-            tasks = getattr(entry.target, "tasks", None) or entry.meta.get("tasks", ())
-            if tasks and self.task not in tasks:
-                raise ValueError(f"candidates: estimator '{name}' does not support task '{self.task}' (supports: {', '.join(tasks)})")
+            if not supports_task(name, self.task):
+                raise ValueError(f"candidates: estimator '{name}' does not support task '{self.task}' (supports: {', '.join(estimator_tasks(name))})")
         extra = [f for f in self.search_space if f not in self.candidates]
         if extra:
             raise ValueError(f"search_space names families that are not candidates: {', '.join(extra)} (candidates: {', '.join(self.candidates)})")
@@ -98,14 +85,29 @@ class AutoModelSpec(ModelBase):
         return self
 
 
+def registered_estimator(name: str) -> str:
+    """`name` if the estimator registry has it; else a ValueError listing the known names and a close match."""
+    try:
+        estimators.get(name)
+    except UnknownName as exc:
+        raise ValueError(str(exc)) from None
+    return name
+
+
+def estimator_tasks(name: str) -> tuple[str, ...]:
+    """The tasks a registered estimator declares (empty: any)."""
+    entry = estimators.get(name)
+    return tuple(getattr(entry.target, "tasks", None) or entry.meta.get("tasks", ()))
+
+
+def supports_task(name: str, task: str) -> bool:
+    tasks = estimator_tasks(name)
+    return not tasks or task in tasks
+
+
 def auto_candidates(task: str) -> list[str]:
     """The registry's default families for `type: auto` (estimators registered with auto=True)."""
-    found = []
-    for entry in estimators:
-        tasks = getattr(entry.target, "tasks", None) or entry.meta.get("tasks", ())
-        if entry.meta.get("auto") and (not tasks or task in tasks):
-            found.append(entry.name)
-    return found
+    return [entry.name for entry in estimators if entry.meta.get("auto") and supports_task(entry.name, task)]
 
 
 ModelSpec = Annotated[Union[SklearnModelSpec, TorchModelSpec, AutoModelSpec], Field(discriminator="type")]

@@ -88,6 +88,27 @@ class TuningSpec(StrictModel):
     folds: Optional[int] = Field(None, ge=2, description="score trials by k-fold cross-validation on the training split instead")
     seed: int = Field(0, description="seed of the search algorithm and the validation split")
 
+    @field_validator("search_space", mode="before")
+    @classmethod
+    def _flatten_nested_keys(cls, raw: Any) -> Any:
+        """`params: {C: {loguniform: ...}}` (what Hydra's dotted overrides build) means `params.C`."""
+        if not isinstance(raw, dict):
+            return raw
+        flat: dict[str, Any] = {}
+
+        def walk(key: str, value: Any) -> None:
+            nested = isinstance(value, dict) and value and not set(value) & set(DOMAIN_KINDS) \
+                and all(isinstance(v, dict) for v in value.values())
+            if nested:
+                for sub, inner in value.items():
+                    walk(f"{key}.{sub}", inner)
+            else:
+                flat[key] = value
+
+        for key, value in raw.items():
+            walk(str(key), value)
+        return flat
+
     @field_validator("search_space")
     @classmethod
     def _keys_are_dotted_paths(cls, space: SearchSpace) -> SearchSpace:
