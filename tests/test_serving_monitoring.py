@@ -109,6 +109,16 @@ def test_feedback_endpoint_stores_labels_and_names_bad_fields(endpoint):
     assert stored.status_code == 200 and stored.json() == {"stored": 3}
     feedback = read_feedback(monitoring_dir(endpoint["spec"].parent, "churnol"))
     assert set(feedback["key"]) == {answer["request_id"]} and sorted(feedback["row"]) == [0, 1, 2]
+    # The labels join the served rows by request id: they are the labelled data metric_drop scores.
+    from mlops.monitoring.evidence import labelled_rows
+    from mlops.project import load_project
+
+    champion = api.load_model("churnol", uri=endpoint["uri"])
+    joined = labelled_rows(load_project(endpoint["spec"]), pd.DataFrame(), champion)
+    mine = joined.tail(3)
+    assert list(mine["churned"]) == [1, 1, 1]
+    sent = pd.DataFrame(rows(3, 2, False))
+    assert list(mine["monthly_charges"]) == list(sent["monthly_charges"])
     bad = httpx.post(f"{endpoint['url']}/feedback", json={"labels": [{"request_id": "x", "lable": 1}]}, timeout=10)
     assert bad.status_code == 422
     assert {d["field"] for d in bad.json()["detail"]} == {"labels.0.label", "labels.0.lable"}

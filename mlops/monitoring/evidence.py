@@ -80,7 +80,8 @@ def labelled_rows(project: Any, new: Any, champion: Any) -> Any:
                 labels = by_request[["key", "row", "label", "ts"]].rename(
                     columns={"key": "request_id", "label": "_label", "ts": "_ts"})
                 joined = log.drop(columns=[target], errors="ignore").merge(labels, on=["request_id", "row"])
-                parts.append(joined.rename(columns={"_label": target})[[*inputs, target, "_ts"]])
+                served = joined.rename(columns={"_label": target})[[*inputs, target, "_ts"]]
+                parts.append(served.assign(_pos=float("nan")))  # served rows have no place in the new data
     if not parts:
         return pd.DataFrame(columns=[*inputs, target, "_ts", "_pos"])
     frame = pd.concat(parts, ignore_index=True)
