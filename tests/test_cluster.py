@@ -44,8 +44,10 @@ def ray_cluster():
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     env.pop("RAY_ADDRESS", None)
     ray_bin = str(Path(sys.executable).parent / "ray")
+    # A free agent port: with Ray's default (52365) taken by another Ray on the machine, jobs find no agent.
     proc = subprocess.Popen([ray_bin, "start", "--head", "--block", f"--port={gcs}", "--num-cpus=2",
-                             f"--dashboard-port={dashboard}", "--include-dashboard=true", "--disable-usage-stats"], env=env, start_new_session=True,
+                             f"--dashboard-port={dashboard}", f"--dashboard-agent-listen-port={free_port()}",
+                             "--include-dashboard=true", "--disable-usage-stats"], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 90
     import urllib.request

@@ -61,10 +61,12 @@ def read_state() -> HeadState | None:
 
 def start_head(env: dict[str, str], num_cpus: int | None = None, timeout_s: float = 90) -> HeadState:
     """Start `ray start --head --block` detached from this process, wait until it accepts clients."""
-    gcs_port, metrics_port = free_port(), free_port()
+    gcs_port, metrics_port, agent_port = free_port(), free_port(), free_port()
     ray_bin = str(Path(sys.executable).parent / "ray")
+    # Ray's default agent port (52365) is taken by any other Ray on this machine; the head would then
+    # run without a working agent. A free one keeps heads independent.
     cmd = [ray_bin, "start", "--head", "--block", f"--port={gcs_port}", f"--metrics-export-port={metrics_port}",
-           "--include-dashboard=false", "--disable-usage-stats"]
+           f"--dashboard-agent-listen-port={agent_port}", "--include-dashboard=false", "--disable-usage-stats"]
     if num_cpus:
         cmd.append(f"--num-cpus={num_cpus}")
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from mlops.errors import MlopsError
 from mlops.project import Project
@@ -59,8 +59,8 @@ def submit(project: Project, overrides: Sequence[str], address: str, *, upload: 
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise MlopsError(f"cannot reach the Ray job server at {address}: {exc}") from None
     runtime_env = {"working_dir": str(project.base_dir), "excludes": ["out/", ".mlops/", ".git/"]} if upload else None
-    job_id = client.submit_job(entrypoint=entrypoint(project, overrides, upload), runtime_env=runtime_env,
-                               metadata={"mlops.spec": project.spec.name})
+    job_id = _submit_when_ready(client, address, entrypoint=entrypoint(project, overrides, upload), runtime_env=runtime_env,
+                                metadata={"mlops.spec": project.spec.name})
     if not wait:
         return Submission(job_id, str(client.get_job_status(job_id)))
     deadline = time.monotonic() + timeout_s
@@ -71,3 +71,19 @@ def submit(project: Project, overrides: Sequence[str], address: str, *, upload: 
         time.sleep(1.0)
         status = str(client.get_job_status(job_id))
     return Submission(job_id, status.split(".")[-1], client.get_job_logs(job_id))
+
+
+AGENT_WAIT_S = 60  # a freshly started head takes a while before its job agent accepts jobs
+
+
+def _submit_when_ready(client: Any, address: str, **job: Any) -> str:
+    """submit_job, retrying while the cluster's job agent is still starting; other failures become messages."""
+    deadline = time.monotonic() + AGENT_WAIT_S
+    while True:
+        try:
+            return client.submit_job(**job)
+        except RuntimeError as exc:
+            if "No available agent" in str(exc) and time.monotonic() < deadline:
+                time.sleep(1.0)
+                continue
+            raise MlopsError(f"the Ray job server at {address} refused the job: {str(exc).strip().splitlines()[0]}") from None
