@@ -33,13 +33,19 @@ def preflight(project: Project) -> None:
 
         check_space(project.spec)
     if project.spec.model.type == "torch":
-        import importlib.util
+        require_installed("torch", "torch", "model.type", "torch models need PyTorch")
+    if project.spec.validation is not None and project.spec.validation.outliers is not None:
+        require_installed("alibi_detect", "monitoring", "validation.outliers", "outlier detectors need alibi-detect")
 
-        from mlops.errors import Problem, SpecError
 
-        if importlib.util.find_spec("torch") is None:
-            raise SpecError(Problem("model.type", "torch models need PyTorch, which is not installed", value="torch",
-                                    hint="pip install -e '.[torch]' -c constraints.txt"))
+def require_installed(module: str, extra: str, field: str, why: str) -> None:
+    """A spec error naming the field and the extra to install, instead of an ImportError mid-run."""
+    import importlib.util
+
+    from mlops.errors import Problem, SpecError
+
+    if importlib.util.find_spec(module) is None:
+        raise SpecError(Problem(field, f"{why}, which is not installed", hint=f"pip install -e '.[{extra}]' -c constraints.txt"))
 
 
 def apply(spec_path: str | Path, overrides: Sequence[str] = (), *, address: str | None = None, force: bool = False,
@@ -156,6 +162,8 @@ def check(spec_path: str | Path, overrides: Sequence[str], data: str, *, version
     from mlops.monitoring.batch_check import check_data, read_batch
 
     project = load(spec_path, overrides, check_data=False)
+    for module, why in (("pandera", "batch validation needs pandera"), ("alibi_detect", "drift detection needs alibi-detect")):
+        require_installed(module, "monitoring", "validation", why)
     frame = read_batch(data)
     return project, frame, check_data(project, frame, version=version)
 
@@ -166,6 +174,7 @@ def monitor(spec_path: str | Path, overrides: Sequence[str] = (), *, retrain: bo
     from mlops.monitoring.monitor import monitor_once
 
     project = load(spec_path, overrides, check_data=False)
+    require_installed("alibi_detect", "monitoring", "retraining", "drift triggers and alerts need alibi-detect")
     return monitor_once(project, retrain=retrain, address=address, on_done=on_done, on_judged=on_judged)
 
 

@@ -145,3 +145,20 @@ def test_batch_input_file_missing(tmp_path):
     text = GOOD + "serving: {mode: batch, batch: {input: nope.parquet, output: out/p.parquet}}\n"
     result = run_validate(tmp_path, text)
     assert result.exit_code == 2 and "serving.batch.input.path" in result.output and "no such file" in result.output
+
+
+def test_a_missing_optional_dependency_is_a_spec_error_naming_the_field(tmp_path, monkeypatch):
+    """A spec asking for outlier detection on an install without the monitoring extra: a message, not an ImportError."""
+    import importlib.util
+
+    from mlops import api
+    from mlops.errors import SpecError
+
+    (tmp_path / "data.csv").write_text(CSV)
+    spec = write_spec(tmp_path, GOOD + "validation: {outliers: {detector: iforest}}\n")
+    project = api.load(spec)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "alibi_detect" else real(name, *a))
+    with pytest.raises(SpecError, match=r"validation.outliers") as caught:
+        api.preflight(project)
+    assert "[monitoring]" in caught.value.problems[0].render()
