@@ -5,6 +5,7 @@ import warnings
 from typing import Any
 
 from mlops.errors import ResourceError
+from mlops.runtime.feasibility import _num  # one number format for every resource message
 from mlops.plan import Node, Plan
 
 WORKER_FIELDS = {"CPU": "hardware.cpus_per_worker", "GPU": "hardware.gpus_per_worker"}
@@ -66,7 +67,3 @@ def train_on_ray(registry: Any, run_id: str, plan_name: str, node: Node, inputs:
                                "mlops.ray_train.stopped_early": outcome.stopped_early,
                                "mlops.ray_train.resumed_from_epoch": outcome.resumed_from_epoch or "-"})
     return outcome.trained
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:.2f}"
