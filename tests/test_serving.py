@@ -7,7 +7,6 @@ import threading
 import time
 
 import httpx
-import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_iris
@@ -59,7 +58,8 @@ def test_predictions_equal_the_registered_model(endpoint):
     bundle = api.load_model("iris", uri=endpoint["uri"])
     frame = pd.DataFrame(rows)[bundle.input_columns]
     assert body["predictions"] == bundle.predict(frame).tolist()
-    assert np.allclose(body["probabilities"], bundle.predict_proba(frame))
+    # Exactly equal: the forest is served through mlops' fast path, which must be bit-identical.
+    assert body["probabilities"] == bundle.predict_proba(frame).tolist()
     assert body["classes"] == [0, 1, 2] and body["model_version"] == "1" and len(body["request_id"]) == 32
 
 
@@ -126,6 +126,7 @@ def test_health_ready_metadata_docs(endpoint):
     assert httpx.get(f"{url}/readyz").json()["ready"] is True
     meta = httpx.get(f"{url}/metadata").json()
     assert meta["name"] == "iris" and meta["version"] == "1" and meta["metric"] == "f1_macro"
+    assert meta["fast_path"] is True  # a random forest, verified at load
     assert [c["name"] for c in meta["input_schema"]] == COLUMNS
     assert httpx.get(f"{url}/docs").status_code == 200
     openapi = httpx.get(f"{url}/openapi.json").json()

@@ -32,12 +32,15 @@ class EndpointConfig:
     token_sha256: Optional[str] = None
     deployment_options: dict[str, Any] = field(default_factory=dict)
     monitoring_dir: Optional[str] = None  # prediction log + feedback (when the spec has retraining/monitoring)
-    score_outliers: bool = True  # when the model has an outlier detector
     drift_window_rows: int = 1000
     monitor: Optional[dict[str, Any]] = None  # MonitorConfig fields; None: no monitor deployment
+    fast_path: bool = True  # serve sklearn forests through mlops.serving.fast_path when verified
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+COMPANY_MEMORY_S = 0.5  # how long one concurrent arrival keeps a replica in batching mode
 
 
 def _field_path(loc: tuple) -> str:
@@ -45,15 +48,34 @@ def _field_path(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
+def infer(bundle: Any, fast: Any, requests: list[list[list[Any]]]) -> tuple:
+    """One model call over the rows of several requests: (frame, labels, probabilities, outlier scores,
+    outlier flags). `fast` is the verified forest fast path or None."""
+    import pandas as pd
+
+    frame = pd.DataFrame([row for rows in requests for row in rows], columns=bundle.input_columns)
+    if fast is not None:
+        out = fast(frame)
+        proba = out if bundle.task == "classification" else None
+        labels = bundle.model.classes_[out.argmax(axis=1)] if proba is not None else out
+    else:
+        proba = bundle.predict_proba(frame)
+        labels = bundle.model.classes_[proba.argmax(axis=1)] if proba is not None else bundle.predict(frame)
+    outliers = bundle.monitoring.outliers if bundle.monitoring is not None else None
+    scores, flags = outliers.score(frame) if outliers is not None else (None, None)
+    return frame, labels, proba, scores, flags
+
+
 def build_application(cfg: EndpointConfig):
     """A bound Serve application for this endpoint config."""
     import asyncio
 
     import numpy as np
-    import pandas as pd
+    import orjson
     from fastapi import Depends, FastAPI, Request
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse, ORJSONResponse
+    from fastapi.responses import JSONResponse
+    from pydantic import ValidationError
     from ray import serve
 
     from mlops.serving.schema import FeedbackRequest, PredictResponse, request_model
@@ -61,8 +83,6 @@ def build_application(cfg: EndpointConfig):
 
     PredictRequest = request_model(cfg.input_schema, cfg.max_rows)
     columns = [c["name"] for c in cfg.input_schema]
-    api = FastAPI(title=f"mlops endpoint: {cfg.name}", default_response_class=ORJSONResponse,
-                  description="Predictions from the registered model; the request schema is the training input schema.")
     state: dict[str, Any] = {"delta": Delta()}  # the replica's metrics and traffic delta, shared with app handlers
 
     def metrics():
@@ -76,43 +96,42 @@ def build_application(cfg: EndpointConfig):
         metrics().error(kind)
         state["delta"].error(kind)
 
-    def error(status: int, kind: str, field_name: str, message: str) -> JSONResponse:
-        count_error(kind)
-        return JSONResponse({"detail": [{"field": field_name, "message": message}]}, status_code=status)
+    async def send_json(send: Any, status: int, payload: Any, headers: tuple = ()) -> None:
+        """A JSON answer straight onto the ASGI channel (no Response object on the hot path)."""
+        body = orjson.dumps(payload)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
+        await send({"type": "http.response.body", "body": body})
 
-    @api.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in exc.errors()]
-        count_error("validation")
-        return JSONResponse({"detail": details}, status_code=422)
+    def oversized(headers: list) -> Optional[str]:
+        """Why a POST body may not be read, or None: the size limit applies before a byte is parsed."""
+        length = dict(headers).get(b"content-length")
+        if length is None:
+            return "Content-Length header is required"
+        if not length.isdigit() or int(length) > cfg.max_request_bytes:
+            return f"payload of {length.decode(errors='replace')} bytes exceeds max_request_bytes={cfg.max_request_bytes}"
+        return None
 
-    class BodyLimit:
-        """Pure ASGI middleware (Starlette's @middleware("http") wrapper costs ~0.5 ms a request)."""
-
-        def __init__(self, app: Any) -> None:
-            self.app = app
+    class EndpointAPI(FastAPI):
+        """FastAPI for routing, validation and /docs, with two checks in front of its middleware stack:
+        the request-size limit on every POST, and POST /predict answered directly (the hot path; each
+        Starlette layer costs per request, and this one route is all the traffic)."""
 
         async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
             if scope["type"] == "http" and scope["method"] == "POST":
-                length = dict(scope["headers"]).get(b"content-length")
-                problem = None
-                if length is None:
-                    problem = "Content-Length header is required"
-                elif not length.isdigit() or int(length) > cfg.max_request_bytes:
-                    problem = f"payload of {length.decode(errors='replace')} bytes exceeds max_request_bytes={cfg.max_request_bytes}"
+                problem = oversized(scope["headers"])
                 if problem:
-                    await error(422, "payload", "body", problem)(scope, receive, send)
+                    count_error("payload")
+                    await send_json(send, 422, {"detail": [{"field": "body", "message": problem}]})
                     return
                 if scope["path"].rstrip("/").endswith("/predict") and "endpoint" in state:
                     await predict_fast(scope, receive, send)
                     return
-            await self.app(scope, receive, send)
+            await super().__call__(scope, receive, send)
 
     async def predict_fast(scope: dict, receive: Any, send: Any) -> None:
-        """POST /predict without FastAPI's routing, dependency and encoding passes (the hot path): the same
-        request model (validated from the raw bytes by pydantic-core), checks, answers and error bodies."""
-        from pydantic import ValidationError
-
+        """POST /predict: the same request model as the documented route (validated from the raw bytes by
+        pydantic-core), the same checks, answers and error bodies."""
         chunks, more = [], True
         while more:
             message = await receive()
@@ -120,23 +139,30 @@ def build_application(cfg: EndpointConfig):
             more = message.get("more_body", False)
         if not token_ok(dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")):
             count_error("auth")
-            response = ORJSONResponse({"detail": "missing or invalid bearer token"}, status_code=401,
-                                      headers={"WWW-Authenticate": "Bearer"})
-        else:
-            try:
-                body = PredictRequest.model_validate_json(b"".join(chunks))
-            except ValidationError as exc:
-                count_error("validation")
-                details = [{"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in exc.errors()]
-                response = ORJSONResponse({"detail": details}, status_code=422)
-            else:
-                try:
-                    response = ORJSONResponse(await state["endpoint"].answer(body))
-                except Exception as exc:  # noqa: BLE001 - counted and answered 500; the replica keeps serving
-                    response = ORJSONResponse({"detail": f"prediction failed: {type(exc).__name__}"}, status_code=500)
-        await response(scope, receive, send)
+            await send_json(send, 401, {"detail": "missing or invalid bearer token"}, ((b"www-authenticate", b"Bearer"),))
+            return
+        try:
+            body = PredictRequest.model_validate_json(b"".join(chunks))
+        except ValidationError as exc:
+            count_error("validation")
+            details = [{"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in exc.errors()]
+            await send_json(send, 422, {"detail": details})
+            return
+        try:
+            answer = await state["endpoint"].answer(body)
+        except Exception as exc:  # noqa: BLE001 - counted in answer(); the replica keeps serving
+            await send_json(send, 500, {"detail": f"prediction failed: {type(exc).__name__}"})
+            return
+        await send_json(send, 200, answer)
 
-    api.add_middleware(BodyLimit)
+    api = EndpointAPI(title=f"mlops endpoint: {cfg.name}",
+                      description="Predictions from the registered model; the request schema is the training input schema.")
+
+    @api.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [{"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in exc.errors()]
+        count_error("validation")
+        return JSONResponse({"detail": details}, status_code=422)
 
     def token_ok(header: str) -> bool:
         """The Authorization header carries the configured bearer token (always true without auth)."""
@@ -159,10 +185,12 @@ def build_application(cfg: EndpointConfig):
     class Endpoint:
         def __init__(self, monitor: Any = None) -> None:
             self.bundle, self.version = None, None
+            self.serving: tuple = (None, None, None)  # (bundle, forest fast path or None, version)
             self.observers: list = []  # callables(frame, predictions, proba, version), e.g. monitoring windows
             self.monitor = monitor  # handle of the app's monitor deployment (None without one)
             self._flusher, self._pending = None, None
             self._inflight, self._batched = 0, 0  # requests in _predict, and those of them in a batch
+            self._company_at = 0.0  # when a request last arrived while others were in flight
             state["endpoint"] = self  # the middleware's fast path answers through this replica
             self.log = None
             if cfg.monitoring_dir:
@@ -196,20 +224,35 @@ def build_application(cfg: EndpointConfig):
             bundle = Registry(cfg.tracking_uri).load(cfg.name, version=version)
             if bundle.input_columns != columns:
                 raise ValueError(f"version {version} takes inputs {bundle.input_columns}, the endpoint {columns}: redeploy")
-            self.bundle, self.version = bundle, version  # one assignment each; requests read a consistent pair below
+            fast = None
+            if cfg.fast_path:
+                from mlops.serving.fast_path import verified_fast_path
+
+                fast = verified_fast_path(bundle)
+            self.serving = (bundle, fast, version)  # one assignment: a request sees one version's model and path
+            self.bundle, self.version = bundle, version
 
         @serve.batch(max_batch_size=cfg.max_batch_size, batch_wait_timeout_s=cfg.wait_ms / 1000.0)
         async def _predict_batch(self, requests: list[list[list[Any]]]) -> list[tuple]:
-            return self._predict_rows(requests)
+            """On the event loop: measured, a model thread lost more to GIL hand-offs than it gained in overlap."""
+            bundle, fast, version = self.serving
+            computed = infer(bundle, fast, requests)
+            return self._account(requests, version, computed)
 
         async def _predict(self, rows: list[list[Any]]) -> tuple:
-            """Batch under load; a request alone in the replica would only wait out the batch window
-            for company that is not coming, so it is answered at once (naive latency at concurrency 1)."""
+            """Batch under load. A replica that has seen no concurrent requests lately answers at once: at
+            concurrency 1 the batch window would only be waited out for company that is not coming. "Lately",
+            not "now": under load, the first request after a batch often finds the replica empty, and
+            answering it alone would cost a whole model call for one row."""
             self._inflight += 1
             try:
                 await asyncio.sleep(0)  # requests that arrived with this one get to count themselves first
-                if self._inflight == 1 and self._batched == 0:
-                    return self._predict_rows([rows])[0]
+                now = time.monotonic()
+                if self._inflight > 1 or self._batched:
+                    self._company_at = now
+                elif now - self._company_at > COMPANY_MEMORY_S:
+                    bundle, fast, version = self.serving
+                    return self._account([rows], version, infer(bundle, fast, [rows]))[0]
                 self._batched += 1
                 try:
                     return await self._predict_batch(rows)
@@ -218,20 +261,12 @@ def build_application(cfg: EndpointConfig):
             finally:
                 self._inflight -= 1
 
-        def _predict_rows(self, requests: list[list[list[Any]]]) -> list[tuple]:
-            bundle, version = self.bundle, self.version
-            sizes = [len(r) for r in requests]
-            frame = pd.DataFrame([row for rows in requests for row in rows], columns=columns)
-            proba = bundle.predict_proba(frame)
-            if proba is not None:
-                labels = bundle.model.classes_[proba.argmax(axis=1)]
-            else:
-                labels = bundle.predict(frame)
-            outlier_model = bundle.monitoring.outliers if cfg.score_outliers and bundle.monitoring is not None else None
-            scores = flags = None
+        def _account(self, requests: list[list[list[Any]]], version: str, computed: tuple) -> list[tuple]:
+            """Metrics, monitoring window and observers for one model call (on the event loop), then each
+            request's share of the answers."""
+            frame, labels, proba, scores, flags = computed
             delta = state["delta"]
-            if outlier_model is not None:
-                scores, flags = outlier_model.score(frame)
+            if scores is not None:
                 delta.outliers += int(flags.sum())
                 delta.scored_rows += len(frame)
             delta.rows += len(frame)
@@ -243,17 +278,17 @@ def build_application(cfg: EndpointConfig):
             for observe in self.observers:
                 observe(frame, labels, proba, version)
             out, start = [], 0
-            for size in sizes:
-                stop = start + size
+            for rows in requests:
+                stop = start + len(rows)
                 out.append((labels[start:stop], None if proba is None else proba[start:stop], version,
                             None if scores is None else (scores[start:stop], flags[start:stop])))
                 start = stop
             return out
 
         @api.post("/predict", responses={200: {"model": PredictResponse}})  # documented, not re-validated
-        async def predict(self, body: PredictRequest, _: None = Depends(require_token)) -> ORJSONResponse:
-            """Served by predict_fast in the middleware; this route documents it (and serves if that is bypassed)."""
-            return ORJSONResponse(await self.answer(body))
+        async def predict(self, body: PredictRequest, _: None = Depends(require_token)) -> dict[str, Any]:
+            """Answered by predict_fast in EndpointAPI; this route documents it (and serves if that is bypassed)."""
+            return await self.answer(body)
 
         async def answer(self, body: Any) -> dict[str, Any]:
             """Predictions, probabilities, outlier flags, version and request id for a validated request."""
@@ -320,7 +355,7 @@ def build_application(cfg: EndpointConfig):
             meta = self.bundle.meta
             return {"name": cfg.name, "version": self.version, "task": meta.get("task"), "metric": meta.get("metric"),
                     "metrics": meta.get("metrics"), "classes": meta.get("classes"), "input_schema": meta.get("input_schema"),
-                    "route": cfg.route}
+                    "route": cfg.route, "fast_path": self.serving[1] is not None}
 
     if cfg.monitor is None:
         return Endpoint.bind()

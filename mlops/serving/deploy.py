@@ -76,6 +76,7 @@ def endpoint_config(project: Project, version: str | None = None):
                           input_schema=bundle.meta["input_schema"], max_rows=online.max_rows,
                           max_request_bytes=online.max_request_bytes, max_batch_size=online.batching.max_batch_size,
                           wait_ms=online.batching.wait_ms, token_sha256=token_sha, deployment_options=options,
+                          fast_path=online.fast_path,
                           **monitoring_options(project, uri, [c["name"] for c in bundle.meta["input_schema"]]))
 
 
@@ -92,7 +93,7 @@ def monitoring_options(project: Project, uri: str, columns: list[str]) -> dict[s
     keeps_feedback = spec.monitoring is not None or spec.retraining is not None
     return {
         "monitoring_dir": str(monitoring_dir(project.base_dir.resolve(), spec.name)) if keeps_feedback else None,
-        "score_outliers": True, "drift_window_rows": monitoring.drift_window_rows,
+        "drift_window_rows": monitoring.drift_window_rows,
         "monitor": {"name": spec.name, "tracking_uri": uri, "columns": columns,
                     "drift_window_rows": monitoring.drift_window_rows, "drift_every_s": monitoring.drift_every_s,
                     "drift": drift.model_dump() if drift is not None else None},

@@ -66,6 +66,9 @@ class OnlineServing(StrictModel):
     max_request_bytes: int = Field(1_000_000, ge=1024, description="larger bodies get 422")
     max_rows: int = Field(1000, ge=1, description="rows per request")
     throughput_mode: bool = Field(True, description="Ray Serve's HAProxy ingress + throughput-optimized mode")
+    fast_path: bool = Field(True, description="serve scikit-learn forests by calling their trees directly (about 4x "
+                                              "cheaper per call on small batches; used only when bit-identical to the "
+                                              "model's own output on sample rows)")
 
     @field_validator("route")
     @classmethod
