@@ -6,7 +6,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from mlops.cli import app, console, print_wide, user_errors  # noqa: F401
+from mlops.cli import console, print_wide
 
 
 def apply_multirun(spec: str, overrides: list[str], *, address: str | None, force: bool) -> None:

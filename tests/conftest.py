@@ -58,3 +58,18 @@ def wait_ready(url: str, timeout: float = 60) -> None:
             pass
         time.sleep(0.5)
     raise AssertionError(f"{url} never became ready")
+
+
+def scrape_metric_names(model: str, wanted: set[str], timeout: float = 60) -> set[str]:
+    """Poll this node's Ray metrics export port until every `wanted` metric of `model` shows (Ray exports
+    every few seconds); return the names seen."""
+    import httpx
+    import ray
+
+    port = ray._private.worker.global_worker.node.metrics_export_port
+    deadline, found = time.time() + timeout, set()
+    while time.time() < deadline and not wanted <= found:
+        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        found = {line.split("{")[0] for line in text.splitlines() if line.startswith("ray_mlops_") and f'model="{model}"' in line}
+        time.sleep(2)
+    return found

@@ -115,7 +115,6 @@ def test_registered_model_predicts_like_the_trained_one(ray_local, tracking_uri,
 
 
 def test_tampered_artifact_is_refused(ray_local, tracking_uri, example):
-    from mlflow.artifacts import download_artifacts  # noqa: F401  (the store is a local file tree)
     from pathlib import Path
     from urllib.parse import urlparse
 

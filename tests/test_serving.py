@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 COLUMNS = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
 
 
-from conftest import wait_ready  # noqa: E402
+from conftest import scrape_metric_names, wait_ready  # noqa: E402
 from conftest import SERVE_PORT as PORT  # noqa: E402  (one port per Ray instance, see conftest)
 
 
@@ -104,19 +104,13 @@ def test_invalid_json_and_oversize_payload(endpoint):
 
 
 def test_metrics_reach_the_prometheus_endpoint(endpoint):
-    import ray
 
     for _ in range(5):
         httpx.post(f"{endpoint['url']}/predict", json={"rows": [GOOD]}, timeout=10)
     _post(endpoint["url"], {"rows": []})
-    port = ray._private.worker.global_worker.node.metrics_export_port
     wanted = {"ray_mlops_requests_total", "ray_mlops_errors_total", "ray_mlops_request_latency_ms_bucket",
               "ray_mlops_batch_rows_bucket", "ray_mlops_predicted_class_total"}
-    deadline, found = time.time() + 60, set()
-    while time.time() < deadline and not wanted <= found:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        found = {line.split("{")[0] for line in text.splitlines() if line.startswith("ray_mlops_") and 'model="iris"' in line}
-        time.sleep(2)
+    found = scrape_metric_names("iris", wanted)
     assert wanted <= found, found
 
 

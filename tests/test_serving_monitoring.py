@@ -12,7 +12,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from conftest import EXAMPLES, SERVE_PORT, wait_ready, write_spec
+from conftest import EXAMPLES, SERVE_PORT, scrape_metric_names, wait_ready, write_spec
 from mlops import api
 
 pytestmark = pytest.mark.slow
@@ -125,7 +125,6 @@ def test_feedback_endpoint_stores_labels_and_names_bad_fields(endpoint):
 
 
 def test_window_drift_is_exported_and_alerts_reach_the_webhook_and_the_log(endpoint, tmp_path):
-    import ray
 
     url = endpoint["url"]
     for seed in range(4):  # 400 shifted rows fill the 300-row window
@@ -142,14 +141,9 @@ def test_window_drift_is_exported_and_alerts_reach_the_webhook_and_the_log(endpo
     assert stats["drift"]["drift_share"] >= 2 / 6 and "monthly_charges" in stats["drift"]["drifted_features"]
     assert stats["errors"]["validation"] >= 3 and 0 < stats["error_rate"] < 0.5  # + the feedback test's 422
     assert stats["latency_p50_ms"] > 0 and stats["version"] == endpoint["version"]
-    port = ray._private.worker.global_worker.node.metrics_export_port
     wanted = {"ray_mlops_drift_share", "ray_mlops_drift_detected", "ray_mlops_window_error_rate",
               "ray_mlops_window_latency_p99_ms", "ray_mlops_window_outlier_rate"}
-    deadline, found = time.time() + 60, set()
-    while time.time() < deadline and not wanted <= found:
-        text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
-        found = {line.split("{")[0] for line in text.splitlines() if 'model="churnol"' in line}
-        time.sleep(2)
+    found = scrape_metric_names("churnol", wanted)
     assert wanted <= found, found
 
     outcome = api.monitor(endpoint["spec"])

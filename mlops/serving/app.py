@@ -48,6 +48,11 @@ def _field_path(loc: tuple) -> str:
     return ".".join(parts) or "body"
 
 
+def _error_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """pydantic errors as the 422 body's items: the dotted field and the message."""
+    return [{"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in errors]
+
+
 def infer(bundle: Any, fast: Any, requests: list[list[list[Any]]]) -> tuple:
     """One model call over the rows of several requests: (frame, labels, probabilities, outlier scores,
     outlier flags). `fast` is the verified forest fast path or None."""
@@ -145,7 +150,7 @@ def build_application(cfg: EndpointConfig):
             body = PredictRequest.model_validate_json(b"".join(chunks))
         except ValidationError as exc:
             count_error("validation")
-            details = [{"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in exc.errors()]
+            details = _error_details(exc.errors())
             await send_json(send, 422, {"detail": details})
             return
         try:
@@ -160,7 +165,7 @@ def build_application(cfg: EndpointConfig):
 
     @api.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        details = [{"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in exc.errors()]
+        details = _error_details(exc.errors())
         count_error("validation")
         return JSONResponse({"detail": details}, status_code=422)
 
@@ -184,7 +189,6 @@ def build_application(cfg: EndpointConfig):
     @serve.ingress(api)
     class Endpoint:
         def __init__(self, monitor: Any = None) -> None:
-            self.bundle, self.version = None, None
             self.serving: tuple = (None, None, None)  # (bundle, forest fast path or None, version)
             self.observers: list = []  # callables(frame, predictions, proba, version), e.g. monitoring windows
             self.monitor = monitor  # handle of the app's monitor deployment (None without one)
@@ -230,7 +234,14 @@ def build_application(cfg: EndpointConfig):
 
                 fast = verified_fast_path(bundle)
             self.serving = (bundle, fast, version)  # one assignment: a request sees one version's model and path
-            self.bundle, self.version = bundle, version
+
+        @property
+        def bundle(self) -> Any:
+            return self.serving[0]
+
+        @property
+        def version(self) -> Optional[str]:
+            return self.serving[2]
 
         @serve.batch(max_batch_size=cfg.max_batch_size, batch_wait_timeout_s=cfg.wait_ms / 1000.0)
         async def _predict_batch(self, requests: list[list[list[Any]]]) -> list[tuple]:
