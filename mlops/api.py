@@ -15,6 +15,13 @@ def load(spec_path: str | Path, overrides: Sequence[str] = (), check_data: bool 
     return load_project(spec_path, overrides, check_data=check_data)
 
 
+def validate(spec_path: str | Path, overrides: Sequence[str] = ()) -> Project:
+    """What `mlops validate` checks: the spec, its data, and the model's parameters (names, types, ranges)."""
+    project = load(spec_path, overrides)
+    preflight(project)
+    return project
+
+
 def plan(spec_path: str | Path, overrides: Sequence[str] = ()):
     """The plan `apply` would run; pure, no Ray, no MLflow."""
     from mlops.plan import compile_plan
@@ -32,20 +39,16 @@ def preflight(project: Project) -> None:
         from mlops.stages.search_space import check_space
 
         check_space(project.spec)
-    if project.spec.model.type == "torch":
-        require_installed("torch", "torch", "model.type", "torch models need PyTorch")
-    if project.spec.validation is not None and project.spec.validation.outliers is not None:
-        require_installed("alibi_detect", "monitoring", "validation.outliers", "outlier detectors need alibi-detect")
 
 
-def require_installed(module: str, extra: str, field: str, why: str) -> None:
+def require_monitoring(field: str, why: str) -> None:
     """A spec error naming the field and the extra to install, instead of an ImportError mid-run."""
-    import importlib.util
+    from mlops.errors import SpecError
+    from mlops.extras import MONITORING, missing
 
-    from mlops.errors import Problem, SpecError
-
-    if importlib.util.find_spec(module) is None:
-        raise SpecError(Problem(field, f"{why}, which is not installed", hint=f"pip install -e '.[{extra}]' -c constraints.txt"))
+    problem = missing(MONITORING, field, why)
+    if problem is not None:
+        raise SpecError(problem)
 
 
 def apply(spec_path: str | Path, overrides: Sequence[str] = (), *, address: str | None = None, force: bool = False,
@@ -98,7 +101,9 @@ def registry(uri: str | None = None):
 
 def promote(name: str, version: str, uri: str | None = None) -> str | None:
     """Make `version` the champion; a running endpoint of `name` follows. Returns the version it now serves."""
-    registry(uri).promote(name, version)
+    store = registry(uri)
+    store.verify(name, version)  # the alias only ever moves to a version that loads
+    store.promote(name, version)
     return follow_alias(name, uri)
 
 
@@ -162,8 +167,7 @@ def check(spec_path: str | Path, overrides: Sequence[str], data: str, *, version
     from mlops.monitoring.batch_check import check_data, read_batch
 
     project = load(spec_path, overrides, check_data=False)
-    for module, why in (("pandera", "batch validation needs pandera"), ("alibi_detect", "drift detection needs alibi-detect")):
-        require_installed(module, "monitoring", "validation", why)
+    require_monitoring("validation", "batch validation and drift detection need pandera and alibi-detect")
     frame = read_batch(data)
     return project, frame, check_data(project, frame, version=version)
 
@@ -174,7 +178,7 @@ def monitor(spec_path: str | Path, overrides: Sequence[str] = (), *, retrain: bo
     from mlops.monitoring.monitor import monitor_once
 
     project = load(spec_path, overrides, check_data=False)
-    require_installed("alibi_detect", "monitoring", "retraining", "drift triggers and alerts need alibi-detect")
+    require_monitoring("retraining", "drift triggers and alerts need alibi-detect")
     return monitor_once(project, retrain=retrain, address=address, on_done=on_done, on_judged=on_judged)
 
 

@@ -124,9 +124,9 @@ _D = "mlops.monitoring.detectors"
 detectors.add("ks", f"{_D}:ks_drift", kind="drift", features="numeric")
 detectors.add("chi2", f"{_D}:chi2_drift", kind="drift", features="categorical")
 detectors.add("tabular", f"{_D}:tabular_drift", kind="drift", features="mixed")
-detectors.add("mmd", f"{_D}:mmd_drift", kind="drift", features="mixed")
+detectors.add("mmd", f"{_D}:mmd_drift", kind="drift", features="mixed", needs=("torch",))  # alibi's pytorch backend
 detectors.add("iforest", f"{_D}:iforest_outliers", kind="outlier")
-detectors.add("mahalanobis", f"{_D}:mahalanobis_outliers", kind="outlier")
+detectors.add("mahalanobis", f"{_D}:mahalanobis_outliers", kind="outlier", needs=("torch",))
 
 # Retraining triggers: evaluator(config, context) -> TriggerResult (mlops.monitoring.triggers).
 _T = "mlops.monitoring.triggers"

@@ -36,7 +36,9 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except MlopsError as exc:
             problems = getattr(exc, "problems", None)
-            title = "invalid spec" if exc.exit_code == 2 and problems else "error"
+            title = "error"
+            if exc.exit_code == 2 and problems:  # a command-line option's problem is not the spec's
+                title = "invalid input" if all(p.path.startswith("--") for p in problems) else "invalid spec"
             err_console.print(f"[bold red]{title}:[/]")
             for line in (p.render() for p in problems) if problems else str(exc).splitlines():
                 err_console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
@@ -54,7 +56,7 @@ def validate(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES) -> No
     """Check the spec and the data it names; exit 0, or 2 with every problem by field."""
     from mlops import api
 
-    project = api.load(spec, overrides or [])
+    project = api.validate(spec, overrides or [])
     probe = project.data_probe
     rows = f", {probe.rows} rows" if probe and probe.rows is not None else ""
     cols = f"{len(probe.columns)} columns" if probe else "data not probed"

@@ -48,8 +48,11 @@ def status(name: Optional[str] = typer.Argument(None, help="only this applicatio
         table.add_column(column)
     for row in rows:
         replicas = ", ".join(f"{k.lower()}={v}" for k, v in row["replicas"].items()) or "-"
+        served = row.get("serving_version") or "?"
+        if row.get("refused_version"):
+            served += f" (v{row['refused_version']} did not load: see /metadata)"
         table.add_row(row["application"], row["route"] or "-", row["status"], f"{row['deployment']} ({row['health']})",
-                      replicas, row.get("serving_version") or "?", row.get("champion") or "?")
+                      replicas, served, row.get("champion") or "?")
     print_wide(table)
     _print_health(rows)
     for row in rows:
@@ -66,20 +69,30 @@ def _print_health(rows: list[dict[str, Any]]) -> None:
     table = Table(title="health (last 5 min)")
     for column in ("application", "version", "requests", "error rate", "p50 ms", "p99 ms", "drift share", "outlier rate"):
         table.add_column(column)
-    for row in rows:
+    hints = []
+    for row in {r["application"]: r for r in rows}.values():  # one line per application, not per deployment
         stats = row.get("stats")
         if not stats:
             table.add_row(row["application"], row.get("serving_version") or "?", *["-"] * 6)
+            if row.get("stats_hint"):
+                hints.append(f"{row['application']}: {row['stats_hint']}")
             continue
         drift = stats.get("drift") or {}
         share = drift.get("drift_share")
-        drift_cell = (f"{share:.0%} ({len(drift.get('drifted_features', []))} features, {drift.get('rows')} rows)"
-                      if share is not None else (f"error: {drift['error']}" if "error" in drift else
-                                                 f"not yet ({stats.get('drift_window_rows', 0)} rows in window)"))
+        if not stats.get("drift_checks", True):
+            drift_cell = "off"
+        elif share is not None:
+            drift_cell = f"{share:.0%} ({len(drift.get('drifted_features', []))} features, {drift.get('rows')} rows)"
+        elif "error" in drift:
+            drift_cell = f"error: {drift['error']}"
+        else:
+            drift_cell = f"not yet ({stats.get('drift_window_rows', 0)} rows in window)"
         table.add_row(row["application"], str(stats.get("version") or "?"), str(stats.get("requests", 0)),
                       _fmt(stats.get("error_rate"), ".2%"), _fmt(stats.get("latency_p50_ms"), ".1f"),
                       _fmt(stats.get("latency_p99_ms"), ".1f"), drift_cell, _fmt(stats.get("outlier_rate"), ".2%"))
     print_wide(table)
+    for hint in hints:
+        console.print(f"[yellow]{hint}[/]")
 
 
 def _print_model(name: str, health: dict[str, Any]) -> None:

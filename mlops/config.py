@@ -49,6 +49,7 @@ def load_config(spec_path: str | Path, overrides: Sequence[str] = ()) -> LoadedC
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    _check_override_syntax(overrides)
     pending = list(overrides)
     try:
         with _as_yaml(spec_file) as primary, initialize_config_dir(
@@ -69,6 +70,27 @@ def load_config(spec_path: str | Path, overrides: Sequence[str] = ()) -> LoadedC
     if not isinstance(data, dict):
         raise SpecError(Problem("", "spec must be a mapping of sections", value=type(data).__name__))
     return LoadedConfig(_yaml11_keys(data), spec_file, list(overrides))
+
+
+def _check_override_syntax(overrides: Sequence[str]) -> None:
+    """Each override parsed on its own, so a grammar error names the override and how to quote it
+    (Hydra's own message is a parser's: "mismatched input ' ' expecting <EOF>")."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser = OverridesParser.create()
+    problems = []
+    for override in overrides:
+        try:
+            parser.parse_overrides([override])
+        except HydraException as exc:
+            key, _, value = override.partition("=")
+            reason = str(exc).splitlines()[0].removeprefix("Error parsing override '").split("'\n")[0]
+            quoted = value.replace("'", "\\'")
+            problems.append(Problem(key.lstrip("+~") or override, f"override `{override}` is not valid override syntax ({reason})",
+                                    hint=f"quote the value, and the whole argument for the shell: \"{key}='{quoted}'\""))
+    if problems:
+        raise SpecError(problems)
 
 
 def _add_defaulted_key(exc: Exception, pending: list[str]) -> bool:

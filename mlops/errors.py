@@ -65,6 +65,15 @@ class RegistryError(MlopsError):
     """A model version is missing, or its artifact fails the integrity check."""
 
 
+class FieldValueError(ValueError):
+    """Raised by a model-level validator about one of its fields: the error is reported at that field
+    (`model.metric`), not at the model (`model`)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class UnknownName(ValueError):
     """A registry lookup failed; the message lists the known names and a close match."""
 

@@ -44,8 +44,13 @@ def validate_config(config: LoadedConfig) -> Spec:
 
 def load_project(spec_path: str | Path, overrides: Sequence[str] = (), check_data: bool = True) -> Project:
     """Load, compose, validate and (by default) probe the data: every user error surfaces here."""
+    from mlops.extras import spec_problems
+
     config = load_config(spec_path, overrides)
     project = Project(validate_config(config), config)
+    missing = spec_problems(project.spec)
+    if missing:
+        raise SpecError(missing)
     if check_data:
         project.data_probe = probe_data(project)
     return project
@@ -110,8 +115,8 @@ def _check_batch_input(project: Project, train_columns: set[str], problems: Coll
     except SpecError as exc:
         problems.problems.extend(exc.problems)
         return
-    if batch is None:
-        return
+    if batch is None or spec.data.target not in train_columns:
+        return  # with the target wrong the feature set is unknown: data.target's own problem says it all
     features = spec.features
     if features.numeric is None and features.categorical is None:
         reserved = {spec.data.target, spec.data.id_column, spec.data.timestamp, *features.drop}
@@ -121,7 +126,8 @@ def _check_batch_input(project: Project, train_columns: set[str], problems: Coll
     from mlops.spec.expressions import column_names
 
     needed |= {c for expr in features.derived.values() for c in column_names(expr)} - set(features.derived)
-    missing = sorted(needed - set(batch.columns))
+    # Columns the training data lacks are reported at the field that names them, not again here.
+    missing = sorted((needed & train_columns) - set(batch.columns))
     if missing:
         problems.add("serving.batch.input", f"input lacks feature columns {missing}",
                      hint="batch input needs the training data's feature columns (the target may be absent)")

@@ -194,7 +194,12 @@ class Registry:
         return found
 
     def champion_history(self, name: str) -> list[str]:
-        model = self.client.get_registered_model(name)
+        from mlflow.exceptions import MlflowException
+
+        try:
+            model = self.client.get_registered_model(name)
+        except MlflowException:
+            raise RegistryError(f"no registered model named '{name}' in {self.uri}") from None
         return json.loads(model.tags.get(HISTORY_TAG, "[]"))
 
     def promote(self, name: str, version: str | int, alias: str = CHAMPION) -> None:
@@ -212,10 +217,25 @@ class Registry:
         history = self.champion_history(name)
         if len(history) < 2:
             raise RegistryError(f"model '{name}' has no previous champion to roll back to (history: {history})")
+        current = self.by_alias(name, CHAMPION).version
+        if current != history[-1]:  # the alias moved outside mlops: the history no longer says what came before
+            raise RegistryError(f"model '{name}': the champion is v{current} but mlops' history ends at v{history[-1]}; "
+                                f"promote the version you want explicitly (mlops promote {name} VERSION)")
         history.pop()
+        self.verify(name, history[-1])  # never point the alias at a version that does not load
         self.client.set_registered_model_alias(name, CHAMPION, history[-1])
         self.client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
         return history[-1]
+
+    def verify(self, name: str, version: str | int) -> None:
+        """Load a version (its hash checked) and let it go: raises RegistryError if it cannot serve."""
+        from mlops.errors import MlopsError
+
+        try:
+            self.load(name, version=version)
+        except Exception as exc:  # noqa: BLE001 - any failure to load means: do not move an alias to it
+            reason = str(exc) if isinstance(exc, MlopsError) else f"{type(exc).__name__}: {exc}"
+            raise RegistryError(f"model '{name}' v{version} does not load ({reason}); the alias stays where it is") from None
 
     def download(self, version: ModelVersion, dst: Path | None = None) -> Path:
         from mlflow.artifacts import download_artifacts

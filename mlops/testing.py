@@ -20,7 +20,9 @@ def ray_local():
     for key, value in throughput_env().items():
         os.environ.setdefault(key, value)
     if not ray.is_initialized():
-        ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")
+        from mlops.runtime.cluster import start_embedded
+
+        start_embedded(2)  # as mlops starts it: loopback only, token auth
     yield ray
     ray.shutdown()
 

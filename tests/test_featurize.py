@@ -61,3 +61,13 @@ def test_fingerprint_changes_with_content():
     a, b = frame(), frame()
     b.loc[0, "x"] += 1
     assert frame_fingerprint(a)["sha256"] == frame_fingerprint(frame())["sha256"] != frame_fingerprint(b)["sha256"]
+
+
+def test_derived_infinities_become_missing_values():
+    """A division by zero or an overflow is no value for a model: NaN, which imputation then fills."""
+    import numpy as np
+
+    from mlops.spec.expressions import evaluate
+
+    out = evaluate("a / (b + 1) + exp(a)", {"a": np.array([1.0, 1.0, 1000.0]), "b": np.array([0.0, -1.0, 0.0])})
+    assert np.isfinite(out[0]) and np.isnan(out[1]) and np.isnan(out[2])

@@ -6,6 +6,8 @@ import json
 import threading
 import time
 
+from pathlib import Path
+
 import httpx
 import pandas as pd
 import pytest
@@ -99,7 +101,9 @@ def test_invalid_json_and_oversize_payload(endpoint):
     assert _post(endpoint["url"], b"{not json").status_code == 422
     huge = json.dumps({"rows": [GOOD] * 20000})  # > 1 MB default limit
     response = _post(endpoint["url"], huge)
-    assert response.status_code == 422 and "max_request_bytes" in response.text
+    assert response.status_code == 413 and "max_request_bytes" in response.text
+    chunked = httpx.post(f"{endpoint['url']}/predict", content=iter([b'{"rows": []}']), timeout=10)  # no length
+    assert chunked.status_code == 411 and "Content-Length" in chunked.text
     assert _post(endpoint["url"], {"rows": [GOOD]}).status_code == 200  # and it keeps serving
 
 
@@ -198,6 +202,136 @@ def test_hot_swap_under_load_drops_nothing(endpoint):
     assert httpx.get(f"{endpoint['url']}/readyz").json()["model_version"] == target
 
 
+async def _concurrently(url: str, payloads: list[dict]) -> list[httpx.Response]:
+    async with httpx.AsyncClient(timeout=30, limits=httpx.Limits(max_connections=len(payloads))) as client:
+        return await asyncio.gather(*(client.post(f"{url}/predict", json=p) for p in payloads))
+
+
+def test_one_bad_request_among_concurrent_good_ones_fails_alone(endpoint):
+    """A value no model can take is refused at validation, naming the field; its neighbours are served."""
+    rows = iris_rows(40)
+    for _ in range(3):  # several rounds, so the bad request lands in a batch with good ones
+        bad = {"rows": [{**GOOD, "sepal_length_cm": 1e300}]}
+        answers = asyncio.run(_concurrently(endpoint["url"], [{"rows": [r]} for r in rows[:20]] + [bad]
+                                            + [{"rows": [r]} for r in rows[20:]]))
+        assert answers[20].status_code == 422, answers[20].text
+        assert answers[20].json()["detail"][0]["field"] == "rows.0.sepal_length_cm"
+        assert [a.status_code for i, a in enumerate(answers) if i != 20] == [200] * 40
+
+
+def test_a_derived_division_by_zero_is_imputed_not_an_error(endpoint):
+    """petal_ratio = petal_length / (petal_width + 1): width -1 makes inf, which becomes NaN, then the median."""
+    response = _post(endpoint["url"], {"rows": [{**GOOD, "petal_width_cm": -1.0}]})
+    assert response.status_code == 200, response.text
+
+
+def test_a_row_the_model_rejects_fails_its_own_request_only(endpoint):
+    """Without imputation a NaN from a derived column reaches a model that refuses it: that request gets a
+    422 naming its row, every other request of the same batch its predictions."""
+    from ray import serve
+
+    overrides = [o for o in endpoint["overrides"] if not o.startswith("serving.online.route")]
+    overrides += ["name=iris_lr", "serving.mode=online", "~serving.batch", "serving.online.route=/iris_lr",
+                  "model.estimator=logistic_regression", "~model.params", "+model.params.max_iter=500", "features.impute.numeric=none"]
+    result = api.apply(endpoint["spec"], overrides)
+    url = f"http://127.0.0.1:{PORT}/iris_lr"
+    try:
+        wait_ready(url)
+        rows = iris_rows(30)
+        bad = {"rows": [rows[0], {**GOOD, "petal_width_cm": -1.0}, rows[1]]}
+        for _ in range(3):
+            answers = asyncio.run(_concurrently(url, [{"rows": [r]} for r in rows[:15]] + [bad]
+                                                + [{"rows": [r]} for r in rows[15:]]))
+            assert answers[15].status_code == 422, answers[15].text
+            detail = answers[15].json()["detail"][0]
+            assert detail["field"] == "rows.1" and "NaN" in detail["message"]
+            assert [a.status_code for i, a in enumerate(answers) if i != 15] == [200] * 30
+        assert result.endpoint.version == "1"
+    finally:
+        serve.delete("iris_lr")
+
+
+def test_a_second_port_on_the_same_serve_is_refused_with_a_message(endpoint):
+    """Serve on a running Ray keeps its HTTP address; asking for another is an error, not a silent ignore."""
+    from mlops.errors import MlopsError
+
+    from types import SimpleNamespace
+
+    from mlops.serving.deploy import start_http
+
+    with pytest.raises(MlopsError, match=rf"already listens on 127.0.0.1:{PORT}"):
+        start_http(SimpleNamespace(host="127.0.0.1", port=PORT + 1, timeout_s=10))
+    start_http(SimpleNamespace(host="127.0.0.1", port=PORT, timeout_s=10))  # the same address: fine, and quiet
+
+
+def swap_replicas_to(project, loadable: str, version: str) -> None:
+    """Redeploy the endpoint's app with `version` in its user_config, built from a loadable version's config."""
+    from dataclasses import replace
+
+    from ray import serve
+
+    from mlops.serving.app import build_application
+    from mlops.serving.deploy import endpoint_config
+
+    cfg = replace(endpoint_config(project, loadable), version=version)
+    serve.run(build_application(cfg), name=project.spec.name, route_prefix=cfg.route, blocking=False)
+
+
+def test_a_version_that_does_not_load_is_refused_and_the_old_one_keeps_serving(endpoint):
+    """A hot swap to a tampered version: the replica keeps its version and says why; promote refuses it."""
+    from urllib.parse import unquote, urlparse
+
+    from mlops.errors import RegistryError
+    from mlops.project import load_project
+    from mlops.serving.deploy import update_version
+
+    url, store = endpoint["url"], api.registry(endpoint["uri"])
+    serving = httpx.get(f"{url}/readyz").json()["model_version"]
+    batch_only = [*endpoint["overrides"], "serving.mode=batch", "~serving.online", "model.params.n_estimators=7"]
+    bad = api.apply(endpoint["spec"], batch_only).version
+    champion = store.by_alias("iris", "champion").version
+    files = sorted(p for p in Path(unquote(urlparse(store.version("iris", bad).source).path)).rglob("*") if p.is_file())
+    with files[0].open("ab") as handle:
+        handle.write(b"tampered")  # the stored bundle no longer matches its recorded hash
+
+    with pytest.raises(RegistryError, match="does not load"):
+        api.promote("iris", bad, endpoint["uri"])
+    assert store.by_alias("iris", "champion").version == champion  # the alias did not move
+
+    # The driver refuses it too (it reads the version's input schema), so hand the replicas the bad version
+    # directly, as if the artifact broke between the driver's check and the replicas' load.
+    project = load_project(endpoint["spec"], endpoint["overrides"], check_data=False)
+    with pytest.raises(RegistryError):
+        update_version(project, bad)
+    swap_replicas_to(project, serving, bad)
+    deadline, meta = time.time() + 60, {}
+    while time.time() < deadline:
+        meta = httpx.get(f"{url}/metadata").json()
+        if meta.get("swap_error"):
+            break
+        time.sleep(0.5)
+    assert meta["swap_error"]["version"] == bad and meta["version"] == serving, meta
+    answer = _post(url, {"rows": [GOOD]})
+    assert answer.status_code == 200 and answer.json()["model_version"] == serving
+    assert httpx.get(f"{url}/readyz").json()["refused_version"] == bad
+    update_version(project, serving)  # back to a loadable version: the error clears
+    deadline = time.time() + 30
+    while httpx.get(f"{url}/metadata").json().get("swap_error") and time.time() < deadline:
+        time.sleep(0.5)
+    assert httpx.get(f"{url}/metadata").json()["swap_error"] is None
+
+
+def _raw_status(url: str, head: str) -> int:
+    """Send a request's head (and no body) over a plain socket; the status code of the answer."""
+    import socket
+    from urllib.parse import urlparse
+
+    where = urlparse(url)
+    with socket.create_connection((where.hostname, where.port), timeout=10) as conn:
+        conn.sendall(head.replace("HTTP/1.1\r\n", f"HTTP/1.1\r\nhost: {where.hostname}\r\n", 1).encode())
+        return int(conn.recv(4096).split(b" ", 2)[1])
+
+
 def test_token_auth(endpoint, monkeypatch):
     """Replaces the module's app (an app is named after the project): keep this test last."""
     from mlops.project import load_project
@@ -218,6 +352,12 @@ def test_token_auth(endpoint, monkeypatch):
         assert httpx.get(f"{url}/metadata").status_code == 401
         assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
         assert httpx.get(f"{url}/stats").status_code == 401
+        for doc in ("docs", "openapi.json"):  # with auth on, the API's description is behind the token too
+            assert httpx.get(f"{url}/{doc}").status_code == 401
+            assert httpx.get(f"{url}/{doc}", headers={"authorization": "Bearer s3cret"}).status_code == 200
+        # The token is checked before the body is looked at: a stranger learns nothing about the limits.
+        assert _raw_status(url, "POST /iris-auth/predict HTTP/1.1\r\ncontent-length: 999999999\r\n"
+                                "content-type: application/json\r\n\r\n{") == 401
         [row] = [r for r in endpoint_status(deployed.name, None, None) if r["deployment"] == "endpoint"]
         assert row["stats"] is not None, row  # `mlops status` sends the token from IRIS_TOKEN
     finally:

@@ -56,7 +56,7 @@ def test_apply_online_then_status_predict_promote_stop(tmp_path, example):
         stopped = cli("stop", cwd=tmp_path)
     assert "local Ray head" in stopped.stdout
     assert not (tmp_path / ".mlops" / "ray-head.json").exists()
-    from mlops.runtime.local_head import alive
+    from mlops.runtime.processes import alive
 
     time.sleep(1)
     assert not alive(head["pid"])

@@ -146,6 +146,10 @@ def test_window_drift_is_exported_and_alerts_reach_the_webhook_and_the_log(endpo
     found = scrape_metric_names("churnol", wanted)
     assert wanted <= found, found
 
+    dry = api.monitor(endpoint["spec"], retrain=False)  # --dry-run: judged, not delivered
+    assert {r.metric for r in dry.alerts.results if r.fired} == {"error_rate", "drift_share"}
+    assert endpoint["hook"].received == [] and "dry run" in dry.alerts.note
+
     outcome = api.monitor(endpoint["spec"])
     fired = {r.metric: r.fired for r in outcome.alerts.results}
     assert fired == {"error_rate": True, "latency_p99_ms": False, "drift_share": True, "outlier_rate": False}

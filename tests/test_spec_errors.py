@@ -46,7 +46,14 @@ CASES = [
     ("out-of-range", replace("target: label", "target: label\n  split: {test_size: 1.5}"), [], ["data.split.test_size", "1.5"]),
     ("unknown-estimator", replace("random_forest", "random_forrest"), [], ["model.estimator", "did you mean 'random_forest'"]),
     ("estimator-wrong-task", replace("random_forest", "linear_regression"), [], ["model", "does not support task"]),
-    ("metric-wrong-task", GOOD + "  metric: rmse\n", [], ["model", "rmse", "not a classification metric"]),
+    ("metric-wrong-task", GOOD + "  metric: rmse\n", [], ["model.metric", "rmse", "not a classification metric"]),
+    ("param-misspelt", GOOD, ["+model.params.n_estimator=50"], ["model.params.n_estimator", "did you mean 'n_estimators'"]),
+    ("param-wrong-type", GOOD + "  params: {n_estimators: many}\n", [], ["model.params.n_estimators", "must be an int", "many"]),
+    ("param-out-of-range", GOOD + "  params: {n_estimators: -5}\n", [], ["model.params.n_estimators", "range [1, inf)"]),
+    ("param-not-among", GOOD + "  params: {criterion: foo}\n", [], ["model.params.criterion", "gini"]),
+    ("override-grammar-quoting", GOOD, ["features.derived.z=log(a) + b"],
+     ["features.derived.z", "not valid override syntax", "features.derived.z='log(a) + b'"]),
+    ("override-grammar-semicolon", GOOD, ["data.source.separator=;"], ["data.source.separator", "quote the value"]),
     ("unknown-source-type", replace("type: csv, path: data.csv", "type: excel, path: data.xlsx"), [], ["data.source.type", "excel"]),
     ("unknown-split-method", replace("target: label", "target: label\n  split: {method: shuffled}"), [], ["data.split.method", "shuffled"]),
     ("bad-scale", GOOD + "features: {scale: zscore}\n", [], ["features.scale", "zscore"]),
@@ -156,9 +163,33 @@ def test_a_missing_optional_dependency_is_a_spec_error_naming_the_field(tmp_path
 
     (tmp_path / "data.csv").write_text(CSV)
     spec = write_spec(tmp_path, GOOD + "validation: {outliers: {detector: iforest}}\n")
-    project = api.load(spec)
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "alibi_detect" else real(name, *a))
     with pytest.raises(SpecError, match=r"validation.outliers") as caught:
-        api.preflight(project)
+        api.load(spec)  # what `mlops validate` runs: refused there, before any work
     assert "[monitoring]" in caught.value.problems[0].render()
+
+
+def test_one_wrong_field_reports_only_itself(tmp_path):
+    """A wrong derived column or target is not also reported as missing from the batch input."""
+    (tmp_path / "batch.csv").write_text("a,b,color\n1,2,red\n")
+    text = GOOD + "serving: {mode: batch, batch: {input: batch.csv, output: out/p.parquet}}\n"
+    for bad, field in ((["+features.derived.r='a / (zz + 1)'"], "features.derived.r"), (["data.target=outcome"], "data.target")):
+        result = run_validate(tmp_path, text, *bad)
+        assert result.exit_code == 2 and field in result.output, result.output
+        assert "serving.batch.input" not in result.output, result.output
+
+
+def test_rollback_of_an_unknown_model_and_an_unreadable_csv_are_messages(tmp_path, tracking_uri):
+    def mlops(*args):
+        return subprocess.run([sys.executable, "-m", "mlops.cli", *args], capture_output=True, text=True, cwd=tmp_path,
+                              timeout=120)
+
+    done = mlops("rollback", "nope", "--tracking-uri", tracking_uri)
+    assert done.returncode == 1 and "no registered model named 'nope'" in done.stderr and "Traceback" not in done.stderr
+    (tmp_path / "data.csv").write_text(CSV)
+    spec = write_spec(tmp_path, GOOD)
+    (tmp_path / "rows.csv").write_text('a,b\n1,"2\n')
+    done = mlops("predict", str(spec), "--local", "--input", str(tmp_path / "rows.csv"))
+    assert done.returncode == 2 and "--input" in done.stderr and "cannot read" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr

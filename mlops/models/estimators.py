@@ -15,7 +15,8 @@ def estimator_params(model: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_params(model: dict[str, Any]) -> None:
-    """Unknown parameter names are spec errors (model.params.X), raised before any work starts."""
+    """Parameters are checked by name, then by type and range (the estimator's own constraints, as
+    scikit-learn declares them), and reported at their field (model.params.X) before any work starts."""
     factory = estimators.get(model["estimator"]).target
     names_of = getattr(factory, "param_names", None)
     if names_of is None:
@@ -26,6 +27,26 @@ def check_params(model: dict[str, Any]) -> None:
            for k in model.get("params", {}) if k not in known]
     if bad:
         raise SpecError(bad)
+    _check_constraints(model)
+
+
+def _check_constraints(model: dict[str, Any]) -> None:
+    """scikit-learn validates parameters at fit time; ask it now, on an unfitted instance."""
+    import re
+
+    estimator = build_estimator(model)
+    validate = getattr(estimator, "_validate_params", None)
+    if validate is None:  # not a scikit-learn estimator: its plugin checks at fit time
+        return
+    try:
+        validate()
+    except (TypeError, ValueError) as exc:
+        named = re.search(r"The '(\w+)' parameter", str(exc))
+        field = f"model.params.{named.group(1)}" if named else "model.params"
+        value = model.get("params", {}).get(named.group(1)) if named else None
+        message = str(exc).split(" Got ")[0].rstrip(".")
+        message = re.sub(r"^The '\w+' parameter of \w+ ", "", message)
+        raise SpecError(Problem(field, message, value=value)) from None
 
 
 def build_estimator(model: dict[str, Any]) -> Any:

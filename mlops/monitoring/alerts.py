@@ -122,8 +122,9 @@ class AlertCheck:
     note: str | None = None  # why alerts could not be judged
 
 
-def check_alerts(project: Any) -> AlertCheck:
-    """Judge `monitoring.alerts` over the running endpoint and send an event per fired alert to the sink."""
+def check_alerts(project: Any, deliver: bool = True) -> AlertCheck:
+    """Judge `monitoring.alerts` over the running endpoint and (with `deliver`) send an event per fired
+    alert to the sink; a dry run only judges."""
     spec = project.spec
     alerts = spec.monitoring.alerts
     if spec.serving is None or spec.serving.online is None:
@@ -141,6 +142,8 @@ def check_alerts(project: Any) -> AlertCheck:
         return AlertCheck([], [], [], f"alerts not judged: {exc}; is it running (`mlops status`)?")
     version = next(iter(fetched.values()), {}).get("version")
     events = events_of(spec.name, version, results, alerts)
+    if not deliver:
+        return AlertCheck(results, events, [], "dry run: alerts judged, none delivered" if events else None)
     return AlertCheck(results, events, emit(events, spec.monitoring.sink, project.base_dir))
 
 

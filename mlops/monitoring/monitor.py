@@ -39,7 +39,7 @@ def monitor_once(project: Any, *, retrain: bool = True, address: str | None = No
     if spec.monitoring is not None and spec.monitoring.alerts:
         from mlops.monitoring.alerts import check_alerts
 
-        outcome.alerts = check_alerts(project)
+        outcome.alerts = check_alerts(project, deliver=retrain)  # --dry-run judges, delivers nothing
     if spec.retraining is None:
         if on_judged:
             on_judged(outcome)

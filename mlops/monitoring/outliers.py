@@ -112,7 +112,15 @@ def _scores(model: Any, X: np.ndarray) -> np.ndarray:
     return np.asarray(model.score(X), dtype=np.float64)
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import version
+def _versions() -> dict[str, str | None]:
+    """Versions of the libraries a saved detector depends on (None: not installed, as torch on the
+    monitoring extra without the torch one)."""
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {name: version(name) for name in ("alibi-detect", "scikit-learn", "torch")}
+    def installed_version(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    return {name: installed_version(name) for name in ("alibi-detect", "scikit-learn", "torch")}

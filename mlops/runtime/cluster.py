@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 from mlops.errors import MlopsError
+from mlops.runtime.ray_access import LOOPBACK, is_loopback, reach_loopback_head, secure_this_process
 
 
 def resolve_address(cluster: str, address: str | None) -> str | None:
@@ -30,10 +31,10 @@ def ray_session(cluster: str = "local", address: str | None = None, local_cpus: 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         if target is None:
-            # address="local": always a fresh embedded instance, never a cluster that `ray start` left behind.
-            ray.init(address="local", num_cpus=local_cpus, include_dashboard=False, logging_level="ERROR", log_to_driver=True,
-                     configure_logging=True)
+            start_embedded(local_cpus)
         else:
+            if is_loopback(target):
+                reach_loopback_head()
             use_cluster_token()
             ray.init(address=target, logging_level="ERROR")
     except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -43,6 +44,16 @@ def ray_session(cluster: str = "local", address: str | None = None, local_cpus: 
         yield
     finally:
         ray.shutdown()
+
+
+def start_embedded(num_cpus: int | None = None) -> None:
+    """A fresh Ray in this process (address="local": never a cluster that `ray start` left behind), on
+    loopback with token auth like every Ray mlops starts (see mlops.runtime.ray_access)."""
+    import ray
+
+    secure_this_process()
+    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, logging_level="ERROR", log_to_driver=True,
+             configure_logging=True, _node_ip_address=LOOPBACK)
 
 
 def use_cluster_token() -> bool:

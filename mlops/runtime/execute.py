@@ -61,6 +61,20 @@ def unwrap(exc: Exception) -> Exception:
     return cause if isinstance(cause, MlopsError) else exc
 
 
+def cancel_unfinished(refs: list[Any]) -> None:
+    """Cancel the tasks of a failed plan that have not finished. Only those: force-cancelling a task that
+    already finished (or failed) can trip a check in Ray's task manager and crash the driver's core
+    worker. A gentle cancel interrupts a running task; Ray then cleans its worker up itself."""
+    if not refs:
+        return
+    _, pending = ray.wait(refs, num_returns=len(refs), timeout=0)
+    for ref in pending:
+        try:
+            ray.cancel(ref, force=False)
+        except (ValueError, TypeError, ray.exceptions.RayError):  # finished between wait and cancel
+            continue
+
+
 def execute(plan: Plan, driver_handlers: dict[str, DriverHandler], on_done: Callable[[Node, float], None] | None = None,
             stages: dict[str, str] | None = None) -> Execution:
     """Submit every Ray node at once (Ray orders them by their refs), then collect in plan order."""
@@ -88,8 +102,7 @@ def execute(plan: Plan, driver_handlers: dict[str, DriverHandler], on_done: Call
             if on_done:
                 on_done(node, out.seconds[node.id])
     except ray.exceptions.RayTaskError as exc:
-        for ref in refs.values():
-            ray.cancel(ref, force=True)
+        cancel_unfinished(list(refs.values()))
         raise unwrap(exc) from None
     for node_id, ref in refs.items():
         out.values.setdefault(node_id, ref)

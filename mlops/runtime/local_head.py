@@ -3,8 +3,8 @@
 An embedded Ray dies with the process that started it; `mlops serve --detach` and `mlops apply` with an
 online endpoint need the endpoint to keep running. They start `ray start --head --block` in its own
 process session and record it in `.mlops/ray-head.json` (in the working directory), so later commands
-(`status`, `predict`, `promote`, `rollback`, `stop`) find it. Token authentication stays on: the
-client side sends the token Ray writes to ~/.ray/auth_token.
+(`status`, `predict`, `promote`, `rollback`, `stop`) find it. The head listens on loopback only and
+requires the cluster token (mlops.runtime.ray_access); its clients send the token from Ray's token file.
 """
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import MlopsError
+from mlops.runtime.processes import alive, command_line, descendants
+from mlops.runtime.ray_access import LOOPBACK, local_ray_env
 
 STATE_FILE = Path(".mlops") / "ray-head.json"
 
@@ -32,8 +34,11 @@ class HeadState:
     apps: dict[str, dict[str, Any]] = field(default_factory=dict)  # app name -> {spec, overrides, url}
 
     def save(self) -> None:
+        """Write the state atomically: a crash mid-write leaves the old file, never half of one."""
         STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-        STATE_FILE.write_text(json.dumps(asdict(self), indent=2))
+        tmp = STATE_FILE.with_name(f".{STATE_FILE.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2))
+        os.replace(tmp, STATE_FILE)
 
 
 def free_port() -> int:
@@ -42,21 +47,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def alive(pid: int) -> bool:
-    """True for a running process; a zombie (killed, not yet reaped) counts as gone."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
 def read_state() -> HeadState | None:
-    """The recorded head, if its process is still alive."""
+    """The recorded head, if its process is still alive and still that head. A PID alone proves nothing:
+    after a reboot it can belong to any process, which `mlops stop` must never signal."""
     if not STATE_FILE.is_file():
         return None
-    state = HeadState(**json.loads(STATE_FILE.read_text()))
-    return state if alive(state.pid) else None
+    try:
+        state = HeadState(**json.loads(STATE_FILE.read_text()))
+    except (ValueError, TypeError) as exc:
+        raise MlopsError(f"{STATE_FILE} is not a head state file mlops wrote ({exc}); "
+                         f"if no mlops endpoint runs from this directory, delete it") from None
+    return state if alive(state.pid) and is_our_head(state) else None
+
+
+def is_our_head(state: HeadState) -> bool:
+    """The process is `ray start --head` on the recorded GCS port."""
+    argv = command_line(state.pid)
+    port = state.gcs.rsplit(":", 1)[-1]
+    return "ray" in argv and " start " in f" {argv} " and "--head" in argv and f"--port={port}" in argv
 
 
 def start_head(env: dict[str, str], num_cpus: int | None = None, timeout_s: float = 90) -> HeadState:
@@ -65,13 +73,14 @@ def start_head(env: dict[str, str], num_cpus: int | None = None, timeout_s: floa
     ray_bin = str(Path(sys.executable).parent / "ray")
     # Ray's default agent port (52365) is taken by any other Ray on this machine; the head would then
     # run without a working agent. A free one keeps heads independent.
-    cmd = [ray_bin, "start", "--head", "--block", f"--port={gcs_port}", f"--metrics-export-port={metrics_port}",
+    cmd = [ray_bin, "start", "--head", "--block", f"--node-ip-address={LOOPBACK}", f"--port={gcs_port}",
+           f"--metrics-export-port={metrics_port}",
            f"--dashboard-agent-listen-port={agent_port}", "--include-dashboard=false", "--disable-usage-stats"]
     if num_cpus:
         cmd.append(f"--num-cpus={num_cpus}")
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     log = open(STATE_FILE.parent / "ray-head.log", "ab")
-    child_env = {**os.environ, **env, "RAY_USAGE_STATS_ENABLED": "0"}
+    child_env = {**os.environ, **env, **local_ray_env(), "RAY_USAGE_STATS_ENABLED": "0"}
     child_env.pop("RAY_ADDRESS", None)
     proc = subprocess.Popen(cmd, env=child_env, stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + timeout_s
@@ -94,30 +103,10 @@ def ensure_head(env: dict[str, str], num_cpus: int | None = None) -> HeadState:
     return read_state() or start_head(env, num_cpus)
 
 
-def _descendants(root: int) -> list[int]:
-    """Every process below `root`, from /proc (no psutil needed)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    out, stack = [], [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            out.append(child)
-            stack.append(child)
-    return out
-
-
 def stop_head(state: HeadState) -> None:
     """Kill the head's whole process group at once and forget it (`ray start --block` would otherwise
     tear Serve down step by step, which takes tens of seconds)."""
-    doomed = [state.pid, *_descendants(state.pid)]  # some (HAProxy under Serve) leave the process group
+    doomed = [state.pid, *descendants(state.pid)]  # some (HAProxy under Serve) leave the process group
     try:
         os.killpg(state.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):

@@ -39,6 +39,14 @@ class EndpointConfig:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def code_version(self) -> str:
+        """Everything but the model version (and mlops' own version): what makes replicas restart."""
+        import json
+        from importlib.metadata import version as installed
+
+        settings = {**self.to_dict(), "version": None, "mlops": installed("mlops")}
+        return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
 
 COMPANY_MEMORY_S = 0.5  # how long one concurrent arrival keeps a replica in batching mode
 
@@ -51,6 +59,39 @@ def _field_path(loc: tuple) -> str:
 def _error_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
     """pydantic errors as the 422 body's items: the dotted field and the message."""
     return [{"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in errors]
+
+
+class RowRefused(Exception):
+    """The model could not score a request's input: answered 422 naming the row, never 500 for others."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+    def detail(self) -> dict[str, Any]:
+        return {"detail": [{"field": self.field, "message": self.message}]}
+
+
+INPUT_ERRORS = (ValueError, TypeError, ArithmeticError)  # what a model raises on input it cannot take
+LOCATE_ROWS = 256  # a refused request up to this size is scored row by row to name the bad row
+
+
+def refusal(bundle: Any, rows: list[list[Any]], exc: Exception) -> Exception:
+    """What to answer a request whose rows failed on their own: a RowRefused naming the first row the
+    model cannot take (an input error), or the exception itself (500: the model, not the input)."""
+    if not isinstance(exc, INPUT_ERRORS):
+        return exc
+    field = "rows"
+    if 1 < len(rows) <= LOCATE_ROWS:
+        for i, row in enumerate(rows):
+            try:
+                infer(bundle, None, [[row]])
+            except INPUT_ERRORS:
+                field = f"rows.{i}"
+                break
+    elif len(rows) == 1:
+        field = "rows.0"
+    return RowRefused(field, f"the model cannot score this input: {str(exc)[:300]}")
 
 
 def infer(bundle: Any, fast: Any, requests: list[list[list[Any]]]) -> tuple:
@@ -108,44 +149,55 @@ def build_application(cfg: EndpointConfig):
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
         await send({"type": "http.response.body", "body": body})
 
-    def oversized(headers: list) -> Optional[str]:
-        """Why a POST body may not be read, or None: the size limit applies before a byte is parsed."""
-        length = dict(headers).get(b"content-length")
+    def body_refusal(headers: dict) -> Optional[tuple[int, str]]:
+        """(status, why) when a POST body may not be read, or None: the size limit applies before a byte
+        is read, so a client must say how many bytes it sends."""
+        length = headers.get(b"content-length")
         if length is None:
-            return "Content-Length header is required"
+            return 411, "Content-Length header is required"
         if not length.isdigit() or int(length) > cfg.max_request_bytes:
-            return f"payload of {length.decode(errors='replace')} bytes exceeds max_request_bytes={cfg.max_request_bytes}"
+            return 413, f"payload of {length.decode(errors='replace')} bytes exceeds max_request_bytes={cfg.max_request_bytes}"
         return None
 
+    async def refuse_token(send: Any) -> None:
+        count_error("auth")
+        await send_json(send, 401, {"detail": "missing or invalid bearer token"}, ((b"www-authenticate", b"Bearer"),))
+
+    DOC_PATHS = ("/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect")
+
     class EndpointAPI(FastAPI):
-        """FastAPI for routing, validation and /docs, with two checks in front of its middleware stack:
-        the request-size limit on every POST, and POST /predict answered directly (the hot path; each
-        Starlette layer costs per request, and this one route is all the traffic)."""
+        """FastAPI for routing, validation and /docs, with checks in front of its middleware stack: the
+        token before anything is read (the API docs included, with auth on), the request-size limit on
+        every POST, and POST /predict answered directly (the hot path; each Starlette layer costs per
+        request, and this one route is all the traffic)."""
 
         async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-            if scope["type"] == "http" and scope["method"] == "POST":
-                problem = oversized(scope["headers"])
-                if problem:
-                    count_error("payload")
-                    await send_json(send, 422, {"detail": [{"field": "body", "message": problem}]})
+            if scope["type"] == "http":
+                headers = dict(scope["headers"])
+                path = scope["path"].rstrip("/")
+                guarded = scope["method"] == "POST" or path.endswith(DOC_PATHS)
+                if guarded and not token_ok(headers.get(b"authorization", b"").decode("latin-1")):
+                    await refuse_token(send)
                     return
-                if scope["path"].rstrip("/").endswith("/predict") and "endpoint" in state:
-                    await predict_fast(scope, receive, send)
-                    return
+                if scope["method"] == "POST":
+                    refused = body_refusal(headers)
+                    if refused:
+                        count_error("payload")
+                        await send_json(send, refused[0], {"detail": [{"field": "body", "message": refused[1]}]})
+                        return
+                    if path.endswith("/predict") and "endpoint" in state:
+                        await predict_fast(scope, receive, send)
+                        return
             await super().__call__(scope, receive, send)
 
     async def predict_fast(scope: dict, receive: Any, send: Any) -> None:
         """POST /predict: the same request model as the documented route (validated from the raw bytes by
-        pydantic-core), the same checks, answers and error bodies."""
+        pydantic-core), the same checks, answers and error bodies. The token was checked before this."""
         chunks, more = [], True
         while more:
             message = await receive()
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
-        if not token_ok(dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")):
-            count_error("auth")
-            await send_json(send, 401, {"detail": "missing or invalid bearer token"}, ((b"www-authenticate", b"Bearer"),))
-            return
         try:
             body = PredictRequest.model_validate_json(b"".join(chunks))
         except ValidationError as exc:
@@ -155,6 +207,9 @@ def build_application(cfg: EndpointConfig):
             return
         try:
             answer = await state["endpoint"].answer(body)
+        except RowRefused as exc:
+            await send_json(send, 422, exc.detail())
+            return
         except Exception as exc:  # noqa: BLE001 - counted in answer(); the replica keeps serving
             await send_json(send, 500, {"detail": f"prediction failed: {type(exc).__name__}"})
             return
@@ -195,6 +250,7 @@ def build_application(cfg: EndpointConfig):
             self._flusher, self._pending = None, None
             self._inflight, self._batched = 0, 0  # requests in _predict, and those of them in a batch
             self._company_at = 0.0  # when a request last arrived while others were in flight
+            self.swap_error: Optional[dict[str, Any]] = None  # the last refused hot swap, until one succeeds
             state["endpoint"] = self  # the middleware's fast path answers through this replica
             self.log = None
             if cfg.monitoring_dir:
@@ -219,10 +275,32 @@ def build_application(cfg: EndpointConfig):
                 self._pending = self.monitor.record.remote(delta)  # fire and forget; keep the last one referenced
 
         def reconfigure(self, user_config: dict[str, Any]) -> None:
-            """Load the version the user_config names; the old model keeps serving until the swap."""
+            """Load the version the user_config names; the old model keeps serving until the swap.
+
+            A version that does not load (registry, disk, hash or input-schema error) is refused, and a
+            replica that serves a version keeps serving it: raising here would make Serve replace the
+            replica, and its replacements would fail the same way. The refusal is reported by /metadata,
+            the mlops_swap_failures_total metric and `mlops status`. A replica with nothing to serve yet
+            (its first load) has no old version to fall back on and fails as before."""
             version = str(user_config["version"])
             if version == self.version:
+                self.swap_error = None  # asked for what it serves: nothing is refused any more
                 return
+            try:
+                self._swap_to(version)
+                self.swap_error = None
+            except Exception as exc:  # noqa: BLE001 - any load failure: keep the old version if there is one
+                if self.bundle is None:
+                    raise
+                self.swap_error = {"version": version, "error": f"{type(exc).__name__}: {exc}"[:500], "at": time.time(),
+                                   "serving": self.version}
+                metrics().swap_failed(version)
+                import logging
+
+                logging.getLogger("ray.serve").error("mlops: version %s did not load; still serving version %s: %s",
+                                                     version, self.version, exc)
+
+        def _swap_to(self, version: str) -> None:
             from mlops.registry import Registry
 
             bundle = Registry(cfg.tracking_uri).load(cfg.name, version=version)
@@ -244,10 +322,24 @@ def build_application(cfg: EndpointConfig):
             return self.serving[2]
 
         @serve.batch(max_batch_size=cfg.max_batch_size, batch_wait_timeout_s=cfg.wait_ms / 1000.0)
-        async def _predict_batch(self, requests: list[list[list[Any]]]) -> list[tuple]:
+        async def _predict_batch(self, requests: list[list[list[Any]]]) -> list[Any]:
             """On the event loop: measured, a model thread lost more to GIL hand-offs than it gained in overlap."""
+            return self._score(requests)
+
+        def _score(self, requests: list[list[list[Any]]]) -> list[Any]:
+            """Each request's answer tuple, or the exception that request alone must get. One model call
+            for all; if it fails, one per request, so a bad request fails alone (Serve's batching would
+            hand one exception to every request in the batch)."""
             bundle, fast, version = self.serving
-            computed = infer(bundle, fast, requests)
+            try:
+                computed = infer(bundle, fast, requests)
+            except Exception as exc:  # noqa: BLE001 - sorted out request by request below
+                if len(requests) == 1:
+                    return [refusal(bundle, requests[0], exc)]
+                out: list[Any] = []
+                for rows in requests:
+                    out.extend(self._score([rows]))
+                return out
             return self._account(requests, version, computed)
 
         async def _predict(self, rows: list[list[Any]]) -> tuple:
@@ -261,16 +353,19 @@ def build_application(cfg: EndpointConfig):
                 now = time.monotonic()
                 if self._inflight > 1 or self._batched:
                     self._company_at = now
-                elif now - self._company_at > COMPANY_MEMORY_S:
-                    bundle, fast, version = self.serving
-                    return self._account([rows], version, infer(bundle, fast, [rows]))[0]
-                self._batched += 1
-                try:
-                    return await self._predict_batch(rows)
-                finally:
-                    self._batched -= 1
+                if now - self._company_at > COMPANY_MEMORY_S:
+                    outcome = self._score([rows])[0]
+                else:
+                    self._batched += 1
+                    try:
+                        outcome = await self._predict_batch(rows)
+                    finally:
+                        self._batched -= 1
             finally:
                 self._inflight -= 1
+            if isinstance(outcome, BaseException):
+                raise outcome
+            return outcome
 
         def _account(self, requests: list[list[list[Any]]], version: str, computed: tuple) -> list[tuple]:
             """Metrics, monitoring window and observers for one model call (on the event loop), then each
@@ -299,7 +394,10 @@ def build_application(cfg: EndpointConfig):
         @api.post("/predict", responses={200: {"model": PredictResponse}})  # documented, not re-validated
         async def predict(self, body: PredictRequest, _: None = Depends(require_token)) -> dict[str, Any]:
             """Answered by predict_fast in EndpointAPI; this route documents it (and serves if that is bypassed)."""
-            return await self.answer(body)
+            try:
+                return await self.answer(body)
+            except RowRefused as exc:
+                return JSONResponse(exc.detail(), status_code=422)
 
         async def answer(self, body: Any) -> dict[str, Any]:
             """Predictions, probabilities, outlier flags, version and request id for a validated request."""
@@ -309,6 +407,9 @@ def build_application(cfg: EndpointConfig):
             rows = [list(row.__dict__.values()) for row in body.rows]
             try:
                 labels, proba, version, outliers = await self._predict(rows)
+            except RowRefused:
+                count_error("validation")
+                raise
             except Exception:  # counted, then FastAPI answers 500; the replica keeps serving
                 count_error("internal")
                 raise
@@ -359,17 +460,24 @@ def build_application(cfg: EndpointConfig):
         async def readyz(self):
             if self.bundle is None:
                 return JSONResponse({"ready": False}, status_code=503)
-            return {"ready": True, "model_version": self.version}
+            answer = {"ready": True, "model_version": self.version}
+            if self.swap_error is not None:  # the version only; the reason is behind the token, at /metadata
+                answer["refused_version"] = self.swap_error["version"]
+            return answer
 
         @api.get("/metadata")
         async def metadata(self, _: None = Depends(require_token)) -> dict[str, Any]:
             meta = self.bundle.meta
             return {"name": cfg.name, "version": self.version, "task": meta.get("task"), "metric": meta.get("metric"),
                     "metrics": meta.get("metrics"), "classes": meta.get("classes"), "input_schema": meta.get("input_schema"),
-                    "route": cfg.route, "fast_path": self.serving[1] is not None}
+                    "route": cfg.route, "fast_path": self.serving[1] is not None, "swap_error": self.swap_error}
 
+    from mlops.serving.code_version import with_code_version
+
+    Endpoint = with_code_version(Endpoint, cfg.code_version())
     if cfg.monitor is None:
         return Endpoint.bind()
     from mlops.serving.monitor_app import MonitorConfig, build_monitor
 
     return Endpoint.bind(build_monitor(MonitorConfig(**cfg.monitor), cfg.version))
+

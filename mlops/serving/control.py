@@ -63,14 +63,17 @@ def serve(spec_path: str | Path, overrides: Sequence[str], *, detach: bool, addr
 def _block_until_interrupted() -> None:
     from ray import serve
 
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # SIGTERM stops cleanly too
+    # Both signals stop cleanly. SIGINT explicitly too: a background job of a non-interactive shell starts
+    # with SIGINT ignored, and Python then never raises KeyboardInterrupt.
+    previous = {sig: signal.signal(sig, signal.default_int_handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         while True:
             time.sleep(1)
     except KeyboardInterrupt:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         serve.shutdown()
 
 
@@ -107,8 +110,6 @@ def _app_running(name: str) -> bool:
 
 def endpoint_status(name: str | None, address: str | None, uri: str | None) -> list[dict[str, Any]]:
     """Rows of app/deployment status, with the version each endpoint serves and the current champion."""
-    import httpx
-
     from mlops.runtime.local_head import read_state
     from mlops.serving.deploy import app_status
 
@@ -118,24 +119,45 @@ def endpoint_status(name: str | None, address: str | None, uri: str | None) -> l
             return []
         rows = app_status(name)
     apps = {**(state.apps if state else {}), **DEPLOYED_HERE}
+    looked_up: dict[str, dict[str, Any]] = {}  # one look per application, however many deployments it has
     for row in rows:
-        info = apps.get(row["application"], {})
-        url = info.get("url")
-        row["route"] = url.split(":", 2)[-1].split("/", 1)[-1] if url else None
-        row["route"] = f"/{row['route']}" if row["route"] else None
-        if url:
-            try:
-                row["serving_version"] = httpx.get(f"{url}/readyz", timeout=2).json().get("model_version")
-                token = os.environ.get(info.get("token_env") or "")
-                headers = {"Authorization": f"Bearer {token}"} if token else {}
-                stats = httpx.get(f"{url}/stats", params={"window_s": STATUS_WINDOW_S}, headers=headers, timeout=5)
-                row["stats"] = stats.json() if stats.status_code == 200 else None
-            except (httpx.HTTPError, ValueError):
-                row["serving_version"] = None
-        tracking = uri or info.get("tracking_uri")
-        if tracking:
-            row.update(model_health(row["application"], tracking))
+        app = row["application"]
+        if app not in looked_up:
+            looked_up[app] = _application_health(apps.get(app, {}), uri)
+            if looked_up[app].get("tracking"):
+                looked_up[app].update(model_health(app, looked_up[app].pop("tracking")))
+        row.update(looked_up[app])
     return rows
+
+
+def _application_health(info: dict[str, Any], uri: str | None) -> dict[str, Any]:
+    """Route, served version and traffic stats of one application. Without its token (auth on, variable
+    not exported) the stats are not asked for, which would only count as auth errors in its error rate;
+    the row says what to export instead."""
+    import httpx
+
+    url = info.get("url")
+    out: dict[str, Any] = {"tracking": uri or info.get("tracking_uri"), "route": None}
+    if not url:
+        return out
+    path = url.split(":", 2)[-1].split("/", 1)[-1]
+    out["route"] = f"/{path}" if path else None
+    token_env = info.get("token_env")
+    token = os.environ.get(token_env) if token_env else None
+    try:
+        ready = httpx.get(f"{url}/readyz", timeout=2).json()
+        out["serving_version"], out["refused_version"] = ready.get("model_version"), ready.get("refused_version")
+        if token_env and not token:
+            out["stats_hint"] = f"auth on: export {token_env} to see traffic"
+            return out
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        stats = httpx.get(f"{url}/stats", params={"window_s": STATUS_WINDOW_S}, headers=headers, timeout=5)
+        out["stats"] = stats.json() if stats.status_code == 200 else None
+        if stats.status_code == 401:
+            out["stats_hint"] = f"the token in {token_env} was refused" if token_env else "stats need a token"
+    except (httpx.HTTPError, ValueError):
+        out["serving_version"] = None
+    return out
 
 
 STATUS_WINDOW_S = 300  # `mlops status` summarizes the last 5 minutes of traffic
@@ -162,10 +184,10 @@ def read_rows(path: str) -> list[dict[str, Any]]:
     file = Path(path)
     if not file.is_file():
         raise DataError(Problem("--input", "no such file", value=path))
-    if file.suffix == ".csv":
-        import pandas as pd
+    if file.suffix in (".csv", ".parquet"):
+        from mlops.monitoring.batch_check import read_batch
 
-        frame = pd.read_csv(file)
+        frame = read_batch(path, "--input")  # a file that does not parse is a message naming it
         return [{k: (None if v != v else v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
     try:
         doc = json.loads(file.read_text())

@@ -65,6 +65,8 @@ def endpoint_config(project: Project, version: str | None = None):
                                     hint="the endpoint refuses to start without its token"))
         token_sha = hashlib.sha256(token.encode()).hexdigest()
     options: dict[str, Any] = {"max_ongoing_requests": online.max_ongoing_requests,
+                               "max_queued_requests": online.max_queued_requests,
+                               "backpressure_config": {"status_code": 503, "retry_after_s": 1},
                                "ray_actor_options": {"num_cpus": spec.hardware.cpus_per_replica,
                                                      "num_gpus": spec.hardware.gpus_per_replica}}
     if hasattr(online.replicas, "fixed"):
@@ -87,9 +89,16 @@ def monitoring_options(project: Project, uri: str, columns: list[str]) -> dict[s
     from mlops.spec.monitoring import MonitoringSpec
     from mlops.spec.validation import DriftSpec
 
+    from mlops.extras import MONITORING, installed
+
     spec = project.spec
     monitoring = spec.monitoring or MonitoringSpec()
-    drift = spec.validation.drift if spec.validation is not None else DriftSpec()
+    # A spec's own validation.drift was checked at load (refused without the monitoring extra); with no
+    # validation section the endpoint watches drift when it can, and on the core install it does not.
+    if spec.validation is not None:
+        drift = spec.validation.drift
+    else:
+        drift = DriftSpec() if installed(MONITORING) else None
     keeps_feedback = spec.monitoring is not None or spec.retraining is not None
     return {
         "monitoring_dir": str(monitoring_dir(project.base_dir.resolve(), spec.name)) if keeps_feedback else None,
@@ -130,9 +139,67 @@ def deploy(project: Project, version: str | None = None) -> Deployed:
     cfg = endpoint_config(project, version)
     from mlops.serving.app import build_application
 
-    serve.start(http_options={"host": online.host, "port": online.port, "request_timeout_s": online.timeout_s})
+    start_http(online)
     serve.run(build_application(cfg), name=project.spec.name, route_prefix=cfg.route, blocking=False)
     return Deployed(project.spec.name, f"http://{online.host}:{online.port}{cfg.route}", cfg.version)
+
+
+def start_http(online: Any) -> None:
+    """Start Serve's HTTP ingress at the spec's address, or check that the running one is there.
+
+    `serve.start` on a running Serve ignores new HTTP options (with a warning on every deploy), and a
+    port another process holds surfaces as HAProxy's bare "failed to start their listeners": both are
+    told here in the spec's terms instead."""
+    from ray import serve
+    from ray.serve.context import _get_global_client
+    from ray.serve.exceptions import RayServeException
+
+    try:
+        client = _get_global_client()
+    except RayServeException:
+        client = None
+    if client is not None:
+        running = client.http_config
+        if (running.host, running.port) != (online.host, online.port):
+            raise MlopsError(f"Serve on this Ray already listens on {running.host}:{running.port}; serving.online "
+                             f"{online.host}:{online.port} cannot be added to it. Use port {running.port}, or stop the "
+                             f"endpoints there first (mlops stop)")
+        return
+    check_port_free(online.host, online.port)
+    serve.start(http_options={"host": online.host, "port": online.port, "request_timeout_s": online.timeout_s})
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Refuse a port another process listens on, naming it (and the mlops project that holds it, if one does)."""
+    import socket
+
+    from mlops.runtime.processes import command_line, listening_pid
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+            return
+        except OSError:
+            pass
+    pid = listening_pid(port)
+    holder = f"pid {pid} ({command_line(pid)[:120]})" if pid else "another process"
+    project = _project_holding(port)
+    hint = (f"the mlops endpoint of {project} serves there: `mlops stop` in that directory frees it"
+            if project else "stop it, or choose another serving.online.port")
+    raise MlopsError(f"serving.online.port={port} on {host} is taken by {holder}; {hint}")
+
+
+def _project_holding(port: int) -> str | None:
+    """The directory of the mlops project whose endpoint serves on `port`, from the index of ports."""
+    entry = PORTS_DIR / str(port)
+    try:
+        return entry.read_text().strip() or None
+    except OSError:
+        return None
+
+
+PORTS_DIR = Path.home() / ".mlops" / "ports"  # port -> the project directory serving on it (see record_app)
 
 
 def update_version(project: Project, version: str) -> Deployed:
@@ -195,3 +262,9 @@ def record_app(project: Project, deployed: Deployed) -> None:
         if ray.is_initialized() and ray.get_runtime_context().gcs_address.endswith(state.gcs.rsplit(":", 1)[-1]):
             state.apps[deployed.name] = info
             state.save()
+            port = project.spec.serving.online.port
+            try:  # so that another project asking for this port is told who holds it
+                PORTS_DIR.mkdir(parents=True, exist_ok=True)
+                (PORTS_DIR / str(port)).write_text(str(Path.cwd()))
+            except OSError:
+                pass

@@ -23,6 +23,11 @@ class EndpointMetrics:
                                             BATCH_BOUNDARIES, ("model",))
         self.predicted = metrics.Counter("mlops_predicted_class_total", "Predictions by class.", ("model", "class"))
         self.rows = metrics.Counter("mlops_predicted_rows_total", "Rows predicted.", ("model", "version"))
+        self.swap_failures = metrics.Counter("mlops_swap_failures_total",
+                                             "Hot swaps refused because the new version did not load.", ("model", "version"))
+
+    def swap_failed(self, version: str) -> None:
+        self.swap_failures.inc(1, {**self.tags, "version": version})
 
     def request(self, route: str) -> None:
         self.requests.inc(1, {**self.tags, "route": route})

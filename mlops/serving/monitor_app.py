@@ -41,22 +41,33 @@ def build_monitor(cfg: MonitorConfig, version: str):
             self.last_check = 0.0
             self.checking = False
             self.gauges = None
+            self.load_error: dict[str, Any] | None = None  # the last version whose reference did not load
 
         def reconfigure(self, user_config: dict[str, Any]) -> None:
+            """Follow the endpoint's version. A version whose reference does not load never raises (Serve
+            would replace this replica, and its replacements would fail the same way): the monitor keeps
+            its current version and reference, as the endpoint's replicas keep their model."""
             version = str(user_config["version"])
             if version == self.version:
                 return
-            self.version, self.reference = version, None
-            self.inputs.clear()  # a new model has a new reference: judge only what it serves
-            self.drift = None
+            reference = None
             if cfg.drift is not None:
                 from mlops.monitoring.evidence import reference_of
                 from mlops.registry import Registry
 
-                bundle = Registry(cfg.tracking_uri).load(cfg.name, version=version)
-                self.reference = reference_of(bundle) if bundle.monitoring is not None else None
-                if self.reference is not None:
-                    self._warm_up()
+                try:
+                    bundle = Registry(cfg.tracking_uri).load(cfg.name, version=version)
+                except Exception as exc:  # noqa: BLE001 - reported in /stats; traffic keeps being counted
+                    self.load_error = {"version": version, "error": f"{type(exc).__name__}: {exc}"[:500]}
+                    if self.version is None:  # nothing to keep: watch traffic, judge no drift
+                        self.version = version
+                    return
+                reference = reference_of(bundle) if bundle.monitoring is not None else None
+            self.version, self.reference, self.load_error = version, reference, None
+            self.inputs.clear()  # a new model has a new reference: judge only what it serves
+            self.drift = None
+            if self.reference is not None:
+                self._warm_up()
 
         def _warm_up(self) -> None:
             """Run the detector once on reference rows now: its first run imports the drift library
@@ -99,7 +110,8 @@ def build_monitor(cfg: MonitorConfig, version: str):
 
         def stats(self, window_s: float) -> dict[str, Any]:
             return {**self.traffic.summary(window_s), "version": self.version, "drift": self.drift,
-                    "drift_window_rows": len(self.inputs)}
+                    "drift_window_rows": len(self.inputs), "drift_checks": cfg.drift is not None,
+                    "load_error": self.load_error}
 
         def _export(self) -> None:
             from ray.util import metrics
@@ -122,4 +134,11 @@ def build_monitor(cfg: MonitorConfig, version: str):
                 self.gauges["drift_share"].set(self.drift["drift_share"], tags)
                 self.gauges["drift_detected"].set(float(self.drift["is_drift"]), tags)
 
-    return Monitor.bind()
+    import dataclasses
+    import hashlib
+    import json
+
+    from mlops.serving.code_version import with_code_version
+
+    code_version = hashlib.sha256(json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str).encode()).hexdigest()[:16]
+    return with_code_version(Monitor, code_version).bind()

@@ -7,6 +7,9 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 # Integers are accepted as any JSON number (models see floats anyway); strict: "1.5" is not a number.
 _TYPES = {"number": float, "integer": float, "boolean": bool, "string": str}
+# Tree models compute in float32: a larger magnitude is no value they can take, so it is refused with the
+# field's name instead of failing the model call.
+FLOAT32_MAX = 3.4028234663852886e38
 
 
 def row_model(input_schema: list[dict[str, Any]]) -> type[BaseModel]:
@@ -14,7 +17,8 @@ def row_model(input_schema: list[dict[str, Any]]) -> type[BaseModel]:
     fields: dict[str, Any] = {}
     for i, column in enumerate(input_schema):
         py_type = _TYPES.get(column["type"], str)
-        extra = {"allow_inf_nan": False, "strict": True} if py_type is float else {"strict": True}
+        extra = ({"allow_inf_nan": False, "strict": True, "ge": -FLOAT32_MAX, "le": FLOAT32_MAX} if py_type is float
+                 else {"strict": True})
         nullable = bool(column.get("nullable"))
         if column.get("categories"):
             # Documented, not enforced: the fitted encoder handles unseen categories, and monitoring counts them.

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from mlops.errors import Problem, did_you_mean
+from mlops.errors import FieldValueError, Problem, did_you_mean
 
 _MISSING = object()
 TAGS = ("type", "on")  # discriminator keys of the spec's unions (sources, sinks: type; triggers: on)
@@ -42,6 +42,10 @@ def _problem(err: dict, raw: Any, root: type[BaseModel]) -> Problem:
     message = err["msg"]
     if kind == "value_error":
         message = message.removeprefix("Value error, ")
+        if isinstance(ctx.get("error"), FieldValueError):  # a model validator's verdict on one of its fields
+            field = ctx["error"].field
+            value = raw_value(raw, [*path.split("."), field]) if path else value
+            return Problem(f"{path}.{field}" if path else field, message, value=None if isinstance(value, dict) else value)
         value = None if isinstance(value, dict) else value
     elif kind == "assertion_error":
         message = message.removeprefix("Assertion failed, ")
@@ -87,3 +91,13 @@ def _flatten(annotation: Any) -> list[Any]:
     if origin is typing.Union or str(origin) == "<class 'types.UnionType'>":
         return [x for a in typing.get_args(annotation) for x in _flatten(a)]
     return [annotation]
+
+
+def raw_value(raw: Any, parts: list[str]) -> Any:
+    """The user's value at a dotted path of the raw config (None when absent)."""
+    node = raw
+    for part in parts:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node

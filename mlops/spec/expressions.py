@@ -69,5 +69,7 @@ def evaluate(expr: str, columns: Any) -> Any:
             return getattr(np, FUNCTIONS[node.func.id])(*[walk(a) for a in node.args])
         raise AssertionError(f"unchecked node {node!r}")  # parse() rejects everything else
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return walk(parse(expr))
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        values = np.asarray(walk(parse(expr)), dtype=float)
+    # inf (a division by zero, an overflow) is no value a model can take; NaN is, once imputation fills it.
+    return np.where(np.isinf(values), np.nan, values)

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from mlops.errors import UnknownName
+from mlops.errors import FieldValueError, UnknownName
 from mlops.metrics import METRICS, metrics_for
 from mlops.plugins import estimators
 from mlops.spec.base import StrictModel
@@ -25,7 +25,7 @@ class ModelBase(StrictModel):
         if self.metric is None:
             self.metric = DEFAULT_METRIC[self.task]
         elif self.metric not in METRICS or METRICS[self.metric].task != self.task:
-            raise ValueError(f"metric '{self.metric}' is not a {self.task} metric; expected one of {metrics_for(self.task)}")
+            raise FieldValueError("metric", f"not a {self.task} metric; expected one of {metrics_for(self.task)}")
         return self
 
 

@@ -63,7 +63,9 @@ class OnlineServing(StrictModel):
     max_ongoing_requests: int = Field(64, ge=1)
     timeout_s: float = Field(10, gt=0)
     auth: Optional[Auth] = None
-    max_request_bytes: int = Field(1_000_000, ge=1024, description="larger bodies get 422")
+    max_queued_requests: int = Field(256, ge=1, description="requests waiting for a replica beyond this are refused "
+                                                             "at once with 503 and Retry-After, instead of timing out")
+    max_request_bytes: int = Field(1_000_000, ge=1024, description="larger bodies get 413")
     max_rows: int = Field(1000, ge=1, description="rows per request")
     throughput_mode: bool = Field(True, description="Ray Serve's HAProxy ingress + throughput-optimized mode")
     fast_path: bool = Field(True, description="serve scikit-learn forests by calling their trees directly (about 4x "

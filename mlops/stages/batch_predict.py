@@ -91,35 +91,42 @@ def _score_to_arrow(bundle: Any, batch: Any, id_column: str | None, include_prob
     return pa.Table.from_pandas(output_frame(bundle, frame, id_column, include_proba), preserve_index=False)
 
 
-class _Writer:
-    """Appends Arrow tables to one parquet or csv file."""
+class OutputWriter:
+    """Appends Arrow tables to one parquet or csv file, atomically: the tables go to a temp file beside
+    the output, which replaces the output only when every batch is written. A crash or an error leaves
+    the previous output whole (never a valid but short file that a later apply would call up to date)."""
 
     def __init__(self, path: Path):
         self.path, self._out = path, None
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.exists():
-            path.unlink()
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+    def __enter__(self) -> "OutputWriter":
+        return self
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        if self._out is not None:
+            self._out.close()
+        if kind is None and self._out is not None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
 
     def write(self, table: Any) -> None:
         if self._out is None:
             if self.path.suffix == ".csv":
                 import pyarrow.csv as pcsv
 
-                self._out = pcsv.CSVWriter(str(self.path), table.schema)
+                self._out = pcsv.CSVWriter(str(self.tmp), table.schema)
             else:
                 import pyarrow.parquet as pq
 
-                self._out = pq.ParquetWriter(self.path, table.schema)
+                self._out = pq.ParquetWriter(self.tmp, table.schema)
         self._out.write_table(table)
-
-    def close(self) -> None:
-        if self._out is not None:
-            self._out.close()
 
 
 def run_local(bundle: Any, params: dict[str, Any], threads: int | None = None) -> int:
     """Thread-pool executor: a bounded window of in-flight batches, written in input order."""
-    writer = _Writer(_output_path(params))
     threads = threads or max(1, os.cpu_count() or 1)
     rows, window, checked = 0, deque(), False
 
@@ -128,7 +135,7 @@ def run_local(bundle: Any, params: dict[str, Any], threads: int | None = None) -
         writer.write(table)
         return table.num_rows
 
-    try:
+    with OutputWriter(_output_path(params)) as writer:
         with ThreadPoolExecutor(threads) as pool:
             for batch in _batches(params["input"], Path(params["base_dir"]), params["batch_size"]):
                 if not checked:
@@ -139,10 +146,8 @@ def run_local(bundle: Any, params: dict[str, Any], threads: int | None = None) -
                     rows += drain_one()
             while window:
                 rows += drain_one()
-    finally:
-        writer.close()
-    if not checked:
-        raise DataError(Problem("serving.batch.input", "input has no rows"))
+        if not checked:
+            raise DataError(Problem("serving.batch.input", "input has no rows"))
     return rows
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlops.stages.batch_predict import _output_path, _Writer, check_columns, output_frame
+from mlops.stages.batch_predict import OutputWriter, _output_path, check_columns, output_frame
 
 
 class _Scorer:
@@ -55,12 +55,9 @@ def run_ray_data(bundle: Any, params: dict[str, Any]) -> int:
     scored = ds.map_batches(_Scorer, fn_constructor_args=(ray.put(bundle), params["id_column"], params["include_proba"]),
                             batch_format="pandas", batch_size=params["batch_size"], compute=ray.data.ActorPoolStrategy(size=actor_pool_size()),
                             num_cpus=1)
-    writer = _Writer(_output_path(params))
     rows = 0
-    try:
+    with OutputWriter(_output_path(params)) as writer:
         for table in scored.iter_batches(batch_format="pyarrow", batch_size=None):
             writer.write(table)
             rows += table.num_rows
-    finally:
-        writer.close()
     return rows

@@ -111,16 +111,11 @@ def trial_params(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_space(spec: Any) -> None:
-    """Preflight: searched params.* names exist on their estimator; optuna is installed when named."""
-    import importlib.util
-
+    """Preflight: searched params.* names exist on their estimator (optuna's presence: mlops.extras)."""
     from mlops.plugins import estimators
 
     problems = []
     tuning = spec.tuning
-    if tuning is not None and tuning.search == "optuna" and importlib.util.find_spec("optuna") is None:
-        problems.append(Problem("tuning.search", "search: optuna needs the optuna package", value="optuna",
-                                hint="pip install 'mlops[tune]' -c constraints.txt, or use search: random"))
     if spec.model.type == "sklearn" and tuning is not None:
         spaces = {("tuning.search_space", spec.model.estimator): tuning.search_space}
     elif spec.model.type == "auto":

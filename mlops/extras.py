@@ -1,0 +1,71 @@
+"""Which optional extras a spec needs, checked when the spec is loaded (so by `mlops validate` too).
+
+The core install (`pip install mlops`) trains, tracks, registers, batch-scores and serves scikit-learn
+models. Everything else comes as an extra; a spec that needs one that is missing is refused before any
+work, naming the field that needs it and the command that installs it, instead of failing mid-run (or
+in a Serve replica's log). Finding a module is cheap: nothing is imported here.
+"""
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from typing import Any
+
+from mlops.errors import Problem
+
+
+@dataclass(frozen=True)
+class Extra:
+    name: str  # the pip extra: mlops[name]
+    modules: tuple[str, ...]  # what must be importable
+
+
+TORCH = Extra("torch", ("torch",))
+MONITORING = Extra("monitoring", ("alibi_detect", "pandera"))
+TUNE = Extra("tune", ("optuna",))
+BY_NAME = {extra.name: extra for extra in (TORCH, MONITORING, TUNE)}
+
+
+def installed(extra: Extra) -> bool:
+    """True when every module of the extra can be imported (without importing it)."""
+    return all(importlib.util.find_spec(module) is not None for module in extra.modules)
+
+
+def install_hint(extra: Extra) -> str:
+    return f"pip install 'mlops[{extra.name}]' -c constraints.txt (from a checkout: pip install -e '.[{extra.name}]' -c constraints.txt)"
+
+
+def missing(extra: Extra, field: str, why: str) -> Problem | None:
+    """A problem naming `field` when `extra` is not installed, else None."""
+    if installed(extra):
+        return None
+    return Problem(field, f"{why}, which is not installed", hint=install_hint(extra))
+
+
+def spec_problems(spec: Any) -> list[Problem]:
+    """Every extra the spec needs and this environment lacks, each as a problem at the field that needs it."""
+    needs: list[tuple[Extra, str, str]] = []
+    if spec.model.type == "torch":
+        needs.append((TORCH, "model.type", "torch models need PyTorch"))
+    if spec.tuning is not None and spec.tuning.search == "optuna":
+        needs.append((TUNE, "tuning.search", "search: optuna needs Optuna"))
+    validation = spec.validation
+    if validation is not None and validation.outliers is not None:
+        needs.append((MONITORING, "validation.outliers",
+                      "outlier detectors need alibi-detect (or set validation.outliers: null)"))
+        needs += _detector_needs(validation.outliers.detector, "validation.outliers.detector")
+    online = spec.serving.online if spec.serving is not None else None
+    if validation is not None and validation.drift is not None and online is not None:
+        needs.append((MONITORING, "validation.drift",
+                      "the endpoint's drift monitor needs alibi-detect (or set validation.drift: null)"))
+        needs += _detector_needs(validation.drift.detector, "validation.drift.detector")
+    found = (missing(extra, field, why) for extra, field, why in needs)
+    return [problem for problem in found if problem is not None]
+
+
+def _detector_needs(name: str, field: str) -> list[tuple[Extra, str, str]]:
+    """Extras a registered detector declares beyond the monitoring one (`needs=("torch",)`)."""
+    from mlops.plugins import detectors
+
+    return [(BY_NAME[extra], field, f"the {name} detector runs on PyTorch" if extra == "torch" else f"the {name} detector needs mlops[{extra}]")
+            for extra in detectors.get(name).meta.get("needs", ()) if extra in BY_NAME]
