@@ -88,14 +88,14 @@ def run_mode(mode: str) -> dict:
     ray.init(address="local", include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     from mlops import api
     from mlops.project import load_project
-    from mlops.serving.deploy import deploy
+    from mlops.serving.deploy import deploy_project
 
     for name, route, fast in (("bench", "/mlops", "true"), ("bench_plain", "/plain", "false")):
         spec = workdir / f"{name}.yaml"
         spec.write_text(SPEC.replace("name: bench", f"name: {name}").replace("ROUTE", route).replace("FAST", fast)
                         .replace("PORT", str(port)).replace("MODE", str(mode == "throughput").lower()).replace("DIR", str(workdir)))
         api.apply(spec)
-        deploy(load_project(spec))
+        deploy_project(load_project(spec))
     bundle = api.load_model("bench", uri=f"sqlite:///{workdir / 'mlflow.db'}")
     model, columns = bundle.model, bundle.input_columns
 

@@ -29,6 +29,17 @@ def plan(spec_path: str | Path, overrides: Sequence[str] = ()):
     return compile_plan(load(spec_path, overrides))
 
 
+def explain(plan, force: bool | str | None = None) -> dict[str, dict[str, Any]]:
+    """What `apply` would do with each node of `plan` now, and why: {node: {action, reasons}}. Reads the
+    node cache and the last applied state beside the tracking store; runs nothing, imports no Ray."""
+    from mlops.runtime.incremental import explain as explain_nodes
+    from mlops.runtime.node_cache import NodeCache, cache_dir
+
+    register, load_node = plan.node("register"), plan.node("load")
+    cache = NodeCache(cache_dir(register.runtime["tracking_uri"], Path(load_node.runtime["base_dir"])))
+    return explain_nodes(plan, cache, cache.read_state(plan.name), force)
+
+
 def preflight(project: Project) -> None:
     """Checks that need the model libraries (parameter names), still before any Ray work."""
     from mlops.models.estimators import check_params
@@ -51,15 +62,19 @@ def require_monitoring(field: str, why: str) -> None:
         raise SpecError(problem)
 
 
-def apply(spec_path: str | Path, overrides: Sequence[str] = (), *, address: str | None = None, force: bool = False,
-          on_done: Callable[..., None] | None = None):
-    """Run the spec: train, evaluate, register and batch-predict; idempotent for an unchanged plan."""
+def apply(spec_path: str | Path, overrides: Sequence[str] = (), *, address: str | None = None, force: bool | str = False,
+          on_done: Callable[..., None] | None = None, on_plan: Callable[..., None] | None = None):
+    """Run what the spec needs and has not done yet: nodes whose output is recorded under their hash are
+    reused (an unchanged spec does nothing). `force`: rerun all, or a node id: it and what is downstream."""
     from mlops.plan import compile_plan
     from mlops.runtime.apply import apply_plan
 
     project = load(spec_path, overrides)
     preflight(project)
-    return apply_plan(project, compile_plan(project), address=address, force=force, on_done=on_done)
+    plan = compile_plan(project)
+    if on_plan is not None:  # shown before anything runs, as `mlops plan` shows it
+        on_plan(plan, explain(plan, force))
+    return apply_plan(project, plan, address=address, force=force, on_done=on_done)
 
 
 def multirun(spec_path: str | Path, overrides: Sequence[str], *, address: str | None = None, force: bool = False,
@@ -94,9 +109,10 @@ def tracking_uri(uri: str | None = None) -> str:
 
 
 def registry(uri: str | None = None):
+    """The registry of an existing store (commands without a spec never create one)."""
     from mlops.registry import Registry
 
-    return Registry(tracking_uri(uri))
+    return Registry(tracking_uri(uri), create=False)
 
 
 def promote(name: str, version: str, uri: str | None = None) -> str | None:
@@ -148,6 +164,32 @@ def predict(spec_path: str | Path, overrides: Sequence[str], input_file: str, *,
     from mlops.serving.control import predict as call
 
     return call(spec_path, overrides, input_file, local=local)
+
+
+def predict_batch(spec_path: str | Path, overrides: Sequence[str], input_file: str | None = None,
+                  output: str | None = None):
+    """Score a file (default: serving.batch.input) with the version `serving.batch.model_alias` names, on the
+    spec's batch executor: the plan's batch_predict node alone, with no training."""
+    from mlops.errors import Problem, SpecError
+
+    def here(path: str) -> str:  # paths on the command line are relative to where the command runs
+        return path if path.startswith("sklearn:") else str(Path(path).resolve())
+
+    extra = [*([f"serving.batch.input={_quoted(here(input_file))}"] if input_file else []),
+             *([f"serving.batch.output={_quoted(here(output))}"] if output else [])]
+    project = load(spec_path, [*overrides, *extra])
+    if project.spec.serving is None or project.spec.serving.batch is None:
+        raise SpecError(Problem("serving.batch", "this spec has no batch section",
+                                hint="add serving: {mode: batch, batch: {input: ..., output: ...}} (or mode: both)"))
+    from mlops.plan import compile_plan
+    from mlops.runtime.batch import score_batch
+
+    return score_batch(project, compile_plan(project).node("batch_predict"))
+
+
+def _quoted(value: str) -> str:
+    """A file name as a Hydra override value (paths may hold characters the override grammar reads)."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def stop(name: str | None = None) -> str:

@@ -18,6 +18,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 SPEC = typer.Argument(..., help="path to spec.yaml")
+FORCE_ALL = "__all__"
 OVERRIDES = typer.Argument(None, help="Hydra overrides: a.b=1, +a.c=2, ~a.d, group=option")
 TRACKING = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: $MLOPS_TRACKING_URI or sqlite:///.mlops/mlflow.db)")
 
@@ -71,12 +72,18 @@ def plan(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     from mlops import api
 
     compiled = api.plan(spec, overrides or [])
+    actions = api.explain(compiled)
     if as_json:
-        sys.stdout.write(compiled.to_json() + "\n")
+        sys.stdout.write(json.dumps({**compiled.to_dict(), "actions": actions}, indent=2, default=str) + "\n")
         return
+    print_plan(compiled, actions)
+
+
+def print_plan(compiled: Any, actions: dict[str, dict[str, Any]]) -> None:
+    """The plan as a table, each node `will run` (with why) or `cached`, and a terraform-style count."""
     table = Table(title=f"plan {compiled.name}  (hash {compiled.hash})")
-    for column in ("node", "kind", "inputs", "runs on", "resources", "hash"):
-        table.add_column(column)
+    for column in ("node", "kind", "action", "why", "runs on", "resources", "hash"):
+        table.add_column(column, overflow="fold")
     for node in compiled.nodes:
         res = ", ".join(f"{k}={v:g}" for k, v in node.resources.items()) or "-"
         if "resources_per_worker" in node.params:  # Ray Train: the driver starts `workers` actors of this size
@@ -86,32 +93,49 @@ def plan(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
             from mlops.plan.tuning import describe_trials
 
             res = describe_trials(node)
-        table.add_row(node.id, node.kind, ", ".join(node.inputs) or "-", node.placement, res, node.hash)
+        action = actions.get(node.id, {"action": "run", "reasons": []})
+        label = "[yellow]will run[/]" if action["action"] == "run" else "[green]cached[/]"
+        table.add_row(node.id, node.kind, label, "; ".join(action["reasons"]) or "-", node.placement, res, node.hash)
     print_wide(table)
+    runs = sum(1 for a in actions.values() if a["action"] == "run")
+    console.print(f"Plan: {runs} to run, {len(actions) - runs} cached.")
 
 
 @app.command()
 @user_errors
 def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
           address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (overrides hardware.cluster)"),
-          force: bool = typer.Option(False, "--force", help="run even if this exact plan already ran"),
+          force: Optional[str] = typer.Option(None, "--force", is_flag=False, flag_value=FORCE_ALL, metavar="[NODE]",
+                                              help="rerun every node; --force NODE: that node and everything downstream"),
           multirun: bool = typer.Option(False, "--multirun", "-m", help="Hydra sweep: a=1,2 b=x,y applies every combination")) -> None:
     """Train, evaluate, register and batch-predict as the spec says."""
     from mlops import api
 
+    overrides = list(overrides or [])
+    if force is not None and force != FORCE_ALL and "=" in force:  # `--force a.b=1`: a bare --force, then an override
+        overrides.insert(0, force)
+        force = FORCE_ALL
+    rerun: bool | str = True if force == FORCE_ALL else (force or False)
     if multirun:
         from mlops.cli_training import apply_multirun
 
-        return apply_multirun(spec, overrides or [], address=address, force=force)
+        return apply_multirun(spec, overrides, address=address, force=rerun)
 
     def on_done(node: Any, seconds: float) -> None:
         console.print(f"  [green]✓[/] {node.id:<14} {seconds:6.2f}s")
 
+    def on_plan(compiled: Any, actions: dict[str, Any]) -> None:
+        if any(a["action"] == "run" for a in actions.values()):
+            print_plan(compiled, actions)
+
     with console.status("applying...", spinner="dots"):
-        result = api.apply(spec, overrides or [], address=address, force=force, on_done=on_done)
+        result = api.apply(spec, overrides, address=address, force=rerun, on_done=on_done, on_plan=on_plan)
     if result.up_to_date:
-        console.print(f"[yellow]up to date[/]: run {result.run_id} already applied this plan ({result.plan_hash}); --force to rerun")
+        console.print(f"[yellow]up to date[/]: nothing changed since run {result.run_id} (plan {result.plan_hash}); "
+                      "--force to rerun")
         return
+    if result.reused:
+        console.print(f"reused: {', '.join(result.reused)}")
     if result.tuning is not None:
         t = result.tuning
         chosen = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.best.params.items())

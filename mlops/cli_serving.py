@@ -112,11 +112,23 @@ def _print_model(name: str, health: dict[str, Any]) -> None:
 @app.command()
 @user_errors
 def predict(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
-            input_file: str = typer.Option(..., "--input", help="rows as JSON ({'rows': [...]} or a list) or CSV"),
-            local: bool = typer.Option(False, "--local", help="predict in this process with the registered model")) -> None:
-    """Send rows to the running endpoint (or predict locally with --local) and print the answer as JSON."""
+            input_file: Optional[str] = typer.Option(None, "--input", help="rows as JSON ({'rows': [...]} or a list) or "
+                                                     "CSV; with --batch, a file to score (default: serving.batch.input)"),
+            local: bool = typer.Option(False, "--local", help="predict in this process with the registered model"),
+            batch: bool = typer.Option(False, "--batch", help="score a file with serving.batch.model_alias's version, "
+                                                              "on the spec's batch executor; no training"),
+            output: Optional[str] = typer.Option(None, "--output", help="with --batch: where to write (default: "
+                                                                      "serving.batch.output)")) -> None:
+    """Send rows to the running endpoint (or predict locally with --local) and print the answer as JSON;
+    --batch scores a whole file with the registered model instead."""
     from mlops import api
 
+    if batch:
+        done = api.predict_batch(spec, overrides or [], input_file, output)
+        console.print(f"predictions {done.rows} rows with v{done.version} -> {done.output} ({done.executor}, {done.seconds:.2f}s)")
+        return
+    if input_file is None:
+        raise typer.BadParameter("--input is required (or --batch to score serving.batch.input)")
     result = api.predict(spec, overrides or [], input_file, local=local)
     typer.echo(json.dumps(result, indent=2, default=str))
 

@@ -30,6 +30,7 @@ class Entry:
     target: Any
     meta: dict[str, Any] = field(default_factory=dict)
     origin: str = "builtin"
+    package: str | None = None  # the installed distribution of a plugin's entry (None: mlops itself)
 
     def load(self) -> Any:
         """The registered object; lazy references are imported on first use (built-ins only)."""
@@ -59,7 +60,7 @@ class Registry:
         """Register `target` (an object, or a 'module:attr' string for lazy built-ins)."""
         if name in self._entries and self._entries[name].target is not target:
             raise ValueError(f"{self.kind} '{name}' is already registered by {self._entries[name].origin}")
-        self._entries[name] = Entry(name, target, meta, origin or _current_origin)
+        self._entries[name] = Entry(name, target, meta, origin or _current_origin, _current_package)
 
     def get(self, name: str) -> Entry:
         """The entry for `name`; an UnknownName error lists the known names and a close match."""
@@ -90,12 +91,23 @@ detectors = Registry("detector")
 triggers = Registry("trigger")
 
 _current_origin = "builtin"
+_current_package: str | None = None
 _plugins_loaded = False
+
+
+def package_version(package: str) -> str:
+    """The installed version of a distribution ('unknown' when it has no metadata, e.g. a source tree)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def load_plugins() -> None:
     """Import every installed `mlops.plugins` entry point once, so their registrations take effect."""
-    global _plugins_loaded, _current_origin
+    global _plugins_loaded, _current_origin, _current_package
     if _plugins_loaded:
         return
     _plugins_loaded = True
@@ -103,12 +115,13 @@ def load_plugins() -> None:
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         _current_origin = f"plugin {ep.value}"
+        _current_package = ep.dist.name if ep.dist is not None else None
         try:
             loaded = ep.load()
             if callable(loaded):
                 loaded()
         finally:
-            _current_origin = "builtin"
+            _current_origin, _current_package = "builtin", None
 
 
 def _register_builtins() -> None:

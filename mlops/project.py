@@ -24,10 +24,13 @@ class Project:
         return self.config.base_dir
 
     def resolved_yaml(self) -> str:
-        """The spec as applied (after defaults, overrides and interpolation)."""
+        """The spec as applied (after defaults, overrides and interpolation), secrets hidden: it goes to
+        MLflow, and `${oc.env:...}` interpolations put tokens and passwords into it."""
         import yaml
 
-        return yaml.safe_dump(self.spec.model_dump(mode="json", by_alias=True), sort_keys=False)
+        from mlops.redact import redact
+
+        return yaml.safe_dump(redact(self.spec.model_dump(mode="json", by_alias=True)), sort_keys=False)
 
 
 def validate_config(config: LoadedConfig) -> Spec:
@@ -36,10 +39,22 @@ def validate_config(config: LoadedConfig) -> Spec:
 
     from mlops.spec.errors import problems_from
 
+    from mlops.spec.versions import migrate
+
+    data = migrate(config.data)  # an older spec_version upgraded; a newer one refused, naming the field
     try:
-        return Spec.model_validate(config.data)
+        return Spec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(problems_from(exc, config.data, Spec)) from None
+        raise SpecError(problems_from(exc, data, Spec)) from None
+
+
+def spec_relative_store(uri: str, base_dir: Path) -> str:
+    """A relative SQLite tracking URI is relative to the spec's directory, like every path in a spec: the
+    working directory never changes which store a spec uses."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        return f"{prefix}{(Path(base_dir) / uri[len(prefix):]).resolve()}"
+    return uri
 
 
 def load_project(spec_path: str | Path, overrides: Sequence[str] = (), check_data: bool = True) -> Project:
@@ -48,6 +63,7 @@ def load_project(spec_path: str | Path, overrides: Sequence[str] = (), check_dat
 
     config = load_config(spec_path, overrides)
     project = Project(validate_config(config), config)
+    project.spec.tracking.uri = spec_relative_store(project.spec.tracking.uri, project.base_dir)
     missing = spec_problems(project.spec)
     if missing:
         raise SpecError(missing)

@@ -10,13 +10,16 @@ import json
 import os
 import tempfile
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from mlops.errors import RegistryError
 
 SHA_TAG = "mlops.sha256"
+SCHEME_TAG = "mlops.hash_scheme"  # how SHA_TAG was computed (absent: the scheme before manifests)
+SIGNATURE_TAG = "mlops.signature"  # HMAC of SHA_TAG with the signing key kept outside MLflow (mlops.signing)
 HISTORY_TAG = "mlops.champion_history"  # JSON list of versions that held the champion alias, oldest first
 CHAMPION = "champion"
 
@@ -27,6 +30,21 @@ def artifact_root_for(uri: str) -> str | None:
         db = Path(uri[len("sqlite:///"):])
         return (db.parent.resolve() / "artifacts").as_uri()
     return None
+
+
+def _require_store(uri: str) -> None:
+    """Commands that only read never create a store (or its folder): a missing SQLite file is an error
+    naming the URI, and the stores found below the working directory."""
+    if not uri.startswith("sqlite:///"):
+        return
+    db = Path(uri[len("sqlite:///"):])
+    if db.is_file():
+        return
+    found = sorted(str(p) for pattern in (".mlops/mlflow.db", "*/.mlops/mlflow.db", "*/*/.mlops/mlflow.db")
+                   for p in Path.cwd().glob(pattern))[:5]
+    hint = (f"; stores here: {', '.join('sqlite:///' + f for f in found)} (--tracking-uri URI)" if found
+            else "; nothing has been applied with it (a spec's relative store lives beside the spec)")
+    raise RegistryError(f"no tracking store at {uri}{hint}")
 
 
 def _prepare_store(uri: str) -> None:
@@ -46,13 +64,43 @@ def _serialized(cls: type) -> type:
     return cls
 
 
+LOCKED_RETRIES = 8  # "database is locked": another process writes the SQLite store; wait and retry
+
+
 def _locked(method: Any) -> Any:
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
-        with _MLFLOW_LOCK:
-            return method(*args, **kwargs)
+        import time
+
+        for attempt in range(LOCKED_RETRIES):
+            try:
+                with _MLFLOW_LOCK:
+                    return method(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - only SQLite's lock contention is retried
+                if "database is locked" not in str(exc) or attempt == LOCKED_RETRIES - 1:
+                    raise
+                time.sleep(min(0.05 * 2 ** attempt, 2.0))  # the write was rolled back: retrying is safe
+        raise AssertionError("unreachable")
 
     return call
+
+
+@contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Across processes, one decide-and-promote at a time on a SQLite store (a lock file beside it)."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    import fcntl
+
+    path = Path(uri[len("sqlite:///"):]).with_suffix(".promote.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @dataclass
@@ -70,7 +118,7 @@ class ModelVersion:
 class Registry:
     """MLflow tracking + model registry for one tracking URI."""
 
-    def __init__(self, uri: str):
+    def __init__(self, uri: str, create: bool = True):
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         os.environ.setdefault("MLFLOW_TRACKING_DISABLE_TELEMETRY", "true")
         os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -80,7 +128,10 @@ class Registry:
 
         for noisy in ("mlflow", "alembic"):  # schema-migration chatter on a new store is not for users
             logging.getLogger(noisy).setLevel(logging.WARNING)
-        _prepare_store(uri)
+        if create:
+            _prepare_store(uri)
+        else:
+            _require_store(uri)
         self.uri = uri
         self.client = MlflowClient(tracking_uri=uri, registry_uri=uri)
 
@@ -162,8 +213,14 @@ class Registry:
             self.client.get_registered_model(name)
         except MlflowException:
             self.client.create_registered_model(name, tags={HISTORY_TAG: "[]"})
+        from mlops.models.bundle import HASH_SCHEME
+        from mlops.signing import sign
+
+        signed = sign(sha256)
         mv = self.client.create_model_version(name, source, run_id=run_id,
-                                              tags={SHA_TAG: sha256, **{k: str(v) for k, v in (tags or {}).items()}})
+                                              tags={SHA_TAG: sha256, SCHEME_TAG: HASH_SCHEME,
+                                                    **({SIGNATURE_TAG: signed} if signed else {}),
+                                                    **{k: str(v) for k, v in (tags or {}).items()}})
         return self.version(name, mv.version)
 
     def version(self, name: str, version: str | int) -> ModelVersion:
@@ -205,12 +262,12 @@ class Registry:
     def promote(self, name: str, version: str | int, alias: str = CHAMPION) -> None:
         """Point `alias` at `version`; for the champion, remember the order for rollback."""
         self.version(name, version)  # raises if missing
-        self.client.set_registered_model_alias(name, alias, str(version))
-        if alias == CHAMPION:
+        if alias == CHAMPION:  # the history first: a crash between the two writes leaves rollback a clear error
             history = self.champion_history(name)
             if not history or history[-1] != str(version):
                 history.append(str(version))
             self.client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+        self.client.set_registered_model_alias(name, alias, str(version))
 
     def rollback(self, name: str) -> str:
         """Restore the previous champion; returns the version now serving."""
@@ -247,9 +304,12 @@ class Registry:
         """Download and load a version, verifying its sha256 first."""
         from mlops.models.bundle import load_bundle
 
+        from mlops.signing import verify
+
         mv = self.version(name, version) if version is not None else self.by_alias(name, alias)
+        verify(mv.sha256, mv.tags.get(SIGNATURE_TAG), f"model '{name}' v{mv.version}")  # before any download
         with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:  # flavors load eagerly
-            bundle = load_bundle(self.download(mv, Path(tmp)), mv.sha256)
+            bundle = load_bundle(self.download(mv, Path(tmp)), mv.sha256, mv.tags.get(SCHEME_TAG))
         bundle.meta["registered_version"] = mv.version
         return bundle
 

@@ -127,6 +127,30 @@ def test_tampered_artifact_is_refused(ray_local, tracking_uri, example):
         registry.load("iris")
 
 
+def test_signed_versions_refuse_a_wrong_or_missing_signature(ray_local, tracking_uri, example, monkeypatch, tmp_path):
+    """With a signing key kept outside MLflow, a version is signed at registration and checked at load."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no key file of the user's
+    monkeypatch.setenv("MLOPS_SIGNING_KEY", "first-key")
+    spec = example("iris") / "spec.yaml"
+    api.apply(spec)
+    registry = api.registry(tracking_uri)
+    version = registry.by_alias("iris", "champion")
+    assert version.tags["mlops.hash_scheme"] == "manifest-v1" and len(version.tags["mlops.signature"]) == 64
+    assert registry.load("iris").meta["format"] == 1  # signed with the key in force: loads
+    monkeypatch.setenv("MLOPS_SIGNING_KEY", "another-key")
+    with pytest.raises(RegistryError, match="signature does not match"):
+        registry.load("iris")
+    monkeypatch.delenv("MLOPS_SIGNING_KEY")
+    key_file = tmp_path / "config" / "mlops" / "signing_key"
+    key_file.parent.mkdir(parents=True)
+    key_file.write_text("first-key\n")  # the key file works like the variable
+    assert registry.load("iris").meta["name"] == "iris"
+    monkeypatch.setenv("MLOPS_SIGNING_KEY", "first-key")
+    registry.client.delete_model_version_tag("iris", version.version, "mlops.signature")
+    with pytest.raises(RegistryError, match="not signed"):
+        registry.load("iris")
+
+
 def test_promote_and_rollback(ray_local, tracking_uri, example):
     spec = example("iris") / "spec.yaml"
     api.apply(spec)

@@ -22,6 +22,7 @@ def test_iris_plan_nodes_and_edges():
     assert set(plan.edges) == {("load", "featurize"), ("featurize", "split"), ("featurize", "train"), ("split", "train"),
                                ("train", "evaluate"), ("split", "evaluate"), ("featurize", "profile"), ("split", "profile"),
                                ("train", "register"), ("evaluate", "register"), ("profile", "register"),
+                               ("split", "register"),  # the champion is scored on the same test rows
                                ("register", "batch_predict")}
     assert plan.node("register").placement == "driver"
 

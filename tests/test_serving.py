@@ -134,13 +134,14 @@ def test_health_ready_metadata_docs(endpoint):
 def test_missing_token_env_is_a_spec_error(endpoint, monkeypatch):
     from mlops.errors import SpecError
     from mlops.project import load_project
-    from mlops.serving.deploy import endpoint_config
+    from mlops.serving.deploy import endpoint_config, endpoint_node
 
     monkeypatch.delenv("NO_SUCH_TOKEN_VAR", raising=False)
     project = load_project(endpoint["spec"], [*endpoint["overrides"], "+serving.online.auth.token_env=NO_SUCH_TOKEN_VAR"],
                            check_data=False)
     with pytest.raises(SpecError, match="serving.online.auth.token_env"):
-        endpoint_config(project)
+        node = endpoint_node(project)
+        endpoint_config(node.params, node.runtime)
 
 
 def test_bounded_load_with_malformed_requests(endpoint):
@@ -255,13 +256,11 @@ def test_a_second_port_on_the_same_serve_is_refused_with_a_message(endpoint):
     """Serve on a running Ray keeps its HTTP address; asking for another is an error, not a silent ignore."""
     from mlops.errors import MlopsError
 
-    from types import SimpleNamespace
-
     from mlops.serving.deploy import start_http
 
     with pytest.raises(MlopsError, match=rf"already listens on 127.0.0.1:{PORT}"):
-        start_http(SimpleNamespace(host="127.0.0.1", port=PORT + 1, timeout_s=10))
-    start_http(SimpleNamespace(host="127.0.0.1", port=PORT, timeout_s=10))  # the same address: fine, and quiet
+        start_http("127.0.0.1", PORT + 1, 10)
+    start_http("127.0.0.1", PORT, 10)  # the same address: fine, and quiet
 
 
 def swap_replicas_to(project, loadable: str, version: str) -> None:
@@ -271,9 +270,10 @@ def swap_replicas_to(project, loadable: str, version: str) -> None:
     from ray import serve
 
     from mlops.serving.app import build_application
-    from mlops.serving.deploy import endpoint_config
+    from mlops.serving.deploy import endpoint_config, endpoint_node
 
-    cfg = replace(endpoint_config(project, loadable), version=version)
+    node = endpoint_node(project)
+    cfg = replace(endpoint_config(node.params, node.runtime, loadable), version=version)
     serve.run(build_application(cfg), name=project.spec.name, route_prefix=cfg.route, blocking=False)
 
 
@@ -288,8 +288,9 @@ def test_a_version_that_does_not_load_is_refused_and_the_old_one_keeps_serving(e
     url, store = endpoint["url"], api.registry(endpoint["uri"])
     serving = httpx.get(f"{url}/readyz").json()["model_version"]
     batch_only = [*endpoint["overrides"], "serving.mode=batch", "~serving.online", "model.params.n_estimators=7"]
-    bad = api.apply(endpoint["spec"], batch_only).version
     champion = store.by_alias("iris", "champion").version
+    bad = api.apply(endpoint["spec"], batch_only).version
+    store.promote("iris", champion)  # whatever the apply decided: the version about to break is no champion
     files = sorted(p for p in Path(unquote(urlparse(store.version("iris", bad).source).path)).rglob("*") if p.is_file())
     with files[0].open("ab") as handle:
         handle.write(b"tampered")  # the stored bundle no longer matches its recorded hash
@@ -336,13 +337,12 @@ def test_token_auth(endpoint, monkeypatch):
     """Replaces the module's app (an app is named after the project): keep this test last."""
     from mlops.project import load_project
     from mlops.serving.control import endpoint_status
-    from mlops.serving.deploy import deploy, record_app
+    from mlops.serving.deploy import deploy_project
 
     monkeypatch.setenv("IRIS_TOKEN", "s3cret")
     project = load_project(endpoint["spec"], [*endpoint["overrides"][:-1], "serving.online.route=/iris-auth",
                                                "+serving.online.auth.token_env=IRIS_TOKEN"], check_data=False)
-    deployed = deploy(project)
-    record_app(project, deployed)
+    deployed = deploy_project(project)
     url = f"http://127.0.0.1:{PORT}/iris-auth"
     wait_ready(url)
     try:

@@ -185,6 +185,13 @@ def test_rollback_of_an_unknown_model_and_an_unreadable_csv_are_messages(tmp_pat
         return subprocess.run([sys.executable, "-m", "mlops.cli", *args], capture_output=True, text=True, cwd=tmp_path,
                               timeout=120)
 
+    missing = f"sqlite:///{tmp_path / 'typo' / 'x.db'}"  # commands that read never create a store
+    done = mlops("models", "iris", "--tracking-uri", missing)
+    assert done.returncode == 1 and "no tracking store at" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "typo").exists()
+    from mlops.registry import Registry
+
+    Registry(tracking_uri)  # an empty store
     done = mlops("rollback", "nope", "--tracking-uri", tracking_uri)
     assert done.returncode == 1 and "no registered model named 'nope'" in done.stderr and "Traceback" not in done.stderr
     (tmp_path / "data.csv").write_text(CSV)

@@ -60,7 +60,7 @@ def test_torch_plan_trains_from_the_driver_with_worker_resources():
     assert (train.kind, train.placement) == ("train_torch", "driver")
     assert train.params["workers"] == 2 and train.params["use_gpu"] is False
     assert train.params["resources_per_worker"] == {"CPU": 1.0} and train.resources == {"CPU": 2.0}
-    assert Path(train.params["checkpoint_dir"]).is_absolute()
+    assert Path(train.runtime["checkpoint_dir"]).is_absolute()
     assert [n.id for n in plan.nodes][:5] == ["load", "featurize", "split", "train", "evaluate"]
 
 
@@ -179,9 +179,9 @@ def _split_of(project):
     from mlops.stages import featurize, load, split
 
     plan = compile_plan(project)
-    loaded = load.run(plan.node("load").params)
-    features = featurize.run(loaded, plan.node("featurize").params)
-    return split.run(features, plan.node("split").params)
+    loaded = load.run(plan.node("load").call_params())
+    features = featurize.run(loaded, plan.node("featurize").call_params())
+    return split.run(features, plan.node("split").call_params())
 
 
 @pytest.mark.slow

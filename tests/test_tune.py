@@ -111,7 +111,7 @@ def test_plan_shows_the_tune_node_feeding_train(tmp_path):
     assert tune.kind == "tune" and tune.placement == "driver" and tune.resources == {"CPU": 1.0}
     assert tune.params["trials"] == 6 and tune.params["search"] == "grid" and tune.params["scheduler"] == "fifo"
     assert train.kind == "train_best" and train.inputs == ["featurize", "split", "tune"]
-    assert tune.params["storage"].endswith(".mlops/tune") and tune.params["storage"].startswith("/")
+    assert tune.runtime["storage"].endswith(".mlops/tune") and tune.runtime["storage"].startswith("/")
     shown = CliRunner().invoke(app, ["plan", str(tmp_path / "spec.yaml")])
     assert "6 trials x (CPU=1)" in shown.output and "search=grid" in shown.output
 

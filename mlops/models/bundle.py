@@ -66,8 +66,26 @@ class SklearnFlavor:
         return joblib.load(directory / SklearnFlavor.file)
 
 
-def directory_sha256(directory: Path) -> str:
-    """sha256 over every file's relative path and bytes, in sorted order."""
+HASH_SCHEME = "manifest-v1"  # recorded with each version (registry tag), so older versions keep verifying
+BUNDLE_FORMAT = 1  # the bundle layout this mlops writes and reads (meta "format")
+
+
+def manifest_sha256(directory: Path) -> str:
+    """sha256 of the bundle's manifest: every file's relative path, size and sha256, sorted by path. A
+    file split or joined differently, renamed or resized changes it."""
+    entries = []
+    for path in sorted(p for p in Path(directory).rglob("*") if p.is_file()):
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        entries.append([str(path.relative_to(directory)), path.stat().st_size, digest.hexdigest()])
+    return hashlib.sha256(json.dumps(entries, separators=(",", ":")).encode()).hexdigest()
+
+
+def legacy_directory_sha256(directory: Path) -> str:
+    """The scheme of versions registered before manifests (path + NUL + bytes, no lengths): still checked
+    for those versions, never written again."""
     digest = hashlib.sha256()
     for path in sorted(p for p in Path(directory).rglob("*") if p.is_file()):
         digest.update(str(path.relative_to(directory)).encode() + b"\0")
@@ -75,6 +93,18 @@ def directory_sha256(directory: Path) -> str:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
     return digest.hexdigest()
+
+
+def bundle_sha256(directory: Path, scheme: str | None) -> str:
+    return manifest_sha256(directory) if scheme == HASH_SCHEME else legacy_directory_sha256(directory)
+
+
+def check_format(meta: dict[str, Any], directory: Path) -> None:
+    """Refuse a bundle written in a format this mlops does not read (bundles without one are format 1)."""
+    found = meta.get("format", 1)
+    if not isinstance(found, int) or found > BUNDLE_FORMAT:
+        raise RegistryError(f"the model bundle at {directory} has format {found!r}, written by mlops "
+                            f"{meta.get('mlops_version', '?')}; this mlops reads format {BUNDLE_FORMAT}: a newer mlops is needed")
 
 
 def save_bundle(model: Any, meta: dict[str, Any], directory: Path, monitoring: Any = None) -> str:
@@ -86,22 +116,27 @@ def save_bundle(model: Any, meta: dict[str, Any], directory: Path, monitoring: A
         from mlops.monitoring import artifacts
 
         artifacts.save(monitoring, directory)
+    from mlops.plugins import package_version
+
+    meta = {**meta, "format": BUNDLE_FORMAT, "mlops_version": package_version("mlops")}
     (directory / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
-    return directory_sha256(directory)
+    return manifest_sha256(directory)
 
 
-def load_bundle(directory: Path, expected_sha256: str | None) -> Bundle:
-    """Verify the bundle against the recorded hash, then load it. A mismatch is never loaded."""
+def load_bundle(directory: Path, expected_sha256: str | None, scheme: str | None = HASH_SCHEME) -> Bundle:
+    """Verify the bundle against the recorded hash (`scheme`: how it was computed), then load it. A mismatch
+    is never loaded."""
     directory = Path(directory)
     if not (directory / META_FILE).is_file():
         raise RegistryError(f"{directory} is not a model bundle (no {META_FILE})")
     if not expected_sha256:
         raise RegistryError(f"no sha256 recorded for the model at {directory}; refusing to load it")
-    actual = directory_sha256(directory)
+    actual = bundle_sha256(directory, scheme)
     if actual != expected_sha256:
         raise RegistryError(f"model artifact at {directory} fails its integrity check: sha256 is {actual[:12]}..., "
                             f"registered {expected_sha256[:12]}...; it was modified after registration")
     meta = json.loads((directory / META_FILE).read_text())
+    check_format(meta, directory)
     model = model_flavors.get(meta["flavor"]).load().load(directory, meta)
     monitoring = None
     if (directory / "monitoring").is_dir():

@@ -36,8 +36,8 @@ def _check_constraints(model: dict[str, Any]) -> None:
 
     estimator = build_estimator(model)
     validate = getattr(estimator, "_validate_params", None)
-    if validate is None:  # not a scikit-learn estimator: its plugin checks at fit time
-        return
+    if validate is None or not hasattr(estimator, "_parameter_constraints"):
+        return  # declares no constraints (a plugin's estimator, e.g. LightGBM's): it checks at fit time
     try:
         validate()
     except (TypeError, ValueError) as exc:

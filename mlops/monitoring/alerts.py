@@ -88,13 +88,16 @@ def emit(events: list[AlertEvent], sink: Any, base_dir: Path) -> list[str]:
         else:
             import httpx
 
+            from mlops.redact import redact_url
+
             try:
                 response = httpx.post(sink.url, content=line, headers={"content-type": "application/json"},
                                       timeout=sink.timeout_s)
                 if response.status_code >= 400:
-                    problems.append(f"webhook {sink.url} answered {response.status_code} for the {event.metric} alert")
+                    problems.append(f"webhook {redact_url(sink.url)} answered {response.status_code} for the {event.metric} alert")
             except httpx.HTTPError as exc:
-                problems.append(f"webhook {sink.url} unreachable for the {event.metric} alert: {exc}")
+                problems.append(f"webhook {redact_url(sink.url)} unreachable for the {event.metric} alert: "
+                                f"{type(exc).__name__}")  # the exception's text repeats the URL
     return problems
 
 

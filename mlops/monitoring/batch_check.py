@@ -58,7 +58,7 @@ def check_data(project: Any, frame: Any, *, version: str | None = None) -> DataC
 
     spec = project.spec
     validation = spec.validation or ValidationSpec()
-    registry = Registry(spec.tracking.uri)
+    registry = Registry(spec.tracking.uri, create=False)  # checking reads: a missing store is an error
     bundle = registry.load(spec.name, version=version) if version else registry.load(spec.name, alias=CHAMPION)
     if bundle.monitoring is None:
         raise DataError(Problem("validation", f"model {spec.name} v{bundle.meta['registered_version']} was trained "

@@ -1,6 +1,7 @@
 """Spec -> Plan. Pure: reads the spec (and the cheap data probe), never data itself, never Ray."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from mlops.plan.graph import Node, Plan
@@ -27,27 +28,65 @@ def _validation_params(spec) -> dict[str, Any]:
     return validation.model_dump(mode="json", by_alias=True)
 
 
+# Spec fields that, by design, change no node's result, so no node's hash: where things run and where
+# results go, and what other commands read. tests/test_plan_contract.py checks both ways: every other
+# field of every example changes some node's hash, and these change none.
+FIELDS_OUTSIDE_THE_PLAN: list[tuple[str, str]] = [
+    ("tracking.*", "where runs and versions are recorded, not what they are (the node cache sits beside the store)"),
+    ("hardware.cluster", "which Ray runs the plan"),
+    ("hardware.local_cpus", "how many CPUs the embedded Ray may use"),
+    ("monitoring.alerts*", "read by `mlops monitor`, not by apply"),
+    ("monitoring.sink*", "read by `mlops monitor`, not by apply"),
+    ("retraining.*", "read by `mlops monitor`, which applies its own challenger plan"),
+]
+
+
+# Fields that only some kinds of node read: in a plan without those kinds they change nothing (a tuned
+# model's refit counts as its base kind: see plan_kinds).
+FIELDS_OF_KINDS: dict[str, tuple[str, ...]] = {
+    # A plain task's size is not its result; a search's trial size is (it sets how many trials run at once).
+    "hardware.cpus_per_task": ("tune",),
+    "hardware.gpus_per_task": ("tune",),
+    "hardware.memory_per_task_gb": ("tune",),
+    "hardware.workers": ("train_torch",),
+    "hardware.cpus_per_worker": ("train_torch",),  # a torch model's workers, and its trials when it is tuned
+    "hardware.gpus_per_worker": ("train_torch",),
+    "hardware.accelerator": ("train_torch",),
+    "hardware.max_failures": ("train_torch", "tune"),
+    "hardware.max_concurrent_trials": ("tune",),
+    "hardware.cpus_per_replica": ("deploy",),
+    "hardware.gpus_per_replica": ("deploy",),
+}
+
+
 def compile_plan(project: Project, auto_promote: bool = True) -> Plan:
     """The graph `mlops apply` will run for this project (auto_promote=False: retraining decides)."""
+    from mlops.plan.endpoint import absolute_store, deploy_node
+
     spec = project.spec
     dump = lambda model: model.model_dump(mode="json")  # noqa: E731
     fingerprint = project.data_probe.fingerprint if project.data_probe else None
     light = {"CPU": 1.0}
+    here = {"base_dir": str(Path(project.base_dir).resolve())}
+    code = code_versions(spec)
     nodes: list[Node] = [
-        Node("load", "load", [], {"source": dump(spec.data.source), "fingerprint": fingerprint,
-                                  "base_dir": str(project.base_dir)}, light),
+        Node("load", "load", [], {"source": dump(spec.data.source), "fingerprint": fingerprint, "code": code["source"]},
+             light, runtime=here),
         Node("featurize", "featurize", ["load"], {"data": _data_params(spec), "features": dump(spec.features),
-                                                  "task": spec.model.task}, light),
+                                                  "task": spec.model.task, "code": code["mlops"]}, light),
         Node("split", "split", ["featurize"], {"split": dump(spec.data.split), "target": spec.data.target,
-                                               "timestamp": spec.data.timestamp, "task": spec.model.task}, light),
-        Node("train", "train", ["featurize", "split"], {"model": dump(spec.model), "features": dump(spec.features)},
-             task_resources(spec)),
-        Node("evaluate", "evaluate", ["train", "split"], {"task": spec.model.task, "metric": spec.model.metric}, light),
+                                               "timestamp": spec.data.timestamp, "task": spec.model.task,
+                                               "code": code["mlops"]}, light),
+        Node("train", "train", ["featurize", "split"], {"model": dump(spec.model), "features": dump(spec.features),
+                                                        "code": code["estimator"]}, task_resources(spec)),
+        Node("evaluate", "evaluate", ["train", "split"], {"task": spec.model.task, "metric": spec.model.metric,
+                                                          "code": code["mlops"]}, light),
         Node("profile", "profile", ["featurize", "split"], {"validation": _validation_params(spec),
-                                                             "seed": spec.data.split.seed}, light),
-        Node("register", "register", ["train", "evaluate", "profile"], {
-            "name": spec.name, "tracking": dump(spec.tracking), "metric": spec.model.metric,
-            "auto_promote": auto_promote}, {}, placement="driver"),
+                                                             "seed": spec.data.split.seed, "code": code["detectors"]}, light),
+        Node("register", "register", ["train", "evaluate", "profile", "split"], {
+            "name": spec.name, "metric": spec.model.metric, "auto_promote": auto_promote, "code": code["mlops"]}, {},
+            placement="driver", runtime={"tracking_uri": absolute_store(spec.tracking.uri),
+                                         "experiment": spec.tracking.experiment or spec.name}),
     ]
     if spec.model.type == "torch":  # Ray Train: the driver calls TorchTrainer.fit(), which starts the workers
         from mlops.plan.torch_node import torch_train_node
@@ -60,17 +99,33 @@ def compile_plan(project: Project, auto_promote: bool = True) -> Plan:
         nodes[at:at + 1] = tune_nodes(spec, project.base_dir, nodes[at])
     if spec.serving is not None and spec.serving.batch is not None:
         nodes.append(Node("batch_predict", "batch_predict", ["register"], _batch_params(project), {"CPU": 1.0},
-                          placement="driver"))
+                          placement="driver", runtime={**here, "tracking_uri": absolute_store(spec.tracking.uri)}))
     if spec.serving is not None and spec.serving.online is not None:
-        online = spec.serving.online
-        replicas = online.replicas.model_dump()
-        nodes.append(Node("deploy", "deploy", ["register"], {
-            "name": spec.name, "route": online.route or f"/{spec.name}", "alias": online.model_alias,
-            "bind": f"{online.host}:{online.port}", "replicas": replicas, "batching": online.batching.model_dump(),
-            "throughput_mode": online.throughput_mode}, {"CPU": spec.hardware.cpus_per_replica,
-                                                          **({"GPU": spec.hardware.gpus_per_replica} if spec.hardware.gpus_per_replica else {})},
-            placement="driver"))
+        nodes.append(deploy_node(project))
     return Plan(spec.name, nodes)
+
+
+def code_versions(spec) -> dict[str, dict[str, str]]:
+    """The versions of the code behind each node: mlops itself, and the plugin package that registered the
+    spec's data source, estimator or detectors. Part of the nodes' hashes: an upgrade reruns what it touches."""
+    from mlops.plugins import data_sources, detectors, estimators, package_version
+
+    mlops = {"mlops": package_version("mlops")}
+
+    def with_entry(registry, name: str | None) -> dict[str, str]:
+        if name is None or name not in registry:
+            return mlops
+        entry = registry.get(name)
+        return mlops if entry.package is None else {**mlops, entry.package: package_version(entry.package)}
+
+    validation = spec.validation
+    detector_names = [d.detector for d in (validation.drift, validation.outliers) if d is not None] if validation else []
+    used = {}
+    for name in detector_names:
+        used.update(with_entry(detectors, name))
+    estimator = getattr(spec.model, "estimator", None)
+    return {"mlops": mlops, "source": with_entry(data_sources, spec.data.source.type),
+            "estimator": with_entry(estimators, estimator), "detectors": {**mlops, **used}}
 
 
 def _data_params(spec) -> dict[str, Any]:
@@ -83,7 +138,13 @@ def _batch_params(project: Project) -> dict[str, Any]:
     spec = project.spec
     source = batch_input_source(spec)
     probe = probe_source(source, project.base_dir, "serving.batch.input")
-    return {"input": source.model_dump(mode="json"), "input_fingerprint": probe.fingerprint if probe else None,
+    return {"name": spec.name, "input": source.model_dump(mode="json"),
+            "input_fingerprint": probe.fingerprint if probe else None,
             "output": spec.serving.batch.output, "executor": spec.serving.batch.executor,
             "batch_size": spec.serving.batch.batch_size, "include_proba": spec.serving.batch.include_proba,
-            "id_column": spec.data.id_column, "base_dir": str(project.base_dir), "cluster": spec.hardware.cluster}
+            "model_alias": spec.serving.batch.model_alias, "id_column": spec.data.id_column}
+
+
+def plan_kinds(plan: Plan) -> set[str]:
+    """The node kinds of a plan, a refit's base kind included."""
+    return {n.kind for n in plan.nodes} | {n.params["base_kind"] for n in plan.nodes if "base_kind" in n.params}

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Placement = Literal["ray", "driver"]
+PLAN_FORMAT = 2  # plan.json's layout: 2 added each node's `runtime` (locations kept out of the hash)
 
 
 @dataclass
@@ -20,6 +21,13 @@ class Node:
     resources: dict[str, float] = field(default_factory=dict)
     placement: Placement = "ray"  # driver: stages that write to MLflow (single writer) or orchestrate Ray Data
     hash: str = ""
+    # Where things are on this machine (the project directory, absolute stores): read by the node's code,
+    # not part of its hash, so moving the project reruns nothing. What the node computes is in params.
+    runtime: dict[str, Any] = field(default_factory=dict)
+
+    def call_params(self) -> dict[str, Any]:
+        """What the node's code receives: its params and its runtime locations."""
+        return {**self.params, **self.runtime}
 
 
 @dataclass
@@ -60,8 +68,14 @@ class Plan:
         return next(n for n in self.nodes if n.id == node_id)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "hash": self.hash, "nodes": [asdict(n) for n in self.nodes],
-                "edges": [list(e) for e in self.edges]}
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            mlops_version = version("mlops")
+        except PackageNotFoundError:
+            mlops_version = "unknown"
+        return {"format": PLAN_FORMAT, "mlops_version": mlops_version, "name": self.name, "hash": self.hash,
+                "nodes": [asdict(n) for n in self.nodes], "edges": [list(e) for e in self.edges]}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str)

@@ -35,7 +35,7 @@ def torch_train_node(spec: Any, base_dir: Path) -> Node:
         "use_gpu": use_gpu,
         "gpus_per_worker": gpus if use_gpu else 0.0,
         "max_failures": hw.max_failures,
-        "checkpoint_dir": str(checkpoint_dir),
     }
     total = {name: amount * hw.workers for name, amount in per_worker.items()}
-    return Node("train", "train_torch", ["featurize", "split"], params, total, placement="driver")
+    return Node("train", "train_torch", ["featurize", "split"], params, total, placement="driver",
+                runtime={"checkpoint_dir": str(checkpoint_dir)})

@@ -69,12 +69,13 @@ def tune_nodes(spec, base_dir: Path, train: Node) -> list[Node]:
         "metric": metric, "mode": "max" if METRICS[metric].greater_is_better else "min", "trials": trials,
         "search": tuning.search, "scheduler": tuning.scheduler,
         "max_concurrent_trials": spec.hardware.max_concurrent_trials, "max_failures": spec.hardware.max_failures,
-        "storage": str((base_dir / ".mlops" / "tune").resolve()), "trial_resources": resources, "resource_fields": fields,
-    }, resources, placement="driver")  # Tuner.fit() drives its trials from here; trials are Ray actors
+        "trial_resources": resources, "resource_fields": fields,
+    }, resources, placement="driver",  # Tuner.fit() drives its trials from here; trials are Ray actors
+        runtime={"storage": str((Path(base_dir) / ".mlops" / "tune").resolve())})
     # The retrain keeps the model type's own training (a Ray task, or Ray Train from the driver): train_best
     # applies the best configuration to the model section, then runs `base_kind` as usual.
     retrain = Node(train.id, "train_best", [*train.inputs, "tune"], {**train.params, "base_kind": train.kind},
-                   train.resources, train.placement)
+                   train.resources, train.placement, runtime=train.runtime)
     return [tune, retrain]
 
 

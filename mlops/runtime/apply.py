@@ -23,6 +23,8 @@ class ApplyResult:
     up_to_date: bool = False
     endpoint: Any = None
     tuning: Any = None  # mlops.stages.tune.TuneOutcome when the plan searched
+    ran: list[str] = field(default_factory=list)  # nodes that ran, in plan order
+    reused: list[str] = field(default_factory=list)  # nodes whose recorded output was used instead
 
 
 def package_versions() -> dict[str, str]:
@@ -55,100 +57,162 @@ def flat_params(prefix: str, value: Any) -> dict[str, Any]:
     return {prefix: value}
 
 
-def choose_batch_executor(requested: str, cluster_nodes: int) -> str:
-    """auto: Ray Data only pays off when there is more than this machine (see benchmarks/batch_inference)."""
-    if requested != "auto":
-        return requested
-    return "ray_data" if cluster_nodes > 1 else "local"
-
-
-def apply_plan(project: Project, plan: Plan, *, address: str | None = None, force: bool = False,
+def apply_plan(project: Project, plan: Plan, *, address: str | None = None, force: bool | str = False,
                on_done: Callable[[Node, float], None] | None = None) -> ApplyResult:
-    """Execute `plan` (compiled from `project`); skipped when an identical plan already ran."""
+    """Execute what `plan` needs and has not already done: nodes whose output is recorded under their
+    hash are reused; the rest run (and what depends on them). `force`: rerun everything, or a node
+    name: that node and everything downstream."""
+    from mlops.runtime.node_cache import ApplyLock, NodeCache, cache_dir
+
+    register = plan.node("register")
+    cache = NodeCache(cache_dir(register.runtime["tracking_uri"], project.base_dir))
+    with ApplyLock(cache.root, plan.name, plan.hash):  # a concurrent apply of this plan finishes first
+        return _apply_locked(project, plan, cache, address, force, on_done)
+
+
+def _apply_locked(project: Project, plan: Plan, cache: Any, address: str | None, force: bool | str,
+                  on_done: Callable[[Node, float], None] | None) -> ApplyResult:
+    from mlops.runtime.incremental import forced, is_reusable, needed, reused_output
+
+    state = cache.read_state(plan.name)
+    rerun = forced(plan, force)
+    reusable = {n.id for n in plan.nodes if n.id not in rerun and is_reusable(n, cache, state)}
+    while True:  # a damaged cache entry turns out when it is read: then it runs after all
+        run = needed(plan, reusable)
+        reused, damaged = {}, set()
+        for node in plan.nodes:
+            wanted = node.id in reusable and any(node.id in n.inputs for n in plan.nodes if n.id in run)
+            if wanted:
+                ok, value = reused_output(node, cache, state)
+                (reused.__setitem__(node.id, value) if ok else damaged.add(node.id))
+        if not damaged:
+            break
+        reusable -= damaged
+    if not run:
+        return ApplyResult(plan.hash, state.get("run_id"), state.get("version"), state.get("metrics", {}),
+                           f"nothing changed since run {state.get('run_id')}: nothing to do", up_to_date=True,
+                           reused=[n.id for n in plan.nodes])
+    return _run(project, plan, run, reused, cache, state, address, on_done)
+
+
+def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], cache: Any, state: dict[str, Any],
+         address: str | None, on_done: Callable[[Node, float], None] | None) -> ApplyResult:
+    import ray
+
     from mlops.registry import Registry
     from mlops.runtime.cluster import cluster_nodes, ray_session
+    from mlops.runtime.driver_nodes import RunContext, call
     from mlops.runtime.execute import execute
     from mlops.runtime.feasibility import check_feasible
-    from mlops.runtime.ray_train import check_workers, train_on_ray
-    from mlops.runtime.tune_runs import best_node
+    from mlops.runtime.incremental import entry_for, recorded
+    from mlops.runtime.ray_train import check_workers
+    from mlops.plan.kinds import kind_of
 
     spec = project.spec
-    registry = Registry(spec.tracking.uri)
-    experiment = spec.tracking.experiment or spec.name
-    previous = None if force else registry.find_run(experiment, PLAN_HASH_TAG, plan.hash)
-    if previous is not None and _outputs_exist(plan):
-        return ApplyResult(plan.hash, previous.info.run_id, previous.data.tags.get("mlops.model_version"),
-                           dict(previous.data.metrics), "plan unchanged since this run: nothing to do", up_to_date=True)
-
-    address = _endpoint_cluster(project, plan, address)
+    register = plan.node("register")
+    registry = Registry(register.runtime["tracking_uri"])
+    experiment = register.runtime["experiment"]
+    address = _endpoint_cluster(project, plan, run, address)
+    chosen = [n for n in plan.nodes if n.id in run]
     with ray_session(spec.hardware.cluster, address, spec.hardware.local_cpus):
         nodes = cluster_nodes()
         # The tune node runs in the driver, but each of its trials asks the cluster for its resources.
-        check_feasible([(n.id, n.resources, n.params.get("resource_fields", {})) for n in plan.nodes
+        check_feasible([(n.id, n.resources, n.params.get("resource_fields", {})) for n in chosen
                         if n.placement == "ray" or n.kind == "tune"], nodes)
         check_workers(plan, nodes)  # driver nodes that start Ray Train workers (train_torch)
-        run_id = registry.start_run(experiment, tags={PLAN_HASH_TAG: plan.hash, "mlops.spec": str(project.config.spec_file)})
-        result = ApplyResult(plan.hash, run_id)
+        run_id = registry.start_run(experiment, tags={PLAN_HASH_TAG: plan.hash, "mlops.spec": str(project.config.spec_file),
+                                                      "mlops.ran": ",".join(n.id for n in chosen)})
+        context = RunContext(registry, run_id, experiment, plan, nodes, registration=reused.get("register"))
+        result = ApplyResult(plan.hash, run_id, ran=[n.id for n in chosen], reused=sorted(reused))
+        entries = dict(state.get("nodes", {}))
+
+        def finished(node: Node, seconds: float, output: Any) -> None:
+            """Record each node as it finishes, so an interrupted apply resumes after the last one."""
+            if kind_of(node.kind).cache == "pickle":
+                cache.put(node.hash, ray.get(output) if isinstance(output, ray.ObjectRef) else output)
+            if node.kind == "register":
+                context.registration = output
+            entries[node.id] = entry_for(node, output)
+            cache.write_state(plan.name, {**state, "nodes": entries})
+            if on_done:
+                on_done(node, seconds)
+
         try:
             _log_run_inputs(registry, run_id, project, plan)
-            handlers = {
-                "register": lambda node, inputs: _register(registry, run_id, project, plan, inputs, result),
-                "batch_predict": lambda node, inputs: _batch_predict(registry, project, node, inputs, len(nodes), result),
-                "deploy": lambda node, inputs: _deploy(project, result),
-                "train_torch": lambda node, inputs: train_on_ray(registry, run_id, plan.name, node, inputs, nodes),
-                "tune": lambda node, inputs: _tune(registry, run_id, experiment, node, inputs, result),
-            }
-            # A driver-run training (torch) refits the best trial through its own handler.
-            handlers["train_best"] = lambda node, inputs: handlers[node.params["base_kind"]](best_node(node, inputs[-1]), inputs[:-1])
-            execution = execute(plan, handlers, on_done)
+            execution = execute(plan, run, reused, lambda node, inputs: call(node, inputs, context), finished)
             result.seconds = execution.seconds
             registry.log_metrics(run_id, {f"seconds.{k}": v for k, v in execution.seconds.items()})
+            _conclude(registry, run_id, plan, run, execution, context, result, state)
         except BaseException:
             registry.end_run(run_id, ok=False)
             raise
         registry.end_run(run_id, ok=True)
+    for node in plan.nodes:  # nodes kept in the cache without a state entry yet (an older state file)
+        if node.id not in run and kind_of(node.kind).cache in ("pickle", "none") and recorded(state, node) is None:
+            entries[node.id] = entry_for(node, None)
+    cache.write_state(plan.name, {"nodes": entries, "plan_hash": plan.hash, "run_id": result.run_id,
+                                  "version": result.version, "metrics": result.metrics, "decision": result.decision})
     return result
 
 
-def _endpoint_cluster(project: Project, plan: Plan, address: str | None) -> str | None:
+def _conclude(registry: Any, run_id: str, plan: Plan, run: set[str], execution: Any, context: Any,
+              result: ApplyResult, state: dict[str, Any]) -> None:
+    """Every node succeeded: only now does a new champion take the alias; then fill in the result."""
+    import ray
+
+    registration = context.registration
+    if "register" in run:
+        evaluation = execution.values["evaluate"]
+        evaluation = ray.get(evaluation) if isinstance(evaluation, ray.ObjectRef) else evaluation
+        result.metrics = dict(evaluation.metrics)
+        if registration.promoted:
+            registration.promoted = _promote_if_still_better(registry, plan.node("register").params["name"],
+                                                             registration, evaluation)
+        registry.set_tags(run_id, {"mlops.promoted": registration.promoted})
+        result.decision = registration.decision
+    else:
+        result.metrics = dict(state.get("metrics", {}))
+        result.decision = f"model unchanged: v{registration.version} from run {state.get('run_id')}"
+        registry.set_tags(run_id, {"mlops.model_version": registration.version, "mlops.evaluation": state.get("run_id")})
+    result.version = registration.version
+    result.batch, result.endpoint, result.tuning = context.batch, context.endpoint, context.tuning
+
+
+def _promote_if_still_better(registry: Any, name: str, registration: Any, evaluation: Any) -> bool:
+    """Move the champion alias, under the store's lock, unless another apply promoted a version since this
+    apply decided: then the new champion is compared again (by its recorded score) before the alias moves."""
+    from mlops.errors import RegistryError
+    from mlops.metrics import better
+    from mlops.registry import CHAMPION, store_lock
+
+    with store_lock(registry.uri):
+        try:
+            current = registry.by_alias(name, CHAMPION)
+        except RegistryError:
+            current = None
+        if current is not None and current.version not in (registration.version, registration.compared_with):
+            theirs = current.tags.get("mlops.score")
+            if theirs is not None and current.tags.get("mlops.metric") == evaluation.metric \
+                    and better(evaluation.metric, float(theirs), evaluation.score):
+                registration.decision += f"; but v{current.version} was promoted meanwhile and scores better: kept it"
+                return False
+        registry.promote(name, registration.version)
+        return True
+
+
+def _endpoint_cluster(project: Project, plan: Plan, run: set[str], address: str | None) -> str | None:
     """An online endpoint must outlive this command: on a local cluster, run on mlops' persistent head."""
     import ray
 
     from mlops.runtime.cluster import resolve_address
 
-    has_deploy = any(n.kind == "deploy" for n in plan.nodes)
+    has_deploy = any(n.kind == "deploy" and n.id in run for n in plan.nodes)
     if not has_deploy or ray.is_initialized() or resolve_address(project.spec.hardware.cluster, address):
         return address
     from mlops.runtime.local_head import ensure_head
     from mlops.serving.deploy import serving_env
 
     return ensure_head(serving_env(project), project.spec.hardware.local_cpus).gcs
-
-
-def _tune(registry: Any, run_id: str, experiment: str, node: Node, inputs: list[Any], result: ApplyResult):
-    from mlops.runtime.tune_runs import tune_in_driver
-
-    result.tuning = tune_in_driver(registry, run_id, experiment, node, inputs)
-    return result.tuning
-
-
-def _deploy(project: Project, result: ApplyResult):
-    from mlops.serving.deploy import deploy, record_app
-
-    result.endpoint = deploy(project)
-    record_app(project, result.endpoint)
-    return result.endpoint
-
-
-def _outputs_exist(plan: Plan) -> bool:
-    from pathlib import Path
-
-    for node in plan.nodes:
-        if node.kind == "batch_predict":
-            out = Path(node.params["output"])
-            if not (out if out.is_absolute() else Path(node.params["base_dir"]) / out).exists():
-                return False
-    return True
 
 
 def _log_run_inputs(registry: Any, run_id: str, project: Project, plan: Plan) -> None:
@@ -167,25 +231,3 @@ def _log_run_inputs(registry: Any, run_id: str, project: Project, plan: Plan) ->
     registry.set_tags(run_id, tags)
 
 
-def _register(registry: Any, run_id: str, project: Project, plan: Plan, inputs: list[Any], result: ApplyResult):
-    from mlops.stages import register
-
-    trained, evaluation, monitoring = inputs
-    fingerprint = trained.meta.get("data_fingerprint") or {}
-    registry.set_tags(run_id, {"data.sha256": fingerprint.get("sha256"), "data.rows": fingerprint.get("rows"),
-                               "data.columns": ",".join(fingerprint.get("columns", []))})
-    params = plan.node("register").params
-    registration = register.run(registry, run_id, project.spec.name, trained, evaluation, {"plan_hash": plan.hash},
-                                monitoring, auto_promote=params.get("auto_promote", True))
-    result.version, result.metrics, result.decision = registration.version, evaluation.metrics, registration.decision
-    return registration
-
-
-def _batch_predict(registry: Any, project: Project, node: Node, inputs: list[Any], n_nodes: int, result: ApplyResult):
-    from mlops.stages import batch_predict
-
-    registration = inputs[0]
-    bundle = registry.load(project.spec.name, version=registration.version)  # verifies the sha256
-    executor = choose_batch_executor(node.params["executor"], n_nodes)
-    result.batch = batch_predict.run(bundle, node.params, executor)
-    return result.batch

@@ -1,4 +1,5 @@
-"""Run a Plan on Ray: each 'ray' node is a task fed its inputs' object refs; 'driver' nodes run here."""
+"""Run the chosen nodes of a Plan on Ray: each 'ray' node a task fed its inputs' object refs (or the
+cached values of inputs that did not run); 'driver' nodes run here, through their kind's function."""
 from __future__ import annotations
 
 import importlib
@@ -10,19 +11,7 @@ import ray
 
 from mlops.errors import MlopsError
 from mlops.plan import Node, Plan
-
-# Stage entry functions by node kind: fn(*input_values, params) -> output.
-STAGES = {
-    "load": "mlops.stages.load:run",
-    "featurize": "mlops.stages.featurize:run",
-    "split": "mlops.stages.split:run",
-    "train": "mlops.stages.train:run",
-    "evaluate": "mlops.stages.evaluate:run",
-    "profile": "mlops.stages.profile:run",
-    "train_best": "mlops.stages.tune:train_best",
-}
-
-DriverHandler = Callable[[Node, list[Any]], Any]
+from mlops.plan.kinds import kind_of
 
 
 def _resolve(target: str) -> Callable[..., Any]:
@@ -49,7 +38,7 @@ def ray_options(resources: dict[str, float]) -> dict[str, Any]:
 
 @dataclass
 class Execution:
-    """Outputs and timings of every node."""
+    """Outputs (values or object refs) and timings of the nodes that ran, plus the reused inputs."""
 
     values: dict[str, Any] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
@@ -75,35 +64,46 @@ def cancel_unfinished(refs: list[Any]) -> None:
             continue
 
 
-def execute(plan: Plan, driver_handlers: dict[str, DriverHandler], on_done: Callable[[Node, float], None] | None = None,
-            stages: dict[str, str] | None = None) -> Execution:
-    """Submit every Ray node at once (Ray orders them by their refs), then collect in plan order."""
-    stages = {**STAGES, **(stages or {})}
+def execute(plan: Plan, run: set[str], reused: dict[str, Any], run_driver: Callable[[Node, list[Any]], Any],
+            on_done: Callable[[Node, float, Any], None] | None = None) -> Execution:
+    """Run the nodes in `run`, in plan order; nodes outside it give their `reused` (cached) outputs.
+
+    Ray nodes whose inputs are at hand are all submitted at once (Ray orders them by their refs); the
+    rest follow as the driver nodes before them finish. `on_done(node, seconds, output)` sees each
+    finished node, in plan order, with its output value or object ref."""
     refs: dict[str, Any] = {}
     timing_refs: dict[str, Any] = {}
-    out = Execution()
-    for node in plan.nodes:
-        if node.placement == "ray" and all(i in refs for i in node.inputs):
-            refs[node.id], timing_refs[node.id] = _run_stage.options(**ray_options(node.resources), name=f"mlops:{node.id}").remote(
-                stages[node.kind], node.params, *[refs[i] for i in node.inputs])
+    out = Execution(values=dict(reused))
+
+    def submit(node: Node) -> None:
+        args = [refs[i] if i in refs else out.values[i] for i in node.inputs]
+        refs[node.id], timing_refs[node.id] = _run_stage.options(**ray_options(node.resources), name=f"mlops:{node.id}").remote(
+            kind_of(node.kind).task, node.call_params(), *args)
+
+    chosen = [node for node in plan.nodes if node.id in run]
+    for node in chosen:
+        if node.placement == "ray" and all(i in refs or i in out.values for i in node.inputs):
+            submit(node)
     try:
-        for node in plan.nodes:
+        for node in chosen:
             if node.placement == "ray" and node.id not in refs:  # downstream of a driver node: its inputs exist now
-                values = [refs[i] if i in refs else out.values[i] for i in node.inputs]
-                refs[node.id], timing_refs[node.id] = _run_stage.options(**ray_options(node.resources), name=f"mlops:{node.id}").remote(
-                    stages[node.kind], node.params, *values)
+                submit(node)
             if node.id in refs:
                 out.seconds[node.id] = ray.get(timing_refs[node.id])
+                output = refs[node.id]
             else:
                 inputs = [out.values[i] if i in out.values else ray.get(refs[i]) for i in node.inputs]
                 start = time.perf_counter()
-                out.values[node.id] = driver_handlers[node.kind](node, inputs)
+                output = out.values[node.id] = run_driver(node, inputs)
                 out.seconds[node.id] = time.perf_counter() - start
             if on_done:
-                on_done(node, out.seconds[node.id])
+                on_done(node, out.seconds[node.id], output)
     except ray.exceptions.RayTaskError as exc:
         cancel_unfinished(list(refs.values()))
         raise unwrap(exc) from None
+    except BaseException:
+        cancel_unfinished(list(refs.values()))
+        raise
     for node_id, ref in refs.items():
         out.values.setdefault(node_id, ref)
     return out

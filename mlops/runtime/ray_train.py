@@ -57,7 +57,7 @@ def train_on_ray(registry: Any, run_id: str, plan_name: str, node: Node, inputs:
 
     features, split = inputs
     use_gpu = use_gpu_on(node.params, cluster)
-    outcome = train_torch.run(features, split, node.params, use_gpu=use_gpu, run_name=f"{plan_name}-{run_id}")
+    outcome = train_torch.run(features, split, node.call_params(), use_gpu=use_gpu, run_name=f"{plan_name}-{run_id}")
     for row in outcome.history:  # only the driver writes to MLflow
         registry.log_metrics(run_id, {k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
     registry.set_tags(run_id, {"mlops.ray_train.path": outcome.path, "mlops.ray_train.use_gpu": use_gpu,

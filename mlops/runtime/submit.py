@@ -37,6 +37,11 @@ def absolute_tracking_override(project: Project) -> list[str]:
     return []
 
 
+# Never shipped by --upload: outputs and state, version control, environments, and secrets.
+UPLOAD_EXCLUDES = ["out/", ".mlops/", ".git/", ".venv/", "venv/", ".venv-*/", "__pycache__/", ".env", ".env.*",
+                   "*.pem", "*.key", "id_rsa*", "id_ed25519*", ".netrc"]
+
+
 def entrypoint(project: Project, overrides: Sequence[str], upload: bool) -> str:
     spec = project.config.spec_file.name if upload else str(project.config.spec_file)
     args = ["-m", "mlops.cli", "apply", spec, *overrides, *absolute_tracking_override(project)]
@@ -58,7 +63,7 @@ def submit(project: Project, overrides: Sequence[str], address: str, *, upload: 
                          "RAY_AUTH_TOKEN_PATH (the head node keeps it in ~/.ray/auth_token)") from None
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise MlopsError(f"cannot reach the Ray job server at {address}: {exc}") from None
-    runtime_env = {"working_dir": str(project.base_dir), "excludes": ["out/", ".mlops/", ".git/"]} if upload else None
+    runtime_env = {"working_dir": str(project.base_dir), "excludes": UPLOAD_EXCLUDES} if upload else None
     job_id = _submit_when_ready(client, address, entrypoint=entrypoint(project, overrides, upload), runtime_env=runtime_env,
                                 metadata={"mlops.spec": project.spec.name})
     if not wait:

@@ -15,7 +15,7 @@ def tune_in_driver(registry: Any, run_id: str, experiment: str, node: Any, input
     """The tune node: Tuner.fit() from the driver, then every trial logged as a child of the apply's run."""
     from mlops.stages import tune
 
-    outcome = tune.run(*inputs, node.params)
+    outcome = tune.run(*inputs, node.call_params())
     log_trials(registry, run_id, experiment, outcome)
     return outcome
 

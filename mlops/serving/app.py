@@ -94,6 +94,25 @@ def refusal(bundle: Any, rows: list[list[Any]], exc: Exception) -> Exception:
     return RowRefused(field, f"the model cannot score this input: {str(exc)[:300]}")
 
 
+def label_problems(bundle: Any, items: list[Any]) -> list[dict[str, str]]:
+    """422 details for labels the model could never have predicted: a class it does not have, or (for
+    regression) anything but a finite number. Such labels would only poison metric_drop and retraining."""
+    import math
+
+    problems = []
+    classes = getattr(bundle.model, "classes_", None) if bundle.task == "classification" else None
+    known = sorted({str(c) for c in classes}) if classes is not None else None
+    for i, item in enumerate(items):
+        label = item.label
+        if known is not None:
+            if str(label) not in known:
+                problems.append({"field": f"labels.{i}.label", "message": f"not a class of the model (got {label!r}; "
+                                                                           f"expected one of {known})"})
+        elif isinstance(label, bool) or not isinstance(label, (int, float)) or not math.isfinite(label):
+            problems.append({"field": f"labels.{i}.label", "message": f"a regression label must be a finite number (got {label!r})"})
+    return problems
+
+
 def infer(bundle: Any, fast: Any, requests: list[list[list[Any]]]) -> tuple:
     """One model call over the rows of several requests: (frame, labels, probabilities, outlier scores,
     outlier flags). `fast` is the verified forest fast path or None."""
@@ -439,6 +458,10 @@ def build_application(cfg: EndpointConfig):
                                                  "add a retraining or monitoring section to the spec"}]}, status_code=404)
             from mlops.monitoring.store import append_feedback_lines
 
+            refused = label_problems(self.bundle, body.labels)
+            if refused:
+                count_error("validation")
+                return JSONResponse({"detail": refused}, status_code=422)
             append_feedback_lines(cfg.monitoring_dir, [item.model_dump() for item in body.labels])
             return {"stored": len(body.labels)}
 

@@ -10,7 +10,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from mlops.errors import DataError, MlopsError, Problem
 from mlops.project import Project, load_project
-from mlops.serving.deploy import (DEPLOYED_HERE, Deployed, absolute_tracking_uri, deploy, ensure_online, record_app,
+from mlops.serving.deploy import (DEPLOYED_HERE, Deployed, absolute_tracking_uri, deploy_project, ensure_online,
                                   route_of, serving_env, update_version)
 
 @contextmanager
@@ -48,16 +48,38 @@ def serve(spec_path: str | Path, overrides: Sequence[str], *, detach: bool, addr
     env = serving_env(project)
     remote = resolve_address(project.spec.hardware.cluster, address)
     if detach and not remote:
+        running = _unchanged_endpoint(project)
+        if running is not None:  # same settings, same version: leave it (and its traffic statistics) alone
+            on_ready(running)
+            return running
         address = ensure_head(env, project.spec.hardware.local_cpus).gcs
     elif not remote:
         os.environ.update(env)  # read by the Serve controller of the embedded Ray we are about to start
     with ray_session(project.spec.hardware.cluster, address, project.spec.hardware.local_cpus):
-        deployed = deploy(project)
-        record_app(project, deployed)
+        deployed = deploy_project(project)
         on_ready(deployed)
         if not detach:
             _block_until_interrupted()
     return deployed
+
+
+def _unchanged_endpoint(project: Project) -> Deployed | None:
+    """The project's endpoint on mlops' local head, when it already runs as the spec says."""
+    from mlops.errors import RegistryError
+    from mlops.registry import Registry
+    from mlops.runtime.local_head import read_state
+    from mlops.serving.deploy import endpoint_node, endpoint_unchanged
+
+    state = read_state()
+    info = state.apps.get(project.spec.name) if state else None
+    if info is None:
+        return None
+    node = endpoint_node(project)
+    try:
+        version = Registry(node.runtime["tracking_uri"]).by_alias(node.params["name"], node.params["alias"]).version
+    except RegistryError:
+        return None
+    return Deployed(node.params["name"], info["url"], version) if endpoint_unchanged(node, version) else None
 
 
 def _block_until_interrupted() -> None:
@@ -169,8 +191,8 @@ def model_health(name: str, uri: str) -> dict[str, Any]:
     from mlops.monitoring.evidence import last_attempt
     from mlops.registry import Registry
 
-    registry = Registry(uri)
     try:
+        registry = Registry(uri, create=False)
         champion = registry.by_alias(name, "champion").version
     except RegistryError:
         return {"champion": None, "last_retrain": None}

@@ -22,9 +22,9 @@ class Deployed:
 
 def absolute_tracking_uri(uri: str) -> str:
     """Replicas run in other working directories: a relative SQLite path must be made absolute."""
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        return f"sqlite:///{(Path.cwd() / uri[len('sqlite:///'):]).resolve()}"
-    return uri
+    from mlops.plan.endpoint import absolute_store
+
+    return absolute_store(uri)
 
 
 def throughput_env() -> dict[str, str]:
@@ -46,105 +46,89 @@ def route_of(project: Project) -> str:
     return project.spec.serving.online.route or f"/{project.spec.name}"
 
 
-def endpoint_config(project: Project, version: str | None = None):
-    """The replicas' config: model version (from the alias unless given), input schema, limits, options."""
+def endpoint_node(project: Project):
+    """The project's deploy node, as the plan has it (what `serve`, promote and rollback deploy from)."""
+    from mlops.plan.endpoint import deploy_node
+
+    ensure_online(project)
+    return deploy_node(project)
+
+
+def endpoint_config(params: dict[str, Any], runtime: dict[str, Any], version: str | None = None):
+    """The replicas' config from the deploy node: model version (from the alias unless given), the input
+    schema recorded with that version, limits, options, monitoring."""
+    from mlops.monitoring.store import monitoring_dir
     from mlops.registry import Registry
     from mlops.serving.app import EndpointConfig
 
-    spec, online = project.spec, project.spec.serving.online
-    uri = absolute_tracking_uri(spec.tracking.uri)
+    uri = runtime["tracking_uri"]
     registry = Registry(uri)
     if version is None:
-        version = registry.by_alias(spec.name, online.model_alias).version
-    bundle = registry.load(spec.name, version=version)
+        version = registry.by_alias(params["name"], params["alias"]).version
+    bundle = registry.load(params["name"], version=version)
     token_sha = None
-    if online.auth is not None:
-        token = os.environ.get(online.auth.token_env)
+    if params["token_env"]:
+        token = os.environ.get(params["token_env"])
         if not token:
-            raise SpecError(Problem("serving.online.auth.token_env", f"environment variable {online.auth.token_env} is not set",
+            raise SpecError(Problem("serving.online.auth.token_env", f"environment variable {params['token_env']} is not set",
                                     hint="the endpoint refuses to start without its token"))
         token_sha = hashlib.sha256(token.encode()).hexdigest()
-    options: dict[str, Any] = {"max_ongoing_requests": online.max_ongoing_requests,
-                               "max_queued_requests": online.max_queued_requests,
-                               "backpressure_config": {"status_code": 503, "retry_after_s": 1},
-                               "ray_actor_options": {"num_cpus": spec.hardware.cpus_per_replica,
-                                                     "num_gpus": spec.hardware.gpus_per_replica}}
-    if hasattr(online.replicas, "fixed"):
-        options["num_replicas"] = online.replicas.fixed
-    else:
-        options["autoscaling_config"] = {"min_replicas": online.replicas.min, "max_replicas": online.replicas.max,
-                                         "target_ongoing_requests": online.replicas.target_ongoing_requests}
-    return EndpointConfig(name=spec.name, tracking_uri=uri, route=route_of(project), version=str(version),
-                          input_schema=bundle.meta["input_schema"], max_rows=online.max_rows,
-                          max_request_bytes=online.max_request_bytes, max_batch_size=online.batching.max_batch_size,
-                          wait_ms=online.batching.wait_ms, token_sha256=token_sha, deployment_options=options,
-                          fast_path=online.fast_path,
-                          **monitoring_options(project, uri, [c["name"] for c in bundle.meta["input_schema"]]))
+    columns = [c["name"] for c in bundle.meta["input_schema"]]
+    feedback = str(monitoring_dir(Path(runtime["base_dir"]), params["name"])) if params["keeps_feedback"] else None
+    return EndpointConfig(
+        name=params["name"], tracking_uri=uri, route=params["route"], version=str(version),
+        input_schema=bundle.meta["input_schema"], max_rows=params["max_rows"], max_request_bytes=params["max_request_bytes"],
+        max_batch_size=params["max_batch_size"], wait_ms=params["wait_ms"], token_sha256=token_sha,
+        deployment_options=params["deployment_options"], fast_path=params["fast_path"], monitoring_dir=feedback,
+        drift_window_rows=params["drift_window_rows"],
+        monitor={"name": params["name"], "tracking_uri": uri, "columns": columns,
+                 "drift_window_rows": params["drift_window_rows"], "drift_every_s": params["drift_every_s"],
+                 "drift": params["drift"]})
 
 
-def monitoring_options(project: Project, uri: str, columns: list[str]) -> dict[str, Any]:
-    """The endpoint's monitor (traffic window, drift on recent inputs) and, with retraining or monitoring
-    sections, the prediction log and feedback store."""
-    from mlops.monitoring.store import monitoring_dir
-    from mlops.spec.monitoring import MonitoringSpec
-    from mlops.spec.validation import DriftSpec
-
-    from mlops.extras import MONITORING, installed
-
-    spec = project.spec
-    monitoring = spec.monitoring or MonitoringSpec()
-    # A spec's own validation.drift was checked at load (refused without the monitoring extra); with no
-    # validation section the endpoint watches drift when it can, and on the core install it does not.
-    if spec.validation is not None:
-        drift = spec.validation.drift
-    else:
-        drift = DriftSpec() if installed(MONITORING) else None
-    keeps_feedback = spec.monitoring is not None or spec.retraining is not None
-    return {
-        "monitoring_dir": str(monitoring_dir(project.base_dir.resolve(), spec.name)) if keeps_feedback else None,
-        "drift_window_rows": monitoring.drift_window_rows,
-        "monitor": {"name": spec.name, "tracking_uri": uri, "columns": columns,
-                    "drift_window_rows": monitoring.drift_window_rows, "drift_every_s": monitoring.drift_every_s,
-                    "drift": drift.model_dump() if drift is not None else None},
-    }
-
-
-def check_replicas_fit(project: Project) -> None:
+def check_replicas_fit(params: dict[str, Any]) -> None:
     """The minimum replica count must fit the cluster, or Serve would wait forever."""
+    from mlops.errors import ResourceError
     from mlops.runtime.cluster import cluster_nodes
     from mlops.runtime.feasibility import check_feasible
 
-    spec, online = project.spec, project.spec.serving.online
-    need = {"CPU": spec.hardware.cpus_per_replica}
-    if spec.hardware.gpus_per_replica:
-        need["GPU"] = spec.hardware.gpus_per_replica
+    options = params["deployment_options"]
+    actor = options["ray_actor_options"]
+    need = {"CPU": actor["num_cpus"], **({"GPU": actor["num_gpus"]} if actor["num_gpus"] else {})}
     fields = {"CPU": "hardware.cpus_per_replica", "GPU": "hardware.gpus_per_replica"}
     check_feasible([("deploy", need, fields)], cluster_nodes())
-    minimum = online.replicas.fixed if hasattr(online.replicas, "fixed") else max(online.replicas.min, 1)
+    fixed = options.get("num_replicas")
+    minimum = fixed if fixed is not None else max(options["autoscaling_config"]["min_replicas"], 1)
     total = sum(n.get("CPU", 0) for n in cluster_nodes())
-    if minimum * spec.hardware.cpus_per_replica > total:
-        field = "serving.online.replicas.fixed" if hasattr(online.replicas, "fixed") else "serving.online.replicas.min"
-        from mlops.errors import ResourceError
-
-        raise ResourceError(f"{field}={minimum} replicas x hardware.cpus_per_replica={spec.hardware.cpus_per_replica:g} "
+    if minimum * actor["num_cpus"] > total:
+        field = "serving.online.replicas.fixed" if fixed is not None else "serving.online.replicas.min"
+        raise ResourceError(f"{field}={minimum} replicas x hardware.cpus_per_replica={actor['num_cpus']:g} "
                             f"but the cluster has {total:g} CPUs")
 
 
-def deploy(project: Project, version: str | None = None) -> Deployed:
-    """Deploy (or update in place) the application named after the project on the connected Ray."""
+def deploy(node: Any, version: str | None = None) -> Deployed:
+    """Deploy (or update in place) the application of a deploy node on the connected Ray."""
     from ray import serve
 
-    online = project.spec.serving.online
-    check_replicas_fit(project)
-    cfg = endpoint_config(project, version)
     from mlops.serving.app import build_application
 
-    start_http(online)
-    serve.run(build_application(cfg), name=project.spec.name, route_prefix=cfg.route, blocking=False)
-    return Deployed(project.spec.name, f"http://{online.host}:{online.port}{cfg.route}", cfg.version)
+    params = node.params
+    check_replicas_fit(params)
+    cfg = endpoint_config(params, node.runtime, version)
+    start_http(params["host"], params["port"], params["timeout_s"])
+    serve.run(build_application(cfg), name=params["name"], route_prefix=cfg.route, blocking=False)
+    return Deployed(params["name"], f"http://{params['host']}:{params['port']}{cfg.route}", cfg.version)
 
 
-def start_http(online: Any) -> None:
+def deploy_project(project: Project, version: str | None = None) -> Deployed:
+    """Deploy the project's endpoint (the alias' version unless given) and remember where it came from."""
+    node = endpoint_node(project)
+    deployed = deploy(node, version)
+    record_app(node, deployed)
+    return deployed
+
+
+def start_http(host: str, port: int, timeout_s: float) -> None:
     """Start Serve's HTTP ingress at the spec's address, or check that the running one is there.
 
     `serve.start` on a running Serve ignores new HTTP options (with a warning on every deploy), and a
@@ -160,13 +144,13 @@ def start_http(online: Any) -> None:
         client = None
     if client is not None:
         running = client.http_config
-        if (running.host, running.port) != (online.host, online.port):
+        if (running.host, running.port) != (host, port):
             raise MlopsError(f"Serve on this Ray already listens on {running.host}:{running.port}; serving.online "
-                             f"{online.host}:{online.port} cannot be added to it. Use port {running.port}, or stop the "
+                             f"{host}:{port} cannot be added to it. Use port {running.port}, or stop the "
                              f"endpoints there first (mlops stop)")
         return
-    check_port_free(online.host, online.port)
-    serve.start(http_options={"host": online.host, "port": online.port, "request_timeout_s": online.timeout_s})
+    check_port_free(host, port)
+    serve.start(http_options={"host": host, "port": port, "request_timeout_s": timeout_s})
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -204,7 +188,7 @@ PORTS_DIR = Path.home() / ".mlops" / "ports"  # port -> the project directory se
 
 def update_version(project: Project, version: str) -> Deployed:
     """Hot swap: same app, new user_config; Serve reconfigures replicas in place, without dropping requests."""
-    return deploy(project, version)
+    return deploy_project(project, version)
 
 
 def _label(value: Any) -> str:
@@ -240,20 +224,41 @@ def not_running(name: str) -> MlopsError:
 DEPLOYED_HERE: dict[str, dict[str, Any]] = {}
 
 
-def online_token_env(project: Project) -> str | None:
-    """The environment variable holding the endpoint's bearer token, when auth is configured."""
-    auth = project.spec.serving.online.auth if project.spec.serving and project.spec.serving.online else None
-    return auth.token_env if auth is not None else None
+def endpoint_unchanged(node: Any, version: str) -> bool:
+    """The node's endpoint runs with the node's settings and serves `version`: nothing to redeploy."""
+    import httpx
+
+    from mlops.runtime.local_head import read_state
+
+    try:
+        head = read_state()
+    except MlopsError:
+        return False
+    info = (head.apps if head else {}).get(node.params["name"]) or DEPLOYED_HERE.get(node.params["name"])
+    if not info or info.get("settings") != settings_hash(node.params):
+        return False
+    try:
+        ready = httpx.get(f"{info['url']}/readyz", timeout=2)
+        return ready.status_code == 200 and str(ready.json().get("model_version")) == str(version)
+    except (httpx.HTTPError, ValueError):
+        return False
 
 
-def record_app(project: Project, deployed: Deployed) -> None:
+def settings_hash(params: dict[str, Any]) -> str:
+    """What an endpoint was deployed with (its deploy node's params), to tell an unchanged one."""
+    from mlops.plan.graph import content_hash
+
+    return content_hash(params)
+
+
+def record_app(node: Any, deployed: Deployed) -> None:
     """Remember which spec an app came from (promote/rollback redeploy from it), in this process and,
     when it runs on mlops' local head, in the head's state file for later commands."""
     from mlops.runtime.local_head import read_state
 
-    info = {"spec": str(project.config.spec_file), "overrides": project.config.overrides, "url": deployed.url,
-            "tracking_uri": absolute_tracking_uri(project.spec.tracking.uri),
-            "token_env": online_token_env(project)}  # the variable's name only: status reads the token from it
+    info = {"spec": node.runtime["spec_file"], "overrides": node.runtime["overrides"], "url": deployed.url,
+            "tracking_uri": node.runtime["tracking_uri"], "settings": settings_hash(node.params),
+            "token_env": node.params["token_env"]}  # the variable's name only: status reads the token from it
     DEPLOYED_HERE[deployed.name] = info
     state = read_state()
     if state is not None:
@@ -262,9 +267,8 @@ def record_app(project: Project, deployed: Deployed) -> None:
         if ray.is_initialized() and ray.get_runtime_context().gcs_address.endswith(state.gcs.rsplit(":", 1)[-1]):
             state.apps[deployed.name] = info
             state.save()
-            port = project.spec.serving.online.port
             try:  # so that another project asking for this port is told who holds it
                 PORTS_DIR.mkdir(parents=True, exist_ok=True)
-                (PORTS_DIR / str(port)).write_text(str(Path.cwd()))
+                (PORTS_DIR / str(node.params["port"])).write_text(str(Path.cwd()))
             except OSError:
                 pass

@@ -16,12 +16,15 @@ from mlops.spec.serving import ServingSpec
 from mlops.spec.tracking import TrackingSpec
 from mlops.spec.tuning import TuningSpec, check_space_roots
 from mlops.spec.validation import ValidationSpec
+from mlops.spec.versions import CURRENT as SPEC_VERSION
 
 
 
 class Spec(StrictModel):
     """A whole project spec, as `mlops apply` runs it."""
 
+    spec_version: int = Field(SPEC_VERSION, ge=1, le=SPEC_VERSION,
+                              description="the spec format (omitted: the current one; older ones are upgraded)")
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="MLflow experiment and registered-model name")
     data: DataSpec
     features: FeaturesSpec = FeaturesSpec()

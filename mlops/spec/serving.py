@@ -19,6 +19,8 @@ class BatchServing(StrictModel):
     )
     batch_size: int = Field(65536, ge=1)
     include_proba: bool = True
+    model_alias: str = Field("champion", description="the registered version that scores: the champion (after this "
+                                                     "apply's decision), or another alias")
 
     @field_validator("output")
     @classmethod

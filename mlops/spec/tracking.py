@@ -9,5 +9,5 @@ from mlops.spec.base import StrictModel
 
 
 class TrackingSpec(StrictModel):
-    uri: str = Field("sqlite:///.mlops/mlflow.db", description="any MLflow tracking URI; relative sqlite paths are from the working directory")
+    uri: str = Field("sqlite:///.mlops/mlflow.db", description="any MLflow tracking URI; a relative sqlite path is relative to the spec's directory")
     experiment: Optional[str] = Field(None, description="MLflow experiment (default: the spec's name)")

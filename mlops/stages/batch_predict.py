@@ -23,6 +23,7 @@ class BatchResult:
     output: str
     executor: str
     seconds: float
+    version: str | None = None  # the model version that scored
 
 
 def output_frame(bundle: Any, frame: Any, id_column: str | None, include_proba: bool):

@@ -8,6 +8,7 @@ from typing import Any
 
 from mlops.metrics import better
 from mlops.models.bundle import save_bundle
+from mlops.errors import RegistryError
 from mlops.registry import CHAMPION, Registry
 
 
@@ -15,13 +16,15 @@ from mlops.registry import CHAMPION, Registry
 class Registration:
     version: str
     sha256: str
-    promoted: bool
-    decision: str  # why the champion alias moved or stayed
+    promoted: bool  # the champion decision: apply moves the alias once every node of the plan succeeded
+    decision: str  # why the champion alias moves or stays
+    compared_with: str | None = None  # the champion version it was compared with (None: there was none)
 
 
 def run(registry: Registry, run_id: str, name: str, trained: Any, evaluation: Any, extra_meta: dict[str, Any],
-        monitoring: Any = None, auto_promote: bool = True) -> Registration:
-    """Log the evaluation, register the bundle; with auto_promote, decide the champion alias on the test split."""
+        monitoring: Any = None, auto_promote: bool = True, split: Any = None) -> Registration:
+    """Log the evaluation, register the bundle; with auto_promote, decide whether it becomes champion (the
+    alias itself moves only when the whole apply has succeeded: a failed deploy never leaves a new champion)."""
     registry.log_metrics(run_id, evaluation.metrics)
     for file_name, png in evaluation.plots.items():
         registry.log_bytes(run_id, png, f"plots/{file_name}")
@@ -31,30 +34,55 @@ def run(registry: Registry, run_id: str, name: str, trained: Any, evaluation: An
         source = registry.log_dir(run_id, Path(tmp) / "model", "model")
     version = registry.register(name, source, run_id, sha, tags={"mlops.metric": evaluation.metric,
                                                                    "mlops.score": evaluation.score})
+    compared = None
     if auto_promote:
-        promoted, decision = _champion_decision(registry, name, version.version, evaluation)
+        promoted, decision, compared = _champion_decision(registry, run_id, name, evaluation, split)
     else:
         promoted, decision = False, "registered as a challenger; the champion/challenger comparison decides"
 
-    registry.set_tags(run_id, {"mlops.model_version": version.version, "mlops.promoted": promoted,
-                               "mlops.decision": decision})
-    return Registration(version.version, sha, promoted, decision)
+    registry.set_tags(run_id, {"mlops.model_version": version.version, "mlops.decision": decision})
+    return Registration(version.version, sha, promoted, decision, compared)
 
 
-def _champion_decision(registry: Registry, name: str, version: str, evaluation: Any) -> tuple[bool, str]:
-    """The first version becomes champion; later ones only when they score at least as well."""
+def _champion_decision(registry: Registry, run_id: str, name: str, evaluation: Any, split: Any) -> tuple[bool, str, str | None]:
+    """The first version becomes champion; a later one when it scores at least as well as the champion
+    on the same rows (this apply's test split). Both scores go to the run. A champion that cannot score
+    these rows (it reads columns they lack) is compared by its own recorded score, and the decision says so."""
     from mlops.errors import RegistryError
 
     try:
         champion = registry.by_alias(name, CHAMPION)
     except RegistryError:
-        registry.promote(name, version)
-        return True, "first version: promoted to champion"
-    old = champion.tags.get("mlops.score")
-    if champion.tags.get("mlops.metric") != evaluation.metric or old is None:
-        registry.promote(name, version)
-        return True, f"champion v{champion.version} has no comparable {evaluation.metric}: promoted"
-    if better(evaluation.metric, evaluation.score, float(old)) or evaluation.score == float(old):
-        registry.promote(name, version)
-        return True, f"{evaluation.metric} {evaluation.score:.4f} vs champion v{champion.version} {float(old):.4f}: promoted"
-    return False, f"{evaluation.metric} {evaluation.score:.4f} vs champion v{champion.version} {float(old):.4f}: kept champion"
+        return True, "first version: promoted to champion", None
+    metric, score = evaluation.metric, evaluation.score
+    theirs, where = score_on(registry, name, champion.version, metric, split), "on the same test rows"
+    if theirs is None:
+        recorded = champion.tags.get("mlops.score")
+        if champion.tags.get("mlops.metric") != metric or recorded is None:
+            return True, f"champion v{champion.version} has no comparable {metric}: promoted", champion.version
+        theirs, where = float(recorded), "(champion's own recorded score: it cannot score these rows)"
+    registry.log_metrics(run_id, {f"champion.{metric}": theirs})
+    registry.set_tags(run_id, {"mlops.champion_compared": champion.version})
+    verdict = "promoted" if better(metric, score, theirs) or score == theirs else "kept champion"
+    return (verdict == "promoted", f"{metric} {score:.4f} vs champion v{champion.version} {theirs:.4f} {where}: {verdict}",
+            champion.version)
+
+
+def score_on(registry: Registry, name: str, version: str, metric: str, split: Any) -> float | None:
+    """The metric of a registered version on the split's test rows, or None when it cannot be computed."""
+    if split is None:
+        return None
+    from mlops.metrics import compute_metrics
+
+    try:
+        bundle = registry.load(name, version=version)
+        X = split.X_test[bundle.input_columns]
+        proba = bundle.predict_proba(X)
+        if proba is not None:
+            classes = bundle.model.classes_
+            metrics = compute_metrics(bundle.task, split.y_test, classes[proba.argmax(axis=1)], proba, classes)
+        else:
+            metrics = compute_metrics(bundle.task, split.y_test, bundle.predict(X))
+        return float(metrics[metric])
+    except (KeyError, ValueError, TypeError, RegistryError):  # other columns, other classes, a broken bundle
+        return None

@@ -1,0 +1,105 @@
+"""The nodes that run in the driver: the MLflow writer (register), Ray Train and Ray Tune drivers, batch
+scoring and deployment. Each is `fn(node, inputs, context) -> output` and reads its node's params and
+runtime, its inputs, and the run's context (registry, run id, cluster): never the Spec.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops.plan import Node, Plan
+from mlops.plan.kinds import kind_of
+
+
+@dataclass
+class RunContext:
+    """What driver nodes share within one apply."""
+
+    registry: Any
+    run_id: str
+    experiment: str
+    plan: Plan
+    cluster: list[dict[str, float]]
+    registration: Any = None  # this apply's (or the cached) Registration, once `register` is done
+    endpoint: Any = None
+    batch: Any = None
+    tuning: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    def version_for(self, name: str, alias: str) -> str:
+        """The version an alias will point at when this apply has succeeded: this apply's version when it
+        is to become champion (the alias itself moves at the end), else the alias' current one."""
+        reg = self.registration
+        if alias == "champion" and reg is not None and reg.promoted:
+            return reg.version
+        return self.registry.by_alias(name, alias).version
+
+
+def call(node: Node, inputs: list[Any], context: RunContext) -> Any:
+    """Run a driver node through its kind's driver function."""
+    import importlib
+
+    module, _, attr = kind_of(node.kind).driver.partition(":")
+    return getattr(importlib.import_module(module), attr)(node, inputs, context)
+
+
+def register(node: Node, inputs: list[Any], context: RunContext) -> Any:
+    from mlops.stages import register as stage
+
+    trained, evaluation, monitoring, split = inputs
+    fingerprint = trained.meta.get("data_fingerprint") or {}
+    context.registry.set_tags(context.run_id, {"data.sha256": fingerprint.get("sha256"), "data.rows": fingerprint.get("rows"),
+                                               "data.columns": ",".join(fingerprint.get("columns", []))})
+    registration = stage.run(context.registry, context.run_id, node.params["name"], trained, evaluation,
+                             {"plan_hash": context.plan.hash, "node_hash": node.hash}, monitoring,
+                             auto_promote=node.params["auto_promote"], split=split)
+    return registration
+
+
+def batch_predict(node: Node, inputs: list[Any], context: RunContext) -> Any:
+    from mlops.stages import batch_predict as stage
+
+    params = node.call_params()
+    version = context.version_for(params["name"], params.get("model_alias", "champion"))
+    bundle = context.registry.load(params["name"], version=version)  # verifies the sha256
+    executor = choose_batch_executor(params["executor"], len(context.cluster))
+    context.batch = stage.run(bundle, params, executor)
+    context.batch.version = str(version)
+    return context.batch
+
+
+def deploy(node: Node, inputs: list[Any], context: RunContext) -> Any:
+    from mlops.serving.deploy import deploy as deploy_endpoint
+    from mlops.serving.deploy import record_app
+
+    version = context.version_for(node.params["name"], node.params["alias"])
+    context.endpoint = deploy_endpoint(node, version)
+    record_app(node, context.endpoint)
+    return context.endpoint
+
+
+def train_torch(node: Node, inputs: list[Any], context: RunContext) -> Any:
+    from mlops.runtime.ray_train import train_on_ray
+
+    return train_on_ray(context.registry, context.run_id, context.plan.name, node, inputs, context.cluster)
+
+
+def tune(node: Node, inputs: list[Any], context: RunContext) -> Any:
+    from mlops.runtime.tune_runs import tune_in_driver
+
+    context.tuning = tune_in_driver(context.registry, context.run_id, context.experiment, node, inputs)
+    return context.tuning
+
+
+def train_best(node: Node, inputs: list[Any], context: RunContext) -> Any:
+    """A driver-run training (torch) refits the best trial through its own kind's driver function."""
+    from mlops.runtime.tune_runs import best_node
+
+    return call(best_node(node, inputs[-1]), inputs[:-1], context)
+
+
+def choose_batch_executor(requested: str, cluster_nodes: int) -> str:
+    """auto: Ray Data only pays off when there is more than this machine (see benchmarks/batch_inference)."""
+    if requested != "auto":
+        return requested
+    return "ray_data" if cluster_nodes > 1 else "local"
