@@ -104,20 +104,35 @@ def schema() -> dict[str, Any]:
     return doc
 
 
-def tracking_uri(uri: str | None = None) -> str:
-    return uri or os.environ.get("MLOPS_TRACKING_URI") or DEFAULT_TRACKING_URI
+def tracking_uri(uri: str | None = None, name: str | None = None) -> str:
+    """The store a command without a spec uses: --tracking-uri, else $MLOPS_TRACKING_URI, else the store
+    of the endpoint `name` that mlops' local head here runs (its spec's store), else the default."""
+    if uri or os.environ.get("MLOPS_TRACKING_URI"):
+        return uri or os.environ["MLOPS_TRACKING_URI"]
+    if name is not None:
+        from mlops.errors import MlopsError
+        from mlops.runtime.local_head import read_state
+
+        try:
+            head = read_state()
+        except MlopsError:
+            head = None
+        recorded = (head.apps.get(name) or {}).get("tracking_uri") if head else None
+        if recorded:
+            return recorded
+    return DEFAULT_TRACKING_URI
 
 
-def registry(uri: str | None = None):
+def registry(uri: str | None = None, name: str | None = None):
     """The registry of an existing store (commands without a spec never create one)."""
     from mlops.registry import Registry
 
-    return Registry(tracking_uri(uri), create=False)
+    return Registry(tracking_uri(uri, name), create=False)
 
 
 def promote(name: str, version: str, uri: str | None = None) -> str | None:
     """Make `version` the champion; a running endpoint of `name` follows. Returns the version it now serves."""
-    store = registry(uri)
+    store = registry(uri, name)
     store.verify(name, version)  # the alias only ever moves to a version that loads
     store.promote(name, version)
     return follow_alias(name, uri)
@@ -125,7 +140,7 @@ def promote(name: str, version: str, uri: str | None = None) -> str | None:
 
 def rollback(name: str, uri: str | None = None) -> str:
     """Restore the previous champion (a running endpoint follows); returns its version."""
-    version = registry(uri).rollback(name)
+    version = registry(uri, name).rollback(name)
     follow_alias(name, uri)
     return version
 
@@ -134,7 +149,7 @@ def follow_alias(name: str, uri: str | None = None) -> str | None:
     """Hot-swap a running endpoint of `name` to its alias' current version, without dropping requests."""
     from mlops.serving.control import follow_alias as follow
 
-    return follow(name, tracking_uri(uri))
+    return follow(name, tracking_uri(uri, name))
 
 
 def serve(spec_path: str | Path, overrides: Sequence[str] = (), *, detach: bool = False, address: str | None = None,
@@ -156,7 +171,7 @@ def model_health(name: str, *, uri: str | None = None) -> dict[str, Any]:
     """The champion version and the last retrain attempt with its decision."""
     from mlops.serving.control import model_health as health
 
-    return health(name, tracking_uri(uri))
+    return health(name, tracking_uri(uri, name))
 
 
 def predict(spec_path: str | Path, overrides: Sequence[str], input_file: str, *, local: bool = False) -> dict[str, Any]:
@@ -201,7 +216,7 @@ def stop(name: str | None = None) -> str:
 
 def load_model(name: str, alias: str = "champion", version: str | None = None, uri: str | None = None):
     """A registered model, its sha256 verified before loading."""
-    return registry(uri).load(name, alias=alias, version=version)
+    return registry(uri, name).load(name, alias=alias, version=version)
 
 
 def check(spec_path: str | Path, overrides: Sequence[str], data: str, *, version: str | None = None):

@@ -185,7 +185,7 @@ def models(name: str = typer.Argument(..., help="registered model name (the spec
     table = Table(title=f"model {name}")
     for column in ("version", "aliases", "metric", "test score", "retrained on", "sha256", "run"):
         table.add_column(column)
-    for v in api.registry(tracking_uri).versions(name):
+    for v in api.registry(tracking_uri, name).versions(name):
         score = v.tags.get("mlops.score")
         table.add_row(v.version, ",".join(v.aliases), v.tags.get("mlops.metric", ""), f"{float(score):.4f}" if score else "",
                       v.tags.get("mlops.trigger", ""), (v.sha256 or "")[:12], v.run_id or "")

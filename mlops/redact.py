@@ -39,3 +39,12 @@ def redact(value: Any, key: str = "") -> Any:
             return HIDDEN
         return redact_url(value)
     return value
+
+
+def redact_override(override: str) -> str:
+    """A Hydra override as logged: `key=value` with the value hidden when the key names a secret."""
+    key, sep, value = override.partition("=")
+    if not sep:
+        return override
+    leaf = key.lstrip("+~").rsplit(".", 1)[-1]
+    return f"{key}={redact(value, leaf)}"

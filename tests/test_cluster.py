@@ -91,8 +91,8 @@ def test_submit_runs_apply_as_a_ray_job(ray_cluster, tmp_path, example):
     done = mlops("submit", str(spec), "model.params.max_depth=3", "--address", ray_cluster["dashboard"], cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCEEDED" in done.stdout
-    # The relative default store was pinned to the submitter's directory, not the job's.
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / '.mlops' / 'mlflow.db'}")
+    # The relative default store is the spec's (beside it), pinned there for the job, whatever its directory.
+    client = MlflowClient(tracking_uri=f"sqlite:///{spec.parent / '.mlops' / 'mlflow.db'}")
     run = client.search_runs([client.get_experiment_by_name("iris").experiment_id])[0]
     assert run.data.params["model.params.max_depth"] == "3"
     assert (spec.parent / "out" / "iris_predictions.parquet").exists()

@@ -41,6 +41,10 @@ def test_each_edit_runs_exactly_the_nodes_it_touches(ray_local, tracking_uri, ex
     changed = api.apply(spec, ["model.params.n_estimators=50"])
     assert changed.ran == ["train", "evaluate", "register", "batch_predict"]
     assert {"featurize", "split"} <= set(changed.reused) and versions(tracking_uri) == ["1", "2"]
+    # The challenger was compared with the champion on the same test rows; both scores are on its run.
+    run = api.registry(tracking_uri).client.get_run(changed.run_id)
+    assert run.data.metrics["f1_macro"] == changed.metrics["f1_macro"] and "champion.f1_macro" in run.data.metrics
+    assert "on the same test rows" in changed.decision
 
     # A new batch input: only batch scoring runs, with the champion, and no version is registered.
     frame = load_iris(as_frame=True).frame.head(12)
@@ -164,3 +168,20 @@ def test_a_spec_uses_its_own_store_from_any_working_directory(example, tmp_path)
     assert again.returncode == 0 and "up to date" in again.stdout, again.stdout + again.stderr[-2000:]
     assert (spec.parent / ".mlops" / "mlflow.db").is_file()
     assert not (first_dir / ".mlops").exists() and not (second_dir / ".mlops").exists()
+
+
+def test_predict_batch_scores_a_file_with_the_champion_and_trains_nothing(ray_local, tracking_uri, example, tmp_path):
+    from typer.testing import CliRunner
+
+    from mlops.cli import app
+
+    spec = example("iris") / "spec.yaml"
+    api.apply(spec)
+    frame = load_iris(as_frame=True).frame.head(7)
+    frame.columns = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm", "target"]
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    out = CliRunner().invoke(app, ["predict", str(spec), "--batch", "--input", str(tmp_path / "rows.csv"),
+                                   "--output", str(tmp_path / "scored.parquet")])
+    assert out.exit_code == 0, out.output
+    assert "7 rows with v1" in out.output and len(pd.read_parquet(tmp_path / "scored.parquet")) == 7
+    assert versions(tracking_uri) == ["1"]

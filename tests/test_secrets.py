@@ -33,3 +33,11 @@ def test_upload_never_ships_environments_keys_or_dotenv():
 
     for pattern in (".env", "*.pem", "*.key", ".venv/", ".git/", ".mlops/"):
         assert pattern in UPLOAD_EXCLUDES
+
+
+def test_overrides_logged_with_a_run_hide_secret_values():
+    from mlops.redact import redact_override
+
+    assert redact_override("monitoring.sink.url=https://h/x?token=1") == "monitoring.sink.url=https://h/x?***"
+    assert redact_override("+db.password=hunter2") == "+db.password=***"
+    assert redact_override("model.params.max_depth=3") == "model.params.max_depth=3"

@@ -333,6 +333,54 @@ def _raw_status(url: str, head: str) -> int:
         return int(conn.recv(4096).split(b" ", 2)[1])
 
 
+def test_a_serving_only_change_updates_the_endpoint_in_place(endpoint):
+    """Only `deploy` runs: no training, no new version, no failed request; then an unchanged apply is a no-op."""
+    store = api.registry(endpoint["uri"])
+    api.apply(endpoint["spec"], endpoint["overrides"])  # other tests scored other variants into the same output file
+    before = [v.version for v in store.versions("iris")]
+    failures, served, stop = [], set(), threading.Event()
+
+    def hammer():
+        with httpx.Client(timeout=30) as client:
+            while not stop.is_set():
+                r = client.post(f"{endpoint['url']}/predict", json={"rows": [GOOD]})
+                (served.add(r.status_code) if r.status_code == 200 else failures.append((r.status_code, r.text)))
+
+    thread = threading.Thread(target=hammer)
+    thread.start()
+    try:
+        changed = [*endpoint["overrides"], "serving.online.max_ongoing_requests=48"]
+        plan = api.explain(api.plan(endpoint["spec"], changed))
+        assert plan["deploy"]["action"] == "run" and "max_ongoing_requests" in plan["deploy"]["reasons"][0]
+        result = api.apply(endpoint["spec"], changed)
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        thread.join()
+    assert result.ran == ["deploy"] and failures == [] and served == {200}
+    assert [v.version for v in store.versions("iris")] == before
+    assert api.apply(endpoint["spec"], changed).up_to_date  # running with these settings: left alone
+
+
+def test_a_failed_deploy_leaves_the_champion_in_place(endpoint):
+    """A version that would win is registered, but the apply fails at deploy: the alias does not move."""
+    from mlops.errors import MlopsError
+
+    store = api.registry(endpoint["uri"])
+    champion = store.by_alias("iris", "champion").version
+    failing = [*endpoint["overrides"], f"serving.online.port={PORT + 7}", "model.params.n_estimators=150"]
+    with pytest.raises(MlopsError, match="already listens"):  # Serve here holds another port
+        api.apply(endpoint["spec"], failing)
+    newest = str(max(int(v.version) for v in store.versions("iris")))
+    assert newest != champion and store.by_alias("iris", "champion").version == champion
+    # Fixed, applied again: the registration is reused, and its decision is carried out now.
+    decision = store.client.get_run(store.version("iris", newest).run_id).data.tags.get("mlops.decision", "")
+    done = api.apply(endpoint["spec"], [*endpoint["overrides"], "model.params.n_estimators=150"])
+    assert "register" not in done.ran and done.version == newest
+    expected = newest if decision.endswith(": promoted") else champion
+    assert store.by_alias("iris", "champion").version == expected, decision
+
+
 def test_token_auth(endpoint, monkeypatch):
     """Replaces the module's app (an app is named after the project): keep this test last."""
     from mlops.project import load_project

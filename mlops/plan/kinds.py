@@ -8,7 +8,7 @@ A kind's `cache` says how a finished node's output is found again by its hash, s
 only what changed:
 
 * ``pickle``: the output is pickled into the node cache (a folder beside the tracking store);
-* ``registry``: the output is a registered model version (recorded against the node's hash);
+* ``registry``: the output is a registered model version (its Registration kept under the node's hash);
 * ``output``: the output is a file the node wrote (recorded with its size and modification time);
 * ``endpoint``: the output is a running endpoint deployed with the same settings and model version;
 * ``none``: always run when needed (the trials of a search are not worth keeping).

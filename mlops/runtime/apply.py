@@ -5,6 +5,7 @@ import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from mlops.dotted import flatten
 from mlops.plan import Node, Plan
 from mlops.project import Project
 
@@ -47,16 +48,6 @@ def git_commit(directory: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
-def flat_params(prefix: str, value: Any) -> dict[str, Any]:
-    """{'model': {'params': {'a': 1}}} -> {'model.params.a': 1}."""
-    if isinstance(value, dict) and value:
-        out = {}
-        for k, v in value.items():
-            out.update(flat_params(f"{prefix}.{k}" if prefix else str(k), v))
-        return out
-    return {prefix: value}
-
-
 def apply_plan(project: Project, plan: Plan, *, address: str | None = None, force: bool | str = False,
                on_done: Callable[[Node, float], None] | None = None) -> ApplyResult:
     """Execute what `plan` needs and has not already done: nodes whose output is recorded under their
@@ -88,10 +79,12 @@ def _apply_locked(project: Project, plan: Plan, cache: Any, address: str | None,
         if not damaged:
             break
         reusable -= damaged
-    if not run:
-        return ApplyResult(plan.hash, state.get("run_id"), state.get("version"), state.get("metrics", {}),
-                           f"nothing changed since run {state.get('run_id')}: nothing to do", up_to_date=True,
-                           reused=[n.id for n in plan.nodes])
+    if not run:  # report the registration this plan's model came from
+        ok, registration = reused_output(plan.node("register"), cache, state)
+        run_id = registration.run_id if ok else state.get("run_id")
+        return ApplyResult(plan.hash, run_id, registration.version if ok else None,
+                           dict(registration.metrics) if ok else {}, f"nothing changed since run {run_id}: nothing to do",
+                           up_to_date=True, reused=[n.id for n in plan.nodes])
     return _run(project, plan, run, reused, cache, state, address, on_done)
 
 
@@ -128,7 +121,7 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
 
         def finished(node: Node, seconds: float, output: Any) -> None:
             """Record each node as it finishes, so an interrupted apply resumes after the last one."""
-            if kind_of(node.kind).cache == "pickle":
+            if kind_of(node.kind).cache in ("pickle", "registry"):
                 cache.put(node.hash, ray.get(output) if isinstance(output, ray.ObjectRef) else output)
             if node.kind == "register":
                 context.registration = output
@@ -142,7 +135,7 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
             execution = execute(plan, run, reused, lambda node, inputs: call(node, inputs, context), finished)
             result.seconds = execution.seconds
             registry.log_metrics(run_id, {f"seconds.{k}": v for k, v in execution.seconds.items()})
-            _conclude(registry, run_id, plan, run, execution, context, result, state)
+            _conclude(registry, run_id, plan, run, context, result, cache)
         except BaseException:
             registry.end_run(run_id, ok=False)
             raise
@@ -155,30 +148,28 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
     return result
 
 
-def _conclude(registry: Any, run_id: str, plan: Plan, run: set[str], execution: Any, context: Any,
-              result: ApplyResult, state: dict[str, Any]) -> None:
-    """Every node succeeded: only now does a new champion take the alias; then fill in the result."""
-    import ray
+def _conclude(registry: Any, run_id: str, plan: Plan, run: set[str], context: Any, result: ApplyResult,
+              cache: Any) -> None:
+    """Every node succeeded: only now does a new champion take the alias (this apply's version, or a reused
+    one whose apply failed before it could); then the decision is settled and the result filled in."""
+    from dataclasses import replace
 
+    register = plan.node("register")
     registration = context.registration
-    if "register" in run:
-        evaluation = execution.values["evaluate"]
-        evaluation = ray.get(evaluation) if isinstance(evaluation, ray.ObjectRef) else evaluation
-        result.metrics = dict(evaluation.metrics)
-        if registration.promoted:
-            registration.promoted = _promote_if_still_better(registry, plan.node("register").params["name"],
-                                                             registration, evaluation)
+    if registration.promoted:
+        registration.promoted = _promote_if_still_better(registry, register.params["name"], registration,
+                                                         register.params["metric"])
         registry.set_tags(run_id, {"mlops.promoted": registration.promoted})
-        result.decision = registration.decision
-    else:
-        result.metrics = dict(state.get("metrics", {}))
-        result.decision = f"model unchanged: v{registration.version} from run {state.get('run_id')}"
-        registry.set_tags(run_id, {"mlops.model_version": registration.version, "mlops.evaluation": state.get("run_id")})
+    cache.put(register.hash, replace(registration, settled=True))
+    result.metrics = dict(registration.metrics)
+    result.decision = registration.decision if "register" in run else f"model unchanged: v{registration.version}"
+    if "register" not in run:
+        registry.set_tags(run_id, {"mlops.model_version": registration.version})
     result.version = registration.version
     result.batch, result.endpoint, result.tuning = context.batch, context.endpoint, context.tuning
 
 
-def _promote_if_still_better(registry: Any, name: str, registration: Any, evaluation: Any) -> bool:
+def _promote_if_still_better(registry: Any, name: str, registration: Any, metric: str) -> bool:
     """Move the champion alias, under the store's lock, unless another apply promoted a version since this
     apply decided: then the new champion is compared again (by its recorded score) before the alias moves."""
     from mlops.errors import RegistryError
@@ -192,8 +183,8 @@ def _promote_if_still_better(registry: Any, name: str, registration: Any, evalua
             current = None
         if current is not None and current.version not in (registration.version, registration.compared_with):
             theirs = current.tags.get("mlops.score")
-            if theirs is not None and current.tags.get("mlops.metric") == evaluation.metric \
-                    and better(evaluation.metric, float(theirs), evaluation.score):
+            if theirs is not None and current.tags.get("mlops.metric") == metric \
+                    and better(metric, float(theirs), registration.metrics[metric]):
                 registration.decision += f"; but v{current.version} was promoted meanwhile and scores better: kept it"
                 return False
         registry.promote(name, registration.version)
@@ -217,9 +208,9 @@ def _endpoint_cluster(project: Project, plan: Plan, run: set[str], address: str 
 
 def _log_run_inputs(registry: Any, run_id: str, project: Project, plan: Plan) -> None:
     spec = project.spec
-    registry.log_params(run_id, flat_params("", {"model": spec.model.model_dump(mode="json"),
-                                                 "data.split": spec.data.split.model_dump(mode="json"),
-                                                 "features": spec.features.model_dump(mode="json")}))
+    registry.log_params(run_id, flatten({"model": spec.model.model_dump(mode="json"),
+                                         "data.split": spec.data.split.model_dump(mode="json"),
+                                         "features": spec.features.model_dump(mode="json")}))
     registry.log_text(run_id, project.resolved_yaml(), "spec/resolved_spec.yaml")
     registry.log_text(run_id, plan.to_json(), "spec/plan.json")
     tags = {f"version.{k}": v for k, v in package_versions().items()}
@@ -227,7 +218,9 @@ def _log_run_inputs(registry: Any, run_id: str, project: Project, plan: Plan) ->
     if commit:
         tags["mlflow.source.git.commit"] = commit
     if project.config.overrides:
-        tags["mlops.overrides"] = " ".join(project.config.overrides)
+        from mlops.redact import redact_override
+
+        tags["mlops.overrides"] = " ".join(redact_override(o) for o in project.config.overrides)
     registry.set_tags(run_id, tags)
 
 

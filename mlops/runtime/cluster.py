@@ -33,7 +33,7 @@ def ray_session(cluster: str = "local", address: str | None = None, local_cpus: 
         if target is None:
             start_embedded(local_cpus)
         else:
-            if is_loopback(target):
+            if _is_our_head(target):  # started loopback-only: its clients must not dial the machine's address
                 reach_loopback_head()
             use_cluster_token()
             ray.init(address=target, logging_level="ERROR")
@@ -44,6 +44,19 @@ def ray_session(cluster: str = "local", address: str | None = None, local_cpus: 
         yield
     finally:
         ray.shutdown()
+
+
+def _is_our_head(target: str) -> bool:
+    """The persistent head mlops started (recorded in .mlops/ray-head.json). Another Ray on a loopback
+    address may be a cluster started by hand, which Ray's usual node addressing must reach."""
+    from mlops.errors import MlopsError
+    from mlops.runtime.local_head import read_state
+
+    try:
+        head = read_state()
+    except MlopsError:
+        return False
+    return head is not None and head.gcs == target and is_loopback(target)
 
 
 def start_embedded(num_cpus: int | None = None) -> None:

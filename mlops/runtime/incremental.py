@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterable
 
+from mlops.dotted import flatten
 from mlops.plan import Node, Plan
 from mlops.plan.kinds import kind_of
 from mlops.runtime.node_cache import NodeCache
@@ -54,13 +55,11 @@ def file_stat(path: Path) -> dict[str, int] | None:
 def is_reusable(node: Node, cache: NodeCache, state: dict[str, Any]) -> bool:
     """An output recorded under the node's hash is still there (and, for an endpoint, still serving)."""
     how = kind_of(node.kind).cache
-    if how == "pickle":
+    if how in ("pickle", "registry"):  # a registration is kept by hash too: any earlier apply's counts
         return cache.has(node.hash)
     entry = recorded(state, node)
     if entry is None or "output" not in entry:
         return False
-    if how == "registry":
-        return True
     if how == "output":
         return file_stat(output_path(node)) == entry.get("stat")
     if how == "endpoint":
@@ -94,12 +93,13 @@ def reused_output(node: Node, cache: NodeCache, state: dict[str, Any]) -> tuple[
     how = kind_of(node.kind).cache
     if how == "pickle":
         return cache.get(node.hash)
-    output = recorded(state, node)["output"]
     if how == "registry":
-        from mlops.stages.register import Registration
+        from dataclasses import replace
 
-        # Its champion decision was carried out by the apply that registered it.
-        return True, Registration(**{**output, "promoted": False})
+        ok, registration = cache.get(node.hash)
+        # A settled decision was carried out by an earlier apply; an unsettled one is this apply's to finish.
+        return ok, replace(registration, promoted=registration.promoted and not registration.settled) if ok else None
+    output = recorded(state, node)["output"]
     if how == "output":
         from mlops.stages.batch_predict import BatchResult
 
@@ -124,16 +124,6 @@ def output_path(node: Node) -> Path:
     """A batch node's output file (relative outputs are relative to the project, wherever it now is)."""
     out = Path(node.params["output"])
     return out if out.is_absolute() else Path(node.runtime["base_dir"]) / out
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """{'model': {'params': {'a': 1}}} -> {'model.params.a': 1} (lists stay whole)."""
-    if isinstance(value, dict) and value:
-        out: dict[str, Any] = {}
-        for key, inner in value.items():
-            out.update(flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: value}
 
 
 def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:

@@ -30,11 +30,10 @@ class Submission:
 
 
 def absolute_tracking_override(project: Project) -> list[str]:
-    """A relative SQLite store would land in the job's directory: pin it to this machine's path."""
-    uri = project.spec.tracking.uri
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        return [f"tracking.uri=sqlite:///{(Path.cwd() / uri[len('sqlite:///'):]).resolve()}"]
-    return []
+    """A SQLite store is pinned to its path here (beside the spec, when the spec's URI is relative): an
+    uploaded spec would otherwise put it in the job's own working directory."""
+    uri = project.spec.tracking.uri  # already absolute: load_project resolves it against the spec
+    return [f"tracking.uri='{uri}'"] if uri.startswith("sqlite:///") else []
 
 
 # Never shipped by --upload: outputs and state, version control, environments, and secrets.

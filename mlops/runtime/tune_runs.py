@@ -29,7 +29,7 @@ def best_node(node: Any, outcome: TuneOutcome) -> Any:
 
 def log_trials(registry: Any, run_id: str, experiment: str, outcome: TuneOutcome) -> list[str]:
     """One child run per trial (tag mlflow.parentRunId = run_id); returns their run ids in trial order."""
-    from mlops.runtime.apply import flat_params
+    from mlops.dotted import flatten
 
     child_ids = []
     for rank, trial in enumerate(outcome.trials):
@@ -37,7 +37,7 @@ def log_trials(registry: Any, run_id: str, experiment: str, outcome: TuneOutcome
                                    tags={"mlops.trial_id": trial.trial_id, "mlops.trial_status": trial.status,
                                          "mlops.trial_family": trial.family, "mlops.scored_on": "validation part of the train split",
                                          **({"mlops.trial_error": trial.error} if trial.error else {})})
-        registry.log_batch(child, {**flat_params("", trial.params), "estimator": trial.family},
+        registry.log_batch(child, {**flatten(trial.params), "estimator": trial.family},
                            {**trial.metrics, "seconds": trial.seconds, "steps": trial.steps})
         registry.end_run(child, ok=trial.status != "error")
         child_ids.append(child)
@@ -45,7 +45,7 @@ def log_trials(registry: Any, run_id: str, experiment: str, outcome: TuneOutcome
     registry.set_tags(run_id, {"mlops.tune.trials": len(outcome.trials), "mlops.tune.best_trial": best.trial_id,
                                "mlops.tune.best_family": best.family, "mlops.tune.storage": outcome.storage,
                                "mlops.tune.best_child_run": child_ids[outcome.trials.index(best)]})
-    registry.log_params(run_id, {f"tune.best.{k}": v for k, v in flat_params("", best.params).items()})
+    registry.log_params(run_id, {f"tune.best.{k}": v for k, v in flatten(best.params).items()})
     registry.log_metrics(run_id, {f"tune.best_validation_{outcome.metric}": best.metrics[outcome.metric],
                                   "tune.seconds": outcome.seconds, "tune.trials": len(outcome.trials)})
     board = leaderboard(outcome)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,10 @@ class Registration:
     promoted: bool  # the champion decision: apply moves the alias once every node of the plan succeeded
     decision: str  # why the champion alias moves or stays
     compared_with: str | None = None  # the champion version it was compared with (None: there was none)
+    metrics: dict[str, float] = field(default_factory=dict)  # its evaluation on the test split
+    run_id: str | None = None  # the MLflow run that registered it
+    settled: bool = False  # the decision was carried out (the alias moved, or stayed): an apply that failed
+    # after registering leaves it unsettled, and the next apply that reuses it carries the decision out
 
 
 def run(registry: Registry, run_id: str, name: str, trained: Any, evaluation: Any, extra_meta: dict[str, Any],
@@ -41,7 +45,7 @@ def run(registry: Registry, run_id: str, name: str, trained: Any, evaluation: An
         promoted, decision = False, "registered as a challenger; the champion/challenger comparison decides"
 
     registry.set_tags(run_id, {"mlops.model_version": version.version, "mlops.decision": decision})
-    return Registration(version.version, sha, promoted, decision, compared)
+    return Registration(version.version, sha, promoted, decision, compared, dict(evaluation.metrics), run_id)
 
 
 def _champion_decision(registry: Registry, run_id: str, name: str, evaluation: Any, split: Any) -> tuple[bool, str, str | None]:
