@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,12 +26,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 MLOPS = [sys.executable, "-m", "mlops.cli"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def apply(spec: Path, overrides: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
@@ -65,7 +58,9 @@ def unchanged(work: Path, env: dict[str, str]) -> None:
 def serving_only(work: Path, env: dict[str, str]) -> None:
     import httpx
 
-    port = free_port()
+    from mlops.runtime.processes import stable_port
+
+    port = stable_port()
     spec = work / "iris" / "online.yaml"
     base = [f"serving.online.port={port}"]
     try:

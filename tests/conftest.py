@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import time
 from pathlib import Path
 
@@ -12,17 +11,12 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 
 # ray_local and tracking_uri come from mlops.testing (loaded with -p mlops.testing in pyproject.toml).
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from mlops.runtime.processes import free_port, stable_port  # noqa: E402,F401  (tests import them from here)
 
 
 # Serve's HTTP options are fixed per Ray instance, and the session shares one Ray: every test module that
 # deploys on it serves on this port (apps differ by route).
-SERVE_PORT = free_port()
+SERVE_PORT = stable_port()  # chosen now, bound when Serve starts: outside the range Ray's servers are handed
 
 
 @pytest.fixture

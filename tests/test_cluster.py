@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,10 +14,7 @@ from mlflow.tracking import MlflowClient
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from mlops.runtime.processes import stable_port as free_port  # noqa: E402  (ports bound later, by the head)
 
 
 def _kill_tree(pgid: int, marker: str) -> None:

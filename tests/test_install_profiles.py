@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from mlops.runtime.processes import stable_port
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +39,7 @@ def test_the_readme_commands_work_on_the_core_install(core_venv, tmp_path):
     home.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "MLOPS_"))}
     env.update(HOME=str(home), PATH=f"{core_venv / 'bin'}:{env.get('PATH', '')}", RAY_USAGE_STATS_ENABLED="0")
-    port = _free_port()
+    port = stable_port()  # bound later, by the endpoint
 
     def mlops(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
         return subprocess.run([str(core_venv / "bin" / "mlops"), *args], cwd=work, env=env, capture_output=True,

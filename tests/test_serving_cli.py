@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +11,9 @@ import time
 import httpx
 import pytest
 
+from mlops.runtime.processes import stable_port
+
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cli(*args: str, cwd, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -29,7 +24,7 @@ def cli(*args: str, cwd, timeout: int = 300) -> subprocess.CompletedProcess:
 
 def test_apply_online_then_status_predict_promote_stop(tmp_path, example):
     spec = example("iris") / "online.yaml"
-    port = free_port()
+    port = stable_port()
     over = [f"serving.online.port={port}"]
     done = cli("apply", str(spec), *over, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -66,7 +61,7 @@ def test_apply_online_then_status_predict_promote_stop(tmp_path, example):
 
 def test_serve_in_foreground_stops_cleanly_on_ctrl_c(tmp_path, example, tracking_uri):
     spec = example("iris") / "online.yaml"
-    port = free_port()
+    port = stable_port()
     over = [f"serving.online.port={port}", f"tracking.uri={tracking_uri}", "serving.mode=online", "~serving.batch"]
     assert cli("apply", str(spec), *over, "~serving.online", "serving.mode=batch", "+serving.batch={input: 'sklearn:iris'}",
                cwd=tmp_path).returncode == 0  # register a model without deploying it

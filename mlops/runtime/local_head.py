@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import MlopsError
-from mlops.runtime.processes import alive, command_line, descendants
+from mlops.runtime.processes import alive, command_line, descendants, stable_port
 from mlops.runtime.ray_access import LOOPBACK, local_ray_env
 
 STATE_FILE = Path(".mlops") / "ray-head.json"
@@ -39,12 +39,6 @@ class HeadState:
         tmp = STATE_FILE.with_name(f".{STATE_FILE.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(asdict(self), indent=2))
         os.replace(tmp, STATE_FILE)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def read_state() -> HeadState | None:
@@ -69,7 +63,7 @@ def is_our_head(state: HeadState) -> bool:
 
 def start_head(env: dict[str, str], num_cpus: int | None = None, timeout_s: float = 90) -> HeadState:
     """Start `ray start --head --block` detached from this process, wait until it accepts clients."""
-    gcs_port, metrics_port, agent_port = free_port(), free_port(), free_port()
+    gcs_port, metrics_port, agent_port = stable_port(), stable_port(), stable_port()
     ray_bin = str(Path(sys.executable).parent / "ray")
     # Ray's default agent port (52365) is taken by any other Ray on this machine; the head would then
     # run without a working agent. A free one keeps heads independent.

@@ -69,3 +69,35 @@ def listening_pid(port: int) -> int | None:
         except OSError:
             continue
     return None
+
+
+def free_port() -> int:
+    """A port free right now, from the kernel's ephemeral range (to be bound at once)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stable_port(low: int = 20000) -> int:
+    """A free port below the kernel's ephemeral range, for a port chosen now and bound later (HAProxy's,
+    an endpoint's): Ray's many servers bind port 0, and the kernel hands them ephemeral ports, so one of
+    those could take a port picked from that range before its owner binds it. (Ray's workers use
+    10002-19999, hence `low`.)"""
+    import random
+    import socket
+
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    for _ in range(200):
+        port = random.randint(low, max(low, ephemeral_low - 1))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    return free_port()

@@ -30,10 +30,10 @@ def absolute_tracking_uri(uri: str) -> str:
 def throughput_env() -> dict[str, str]:
     """Serve's throughput mode. HAProxy also opens a stats and a metrics port (fixed defaults 8404/9101):
     free ones are picked so two clusters on one machine do not collide."""
-    from mlops.runtime.local_head import free_port
+    from mlops.runtime.processes import stable_port
 
-    return {**THROUGHPUT_ENV, "RAY_SERVE_HAPROXY_STATS_PORT": str(free_port()),
-            "RAY_SERVE_HAPROXY_METRICS_PORT": str(free_port())}
+    return {**THROUGHPUT_ENV, "RAY_SERVE_HAPROXY_STATS_PORT": str(stable_port()),
+            "RAY_SERVE_HAPROXY_METRICS_PORT": str(stable_port())}
 
 
 def serving_env(project: Project) -> dict[str, str]:
