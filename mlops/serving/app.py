@@ -40,11 +40,13 @@ class EndpointConfig:
         return asdict(self)
 
     def code_version(self) -> str:
-        """Everything but the model version (and mlops' own version): what makes replicas restart."""
+        """What the replicas' code is built from (and mlops' own version): a change restarts them. Not the
+        model version (a `reconfigure`) nor the deployment options, which Serve applies itself: replica
+        counts and request limits in place, resources by replacing replicas."""
         import json
         from importlib.metadata import version as installed
 
-        settings = {**self.to_dict(), "version": None, "mlops": installed("mlops")}
+        settings = {**self.to_dict(), "version": None, "deployment_options": None, "mlops": installed("mlops")}
         return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
