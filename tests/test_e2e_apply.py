@@ -121,7 +121,7 @@ def test_tampered_artifact_is_refused(ray_local, tracking_uri, example):
     api.apply(example("iris") / "spec.yaml")
     registry = api.registry(tracking_uri)
     version = registry.by_alias("iris", "champion")
-    stored = Path(urlparse(version.source).path) / "pipeline.pkl"
+    stored = Path(urlparse(version.source).path) / "pipeline.skops"
     stored.write_bytes(stored.read_bytes() + b"tampered")
     with pytest.raises(RegistryError, match="integrity check"):
         registry.load("iris")

@@ -2,7 +2,8 @@
 
 Layout:  model/
            mlops_model.json   flavor, task, classes, input schema, metrics, ...
-           <flavor files>     sklearn: pipeline.pkl (preprocessing + estimator together)
+           <flavor files>     sklearn: pipeline.skops (preprocessing + estimator together; skops'
+                              format, rebuilt from trusted types only; older bundles: pipeline.pkl)
 
 The sha256 is recorded when the bundle is registered; `load_bundle` refuses a bundle whose files no
 longer hash to it, before unpickling anything.
@@ -49,21 +50,26 @@ class Bundle:
 
 
 class SklearnFlavor:
-    """Any picklable object with the sklearn predict API (pipelines, plugin estimators)."""
+    """Any object with the sklearn predict API (pipelines, plugin estimators), saved with skops."""
 
-    file = "pipeline.pkl"
+    file = "pipeline.skops"
+    legacy_file = "pipeline.pkl"  # joblib, written before skops; loaded only after the hash check
 
     @staticmethod
     def save(model: Any, directory: Path) -> None:
-        import joblib
+        from mlops.models import safe_format
 
-        joblib.dump(model, directory / SklearnFlavor.file)
+        safe_format.save(model, directory / SklearnFlavor.file)
 
     @staticmethod
     def load(directory: Path, meta: dict[str, Any]) -> Any:
+        from mlops.models import safe_format
+
+        if (directory / SklearnFlavor.file).is_file():
+            return safe_format.load(directory / SklearnFlavor.file)
         import joblib
 
-        return joblib.load(directory / SklearnFlavor.file)
+        return joblib.load(directory / SklearnFlavor.legacy_file)
 
 
 HASH_SCHEME = "manifest-v1"  # recorded with each version (registry tag), so older versions keep verifying

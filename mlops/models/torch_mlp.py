@@ -145,29 +145,38 @@ def fit_in_process(model_section: dict[str, Any], X_train: Any, y_train: Any, X_
 
 
 class TorchFlavor:
-    """Bundle files: preprocessing.pkl (the fitted sklearn steps) + model.pt (state_dict + architecture)."""
+    """Bundle files: preprocessing.skops (the fitted sklearn steps, skops' format) + model.pt (state_dict +
+    architecture). Neither runs pickled code on load; bundles from before skops have preprocessing.pkl."""
 
-    preprocessing_file = "preprocessing.pkl"
+    preprocessing_file = "preprocessing.skops"
+    legacy_preprocessing_file = "preprocessing.pkl"
     weights_file = "model.pt"
 
     @staticmethod
     def save(pipeline: Any, directory: Path) -> None:
-        import joblib
         import torch
         from sklearn.pipeline import Pipeline
 
+        from mlops.models import safe_format
+
         *steps, (_, estimator) = pipeline.steps
         assert isinstance(estimator, TorchMLP), f"torch flavor needs a TorchMLP last step, got {type(estimator)}"
-        joblib.dump(Pipeline(steps), Path(directory) / TorchFlavor.preprocessing_file)
+        safe_format.save(Pipeline(steps), Path(directory) / TorchFlavor.preprocessing_file)
         torch.save(estimator.state(), Path(directory) / TorchFlavor.weights_file)
 
     @staticmethod
     def load(directory: Path, meta: dict[str, Any]) -> Any:
-        import joblib
         import torch
         from sklearn.pipeline import Pipeline
 
-        preprocessing = joblib.load(Path(directory) / TorchFlavor.preprocessing_file)
+        from mlops.models import safe_format
+
+        if (Path(directory) / TorchFlavor.preprocessing_file).is_file():
+            preprocessing = safe_format.load(Path(directory) / TorchFlavor.preprocessing_file)
+        else:
+            import joblib
+
+            preprocessing = joblib.load(Path(directory) / TorchFlavor.legacy_preprocessing_file)
         # weights_only: the weights file holds tensors and plain data only, never pickled code.
         state = torch.load(Path(directory) / TorchFlavor.weights_file, weights_only=True, map_location="cpu")
         return Pipeline([*preprocessing.steps, ("model", TorchMLP.from_state(state))])

@@ -13,6 +13,7 @@ def register() -> None:
         "lightgbm",
         sklearn_estimator(classification="lightgbm:LGBMClassifier", regression="lightgbm:LGBMRegressor"),
         threaded_predict=True,
+        trusted_types=("lightgbm.",),  # skops may rebuild lightgbm's classes when a bundle loads
         auto=True,  # joins `model.type: auto`'s default candidates
         default_params={"classification": {"verbose": -1}, "regression": {"verbose": -1}},
         search_space={

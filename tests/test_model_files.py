@@ -1,0 +1,72 @@
+"""Model files load without running pickled code: skops with a trust list, legacy joblib bundles still read."""
+from __future__ import annotations
+
+import json
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from mlops.errors import RegistryError
+from mlops.models import safe_format
+from mlops.models.bundle import META_FILE, SklearnFlavor, load_bundle, manifest_sha256, save_bundle
+from mlops.models.preprocessing import DerivedColumns
+
+
+def _fitted_pipeline():
+    X = pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40.0) % 7})
+    y = (X["a"] > 20).astype(int)
+    pipe = Pipeline([("derived", DerivedColumns({"ratio": "a / (b + 1)"})),
+                     ("model", RandomForestClassifier(n_estimators=5, random_state=0))])
+    return pipe.fit(X, y), X
+
+
+def _meta():
+    return {"flavor": "sklearn", "task": "classification", "classes": [0, 1],
+            "input_schema": [{"name": "a", "dtype": "float64"}, {"name": "b", "dtype": "float64"}]}
+
+
+def test_a_bundle_is_written_in_skops_format_and_predicts_the_same(tmp_path):
+    pipe, X = _fitted_pipeline()
+    sha = save_bundle(pipe, _meta(), tmp_path / "model")
+    assert (tmp_path / "model" / "pipeline.skops").is_file()
+    assert not (tmp_path / "model" / "pipeline.pkl").exists()
+    loaded = load_bundle(tmp_path / "model", sha)
+    assert (loaded.predict(X) == pipe.predict(X)).all()
+
+
+def test_a_file_naming_an_untrusted_type_is_refused_before_it_is_built(tmp_path):
+    # FunctionTransformer(func=eval): a pickle would hand eval to whoever loads it; skops lists the type
+    # and mlops refuses it, naming it.
+    evil = Pipeline([("f", FunctionTransformer(func=eval))])
+    safe_format.save(evil, tmp_path / "evil.skops")
+    with pytest.raises(RegistryError, match="builtins.eval"):
+        safe_format.load(tmp_path / "evil.skops")
+
+
+def test_a_damaged_skops_file_is_a_clear_error(tmp_path):
+    (tmp_path / "broken.skops").write_bytes(b"not a zip file")
+    with pytest.raises(RegistryError, match="not a readable skops file"):
+        safe_format.load(tmp_path / "broken.skops")
+
+
+def test_plugin_prefixes_are_trusted_only_when_declared():
+    assert not safe_format.is_trusted("lightgbm.basic.Booster")
+    assert safe_format.is_trusted("lightgbm.basic.Booster", ("lightgbm.",))
+    assert safe_format.is_trusted("sklearn.tree._tree.Tree")
+    assert not safe_format.is_trusted("builtins.exec")
+    assert not safe_format.is_trusted("sklearnx.evil")  # a prefix is a module boundary, not any string
+
+
+def test_a_bundle_from_before_skops_still_loads(tmp_path):
+    pipe, X = _fitted_pipeline()
+    directory = tmp_path / "old"
+    directory.mkdir()
+    joblib.dump(pipe, directory / SklearnFlavor.legacy_file)
+    (directory / META_FILE).write_text(json.dumps(_meta()))
+    loaded = load_bundle(directory, manifest_sha256(directory))
+    assert (loaded.predict(X) == pipe.predict(X)).all()
