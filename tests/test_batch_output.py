@@ -50,3 +50,51 @@ def test_each_writer_appends_to_its_own_file(tmp_path):
 
     first, second = PredictionLog(tmp_path), PredictionLog(tmp_path)
     assert first.path != second.path and first.path.parent == second.path.parent
+
+
+def test_a_log_rotates_and_old_files_are_deleted(tmp_path):
+    import os
+    import time
+
+    from mlops.monitoring.store import PredictionLog, read_prediction_log
+
+    log = PredictionLog(tmp_path, rotate_bytes=300, keep_s=3600)
+    for i in range(6):
+        log.write([(f"r{i}", 0)], [{"x": float(i)}], [i % 2], "1")
+    files = sorted((tmp_path / "predictions").glob("*.jsonl"))
+    assert len(files) >= 2 and all(f.stat().st_size < 600 for f in files)
+    assert list(read_prediction_log(tmp_path)["x"]) == [float(i) for i in range(6)]
+    old = time.time() - 7200
+    os.utime(files[0], (old, old))  # untouched for two hours: past `keep`
+    remaining = read_prediction_log(tmp_path, keep_s=3600)
+    assert not files[0].exists() and len(remaining) < 6 and remaining["x"].iloc[-1] == 5.0
+
+
+def test_logs_are_read_incrementally(tmp_path):
+    """A second read parses only what was appended since the first (the rest comes from .read/)."""
+    from mlops.monitoring.store import READ_CACHE, PredictionLog, read_prediction_log
+
+    log = PredictionLog(tmp_path)
+    log.write([("a", 0), ("a", 1)], [{"x": 1.0}, {"x": 2.0}], [0, 1], "1")
+    assert len(read_prediction_log(tmp_path)) == 2
+    kept = list((tmp_path / "predictions" / READ_CACHE).glob("*.parquet"))
+    assert [int(k.name.split(".")[1]) for k in kept] == [log.path.stat().st_size]
+    # Rewrite the already-read bytes in place (same length): a re-parse would see "9.0"; an incremental
+    # read never looks at them again.
+    size = log.path.stat().st_size
+    log.path.write_bytes(log.path.read_bytes().replace(b'"x": 1.0', b'"x": 9.0'))
+    assert log.path.stat().st_size == size
+    log.write([("b", 0)], [{"x": 3.0}], [1], "1")
+    frame = read_prediction_log(tmp_path)
+    assert list(frame["x"]) == [1.0, 2.0, 3.0]
+    assert len(list((tmp_path / "predictions" / READ_CACHE).glob("*.parquet"))) == 1
+
+
+def test_posted_feedback_rotates_like_the_prediction_log(tmp_path):
+    from mlops.monitoring.store import FeedbackLog, read_feedback
+
+    log = FeedbackLog(tmp_path, rotate_bytes=100)
+    for i in range(5):
+        log.write([{"request_id": f"r{i}", "row": 0, "label": i}])
+    assert len(list((tmp_path / "feedback").glob("*.jsonl"))) >= 2
+    assert sorted(read_feedback(tmp_path)["key"]) == [f"r{i}" for i in range(5)]

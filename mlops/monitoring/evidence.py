@@ -64,7 +64,10 @@ def labelled_rows(project: Any, new: Any, champion: Any) -> Any:
         rows["_ts"] = 0.0  # labelled in the data itself: as recent as the row (see _pos)
         parts.append(rows)
     directory = monitoring_dir(project.base_dir, spec.name)
-    feedback = read_feedback(directory)
+    from mlops.spec.monitoring import MonitoringSpec
+
+    keep_s = (spec.monitoring or MonitoringSpec()).logs.keep  # what the replicas were given (plan/endpoint.py)
+    feedback = read_feedback(directory, keep_s)
     if len(feedback):
         by_id = feedback[feedback.key_kind == "id"]
         if len(by_id) and id_column and len(new) and id_column in new.columns:
@@ -75,7 +78,7 @@ def labelled_rows(project: Any, new: Any, champion: Any) -> Any:
             parts.append(joined.rename(columns={"_label": target})[[*inputs, target, "_ts", "_pos", id_column]])
         by_request = feedback[feedback.key_kind == "request_id"]
         if len(by_request):
-            log = read_prediction_log(directory)
+            log = read_prediction_log(directory, keep_s)
             if len(log):
                 labels = by_request[["key", "row", "label", "ts"]].rename(
                     columns={"key": "request_id", "label": "_label", "ts": "_ts"})

@@ -8,6 +8,11 @@ Append-only files, one writer each (a CLI call, or one replica process), each re
 one `os.write` on an O_APPEND descriptor, so no locking is needed and lines never interleave. A line a
 crash cut short (the last of its file) is skipped with a warning, never a reason for every later
 `mlops monitor` to fail.
+
+A writer starts a new file once its file reaches `monitoring.logs.rotate_mb`; files untouched for longer
+than `monitoring.logs.keep` are deleted (by writers when they rotate, and by readers). Readers keep what
+they parsed of each file in `.read/<file>.<offset>.parquet` and parse only the bytes after that offset,
+so a monitor that runs every few minutes reads each line once.
 """
 from __future__ import annotations
 
@@ -58,15 +63,14 @@ def add_feedback(directory: Path, frame: Any, target: str, id_column: str | None
     return len(out)
 
 
-def read_feedback(directory: Path) -> Any:
-    """Every stored label, oldest first; later labels for the same key win."""
+def read_feedback(directory: Path, keep_s: float | None = None) -> Any:
+    """Every stored label, oldest first; later labels for the same key win. Labels POSTed to the endpoint
+    older than `keep_s` are gone (tables added with `mlops feedback` are the user's and kept)."""
     import pandas as pd
 
     folder = Path(directory) / "feedback"
     parts = [pd.read_parquet(p) for p in sorted(folder.glob("*.parquet"))]
-    lines = [record for p in sorted(folder.glob("*.jsonl")) for record in read_json_lines(p)]
-    if lines:
-        parts.append(pd.DataFrame(lines))
+    parts += [frame for frame in read_log_folder(folder, keep_s, _plain_frame) if len(frame)]
     if not parts:
         return pd.DataFrame(columns=["key_kind", "key", "row", "label", "ts"])
     frame = pd.concat(parts, ignore_index=True).sort_values("ts", kind="stable")
@@ -74,34 +78,119 @@ def read_feedback(directory: Path) -> Any:
     return frame.drop_duplicates(["key_kind", "key", "row"], keep="last").reset_index(drop=True)
 
 
-def read_prediction_log(directory: Path) -> Any:
+def read_prediction_log(directory: Path, keep_s: float | None = None) -> Any:
     """Rows served online: request_id, row, ts, version, prediction and the inputs, oldest first."""
     import pandas as pd
 
-    records = [record for path in sorted((Path(directory) / "predictions").glob("*.jsonl"))
-               for record in read_json_lines(path)]
-    if not records:
+    frames = [frame for frame in read_log_folder(Path(directory) / "predictions", keep_s, _served_frame) if len(frame)]
+    if not frames:
         return pd.DataFrame(columns=["request_id", "row", "ts", "version", "prediction"])
+    return pd.concat(frames, ignore_index=True).sort_values("ts", kind="stable").reset_index(drop=True)
+
+
+def _plain_frame(records: list[dict[str, Any]]) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame.from_records(records)
+
+
+def _served_frame(records: list[dict[str, Any]]) -> Any:
+    """Prediction-log records with their `inputs` as columns of their own."""
+    import pandas as pd
+
     frame = pd.DataFrame.from_records(records)
-    inputs = pd.DataFrame.from_records(frame.pop("inputs").tolist())
-    return pd.concat([frame, inputs], axis=1).sort_values("ts", kind="stable").reset_index(drop=True)
+    if "inputs" not in frame.columns:
+        return frame
+    inputs = pd.DataFrame.from_records(frame.pop("inputs").tolist(), index=frame.index)
+    return pd.concat([frame, inputs], axis=1)
 
 
-def read_json_lines(path: Path) -> list[dict[str, Any]]:
-    """The records of a JSON-lines file; a torn or garbled line is skipped with a warning naming it."""
+def parse_json_lines(data: bytes, path: Path, first_line: int = 1) -> list[dict[str, Any]]:
+    """The records of whole JSON lines; a garbled line is skipped with a warning naming it."""
     records = []
-    for number, line in enumerate(Path(path).read_text(errors="replace").splitlines(), start=1):
+    for number, line in enumerate(data.decode(errors="replace").splitlines(), start=first_line):
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except ValueError:
             warnings.warn(f"{path}:{number}: skipped a line that is not a whole JSON record (a write cut short)",
-                          stacklevel=2)
+                          stacklevel=3)
             continue
         if isinstance(record, dict):
             records.append(record)
     return records
+
+
+READ_CACHE = ".read"  # beside the logs: what readers already parsed, as parquet, named by file and offset
+
+
+def prune(folder: Path, keep_s: float | None) -> None:
+    """Delete log files untouched for longer than `keep_s` (and what readers kept of them)."""
+    if not keep_s or not folder.is_dir():
+        return
+    cutoff = time.time() - keep_s
+    for path in folder.glob("*.jsonl"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except FileNotFoundError:  # another reader or writer pruned it first
+            pass
+    live = {p.stem for p in folder.glob("*.jsonl")}
+    for kept in (folder / READ_CACHE).glob("*.parquet"):
+        if kept.name.split(".")[0] not in live:
+            kept.unlink(missing_ok=True)
+
+
+def read_log_folder(folder: Path, keep_s: float | None, to_frame: Any) -> list[Any]:
+    """One frame per log file in `folder` (after pruning), each read incrementally."""
+    prune(folder, keep_s)
+    return [_read_incrementally(path, folder / READ_CACHE, to_frame) for path in sorted(folder.glob("*.jsonl"))]
+
+
+def _read_incrementally(path: Path, cache: Path, to_frame: Any) -> Any:
+    """The records of one log file: what an earlier read kept (parquet), plus the lines written since."""
+    import pandas as pd
+
+    kept = sorted(cache.glob(f"{path.stem}.*.parquet"), key=lambda p: int(p.name.split(".")[1]))
+    offset, frame = 0, None
+    if kept:
+        try:
+            frame, offset = pd.read_parquet(kept[-1]), int(kept[-1].name.split(".")[1])
+        except Exception:  # a damaged cache entry: read the file from the start again
+            frame, offset = None, 0
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            data = fh.read()
+    except FileNotFoundError:  # pruned meanwhile
+        return pd.DataFrame()
+    whole = data.rfind(b"\n") + 1  # lines are written whole; a tail without its newline was cut short
+    if whole < len(data):
+        warnings.warn(f"{path}: skipped its last line, which is not a whole JSON record (a write cut short)",
+                      stacklevel=3)
+    if whole:
+        fresh = to_frame(parse_json_lines(data[:whole], path))
+        frame = fresh if frame is None else pd.concat([frame, fresh], ignore_index=True)
+        _keep(frame, cache, path.stem, offset + whole, kept)
+    return frame if frame is not None else pd.DataFrame()
+
+
+def _keep(frame: Any, cache: Path, stem: str, offset: int, older: list[Path]) -> None:
+    """Write what was parsed so far (atomically); the next read starts at `offset`. Best effort: a frame
+    parquet cannot hold (mixed types in a column) is simply parsed again next time."""
+    cache.mkdir(exist_ok=True)
+    target = cache / f"{stem}.{offset}.parquet"
+    temporary = cache / f".{stem}.{offset}.{os.getpid()}.tmp"
+    try:
+        frame.to_parquet(temporary, index=False)
+        os.replace(temporary, target)
+    except Exception:
+        temporary.unlink(missing_ok=True)
+        return
+    for path in older:
+        if path != target:
+            path.unlink(missing_ok=True)
 
 
 def append_lines(path: Path, records: list[dict[str, Any]]) -> None:
@@ -122,28 +211,51 @@ def writer_file(folder: Path, prefix: str) -> Path:
     return folder / f"{prefix}-{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:6]}.jsonl"
 
 
+DEFAULT_ROTATE_BYTES = 64 * 2**20
+DEFAULT_KEEP_S = 30 * 86400
+
+
+class RotatingLog:
+    """One writer's JSON-lines files in `folder`: a new file once the current one reaches `rotate_bytes`,
+    and files older than `keep_s` deleted when it rotates."""
+
+    def __init__(self, folder: Path, prefix: str, rotate_bytes: int = DEFAULT_ROTATE_BYTES,
+                 keep_s: float | None = DEFAULT_KEEP_S):
+        self.folder, self.prefix, self.rotate_bytes, self.keep_s = Path(folder), prefix, rotate_bytes, keep_s
+        self.path, self.size = writer_file(self.folder, prefix), 0
+
+    def append(self, records: list[dict[str, Any]]) -> None:
+        if self.size >= self.rotate_bytes:
+            self.path, self.size = writer_file(self.folder, self.prefix), 0
+            prune(self.folder, self.keep_s)
+        append_lines(self.path, records)
+        self.size = self.path.stat().st_size
+
+
 class PredictionLog:
     """Append-only JSON-lines log of one replica's served rows (one write per batch of rows)."""
 
-    def __init__(self, directory: Path):
-        self.path = writer_file(Path(directory) / "predictions", "replica")
+    def __init__(self, directory: Path, rotate_bytes: int = DEFAULT_ROTATE_BYTES, keep_s: float | None = DEFAULT_KEEP_S):
+        self.log = RotatingLog(Path(directory) / "predictions", "replica", rotate_bytes, keep_s)
+
+    @property
+    def path(self) -> Path:
+        return self.log.path
 
     def write(self, request_ids: list[tuple[str, int]], rows: list[dict[str, Any]], predictions: list[Any], version: str) -> None:
         now = time.time()
-        append_lines(self.path, [{"request_id": request_id, "row": row_index, "ts": now, "version": version,
-                                  "prediction": prediction, "inputs": inputs}
-                                 for (request_id, row_index), inputs, prediction in zip(request_ids, rows, predictions)])
+        self.log.append([{"request_id": request_id, "row": row_index, "ts": now, "version": version,
+                          "prediction": prediction, "inputs": inputs}
+                         for (request_id, row_index), inputs, prediction in zip(request_ids, rows, predictions)])
 
 
-_FEEDBACK_FILES: dict[str, Path] = {}  # directory -> this process's feedback file
+class FeedbackLog:
+    """Labels POSTed to the endpoint: [{request_id, row, label}] appended to this replica's own files."""
 
+    def __init__(self, directory: Path, rotate_bytes: int = DEFAULT_ROTATE_BYTES, keep_s: float | None = DEFAULT_KEEP_S):
+        self.log = RotatingLog(Path(directory) / "feedback", "endpoint", rotate_bytes, keep_s)
 
-def append_feedback_lines(directory: Path, items: list[dict[str, Any]]) -> None:
-    """Labels POSTed to the endpoint: [{request_id, row, label}] appended to this replica's own file."""
-    key = str(directory)
-    if key not in _FEEDBACK_FILES:
-        _FEEDBACK_FILES[key] = writer_file(Path(directory) / "feedback", "endpoint")
-    now = time.time()
-    append_lines(_FEEDBACK_FILES[key], [{"key_kind": "request_id", "key": str(item["request_id"]),
-                                         "row": int(item.get("row", 0)), "label": item["label"], "ts": now}
-                                        for item in items])
+    def write(self, items: list[dict[str, Any]]) -> None:
+        now = time.time()
+        self.log.append([{"key_kind": "request_id", "key": str(item["request_id"]), "row": int(item.get("row", 0)),
+                          "label": item["label"], "ts": now} for item in items])

@@ -58,6 +58,7 @@ def deploy_params(spec: Any) -> dict[str, Any]:
         "deployment_options": options,
         "keeps_feedback": spec.monitoring is not None or spec.retraining is not None,
         "drift_window_rows": monitoring.drift_window_rows, "drift_every_s": monitoring.drift_every_s,
+        "log_rotate_bytes": int(monitoring.logs.rotate_mb * 2**20), "log_keep_s": monitoring.logs.keep,
         "drift": drift_settings(spec),
     }
 

@@ -33,6 +33,8 @@ class EndpointConfig:
     deployment_options: dict[str, Any] = field(default_factory=dict)
     monitoring_dir: Optional[str] = None  # prediction log + feedback (when the spec has retraining/monitoring)
     drift_window_rows: int = 1000
+    log_rotate_bytes: int = 64 * 2**20  # monitoring.logs: a new log file past this size
+    log_keep_s: Optional[float] = None  # log files older than this are deleted
     monitor: Optional[dict[str, Any]] = None  # MonitorConfig fields; None: no monitor deployment
     fast_path: bool = True  # serve sklearn forests through mlops.serving.fast_path when verified
 
@@ -273,11 +275,14 @@ def build_application(cfg: EndpointConfig):
             self._company_at = 0.0  # when a request last arrived while others were in flight
             self.swap_error: Optional[dict[str, Any]] = None  # the last refused hot swap, until one succeeds
             state["endpoint"] = self  # the middleware's fast path answers through this replica
-            self.log = None
+            self.log, self.feedback_log = None, None
             if cfg.monitoring_dir:
                 from mlops.monitoring.store import PredictionLog
 
-                self.log = PredictionLog(cfg.monitoring_dir)
+                from mlops.monitoring.store import FeedbackLog
+
+                self.log = PredictionLog(cfg.monitoring_dir, cfg.log_rotate_bytes, cfg.log_keep_s)
+                self.feedback_log = FeedbackLog(cfg.monitoring_dir, cfg.log_rotate_bytes, cfg.log_keep_s)
 
         def _ensure_flusher(self) -> None:
             """Ship the traffic delta to the monitor about once a second (started on the first request)."""
@@ -458,13 +463,11 @@ def build_application(cfg: EndpointConfig):
             if not cfg.monitoring_dir:
                 return JSONResponse({"detail": [{"field": "body", "message": "this endpoint keeps no feedback: "
                                                  "add a retraining or monitoring section to the spec"}]}, status_code=404)
-            from mlops.monitoring.store import append_feedback_lines
-
             refused = label_problems(self.bundle, body.labels)
             if refused:
                 count_error("validation")
                 return JSONResponse({"detail": refused}, status_code=422)
-            append_feedback_lines(cfg.monitoring_dir, [item.model_dump() for item in body.labels])
+            self.feedback_log.write([item.model_dump() for item in body.labels])
             return {"stored": len(body.labels)}
 
         @api.get("/stats")

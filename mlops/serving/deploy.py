@@ -81,6 +81,7 @@ def endpoint_config(params: dict[str, Any], runtime: dict[str, Any], version: st
         max_batch_size=params["max_batch_size"], wait_ms=params["wait_ms"], token_sha256=token_sha,
         deployment_options=params["deployment_options"], fast_path=params["fast_path"], monitoring_dir=feedback,
         drift_window_rows=params["drift_window_rows"],
+        log_rotate_bytes=params.get("log_rotate_bytes", 64 * 2**20), log_keep_s=params.get("log_keep_s"),
         monitor={"name": params["name"], "tracking_uri": uri, "columns": columns,
                  "drift_window_rows": params["drift_window_rows"], "drift_every_s": params["drift_every_s"],
                  "drift": params["drift"]})

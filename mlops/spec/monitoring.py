@@ -35,7 +35,15 @@ class WebhookSink(StrictModel):
     timeout_s: float = Field(5, gt=0)
 
 
+class LogsSpec(StrictModel):
+    """The endpoint's prediction log and posted feedback (.mlops/monitoring/<name>/)."""
+
+    rotate_mb: float = Field(64, gt=0, description="each writer starts a new log file once its file reaches this size")
+    keep: Duration = Field("30d", description="log files untouched for longer than this are deleted, e.g. 7d")
+
+
 class MonitoringSpec(StrictModel):
+    logs: LogsSpec = Field(default_factory=LogsSpec)
     alerts: list[Alert] = Field(default_factory=list)
     sink: Annotated[Union[LogSink, WebhookSink], Field(discriminator="type")] = LogSink()
     drift_window_rows: int = Field(1000, ge=50, description="recent online inputs kept for the endpoint's drift check")
