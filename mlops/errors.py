@@ -65,6 +65,14 @@ class RegistryError(MlopsError):
     """A model version is missing, or its artifact fails the integrity check."""
 
 
+class ScoreError(MlopsError):
+    """A model could not be scored on labelled rows (monitoring): which metric, which rows, and why."""
+
+
+class DeployError(MlopsError):
+    """Serve could not start the endpoint's replicas: the cause, without Serve's whole traceback."""
+
+
 class FieldValueError(ValueError):
     """Raised by a model-level validator about one of its fields: the error is reported at that field
     (`model.metric`), not at the model (`model`)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -184,8 +185,15 @@ def detect_drift(reference: DriftReference, frame: pd.DataFrame, detector: str =
     return report
 
 
+def quiet_alibi_detect() -> None:
+    """Call before importing alibi_detect: it imports transformers, which prints "None of PyTorch,
+    TensorFlow >= 2.0, or Flax have been found..." on installs without them; nothing here needs those."""
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+
+
 def _univariate(reference: DriftReference, ref: np.ndarray, new: np.ndarray, detector: str, columns: range,
                 p_val: float, correction: str) -> DriftReport:
+    quiet_alibi_detect()
     from alibi_detect.cd import ChiSquareDrift, KSDrift, TabularDrift
 
     cols = list(columns)
@@ -221,6 +229,8 @@ def _scalar_threshold(threshold: Any) -> float:
 def _mmd(reference: DriftReference, ref: np.ndarray, new: np.ndarray, report: DriftReport, seed: int) -> None:
     """Replace the report's verdict by the MMD permutation test's (features keep their univariate tests)."""
     import torch
+
+    quiet_alibi_detect()
     from alibi_detect.cd import MMDDrift
 
     rng = np.random.default_rng(seed)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops.monitoring.drift import DriftReference, dense, encode
+from mlops.monitoring.drift import DriftReference, dense, encode, quiet_alibi_detect
 
 OUTLIER_DETECTORS = ("iforest", "mahalanobis")
 N_ESTIMATORS = 100
@@ -74,6 +74,7 @@ def fit_outlier_detector(reference: DriftReference, detector: str = "iforest", t
 
 
 def _fit_iforest(X: np.ndarray, percentile: float, seed: int) -> tuple[Any, float]:
+    quiet_alibi_detect()
     from alibi_detect.od import IForest
 
     # A placeholder threshold keeps alibi from logging "no threshold set"; infer_threshold replaces it.
@@ -88,6 +89,7 @@ def _fit_mahalanobis(X: np.ndarray, percentile: float) -> tuple[Any, float]:
     # The pytorch-backed detector, not `alibi_detect.od.Mahalanobis`: that older one is an online detector
     # whose score() updates its mean and covariance on every call (the same row scores differently twice)
     # and builds an n x d x d array per batch. This one fits once and scores with one matrix product.
+    quiet_alibi_detect()
     from alibi_detect.od._mahalanobis import Mahalanobis
 
     model = Mahalanobis(device="cpu")

@@ -42,6 +42,7 @@ def drift_fired(cfg: Any, ev: Evidence) -> TriggerResult:
 
 
 def metric_drop_fired(cfg: Any, ev: Evidence) -> TriggerResult:
+    from mlops.errors import ScoreError
     from mlops.monitoring.evaluate import score
 
     metric = cfg.metric or ev.spec.model.metric
@@ -49,7 +50,10 @@ def metric_drop_fired(cfg: Any, ev: Evidence) -> TriggerResult:
     if len(rows) < cfg.min_labels:
         return TriggerResult("metric_drop", False, f"{len(rows)} labelled rows since the champion was trained; "
                                                    f"needs {cfg.min_labels}")
-    value = score(ev.champion, rows, ev.spec.data.target, metric)
+    try:
+        value = score(ev.champion, rows, ev.spec.data.target, metric)
+    except ScoreError as exc:  # one trigger that cannot judge does not stop the others
+        return TriggerResult("metric_drop", False, f"not judged: {exc}")
     bound, fired = (cfg.below, value < cfg.below) if cfg.below is not None else (cfg.above, value > cfg.above)
     side = "below" if cfg.below is not None else "above"
     return TriggerResult("metric_drop", fired, f"champion {metric}={value:.4f} on the latest {len(rows)} labelled rows; "

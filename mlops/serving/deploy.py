@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.errors import MlopsError, Problem, SpecError
+from mlops.errors import DeployError, MlopsError, Problem, SpecError
 from mlops.project import Project
 
 THROUGHPUT_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
@@ -107,6 +108,17 @@ def check_replicas_fit(params: dict[str, Any]) -> None:
                             f"but the cluster has {total:g} CPUs")
 
 
+def deploy_failure(name: str, message: str) -> str:
+    """Serve's DEPLOY_FAILED message (a replica's whole traceback) as the lines a user needs: which
+    application, the exception that ended its replicas, and where to read the rest."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    causes = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b.*", line)]
+    cause = causes[-1] if causes else (lines[-1] if lines else "no reason given")
+    return (f"the endpoint '{name}' did not start: its replicas failed with {cause}\n"
+            f"the replicas' logs (Serve's, under the Ray session's logs/serve/) have the whole traceback; "
+            f"`mlops status {name}` shows the application's state")
+
+
 def deploy(node: Any, version: str | None = None) -> Deployed:
     """Deploy (or update in place) the application of a deploy node on the connected Ray."""
     from ray import serve
@@ -117,7 +129,10 @@ def deploy(node: Any, version: str | None = None) -> Deployed:
     check_replicas_fit(params)
     cfg = endpoint_config(params, node.runtime, version)
     start_http(params["host"], params["port"], params["timeout_s"])
-    serve.run(build_application(cfg), name=params["name"], route_prefix=cfg.route, blocking=False)
+    try:
+        serve.run(build_application(cfg), name=params["name"], route_prefix=cfg.route, blocking=False)
+    except (RuntimeError, TimeoutError) as exc:
+        raise DeployError(deploy_failure(params["name"], str(exc))) from None
     return Deployed(params["name"], f"http://{params['host']}:{params['port']}{cfg.route}", cfg.version)
 
 
