@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 import time
 
@@ -333,8 +334,18 @@ def _raw_status(url: str, head: str) -> int:
         return int(conn.recv(4096).split(b" ", 2)[1])
 
 
+class _Records(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def test_a_serving_only_change_updates_the_endpoint_in_place(endpoint):
-    """Only `deploy` runs: no training, no new version, no failed request; then an unchanged apply is a no-op."""
+    """Only `deploy` runs: no training, no new version, no failed request; then an unchanged apply is a no-op.
+    Serve's "New http_options ... will not be applied" (mlops passes none) is not shown."""
     store = api.registry(endpoint["uri"])
     api.apply(endpoint["spec"], endpoint["overrides"])  # other tests scored other variants into the same output file
     before = [v.version for v in store.versions("iris")]
@@ -346,6 +357,10 @@ def test_a_serving_only_change_updates_the_endpoint_in_place(endpoint):
                 r = client.post(f"{endpoint['url']}/predict", json={"rows": [GOOD]})
                 (served.add(r.status_code) if r.status_code == 200 else failures.append((r.status_code, r.text)))
 
+    serve_logger, records = logging.getLogger("ray.serve"), _Records()
+    level = serve_logger.level
+    serve_logger.setLevel(logging.INFO)  # what a user's console shows (the tests' Ray logs errors only)
+    serve_logger.addHandler(records)
     thread = threading.Thread(target=hammer)
     thread.start()
     try:
@@ -357,7 +372,10 @@ def test_a_serving_only_change_updates_the_endpoint_in_place(endpoint):
     finally:
         stop.set()
         thread.join()
+        serve_logger.removeHandler(records)
+        serve_logger.setLevel(level)
     assert result.ran == ["deploy"] and failures == [] and served == {200}
+    assert records.messages and not [m for m in records.messages if "will not be applied" in m]
     assert [v.version for v in store.versions("iris")] == before
     assert api.apply(endpoint["spec"], changed).up_to_date  # running with these settings: left alone
 
@@ -412,3 +430,31 @@ def test_token_auth(endpoint, monkeypatch):
         from ray import serve
 
         serve.delete(deployed.name)  # same app name as the module's endpoint: this test runs last
+
+
+def test_overload_is_refused_with_503_and_retry_after(endpoint):
+    """Beyond what the replicas take at once plus the queue, requests get 503 + Retry-After at once: no
+    timeouts, no other 5xx, and every accepted request is answered correctly. Then the limits go back."""
+    tight = [*endpoint["overrides"], "serving.online.max_ongoing_requests=1", "serving.online.max_queued_requests=1"]
+    rows = iris_rows(150) * 6  # 900 rows per request: slow enough that 48 at once overflow one slot and one queued
+    bundle = api.load_model("iris", uri=endpoint["uri"])
+    expected = bundle.predict(pd.DataFrame(rows)[bundle.input_columns]).tolist()
+
+    async def burst() -> list[tuple[int, str | None, bool]]:
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=48)) as client:
+            async def one():
+                r = await client.post(f"{endpoint['url']}/predict", json={"rows": rows})
+                return r.status_code, r.headers.get("retry-after"), r.status_code == 200 and r.json()["predictions"] == expected
+            return await asyncio.gather(*(one() for _ in range(48)))
+
+    try:
+        assert api.apply(endpoint["spec"], tight).ran == ["deploy"]
+        results = asyncio.run(burst())
+    finally:
+        api.apply(endpoint["spec"], endpoint["overrides"])
+    statuses = sorted({status for status, _, _ in results})
+    assert set(statuses) <= {200, 503}, statuses
+    refused = [retry for status, retry, _ in results if status == 503]
+    assert refused and all(retry is not None and float(retry) > 0 for retry in refused)
+    assert all(correct for status, _, correct in results if status == 200)
+    assert any(status == 200 for status, _, _ in results)

@@ -1,12 +1,14 @@
 """Deploying, updating, following the alias, and inspecting the project's Serve application."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from mlops.errors import DeployError, MlopsError, Problem, SpecError
 from mlops.project import Project
@@ -108,6 +110,24 @@ def check_replicas_fit(params: dict[str, Any]) -> None:
                             f"but the cluster has {total:g} CPUs")
 
 
+class _ReconnectNotice(logging.Filter):
+    """Serve logs "New http_options/controller_options will not be applied" on every `serve.run` against
+    a running Serve; mlops passes none (start_http checked the address), so the line only misleads."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "will not be applied" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _without_reconnect_notice() -> Iterator[None]:
+    serve_logger, notice = logging.getLogger("ray.serve"), _ReconnectNotice()
+    serve_logger.addFilter(notice)
+    try:
+        yield
+    finally:
+        serve_logger.removeFilter(notice)
+
+
 def deploy_failure(name: str, message: str) -> str:
     """Serve's DEPLOY_FAILED message (a replica's whole traceback) as the lines a user needs: which
     application, the exception that ended its replicas, and where to read the rest."""
@@ -130,7 +150,8 @@ def deploy(node: Any, version: str | None = None) -> Deployed:
     cfg = endpoint_config(params, node.runtime, version)
     start_http(params["host"], params["port"], params["timeout_s"])
     try:
-        serve.run(build_application(cfg), name=params["name"], route_prefix=cfg.route, blocking=False)
+        with _without_reconnect_notice():
+            serve.run(build_application(cfg), name=params["name"], route_prefix=cfg.route, blocking=False)
     except (RuntimeError, TimeoutError) as exc:
         raise DeployError(deploy_failure(params["name"], str(exc))) from None
     return Deployed(params["name"], f"http://{params['host']}:{params['port']}{cfg.route}", cfg.version)
