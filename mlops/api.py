@@ -37,7 +37,23 @@ def explain(plan, force: bool | str | None = None) -> dict[str, dict[str, Any]]:
 
     register, load_node = plan.node("register"), plan.node("load")
     cache = NodeCache(cache_dir(register.runtime["tracking_uri"], Path(load_node.runtime["base_dir"])))
-    return explain_nodes(plan, cache, cache.read_state(plan.name), force)
+    state = cache.read_state(plan.name) or _state_kept_in_store(register.runtime, plan.name)
+    return explain_nodes(plan, cache, state, force)
+
+
+def _state_kept_in_store(runtime: dict[str, Any], name: str) -> dict[str, Any]:
+    """The last applied state as MLflow keeps it, when the file beside the store is gone (another
+    machine, a cleaned folder). Never creates a store: a missing one means nothing was applied."""
+    from mlops.errors import RegistryError
+    from mlops.registry import Registry
+
+    uri = runtime["tracking_uri"]
+    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+        return {}
+    try:
+        return Registry(uri, create=False).applied_state(runtime["experiment"], name)
+    except RegistryError:
+        return {}
 
 
 def preflight(project: Project) -> None:

@@ -24,6 +24,10 @@ HISTORY_TAG = "mlops.champion_history"  # JSON list of versions that held the ch
 CHAMPION = "champion"
 
 
+APPLIED_STATE_FILE = "spec/applied_state.json"
+LAST_APPLIED_TAG = "mlops.last_applied"
+
+
 def artifact_root_for(uri: str) -> str | None:
     """Artifacts of a sqlite store live beside the database file (so a project dir is self-contained)."""
     if uri.startswith("sqlite:///"):
@@ -195,6 +199,25 @@ class Registry:
     def log_dir(self, run_id: str, directory: Path, artifact_path: str) -> str:
         self.client.log_artifacts(run_id, str(directory), artifact_path)
         return f"{self.client.get_run(run_id).info.artifact_uri}/{artifact_path}"
+
+    def record_applied_state(self, experiment: str, run_id: str, name: str, state: dict[str, Any]) -> None:
+        """Keep the last applied state of spec `name` in MLflow too: the apply's run holds it as
+        spec/applied_state.json and the experiment's tag `mlops.last_applied.<name>` names that run."""
+        self.client.log_text(run_id, json.dumps(state, default=str), APPLIED_STATE_FILE)
+        self.client.set_experiment_tag(self.experiment_id(experiment), f"{LAST_APPLIED_TAG}.{name}", run_id)
+
+    def applied_state(self, experiment: str, name: str) -> dict[str, Any]:
+        """The last applied state of spec `name` as MLflow keeps it ({} when none was recorded)."""
+        found = self.client.get_experiment_by_name(experiment)
+        run_id = (found.tags or {}).get(f"{LAST_APPLIED_TAG}.{name}") if found is not None else None
+        if not run_id:
+            return {}
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                path = self.client.download_artifacts(run_id, APPLIED_STATE_FILE, tmp)
+                return json.loads(Path(path).read_text())
+            except Exception:  # the run or its artifact is gone: as if nothing was recorded
+                return {}
 
     def find_run(self, experiment: str, tag: str, value: str):
         """The newest finished run with tag == value, or None."""

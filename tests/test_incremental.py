@@ -46,6 +46,15 @@ def test_each_edit_runs_exactly_the_nodes_it_touches(ray_local, tracking_uri, ex
     assert run.data.metrics["f1_macro"] == changed.metrics["f1_macro"] and "champion.f1_macro" in run.data.metrics
     assert "on the same test rows" in changed.decision
 
+    # The last applied state is kept in MLflow too: without the file beside the store, the plan still
+    # explains a change by field instead of calling every node "never applied".
+    state_file = next((Path(tracking_uri[len("sqlite:///"):]).parent / "node-cache" / "state").glob("iris.json"))
+    kept = state_file.read_bytes()
+    state_file.unlink()
+    assert api.explain(api.plan(spec, ["model.params.n_estimators=60"]))["train"]["reasons"] == [
+        "model.params.n_estimators: 50 -> 60"]
+    state_file.write_bytes(kept)
+
     # A new batch input: only batch scoring runs, with the champion, and no version is registered.
     frame = load_iris(as_frame=True).frame.head(12)
     frame.columns = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm", "target"]

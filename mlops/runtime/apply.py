@@ -136,15 +136,17 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
             result.seconds = execution.seconds
             registry.log_metrics(run_id, {f"seconds.{k}": v for k, v in execution.seconds.items()})
             _conclude(registry, run_id, plan, run, context, result, cache)
+            for node in plan.nodes:  # nodes kept in the cache without a state entry yet (an older state file)
+                if node.id not in run and kind_of(node.kind).cache in ("pickle", "none") and recorded(state, node) is None:
+                    entries[node.id] = entry_for(node, None)
+            applied = {"nodes": entries, "plan_hash": plan.hash, "run_id": result.run_id, "version": result.version,
+                       "metrics": result.metrics, "decision": result.decision}
+            registry.record_applied_state(experiment, run_id, plan.name, applied)
         except BaseException:
             registry.end_run(run_id, ok=False)
             raise
         registry.end_run(run_id, ok=True)
-    for node in plan.nodes:  # nodes kept in the cache without a state entry yet (an older state file)
-        if node.id not in run and kind_of(node.kind).cache in ("pickle", "none") and recorded(state, node) is None:
-            entries[node.id] = entry_for(node, None)
-    cache.write_state(plan.name, {"nodes": entries, "plan_hash": plan.hash, "run_id": result.run_id,
-                                  "version": result.version, "metrics": result.metrics, "decision": result.decision})
+    cache.write_state(plan.name, applied)
     return result
 
 
