@@ -86,10 +86,14 @@ def apply(spec_path: str | Path, overrides: Sequence[str] = (), *, address: str 
     from mlops.runtime.apply import apply_plan
 
     project = load(spec_path, overrides)
-    preflight(project)
     plan = compile_plan(project)
+    actions = explain(plan, force)
+    if any(a["action"] == "run" for a in actions.values()):
+        # The parameter check imports the model's library (about a second): only worth it when something
+        # will run. An unchanged spec's parameters were checked by the apply that recorded it.
+        preflight(project)
     if on_plan is not None:  # shown before anything runs, as `mlops plan` shows it
-        on_plan(plan, explain(plan, force))
+        on_plan(plan, actions)
     return apply_plan(project, plan, address=address, force=force, on_done=on_done)
 
 
