@@ -61,10 +61,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
 
-    from mlops.monitoring.check import check_batch
-    from mlops.monitoring.drift import DriftReference, detect_drift, encode
-    from mlops.monitoring.outliers import fit_outlier_detector
-    from mlops.monitoring.profile import infer_profile
+    from mlops.detectors.data_contract import check_batch
+    from mlops.detectors.drift import DriftReference, detect_drift, encode
+    from mlops.detectors.outliers import fit_outlier_detector
+    from mlops.detectors.column_profile import infer_profile
     from mlops.spec.validation import OnViolation
 
     start = time.perf_counter()

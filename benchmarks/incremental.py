@@ -58,7 +58,7 @@ def unchanged(work: Path, env: dict[str, str]) -> None:
 def serving_only(work: Path, env: dict[str, str]) -> None:
     import httpx
 
-    from mlops.runtime.processes import stable_port
+    from mlops.cluster.processes import stable_port
 
     port = stable_port()
     spec = work / "iris" / "online.yaml"

@@ -75,7 +75,7 @@ async def load(url: str, concurrency: int, total: int) -> dict:
 def run_mode(mode: str) -> dict:
     """One Serve mode in this (fresh) process: deploy the three variants and load each."""
     workdir = Path(tempfile.mkdtemp(prefix="mlops-bench-"))
-    from mlops.runtime.processes import stable_port as free_port
+    from mlops.cluster.processes import stable_port as free_port
 
     port = free_port()
     if mode == "throughput":

@@ -99,7 +99,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="mlops-soak-"))
-    from mlops.runtime.processes import stable_port
+    from mlops.cluster.processes import stable_port
     from mlops.serving.deploy import throughput_env
 
     os.environ.update(throughput_env())

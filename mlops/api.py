@@ -57,15 +57,10 @@ def _state_kept_in_store(runtime: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def preflight(project: Project) -> None:
-    """Checks that need the model libraries (parameter names), still before any Ray work."""
-    from mlops.models.estimators import check_params
+    """Checks that need the model libraries (parameter names, types, ranges; the search space)."""
+    from mlops.stages.preflight import check_model
 
-    if project.spec.model.type == "sklearn":
-        check_params(project.spec.model.model_dump())
-    if project.spec.tuning is not None or project.spec.model.type == "auto":
-        from mlops.stages.search_space import check_space
-
-        check_space(project.spec)
+    check_model(project.spec)
 
 
 def require_monitoring(field: str, why: str) -> None:
@@ -131,7 +126,7 @@ def tracking_uri(uri: str | None = None, name: str | None = None) -> str:
         return uri or os.environ["MLOPS_TRACKING_URI"]
     if name is not None:
         from mlops.errors import MlopsError
-        from mlops.runtime.local_head import read_state
+        from mlops.cluster.local_head import read_state
 
         try:
             head = read_state()
@@ -241,11 +236,12 @@ def load_model(name: str, alias: str = "champion", version: str | None = None, u
 
 def check(spec_path: str | Path, overrides: Sequence[str], data: str, *, version: str | None = None):
     """Validate a batch of new data against the champion's training profile; drift and outliers too."""
-    from mlops.monitoring.batch_check import check_data, read_batch
+    from mlops.monitoring.data_check import check_data
+    from mlops.sources.files import read_table
 
     project = load(spec_path, overrides, check_data=False)
     require_monitoring("validation", "batch validation and drift detection need pandera and alibi-detect")
-    frame = read_batch(data)
+    frame = read_table(data)
     return project, frame, check_data(project, frame, version=version)
 
 
@@ -261,11 +257,11 @@ def monitor(spec_path: str | Path, overrides: Sequence[str] = (), *, retrain: bo
 
 def feedback(spec_path: str | Path, overrides: Sequence[str], labels: str) -> int:
     """Store labels (request id or row key -> label) for metric_drop and retraining; returns rows stored."""
-    from mlops.monitoring.batch_check import read_batch
-    from mlops.monitoring.store import add_feedback, monitoring_dir
+    from mlops.sources.files import read_table
+    from mlops.serving.traffic_log import add_feedback, monitoring_dir
 
     project = load(spec_path, overrides, check_data=False)
     spec = project.spec
-    frame = read_batch(labels, "--labels")
+    frame = read_table(labels, "--labels")
     return add_feedback(monitoring_dir(project.base_dir, spec.name), frame, spec.data.target, spec.data.id_column,
                         "--labels")

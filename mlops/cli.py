@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mlops.errors import MlopsError
+from mlops import tracking_tags
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Declarative ML from one spec: validate, plan, apply on Ray, track in MLflow.")
@@ -186,9 +187,9 @@ def models(name: str = typer.Argument(..., help="registered model name (the spec
     for column in ("version", "aliases", "metric", "test score", "retrained on", "sha256", "run"):
         table.add_column(column)
     for v in api.registry(tracking_uri, name).versions(name):
-        score = v.tags.get("mlops.score")
-        table.add_row(v.version, ",".join(v.aliases), v.tags.get("mlops.metric", ""), f"{float(score):.4f}" if score else "",
-                      v.tags.get("mlops.trigger", ""), (v.sha256 or "")[:12], v.run_id or "")
+        score = v.tags.get(tracking_tags.SCORE)
+        table.add_row(v.version, ",".join(v.aliases), v.tags.get(tracking_tags.METRIC, ""), f"{float(score):.4f}" if score else "",
+                      v.tags.get(tracking_tags.TRIGGER, ""), (v.sha256 or "")[:12], v.run_id or "")
     print_wide(table)
 
 

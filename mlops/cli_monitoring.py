@@ -19,7 +19,7 @@ def check(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
           html_out: Optional[str] = typer.Option(None, "--html", help="write the HTML drift report here")) -> None:
     """Validate a batch against the model's training profile; drift and outliers too. Exit 1 on an error-severity anomaly."""
     from mlops import api
-    from mlops.monitoring.batch_check import write_reports
+    from mlops.monitoring.data_check import write_reports
 
     project, frame, result = api.check(spec, overrides or [], data, version=version)
     table = Table(title=f"{result.name} v{result.version}: {result.report.rows} rows checked")

@@ -35,9 +35,20 @@ class Entry:
     def load(self) -> Any:
         """The registered object; lazy references are imported on first use (built-ins only)."""
         if isinstance(self.target, str):
-            module, _, attr = self.target.partition(":")
-            self.target = getattr(importlib.import_module(module), attr)
+            self.target = _import_reference(self.target)
         return self.target
+
+    def resolve(self, key: str) -> Any:
+        """A metadata value that may be a lazy 'module:attr' reference (a config model, a probe)."""
+        value = self.meta.get(key)
+        if isinstance(value, str) and ":" in value:
+            value = self.meta[key] = _import_reference(value)
+        return value
+
+
+def _import_reference(reference: str) -> Any:
+    module, _, attr = reference.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 class Registry:
@@ -113,9 +124,12 @@ def load_plugins() -> None:
     _plugins_loaded = True
     from importlib.metadata import entry_points
 
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        _current_origin = f"plugin {ep.value}"
-        _current_package = ep.dist.name if ep.dist is not None else None
+    # mlops' own entry point (the built-in types) first, so a plugin can never take a built-in name.
+    ours = lambda ep: ep.dist is not None and ep.dist.name == "mlops"  # noqa: E731
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: not ours(ep)):
+        builtin = ours(ep)
+        _current_origin = "builtin" if builtin else f"plugin {ep.value}"
+        _current_package = None if builtin else (ep.dist.name if ep.dist is not None else None)
         try:
             loaded = ep.load()
             if callable(loaded):
@@ -123,10 +137,3 @@ def load_plugins() -> None:
         finally:
             _current_origin, _current_package = "builtin", None
 
-
-def _register_builtins() -> None:
-    # Built-ins use the same registries, but by lazy reference so importing the spec stays cheap.
-    from mlops import builtins  # noqa: F401  (its module body performs the registrations)
-
-
-_register_builtins()

@@ -74,15 +74,10 @@ def load_project(spec_path: str | Path, overrides: Sequence[str] = (), check_dat
 
 def probe_source(source: Any, base_dir: Path, field: str):
     """Cheap look at a data source (columns, emptiness, fingerprint) without loading it."""
-    from importlib import import_module
-
     entry = data_sources.get(source.type)
-    probe = entry.meta.get("probe")
+    probe = entry.resolve("probe")
     if probe is None:
         return None
-    if isinstance(probe, str):
-        module, _, attr = probe.partition(":")
-        probe = getattr(import_module(module), attr)
     return probe(source, base_dir, field)
 
 
@@ -151,7 +146,7 @@ def _check_batch_input(project: Project, train_columns: set[str], problems: Coll
 
 def batch_input_source(spec: Spec):
     """The batch-prediction input as a source config (a path or 'sklearn:NAME' becomes one)."""
-    from mlops.sources.config import CsvSource, ParquetSource, SklearnSource
+    from mlops.spec.sources import CsvSource, ParquetSource, SklearnSource
 
     value = spec.serving.batch.input
     if not isinstance(value, str):

@@ -16,16 +16,12 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from mlops.errors import RegistryError
+from mlops import tracking_tags
 
-SHA_TAG = "mlops.sha256"
-SCHEME_TAG = "mlops.hash_scheme"  # how SHA_TAG was computed (absent: the scheme before manifests)
-SIGNATURE_TAG = "mlops.signature"  # HMAC of SHA_TAG with the signing key kept outside MLflow (mlops.signing)
-HISTORY_TAG = "mlops.champion_history"  # JSON list of versions that held the champion alias, oldest first
 CHAMPION = "champion"
 
 
 APPLIED_STATE_FILE = "spec/applied_state.json"
-LAST_APPLIED_TAG = "mlops.last_applied"
 
 
 def artifact_root_for(uri: str) -> str | None:
@@ -150,7 +146,7 @@ class Registry:
                   parent_run_id: str | None = None) -> str:
         all_tags = dict(tags or {})
         if parent_run_id:
-            all_tags["mlflow.parentRunId"] = parent_run_id
+            all_tags[tracking_tags.PARENT_RUN] = parent_run_id
         run = self.client.create_run(self.experiment_id(experiment), run_name=run_name, tags=all_tags)
         return run.info.run_id
 
@@ -200,16 +196,21 @@ class Registry:
         self.client.log_artifacts(run_id, str(directory), artifact_path)
         return f"{self.client.get_run(run_id).info.artifact_uri}/{artifact_path}"
 
+    def last_retrain(self, name: str) -> dict[str, Any]:
+        """The last retrain attempt recorded on the registered model, with its decision ({} if none)."""
+        model = self.client.get_registered_model(name)
+        return json.loads((model.tags or {}).get(tracking_tags.LAST_RETRAIN, "{}"))
+
     def record_applied_state(self, experiment: str, run_id: str, name: str, state: dict[str, Any]) -> None:
         """Keep the last applied state of spec `name` in MLflow too: the apply's run holds it as
         spec/applied_state.json and the experiment's tag `mlops.last_applied.<name>` names that run."""
         self.client.log_text(run_id, json.dumps(state, default=str), APPLIED_STATE_FILE)
-        self.client.set_experiment_tag(self.experiment_id(experiment), f"{LAST_APPLIED_TAG}.{name}", run_id)
+        self.client.set_experiment_tag(self.experiment_id(experiment), f"{tracking_tags.LAST_APPLIED}.{name}", run_id)
 
     def applied_state(self, experiment: str, name: str) -> dict[str, Any]:
         """The last applied state of spec `name` as MLflow keeps it ({} when none was recorded)."""
         found = self.client.get_experiment_by_name(experiment)
-        run_id = (found.tags or {}).get(f"{LAST_APPLIED_TAG}.{name}") if found is not None else None
+        run_id = (found.tags or {}).get(f"{tracking_tags.LAST_APPLIED}.{name}") if found is not None else None
         if not run_id:
             return {}
         with tempfile.TemporaryDirectory() as tmp:
@@ -235,14 +236,14 @@ class Registry:
         try:
             self.client.get_registered_model(name)
         except MlflowException:
-            self.client.create_registered_model(name, tags={HISTORY_TAG: "[]"})
+            self.client.create_registered_model(name, tags={tracking_tags.CHAMPION_HISTORY: "[]"})
         from mlops.models.bundle import HASH_SCHEME
         from mlops.signing import sign
 
         signed = sign(sha256)
         mv = self.client.create_model_version(name, source, run_id=run_id,
-                                              tags={SHA_TAG: sha256, SCHEME_TAG: HASH_SCHEME,
-                                                    **({SIGNATURE_TAG: signed} if signed else {}),
+                                              tags={tracking_tags.SHA256: sha256, tracking_tags.HASH_SCHEME: HASH_SCHEME,
+                                                    **({tracking_tags.SIGNATURE: signed} if signed else {}),
                                                     **{k: str(v) for k, v in (tags or {}).items()}})
         return self.version(name, mv.version)
 
@@ -280,7 +281,7 @@ class Registry:
             model = self.client.get_registered_model(name)
         except MlflowException:
             raise RegistryError(f"no registered model named '{name}' in {self.uri}") from None
-        return json.loads(model.tags.get(HISTORY_TAG, "[]"))
+        return json.loads(model.tags.get(tracking_tags.CHAMPION_HISTORY, "[]"))
 
     def promote(self, name: str, version: str | int, alias: str = CHAMPION) -> None:
         """Point `alias` at `version`; for the champion, remember the order for rollback."""
@@ -289,7 +290,7 @@ class Registry:
             history = self.champion_history(name)
             if not history or history[-1] != str(version):
                 history.append(str(version))
-            self.client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+            self.client.set_registered_model_tag(name, tracking_tags.CHAMPION_HISTORY, json.dumps(history))
         self.client.set_registered_model_alias(name, alias, str(version))
 
     def rollback(self, name: str) -> str:
@@ -304,7 +305,7 @@ class Registry:
         history.pop()
         self.verify(name, history[-1])  # never point the alias at a version that does not load
         self.client.set_registered_model_alias(name, CHAMPION, history[-1])
-        self.client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history))
+        self.client.set_registered_model_tag(name, tracking_tags.CHAMPION_HISTORY, json.dumps(history))
         return history[-1]
 
     def verify(self, name: str, version: str | int) -> None:
@@ -330,13 +331,13 @@ class Registry:
         from mlops.signing import verify
 
         mv = self.version(name, version) if version is not None else self.by_alias(name, alias)
-        verify(mv.sha256, mv.tags.get(SIGNATURE_TAG), f"model '{name}' v{mv.version}")  # before any download
+        verify(mv.sha256, mv.tags.get(tracking_tags.SIGNATURE), f"model '{name}' v{mv.version}")  # before any download
         with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:  # flavors load eagerly
-            bundle = load_bundle(self.download(mv, Path(tmp)), mv.sha256, mv.tags.get(SCHEME_TAG))
+            bundle = load_bundle(self.download(mv, Path(tmp)), mv.sha256, mv.tags.get(tracking_tags.HASH_SCHEME))
         bundle.meta["registered_version"] = mv.version
         return bundle
 
 
 def _to_version(mv: Any) -> ModelVersion:
-    return ModelVersion(mv.name, str(mv.version), mv.run_id, mv.source, (mv.tags or {}).get(SHA_TAG),
+    return ModelVersion(mv.name, str(mv.version), mv.run_id, mv.source, (mv.tags or {}).get(tracking_tags.SHA256),
                         list(getattr(mv, "aliases", []) or []), dict(mv.tags or {}))

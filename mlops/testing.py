@@ -20,7 +20,7 @@ def ray_local():
     for key, value in throughput_env().items():
         os.environ.setdefault(key, value)
     if not ray.is_initialized():
-        from mlops.runtime.cluster import start_embedded
+        from mlops.cluster.session import start_embedded
 
         start_embedded(2)  # as mlops starts it: loopback only, token auth
     yield ray

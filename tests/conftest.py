@@ -11,7 +11,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 
 # ray_local and tracking_uri come from mlops.testing (loaded with -p mlops.testing in pyproject.toml).
-from mlops.runtime.processes import free_port, stable_port  # noqa: E402,F401  (tests import them from here)
+from mlops.cluster.processes import free_port, stable_port  # noqa: E402,F401  (tests import them from here)
 
 
 # Serve's HTTP options are fixed per Ray instance, and the session shares one Ray: every test module that

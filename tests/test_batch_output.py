@@ -5,7 +5,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mlops.stages.batch_predict import OutputWriter
+from mlops.stages.batch_output import OutputWriter
 
 
 def test_a_failure_mid_write_keeps_the_previous_output_and_leaves_no_temp(tmp_path):
@@ -32,7 +32,7 @@ def test_a_torn_log_line_is_skipped_with_a_warning(tmp_path):
     """A crash mid-write leaves a partial last line: readers skip it (and say so) instead of failing."""
     import warnings
 
-    from mlops.monitoring.store import PredictionLog, read_prediction_log
+    from mlops.serving.traffic_log import PredictionLog, read_prediction_log
 
     log = PredictionLog(tmp_path)
     log.write([("r1", 0), ("r1", 1)], [{"x": 1.0}, {"x": 2.0}], [0, 1], "1")
@@ -46,7 +46,7 @@ def test_a_torn_log_line_is_skipped_with_a_warning(tmp_path):
 
 
 def test_each_writer_appends_to_its_own_file(tmp_path):
-    from mlops.monitoring.store import PredictionLog
+    from mlops.serving.traffic_log import PredictionLog
 
     first, second = PredictionLog(tmp_path), PredictionLog(tmp_path)
     assert first.path != second.path and first.path.parent == second.path.parent
@@ -56,7 +56,7 @@ def test_a_log_rotates_and_old_files_are_deleted(tmp_path):
     import os
     import time
 
-    from mlops.monitoring.store import PredictionLog, read_prediction_log
+    from mlops.serving.traffic_log import PredictionLog, read_prediction_log
 
     log = PredictionLog(tmp_path, rotate_bytes=300, keep_s=3600)
     for i in range(6):
@@ -72,7 +72,7 @@ def test_a_log_rotates_and_old_files_are_deleted(tmp_path):
 
 def test_logs_are_read_incrementally(tmp_path):
     """A second read parses only what was appended since the first (the rest comes from .read/)."""
-    from mlops.monitoring.store import READ_CACHE, PredictionLog, read_prediction_log
+    from mlops.serving.traffic_log import READ_CACHE, PredictionLog, read_prediction_log
 
     log = PredictionLog(tmp_path)
     log.write([("a", 0), ("a", 1)], [{"x": 1.0}, {"x": 2.0}], [0, 1], "1")
@@ -91,7 +91,7 @@ def test_logs_are_read_incrementally(tmp_path):
 
 
 def test_posted_feedback_rotates_like_the_prediction_log(tmp_path):
-    from mlops.monitoring.store import FeedbackLog, read_feedback
+    from mlops.serving.traffic_log import FeedbackLog, read_feedback
 
     log = FeedbackLog(tmp_path, rotate_bytes=100)
     for i in range(5):

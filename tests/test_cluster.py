@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 pytestmark = pytest.mark.slow
 
 
-from mlops.runtime.processes import stable_port as free_port  # noqa: E402  (ports bound later, by the head)
+from mlops.cluster.processes import stable_port as free_port  # noqa: E402  (ports bound later, by the head)
 
 
 def _kill_tree(pgid: int, marker: str) -> None:

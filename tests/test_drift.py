@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops.monitoring.drift import DriftReference, detect_drift, encode
-from mlops.monitoring.outliers import OutlierDetector, fit_outlier_detector
+from mlops.detectors.drift import DriftReference, detect_drift, encode
+from mlops.detectors.outliers import OutlierDetector, fit_outlier_detector
 
 NUMERIC = [f"x{i}" for i in range(5)]
 COLORS, COLOR_P = ["red", "green", "blue"], [0.5, 0.3, 0.2]
@@ -104,7 +104,9 @@ def test_html_report_and_dict(reference):
     frame = sample(3000, seed=6, shift={"x2": 0.5})
     frame.loc[:20, "size"] = "XXL"
     report = detect_drift(reference, frame, "tabular", correction="fdr")
-    page = report.to_html(reference, frame)
+    from mlops.detectors.drift_report import render_html
+
+    page = render_html(report, reference, frame)
     assert "Drift detected" in page and "<td>x2</td>" in page
     assert page.count("<img") == 7 and "data:image/png;base64," in page
     payload = json.loads(json.dumps(report.to_dict()))

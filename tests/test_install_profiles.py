@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops.runtime.processes import stable_port
+from mlops.cluster.processes import stable_port
 
 pytestmark = pytest.mark.slow
 

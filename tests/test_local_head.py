@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from mlops.runtime.processes import alive
+from mlops.cluster.processes import alive
 
 
 def _stop(cwd) -> subprocess.CompletedProcess:

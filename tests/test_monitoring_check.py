@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops.monitoring.check import check_batch
-from mlops.monitoring.profile import infer_profile
+from mlops.detectors.data_contract import check_batch
+from mlops.detectors.column_profile import infer_profile
 from mlops.spec.validation import OnViolation
 
 INPUTS = ["age", "income", "plan", "score"]

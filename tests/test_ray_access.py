@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops.runtime.ray_access import is_loopback
+from mlops.cluster.access import is_loopback
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +110,7 @@ def test_the_persistent_head_requires_the_token_and_listens_on_loopback(tmp_path
     home, stranger = tmp_path / "home", tmp_path / "stranger"
     home.mkdir()
     stranger.mkdir()
-    start = ("import json; from mlops.runtime.local_head import start_head; s = start_head({}, num_cpus=1); "
+    start = ("import json; from mlops.cluster.local_head import start_head; s = start_head({}, num_cpus=1); "
              "print(json.dumps({'gcs': s.gcs, 'pid': s.pid}))")
     started = subprocess.run([sys.executable, "-c", start], cwd=tmp_path, env=_fresh_env(home), capture_output=True,
                              text=True, timeout=180)
@@ -126,7 +126,7 @@ def test_the_persistent_head_requires_the_token_and_listens_on_loopback(tmp_path
         assert probe(state["gcs"], stranger, None) == "refused ConnectionError"
         assert probe(state["gcs"], home, "token") == "ran"  # the owner's token works
     finally:
-        from mlops.runtime.local_head import HeadState, stop_head
+        from mlops.cluster.local_head import HeadState, stop_head
 
         monkeypatch.chdir(tmp_path)  # stop_head forgets the state file of the working directory
         stop_head(HeadState(state["gcs"], state["pid"], 0))
@@ -141,7 +141,7 @@ def test_the_embedded_ray_of_apply_requires_the_token_and_listens_on_loopback(tm
         import json, os, sys
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         import ray
-        from mlops.runtime.cluster import ray_session
+        from mlops.cluster.session import ray_session
         from test_ray_access import listeners, probe, _tree
         from pathlib import Path
         with ray_session("local", None, 1):

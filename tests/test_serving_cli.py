@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from mlops.runtime.processes import stable_port
+from mlops.cluster.processes import stable_port
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +51,7 @@ def test_apply_online_then_status_predict_promote_stop(tmp_path, example):
         stopped = cli("stop", cwd=tmp_path)
     assert "local Ray head" in stopped.stdout
     assert not (tmp_path / ".mlops" / "ray-head.json").exists()
-    from mlops.runtime.processes import alive
+    from mlops.cluster.processes import alive
 
     time.sleep(1)
     assert not alive(head["pid"])

@@ -101,7 +101,7 @@ def test_answers_carry_outlier_scores_and_flags(endpoint):
 
 
 def test_feedback_endpoint_stores_labels_and_names_bad_fields(endpoint):
-    from mlops.monitoring.store import monitoring_dir, read_feedback
+    from mlops.serving.traffic_log import monitoring_dir, read_feedback
 
     answer = httpx.post(f"{endpoint['url']}/predict", json={"rows": rows(3, 2, False)}, timeout=10).json()
     labels = [{"request_id": answer["request_id"], "row": i, "label": 1} for i in range(3)]
@@ -110,7 +110,7 @@ def test_feedback_endpoint_stores_labels_and_names_bad_fields(endpoint):
     feedback = read_feedback(monitoring_dir(endpoint["spec"].parent, "churnol"))
     assert set(feedback["key"]) == {answer["request_id"]} and sorted(feedback["row"]) == [0, 1, 2]
     # The labels join the served rows by request id: they are the labelled data metric_drop scores.
-    from mlops.monitoring.evidence import labelled_rows
+    from mlops.monitoring.trigger_evidence import labelled_rows
     from mlops.project import load_project
 
     champion = api.load_model("churnol", uri=endpoint["uri"])

@@ -28,7 +28,7 @@ class Bundle:
 
     model: Any
     meta: dict[str, Any]
-    monitoring: Any = None  # mlops.monitoring.artifacts.MonitoringArtifacts, when trained with them
+    monitoring: Any = None  # mlops.detectors.artifacts.MonitoringArtifacts, when trained with them
 
     @property
     def task(self) -> str:
@@ -119,7 +119,7 @@ def save_bundle(model: Any, meta: dict[str, Any], directory: Path, monitoring: A
     directory.mkdir(parents=True, exist_ok=True)
     model_flavors.get(meta["flavor"]).load().save(model, directory)
     if monitoring is not None:
-        from mlops.monitoring import artifacts
+        from mlops.detectors import artifacts
 
         artifacts.save(monitoring, directory)
     from mlops.plugins import package_version
@@ -146,7 +146,7 @@ def load_bundle(directory: Path, expected_sha256: str | None, scheme: str | None
     model = model_flavors.get(meta["flavor"]).load().load(directory, meta)
     monitoring = None
     if (directory / "monitoring").is_dir():
-        from mlops.monitoring import artifacts
+        from mlops.detectors import artifacts
 
         monitoring = artifacts.load(directory)
     return Bundle(model, meta, monitoring)

@@ -12,7 +12,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from mlops.metrics import METRICS, compute_metrics
+from mlops.metrics import METRICS
+from mlops.models.scores import compute_metrics
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "silu": nn.SiLU, "elu": nn.ELU,
                "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}

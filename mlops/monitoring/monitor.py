@@ -49,7 +49,7 @@ def monitor_once(project: Any, *, retrain: bool = True, address: str | None = No
 
 def _judge_triggers(project: Any, outcome: MonitorOutcome, retrain: bool, address: str | None,
                     on_done: Callable | None, on_judged: Callable | None) -> MonitorOutcome:
-    from mlops.monitoring import evidence as ev
+    from mlops.monitoring import trigger_evidence as ev
     from mlops.monitoring.triggers import Evidence, evaluate
     from mlops.registry import Registry
 
@@ -80,9 +80,9 @@ def _judge_triggers(project: Any, outcome: MonitorOutcome, retrain: bool, addres
 
 def _follow(name: str, uri: str) -> str | None:
     """A running endpoint follows the alias (no downtime); nothing to do when none runs."""
-    from mlops import api
+    from mlops.serving.control import follow_alias
 
     try:
-        return api.follow_alias(name, uri)
+        return follow_alias(name, uri)
     except Exception as exc:  # noqa: BLE001 - the decision stands even if no endpoint can be reached
         return f"endpoint not updated: {exc}"

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from mlops.monitoring.evidence import RETRAIN_STATE_TAG, ROWS_SEEN_TAG
+from mlops import tracking_tags
 
 MIN_HOLDOUT_ROWS = 10
 
@@ -52,7 +52,7 @@ def training_frame(project: Any, new_labelled: Any) -> Any:
 def challenger_project(project: Any, data_file: Path) -> Any:
     """The same spec with data.source pointing at the retraining window; nothing is served by it."""
     from mlops.project import Project, probe_source
-    from mlops.sources.config import ParquetSource
+    from mlops.spec.sources import ParquetSource
 
     spec = project.spec.model_copy(deep=True)
     spec.data.source = ParquetSource(path=str(data_file))
@@ -65,8 +65,8 @@ def challenger_project(project: Any, data_file: Path) -> Any:
 def retrain_and_decide(project: Any, registry: Any, evidence: Any, labelled_all: Any, fired: list[Any],
                        rows_seen: int, *, address: str | None = None, on_done: Any = None) -> Decision:
     from mlops.metrics import better
-    from mlops.monitoring.evaluate import score
-    from mlops.monitoring.store import monitoring_dir
+    from mlops.monitoring.scoring import score
+    from mlops.serving.traffic_log import monitoring_dir
     from mlops.plan import compile_plan
     from mlops.runtime.apply import apply_plan
 
@@ -88,8 +88,8 @@ def retrain_and_decide(project: Any, registry: Any, evidence: Any, labelled_all:
     plan = compile_plan(challenger, auto_promote=False)
     result = apply_plan(challenger, plan, address=address, force=True, on_done=on_done)
     triggers = [r.on for r in fired]
-    registry.client.set_model_version_tag(spec.name, result.version, ROWS_SEEN_TAG, str(rows_seen))
-    registry.client.set_model_version_tag(spec.name, result.version, "mlops.trigger", ",".join(triggers))
+    registry.client.set_model_version_tag(spec.name, result.version, tracking_tags.ROWS_SEEN, str(rows_seen))
+    registry.client.set_model_version_tag(spec.name, result.version, tracking_tags.TRIGGER, ",".join(triggers))
     champion_bundle = evidence.champion
     challenger_bundle = registry.load(spec.name, version=result.version)
     if holdout is None:
@@ -130,9 +130,9 @@ def _record(registry: Any, spec: Any, decision: Decision, fired: list[Any], rows
     """The decision, both scores and the triggers, on the challenger's run and on the registered model."""
     registry.log_metrics(decision.run_id, {"retrain.champion_score": decision.champion_score,
                                            "retrain.challenger_score": decision.challenger_score})
-    registry.set_tags(decision.run_id, {"mlops.kind": "retrain", "mlops.promoted": decision.promoted,
-                                        "mlops.decision": decision.reason, "mlops.triggers": ",".join(decision.triggers),
-                                        "mlops.trigger_reasons": json.dumps({r.on: r.reason for r in fired}),
-                                        "mlops.champion_version": decision.champion_version})
+    registry.set_tags(decision.run_id, {tracking_tags.RUN_KIND: "retrain", tracking_tags.PROMOTED: decision.promoted,
+                                        tracking_tags.DECISION: decision.reason, tracking_tags.TRIGGERS: ",".join(decision.triggers),
+                                        tracking_tags.TRIGGER_REASONS: json.dumps({r.on: r.reason for r in fired}),
+                                        tracking_tags.CHAMPION_VERSION: decision.champion_version})
     state = {**asdict(decision), "at": time.time(), "rows_seen": rows_seen}
-    registry.client.set_registered_model_tag(spec.name, RETRAIN_STATE_TAG, json.dumps(state, default=str))
+    registry.client.set_registered_model_tag(spec.name, tracking_tags.LAST_RETRAIN, json.dumps(state, default=str))

@@ -1,5 +1,5 @@
 """Retraining triggers: each evaluator looks at the evidence gathered once per `mlops monitor` and says
-whether it fires, and why. Registered in mlops.builtins (plugins add theirs the same way)."""
+whether it fires, and why. Registered in mlops.builtin_types (plugins add theirs the same way)."""
 from __future__ import annotations
 
 import time
@@ -43,7 +43,7 @@ def drift_fired(cfg: Any, ev: Evidence) -> TriggerResult:
 
 def metric_drop_fired(cfg: Any, ev: Evidence) -> TriggerResult:
     from mlops.errors import ScoreError
-    from mlops.monitoring.evaluate import score
+    from mlops.monitoring.scoring import score
 
     metric = cfg.metric or ev.spec.model.metric
     rows = ev.labelled.tail(cfg.last_n_rows)

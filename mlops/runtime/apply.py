@@ -8,8 +8,8 @@ from typing import Any, Callable
 from mlops.dotted import flatten
 from mlops.plan import Node, Plan
 from mlops.project import Project
+from mlops import tracking_tags
 
-PLAN_HASH_TAG = "mlops.plan_hash"
 
 
 @dataclass
@@ -93,10 +93,10 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
     import ray
 
     from mlops.registry import Registry
-    from mlops.runtime.cluster import cluster_nodes, ray_session
+    from mlops.cluster.session import cluster_nodes, ray_session
     from mlops.runtime.driver_nodes import RunContext, call
     from mlops.runtime.execute import execute
-    from mlops.runtime.feasibility import check_feasible
+    from mlops.cluster.feasibility import check_feasible
     from mlops.runtime.incremental import entry_for, recorded
     from mlops.runtime.ray_train import check_workers
     from mlops.plan.kinds import kind_of
@@ -113,8 +113,8 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
         check_feasible([(n.id, n.resources, n.params.get("resource_fields", {})) for n in chosen
                         if n.placement == "ray" or n.kind == "tune"], nodes)
         check_workers(plan, nodes)  # driver nodes that start Ray Train workers (train_torch)
-        run_id = registry.start_run(experiment, tags={PLAN_HASH_TAG: plan.hash, "mlops.spec": str(project.config.spec_file),
-                                                      "mlops.ran": ",".join(n.id for n in chosen)})
+        run_id = registry.start_run(experiment, tags={tracking_tags.PLAN_HASH: plan.hash, tracking_tags.SPEC_FILE: str(project.config.spec_file),
+                                                      tracking_tags.RAN: ",".join(n.id for n in chosen)})
         context = RunContext(registry, run_id, experiment, plan, nodes, registration=reused.get("register"))
         result = ApplyResult(plan.hash, run_id, ran=[n.id for n in chosen], reused=sorted(reused))
         entries = dict(state.get("nodes", {}))
@@ -161,12 +161,12 @@ def _conclude(registry: Any, run_id: str, plan: Plan, run: set[str], context: An
     if registration.promoted:
         registration.promoted = _promote_if_still_better(registry, register.params["name"], registration,
                                                          register.params["metric"])
-        registry.set_tags(run_id, {"mlops.promoted": registration.promoted})
+        registry.set_tags(run_id, {tracking_tags.PROMOTED: registration.promoted})
     cache.put(register.hash, replace(registration, settled=True))
     result.metrics = dict(registration.metrics)
     result.decision = registration.decision if "register" in run else f"model unchanged: v{registration.version}"
     if "register" not in run:
-        registry.set_tags(run_id, {"mlops.model_version": registration.version})
+        registry.set_tags(run_id, {tracking_tags.MODEL_VERSION: registration.version})
     result.version = registration.version
     result.batch, result.endpoint, result.tuning = context.batch, context.endpoint, context.tuning
 
@@ -184,8 +184,8 @@ def _promote_if_still_better(registry: Any, name: str, registration: Any, metric
         except RegistryError:
             current = None
         if current is not None and current.version not in (registration.version, registration.compared_with):
-            theirs = current.tags.get("mlops.score")
-            if theirs is not None and current.tags.get("mlops.metric") == metric \
+            theirs = current.tags.get(tracking_tags.SCORE)
+            if theirs is not None and current.tags.get(tracking_tags.METRIC) == metric \
                     and better(metric, float(theirs), registration.metrics[metric]):
                 registration.decision += f"; but v{current.version} was promoted meanwhile and scores better: kept it"
                 return False
@@ -197,12 +197,12 @@ def _endpoint_cluster(project: Project, plan: Plan, run: set[str], address: str 
     """An online endpoint must outlive this command: on a local cluster, run on mlops' persistent head."""
     import ray
 
-    from mlops.runtime.cluster import resolve_address
+    from mlops.cluster.session import resolve_address
 
     has_deploy = any(n.kind == "deploy" and n.id in run for n in plan.nodes)
     if not has_deploy or ray.is_initialized() or resolve_address(project.spec.hardware.cluster, address):
         return address
-    from mlops.runtime.local_head import ensure_head
+    from mlops.cluster.local_head import ensure_head
     from mlops.serving.deploy import serving_env
 
     return ensure_head(serving_env(project), project.spec.hardware.local_cpus).gcs
@@ -218,11 +218,11 @@ def _log_run_inputs(registry: Any, run_id: str, project: Project, plan: Plan) ->
     tags = {f"version.{k}": v for k, v in package_versions().items()}
     commit = git_commit(str(project.base_dir))
     if commit:
-        tags["mlflow.source.git.commit"] = commit
+        tags[tracking_tags.GIT_COMMIT] = commit
     if project.config.overrides:
         from mlops.redact import redact_override
 
-        tags["mlops.overrides"] = " ".join(redact_override(o) for o in project.config.overrides)
+        tags[tracking_tags.OVERRIDES] = " ".join(redact_override(o) for o in project.config.overrides)
     registry.set_tags(run_id, tags)
 
 

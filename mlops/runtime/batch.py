@@ -10,7 +10,7 @@ def score_batch(project: Any, node: Node) -> Any:
     """Score the node's input with the version its alias names. The local executor needs no Ray; Ray
     Data (asked for, or `auto` on a multi-node cluster) runs on the spec's cluster."""
     from mlops.registry import Registry
-    from mlops.runtime.cluster import cluster_nodes, ray_session, resolve_address
+    from mlops.cluster.session import cluster_nodes, ray_session, resolve_address
     from mlops.runtime.driver_nodes import choose_batch_executor
     from mlops.stages import batch_predict
 

@@ -48,18 +48,19 @@ def expand_sweeps(overrides: Sequence[str]) -> list[list[str]]:
 def multirun(spec_path: str | Path, overrides: Sequence[str], *, address: str | None = None, force: bool = False,
              max_parallel: int | None = None, on_done: Callable[[int, Any, float], None] | None = None) -> list[Combination]:
     """Validate every combination first (nothing runs if one is invalid), then apply them concurrently."""
-    from mlops.api import load, preflight
+    from mlops.project import load_project
+    from mlops.stages.preflight import check_model
     from mlops.plan import compile_plan
     from mlops.registry import Registry
     from mlops.runtime.apply import apply_plan
-    from mlops.runtime.cluster import ray_session
+    from mlops.cluster.session import ray_session
 
     combos = [Combination(c) for c in expand_sweeps(overrides)]
     compiled, problems = [], []
     for combo in combos:
         try:
-            project = load(spec_path, combo.overrides)
-            preflight(project)
+            project = load_project(spec_path, combo.overrides)
+            check_model(project.spec)
             compiled.append((project, compile_plan(project)))
             combo.metric = project.spec.model.metric
         except SpecError as exc:

@@ -5,8 +5,9 @@ import warnings
 from typing import Any
 
 from mlops.errors import ResourceError
-from mlops.runtime.feasibility import _num  # one number format for every resource message
+from mlops.cluster.feasibility import _num  # one number format for every resource message
 from mlops.plan import Node, Plan
+from mlops import tracking_tags
 
 WORKER_FIELDS = {"CPU": "hardware.cpus_per_worker", "GPU": "hardware.gpus_per_worker"}
 
@@ -60,10 +61,10 @@ def train_on_ray(registry: Any, run_id: str, plan_name: str, node: Node, inputs:
     outcome = train_torch.run(features, split, node.call_params(), use_gpu=use_gpu, run_name=f"{plan_name}-{run_id}")
     for row in outcome.history:  # only the driver writes to MLflow
         registry.log_metrics(run_id, {k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
-    registry.set_tags(run_id, {"mlops.ray_train.path": outcome.path, "mlops.ray_train.use_gpu": use_gpu,
-                               "mlops.ray_train.workers": node.params["workers"],
-                               "mlops.ray_train.epochs_run": len(outcome.history),
-                               "mlops.ray_train.best_epoch": outcome.best_epoch,
-                               "mlops.ray_train.stopped_early": outcome.stopped_early,
-                               "mlops.ray_train.resumed_from_epoch": outcome.resumed_from_epoch or "-"})
+    registry.set_tags(run_id, {tracking_tags.RAY_TRAIN_PATH: outcome.path, tracking_tags.RAY_TRAIN_USE_GPU: use_gpu,
+                               tracking_tags.RAY_TRAIN_WORKERS: node.params["workers"],
+                               tracking_tags.RAY_TRAIN_EPOCHS_RUN: len(outcome.history),
+                               tracking_tags.RAY_TRAIN_BEST_EPOCH: outcome.best_epoch,
+                               tracking_tags.RAY_TRAIN_STOPPED_EARLY: outcome.stopped_early,
+                               tracking_tags.RAY_TRAIN_RESUMED_FROM_EPOCH: outcome.resumed_from_epoch or "-"})
     return outcome.trained

@@ -12,12 +12,12 @@ import shlex
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 from mlops.errors import MlopsError
 from mlops.project import Project
-from mlops.runtime.cluster import use_cluster_token
+from mlops.cluster.session import use_cluster_token
+from mlops import tracking_tags
 
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 
@@ -64,7 +64,7 @@ def submit(project: Project, overrides: Sequence[str], address: str, *, upload: 
         raise MlopsError(f"cannot reach the Ray job server at {address}: {exc}") from None
     runtime_env = {"working_dir": str(project.base_dir), "excludes": UPLOAD_EXCLUDES} if upload else None
     job_id = _submit_when_ready(client, address, entrypoint=entrypoint(project, overrides, upload), runtime_env=runtime_env,
-                                metadata={"mlops.spec": project.spec.name})
+                                metadata={tracking_tags.SPEC_FILE: project.spec.name})
     if not wait:
         return Submission(job_id, str(client.get_job_status(job_id)))
     deadline = time.monotonic() + timeout_s

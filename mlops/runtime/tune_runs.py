@@ -9,6 +9,7 @@ import io
 from typing import Any
 
 from mlops.stages.tune import TuneOutcome
+from mlops import tracking_tags
 
 
 def tune_in_driver(registry: Any, run_id: str, experiment: str, node: Any, inputs: list[Any]) -> TuneOutcome:
@@ -34,17 +35,17 @@ def log_trials(registry: Any, run_id: str, experiment: str, outcome: TuneOutcome
     child_ids = []
     for rank, trial in enumerate(outcome.trials):
         child = registry.start_run(experiment, run_name=f"trial-{rank:03d}-{trial.family}", parent_run_id=run_id,
-                                   tags={"mlops.trial_id": trial.trial_id, "mlops.trial_status": trial.status,
-                                         "mlops.trial_family": trial.family, "mlops.scored_on": "validation part of the train split",
-                                         **({"mlops.trial_error": trial.error} if trial.error else {})})
+                                   tags={tracking_tags.TRIAL_ID: trial.trial_id, tracking_tags.TRIAL_STATUS: trial.status,
+                                         tracking_tags.TRIAL_FAMILY: trial.family, tracking_tags.SCORED_ON: "validation part of the train split",
+                                         **({tracking_tags.TRIAL_ERROR: trial.error} if trial.error else {})})
         registry.log_batch(child, {**flatten(trial.params), "estimator": trial.family},
                            {**trial.metrics, "seconds": trial.seconds, "steps": trial.steps})
         registry.end_run(child, ok=trial.status != "error")
         child_ids.append(child)
     best = outcome.best
-    registry.set_tags(run_id, {"mlops.tune.trials": len(outcome.trials), "mlops.tune.best_trial": best.trial_id,
-                               "mlops.tune.best_family": best.family, "mlops.tune.storage": outcome.storage,
-                               "mlops.tune.best_child_run": child_ids[outcome.trials.index(best)]})
+    registry.set_tags(run_id, {tracking_tags.TUNE_TRIALS: len(outcome.trials), tracking_tags.TUNE_BEST_TRIAL: best.trial_id,
+                               tracking_tags.TUNE_BEST_FAMILY: best.family, tracking_tags.TUNE_STORAGE: outcome.storage,
+                               tracking_tags.TUNE_BEST_CHILD_RUN: child_ids[outcome.trials.index(best)]})
     registry.log_params(run_id, {f"tune.best.{k}": v for k, v in flatten(best.params).items()})
     registry.log_metrics(run_id, {f"tune.best_validation_{outcome.metric}": best.metrics[outcome.metric],
                                   "tune.seconds": outcome.seconds, "tune.trials": len(outcome.trials)})

@@ -156,7 +156,7 @@ def build_application(cfg: EndpointConfig):
 
     def metrics():
         if "metrics" not in state:
-            from mlops.serving.metrics import EndpointMetrics
+            from mlops.serving.prometheus import EndpointMetrics
 
             state["metrics"] = EndpointMetrics(cfg.name)
         return state["metrics"]
@@ -277,9 +277,9 @@ def build_application(cfg: EndpointConfig):
             state["endpoint"] = self  # the middleware's fast path answers through this replica
             self.log, self.feedback_log = None, None
             if cfg.monitoring_dir:
-                from mlops.monitoring.store import PredictionLog
+                from mlops.serving.traffic_log import PredictionLog
 
-                from mlops.monitoring.store import FeedbackLog
+                from mlops.serving.traffic_log import FeedbackLog
 
                 self.log = PredictionLog(cfg.monitoring_dir, cfg.log_rotate_bytes, cfg.log_keep_s)
                 self.feedback_log = FeedbackLog(cfg.monitoring_dir, cfg.log_rotate_bytes, cfg.log_keep_s)
@@ -505,7 +505,7 @@ def build_application(cfg: EndpointConfig):
     Endpoint = with_code_version(Endpoint, cfg.code_version())
     if cfg.monitor is None:
         return Endpoint.bind()
-    from mlops.serving.monitor_app import MonitorConfig, build_monitor
+    from mlops.serving.traffic_monitor import MonitorConfig, build_monitor
 
     return Endpoint.bind(build_monitor(MonitorConfig(**cfg.monitor), cfg.version))
 

@@ -18,7 +18,7 @@ def _on_cluster(address: str | None) -> Iterator[bool]:
     """Use the Ray this process already has, else connect to `address`; yields False if there is none."""
     import ray
 
-    from mlops.runtime.cluster import ray_session
+    from mlops.cluster.session import ray_session
 
     if ray.is_initialized():
         yield True
@@ -31,7 +31,7 @@ def _on_cluster(address: str | None) -> Iterator[bool]:
 
 
 def _head_address() -> str | None:
-    from mlops.runtime.local_head import read_state
+    from mlops.cluster.local_head import read_state
 
     state = read_state()
     return state.gcs if state else None
@@ -40,8 +40,8 @@ def _head_address() -> str | None:
 def serve(spec_path: str | Path, overrides: Sequence[str], *, detach: bool, address: str | None,
           on_ready: Callable[[Deployed], None]) -> Deployed:
     """Deploy the endpoint; in the foreground, block until Ctrl-C/SIGTERM and shut Serve down cleanly."""
-    from mlops.runtime.cluster import ray_session, resolve_address
-    from mlops.runtime.local_head import ensure_head
+    from mlops.cluster.session import ray_session, resolve_address
+    from mlops.cluster.local_head import ensure_head
 
     project = load_project(spec_path, overrides)
     ensure_online(project)
@@ -67,7 +67,7 @@ def _unchanged_endpoint(project: Project) -> Deployed | None:
     """The project's endpoint on mlops' local head, when it already runs as the spec says."""
     from mlops.errors import RegistryError
     from mlops.registry import Registry
-    from mlops.runtime.local_head import read_state
+    from mlops.cluster.local_head import read_state
     from mlops.serving.deploy import endpoint_node, endpoint_unchanged
 
     state = read_state()
@@ -101,7 +101,7 @@ def _block_until_interrupted() -> None:
 
 def follow_alias(name: str, uri: str) -> str | None:
     """After an alias move, hot-swap a running endpoint of `name` to the alias' version (None if none runs)."""
-    from mlops.runtime.local_head import read_state
+    from mlops.cluster.local_head import read_state
 
     state = read_state()
     source = DEPLOYED_HERE.get(name) or (state.apps.get(name) if state else None)
@@ -132,7 +132,7 @@ def _app_running(name: str) -> bool:
 
 def endpoint_status(name: str | None, address: str | None, uri: str | None) -> list[dict[str, Any]]:
     """Rows of app/deployment status, with the version each endpoint serves and the current champion."""
-    from mlops.runtime.local_head import read_state
+    from mlops.cluster.local_head import read_state
     from mlops.serving.deploy import app_status
 
     state = read_state()
@@ -188,7 +188,6 @@ STATUS_WINDOW_S = 300  # `mlops status` summarizes the last 5 minutes of traffic
 def model_health(name: str, uri: str) -> dict[str, Any]:
     """The champion version and the last retrain attempt with its decision (from the registry)."""
     from mlops.errors import RegistryError
-    from mlops.monitoring.evidence import last_attempt
     from mlops.registry import Registry
 
     try:
@@ -196,7 +195,7 @@ def model_health(name: str, uri: str) -> dict[str, Any]:
         champion = registry.by_alias(name, "champion").version
     except RegistryError:
         return {"champion": None, "last_retrain": None}
-    return {"champion": champion, "last_retrain": last_attempt(registry, name) or None}
+    return {"champion": champion, "last_retrain": registry.last_retrain(name) or None}
 
 
 def read_rows(path: str) -> list[dict[str, Any]]:
@@ -207,9 +206,9 @@ def read_rows(path: str) -> list[dict[str, Any]]:
     if not file.is_file():
         raise DataError(Problem("--input", "no such file", value=path))
     if file.suffix in (".csv", ".parquet"):
-        from mlops.monitoring.batch_check import read_batch
+        from mlops.sources.files import read_table
 
-        frame = read_batch(path, "--input")  # a file that does not parse is a message naming it
+        frame = read_table(path, "--input")  # a file that does not parse is a message naming it
         return [{k: (None if v != v else v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
     try:
         doc = json.loads(file.read_text())
@@ -281,7 +280,7 @@ def _predict_local(project: Project, rows: list[dict[str, Any]]) -> dict[str, An
 
 def stop(name: str | None) -> str:
     """Delete one app (or all) on mlops' local head; stop the head when nothing is left on it."""
-    from mlops.runtime.local_head import read_state, stop_head
+    from mlops.cluster.local_head import read_state, stop_head
 
     state = read_state()
     if state is None:

@@ -33,7 +33,7 @@ def absolute_tracking_uri(uri: str) -> str:
 def throughput_env() -> dict[str, str]:
     """Serve's throughput mode. HAProxy also opens a stats and a metrics port (fixed defaults 8404/9101):
     free ones are picked so two clusters on one machine do not collide."""
-    from mlops.runtime.processes import stable_port
+    from mlops.cluster.processes import stable_port
 
     return {**THROUGHPUT_ENV, "RAY_SERVE_HAPROXY_STATS_PORT": str(stable_port()),
             "RAY_SERVE_HAPROXY_METRICS_PORT": str(stable_port())}
@@ -60,7 +60,7 @@ def endpoint_node(project: Project):
 def endpoint_config(params: dict[str, Any], runtime: dict[str, Any], version: str | None = None):
     """The replicas' config from the deploy node: model version (from the alias unless given), the input
     schema recorded with that version, limits, options, monitoring."""
-    from mlops.monitoring.store import monitoring_dir
+    from mlops.serving.traffic_log import monitoring_dir
     from mlops.registry import Registry
     from mlops.serving.app import EndpointConfig
 
@@ -93,8 +93,8 @@ def endpoint_config(params: dict[str, Any], runtime: dict[str, Any], version: st
 def check_replicas_fit(params: dict[str, Any]) -> None:
     """The minimum replica count must fit the cluster, or Serve would wait forever."""
     from mlops.errors import ResourceError
-    from mlops.runtime.cluster import cluster_nodes
-    from mlops.runtime.feasibility import check_feasible
+    from mlops.cluster.session import cluster_nodes
+    from mlops.cluster.feasibility import check_feasible
 
     options = params["deployment_options"]
     actor = options["ray_actor_options"]
@@ -194,7 +194,7 @@ def check_port_free(host: str, port: int) -> None:
     """Refuse a port another process listens on, naming it (and the mlops project that holds it, if one does)."""
     import socket
 
-    from mlops.runtime.processes import command_line, listening_pid
+    from mlops.cluster.processes import command_line, listening_pid
 
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -265,7 +265,7 @@ def endpoint_unchanged(node: Any, version: str) -> bool:
     """The node's endpoint runs with the node's settings and serves `version`: nothing to redeploy."""
     import httpx
 
-    from mlops.runtime.local_head import read_state
+    from mlops.cluster.local_head import read_state
 
     try:
         head = read_state()
@@ -291,7 +291,7 @@ def settings_hash(params: dict[str, Any]) -> str:
 def record_app(node: Any, deployed: Deployed) -> None:
     """Remember which spec an app came from (promote/rollback redeploy from it), in this process and,
     when it runs on mlops' local head, in the head's state file for later commands."""
-    from mlops.runtime.local_head import read_state
+    from mlops.cluster.local_head import read_state
 
     info = {"spec": node.runtime["spec_file"], "overrides": node.runtime["overrides"], "url": deployed.url,
             "tracking_uri": node.runtime["tracking_uri"], "settings": settings_hash(node.params),

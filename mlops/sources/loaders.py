@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlops.errors import DataError, Problem
-from mlops.sources.config import CsvSource, ParquetSource, SklearnSource
+from mlops.spec.sources import CsvSource, ParquetSource, SklearnSource
 from mlops.sources.sklearn_columns import SKLEARN_COLUMNS
 
 

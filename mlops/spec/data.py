@@ -11,7 +11,7 @@ from mlops.spec.base import StrictModel
 
 def _source_union():
     # Built from the registry so plugin sources validate (and appear in the JSON Schema) like built-ins.
-    configs = tuple(entry.meta["config"] for entry in data_sources)
+    configs = tuple(entry.resolve("config") for entry in data_sources)
     return Annotated[Union[configs], Field(discriminator="type")] if len(configs) > 1 else configs[0]
 
 

@@ -12,7 +12,7 @@ from mlops.spec.data import SourceSpec
 
 def _trigger_union():
     # Built from the registry so plugin triggers validate like built-ins (as data sources do).
-    configs = tuple(entry.meta["config"] for entry in triggers)
+    configs = tuple(entry.resolve("config") for entry in triggers)
     return Annotated[Union[configs], Field(discriminator="on")] if len(configs) > 1 else configs[0]
 
 

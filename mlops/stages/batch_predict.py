@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from mlops.errors import DataError, Problem
+from mlops.stages.batch_output import OutputWriter, check_columns, output_frame, output_path
 
 
 @dataclass
@@ -24,37 +25,6 @@ class BatchResult:
     executor: str
     seconds: float
     version: str | None = None  # the model version that scored
-
-
-def output_frame(bundle: Any, frame: Any, id_column: str | None, include_proba: bool):
-    """Predictions for one batch: id column (if any), prediction, proba_<class> columns and, when the model
-    has an outlier detector, outlier_score and is_outlier."""
-    import pandas as pd
-
-    out = {}
-    if id_column and id_column in frame.columns:
-        out[id_column] = frame[id_column].to_numpy()
-    X = frame[bundle.input_columns]
-    proba = bundle.predict_proba(X) if bundle.task == "classification" else None
-    if proba is not None:
-        classes = bundle.model.classes_
-        out["prediction"] = classes[proba.argmax(axis=1)]
-        if include_proba:
-            for i, cls in enumerate(classes):
-                out[f"proba_{cls}"] = proba[:, i]
-    else:
-        out["prediction"] = bundle.predict(X)
-    detector = bundle.monitoring.outliers if bundle.monitoring is not None else None
-    if detector is not None:  # the model was trained with validation.outliers
-        out["outlier_score"], out["is_outlier"] = detector.score(X)
-    return pd.DataFrame(out, index=frame.index)
-
-
-def check_columns(bundle: Any, columns: list[str]) -> None:
-    missing = [c for c in bundle.input_columns if c not in columns]
-    if missing:
-        raise DataError(Problem("serving.batch.input", f"input lacks columns the model needs: {missing}",
-                                hint=f"the model was trained on {bundle.input_columns}"))
 
 
 def _batches(source: dict[str, Any], base_dir: Path, batch_size: int) -> Iterator[Any]:
@@ -92,40 +62,6 @@ def _score_to_arrow(bundle: Any, batch: Any, id_column: str | None, include_prob
     return pa.Table.from_pandas(output_frame(bundle, frame, id_column, include_proba), preserve_index=False)
 
 
-class OutputWriter:
-    """Appends Arrow tables to one parquet or csv file, atomically: the tables go to a temp file beside
-    the output, which replaces the output only when every batch is written. A crash or an error leaves
-    the previous output whole (never a valid but short file that a later apply would call up to date)."""
-
-    def __init__(self, path: Path):
-        self.path, self._out = path, None
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-    def __enter__(self) -> "OutputWriter":
-        return self
-
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
-        if self._out is not None:
-            self._out.close()
-        if kind is None and self._out is not None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-    def write(self, table: Any) -> None:
-        if self._out is None:
-            if self.path.suffix == ".csv":
-                import pyarrow.csv as pcsv
-
-                self._out = pcsv.CSVWriter(str(self.tmp), table.schema)
-            else:
-                import pyarrow.parquet as pq
-
-                self._out = pq.ParquetWriter(self.tmp, table.schema)
-        self._out.write_table(table)
-
-
 def run_local(bundle: Any, params: dict[str, Any], threads: int | None = None) -> int:
     """Thread-pool executor: a bounded window of in-flight batches, written in input order."""
     threads = threads or max(1, os.cpu_count() or 1)
@@ -136,7 +72,7 @@ def run_local(bundle: Any, params: dict[str, Any], threads: int | None = None) -
         writer.write(table)
         return table.num_rows
 
-    with OutputWriter(_output_path(params)) as writer:
+    with OutputWriter(output_path(params)) as writer:
         with ThreadPoolExecutor(threads) as pool:
             for batch in _batches(params["input"], Path(params["base_dir"]), params["batch_size"]):
                 if not checked:
@@ -152,11 +88,6 @@ def run_local(bundle: Any, params: dict[str, Any], threads: int | None = None) -
     return rows
 
 
-def _output_path(params: dict[str, Any]) -> Path:
-    out = Path(params["output"])
-    return out if out.is_absolute() else Path(params["base_dir"]) / out
-
-
 def run(bundle: Any, params: dict[str, Any], executor: str) -> BatchResult:
     """Score the input with the chosen executor ('local' or 'ray_data')."""
     import time
@@ -168,4 +99,4 @@ def run(bundle: Any, params: dict[str, Any], executor: str) -> BatchResult:
         rows = run_ray_data(bundle, params)
     else:
         rows = run_local(bundle, params)
-    return BatchResult(rows, str(_output_path(params)), executor, time.perf_counter() - start)
+    return BatchResult(rows, str(output_path(params)), executor, time.perf_counter() - start)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlops.stages.batch_predict import OutputWriter, _output_path, check_columns, output_frame
+from mlops.stages.batch_output import OutputWriter, check_columns, output_frame, output_path
 
 
 class _Scorer:
@@ -56,7 +56,7 @@ def run_ray_data(bundle: Any, params: dict[str, Any]) -> int:
                             batch_format="pandas", batch_size=params["batch_size"], compute=ray.data.ActorPoolStrategy(size=actor_pool_size()),
                             num_cpus=1)
     rows = 0
-    with OutputWriter(_output_path(params)) as writer:
+    with OutputWriter(output_path(params)) as writer:
         for table in scored.iter_batches(batch_format="pyarrow", batch_size=None):
             writer.write(table)
             rows += table.num_rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops.metrics import compute_metrics
+from mlops.models.scores import compute_metrics
 
 
 @dataclass

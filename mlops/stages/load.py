@@ -18,7 +18,7 @@ class Loaded:
 def read_source(source: dict[str, Any], base_dir: str, field: str = "data.source"):
     """Any registered source (a dict as in the spec) -> DataFrame."""
     entry = data_sources.get(source["type"])
-    config = entry.meta["config"].model_validate(source)
+    config = entry.resolve("config").model_validate(source)
     return entry.load()(config, Path(base_dir), field)
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 
 def run(features: Any, split: Any, params: dict[str, Any]) -> Any:
-    from mlops.monitoring.artifacts import MonitoringArtifacts
-    from mlops.monitoring.drift import DriftReference
-    from mlops.monitoring.profile import infer_profile
+    from mlops.detectors.artifacts import MonitoringArtifacts
+    from mlops.detectors.drift import DriftReference
+    from mlops.detectors.column_profile import infer_profile
 
     validation = params["validation"]
     rules = validation["schema"] if isinstance(validation.get("schema"), dict) else None
@@ -23,7 +23,7 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> Any:
     reference = DriftReference.from_frame(X, numeric, categorical, drift.get("reference_rows", 5000), params["seed"])
     outliers = None
     if validation.get("outliers"):
-        from mlops.monitoring.detectors import fit_outliers
+        from mlops.detectors.builtin import fit_outliers
 
         outliers = fit_outliers(reference, validation["outliers"], params["seed"])
     return MonitoringArtifacts(profile, reference, validation, outliers)

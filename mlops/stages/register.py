@@ -10,6 +10,7 @@ from mlops.metrics import better
 from mlops.models.bundle import save_bundle
 from mlops.errors import RegistryError
 from mlops.registry import CHAMPION, Registry
+from mlops import tracking_tags
 
 
 @dataclass
@@ -36,15 +37,15 @@ def run(registry: Registry, run_id: str, name: str, trained: Any, evaluation: An
     with tempfile.TemporaryDirectory(prefix="mlops-bundle-") as tmp:
         sha = save_bundle(trained.model, meta, Path(tmp) / "model", monitoring)
         source = registry.log_dir(run_id, Path(tmp) / "model", "model")
-    version = registry.register(name, source, run_id, sha, tags={"mlops.metric": evaluation.metric,
-                                                                   "mlops.score": evaluation.score})
+    version = registry.register(name, source, run_id, sha, tags={tracking_tags.METRIC: evaluation.metric,
+                                                                   tracking_tags.SCORE: evaluation.score})
     compared = None
     if auto_promote:
         promoted, decision, compared = _champion_decision(registry, run_id, name, evaluation, split)
     else:
         promoted, decision = False, "registered as a challenger; the champion/challenger comparison decides"
 
-    registry.set_tags(run_id, {"mlops.model_version": version.version, "mlops.decision": decision})
+    registry.set_tags(run_id, {tracking_tags.MODEL_VERSION: version.version, tracking_tags.DECISION: decision})
     return Registration(version.version, sha, promoted, decision, compared, dict(evaluation.metrics), run_id)
 
 
@@ -61,12 +62,12 @@ def _champion_decision(registry: Registry, run_id: str, name: str, evaluation: A
     metric, score = evaluation.metric, evaluation.score
     theirs, where = score_on(registry, name, champion.version, metric, split), "on the same test rows"
     if theirs is None:
-        recorded = champion.tags.get("mlops.score")
-        if champion.tags.get("mlops.metric") != metric or recorded is None:
+        recorded = champion.tags.get(tracking_tags.SCORE)
+        if champion.tags.get(tracking_tags.METRIC) != metric or recorded is None:
             return True, f"champion v{champion.version} has no comparable {metric}: promoted", champion.version
         theirs, where = float(recorded), "(champion's own recorded score: it cannot score these rows)"
     registry.log_metrics(run_id, {f"champion.{metric}": theirs})
-    registry.set_tags(run_id, {"mlops.champion_compared": champion.version})
+    registry.set_tags(run_id, {tracking_tags.CHAMPION_COMPARED: champion.version})
     verdict = "promoted" if better(metric, score, theirs) or score == theirs else "kept champion"
     return (verdict == "promoted", f"{metric} {score:.4f} vs champion v{champion.version} {theirs:.4f} {where}: {verdict}",
             champion.version)
@@ -76,7 +77,7 @@ def score_on(registry: Registry, name: str, version: str, metric: str, split: An
     """The metric of a registered version on the split's test rows, or None when it cannot be computed."""
     if split is None:
         return None
-    from mlops.metrics import compute_metrics
+    from mlops.models.scores import compute_metrics
 
     try:
         bundle = registry.load(name, version=version)

@@ -71,7 +71,7 @@ def _splits(data: TrialData, task: str, tuning: dict[str, Any]) -> Iterator[tupl
 def fit_and_score(section: dict[str, Any], data: TrialData, features: dict[str, Any], X_tr: Any, y_tr: Any,
                   X_val: Any, y_val: Any) -> dict[str, float]:
     """Fit preprocessing + estimator on one part, every metric of the task on the other."""
-    from mlops.metrics import compute_metrics
+    from mlops.models.scores import compute_metrics
     from mlops.models.estimators import build_estimator
     from mlops.models.preprocessing import build_pipeline
     from mlops.stages.evaluate import predict_with_proba

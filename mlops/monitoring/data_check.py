@@ -30,29 +30,9 @@ class DataCheck:
                 "outliers": self.outliers}
 
 
-def read_batch(path: str, where: str = "--data") -> Any:
-    """A CSV or parquet file given on the command line."""
-    import pandas as pd
-
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(Problem(where, "no such file", value=path))
-    try:
-        if file.suffix == ".parquet":
-            return pd.read_parquet(file)
-        if file.suffix in (".csv", ".txt"):
-            frame = pd.read_csv(file, skipinitialspace=True)
-            frame.columns = [str(c).strip() for c in frame.columns]
-            return frame
-    except Exception as exc:  # parser errors come in many types; the user needs the file and the reason
-        raise DataError(Problem(where, f"cannot read: {exc}", value=path)) from None
-    raise DataError(Problem(where, "unknown file type", value=path, expected=".csv or .parquet"))
-
-
 def check_data(project: Any, frame: Any, *, version: str | None = None) -> DataCheck:
     """Validate `frame` against the champion (or `version`); drift and outliers when the model has them."""
-    from mlops.monitoring.check import Anomaly, check_batch
-    from mlops.monitoring.evidence import reference_of
+    from mlops.detectors.data_contract import Anomaly, check_batch
     from mlops.registry import CHAMPION, Registry
     from mlops.spec.validation import ValidationSpec
 
@@ -73,9 +53,9 @@ def check_data(project: Any, frame: Any, *, version: str | None = None) -> DataC
         result.skipped = f"drift and outliers not tested: {', '.join(sorted(blocking))}"
         return result
     if validation.drift is not None:
-        from mlops.monitoring.detectors import run_drift
+        from mlops.detectors.builtin import run_drift
 
-        result.reference = reference_of(bundle)
+        result.reference = bundle.monitoring.reference
         try:
             result.drift = run_drift(result.reference, frame, validation.drift)
         except ValueError as exc:  # e.g. ks on a model without numeric inputs
@@ -97,7 +77,8 @@ def write_reports(project: Any, result: DataCheck, frame: Any, json_path: str | 
     """The JSON report (always) and the HTML drift report (when drift was tested); returns where they went."""
     import json
 
-    from mlops.monitoring.store import monitoring_dir
+    from mlops.detectors.drift_report import render_html
+    from mlops.serving.traffic_log import monitoring_dir
 
     stamp = time.strftime("%Y%m%d-%H%M%S")
     folder = monitoring_dir(project.base_dir, project.spec.name) / "reports"
@@ -107,5 +88,5 @@ def write_reports(project: Any, result: DataCheck, frame: Any, json_path: str | 
     if result.drift is not None:
         out["html"] = Path(html_path) if html_path else folder / f"drift-{stamp}.html"
         out["html"].parent.mkdir(parents=True, exist_ok=True)
-        out["html"].write_text(result.drift.to_html(result.reference, frame))
+        out["html"].write_text(render_html(result.drift, result.reference, frame))
     return out

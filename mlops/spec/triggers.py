@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from mlops.spec.base import StrictModel
 
 from mlops.durations import Duration
 
 
-class TriggerConfig(BaseModel):
+class TriggerConfig(StrictModel):
     """Base of every trigger config: `on` names the registered trigger."""
 
-    model_config = ConfigDict(extra="forbid")
     on: str
 
 

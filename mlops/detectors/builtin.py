@@ -1,9 +1,9 @@
-"""The built-in drift and outlier detectors, as registered in mlops.builtins, and the two calls the rest
+"""The built-in drift and outlier detectors, as registered in mlops.builtin_types, and the two calls the rest
 of mlops makes through that registry (so a plugin's detector is used exactly like a built-in one).
 
 A drift detector is `fn(reference, frame, p_val, correction, seed) -> DriftReport`; an outlier detector is
 `fn(reference, threshold_percentile, seed) -> object with .score(frame) -> (scores, is_outlier)` and
-`.save(dir)`. References and reports are those of mlops.monitoring.drift.
+`.save(dir)`. References and reports are those of mlops.detectors.drift.
 """
 from __future__ import annotations
 
@@ -28,21 +28,21 @@ def fit_outliers(reference: Any, cfg: Any, seed: int = 0) -> Any:
 
 def _drift(name: str):
     def detector(reference: Any, frame: Any, p_val: float, correction: str, seed: int = 0) -> Any:
-        from mlops.monitoring.drift import detect_drift
+        from mlops.detectors.drift import detect_drift
 
         return detect_drift(reference, frame, name, p_val, correction, seed)
 
-    detector.__doc__ = f"alibi-detect's {name} drift test (see mlops.monitoring.drift)."
+    detector.__doc__ = f"alibi-detect's {name} drift test (see mlops.detectors.drift)."
     return detector
 
 
 def _outliers(name: str):
     def detector(reference: Any, threshold_percentile: float, seed: int = 0) -> Any:
-        from mlops.monitoring.outliers import fit_outlier_detector
+        from mlops.detectors.outliers import fit_outlier_detector
 
         return fit_outlier_detector(reference, name, threshold_percentile, seed)
 
-    detector.__doc__ = f"alibi-detect's {name} outlier detector (see mlops.monitoring.outliers)."
+    detector.__doc__ = f"alibi-detect's {name} outlier detector (see mlops.detectors.outliers)."
     return detector
 
 

@@ -11,7 +11,7 @@ import numpy as np
 if TYPE_CHECKING:
     import pandas as pd
 
-    from mlops.monitoring.drift import DriftReference, DriftReport
+    from mlops.detectors.drift import DriftReference, DriftReport
 
 PLOT_ROWS = 50_000  # new rows drawn per plot: histograms of more rows look the same and cost more
 TOP_CATEGORIES = 12
@@ -54,7 +54,7 @@ document.querySelectorAll('th').forEach(function(th, col){th.addEventListener('c
 
 def render_html(report: "DriftReport", reference: "DriftReference", frame: "pd.DataFrame", max_plots: int = 40) -> str:
     """The whole page as a string; plots for at most `max_plots` features, drifted ones first."""
-    from mlops.monitoring.drift import encode, numeric_matrix
+    from mlops.detectors.drift import encode, numeric_matrix
 
     sample = _plot_sample(frame)
     # Numeric plots use the raw values (missing ones left out, their share in the title), not the

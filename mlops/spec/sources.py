@@ -3,15 +3,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-SKLEARN_DATASETS = ("iris", "wine", "breast_cancer", "diabetes", "digits")
+from mlops.spec.base import StrictModel
 
-
-class SourceConfig(BaseModel):
+class SourceConfig(StrictModel):
     """Base of every data source config: `type` names the registered source."""
 
-    model_config = ConfigDict(extra="forbid")
     type: str
 
 

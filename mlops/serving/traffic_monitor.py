@@ -52,7 +52,6 @@ def build_monitor(cfg: MonitorConfig, version: str):
                 return
             reference = None
             if cfg.drift is not None:
-                from mlops.monitoring.evidence import reference_of
                 from mlops.registry import Registry
 
                 try:
@@ -62,7 +61,7 @@ def build_monitor(cfg: MonitorConfig, version: str):
                     if self.version is None:  # nothing to keep: watch traffic, judge no drift
                         self.version = version
                     return
-                reference = reference_of(bundle) if bundle.monitoring is not None else None
+                reference = bundle.monitoring.reference if bundle.monitoring is not None else None
             self.version, self.reference, self.load_error = version, reference, None
             self.inputs.clear()  # a new model has a new reference: judge only what it serves
             self.drift = None
@@ -72,7 +71,7 @@ def build_monitor(cfg: MonitorConfig, version: str):
         def _warm_up(self) -> None:
             """Run the detector once on reference rows now: its first run imports the drift library
             (seconds of CPU), which belongs to deploy time, not to the first minute of traffic."""
-            from mlops.monitoring.detectors import run_drift
+            from mlops.detectors.builtin import run_drift
 
             try:
                 run_drift(self.reference, self.reference.frame.head(max(cfg.drift_min_rows, 2)), cfg.drift)
@@ -94,7 +93,7 @@ def build_monitor(cfg: MonitorConfig, version: str):
         def _check_drift(self, rows: list[list[Any]]) -> None:
             import pandas as pd
 
-            from mlops.monitoring.detectors import run_drift
+            from mlops.detectors.builtin import run_drift
 
             try:
                 frame = pd.DataFrame(rows, columns=cfg.columns)

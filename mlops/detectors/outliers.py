@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops.monitoring.drift import DriftReference, dense, encode, quiet_alibi_detect
+from mlops.detectors.drift import DriftReference, dense, encode, quiet_alibi_detect
 
 OUTLIER_DETECTORS = ("iforest", "mahalanobis")
 N_ESTIMATORS = 100

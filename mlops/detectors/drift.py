@@ -152,12 +152,6 @@ class DriftReport:
             "notes": list(self.notes),
         }
 
-    def to_html(self, reference: DriftReference, frame: pd.DataFrame, max_plots: int = 40) -> str:
-        """A self-contained HTML page: verdict, feature table and reference-vs-new plots."""
-        from mlops.monitoring.drift_html import render_html
-
-        return render_html(self, reference, frame, max_plots=max_plots)
-
 
 def detect_drift(reference: DriftReference, frame: pd.DataFrame, detector: str = "tabular", p_val: float = 0.05,
                  correction: str = "bonferroni", seed: int = 0) -> DriftReport:

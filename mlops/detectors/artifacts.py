@@ -19,10 +19,10 @@ DIR = "monitoring"
 class MonitoringArtifacts:
     """What monitoring needs from training time."""
 
-    profile: dict[str, Any]  # mlops.monitoring.profile.infer_profile
-    reference: Any  # mlops.monitoring.drift.DriftReference
+    profile: dict[str, Any]  # mlops.detectors.column_profile.infer_profile
+    reference: Any  # mlops.detectors.drift.DriftReference
     config: dict[str, Any]  # the validation section as applied
-    outliers: Any = None  # mlops.monitoring.outliers.OutlierDetector, or None
+    outliers: Any = None  # mlops.detectors.outliers.OutlierDetector, or None
 
 
 def save(monitoring: MonitoringArtifacts, bundle_dir: Path) -> None:
@@ -39,14 +39,14 @@ def save(monitoring: MonitoringArtifacts, bundle_dir: Path) -> None:
 
 def load(bundle_dir: Path) -> MonitoringArtifacts | None:
     """The artifacts of a (hash-verified) bundle, or None for bundles trained without them."""
-    from mlops.monitoring.drift import DriftReference
+    from mlops.detectors.drift import DriftReference
 
     src = Path(bundle_dir) / DIR
     if not (src / "profile.json").is_file():
         return None
     outliers = None
     if (src / "outliers.json").is_file():
-        from mlops.monitoring.outliers import OutlierDetector
+        from mlops.detectors.outliers import OutlierDetector
 
         outliers = OutlierDetector.load(src)
     reference = outliers.reference if outliers is not None else DriftReference.from_dir(src)

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 from mlops.errors import ScoreError
-from mlops.metrics import METRICS, compute_metrics
+from mlops.metrics import METRICS
+from mlops.models.scores import compute_metrics
 
 
 def score(bundle: Any, rows: Any, target: str, metric: str) -> float:

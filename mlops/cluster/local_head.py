@@ -4,7 +4,7 @@ An embedded Ray dies with the process that started it; `mlops serve --detach` an
 online endpoint need the endpoint to keep running. They start `ray start --head --block` in its own
 process session and record it in `.mlops/ray-head.json` (in the working directory), so later commands
 (`status`, `predict`, `promote`, `rollback`, `stop`) find it. The head listens on loopback only and
-requires the cluster token (mlops.runtime.ray_access); its clients send the token from Ray's token file.
+requires the cluster token (mlops.cluster.access); its clients send the token from Ray's token file.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import MlopsError
-from mlops.runtime.processes import alive, command_line, descendants, stable_port
-from mlops.runtime.ray_access import LOOPBACK, local_ray_env
+from mlops.cluster.processes import alive, command_line, descendants, stable_port
+from mlops.cluster.access import LOOPBACK, local_ray_env
 
 STATE_FILE = Path(".mlops") / "ray-head.json"
 

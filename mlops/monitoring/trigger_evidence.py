@@ -2,14 +2,12 @@
 labelled rows from new data and feedback, and the drift of the new rows."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from mlops.errors import DataError, Problem, SpecError
+from mlops import tracking_tags
 
-RETRAIN_STATE_TAG = "mlops.retrain.last"  # registered-model tag: the last retrain attempt and its decision
-ROWS_SEEN_TAG = "mlops.new_rows_seen"  # model-version tag: rows of retraining.data it was trained on
 
 
 @dataclass
@@ -52,7 +50,7 @@ def labelled_rows(project: Any, new: Any, champion: Any) -> Any:
     """
     import pandas as pd
 
-    from mlops.monitoring.store import monitoring_dir, read_feedback, read_prediction_log
+    from mlops.serving.traffic_log import monitoring_dir, read_feedback, read_prediction_log
 
     spec = project.spec
     target, id_column = spec.data.target, spec.data.id_column
@@ -96,12 +94,6 @@ def labelled_rows(project: Any, new: Any, champion: Any) -> Any:
     return frame.sort_values(["_ts", "_pos"], kind="stable", na_position="last").reset_index(drop=True)
 
 
-def last_attempt(registry: Any, name: str) -> dict[str, Any]:
-    """The last retrain attempt recorded on the registered model ({} if none)."""
-    model = registry.client.get_registered_model(name)
-    return json.loads((model.tags or {}).get(RETRAIN_STATE_TAG, "{}"))
-
-
 def champion_state(registry: Any, name: str) -> tuple[Any, Any, float, int]:
     """(champion bundle, its version, when it or the last retrain attempt happened, rows already judged)."""
     from mlops.registry import CHAMPION
@@ -109,21 +101,21 @@ def champion_state(registry: Any, name: str) -> tuple[Any, Any, float, int]:
     version = registry.by_alias(name, CHAMPION)
     bundle = registry.load(name, version=version.version)
     created = registry.client.get_model_version(name, version.version).creation_timestamp / 1000.0
-    seen = int(version.tags.get(ROWS_SEEN_TAG, 0))
-    attempt = last_attempt(registry, name)
+    seen = int(version.tags.get(tracking_tags.ROWS_SEEN, 0))
+    attempt = registry.last_retrain(name)
     # A challenger that lost was still trained on these rows: judge only what arrived after it.
     return bundle, version, max(created, attempt.get("at", 0.0)), max(seen, int(attempt.get("rows_seen", 0)))
 
 
 def drift_of(bundle: Any, frame: Any, spec: Any) -> Any:
     """Drift of `frame` against the champion's reference sample (None when there is nothing to test)."""
-    from mlops.monitoring.detectors import run_drift
+    from mlops.detectors.builtin import run_drift
     from mlops.spec.validation import DriftSpec
 
     if bundle.monitoring is None or len(frame) == 0:
         return None
     cfg = (spec.validation.drift if spec.validation and spec.validation.drift else DriftSpec())
-    reference = reference_of(bundle)
+    reference = bundle.monitoring.reference
     missing = [c for c in reference.columns if c not in frame.columns]
     if missing:
         raise DataError(Problem("retraining.data.source", f"new data lacks columns the model takes: {missing}"))
@@ -131,11 +123,6 @@ def drift_of(bundle: Any, frame: Any, spec: Any) -> Any:
         return run_drift(reference, frame, cfg)
     except ValueError as exc:  # e.g. ks on a model without numeric inputs
         raise DataError(Problem("validation.drift.detector", str(exc), value=cfg.detector)) from None
-
-
-def reference_of(bundle: Any) -> Any:
-    """The drift reference sample saved with the model (a DriftReference)."""
-    return bundle.monitoring.reference
 
 
 def recent_labelled(labelled: Any, rows_seen: int, since: float) -> Any:

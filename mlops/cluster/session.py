@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 from mlops.errors import MlopsError
-from mlops.runtime.ray_access import LOOPBACK, is_loopback, reach_loopback_head, secure_this_process
+from mlops.cluster.access import LOOPBACK, is_loopback, reach_loopback_head, secure_this_process
 
 
 def resolve_address(cluster: str, address: str | None) -> str | None:
@@ -50,7 +50,7 @@ def _is_our_head(target: str) -> bool:
     """The persistent head mlops started (recorded in .mlops/ray-head.json). Another Ray on a loopback
     address may be a cluster started by hand, which Ray's usual node addressing must reach."""
     from mlops.errors import MlopsError
-    from mlops.runtime.local_head import read_state
+    from mlops.cluster.local_head import read_state
 
     try:
         head = read_state()
@@ -61,7 +61,7 @@ def _is_our_head(target: str) -> bool:
 
 def start_embedded(num_cpus: int | None = None) -> None:
     """A fresh Ray in this process (address="local": never a cluster that `ray start` left behind), on
-    loopback with token auth like every Ray mlops starts (see mlops.runtime.ray_access)."""
+    loopback with token auth like every Ray mlops starts (see mlops.cluster.access)."""
     import ray
 
     secure_this_process()

@@ -1,0 +1,80 @@
+"""What both batch executors share: the output frame of a scored batch, the input's column check, and
+the writer that replaces the output file atomically."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import DataError, Problem
+
+
+def output_frame(bundle: Any, frame: Any, id_column: str | None, include_proba: bool):
+    """Predictions for one batch: id column (if any), prediction, proba_<class> columns and, when the model
+    has an outlier detector, outlier_score and is_outlier."""
+    import pandas as pd
+
+    out = {}
+    if id_column and id_column in frame.columns:
+        out[id_column] = frame[id_column].to_numpy()
+    X = frame[bundle.input_columns]
+    proba = bundle.predict_proba(X) if bundle.task == "classification" else None
+    if proba is not None:
+        classes = bundle.model.classes_
+        out["prediction"] = classes[proba.argmax(axis=1)]
+        if include_proba:
+            for i, cls in enumerate(classes):
+                out[f"proba_{cls}"] = proba[:, i]
+    else:
+        out["prediction"] = bundle.predict(X)
+    detector = bundle.monitoring.outliers if bundle.monitoring is not None else None
+    if detector is not None:  # the model was trained with validation.outliers
+        out["outlier_score"], out["is_outlier"] = detector.score(X)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def check_columns(bundle: Any, columns: list[str]) -> None:
+    missing = [c for c in bundle.input_columns if c not in columns]
+    if missing:
+        raise DataError(Problem("serving.batch.input", f"input lacks columns the model needs: {missing}",
+                                hint=f"the model was trained on {bundle.input_columns}"))
+
+
+class OutputWriter:
+    """Appends Arrow tables to one parquet or csv file, atomically: the tables go to a temp file beside
+    the output, which replaces the output only when every batch is written. A crash or an error leaves
+    the previous output whole (never a valid but short file that a later apply would call up to date)."""
+
+    def __init__(self, path: Path):
+        self.path, self._out = path, None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+    def __enter__(self) -> "OutputWriter":
+        return self
+
+    def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
+        if self._out is not None:
+            self._out.close()
+        if kind is None and self._out is not None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+    def write(self, table: Any) -> None:
+        if self._out is None:
+            if self.path.suffix == ".csv":
+                import pyarrow.csv as pcsv
+
+                self._out = pcsv.CSVWriter(str(self.tmp), table.schema)
+            else:
+                import pyarrow.parquet as pq
+
+                self._out = pq.ParquetWriter(self.tmp, table.schema)
+        self._out.write_table(table)
+
+
+def output_path(params: dict[str, Any]) -> Path:
+    """Where batch scoring writes (a relative output is relative to the project)."""
+    out = Path(params["output"])
+    return out if out.is_absolute() else Path(params["base_dir"]) / out
