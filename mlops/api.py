@@ -5,9 +5,9 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from mlops import stores
 from mlops.project import Project, load_project
 
-DEFAULT_TRACKING_URI = "sqlite:///.mlops/mlflow.db"
 
 
 def load(spec_path: str | Path, overrides: Sequence[str] = (), check_data: bool = True) -> Project:
@@ -48,7 +48,7 @@ def _state_kept_in_store(runtime: dict[str, Any], name: str) -> dict[str, Any]:
     from mlops.registry import Registry
 
     uri = runtime["tracking_uri"]
-    if uri.startswith("sqlite:///") and not Path(uri[len("sqlite:///"):]).is_file():
+    if not stores.store_exists(uri):
         return {}
     try:
         return Registry(uri, create=False).applied_state(runtime["experiment"], name)
@@ -109,14 +109,11 @@ def submit(spec_path: str | Path, overrides: Sequence[str], address: str, *, upl
     return submit_job(project, overrides, address, upload=upload, wait=wait)
 
 
-def schema() -> dict[str, Any]:
-    """JSON Schema of the whole spec (for editors)."""
-    from mlops.spec import Spec
+def schema(builtin_only: bool = False) -> dict[str, Any]:
+    """JSON Schema of the whole spec (for editors), registered names as enums."""
+    from mlops.spec.schema import spec_schema
 
-    doc = Spec.model_json_schema()
-    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    doc["title"] = "mlops spec"
-    return doc
+    return spec_schema(builtin_only)
 
 
 def tracking_uri(uri: str | None = None, name: str | None = None) -> str:
@@ -135,7 +132,7 @@ def tracking_uri(uri: str | None = None, name: str | None = None) -> str:
         recorded = (head.apps.get(name) or {}).get("tracking_uri") if head else None
         if recorded:
             return recorded
-    return DEFAULT_TRACKING_URI
+    return stores.DEFAULT_TRACKING_URI
 
 
 def registry(uri: str | None = None, name: str | None = None):

@@ -125,7 +125,7 @@ def register() -> None:
     )
 
     # Drift detectors compare a reference sample with new data feature by feature; outlier detectors score
-    # rows. Both run on the encoded matrix built by mlops.monitoring.encoding (see docs/monitoring.md).
+    # rows. Both run on the encoded matrix built by mlops.detectors.drift.encode (see docs/monitoring.md).
     detectors.add("ks", f"{_D}:ks_drift", kind="drift", features="numeric")
     detectors.add("chi2", f"{_D}:chi2_drift", kind="drift", features="categorical")
     detectors.add("tabular", f"{_D}:tabular_drift", kind="drift", features="mixed")

@@ -44,6 +44,7 @@ def load_config(spec_path: str | Path, overrides: Sequence[str] = ()) -> LoadedC
     spec_file = spec_file.resolve()
     _check_yaml(spec_file)
 
+    import yaml
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
@@ -67,6 +68,9 @@ def load_config(spec_path: str | Path, overrides: Sequence[str] = ()) -> LoadedC
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException) as exc:
         raise SpecError(_hydra_problem(exc, spec_file)) from None
+    except (ValueError, yaml.YAMLError) as exc:  # Hydra's own checks (a group override's type, its YAML loader)
+        raise SpecError(Problem(str(spec_file), f"cannot compose the spec: {str(exc).strip().splitlines()[0]}",
+                                hint="check the overrides and the defaults list")) from None
     if not isinstance(data, dict):
         raise SpecError(Problem("", "spec must be a mapping of sections", value=type(data).__name__))
     return LoadedConfig(_yaml11_keys(data), spec_file, list(overrides))
@@ -81,6 +85,10 @@ def _check_override_syntax(overrides: Sequence[str]) -> None:
     parser = OverridesParser.create()
     problems = []
     for override in overrides:
+        if not override.partition("=")[0].lstrip("+~").strip():
+            problems.append(Problem(override or "overrides", f"override `{override}` names no key",
+                                    hint="write KEY=VALUE with a dotted spec field, e.g. model.params.max_depth=8"))
+            continue
         try:
             parser.parse_overrides([override])
         except HydraException as exc:
@@ -134,9 +142,27 @@ def _check_yaml(spec_file: Path) -> None:
     # Parse once ourselves: YAML errors then name the file, line and column instead of a Hydra trace.
     import yaml
 
+    class UniqueKeys(yaml.SafeLoader):
+        """YAML that refuses a key written twice in one mapping (plain YAML keeps the last silently;
+        Hydra's loader fails with a trace)."""
+
+    def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line)
+            except TypeError:  # an unhashable key: the normal constructor says so
+                break
+            if first != key_node.start_mark.line:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key '{key}' (first at line {first + 1})",
+                                                        key_node.start_mark)
+        return loader.construct_mapping(node, deep)
+
+    UniqueKeys.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     try:
         text = spec_file.read_text()
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=UniqueKeys)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

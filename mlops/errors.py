@@ -104,8 +104,10 @@ class Collector:
     problems: list[Problem] = field(default_factory=list)
 
     def add(self, path: str, message: str, **kw: Any) -> None:
+        """Record a problem at `path`; keywords go to Problem."""
         self.problems.append(Problem(path, message, **kw))
 
     def raise_if_any(self, cls: type[SpecError] = SpecError) -> None:
+        """Raise `cls` with every recorded problem, if there are any."""
         if self.problems:
             raise cls(self.problems)

@@ -32,6 +32,7 @@ def installed(extra: Extra) -> bool:
 
 
 def install_hint(extra: Extra) -> str:
+    """The pip command that installs `extra`, from PyPI and from a checkout."""
     return f"pip install 'mlops[{extra.name}]' -c constraints.txt (from a checkout: pip install -e '.[{extra.name}]' -c constraints.txt)"
 
 

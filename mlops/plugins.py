@@ -82,10 +82,6 @@ class Registry:
             raise UnknownName(f"unknown {self.kind} '{name}'" + (f"; {hint}" if hint else "") + f" (known: {known})")
         return self._entries[name]
 
-    def names(self) -> list[str]:
-        load_plugins()
-        return sorted(self._entries)
-
     def __contains__(self, name: object) -> bool:
         load_plugins()
         return name in self._entries

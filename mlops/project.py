@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from mlops.config import LoadedConfig, load_config
+from mlops import stores
 from mlops.errors import Collector, DataError, Problem, SpecError, did_you_mean
 from mlops.plugins import data_sources
 from mlops.spec import Spec
@@ -21,6 +22,7 @@ class Project:
 
     @property
     def base_dir(self) -> Path:
+        """The spec's directory, which relative paths in the spec are relative to."""
         return self.config.base_dir
 
     def resolved_yaml(self) -> str:
@@ -48,22 +50,13 @@ def validate_config(config: LoadedConfig) -> Spec:
         raise SpecError(problems_from(exc, data, Spec)) from None
 
 
-def spec_relative_store(uri: str, base_dir: Path) -> str:
-    """A relative SQLite tracking URI is relative to the spec's directory, like every path in a spec: the
-    working directory never changes which store a spec uses."""
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        return f"{prefix}{(Path(base_dir) / uri[len(prefix):]).resolve()}"
-    return uri
-
-
 def load_project(spec_path: str | Path, overrides: Sequence[str] = (), check_data: bool = True) -> Project:
     """Load, compose, validate and (by default) probe the data: every user error surfaces here."""
     from mlops.extras import spec_problems
 
     config = load_config(spec_path, overrides)
     project = Project(validate_config(config), config)
-    project.spec.tracking.uri = spec_relative_store(project.spec.tracking.uri, project.base_dir)
+    project.spec.tracking.uri = stores.absolute(project.spec.tracking.uri, project.base_dir)
     missing = spec_problems(project.spec)
     if missing:
         raise SpecError(missing)

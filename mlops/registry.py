@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from mlops.errors import RegistryError
-from mlops import tracking_tags
+from mlops import stores, tracking_tags
 
 CHAMPION = "champion"
 
@@ -26,30 +26,26 @@ APPLIED_STATE_FILE = "spec/applied_state.json"
 
 def artifact_root_for(uri: str) -> str | None:
     """Artifacts of a sqlite store live beside the database file (so a project dir is self-contained)."""
-    if uri.startswith("sqlite:///"):
-        db = Path(uri[len("sqlite:///"):])
-        return (db.parent.resolve() / "artifacts").as_uri()
-    return None
+    db = stores.sqlite_path(uri)
+    return (db.parent.resolve() / "artifacts").as_uri() if db is not None else None
 
 
 def _require_store(uri: str) -> None:
     """Commands that only read never create a store (or its folder): a missing SQLite file is an error
     naming the URI, and the stores found below the working directory."""
-    if not uri.startswith("sqlite:///"):
-        return
-    db = Path(uri[len("sqlite:///"):])
-    if db.is_file():
+    if stores.store_exists(uri):
         return
     found = sorted(str(p) for pattern in (".mlops/mlflow.db", "*/.mlops/mlflow.db", "*/*/.mlops/mlflow.db")
                    for p in Path.cwd().glob(pattern))[:5]
-    hint = (f"; stores here: {', '.join('sqlite:///' + f for f in found)} (--tracking-uri URI)" if found
+    hint = (f"; stores here: {', '.join(stores.SQLITE + f for f in found)} (--tracking-uri URI)" if found
             else "; nothing has been applied with it (a spec's relative store lives beside the spec)")
     raise RegistryError(f"no tracking store at {uri}{hint}")
 
 
 def _prepare_store(uri: str) -> None:
-    if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    db = stores.sqlite_path(uri)
+    if db is not None:
+        db.parent.mkdir(parents=True, exist_ok=True)
 
 
 # Multirun applies specs in threads of one driver process; MLflow's SQLite store takes one writer at a
@@ -88,12 +84,13 @@ def _locked(method: Any) -> Any:
 @contextmanager
 def store_lock(uri: str) -> Iterator[None]:
     """Across processes, one decide-and-promote at a time on a SQLite store (a lock file beside it)."""
-    if not uri.startswith("sqlite:///"):
+    database = stores.sqlite_path(uri)
+    if database is None:
         yield
         return
     import fcntl
 
-    path = Path(uri[len("sqlite:///"):]).with_suffix(".promote.lock")
+    path = database.with_suffix(".promote.lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -137,6 +134,7 @@ class Registry:
 
     # -- runs ---------------------------------------------------------------------------------
     def experiment_id(self, name: str) -> str:
+        """The id of experiment `name`, created (with this store's artifact root) when it does not exist."""
         found = self.client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
@@ -144,6 +142,7 @@ class Registry:
 
     def start_run(self, experiment: str, run_name: str | None = None, tags: dict[str, str] | None = None,
                   parent_run_id: str | None = None) -> str:
+        """Create a run in `experiment` (a child of `parent_run_id` when given); returns its run id."""
         all_tags = dict(tags or {})
         if parent_run_id:
             all_tags[tracking_tags.PARENT_RUN] = parent_run_id
@@ -151,9 +150,11 @@ class Registry:
         return run.info.run_id
 
     def end_run(self, run_id: str, ok: bool = True) -> None:
+        """Mark the run FINISHED, or FAILED when not `ok`."""
         self.client.set_terminated(run_id, "FINISHED" if ok else "FAILED")
 
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
+        """Log params as strings (cut to 6000 characters), 100 per write."""
         from mlflow.entities import Param
 
         items = [Param(k, str(v)[:6000]) for k, v in params.items()]
@@ -161,6 +162,7 @@ class Registry:
             self.client.log_batch(run_id, params=items[i : i + 100])
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+        """Log metrics at `step`, all in one write."""
         import time
 
         from mlflow.entities import Metric
@@ -179,20 +181,24 @@ class Registry:
                               params=[Param(k, str(v)[:6000]) for k, v in params.items()])
 
     def set_tags(self, run_id: str, tags: dict[str, Any]) -> None:
+        """Set tags on the run, values as strings, in one write."""
         from mlflow.entities import RunTag
 
         self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_text(self, run_id: str, text: str, path: str) -> None:
+        """Save `text` as the run's artifact at `path`."""
         self.client.log_text(run_id, text, path)
 
     def log_bytes(self, run_id: str, data: bytes, path: str) -> None:
+        """Save `data` as the run's artifact at `path`."""
         with tempfile.TemporaryDirectory() as tmp:
             target = Path(tmp) / Path(path).name
             target.write_bytes(data)
             self.client.log_artifact(run_id, str(target), str(Path(path).parent) if Path(path).parent.name else None)
 
     def log_dir(self, run_id: str, directory: Path, artifact_path: str) -> str:
+        """Upload `directory` under the run's `artifact_path`; returns the artifact URI it went to."""
         self.client.log_artifacts(run_id, str(directory), artifact_path)
         return f"{self.client.get_run(run_id).info.artifact_uri}/{artifact_path}"
 
@@ -220,17 +226,9 @@ class Registry:
             except Exception:  # the run or its artifact is gone: as if nothing was recorded
                 return {}
 
-    def find_run(self, experiment: str, tag: str, value: str):
-        """The newest finished run with tag == value, or None."""
-        found = self.client.get_experiment_by_name(experiment)
-        if found is None:
-            return None
-        runs = self.client.search_runs([found.experiment_id], f"tags.`{tag}` = '{value}' and attributes.status = 'FINISHED'",
-                                       max_results=1, order_by=["attributes.start_time DESC"])
-        return runs[0] if runs else None
-
     # -- model registry -----------------------------------------------------------------------
     def register(self, name: str, source: str, run_id: str, sha256: str, tags: dict[str, Any] | None = None) -> ModelVersion:
+        """A new version of model `name` from `source`, tagged with its sha256 (signed when a key is set)."""
         from mlflow.exceptions import MlflowException
 
         try:
@@ -248,6 +246,7 @@ class Registry:
         return self.version(name, mv.version)
 
     def version(self, name: str, version: str | int) -> ModelVersion:
+        """The registered version `version` of model `name`."""
         from mlflow.exceptions import MlflowException
 
         try:
@@ -257,6 +256,7 @@ class Registry:
         return _to_version(mv)
 
     def by_alias(self, name: str, alias: str) -> ModelVersion:
+        """The version of model `name` that `alias` points at."""
         from mlflow.exceptions import MlflowException
 
         try:
@@ -266,6 +266,7 @@ class Registry:
         return _to_version(mv)
 
     def versions(self, name: str) -> list[ModelVersion]:
+        """Every version of model `name`, oldest first, each with its aliases."""
         found = sorted((_to_version(mv) for mv in self.client.search_model_versions(f"name = '{name}'")),
                        key=lambda v: int(v.version))
         if found:  # searched versions come without their aliases; the registered model has them all
@@ -275,6 +276,7 @@ class Registry:
         return found
 
     def champion_history(self, name: str) -> list[str]:
+        """The versions model `name` has had as champion, oldest first (the last is the current one)."""
         from mlflow.exceptions import MlflowException
 
         try:
@@ -319,6 +321,7 @@ class Registry:
             raise RegistryError(f"model '{name}' v{version} does not load ({reason}); the alias stays where it is") from None
 
     def download(self, version: ModelVersion, dst: Path | None = None) -> Path:
+        """Download the version's bundle into `dst` (a new temporary directory by default); returns its path."""
         from mlflow.artifacts import download_artifacts
 
         dst = Path(dst or tempfile.mkdtemp(prefix="mlops-model-"))

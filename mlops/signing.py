@@ -17,6 +17,7 @@ from mlops.errors import RegistryError
 
 
 def key_file() -> Path:
+    """Where the signing key file is looked for: mlops/signing_key under $XDG_CONFIG_HOME or ~/.config."""
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
     return base / "mlops" / "signing_key"
 
@@ -33,6 +34,7 @@ def signing_key() -> bytes | None:
 
 
 def sign(sha256: str) -> str | None:
+    """The key's HMAC-SHA256 of `sha256`, hex; None when no key is configured."""
     key = signing_key()
     return hmac.new(key, sha256.encode(), hashlib.sha256).hexdigest() if key else None
 

@@ -67,3 +67,32 @@ def scrape_metric_names(model: str, wanted: set[str], timeout: float = 60) -> se
         found = {line.split("{")[0] for line in text.splitlines() if line.startswith("ray_mlops_") and f'model="{model}"' in line}
         time.sleep(2)
     return found
+
+
+# -- reliability figures: every test under tests/reliability/ leaves its outcome for docs/reliability.md --
+_RELIABILITY: dict[str, dict] = {}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.nodeid.startswith("tests/reliability/"):
+            _RELIABILITY[item.nodeid] = {"doc": " ".join((getattr(item.function, "__doc__", None) or "").split()) or item.name}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_logreport(report):
+    entry = _RELIABILITY.get(report.nodeid)
+    if entry is not None and (report.when == "call" or (report.when == "setup" and report.outcome != "passed")):
+        entry.update(outcome=report.outcome, seconds=round(report.duration, 2))
+
+
+def pytest_sessionfinish(session):
+    import json
+
+    ran = {k: v for k, v in _RELIABILITY.items() if "outcome" in v}
+    if ran:
+        figures = REPO / ".reliability"  # tests/reliability/figures.py writes the suites' figures here too
+        figures.mkdir(exist_ok=True)
+        path = figures / "outcomes.json"
+        kept = json.loads(path.read_text()) if path.is_file() else {}
+        path.write_text(json.dumps({**kept, **ran}, indent=1, sort_keys=True))

@@ -28,6 +28,26 @@ def check_feasible(requests: Iterable[tuple[str, dict[str, float], dict[str, str
         raise ResourceError("the plan cannot be scheduled on this cluster:\n  " + "\n  ".join(dict.fromkeys(problems)))
 
 
+def check_group_feasible(node_id: str, unit: dict[str, float], count: int, fields: dict[str, str], count_field: str,
+                         nodes: list[dict[str, float]]) -> None:
+    """`count` copies of `unit` (Ray Train workers, Serve replicas) started together: each must fit on a
+    node, and all of them in the cluster, or Ray would wait forever for the last ones."""
+    problems = []
+    for name, amount in unit.items():
+        label = "GPUs" if name == "GPU" else "CPUs" if name == "CPU" else "GB of memory"
+        largest = max((_capacity(node, name) for node in nodes), default=0.0)
+        total = sum(_capacity(node, name) for node in nodes)
+        field = fields.get(name) or RESOURCE_FIELDS.get(name, name)
+        if amount > largest + 1e-9:
+            where = "the cluster has" if largest == 0 else "the largest node has"
+            problems.append(f"{field}={_num(amount)} but {where} {_num(largest)} {label} (needed by plan node '{node_id}')")
+        elif amount * count > total + 1e-9:
+            problems.append(f"{count_field}={count} x {field}={_num(amount)} needs {_num(amount * count)} {label} "
+                            f"but the cluster has {_num(total)} (needed by plan node '{node_id}')")
+    if problems:
+        raise ResourceError("the plan cannot be scheduled on this cluster:\n  " + "\n  ".join(problems))
+
+
 def _capacity(node: dict[str, float], name: str) -> float:
     if name == "memory_gb":
         return node.get("memory", 0.0) / 1e9

@@ -94,6 +94,7 @@ def start_head(env: dict[str, str], num_cpus: int | None = None, timeout_s: floa
 
 
 def ensure_head(env: dict[str, str], num_cpus: int | None = None) -> HeadState:
+    """The recorded head when it is still alive; else a newly started one."""
     return read_state() or start_head(env, num_cpus)
 
 

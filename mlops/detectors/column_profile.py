@@ -22,18 +22,25 @@ def _kind(series: Any) -> str:
     return "string"
 
 
-def column_profile(series: Any, categorical: bool, max_categories: int = 1000) -> dict[str, Any]:
-    """dtype kind, null fraction, numeric range and quantiles or the categorical domain."""
+def column_schema(series: Any, categorical: bool, max_categories: int = 1000) -> dict[str, Any]:
+    """What a column is: name, dtype kind, whether it had nulls, and the categorical domain. The model's
+    input schema (recorded with each version) is this, for every input column."""
     kind = _kind(series)
-    present = series.dropna()
-    profile: dict[str, Any] = {"name": str(series.name), "type": kind, "categorical": categorical,
-                               "null_fraction": float(series.isna().mean()) if len(series) else 0.0,
-                               "nullable": bool(series.isna().any())}
+    schema: dict[str, Any] = {"name": str(series.name), "type": kind, "nullable": bool(series.isna().any()),
+                              "categorical": categorical}
     if categorical:
-        values = present.unique()
-        profile["categories"] = sorted(str(v) if kind == "string" else (v.item() if hasattr(v, "item") else v)
-                                       for v in values)[:max_categories]
-    elif kind in ("number", "integer") and len(present):
+        values = series.dropna().unique()
+        schema["categories"] = sorted(str(v) if kind == "string" else (v.item() if hasattr(v, "item") else v)
+                                      for v in values)[:max_categories]
+    return schema
+
+
+def column_profile(series: Any, categorical: bool, max_categories: int = 1000) -> dict[str, Any]:
+    """The column's schema plus what the data contract checks: null fraction, numeric range and quantiles."""
+    profile = column_schema(series, categorical, max_categories)
+    profile["null_fraction"] = float(series.isna().mean()) if len(series) else 0.0
+    present = series.dropna()
+    if not categorical and profile["type"] in ("number", "integer") and len(present):
         qs = present.quantile(list(QUANTILES))
         profile.update(min=float(present.min()), max=float(present.max()), mean=float(present.mean()),
                        std=float(present.std(ddof=0)), quantiles={str(q): float(v) for q, v in zip(QUANTILES, qs)})

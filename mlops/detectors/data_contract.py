@@ -31,6 +31,7 @@ class CheckReport:
         return not any(a.severity == "error" for a in self.anomalies)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: row count, the verdict and every anomaly."""
         return {"rows": self.rows, "ok": self.ok, "anomalies": [asdict(a) for a in self.anomalies]}
 
 

@@ -42,6 +42,7 @@ class DriftReference:
 
     @property
     def columns(self) -> list[str]:
+        """The reference's columns: numeric ones first, then categorical ones."""
         return [*self.numeric, *self.categorical]
 
     @cached_property
@@ -137,6 +138,7 @@ class DriftReport:
 
     @property
     def drifted_features(self) -> list[str]:
+        """Names of the features that drifted."""
         return [f["name"] for f in self.features if f["drifted"]]
 
     def to_dict(self) -> dict[str, Any]:

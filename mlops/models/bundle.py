@@ -32,20 +32,20 @@ class Bundle:
 
     @property
     def task(self) -> str:
+        """The model's task, as recorded in its metadata."""
         return self.meta["task"]
 
     @property
-    def classes(self) -> list | None:
-        return self.meta.get("classes")
-
-    @property
     def input_columns(self) -> list[str]:
+        """Names of the input columns, in the order of the recorded input schema."""
         return [c["name"] for c in self.meta["input_schema"]]
 
     def predict(self, X: Any) -> Any:
+        """The model's predictions for the raw inputs `X`."""
         return self.model.predict(X)
 
     def predict_proba(self, X: Any) -> Any:
+        """Class probabilities for `X`; None unless the model is a classifier that gives them."""
         return self.model.predict_proba(X) if self.task == "classification" and hasattr(self.model, "predict_proba") else None
 
 
@@ -57,12 +57,14 @@ class SklearnFlavor:
 
     @staticmethod
     def save(model: Any, directory: Path) -> None:
+        """Write `model` into `directory` in skops' format."""
         from mlops.models import safe_format
 
         safe_format.save(model, directory / SklearnFlavor.file)
 
     @staticmethod
     def load(directory: Path, meta: dict[str, Any]) -> Any:
+        """The model in `directory`: from its skops file, or from the legacy joblib file of an older bundle."""
         from mlops.models import safe_format
 
         if (directory / SklearnFlavor.file).is_file():
@@ -102,6 +104,7 @@ def legacy_directory_sha256(directory: Path) -> str:
 
 
 def bundle_sha256(directory: Path, scheme: str | None) -> str:
+    """The bundle's sha256 under `scheme`: the manifest hash, or the legacy one for older versions."""
     return manifest_sha256(directory) if scheme == HASH_SCHEME else legacy_directory_sha256(directory)
 
 

@@ -15,9 +15,11 @@ class DerivedColumns(TransformerMixin, BaseEstimator):
         self.derived = derived
 
     def fit(self, X: Any, y: Any = None) -> "DerivedColumns":
+        """Nothing to learn; returns self."""
         return self
 
     def transform(self, X: Any) -> Any:
+        """A copy of `X` with each derived column added (`X` itself when there are none)."""
         if not self.derived:
             return X
         X = X.copy()

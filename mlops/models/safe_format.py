@@ -32,10 +32,12 @@ def plugin_trusted_prefixes() -> tuple[str, ...]:
 
 
 def is_trusted(type_name: str, extra_prefixes: tuple[str, ...] = ()) -> bool:
+    """`type_name` is on the trust list or starts with a trusted (or an extra) module prefix."""
     return type_name in TRUSTED_NAMES or type_name.startswith(TRUSTED_PREFIXES + extra_prefixes)
 
 
 def save(obj: Any, path: Path) -> None:
+    """Write `obj` to `path` in skops' format."""
     import skops.io as sio
 
     sio.dump(obj, path)

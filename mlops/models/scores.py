@@ -5,6 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 
+def labels_from_proba(classes: Any, proba: Any) -> Any:
+    """The class each row's probabilities pick: the one place labels are derived from probabilities, so
+    every route (evaluation, registration, batch, online, monitoring) labels a row the same way."""
+    return classes[proba.argmax(axis=1)]
+
+
+def predict_with_proba(model: Any, X: Any) -> tuple[Any, Any]:
+    """Labels and, where the model has them, class probabilities, from one call when it can."""
+    proba = model.predict_proba(X) if hasattr(model, "predict_proba") else None
+    if proba is not None:
+        return labels_from_proba(model.classes_, proba), proba
+    return model.predict(X), None
+
+
 def compute_metrics(task: str, y_true: Any, y_pred: Any, proba: Any = None, classes: Any = None) -> dict[str, float]:
     """Every metric of the task that the predictions allow (probabilities enable roc_auc, log_loss)."""
     import numpy as np

@@ -14,9 +14,11 @@ class SklearnFactory:
 
     @property
     def tasks(self) -> tuple[str, ...]:
+        """The tasks this factory has a class for."""
         return tuple(self.classes)
 
     def estimator_class(self, task: str) -> type:
+        """The estimator class for `task`, imported from its 'module:Class' reference."""
         module, _, name = self.classes[task].partition(":")
         return getattr(importlib.import_module(module), name)
 
@@ -25,6 +27,7 @@ class SklearnFactory:
         return self.estimator_class(task)(**params)
 
     def param_names(self, task: str) -> list[str]:
+        """The parameter names of `task`'s estimator class, sorted."""
         return sorted(self.estimator_class(task)().get_params())
 
 

@@ -36,6 +36,7 @@ def build_net(n_inputs: int, n_outputs: int, architecture: dict[str, Any]) -> nn
 
 
 def make_optimizer(net: nn.Module, training: dict[str, Any]) -> torch.optim.Optimizer:
+    """The `training` section's optimizer over the net's parameters, with its lr and weight decay."""
     return OPTIMIZERS[training["optimizer"]](net.parameters(), lr=training["lr"], weight_decay=training["weight_decay"])
 
 
@@ -50,6 +51,7 @@ class Targets:
 
     @classmethod
     def fit(cls, task: str, y: Any) -> "Targets":
+        """The mapping for labels `y`: their sorted classes, or their mean and std (1 when constant)."""
         y = np.asarray(y)
         if task == "classification":
             return cls(task, [c.item() if hasattr(c, "item") else c for c in np.unique(y)])
@@ -58,9 +60,11 @@ class Targets:
 
     @property
     def n_outputs(self) -> int:
+        """Width of the net's last layer: one per class, or 1 for regression."""
         return len(self.classes) if self.task == "classification" else 1
 
     def encode(self, y: Any) -> np.ndarray:
+        """Labels as training targets: int64 class indices, or standardized float32 values."""
         y = np.asarray(y)
         if self.task == "classification":
             return np.searchsorted(np.asarray(self.classes), y).astype(np.int64)
@@ -79,6 +83,7 @@ def outputs(net: nn.Module, X: np.ndarray, device: Any = "cpu") -> np.ndarray:
 
 
 def proba_from(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of `logits`: class probabilities."""
     logits = logits - logits.max(axis=1, keepdims=True)
     exp = np.exp(logits)
     return exp / exp.sum(axis=1, keepdims=True)
@@ -129,10 +134,12 @@ class LoopState:
     history: list[dict[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The state as a plain dict, for a checkpoint."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LoopState":
+        """The state a checkpoint saved with to_dict."""
         return cls(**data)
 
 

@@ -57,6 +57,7 @@ class TorchMLP(BaseEstimator):
         return (self.model or {}).get("task") == "classification"
 
     def fit(self, X: Any, y: Any) -> "TorchMLP":
+        """Train in this process on (X, y), holding out the section's validation fraction; returns self."""
         model = complete_section(self.model)
         X_tr, X_val, y_tr, y_val = holdout(model, np.asarray(X, dtype=np.float32), y)
         fitted = fit_in_process(model, X_tr, y_tr, X_val, y_val)
@@ -81,11 +82,13 @@ class TorchMLP(BaseEstimator):
 
     @available_if(_is_classifier)
     def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities for `X`, columns in the order of classes_ (classifiers only)."""
         from mlops.models.torch_loop import proba_from
 
         return proba_from(self._outputs(X))
 
     def predict(self, X: Any) -> np.ndarray:
+        """The most likely class, or the regression value in the target's original scale."""
         out = self._outputs(X)
         if self.targets_.task == "classification":
             return self.classes_[out.argmax(axis=1)]
@@ -108,6 +111,7 @@ class TorchMLP(BaseEstimator):
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "TorchMLP":
+        """The fitted model that `state()` describes, rebuilt on the CPU."""
         from mlops.models.torch_loop import Targets, build_net
 
         assert state.get("format") == STATE_FORMAT, f"unknown torch model format {state.get('format')}"
@@ -154,6 +158,7 @@ class TorchFlavor:
 
     @staticmethod
     def save(pipeline: Any, directory: Path) -> None:
+        """Write the pipeline's preprocessing steps (skops) and its TorchMLP's state (torch.save)."""
         import torch
         from sklearn.pipeline import Pipeline
 
@@ -166,6 +171,7 @@ class TorchFlavor:
 
     @staticmethod
     def load(directory: Path, meta: dict[str, Any]) -> Any:
+        """The pipeline again: its preprocessing steps followed by the TorchMLP rebuilt from model.pt."""
         import torch
         from sklearn.pipeline import Pipeline
 

@@ -101,22 +101,6 @@ def emit(events: list[AlertEvent], sink: Any, base_dir: Path) -> list[str]:
     return problems
 
 
-def endpoint_stats(project: Any, window_s: float) -> dict[str, Any]:
-    """GET {route}/stats of the spec's running endpoint; raises ConnectionError when it cannot be read."""
-    import httpx
-
-    from mlops.serving.control import auth_headers, endpoint_url
-
-    url = f"{endpoint_url(project)}/stats"
-    try:
-        response = httpx.get(url, params={"window_s": window_s}, headers=auth_headers(project), timeout=10)
-    except httpx.HTTPError as exc:
-        raise ConnectionError(f"endpoint not reachable at {url} ({exc.__class__.__name__})") from None
-    if response.status_code != 200:
-        raise ConnectionError(f"{url} answered {response.status_code}: {response.text[:200]}")
-    return response.json()
-
-
 @dataclass
 class AlertCheck:
     results: list[AlertResult]
@@ -132,11 +116,13 @@ def check_alerts(project: Any, deliver: bool = True) -> AlertCheck:
     alerts = spec.monitoring.alerts
     if spec.serving is None or spec.serving.online is None:
         return AlertCheck([], [], [], "monitoring.alerts need an online endpoint (serving.mode: online or both)")
+    from mlops.serving import client
+
     fetched: dict[float, dict[str, Any]] = {}
 
     def stats_for(window: float) -> dict[str, Any]:
         if window not in fetched:  # one request per distinct window
-            fetched[window] = endpoint_stats(project, window)
+            fetched[window] = client.stats(project, window)
         return fetched[window]
 
     try:

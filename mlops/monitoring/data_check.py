@@ -22,9 +22,11 @@ class DataCheck:
 
     @property
     def ok(self) -> bool:
+        """The batch passed its checks: no anomaly of severity 'error'."""
         return self.report.ok
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: the model version checked against, the check report, drift and outliers."""
         return {"model": self.name, "version": self.version, **self.report.to_dict(),
                 "drift": self.drift.to_dict() if self.drift else None, "drift_skipped": self.skipped,
                 "outliers": self.outliers}
@@ -34,10 +36,10 @@ def check_data(project: Any, frame: Any, *, version: str | None = None) -> DataC
     """Validate `frame` against the champion (or `version`); drift and outliers when the model has them."""
     from mlops.detectors.data_contract import Anomaly, check_batch
     from mlops.registry import CHAMPION, Registry
-    from mlops.spec.validation import ValidationSpec
+    from mlops.spec.validation import effective_validation
 
     spec = project.spec
-    validation = spec.validation or ValidationSpec()
+    validation = effective_validation(spec)
     registry = Registry(spec.tracking.uri, create=False)  # checking reads: a missing store is an error
     bundle = registry.load(spec.name, version=version) if version else registry.load(spec.name, alias=CHAMPION)
     if bundle.monitoring is None:

@@ -22,6 +22,7 @@ class MonitorOutcome:
 
     @property
     def fired(self) -> list[Any]:
+        """The trigger results that fired."""
         return [r for r in self.results if r.fired]
 
 

@@ -64,6 +64,7 @@ def challenger_project(project: Any, data_file: Path) -> Any:
 
 def retrain_and_decide(project: Any, registry: Any, evidence: Any, labelled_all: Any, fired: list[Any],
                        rows_seen: int, *, address: str | None = None, on_done: Any = None) -> Decision:
+    """Train a challenger on the new rows, score it against the champion on a holdout, promote it if it wins."""
     from mlops.metrics import better
     from mlops.monitoring.scoring import score
     from mlops.serving.traffic_log import monitoring_dir

@@ -5,7 +5,7 @@ from typing import Any
 
 from mlops.errors import ScoreError
 from mlops.metrics import METRICS
-from mlops.models.scores import compute_metrics
+from mlops.models.scores import compute_metrics, labels_from_proba
 
 
 def score(bundle: Any, rows: Any, target: str, metric: str) -> float:
@@ -27,7 +27,7 @@ def _score(bundle: Any, rows: Any, target: str, metric: str) -> float:
     if bundle.task == "classification":
         proba = bundle.predict_proba(X)
         classes = getattr(bundle.model, "classes_", None)
-        y_pred = classes[proba.argmax(axis=1)] if proba is not None else bundle.predict(X)
+        y_pred = labels_from_proba(classes, proba) if proba is not None else bundle.predict(X)
         if METRICS[metric].needs_proba and proba is not None and len(set(y)) < 2:
             raise ScoreError(f"cannot score {metric}: it needs at least two classes among the {len(rows)} labelled rows")
         values = compute_metrics("classification", y, y_pred, proba, classes)

@@ -2,25 +2,10 @@
 labelled rows from new data and feedback, and the drift of the new rows."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from mlops.errors import DataError, Problem, SpecError
 from mlops import tracking_tags
-
-
-
-@dataclass
-class NewData:
-    all_rows: Any  # every row of retraining.data, oldest first
-    labelled: Any  # every labelled row (new data with the target, plus feedback), oldest first, with "_ts"
-
-
-def require_retraining(spec: Any) -> Any:
-    if spec.retraining is None:
-        raise SpecError(Problem("retraining", "this command needs a retraining section",
-                                hint="retraining: {data: {source: ...}, triggers: [...]} (see docs/monitoring.md)"))
-    return spec.retraining
+from mlops.errors import DataError, Problem
 
 
 def read_new_data(project: Any) -> Any:
@@ -110,11 +95,11 @@ def champion_state(registry: Any, name: str) -> tuple[Any, Any, float, int]:
 def drift_of(bundle: Any, frame: Any, spec: Any) -> Any:
     """Drift of `frame` against the champion's reference sample (None when there is nothing to test)."""
     from mlops.detectors.builtin import run_drift
-    from mlops.spec.validation import DriftSpec
+    from mlops.spec.validation import effective_validation
 
-    if bundle.monitoring is None or len(frame) == 0:
+    cfg = effective_validation(spec).drift
+    if cfg is None or bundle.monitoring is None or len(frame) == 0:  # `validation.drift: null`: no drift check
         return None
-    cfg = (spec.validation.drift if spec.validation and spec.validation.drift else DriftSpec())
     reference = bundle.monitoring.reference
     missing = [c for c in reference.columns if c not in frame.columns]
     if missing:

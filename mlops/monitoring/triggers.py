@@ -32,7 +32,12 @@ class TriggerResult:
 
 
 def drift_fired(cfg: Any, ev: Evidence) -> TriggerResult:
+    """Fires when the share of drifted features in the new rows reaches min_drifted_features."""
     if ev.drift is None:
+        from mlops.spec.validation import effective_validation
+
+        if effective_validation(ev.spec).drift is None:
+            return TriggerResult("drift", False, "validation.drift is null: no drift check to fire on")
         return TriggerResult("drift", False, "no new rows to test for drift")
     share = ev.drift.drift_share
     names = ", ".join(ev.drift.drifted_features[:5]) or "none"
@@ -42,6 +47,7 @@ def drift_fired(cfg: Any, ev: Evidence) -> TriggerResult:
 
 
 def metric_drop_fired(cfg: Any, ev: Evidence) -> TriggerResult:
+    """Fires when the champion's metric on the latest labelled rows is below `below` (or above `above`)."""
     from mlops.errors import ScoreError
     from mlops.monitoring.scoring import score
 
@@ -61,11 +67,13 @@ def metric_drop_fired(cfg: Any, ev: Evidence) -> TriggerResult:
 
 
 def new_data_fired(cfg: Any, ev: Evidence) -> TriggerResult:
+    """Fires when at least min_rows new rows arrived since the champion was trained."""
     n = len(ev.new_rows)
     return TriggerResult("new_data", n >= cfg.min_rows, f"{n} new rows since the champion was trained; fires at >= {cfg.min_rows}", n)
 
 
 def schedule_fired(cfg: Any, ev: Evidence) -> TriggerResult:
+    """Fires when the last (re)training is at least `every` seconds old."""
     age = ev.now - ev.trained_at
     # trained_at is the champion's registration or the last retrain attempt, whichever is later.
     return TriggerResult("schedule", age >= cfg.every, f"last (re)training {_human(age)} ago (champion "

@@ -20,16 +20,13 @@ def task_resources(spec) -> dict[str, float]:
 
 
 def _validation_params(spec) -> dict[str, Any]:
-    from mlops.spec.validation import ValidationSpec
+    from mlops.spec.validation import effective_validation
 
-    # Without a validation section the profile and drift reference are still kept (they are cheap);
-    # only the outlier detector is opt-in.
-    validation = spec.validation or ValidationSpec(outliers=None)
-    return validation.model_dump(mode="json", by_alias=True)
+    return effective_validation(spec).model_dump(mode="json", by_alias=True)
 
 
 # Spec fields that, by design, change no node's result, so no node's hash: where things run and where
-# results go, and what other commands read. tests/test_plan_contract.py checks both ways: every other
+# results go, and what other commands read. tests/plan/test_plan_contract.py checks both ways: every other
 # field of every example changes some node's hash, and these change none.
 FIELDS_OUTSIDE_THE_PLAN: list[tuple[str, str]] = [
     ("tracking.*", "where runs and versions are recorded, not what they are (the node cache sits beside the store)"),
@@ -61,7 +58,8 @@ FIELDS_OF_KINDS: dict[str, tuple[str, ...]] = {
 
 def compile_plan(project: Project, auto_promote: bool = True) -> Plan:
     """The graph `mlops apply` will run for this project (auto_promote=False: retraining decides)."""
-    from mlops.plan.endpoint import absolute_store, deploy_node
+    from mlops import stores
+    from mlops.plan.endpoint import deploy_node
 
     spec = project.spec
     dump = lambda model: model.model_dump(mode="json")  # noqa: E731
@@ -85,7 +83,7 @@ def compile_plan(project: Project, auto_promote: bool = True) -> Plan:
                                                              "seed": spec.data.split.seed, "code": code["detectors"]}, light),
         Node("register", "register", ["train", "evaluate", "profile", "split"], {
             "name": spec.name, "metric": spec.model.metric, "auto_promote": auto_promote, "code": code["mlops"]}, {},
-            placement="driver", runtime={"tracking_uri": absolute_store(spec.tracking.uri),
+            placement="driver", runtime={"tracking_uri": stores.absolute(spec.tracking.uri),
                                          "experiment": spec.tracking.experiment or spec.name}),
     ]
     if spec.model.type == "torch":  # Ray Train: the driver calls TorchTrainer.fit(), which starts the workers
@@ -99,7 +97,7 @@ def compile_plan(project: Project, auto_promote: bool = True) -> Plan:
         nodes[at:at + 1] = tune_nodes(spec, project.base_dir, nodes[at])
     if spec.serving is not None and spec.serving.batch is not None:
         nodes.append(Node("batch_predict", "batch_predict", ["register"], _batch_params(project), {"CPU": 1.0},
-                          placement="driver", runtime={**here, "tracking_uri": absolute_store(spec.tracking.uri)}))
+                          placement="driver", runtime={**here, "tracking_uri": stores.absolute(spec.tracking.uri)}))
     if spec.serving is not None and spec.serving.online is not None:
         nodes.append(deploy_node(project))
     return Plan(spec.name, nodes)

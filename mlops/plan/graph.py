@@ -57,6 +57,7 @@ class Plan:
 
     @property
     def edges(self) -> list[tuple[str, str]]:
+        """(input id, node id) for every input of every node."""
         return [(src, n.id) for n in self.nodes for src in n.inputs]
 
     @property
@@ -65,9 +66,11 @@ class Plan:
         return content_hash(sorted(n.hash for n in self.nodes))
 
     def node(self, node_id: str) -> Node:
+        """The node with id `node_id` (StopIteration when there is none)."""
         return next(n for n in self.nodes if n.id == node_id)
 
     def to_dict(self) -> dict[str, Any]:
+        """The plan as data: format, mlops version, name, hash, nodes and edges."""
         from importlib.metadata import PackageNotFoundError, version
 
         try:
@@ -78,6 +81,7 @@ class Plan:
                 "nodes": [asdict(n) for n in self.nodes], "edges": [list(e) for e in self.edges]}
 
     def to_json(self) -> str:
+        """to_dict() as indented JSON."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str)
 
 

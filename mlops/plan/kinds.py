@@ -48,5 +48,6 @@ KINDS: dict[str, NodeKind] = {kind.name: kind for kind in (
 
 
 def kind_of(name: str) -> NodeKind:
+    """The NodeKind named `name`; every node kind a plan uses must be in KINDS."""
     assert name in KINDS, f"node kind {name!r} is not in mlops.plan.kinds.KINDS"
     return KINDS[name]

@@ -29,6 +29,7 @@ class ApplyResult:
 
 
 def package_versions() -> dict[str, str]:
+    """Installed versions of mlops and the packages a run depends on (those not installed left out)."""
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
@@ -41,6 +42,7 @@ def package_versions() -> dict[str, str]:
 
 
 def git_commit(directory: str) -> str | None:
+    """The commit checked out in `directory`'s git repository; None outside one or without git."""
     try:
         done = subprocess.run(["git", "-C", directory, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):

@@ -44,6 +44,7 @@ def call(node: Node, inputs: list[Any], context: RunContext) -> Any:
 
 
 def register(node: Node, inputs: list[Any], context: RunContext) -> Any:
+    """Tag the run with the data fingerprint, register the trained model and decide the champion."""
     from mlops.stages import register as stage
 
     trained, evaluation, monitoring, split = inputs
@@ -57,6 +58,7 @@ def register(node: Node, inputs: list[Any], context: RunContext) -> Any:
 
 
 def batch_predict(node: Node, inputs: list[Any], context: RunContext) -> Any:
+    """Score the batch input with the version the node's alias will name, locally or on Ray Data."""
     from mlops.stages import batch_predict as stage
 
     params = node.call_params()
@@ -69,6 +71,7 @@ def batch_predict(node: Node, inputs: list[Any], context: RunContext) -> Any:
 
 
 def deploy(node: Node, inputs: list[Any], context: RunContext) -> Any:
+    """Deploy (or update) the online endpoint with the version its alias will name, and record the app."""
     from mlops.serving.deploy import deploy as deploy_endpoint
     from mlops.serving.deploy import record_app
 
@@ -79,12 +82,14 @@ def deploy(node: Node, inputs: list[Any], context: RunContext) -> Any:
 
 
 def train_torch(node: Node, inputs: list[Any], context: RunContext) -> Any:
+    """Fit the torch model on Ray Train workers, logging to the apply's run."""
     from mlops.runtime.ray_train import train_on_ray
 
     return train_on_ray(context.registry, context.run_id, context.plan.name, node, inputs, context.cluster)
 
 
 def tune(node: Node, inputs: list[Any], context: RunContext) -> Any:
+    """Run the search on Ray Tune from the driver, each trial logged as a child of the apply's run."""
     from mlops.runtime.tune_runs import tune_in_driver
 
     context.tuning = tune_in_driver(context.registry, context.run_id, context.experiment, node, inputs)

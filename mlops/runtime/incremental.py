@@ -45,6 +45,7 @@ def recorded(state: dict[str, Any], node: Node) -> dict[str, Any] | None:
 
 
 def file_stat(path: Path) -> dict[str, int] | None:
+    """The file's size and mtime in nanoseconds; None when it is missing (or cannot be stat'ed)."""
     try:
         st = path.stat()
     except OSError:

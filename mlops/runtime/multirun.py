@@ -28,6 +28,7 @@ class Combination:
 
     @property
     def ok(self) -> bool:
+        """Applying this combination raised no error."""
         return self.error is None
 
 

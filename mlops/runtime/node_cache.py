@@ -18,13 +18,16 @@ import pickle
 from pathlib import Path
 from typing import Any
 
+from mlops import stores
+
 STATE_FORMAT = 1
 
 
 def cache_dir(tracking_uri: str, base_dir: Path) -> Path:
     """Beside a SQLite store's database file; under the project's .mlops/ for any other store."""
-    if tracking_uri.startswith("sqlite:///"):
-        return Path(tracking_uri[len("sqlite:///"):]).resolve().parent / "node-cache"
+    database = stores.sqlite_path(tracking_uri)
+    if database is not None:
+        return database.resolve().parent / "node-cache"
     return Path(base_dir).resolve() / ".mlops" / "node-cache"
 
 
@@ -46,6 +49,7 @@ class NodeCache:
         return base.with_suffix(".pkl"), base.with_suffix(".sha256")
 
     def has(self, node_hash: str) -> bool:
+        """An output and its digest are stored under `node_hash` (not yet verified)."""
         data, digest = self._paths(node_hash)
         return data.is_file() and digest.is_file()
 
@@ -61,6 +65,7 @@ class NodeCache:
         return True, pickle.loads(data)
 
     def put(self, node_hash: str, output: Any) -> None:
+        """Store `output` pickled under `node_hash`, with its sha256 written last."""
         data_path, digest_path = self._paths(node_hash)
         data = pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL)
         _write_atomic(data_path, data)
@@ -78,6 +83,7 @@ class NodeCache:
         return state if state.get("format") == STATE_FORMAT else {}
 
     def write_state(self, name: str, state: dict[str, Any]) -> None:
+        """Record `state` as the last applied state of spec `name` (atomically)."""
         _write_atomic(self._state_path(name), json.dumps({**state, "format": STATE_FORMAT}, indent=1,
                                                          default=str).encode())
 

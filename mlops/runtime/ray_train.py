@@ -4,10 +4,8 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from mlops.errors import ResourceError
-from mlops.cluster.feasibility import _num  # one number format for every resource message
-from mlops.plan import Node, Plan
 from mlops import tracking_tags
+from mlops.plan import Node, Plan
 
 WORKER_FIELDS = {"CPU": "hardware.cpus_per_worker", "GPU": "hardware.gpus_per_worker"}
 
@@ -28,27 +26,17 @@ def use_gpu_on(params: dict[str, Any], cluster: list[dict[str, float]], warn: bo
 
 
 def per_worker(params: dict[str, Any], use_gpu: bool) -> dict[str, float]:
+    """Ray resources of one worker: its CPUs, and its GPUs when `use_gpu`."""
     return {"CPU": params["resources_per_worker"]["CPU"], **({"GPU": params["gpus_per_worker"]} if use_gpu else {})}
 
 
 def check_workers(plan: Plan, cluster: list[dict[str, float]]) -> None:
     """Every worker must fit on a node and all of them in the cluster; else Ray would wait forever."""
-    problems = []
+    from mlops.cluster.feasibility import check_group_feasible
+
     for node in worker_nodes(plan):
-        workers = node.params["workers"]
-        for name, amount in per_worker(node.params, use_gpu_on(node.params, cluster, warn=True)).items():
-            label = "GPUs" if name == "GPU" else "CPUs"
-            largest = max((n.get(name, 0.0) for n in cluster), default=0.0)
-            total = sum(n.get(name, 0.0) for n in cluster)
-            field = WORKER_FIELDS[name]
-            if amount > largest + 1e-9:
-                where = "the cluster has" if largest == 0 else "the largest node has"
-                problems.append(f"{field}={_num(amount)} but {where} {_num(largest)} {label} (needed by plan node '{node.id}')")
-            elif amount * workers > total + 1e-9:
-                problems.append(f"hardware.workers={workers} x {field}={_num(amount)} needs {_num(amount * workers)} {label} "
-                                f"but the cluster has {_num(total)} (needed by plan node '{node.id}')")
-    if problems:
-        raise ResourceError("the plan cannot be scheduled on this cluster:\n  " + "\n  ".join(problems))
+        unit = per_worker(node.params, use_gpu_on(node.params, cluster, warn=True))
+        check_group_feasible(node.id, unit, node.params["workers"], WORKER_FIELDS, "hardware.workers", cluster)
 
 
 def train_on_ray(registry: Any, run_id: str, plan_name: str, node: Node, inputs: list[Any],

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from mlops import stores
 from mlops.errors import MlopsError
 from mlops.project import Project
 from mlops.cluster.session import use_cluster_token
@@ -33,7 +34,7 @@ def absolute_tracking_override(project: Project) -> list[str]:
     """A SQLite store is pinned to its path here (beside the spec, when the spec's URI is relative): an
     uploaded spec would otherwise put it in the job's own working directory."""
     uri = project.spec.tracking.uri  # already absolute: load_project resolves it against the spec
-    return [f"tracking.uri='{uri}'"] if uri.startswith("sqlite:///") else []
+    return [f"tracking.uri='{uri}'"] if stores.sqlite_path(uri) is not None else []
 
 
 # Never shipped by --upload: outputs and state, version control, environments, and secrets.
@@ -42,6 +43,7 @@ UPLOAD_EXCLUDES = ["out/", ".mlops/", ".git/", ".venv/", "venv/", ".venv-*/", "_
 
 
 def entrypoint(project: Project, overrides: Sequence[str], upload: bool) -> str:
+    """The job's shell command: `python -m mlops.cli apply SPEC` with the overrides and a pinned SQLite store."""
     spec = project.config.spec_file.name if upload else str(project.config.spec_file)
     args = ["-m", "mlops.cli", "apply", spec, *overrides, *absolute_tracking_override(project)]
     python = "python" if upload else sys.executable

@@ -8,10 +8,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from mlops.errors import DataError, MlopsError, Problem
+from mlops.errors import DataError, Problem
 from mlops.project import Project, load_project
 from mlops.serving.deploy import (DEPLOYED_HERE, Deployed, absolute_tracking_uri, deploy_project, ensure_online,
-                                  route_of, serving_env, update_version)
+                                  serving_env, update_version)
+
 
 @contextmanager
 def _on_cluster(address: str | None) -> Iterator[bool]:
@@ -133,6 +134,7 @@ def _app_running(name: str) -> bool:
 def endpoint_status(name: str | None, address: str | None, uri: str | None) -> list[dict[str, Any]]:
     """Rows of app/deployment status, with the version each endpoint serves and the current champion."""
     from mlops.cluster.local_head import read_state
+    from mlops.serving.client import application_health
     from mlops.serving.deploy import app_status
 
     state = read_state()
@@ -145,44 +147,11 @@ def endpoint_status(name: str | None, address: str | None, uri: str | None) -> l
     for row in rows:
         app = row["application"]
         if app not in looked_up:
-            looked_up[app] = _application_health(apps.get(app, {}), uri)
+            looked_up[app] = application_health(apps.get(app, {}), uri)
             if looked_up[app].get("tracking"):
                 looked_up[app].update(model_health(app, looked_up[app].pop("tracking")))
         row.update(looked_up[app])
     return rows
-
-
-def _application_health(info: dict[str, Any], uri: str | None) -> dict[str, Any]:
-    """Route, served version and traffic stats of one application. Without its token (auth on, variable
-    not exported) the stats are not asked for, which would only count as auth errors in its error rate;
-    the row says what to export instead."""
-    import httpx
-
-    url = info.get("url")
-    out: dict[str, Any] = {"tracking": uri or info.get("tracking_uri"), "route": None}
-    if not url:
-        return out
-    path = url.split(":", 2)[-1].split("/", 1)[-1]
-    out["route"] = f"/{path}" if path else None
-    token_env = info.get("token_env")
-    token = os.environ.get(token_env) if token_env else None
-    try:
-        ready = httpx.get(f"{url}/readyz", timeout=2).json()
-        out["serving_version"], out["refused_version"] = ready.get("model_version"), ready.get("refused_version")
-        if token_env and not token:
-            out["stats_hint"] = f"auth on: export {token_env} to see traffic"
-            return out
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        stats = httpx.get(f"{url}/stats", params={"window_s": STATUS_WINDOW_S}, headers=headers, timeout=5)
-        out["stats"] = stats.json() if stats.status_code == 200 else None
-        if stats.status_code == 401:
-            out["stats_hint"] = f"the token in {token_env} was refused" if token_env else "stats need a token"
-    except (httpx.HTTPError, ValueError):
-        out["serving_version"] = None
-    return out
-
-
-STATUS_WINDOW_S = 300  # `mlops status` summarizes the last 5 minutes of traffic
 
 
 def model_health(name: str, uri: str) -> dict[str, Any]:
@@ -227,32 +196,9 @@ def predict(spec_path: str | Path, overrides: Sequence[str], input_file: str, *,
     if local:
         return _predict_local(project, rows)
     ensure_online(project)
-    import httpx
+    from mlops.serving import client
 
-    url = f"{endpoint_url(project)}/predict"
-    try:
-        response = httpx.post(url, json={"rows": rows}, headers=auth_headers(project),
-                              timeout=project.spec.serving.online.timeout_s + 5)
-    except httpx.HTTPError as exc:
-        raise MlopsError(f"cannot reach the endpoint at {url}: {exc}; is it running (`mlops status`)?") from None
-    if response.status_code != 200:
-        raise MlopsError(f"endpoint answered {response.status_code}: {response.text}")
-    return response.json()
-
-
-def endpoint_url(project: Project) -> str:
-    """http://host:port/route of the spec's online endpoint, as a client on this machine reaches it."""
-    online = project.spec.serving.online
-    host = "127.0.0.1" if online.host in ("0.0.0.0", "::") else online.host
-    return f"http://{host}:{online.port}{route_of(project)}"
-
-
-def auth_headers(project: Project) -> dict[str, str]:
-    """The bearer token header when the endpoint wants one and the environment has it."""
-    auth = project.spec.serving.online.auth
-    if auth is not None and os.environ.get(auth.token_env):
-        return {"Authorization": f"Bearer {os.environ[auth.token_env]}"}
-    return {}
+    return client.predict(project, rows)
 
 
 def _predict_local(project: Project, rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""Deploying, updating, following the alias, and inspecting the project's Serve application."""
+"""Deploying the project's Serve application (updates in place), remembering where it came from, and
+inspecting what runs."""
 from __future__ import annotations
 
 import contextlib
@@ -12,12 +13,15 @@ from typing import Any, Iterator
 
 from mlops.errors import DeployError, MlopsError, Problem, SpecError
 from mlops.project import Project
+from mlops.spec.serving import DeploymentOptions
 
 THROUGHPUT_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
 
 
 @dataclass
 class Deployed:
+    """A deployed endpoint: its application name, URL and the version it serves."""
+
     name: str
     url: str
     version: str
@@ -25,9 +29,9 @@ class Deployed:
 
 def absolute_tracking_uri(uri: str) -> str:
     """Replicas run in other working directories: a relative SQLite path must be made absolute."""
-    from mlops.plan.endpoint import absolute_store
+    from mlops import stores
 
-    return absolute_store(uri)
+    return stores.absolute(uri)
 
 
 def throughput_env() -> dict[str, str]:
@@ -45,10 +49,6 @@ def serving_env(project: Project) -> dict[str, str]:
     return throughput_env() if online is not None and online.throughput_mode else {}
 
 
-def route_of(project: Project) -> str:
-    return project.spec.serving.online.route or f"/{project.spec.name}"
-
-
 def endpoint_node(project: Project):
     """The project's deploy node, as the plan has it (what `serve`, promote and rollback deploy from)."""
     from mlops.plan.endpoint import deploy_node
@@ -60,9 +60,9 @@ def endpoint_node(project: Project):
 def endpoint_config(params: dict[str, Any], runtime: dict[str, Any], version: str | None = None):
     """The replicas' config from the deploy node: model version (from the alias unless given), the input
     schema recorded with that version, limits, options, monitoring."""
-    from mlops.serving.traffic_log import monitoring_dir
     from mlops.registry import Registry
-    from mlops.serving.app import EndpointConfig
+    from mlops.serving.endpoint_config import EndpointConfig
+    from mlops.serving.traffic_log import monitoring_dir
 
     uri = runtime["tracking_uri"]
     registry = Registry(uri)
@@ -82,31 +82,29 @@ def endpoint_config(params: dict[str, Any], runtime: dict[str, Any], version: st
         name=params["name"], tracking_uri=uri, route=params["route"], version=str(version),
         input_schema=bundle.meta["input_schema"], max_rows=params["max_rows"], max_request_bytes=params["max_request_bytes"],
         max_batch_size=params["max_batch_size"], wait_ms=params["wait_ms"], token_sha256=token_sha,
-        deployment_options=params["deployment_options"], fast_path=params["fast_path"], monitoring_dir=feedback,
-        drift_window_rows=params["drift_window_rows"],
+        deployment_options=DeploymentOptions.model_validate(params["deployment_options"]), fast_path=params["fast_path"],
+        monitoring_dir=feedback, drift_window_rows=params["drift_window_rows"],
         log_rotate_bytes=params.get("log_rotate_bytes", 64 * 2**20), log_keep_s=params.get("log_keep_s"),
         monitor={"name": params["name"], "tracking_uri": uri, "columns": columns,
                  "drift_window_rows": params["drift_window_rows"], "drift_every_s": params["drift_every_s"],
                  "drift": params["drift"]})
 
 
-def check_replicas_fit(params: dict[str, Any]) -> None:
+def check_replicas_fit(options: DeploymentOptions) -> None:
     """The minimum replica count must fit the cluster, or Serve would wait forever."""
     from mlops.errors import ResourceError
     from mlops.cluster.session import cluster_nodes
     from mlops.cluster.feasibility import check_feasible
 
-    options = params["deployment_options"]
-    actor = options["ray_actor_options"]
-    need = {"CPU": actor["num_cpus"], **({"GPU": actor["num_gpus"]} if actor["num_gpus"] else {})}
+    actor = options.ray_actor_options
     fields = {"CPU": "hardware.cpus_per_replica", "GPU": "hardware.gpus_per_replica"}
-    check_feasible([("deploy", need, fields)], cluster_nodes())
-    fixed = options.get("num_replicas")
-    minimum = fixed if fixed is not None else max(options["autoscaling_config"]["min_replicas"], 1)
+    check_feasible([("deploy", actor.resources(), fields)], cluster_nodes())
+    fixed = options.fixed_replicas
+    minimum = fixed if fixed is not None else max(options.replicas.min, 1)
     total = sum(n.get("CPU", 0) for n in cluster_nodes())
-    if minimum * actor["num_cpus"] > total:
+    if minimum * actor.num_cpus > total:
         field = "serving.online.replicas.fixed" if fixed is not None else "serving.online.replicas.min"
-        raise ResourceError(f"{field}={minimum} replicas x hardware.cpus_per_replica={actor['num_cpus']:g} "
+        raise ResourceError(f"{field}={minimum} replicas x hardware.cpus_per_replica={actor.num_cpus:g} "
                             f"but the cluster has {total:g} CPUs")
 
 
@@ -115,6 +113,7 @@ class _ReconnectNotice(logging.Filter):
     a running Serve; mlops passes none (start_http checked the address), so the line only misleads."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Drop the notice; keep every other record."""
         return "will not be applied" not in record.getMessage()
 
 
@@ -146,7 +145,7 @@ def deploy(node: Any, version: str | None = None) -> Deployed:
     from mlops.serving.app import build_application
 
     params = node.params
-    check_replicas_fit(params)
+    check_replicas_fit(DeploymentOptions.model_validate(params["deployment_options"]))
     cfg = endpoint_config(params, node.runtime, version)
     start_http(params["host"], params["port"], params["timeout_s"])
     try:
@@ -248,13 +247,10 @@ def app_status(name: str | None = None) -> list[dict[str, Any]]:
 
 
 def ensure_online(project: Project) -> None:
+    """Refuse a spec without an online endpoint (a SpecError naming serving.mode)."""
     if project.spec.serving is None or project.spec.serving.online is None:
         raise SpecError(Problem("serving.mode", "this spec has no online endpoint", value=getattr(project.spec.serving, "mode", None),
                                 expected="online or both"))
-
-
-def not_running(name: str) -> MlopsError:
-    return MlopsError(f"no Serve application '{name}' is running on this Ray cluster; start it with `mlops serve`")
 
 
 # Apps deployed from this process (tests, notebooks, the CLI run itself): where they came from.
@@ -263,9 +259,8 @@ DEPLOYED_HERE: dict[str, dict[str, Any]] = {}
 
 def endpoint_unchanged(node: Any, version: str) -> bool:
     """The node's endpoint runs with the node's settings and serves `version`: nothing to redeploy."""
-    import httpx
-
     from mlops.cluster.local_head import read_state
+    from mlops.serving.client import served_version
 
     try:
         head = read_state()
@@ -274,11 +269,7 @@ def endpoint_unchanged(node: Any, version: str) -> bool:
     info = (head.apps if head else {}).get(node.params["name"]) or DEPLOYED_HERE.get(node.params["name"])
     if not info or info.get("settings") != settings_hash(node.params):
         return False
-    try:
-        ready = httpx.get(f"{info['url']}/readyz", timeout=2)
-        return ready.status_code == 200 and str(ready.json().get("model_version")) == str(version)
-    except (httpx.HTTPError, ValueError):
-        return False
+    return served_version(info["url"]) == str(version)
 
 
 def settings_hash(params: dict[str, Any]) -> str:

@@ -27,18 +27,23 @@ class EndpointMetrics:
                                              "Hot swaps refused because the new version did not load.", ("model", "version"))
 
     def swap_failed(self, version: str) -> None:
+        """Count a hot swap to `version` that was refused."""
         self.swap_failures.inc(1, {**self.tags, "version": version})
 
     def request(self, route: str) -> None:
+        """Count a request to `route`."""
         self.requests.inc(1, {**self.tags, "route": route})
 
     def error(self, kind: str) -> None:
+        """Count a failed request of `kind`."""
         self.errors.inc(1, {**self.tags, "kind": kind})
 
     def observe_latency(self, ms: float) -> None:
+        """Record one request's latency in ms."""
         self.latency.observe(ms, self.tags)
 
     def observe_batch(self, rows: int, version: str, labels: Any = None) -> None:
+        """Record one model call: its rows, by version, and (for classifiers) the predicted classes."""
         self.batch_size.observe(rows, self.tags)
         self.rows.inc(rows, {**self.tags, "version": version})
         if labels is not None:

@@ -37,6 +37,8 @@ def request_model(input_schema: list[dict[str, Any]], max_rows: int) -> type[Bas
 
 
 class FeedbackItem(BaseModel):
+    """One ground-truth label, for a served row."""
+
     model_config = ConfigDict(extra="forbid")
     request_id: str = Field(min_length=1)
     row: int = Field(0, ge=0, description="row index within the request")
@@ -44,11 +46,15 @@ class FeedbackItem(BaseModel):
 
 
 class FeedbackRequest(BaseModel):
+    """POST {route}/feedback: labels for served rows."""
+
     model_config = ConfigDict(extra="forbid")
     labels: list[FeedbackItem] = Field(min_length=1, max_length=10000)
 
 
 class PredictResponse(BaseModel):
+    """The answer of POST {route}/predict."""
+
     predictions: list[Any]
     classes: Optional[list[Any]] = None
     probabilities: Optional[list[list[float]]] = None

@@ -28,6 +28,7 @@ from mlops.errors import DataError, Problem
 
 
 def monitoring_dir(base_dir: Path, name: str) -> Path:
+    """Where an endpoint's prediction log and feedback live, beside its spec."""
     return Path(base_dir) / ".mlops" / "monitoring" / name
 
 
@@ -225,6 +226,7 @@ class RotatingLog:
         self.path, self.size = writer_file(self.folder, prefix), 0
 
     def append(self, records: list[dict[str, Any]]) -> None:
+        """Append records as JSON lines, rotating (and pruning) first when the file is full."""
         if self.size >= self.rotate_bytes:
             self.path, self.size = writer_file(self.folder, self.prefix), 0
             prune(self.folder, self.keep_s)
@@ -240,9 +242,11 @@ class PredictionLog:
 
     @property
     def path(self) -> Path:
+        """The file written now."""
         return self.log.path
 
     def write(self, request_ids: list[tuple[str, int]], rows: list[dict[str, Any]], predictions: list[Any], version: str) -> None:
+        """One record per served row: request id and row index, time, version, prediction and inputs."""
         now = time.time()
         self.log.append([{"request_id": request_id, "row": row_index, "ts": now, "version": version,
                           "prediction": prediction, "inputs": inputs}
@@ -256,6 +260,7 @@ class FeedbackLog:
         self.log = RotatingLog(Path(directory) / "feedback", "endpoint", rotate_bytes, keep_s)
 
     def write(self, items: list[dict[str, Any]]) -> None:
+        """One record per label, keyed by request id and row."""
         now = time.time()
         self.log.append([{"key_kind": "request_id", "key": str(item["request_id"]), "row": int(item.get("row", 0)),
                           "label": item["label"], "ts": now} for item in items])

@@ -6,14 +6,21 @@ GET {route}/stats, which `mlops status` and the alerts of `mlops monitor` read.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+from mlops.serving.window import TrafficWindow
+
 
 @dataclass
 class MonitorConfig:
+    """What the monitor is built from, as plain data (it travels to its replica)."""
+
     name: str
     tracking_uri: str
     columns: list[str]
@@ -23,121 +30,122 @@ class MonitorConfig:
     drift: dict[str, Any] | None = None  # validation.drift as a dict (detector, p_val, correction)
 
 
-def build_monitor(cfg: MonitorConfig, version: str):
+class Monitor:
+    """The monitor deployment's one replica, configured by its MonitorConfig."""
+
+    def __init__(self, config: MonitorConfig) -> None:
+        self.config = config
+        self.traffic = TrafficWindow()
+        self.inputs: deque = deque(maxlen=self.config.drift_window_rows)
+        self.version: str | None = None
+        self.reference = None
+        self.drift: dict[str, Any] | None = None
+        self.last_check = 0.0
+        self.checking = False
+        self.gauges = None
+        self.load_error: dict[str, Any] | None = None  # the last version whose reference did not load
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """Follow the endpoint's version. A version whose reference does not load never raises (Serve
+        would replace this replica, and its replacements would fail the same way): the monitor keeps
+        its current version and reference, as the endpoint's replicas keep their model."""
+        version = str(user_config["version"])
+        if version == self.version:
+            return
+        reference = None
+        if self.config.drift is not None:
+            from mlops.registry import Registry
+
+            try:
+                bundle = Registry(self.config.tracking_uri).load(self.config.name, version=version)
+            except Exception as exc:  # noqa: BLE001 - reported in /stats; traffic keeps being counted
+                self.load_error = {"version": version, "error": f"{type(exc).__name__}: {exc}"[:500]}
+                if self.version is None:  # nothing to keep: watch traffic, judge no drift
+                    self.version = version
+                return
+            reference = bundle.monitoring.reference if bundle.monitoring is not None else None
+        self.version, self.reference, self.load_error = version, reference, None
+        self.inputs.clear()  # a new model has a new reference: judge only what it serves
+        self.drift = None
+        if self.reference is not None:
+            self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Run the detector once on reference rows now: its first run imports the drift library
+        (seconds of CPU), which belongs to deploy time, not to the first minute of traffic."""
+        from mlops.detectors.builtin import run_drift
+
+        try:
+            run_drift(self.reference, self.reference.frame.head(max(self.config.drift_min_rows, 2)), self.config.drift)
+        except (ValueError, KeyError):  # a sample the test cannot judge: the import is done all the same
+            pass
+
+    async def record(self, delta: Any) -> None:
+        """Merge a replica's traffic delta; start a drift check when one is due."""
+        self.traffic.add(delta)
+        self.inputs.extend(delta.inputs)
+        self._export()
+        if (self.reference is not None and not self.checking and len(self.inputs) >= self.config.drift_min_rows
+                and time.time() - self.last_check >= self.config.drift_every_s):
+            import asyncio
+
+            self.checking = True
+            rows = list(self.inputs)
+            asyncio.get_running_loop().run_in_executor(None, self._check_drift, rows)
+
+    def _check_drift(self, rows: list[list[Any]]) -> None:
+        """Judge drift on a copy of the input window (in a thread), then export the result."""
+        import pandas as pd
+
+        from mlops.detectors.builtin import run_drift
+
+        try:
+            frame = pd.DataFrame(rows, columns=self.config.columns)
+            report = run_drift(self.reference, frame, self.config.drift)
+            self.drift = {"drift_share": report.drift_share, "is_drift": report.is_drift,
+                          "drifted_features": report.drifted_features, "rows": len(frame),
+                          "checked_at": time.time(), "version": self.version}
+        except (ValueError, KeyError) as exc:  # e.g. a window of one constant column: report, keep serving
+            self.drift = {"error": str(exc), "checked_at": time.time(), "version": self.version}
+        finally:
+            self.last_check, self.checking = time.time(), False
+        self._export()
+
+    def stats(self, window_s: float) -> dict[str, Any]:
+        """Traffic over `window_s`, the version followed and the last drift check (GET {route}/stats)."""
+        return {**self.traffic.summary(window_s), "version": self.version, "drift": self.drift,
+                "drift_window_rows": len(self.inputs), "drift_checks": self.config.drift is not None,
+                "load_error": self.load_error}
+
+    def _export(self) -> None:
+        from ray.util import metrics
+
+        if self.gauges is None:
+            tags = ("model",)
+            self.gauges = {
+                "drift_share": metrics.Gauge("mlops_drift_share", "Share of features drifted in the recent-input window.", tags),
+                "drift_detected": metrics.Gauge("mlops_drift_detected", "1 when the last drift check found drift.", tags),
+                "error_rate": metrics.Gauge("mlops_window_error_rate", "Error rate over the last 5 minutes.", tags),
+                "latency_p99_ms": metrics.Gauge("mlops_window_latency_p99_ms", "p99 latency over the last 5 minutes.", tags),
+                "outlier_rate": metrics.Gauge("mlops_window_outlier_rate", "Outlier rate over the last 5 minutes.", tags),
+            }
+        tags = {"model": self.config.name}
+        summary = self.traffic.summary(300)
+        for key in ("error_rate", "latency_p99_ms", "outlier_rate"):
+            if summary[key] is not None:
+                self.gauges[key].set(summary[key], tags)
+        if self.drift and "drift_share" in self.drift:
+            self.gauges["drift_share"].set(self.drift["drift_share"], tags)
+            self.gauges["drift_detected"].set(float(self.drift["is_drift"]), tags)
+
+
+def build_monitor(cfg: MonitorConfig, version: str) -> Any:
     """The bound monitor deployment (the ingress gets its handle)."""
     from ray import serve
 
-    @serve.deployment(name="monitor", num_replicas=1, user_config={"version": version},
-                      ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
-    class Monitor:
-        def __init__(self) -> None:
-            from mlops.serving.window import TrafficWindow
-
-            self.traffic = TrafficWindow()
-            self.inputs: deque = deque(maxlen=cfg.drift_window_rows)
-            self.version: str | None = None
-            self.reference = None
-            self.drift: dict[str, Any] | None = None
-            self.last_check = 0.0
-            self.checking = False
-            self.gauges = None
-            self.load_error: dict[str, Any] | None = None  # the last version whose reference did not load
-
-        def reconfigure(self, user_config: dict[str, Any]) -> None:
-            """Follow the endpoint's version. A version whose reference does not load never raises (Serve
-            would replace this replica, and its replacements would fail the same way): the monitor keeps
-            its current version and reference, as the endpoint's replicas keep their model."""
-            version = str(user_config["version"])
-            if version == self.version:
-                return
-            reference = None
-            if cfg.drift is not None:
-                from mlops.registry import Registry
-
-                try:
-                    bundle = Registry(cfg.tracking_uri).load(cfg.name, version=version)
-                except Exception as exc:  # noqa: BLE001 - reported in /stats; traffic keeps being counted
-                    self.load_error = {"version": version, "error": f"{type(exc).__name__}: {exc}"[:500]}
-                    if self.version is None:  # nothing to keep: watch traffic, judge no drift
-                        self.version = version
-                    return
-                reference = bundle.monitoring.reference if bundle.monitoring is not None else None
-            self.version, self.reference, self.load_error = version, reference, None
-            self.inputs.clear()  # a new model has a new reference: judge only what it serves
-            self.drift = None
-            if self.reference is not None:
-                self._warm_up()
-
-        def _warm_up(self) -> None:
-            """Run the detector once on reference rows now: its first run imports the drift library
-            (seconds of CPU), which belongs to deploy time, not to the first minute of traffic."""
-            from mlops.detectors.builtin import run_drift
-
-            try:
-                run_drift(self.reference, self.reference.frame.head(max(cfg.drift_min_rows, 2)), cfg.drift)
-            except (ValueError, KeyError):  # a sample the test cannot judge: the import is done all the same
-                pass
-
-        async def record(self, delta: Any) -> None:
-            self.traffic.add(delta)
-            self.inputs.extend(delta.inputs)
-            self._export()
-            if (self.reference is not None and not self.checking and len(self.inputs) >= cfg.drift_min_rows
-                    and time.time() - self.last_check >= cfg.drift_every_s):
-                import asyncio
-
-                self.checking = True
-                rows = list(self.inputs)
-                asyncio.get_running_loop().run_in_executor(None, self._check_drift, rows)
-
-        def _check_drift(self, rows: list[list[Any]]) -> None:
-            import pandas as pd
-
-            from mlops.detectors.builtin import run_drift
-
-            try:
-                frame = pd.DataFrame(rows, columns=cfg.columns)
-                report = run_drift(self.reference, frame, cfg.drift)
-                self.drift = {"drift_share": report.drift_share, "is_drift": report.is_drift,
-                              "drifted_features": report.drifted_features, "rows": len(frame),
-                              "checked_at": time.time(), "version": self.version}
-            except (ValueError, KeyError) as exc:  # e.g. a window of one constant column: report, keep serving
-                self.drift = {"error": str(exc), "checked_at": time.time(), "version": self.version}
-            finally:
-                self.last_check, self.checking = time.time(), False
-            self._export()
-
-        def stats(self, window_s: float) -> dict[str, Any]:
-            return {**self.traffic.summary(window_s), "version": self.version, "drift": self.drift,
-                    "drift_window_rows": len(self.inputs), "drift_checks": cfg.drift is not None,
-                    "load_error": self.load_error}
-
-        def _export(self) -> None:
-            from ray.util import metrics
-
-            if self.gauges is None:
-                tags = ("model",)
-                self.gauges = {
-                    "drift_share": metrics.Gauge("mlops_drift_share", "Share of features drifted in the recent-input window.", tags),
-                    "drift_detected": metrics.Gauge("mlops_drift_detected", "1 when the last drift check found drift.", tags),
-                    "error_rate": metrics.Gauge("mlops_window_error_rate", "Error rate over the last 5 minutes.", tags),
-                    "latency_p99_ms": metrics.Gauge("mlops_window_latency_p99_ms", "p99 latency over the last 5 minutes.", tags),
-                    "outlier_rate": metrics.Gauge("mlops_window_outlier_rate", "Outlier rate over the last 5 minutes.", tags),
-                }
-            tags = {"model": cfg.name}
-            summary = self.traffic.summary(300)
-            for key in ("error_rate", "latency_p99_ms", "outlier_rate"):
-                if summary[key] is not None:
-                    self.gauges[key].set(summary[key], tags)
-            if self.drift and "drift_share" in self.drift:
-                self.gauges["drift_share"].set(self.drift["drift_share"], tags)
-                self.gauges["drift_detected"].set(float(self.drift["is_drift"]), tags)
-
-    import dataclasses
-    import hashlib
-    import json
-
     from mlops.serving.code_version import with_code_version
 
+    monitor = serve.deployment(Monitor, name="monitor", num_replicas=1, user_config={"version": version},
+                               ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
     code_version = hashlib.sha256(json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return with_code_version(Monitor, code_version).bind()
+    return with_code_version(monitor, code_version).bind(cfg)

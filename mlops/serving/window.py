@@ -23,6 +23,7 @@ _BIN_WIDTH = (math.log(LATENCY_MAX_MS) - _LOG_MIN) / LATENCY_BINS
 
 
 def latency_bin(ms: float) -> int:
+    """The histogram bin of a latency in ms."""
     if ms <= LATENCY_MIN_MS:
         return 0
     return min(int((math.log(ms) - _LOG_MIN) / _BIN_WIDTH), LATENCY_BINS - 1)
@@ -34,6 +35,7 @@ def bin_value(index: int) -> float:
 
 
 def empty_histogram() -> list[int]:
+    """A latency histogram with no requests counted."""
     return [0] * LATENCY_BINS
 
 
@@ -63,18 +65,23 @@ class Delta:
     inputs: list[list[Any]] = field(default_factory=list)  # sampled rows for the drift window
 
     def latency(self, ms: float) -> None:
+        """Count one request's latency."""
         index = latency_bin(ms)
         self.latency_counts[index] = self.latency_counts.get(index, 0) + 1
 
     def error(self, kind: str) -> None:
+        """Count one failed request of `kind`."""
         self.errors[kind] = self.errors.get(kind, 0) + 1
 
     def empty(self) -> bool:
+        """Nothing to ship: no request, error or row since the last flush."""
         return not (self.requests or self.errors or self.rows)
 
 
 @dataclass
 class Bucket:
+    """The merged deltas of one BUCKET_S span, from `start`."""
+
     start: float
     requests: int = 0
     rows: int = 0
@@ -91,6 +98,7 @@ class TrafficWindow:
         self.buckets: deque[Bucket] = deque()
 
     def add(self, delta: Delta, now: float | None = None) -> None:
+        """Merge a replica's delta into the current bucket; drop buckets past RETENTION_S."""
         now = time.time() if now is None else now
         start = now - now % BUCKET_S
         if not self.buckets or self.buckets[-1].start != start:
@@ -108,6 +116,7 @@ class TrafficWindow:
             self.buckets.popleft()
 
     def summary(self, window_s: float, now: float | None = None) -> dict[str, Any]:
+        """Requests, rows, errors, error rate, latency p50/p99 and outlier rate over the last `window_s`."""
         now = time.time() if now is None else now
         recent = [b for b in self.buckets if b.start >= now - window_s - BUCKET_S]
         requests = sum(b.requests for b in recent)

@@ -10,18 +10,13 @@ from mlops.errors import DataError, Problem
 
 def read_table(path: str, where: str = "--data") -> Any:
     """A CSV or parquet file named on the command line (`where`: the option, for errors)."""
-    import pandas as pd
+    from mlops.sources.loaders import read_csv_files, read_parquet_files
 
     file = Path(path)
     if not file.is_file():
         raise DataError(Problem(where, "no such file", value=path))
-    try:
-        if file.suffix == ".parquet":
-            return pd.read_parquet(file)
-        if file.suffix in (".csv", ".txt"):
-            frame = pd.read_csv(file, skipinitialspace=True)
-            frame.columns = [str(c).strip() for c in frame.columns]
-            return frame
-    except Exception as exc:  # parser errors come in many types; the user needs the file and the reason
-        raise DataError(Problem(where, f"cannot read: {exc}", value=path)) from None
+    if file.suffix == ".parquet":
+        return read_parquet_files([file], where)
+    if file.suffix in (".csv", ".txt"):
+        return read_csv_files([file], ",", where)
     raise DataError(Problem(where, "unknown file type", value=path, expected=".csv or .parquet"))

@@ -54,6 +54,7 @@ def _fingerprint(files: list[Path]) -> str:
 
 
 def probe_csv(cfg: CsvSource, base_dir: Path, field: str) -> Probe:
+    """Source `csv`: the first file's header (rows not counted); a DataError when it is unreadable or empty."""
     files = resolve_files(cfg.path, base_dir, f"{field}.path", ".csv")
     try:
         with open(files[0], newline="") as fh:
@@ -70,6 +71,7 @@ def probe_csv(cfg: CsvSource, base_dir: Path, field: str) -> Probe:
 
 
 def probe_parquet(cfg: ParquetSource, base_dir: Path, field: str) -> Probe:
+    """Source `parquet`: columns and row count from the files' metadata; a DataError when there are no rows."""
     import pyarrow.parquet as pq
 
     files = resolve_files(cfg.path, base_dir, f"{field}.path", ".parquet")
@@ -84,31 +86,52 @@ def probe_parquet(cfg: ParquetSource, base_dir: Path, field: str) -> Probe:
 
 
 def probe_sklearn(cfg: SklearnSource, base_dir: Path, field: str) -> Probe:
+    """Source `sklearn`: the data set's known columns and rows, without loading it."""
     columns, rows = SKLEARN_COLUMNS[cfg.name]
     return Probe(list(columns), rows, f"sklearn:{cfg.name}")
 
 
-def load_csv(cfg: CsvSource, base_dir: Path, field: str = "data.source"):
+def read_csv_files(files: list[Path], separator: str, field: str):
+    """The one CSV reader: files in order, one frame, column names stripped; a file that does not parse is
+    a DataError naming `field` and the file."""
     import pandas as pd
 
-    files = resolve_files(cfg.path, base_dir, f"{field}.path", ".csv")
-    try:
-        frames = [pd.read_csv(f, sep=cfg.separator, skipinitialspace=True) for f in files]
-    except Exception as exc:  # pandas parser errors come in many types
-        raise DataError(Problem(f"{field}.path", f"cannot parse CSV: {exc}", value=str(files[0]))) from None
+    frames = []
+    for file in files:
+        try:
+            frames.append(pd.read_csv(file, sep=separator, skipinitialspace=True))
+        except Exception as exc:  # pandas parser errors come in many types
+            raise DataError(Problem(field, f"cannot read CSV: {exc}", value=str(file))) from None
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
 
-def load_parquet(cfg: ParquetSource, base_dir: Path, field: str = "data.source"):
+def read_parquet_files(files: list[Path], field: str):
+    """The one parquet reader: files in order, one frame; an unreadable file is a DataError naming it."""
     import pandas as pd
 
-    files = resolve_files(cfg.path, base_dir, f"{field}.path", ".parquet")
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    frames = []
+    for file in files:
+        try:
+            frames.append(pd.read_parquet(file))
+        except Exception as exc:  # arrow raises several types for damaged or foreign files
+            raise DataError(Problem(field, f"cannot read parquet: {exc}", value=str(file))) from None
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def load_csv(cfg: CsvSource, base_dir: Path, field: str = "data.source"):
+    """Source `csv`: one file or a glob of them, read in sorted order."""
+    return read_csv_files(resolve_files(cfg.path, base_dir, f"{field}.path", ".csv"), cfg.separator, f"{field}.path")
+
+
+def load_parquet(cfg: ParquetSource, base_dir: Path, field: str = "data.source"):
+    """Source `parquet`: a file, a glob, or a directory of files."""
+    return read_parquet_files(resolve_files(cfg.path, base_dir, f"{field}.path", ".parquet"), f"{field}.path")
 
 
 def load_sklearn(cfg: SklearnSource, base_dir: Path, field: str = "data.source"):
+    """Source `sklearn`: a scikit-learn toy data set as one frame, column names normalized."""
     from sklearn import datasets
 
     frame = getattr(datasets, f"load_{cfg.name}")(as_frame=True).frame

@@ -1,6 +1,6 @@
 """Column names of sklearn's bundled datasets (normalized), so validation needs no sklearn import.
 
-Generated from sklearn 1.9; tests/sources check it still matches what the loader returns.
+Generated from sklearn 1.9; tests/sources/test_sklearn_columns.py checks it still matches what the loader returns.
 """
 
 SKLEARN_COLUMNS: dict[str, tuple[list[str], int]] = {

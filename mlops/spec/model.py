@@ -101,6 +101,7 @@ def estimator_tasks(name: str) -> tuple[str, ...]:
 
 
 def supports_task(name: str, task: str) -> bool:
+    """Estimator `name` declares `task`, or declares no tasks at all."""
     tasks = estimator_tasks(name)
     return not tasks or task in tasks
 

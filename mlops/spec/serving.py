@@ -1,12 +1,13 @@
 """`serving`: batch files and/or an online endpoint on Ray Serve, declared entirely in the spec."""
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
 from mlops.spec.base import StrictModel
 from mlops.spec.data import SourceSpec
+from mlops.spec.hardware import HardwareSpec
 
 
 class BatchServing(StrictModel):
@@ -80,6 +81,63 @@ class OnlineServing(StrictModel):
         if route is not None and (not route.startswith("/") or route == "/" or " " in route):
             raise ValueError("route must look like /name (a path prefix other than '/')")
         return route.rstrip("/") if route else route
+
+
+class Backpressure(StrictModel):
+    """What a request past the replicas' queue gets at once, instead of a timeout."""
+
+    status_code: int = 503
+    retry_after_s: float = 1
+
+
+class ReplicaResources(StrictModel):
+    """What each replica holds on the cluster (hardware.cpus_per_replica / gpus_per_replica)."""
+
+    num_cpus: float
+    num_gpus: float = 0
+
+    def resources(self) -> dict[str, float]:
+        """As Ray resources: CPU, and GPU when any."""
+        return {"CPU": self.num_cpus, **({"GPU": self.num_gpus} if self.num_gpus else {})}
+
+
+class DeploymentOptions(StrictModel):
+    """The endpoint deployment's Serve options, built once from the spec (not user-facing): the plan
+    carries its `model_dump()`, and the deploy step validates it back into this model."""
+
+    replicas: Union[FixedReplicas, AutoscalingReplicas]
+    max_ongoing_requests: int
+    max_queued_requests: int
+    backpressure: Backpressure = Backpressure()
+    ray_actor_options: ReplicaResources
+
+    @classmethod
+    def of(cls, online: OnlineServing, hardware: HardwareSpec) -> DeploymentOptions:
+        """The options of `serving.online` with the replicas' `hardware`."""
+        return cls(replicas=online.replicas, max_ongoing_requests=online.max_ongoing_requests,
+                   max_queued_requests=online.max_queued_requests,
+                   ray_actor_options=ReplicaResources(num_cpus=hardware.cpus_per_replica,
+                                                      num_gpus=hardware.gpus_per_replica))
+
+    @property
+    def fixed_replicas(self) -> Optional[int]:
+        """The fixed replica count, or None when the replicas autoscale."""
+        return getattr(self.replicas, "fixed", None)
+
+    def serve_options(self) -> dict[str, Any]:
+        """Keyword arguments of Serve's `deployment(...)` / `.options(...)`."""
+        options: dict[str, Any] = {
+            "max_ongoing_requests": self.max_ongoing_requests,
+            "max_queued_requests": self.max_queued_requests,
+            "backpressure_config": self.backpressure.model_dump(),
+            "ray_actor_options": self.ray_actor_options.model_dump(),
+        }
+        if self.fixed_replicas is not None:
+            options["num_replicas"] = self.fixed_replicas
+        else:
+            options["autoscaling_config"] = {"min_replicas": self.replicas.min, "max_replicas": self.replicas.max,
+                                             "target_ongoing_requests": self.replicas.target_ongoing_requests}
+        return options
 
 
 class ServingSpec(StrictModel):

@@ -66,10 +66,12 @@ class Domain(StrictModel):
 
     @property
     def kind(self) -> str:
+        """The domain's kind: the one of DOMAIN_KINDS that is set."""
         return next(k for k in DOMAIN_KINDS if getattr(self, k) is not None)
 
     @property
     def args(self) -> list[Any]:
+        """The values given for the domain's kind (choices, or bounds)."""
         return getattr(self, self.kind)
 
 

@@ -11,8 +11,6 @@ from mlops.plugins import detectors
 from mlops.spec.base import StrictModel
 
 Severity = Literal["error", "warn", "ignore"]
-ANOMALY_KINDS = ("missing_column", "unexpected_column", "type_mismatch", "out_of_range", "unseen_category",
-                 "null_fraction", "empty_batch", "drift")
 
 
 class OnViolation(StrictModel):
@@ -81,3 +79,11 @@ class ValidationSpec(StrictModel):
     outliers: Optional[OutlierSpec] = OutlierSpec()
 
     model_config = {**StrictModel.model_config, "populate_by_name": True}
+
+
+def effective_validation(spec: object) -> ValidationSpec:
+    """The validation settings in force, the one answer every command uses: the spec's section as written
+    (`drift: null` means no drift check anywhere), or, without a section, the defaults with the outlier
+    detector off (profile and drift reference are cheap; outliers are opt-in)."""
+    section = getattr(spec, "validation", None)
+    return section if section is not None else ValidationSpec(outliers=None)

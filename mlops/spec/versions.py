@@ -12,7 +12,7 @@ from mlops.errors import Problem, SpecError
 
 CURRENT = 1
 # MIGRATIONS[n]: the raw dict of a version-n spec -> the same spec in version n+1. Each is tested with a
-# spec of version n in tests/test_spec_versions.py.
+# spec of version n in tests/spec/test_contracts.py.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 

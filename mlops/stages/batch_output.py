@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import DataError, Problem
+from mlops.models.scores import labels_from_proba
 
 
 def output_frame(bundle: Any, frame: Any, id_column: str | None, include_proba: bool):
@@ -21,7 +22,7 @@ def output_frame(bundle: Any, frame: Any, id_column: str | None, include_proba: 
     proba = bundle.predict_proba(X) if bundle.task == "classification" else None
     if proba is not None:
         classes = bundle.model.classes_
-        out["prediction"] = classes[proba.argmax(axis=1)]
+        out["prediction"] = labels_from_proba(classes, proba)
         if include_proba:
             for i, cls in enumerate(classes):
                 out[f"proba_{cls}"] = proba[:, i]
@@ -34,10 +35,16 @@ def output_frame(bundle: Any, frame: Any, id_column: str | None, include_proba: 
 
 
 def check_columns(bundle: Any, columns: list[str]) -> None:
+    """A DataError when `columns` lack any input column the model needs."""
     missing = [c for c in bundle.input_columns if c not in columns]
     if missing:
         raise DataError(Problem("serving.batch.input", f"input lacks columns the model needs: {missing}",
                                 hint=f"the model was trained on {bundle.input_columns}"))
+
+
+def _unwritable(path: Path, exc: OSError) -> DataError:
+    return DataError(Problem("serving.batch.output", f"cannot write the output: {exc.strerror or exc}", value=str(path),
+                             hint="the previous output, if any, is left as it was"))
 
 
 class OutputWriter:
@@ -47,21 +54,31 @@ class OutputWriter:
 
     def __init__(self, path: Path):
         self.path, self._out = path, None
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # a file where a folder should be, no permission, a read-only disk
+            raise _unwritable(path, exc) from None
 
     def __enter__(self) -> "OutputWriter":
         return self
 
     def __exit__(self, kind: Any, exc: Any, tb: Any) -> None:
-        if self._out is not None:
-            self._out.close()
-        if kind is None and self._out is not None:
-            os.replace(self.tmp, self.path)
-        else:
+        try:
+            if self._out is not None:
+                self._out.close()
+            if kind is None and self._out is not None:
+                os.replace(self.tmp, self.path)
+        except OSError as error:  # disk full at the last write, the target replaced by a folder, ...
             self.tmp.unlink(missing_ok=True)
+            raise _unwritable(self.path, error) from None
+        if kind is not None or self._out is None:
+            self.tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError) and not isinstance(exc, DataError):
+                raise _unwritable(self.path, exc) from None
 
     def write(self, table: Any) -> None:
+        """Append `table` to the temp file (opened on the first table, with its schema)."""
         if self._out is None:
             if self.path.suffix == ".csv":
                 import pyarrow.csv as pcsv

@@ -44,6 +44,7 @@ def actor_pool_size() -> int:
 
 
 def run_ray_data(bundle: Any, params: dict[str, Any]) -> int:
+    """Score the batch input on Ray Data with a pool of actors, in order, into the output; returns the rows."""
     import ray
     from ray.data import DataContext
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops.models.scores import compute_metrics
+from mlops.models.scores import compute_metrics, predict_with_proba
 
 
 @dataclass
@@ -15,19 +15,12 @@ class Evaluation:
 
     @property
     def score(self) -> float:
+        """The value of the spec's metric (the one that picks the champion)."""
         return self.metrics[self.metric]
 
 
-def predict_with_proba(model: Any, X: Any) -> tuple[Any, Any]:
-    """Predictions and, where the model has them, class probabilities."""
-    proba = model.predict_proba(X) if hasattr(model, "predict_proba") else None
-    if proba is not None:
-        classes = model.classes_
-        return classes[proba.argmax(axis=1)], proba
-    return model.predict(X), None
-
-
 def run(trained: Any, split: Any, params: dict[str, Any]) -> Evaluation:
+    """Every metric of the task on the test split, and the plots for the run."""
     model = trained.model
     task = params["task"]
     if task == "classification":

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops.detectors.column_profile import column_schema
 from mlops.errors import DataError, Problem
 from mlops.spec.expressions import column_names
 
@@ -24,26 +25,6 @@ class FeatureSet:
     fingerprint: dict[str, Any] = field(default_factory=dict)
 
 
-def _column_schema(series: Any, categorical: bool) -> dict[str, Any]:
-    import pandas as pd
-
-    if pd.api.types.is_bool_dtype(series):
-        kind = "boolean"
-    elif pd.api.types.is_integer_dtype(series):
-        kind = "integer"
-    elif pd.api.types.is_numeric_dtype(series):
-        kind = "number"
-    else:
-        kind = "string"
-    schema = {"name": str(series.name), "type": kind, "nullable": bool(series.isna().any()),
-              "categorical": categorical}
-    if categorical:
-        values = series.dropna().unique()
-        schema["categories"] = sorted(map(str, values))[:MAX_CATEGORIES_RECORDED] if kind == "string" else sorted(
-            v.item() if hasattr(v, "item") else v for v in values)[:MAX_CATEGORIES_RECORDED]
-    return schema
-
-
 def _categorical_like(series: Any) -> bool:
     """Inferred categoricals: strings, booleans, categories; not datetimes, not identifier-like columns."""
     import pandas as pd
@@ -57,6 +38,7 @@ def _categorical_like(series: Any) -> bool:
 
 
 def run(loaded: Any, params: dict[str, Any]) -> FeatureSet:
+    """The rows with a target, with numeric and categorical features resolved (given or inferred)."""
     import pandas as pd
 
     frame = loaded.frame
@@ -79,5 +61,5 @@ def run(loaded: Any, params: dict[str, Any]) -> FeatureSet:
     numeric = [*numeric, *derived]
     if not numeric and not categorical:
         raise DataError(Problem("features", "no feature columns remain", hint="check features.drop and the data's columns"))
-    schema = [_column_schema(frame[c], c in categorical) for c in raw_inputs]
+    schema = [column_schema(frame[c], c in categorical, MAX_CATEGORIES_RECORDED) for c in raw_inputs]
     return FeatureSet(frame, target, numeric, categorical, raw_inputs, data.get("id_column"), schema, loaded.fingerprint)

@@ -35,6 +35,7 @@ def frame_fingerprint(frame: Any) -> dict[str, Any]:
 
 
 def run(params: dict[str, Any]) -> Loaded:
+    """The training data and its fingerprint; a DataError when it has no rows."""
     frame = read_source(params["source"], params["base_dir"])
     if len(frame) == 0:
         raise DataError(Problem("data.source", "data has no rows"))

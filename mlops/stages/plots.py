@@ -23,6 +23,7 @@ def _png(plt: Any, fig: Any) -> bytes:
 
 
 def confusion_matrix(y_true: Any, y_pred: Any, labels: list) -> bytes:
+    """The test split's confusion matrix over `labels`; PNG bytes."""
     from sklearn.metrics import ConfusionMatrixDisplay
 
     plt, fig, ax = _figure()
@@ -32,6 +33,7 @@ def confusion_matrix(y_true: Any, y_pred: Any, labels: list) -> bytes:
 
 
 def residuals(y_true: Any, y_pred: Any) -> bytes:
+    """Residuals (actual - predicted) against the predictions on the test split; PNG bytes."""
     import numpy as np
 
     plt, fig, ax = _figure()
@@ -67,6 +69,7 @@ def feature_importance_values(pipeline: Any, X: Any, y: Any, top: int = 20) -> d
 
 
 def feature_importance(importance: dict[str, float]) -> bytes:
+    """Horizontal bars of `importance`, its first entry at the top; PNG bytes."""
     plt, fig, ax = _figure(7, max(3, 0.3 * len(importance) + 1))
     names = list(importance)[::-1]
     ax.barh(names, [importance[n] for n in names])

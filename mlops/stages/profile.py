@@ -9,6 +9,7 @@ from typing import Any
 
 
 def run(features: Any, split: Any, params: dict[str, Any]) -> Any:
+    """The training split's profile, drift reference and (when configured) outlier detector."""
     from mlops.detectors.artifacts import MonitoringArtifacts
     from mlops.detectors.drift import DriftReference
     from mlops.detectors.column_profile import infer_profile

@@ -77,7 +77,7 @@ def score_on(registry: Registry, name: str, version: str, metric: str, split: An
     """The metric of a registered version on the split's test rows, or None when it cannot be computed."""
     if split is None:
         return None
-    from mlops.models.scores import compute_metrics
+    from mlops.models.scores import compute_metrics, labels_from_proba
 
     try:
         bundle = registry.load(name, version=version)
@@ -85,7 +85,7 @@ def score_on(registry: Registry, name: str, version: str, metric: str, split: An
         proba = bundle.predict_proba(X)
         if proba is not None:
             classes = bundle.model.classes_
-            metrics = compute_metrics(bundle.task, split.y_test, classes[proba.argmax(axis=1)], proba, classes)
+            metrics = compute_metrics(bundle.task, split.y_test, labels_from_proba(classes, proba), proba, classes)
         else:
             metrics = compute_metrics(bundle.task, split.y_test, bundle.predict(X))
         return float(metrics[metric])

@@ -16,6 +16,7 @@ class Split:
 
 
 def run(features: Any, params: dict[str, Any]) -> Split:
+    """Train and test rows by data.split: the latest rows by timestamp, or a random (stratified) cut."""
     from sklearn.model_selection import train_test_split
 
     frame, target, cfg = features.frame, params["target"], params["split"]

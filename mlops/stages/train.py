@@ -16,6 +16,7 @@ class Trained:
 
 
 def model_meta(features: Any, model_section: dict[str, Any], flavor: str, fitted: Any) -> dict[str, Any]:
+    """The bundle's metadata: flavor, task, model, feature lists, input schema, data fingerprint, classes."""
     classes = getattr(fitted, "classes_", None)
     return {
         "flavor": flavor,
@@ -33,6 +34,7 @@ def model_meta(features: Any, model_section: dict[str, Any], flavor: str, fitted
 
 
 def run(features: Any, split: Any, params: dict[str, Any]) -> Trained:
+    """Fit preprocessing + estimator on the train split; a SpecError when the estimator rejects the fit."""
     from mlops.models.estimators import build_estimator
     from mlops.models.preprocessing import build_pipeline
 

@@ -74,7 +74,7 @@ def fit_and_score(section: dict[str, Any], data: TrialData, features: dict[str, 
     from mlops.models.scores import compute_metrics
     from mlops.models.estimators import build_estimator
     from mlops.models.preprocessing import build_pipeline
-    from mlops.stages.evaluate import predict_with_proba
+    from mlops.models.scores import predict_with_proba
 
     pipeline = build_pipeline(features, data.numeric, data.categorical, build_estimator(section))
     pipeline.fit(X_tr, y_tr)

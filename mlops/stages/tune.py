@@ -32,6 +32,7 @@ class TrialResult:
 
     @property
     def family(self) -> str:
+        """The model family the trial fitted: its estimator, else its model type."""
         return self.model.get("estimator") or self.model["type"]
 
 

@@ -1,58 +1,18 @@
-"""The `mlops` command: parses arguments, calls mlops.api, renders with rich. No logic of its own."""
+"""Commands that go from a spec to a run: validate, plan, apply (and its --multirun sweep), submit, schema."""
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from typing import Any, Callable, List, Optional
+from typing import Any, List, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from mlops.errors import MlopsError
-from mlops import tracking_tags
+from mlops.cli.common import OVERRIDES, SPEC, console, print_wide, user_errors
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Declarative ML from one spec: validate, plan, apply on Ray, track in MLflow.")
-console = Console()
-err_console = Console(stderr=True)
-
-SPEC = typer.Argument(..., help="path to spec.yaml")
 FORCE_ALL = "__all__"
-OVERRIDES = typer.Argument(None, help="Hydra overrides: a.b=1, +a.c=2, ~a.d, group=option")
-TRACKING = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: $MLOPS_TRACKING_URI or sqlite:///.mlops/mlflow.db)")
 
 
-def print_wide(table: Table) -> None:
-    """Tables keep their ids whole even in a pipe (rich would squeeze them to 80 columns)."""
-    Console(width=max(console.width, 120)).print(table)
-
-
-def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Print MlopsErrors as messages (exit 2 for spec/data errors, 1 otherwise), never as tracebacks."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except MlopsError as exc:
-            problems = getattr(exc, "problems", None)
-            title = "error"
-            if exc.exit_code == 2 and problems:  # a command-line option's problem is not the spec's
-                title = "invalid input" if all(p.path.startswith("--") for p in problems) else "invalid spec"
-            err_console.print(f"[bold red]{title}:[/]")
-            for line in (p.render() for p in problems) if problems else str(exc).splitlines():
-                err_console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(exc.exit_code) from None
-        except KeyboardInterrupt:
-            err_console.print("interrupted")
-            raise typer.Exit(130) from None
-
-    return wrapper
-
-
-@app.command()
 @user_errors
 def validate(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES) -> None:
     """Check the spec and the data it names; exit 0, or 2 with every problem by field."""
@@ -65,7 +25,6 @@ def validate(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES) -> No
     console.print(f"[green]ok[/] {project.spec.name}: {project.spec.model.task} with {project.spec.model.type} ({cols}{rows})")
 
 
-@app.command()
 @user_errors
 def plan(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
          as_json: bool = typer.Option(False, "--json", help="print the plan as JSON")) -> None:
@@ -102,7 +61,6 @@ def print_plan(compiled: Any, actions: dict[str, dict[str, Any]]) -> None:
     console.print(f"Plan: {runs} to run, {len(actions) - runs} cached.")
 
 
-@app.command()
 @user_errors
 def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
           address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (overrides hardware.cluster)"),
@@ -118,8 +76,6 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
         force = FORCE_ALL
     rerun: bool | str = True if force == FORCE_ALL else (force or False)
     if multirun:
-        from mlops.cli_training import apply_multirun
-
         return apply_multirun(spec, overrides, address=address, force=rerun)
 
     def on_done(node: Any, seconds: float) -> None:
@@ -152,7 +108,6 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
         console.print(f"[bold]predictions[/] {b.rows} rows -> {b.output} ({b.executor}, {b.seconds:.2f}s)")
 
 
-@app.command()
 @user_errors
 def submit(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
            address: str = typer.Option(..., "--address", help="Ray dashboard/job address, e.g. http://127.0.0.1:8265"),
@@ -169,7 +124,6 @@ def submit(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
         raise typer.Exit(1)
 
 
-@app.command()
 def schema() -> None:
     """Print the JSON Schema of the spec (for editor completion and checks)."""
     from mlops import api
@@ -177,66 +131,44 @@ def schema() -> None:
     sys.stdout.write(json.dumps(api.schema(), indent=2) + "\n")
 
 
-@app.command()
-@user_errors
-def models(name: str = typer.Argument(..., help="registered model name (the spec's name)"), tracking_uri: Optional[str] = TRACKING) -> None:
-    """List the versions of a registered model with their aliases and scores."""
+def apply_multirun(spec: str, overrides: list[str], *, address: str | None, force: bool) -> None:
+    """Apply every combination of the sweep and print one row per combination."""
     from mlops import api
+    from mlops.runtime.multirun import swept_keys
 
-    table = Table(title=f"model {name}")
-    for column in ("version", "aliases", "metric", "test score", "retrained on", "sha256", "run"):
-        table.add_column(column)
-    for v in api.registry(tracking_uri, name).versions(name):
-        score = v.tags.get(tracking_tags.SCORE)
-        table.add_row(v.version, ",".join(v.aliases), v.tags.get(tracking_tags.METRIC, ""), f"{float(score):.4f}" if score else "",
-                      v.tags.get(tracking_tags.TRIGGER, ""), (v.sha256 or "")[:12], v.run_id or "")
-    print_wide(table)
+    def on_done(index: int, node: Any, seconds: float) -> None:
+        console.print(f"  [green]✓[/] #{index:<3} {node.id:<14} {seconds:6.2f}s")
 
-
-@app.command()
-@user_errors
-def promote(name: str = typer.Argument(...), version: str = typer.Argument(...), tracking_uri: Optional[str] = TRACKING) -> None:
-    """Make VERSION the champion of NAME."""
-    from mlops import api
-
-    serving = api.promote(name, version, tracking_uri)
-    console.print(f"{name}: champion -> v{version}" + (f"; endpoint now serves v{serving}" if serving else ""))
+    with console.status("applying every combination...", spinner="dots"):
+        combos = api.multirun(spec, overrides, address=address, force=force, on_done=on_done)
+    print_wide(comparison_table(combos, swept_keys(overrides)))
+    if not all(c.ok for c in combos):
+        raise typer.Exit(1)
 
 
-@app.command()
-@user_errors
-def rollback(name: str = typer.Argument(...), tracking_uri: Optional[str] = TRACKING) -> None:
-    """Restore the previous champion of NAME."""
-    from mlops import api
-
-    version = api.rollback(name, tracking_uri)
-    console.print(f"{name}: champion rolled back to v{version}")
-
-
-@app.command()
-def plugins() -> None:
-    """List every registered type (built-in and from installed plugins)."""
-    from mlops.plugins import data_sources, detectors, estimators, model_flavors, triggers
-
-    table = Table(title="registered types")
-    for column in ("kind", "name", "from"):
-        table.add_column(column)
-    for registry in (data_sources, estimators, model_flavors, detectors, triggers):
-        for entry in registry:
-            table.add_row(registry.kind, entry.name, entry.origin)
-    console.print(table)
-
-
-def main() -> None:
-    app()
+def comparison_table(combos: list[Any], keys: list[str]) -> Table:
+    """One column per swept key, then run id, model version, the deciding metric, and what happened."""
+    metric = combos[0].metric if combos else "metric"
+    table = Table(title=f"multirun: {len(combos)} combinations")
+    keys = [k.lstrip("+") for k in keys]
+    for column in ("#", *keys, "run", "version", metric):
+        table.add_column(column, no_wrap=True)
+    table.add_column("status")
+    for i, combo in enumerate(combos):
+        values = dict(o.lstrip("+").split("=", 1) for o in combo.overrides if "=" in o)
+        result = combo.result
+        value = (result.metrics or {}).get(combo.metric) if result is not None else None
+        if combo.error:
+            status = f"[red]failed[/]: {combo.error.splitlines()[0]}"
+        elif combo.same_as is not None:
+            status = f"same plan as #{combo.same_as}"
+        elif result.up_to_date:
+            status = "up to date"
+        else:
+            status = result.decision
+        table.add_row(str(i), *(values.get(k, "") for k in keys), result.run_id[:12] if result and result.run_id else "-",
+                      (result.version or "-") if result else "-", f"{value:.4f}" if value is not None else "", status)
+    return table
 
 
-# Command groups of later capabilities live in their own modules; importing them registers their commands.
-from mlops import cli_monitoring, cli_serving, cli_training  # noqa: E402,F401
-
-
-if __name__ == "__main__":
-    # Run through the imported module: the command modules registered themselves on *its* app.
-    from mlops.cli import main as imported_main
-
-    imported_main()
+COMMANDS = (validate, plan, apply, submit, schema)  # in the order `mlops --help` lists them

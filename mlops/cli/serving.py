@@ -1,4 +1,4 @@
-"""CLI commands for online serving: serve, status, predict, stop. Logic lives in mlops.api / mlops.serving."""
+"""Commands for online serving: serve, status, predict, stop. Logic lives in mlops.api / mlops.serving."""
 from __future__ import annotations
 
 import json
@@ -8,10 +8,9 @@ from typing import Any, List, Optional
 import typer
 from rich.table import Table
 
-from mlops.cli import OVERRIDES, SPEC, TRACKING, app, console, print_wide, user_errors
+from mlops.cli.common import OVERRIDES, SPEC, TRACKING, console, print_wide, user_errors
 
 
-@app.command()
 @user_errors
 def serve(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
           detach: bool = typer.Option(False, "--detach", help="leave the endpoint running (on mlops' local Ray head)"),
@@ -29,7 +28,6 @@ def serve(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
         console.print("stopped")
 
 
-@app.command()
 @user_errors
 def status(name: Optional[str] = typer.Argument(None, help="only this application"),
            address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to inspect (default: mlops' local head)"),
@@ -61,6 +59,7 @@ def status(name: Optional[str] = typer.Argument(None, help="only this applicatio
 
 
 def _fmt(value: Any, spec: str, missing: str = "-") -> str:
+    """VALUE formatted with SPEC, or MISSING when there is none."""
     return missing if value is None else format(value, spec)
 
 
@@ -96,6 +95,7 @@ def _print_health(rows: list[dict[str, Any]]) -> None:
 
 
 def _print_model(name: str, health: dict[str, Any]) -> None:
+    """The champion of NAME and what its last retrain decided."""
     if health.get("champion") is None:
         console.print(f"{name}: no champion registered")
         return
@@ -109,7 +109,6 @@ def _print_model(name: str, health: dict[str, Any]) -> None:
         console.print("  no retrain yet")
 
 
-@app.command()
 @user_errors
 def predict(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
             input_file: Optional[str] = typer.Option(None, "--input", help="rows as JSON ({'rows': [...]} or a list) or "
@@ -133,10 +132,12 @@ def predict(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     typer.echo(json.dumps(result, indent=2, default=str))
 
 
-@app.command()
 @user_errors
 def stop(name: Optional[str] = typer.Argument(None, help="application to delete (default: all, and the local head)")) -> None:
     """Stop endpoints on mlops' local Ray head; the head itself stops when no application is left."""
     from mlops import api
 
     console.print(api.stop(name))
+
+
+COMMANDS = (serve, status, predict, stop)  # in the order `mlops --help` lists them

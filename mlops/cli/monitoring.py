@@ -1,4 +1,4 @@
-"""CLI commands for data checks, feedback, alerts and continuous training: check, feedback, monitor."""
+"""Commands for data checks, feedback, alerts and continuous training: check, feedback, monitor."""
 from __future__ import annotations
 
 import time
@@ -7,10 +7,9 @@ from typing import Any, List, Optional
 import typer
 from rich.table import Table
 
-from mlops.cli import OVERRIDES, SPEC, app, console, print_wide, user_errors
+from mlops.cli.common import OVERRIDES, SPEC, console, print_wide, user_errors
 
 
-@app.command()
 @user_errors
 def check(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
           data: str = typer.Option(..., "--data", help="a CSV or parquet batch of new data"),
@@ -47,7 +46,6 @@ def check(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
         raise typer.Exit(1)
 
 
-@app.command()
 @user_errors
 def feedback(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
              labels: str = typer.Option(..., "--labels", help="CSV/parquet: request_id (or data.id_column) and the label")) -> None:
@@ -58,7 +56,6 @@ def feedback(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     console.print(f"stored {stored} labels")
 
 
-@app.command()
 @user_errors
 def monitor(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
             watch: bool = typer.Option(False, "--watch", help="keep evaluating every --interval seconds until Ctrl-C"),
@@ -81,6 +78,7 @@ def monitor(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
 
 
 def _print_triggers(outcome: Any) -> None:
+    """The alerts, then each retraining trigger: fired or not, and why."""
     stamp = time.strftime("%H:%M:%S")
     alerts = outcome.alerts
     if alerts is not None:
@@ -98,6 +96,7 @@ def _print_triggers(outcome: Any) -> None:
 
 
 def _print_alerts(name: str, alerts: Any, stamp: str) -> None:
+    """Each alert: fired or not, and why; then any that could not be delivered."""
     if alerts.note:
         console.print(f"[yellow]{alerts.note}[/]")
         return
@@ -112,6 +111,7 @@ def _print_alerts(name: str, alerts: Any, stamp: str) -> None:
 
 
 def _print_decision(outcome: Any) -> None:
+    """What this evaluation decided: retrained (promoted or not), would retrain, or nothing fired."""
     d = outcome.decision
     if d is not None:
         verdict = "[green]promoted[/]" if d.promoted else "[yellow]kept the champion[/]"
@@ -122,3 +122,6 @@ def _print_decision(outcome: Any) -> None:
         console.print("[yellow]dry run[/]: would retrain")
     elif outcome.champion_version is not None:
         console.print("no trigger fired: the champion stays")
+
+
+COMMANDS = (check, feedback, monitor)  # in the order `mlops --help` lists them

@@ -16,7 +16,7 @@ from mlops.plan import compile_plan
 from mlops.plan.compile import FIELDS_OF_KINDS, FIELDS_OUTSIDE_THE_PLAN, plan_kinds
 from mlops.project import Project
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SPECS = ["iris/spec.yaml", "iris/online.yaml", "diabetes/spec.yaml", "automl/spec.yaml", "drift/spec.yaml",
          "tabular-torch/spec.yaml"]
 # Values tried for a string field, after `value + "x"`: the spec's common enum words.

@@ -176,7 +176,7 @@ def test_trials_that_do_not_fit_the_cluster_fail_before_scheduling(ray_local, tr
 
 @pytest.mark.slow
 def test_multirun_applies_every_combination(ray_local, tracking_uri, tmp_path):
-    from mlops.cli_training import comparison_table
+    from mlops.cli.training import comparison_table
     from rich.console import Console
 
     spec = write_spec(tmp_path, WINE.format(name="wine-sweep", tuning="  num_samples: 1").replace(

@@ -8,7 +8,7 @@ from sklearn.ensemble import ExtraTreesRegressor, GradientBoostingClassifier, Ra
 from mlops.models.bundle import Bundle
 from mlops.models.preprocessing import build_pipeline
 from mlops.serving.fast_path import forest_path, sample_rows, verified_fast_path
-from tests.test_featurize import FEATURES, frame, run
+from feature_data import FEATURES, frame, run
 
 
 def bundle_for(estimator, task: str) -> tuple[Bundle, object]:

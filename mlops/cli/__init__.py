@@ -1,0 +1,22 @@
+"""The `mlops` command: parses arguments, calls mlops.api, renders with rich. No logic of its own.
+
+common.py holds what the command groups share; training.py, registry.py, monitoring.py and serving.py each
+define one group's commands (and import only common.py); this module makes the app and registers them.
+"""
+from __future__ import annotations
+
+import typer
+
+from mlops.cli import monitoring, registry, serving, training
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Declarative ML from one spec: validate, plan, apply on Ray, track in MLflow.")
+
+for group in (training, registry, monitoring, serving):  # `mlops --help` lists the commands in this order
+    for command in group.COMMANDS:
+        app.command()(command)
+
+
+def main() -> None:
+    """Run the `mlops` command line."""
+    app()

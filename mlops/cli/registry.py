@@ -1,0 +1,59 @@
+"""Commands over what is registered: model versions in MLflow (models, promote, rollback) and plugin types (plugins)."""
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from mlops import tracking_tags
+from mlops.cli.common import TRACKING, console, print_wide, user_errors
+
+
+@user_errors
+def models(name: str = typer.Argument(..., help="registered model name (the spec's name)"), tracking_uri: Optional[str] = TRACKING) -> None:
+    """List the versions of a registered model with their aliases and scores."""
+    from mlops import api
+
+    table = Table(title=f"model {name}")
+    for column in ("version", "aliases", "metric", "test score", "retrained on", "sha256", "run"):
+        table.add_column(column)
+    for v in api.registry(tracking_uri, name).versions(name):
+        score = v.tags.get(tracking_tags.SCORE)
+        table.add_row(v.version, ",".join(v.aliases), v.tags.get(tracking_tags.METRIC, ""), f"{float(score):.4f}" if score else "",
+                      v.tags.get(tracking_tags.TRIGGER, ""), (v.sha256 or "")[:12], v.run_id or "")
+    print_wide(table)
+
+
+@user_errors
+def promote(name: str = typer.Argument(...), version: str = typer.Argument(...), tracking_uri: Optional[str] = TRACKING) -> None:
+    """Make VERSION the champion of NAME."""
+    from mlops import api
+
+    serving = api.promote(name, version, tracking_uri)
+    console.print(f"{name}: champion -> v{version}" + (f"; endpoint now serves v{serving}" if serving else ""))
+
+
+@user_errors
+def rollback(name: str = typer.Argument(...), tracking_uri: Optional[str] = TRACKING) -> None:
+    """Restore the previous champion of NAME."""
+    from mlops import api
+
+    version = api.rollback(name, tracking_uri)
+    console.print(f"{name}: champion rolled back to v{version}")
+
+
+def plugins() -> None:
+    """List every registered type (built-in and from installed plugins)."""
+    from mlops.plugins import data_sources, detectors, estimators, model_flavors, triggers
+
+    table = Table(title="registered types")
+    for column in ("kind", "name", "from"):
+        table.add_column(column)
+    for registry in (data_sources, estimators, model_flavors, detectors, triggers):
+        for entry in registry:
+            table.add_row(registry.kind, entry.name, entry.origin)
+    console.print(table)
+
+
+COMMANDS = (models, promote, rollback, plugins)  # in the order `mlops --help` lists them

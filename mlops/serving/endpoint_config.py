@@ -1,0 +1,53 @@
+"""What the endpoint's replicas are built from: one plain dataclass that travels to them."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Optional
+
+from mlops.spec.serving import DeploymentOptions
+
+
+@dataclass
+class EndpointConfig:
+    """Everything a replica needs, as plain data (it travels to the replicas)."""
+
+    name: str
+    tracking_uri: str
+    route: str
+    version: str
+    input_schema: list[dict[str, Any]]
+    max_rows: int = 1000
+    max_request_bytes: int = 1_000_000
+    max_batch_size: int = 32
+    wait_ms: float = 5.0
+    token_sha256: Optional[str] = None
+    deployment_options: Optional[DeploymentOptions] = None  # None: Serve's defaults
+    monitoring_dir: Optional[str] = None  # prediction log + feedback (when the spec has retraining/monitoring)
+    drift_window_rows: int = 1000
+    log_rotate_bytes: int = 64 * 2**20  # monitoring.logs: a new log file past this size
+    log_keep_s: Optional[float] = None  # log files older than this are deleted
+    monitor: Optional[dict[str, Any]] = None  # MonitorConfig fields; None: no monitor deployment
+    fast_path: bool = True  # serve sklearn forests through mlops.serving.fast_path when verified
+
+    @property
+    def columns(self) -> list[str]:
+        """The input columns, in the order the model takes them."""
+        return [c["name"] for c in self.input_schema]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a dict (the deployment options as a dict too)."""
+        out = asdict(self)
+        if self.deployment_options is not None:
+            out["deployment_options"] = self.deployment_options.model_dump(mode="json")
+        return out
+
+    def code_version(self) -> str:
+        """What the replicas' code is built from (and mlops' own version): a change restarts them. Not the
+        model version (a `reconfigure`) nor the deployment options, which Serve applies itself: replica
+        counts and request limits in place, resources by replacing replicas."""
+        from importlib.metadata import version as installed
+
+        settings = {**self.to_dict(), "version": None, "deployment_options": None, "mlops": installed("mlops")}
+        return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,0 +1,220 @@
+"""The endpoint's HTTP face: the FastAPI app of one replica, its routes, request limits, the token check and
+the error bodies (422 naming the field, 413/411 for bodies, 401, 404, 503 while no model is loaded).
+
+The app is built on the replica, after its constructor (`Endpoint.__serve_build_asgi_app__`), from the
+endpoint config and the replica it answers through; the replica does the model work and counts.
+"""
+import hashlib
+import hmac
+import inspect
+from typing import Any, Callable, Optional, Protocol
+
+import orjson
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from mlops.serving.endpoint_config import EndpointConfig
+from mlops.serving.schema import FeedbackRequest, PredictResponse, request_model
+from mlops.serving.scoring import RowRefused
+
+DOC_PATHS = ("/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect")  # behind the token, with auth on
+UNAUTHORIZED = "missing or invalid bearer token"
+
+
+class Replica(Protocol):
+    """What the ingress asks of the replica it answers through (mlops.serving.replica.Endpoint)."""
+
+    async def answer(self, body: Any) -> dict[str, Any]:
+        """The /predict answer of a validated request (raises RowRefused for input the model cannot take)."""
+
+    def count_error(self, kind: str) -> None:
+        """Count a failed request of `kind` (validation, auth, payload)."""
+
+    def store_feedback(self, items: list[Any]) -> list[dict[str, str]]:
+        """Store labels; the 422 details of unusable ones instead."""
+
+    async def traffic_stats(self, window_s: float) -> Optional[dict[str, Any]]:
+        """The /stats answer over `window_s`; None when the endpoint has no monitor."""
+
+    def readiness(self) -> dict[str, Any]:
+        """The /readyz answer; "ready" is False until a model is loaded."""
+
+    def metadata(self) -> dict[str, Any]:
+        """The /metadata answer."""
+
+
+def field_path(loc: tuple) -> str:
+    """A pydantic error location as the dotted field a 422 names ("body" for the body itself)."""
+    parts = [str(p) for p in loc if p != "body"]
+    return ".".join(parts) or "body"
+
+
+def error_details(errors: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """pydantic errors as the 422 body's items: the dotted field and the message."""
+    return [{"field": field_path(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid")} for e in errors]
+
+
+def body_error(message: str) -> dict[str, Any]:
+    """An error body about the request as a whole."""
+    return {"detail": [{"field": "body", "message": message}]}
+
+
+def token_ok(header: str, token_sha256: Optional[str]) -> bool:
+    """The Authorization header carries the bearer token of this SHA-256 (always true without auth)."""
+    if token_sha256 is None:
+        return True
+    presented = header[7:] if header.lower().startswith("bearer ") else ""
+    digest = hashlib.sha256(presented.encode()).hexdigest()
+    return bool(presented) and hmac.compare_digest(digest, token_sha256)
+
+
+def body_refusal(headers: dict, max_request_bytes: int) -> Optional[tuple[int, str]]:
+    """(status, why) when a POST body may not be read, or None: the size limit applies before a byte
+    is read, so a client must say how many bytes it sends."""
+    length = headers.get(b"content-length")
+    if length is None:
+        return 411, "Content-Length header is required"
+    if not length.isdigit() or int(length) > max_request_bytes:
+        return 413, f"payload of {length.decode(errors='replace')} bytes exceeds max_request_bytes={max_request_bytes}"
+    return None
+
+
+async def send_json(send: Any, status: int, payload: Any, headers: tuple = ()) -> None:
+    """A JSON answer straight onto the ASGI channel (no Response object on the hot path)."""
+    body = orjson.dumps(payload)
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def with_body(handler: Callable, model: type) -> Callable:
+    """`handler(body)` as a route whose JSON body FastAPI validates and documents as `model` (a model
+    built at deploy time, from the input schema, so no annotation can name it)."""
+
+    async def route(body: Any) -> dict[str, Any]:
+        """The handler's answer for the validated body."""
+        return await handler(body)
+
+    body = inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=model)
+    route.__signature__ = inspect.signature(route).replace(parameters=[body])
+    route.__name__, route.__doc__ = handler.__name__, handler.__doc__  # the operation's name and description
+    return route
+
+
+class EndpointAPI(FastAPI):
+    """FastAPI for routing, validation and /docs, with checks in front of its middleware stack: the
+    token before anything is read (the API docs included, with auth on), the request-size limit on
+    every POST, and POST /predict answered directly (the hot path; each Starlette layer costs per
+    request, and this one route is all the traffic)."""
+
+    def __init__(self, config: EndpointConfig, replica: Replica) -> None:
+        super().__init__(title=f"mlops endpoint: {config.name}",
+                         description="Predictions from the registered model; the request schema is the training input schema.")
+        self.endpoint_config, self.replica = config, replica
+        self.request_model = request_model(config.input_schema, config.max_rows)
+        self.add_exception_handler(RequestValidationError, self.invalid_request)
+        guarded = [Depends(self.require_token)]
+        self.add_api_route("/predict", with_body(self.predict, self.request_model), methods=["POST"], dependencies=guarded,
+                           responses={200: {"model": PredictResponse}})  # documented; predict_fast answers
+        self.add_api_route("/feedback", self.feedback, methods=["POST"], dependencies=guarded)
+        self.add_api_route("/stats", self.stats, methods=["GET"], dependencies=guarded)
+        self.add_api_route("/healthz", self.healthz, methods=["GET"])
+        self.add_api_route("/readyz", self.readyz, methods=["GET"])
+        self.add_api_route("/metadata", self.metadata, methods=["GET"], dependencies=guarded)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        """The checks above, then POST /predict here and everything else through FastAPI."""
+        if scope["type"] == "http":
+            headers = dict(scope["headers"])
+            path = scope["path"].rstrip("/")
+            guarded = scope["method"] == "POST" or path.endswith(DOC_PATHS)
+            if guarded and not token_ok(headers.get(b"authorization", b"").decode("latin-1"), self.endpoint_config.token_sha256):
+                self.replica.count_error("auth")
+                await send_json(send, 401, {"detail": UNAUTHORIZED}, ((b"www-authenticate", b"Bearer"),))
+                return
+            if scope["method"] == "POST":
+                refused = body_refusal(headers, self.endpoint_config.max_request_bytes)
+                if refused:
+                    self.replica.count_error("payload")
+                    await send_json(send, refused[0], body_error(refused[1]))
+                    return
+                if path.endswith("/predict"):
+                    await self.predict_fast(receive, send)
+                    return
+        await super().__call__(scope, receive, send)
+
+    async def predict_fast(self, receive: Any, send: Any) -> None:
+        """POST /predict: the same request model as the documented route (validated from the raw bytes by
+        pydantic-core), the same checks, answers and error bodies. The token was checked before this."""
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        try:
+            body = self.request_model.model_validate_json(b"".join(chunks))
+        except ValidationError as exc:
+            self.replica.count_error("validation")
+            await send_json(send, 422, {"detail": error_details(exc.errors())})
+            return
+        try:
+            answer = await self.replica.answer(body)
+        except RowRefused as exc:
+            await send_json(send, 422, exc.detail())
+            return
+        except Exception as exc:  # noqa: BLE001 - counted in answer(); the replica keeps serving
+            await send_json(send, 500, {"detail": f"prediction failed: {type(exc).__name__}"})
+            return
+        await send_json(send, 200, answer)
+
+    async def invalid_request(self, request: Request, exc: RequestValidationError) -> JSONResponse:
+        """A request FastAPI's validation refused: 422 naming the fields."""
+        details = error_details(exc.errors())
+        self.replica.count_error("validation")
+        return JSONResponse({"detail": details}, status_code=422)
+
+    async def require_token(self, request: Request) -> None:
+        """The token check of the routes the middleware does not guard (GET /stats, /metadata)."""
+        if not token_ok(request.headers.get("authorization", ""), self.endpoint_config.token_sha256):
+            self.replica.count_error("auth")
+            raise HTTPException(status_code=401, detail=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
+
+    async def predict(self, body: Any) -> Any:
+        """Answered by predict_fast; this route documents it (and serves if that is bypassed)."""
+        try:
+            return await self.replica.answer(body)
+        except RowRefused as exc:
+            return JSONResponse(exc.detail(), status_code=422)
+
+    async def feedback(self, body: FeedbackRequest) -> dict[str, Any]:
+        """Ground-truth labels for served rows, by request id (and row index within the request)."""
+        if not self.endpoint_config.monitoring_dir:
+            return JSONResponse(body_error("this endpoint keeps no feedback: add a retraining or monitoring section "
+                                           "to the spec"), status_code=404)
+        refused = self.replica.store_feedback(body.labels)
+        if refused:
+            self.replica.count_error("validation")
+            return JSONResponse({"detail": refused}, status_code=422)
+        return {"stored": len(body.labels)}
+
+    async def stats(self, window_s: float = 300) -> dict[str, Any]:
+        """Traffic, errors, latency percentiles, outlier rate and the last drift check over `window_s`."""
+        stats = await self.replica.traffic_stats(window_s)
+        if stats is None:
+            return JSONResponse(body_error("this endpoint has no monitor"), status_code=404)
+        return stats
+
+    async def healthz(self) -> dict[str, str]:
+        """Liveness: the replica answers (open, without auth)."""
+        return {"status": "ok"}
+
+    async def readyz(self):
+        """Readiness: 503 until a model is loaded; the version served (open, without auth)."""
+        answer = self.replica.readiness()
+        return answer if answer["ready"] else JSONResponse(answer, status_code=503)
+
+    async def metadata(self) -> dict[str, Any]:
+        """The served model's name, version, task, metrics and input schema, and the last refused swap."""
+        return self.replica.metadata()

