@@ -26,8 +26,9 @@ STATE_FORMAT = 1
 def cache_dir(tracking_uri: str, base_dir: Path) -> Path:
     """Beside a SQLite store's database file; under the project's .mlops/ for any other store."""
     database = stores.sqlite_path(tracking_uri)
-    if database is not None:
-        return database.resolve().parent / "node-cache"
+    if database is not None:  # two stores in one folder keep separate caches: a cached registration names a version of its own store
+        folder = database.resolve().parent
+        return folder / ("node-cache" if database.stem == "mlflow" else f"node-cache-{database.stem}")
     return Path(base_dir).resolve() / ".mlops" / "node-cache"
 
 

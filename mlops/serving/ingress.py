@@ -11,12 +11,14 @@ from typing import Any, Callable, Optional, Protocol
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from mlops.serving.endpoint_config import EndpointConfig
-from mlops.serving.schema import FeedbackRequest, PredictResponse, request_model
+from mlops.serving.schema import FeedbackRequest, PredictResponse, documented_errors, request_model
 from mlops.serving.scoring import RowRefused
 
 DOC_PATHS = ("/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect")  # behind the token, with auth on
@@ -115,14 +117,20 @@ class EndpointAPI(FastAPI):
         self.endpoint_config, self.replica = config, replica
         self.request_model = request_model(config.input_schema, config.max_rows)
         self.add_exception_handler(RequestValidationError, self.invalid_request)
+        self.add_exception_handler(StarletteHTTPException, self.http_error)  # FastAPI raises Starlette's for bodies
         guarded = [Depends(self.require_token)]
+        # Every status a route can answer is documented with the body it really sends, so a client generated
+        # from /openapi.json (or schemathesis: tests/reliability/test_endpoint_fuzz.py) finds each answer there.
         self.add_api_route("/predict", with_body(self.predict, self.request_model), methods=["POST"], dependencies=guarded,
-                           responses={200: {"model": PredictResponse}})  # documented; predict_fast answers
-        self.add_api_route("/feedback", self.feedback, methods=["POST"], dependencies=guarded)
-        self.add_api_route("/stats", self.stats, methods=["GET"], dependencies=guarded)
+                           responses={200: {"model": PredictResponse}, **documented_errors(401, 411, 413, 422, 500, 503)})
+        self.add_api_route("/feedback", self.feedback, methods=["POST"], dependencies=guarded,
+                           responses=documented_errors(401, 404, 411, 413, 422, 503))
+        self.add_api_route("/stats", self.stats, methods=["GET"], dependencies=guarded,
+                           responses=documented_errors(401, 404, 422))
         self.add_api_route("/healthz", self.healthz, methods=["GET"])
-        self.add_api_route("/readyz", self.readyz, methods=["GET"])
-        self.add_api_route("/metadata", self.metadata, methods=["GET"], dependencies=guarded)
+        self.add_api_route("/readyz", self.readyz, methods=["GET"], responses={503: {"description": "no model loaded yet"}})
+        self.add_api_route("/metadata", self.metadata, methods=["GET"], dependencies=guarded,
+                           responses=documented_errors(401))
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         """The checks above, then POST /predict here and everything else through FastAPI."""
@@ -168,6 +176,14 @@ class EndpointAPI(FastAPI):
             await send_json(send, 500, {"detail": f"prediction failed: {type(exc).__name__}"})
             return
         await send_json(send, 200, answer)
+
+    async def http_error(self, request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """FastAPI's own refusals: a body that does not parse is a 422 like every invalid body (FastAPI says
+        400), the rest (401 from the token check) as FastAPI answers them."""
+        if exc.status_code == 400:
+            self.replica.count_error("validation")
+            return JSONResponse(body_error(f"the body is not valid JSON ({exc.detail})"), status_code=422)
+        return await http_exception_handler(request, exc)
 
     async def invalid_request(self, request: Request, exc: RequestValidationError) -> JSONResponse:
         """A request FastAPI's validation refused: 422 naming the fields."""

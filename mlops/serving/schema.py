@@ -62,3 +62,40 @@ class PredictResponse(BaseModel):
     request_id: str
     outlier_scores: Optional[list[float]] = None
     outliers: Optional[list[bool]] = None
+
+
+class ErrorItem(BaseModel):
+    """One problem of a refused request: the dotted field (or "body") and what is wrong with it."""
+
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every 4xx about the request itself (404, 411, 413, 422)."""
+
+    detail: list[ErrorItem]
+
+
+class MessageBody(BaseModel):
+    """The body of a 401 (no or a wrong token) and of a 500 (the model failed): one sentence."""
+
+    detail: str
+
+
+def documented_errors(*statuses: int) -> dict[int, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, with the bodies the endpoint really sends."""
+    described = {401: ("missing or invalid bearer token (auth on)", MessageBody),
+                 404: ("this endpoint does not keep what was asked for", ErrorBody),
+                 411: ("Content-Length is required on a POST", ErrorBody),
+                 413: ("the body is larger than max_request_bytes", ErrorBody),
+                 422: ("the request names the field at fault", ErrorBody),
+                 500: ("the model failed on input it should take", MessageBody)}
+    out: dict[int, dict[str, Any]] = {}
+    for status in statuses:
+        if status == 503:
+            out[503] = {"description": "overloaded: more than max_queued_requests wait; retry after Retry-After seconds"}
+        else:
+            description, model = described[status]
+            out[status] = {"description": description, "model": model}
+    return out

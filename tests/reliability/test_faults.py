@@ -2,7 +2,6 @@
 it registers a version, an output that cannot be written."""
 from __future__ import annotations
 
-import collections
 import os
 import signal
 import sqlite3
@@ -102,74 +101,3 @@ def test_an_output_that_cannot_be_written_is_a_clear_error_and_no_partial_file(r
     fixed = api.apply(spec, [f"serving.batch.output={tmp_path / 'out' / 'predictions.parquet'}"])
     assert fixed.batch.rows == 150 and (tmp_path / "out" / "predictions.parquet").is_file()
 
-
-def _replica_pids(app: str) -> list[int]:
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                title = (entry / "cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-            except OSError:
-                continue
-            if title.startswith(f"ray::ServeReplica:{app}:Endpoint"):
-                pids.append(int(entry.name))
-    return pids
-
-
-def test_a_replica_killed_under_load_is_replaced_and_serving_goes_on(ray_local, tmp_path):
-    """One of two replicas killed with SIGKILL while a client sends requests: the other keeps answering, Serve starts a replacement, and the failed requests are counted."""
-    import shutil
-
-    import httpx
-
-    from conftest import EXAMPLES, SERVE_PORT, wait_ready
-
-    shutil.copytree(EXAMPLES / "iris", tmp_path / "iris", ignore=shutil.ignore_patterns("out", ".mlops"))
-    overrides = [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", f"serving.online.port={SERVE_PORT}",
-                 "serving.online.route=/chaos", "serving.online.replicas={fixed: 2}", "hardware.cpus_per_replica=0.25"]
-    api.apply(tmp_path / "iris" / "online.yaml", overrides)
-    url = f"http://127.0.0.1:{SERVE_PORT}/chaos"
-    wait_ready(url)
-    row = {"sepal_length_cm": 5.1, "sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2}
-    before = _replica_pids("iris")
-    assert len(before) == 2, before
-    statuses: collections.Counter = collections.Counter()
-    stop, killed_at, recovered_at = threading.Event(), [0.0], [0.0]
-
-    def client() -> None:
-        with httpx.Client(timeout=10) as http:
-            while not stop.is_set():
-                try:
-                    code = http.post(f"{url}/predict", json={"rows": [row]}).status_code
-                except httpx.HTTPError:
-                    code = "connection error"
-                statuses[code] += 1
-
-    threads = [threading.Thread(target=client) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    try:
-        time.sleep(2)
-        os.kill(before[0], signal.SIGKILL)
-        killed_at[0] = time.monotonic()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            now = _replica_pids("iris")
-            if len(now) == 2 and before[0] not in now:
-                recovered_at[0] = time.monotonic()
-                break
-            time.sleep(0.2)
-        time.sleep(2)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-        from ray import serve
-
-        serve.delete("iris")
-    failed = sum(v for k, v in statuses.items() if k != 200)
-    record("fault_replica_killed", {"requests": sum(statuses.values()), "failed": failed,
-                                    "statuses": {str(k): v for k, v in statuses.items()},
-                                    "replacement_after_s": round(recovered_at[0] - killed_at[0], 1) if recovered_at[0] else None})
-    assert recovered_at[0], "no replacement replica within 120 s"
-    assert statuses[200] > 10 * max(failed, 1)  # the surviving replica carried the load

@@ -31,8 +31,8 @@ pytestmark = pytest.mark.reliability
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = [REPO / "examples" / name / "spec.yaml" for name in ("iris", "diabetes", "drift", "tabular-torch", "automl")]
-DICT_CASES = int(os.environ.get("MLOPS_FUZZ_SPECS", 900))
-FILE_CASES = int(os.environ.get("MLOPS_FUZZ_FILES", 100))  # through Hydra: ~0.5 s each
+DICT_CASES = int(os.environ.get("MLOPS_FUZZ_SPECS", 960))
+FILE_CASES = int(os.environ.get("MLOPS_FUZZ_FILES", 40))  # through Hydra: ~0.5 s each
 OUTCOMES: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
 
 WEIRD_VALUES = [123, -1, 0, 1e308, 10**40, -(10**40), "1e400", "text", "", " ", "ünïcødé ✓", "\u202e", "\x00",
