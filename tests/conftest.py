@@ -69,13 +69,13 @@ def scrape_metric_names(model: str, wanted: set[str], timeout: float = 60) -> se
     return found
 
 
-# -- reliability figures: every test under tests/reliability/ leaves its outcome for docs/reliability.md --
+# -- reliability figures: every test marked `reliability` leaves its outcome for docs/reliability.md --
 _RELIABILITY: dict[str, dict] = {}
 
 
 def pytest_collection_modifyitems(items):
     for item in items:
-        if item.nodeid.startswith("tests/reliability/"):
+        if item.get_closest_marker("reliability") is not None:
             _RELIABILITY[item.nodeid] = {"doc": " ".join((getattr(item.function, "__doc__", None) or "").split()) or item.name}
 
 

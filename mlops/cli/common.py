@@ -12,13 +12,15 @@ from rich.console import Console
 from rich.table import Table
 
 from mlops.errors import MlopsError
+from mlops.stores import DEFAULT_TRACKING_URI
 
 console = Console()
 err_console = Console(stderr=True)
 
 SPEC = typer.Argument(..., help="path to spec.yaml")
 OVERRIDES = typer.Argument(None, help="Hydra overrides: a.b=1, +a.c=2, ~a.d, group=option")
-TRACKING = typer.Option(None, "--tracking-uri", help="MLflow tracking URI (default: $MLOPS_TRACKING_URI or sqlite:///.mlops/mlflow.db)")
+TRACKING = typer.Option(None, "--tracking-uri",
+                        help=f"MLflow tracking URI (default: $MLOPS_TRACKING_URI or {DEFAULT_TRACKING_URI})")
 
 
 def print_wide(table: Table) -> None:

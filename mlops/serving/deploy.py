@@ -91,21 +91,15 @@ def endpoint_config(params: dict[str, Any], runtime: dict[str, Any], version: st
 
 
 def check_replicas_fit(options: DeploymentOptions) -> None:
-    """The minimum replica count must fit the cluster, or Serve would wait forever."""
-    from mlops.errors import ResourceError
+    """Each replica must fit on a node and the minimum replica count in the cluster, or Serve would wait forever."""
+    from mlops.cluster.feasibility import check_group_feasible
     from mlops.cluster.session import cluster_nodes
-    from mlops.cluster.feasibility import check_feasible
 
-    actor = options.ray_actor_options
-    fields = {"CPU": "hardware.cpus_per_replica", "GPU": "hardware.gpus_per_replica"}
-    check_feasible([("deploy", actor.resources(), fields)], cluster_nodes())
     fixed = options.fixed_replicas
     minimum = fixed if fixed is not None else max(options.replicas.min, 1)
-    total = sum(n.get("CPU", 0) for n in cluster_nodes())
-    if minimum * actor.num_cpus > total:
-        field = "serving.online.replicas.fixed" if fixed is not None else "serving.online.replicas.min"
-        raise ResourceError(f"{field}={minimum} replicas x hardware.cpus_per_replica={actor.num_cpus:g} "
-                            f"but the cluster has {total:g} CPUs")
+    count_field = "serving.online.replicas.fixed" if fixed is not None else "serving.online.replicas.min"
+    fields = {"CPU": "hardware.cpus_per_replica", "GPU": "hardware.gpus_per_replica"}
+    check_group_feasible("deploy", options.ray_actor_options.resources(), minimum, fields, count_field, cluster_nodes())
 
 
 class _ReconnectNotice(logging.Filter):

@@ -114,6 +114,7 @@ def test_registered_model_predicts_like_the_trained_one(ray_local, tracking_uri,
     assert (bundle.predict(frame[bundle.input_columns]) == predictions["prediction"].to_numpy()).all()
 
 
+@pytest.mark.reliability  # a fault injected; listed in docs/reliability.md
 def test_tampered_artifact_is_refused(ray_local, tracking_uri, example):
     from pathlib import Path
     from urllib.parse import urlparse

@@ -29,6 +29,7 @@ def _processes_mentioning(text: str) -> list[str]:
     return found
 
 
+@pytest.mark.reliability  # a fault injected; listed in docs/reliability.md
 def test_a_fit_error_inside_ray_is_a_message_and_leaves_nothing_running(example, tmp_path):
     spec = example("iris") / "spec.yaml"
     # Valid parameters one by one (validate passes them), refused together by the estimator's fit, in the

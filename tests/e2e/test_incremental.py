@@ -132,6 +132,7 @@ def test_two_concurrent_applies_of_one_spec_do_the_work_once(tracking_uri, examp
     assert versions(tracking_uri) == ["1"]
 
 
+@pytest.mark.reliability  # a fault injected; listed in docs/reliability.md
 def test_killed_apply_resumes_from_the_last_finished_node(tracking_uri, example):
     """kill -9 while training; the next apply reuses what finished and registers exactly one version."""
     spec = example("iris") / "spec.yaml"

@@ -278,6 +278,7 @@ def swap_replicas_to(project, loadable: str, version: str) -> None:
     serve.run(build_application(cfg), name=project.spec.name, route_prefix=cfg.route, blocking=False)
 
 
+@pytest.mark.reliability  # a fault injected; listed in docs/reliability.md
 def test_a_version_that_does_not_load_is_refused_and_the_old_one_keeps_serving(endpoint):
     """A hot swap to a tampered version: the replica keeps its version and says why; promote refuses it."""
     from urllib.parse import unquote, urlparse
@@ -432,6 +433,7 @@ def test_token_auth(endpoint, monkeypatch):
         serve.delete(deployed.name)  # same app name as the module's endpoint: this test runs last
 
 
+@pytest.mark.reliability  # load beyond capacity; listed in docs/reliability.md
 def test_overload_is_refused_with_503_and_retry_after(endpoint):
     """Beyond what the replicas take at once plus the queue, requests get 503 + Retry-After at once: no
     timeouts, no other 5xx, and every accepted request is answered correctly. Then the limits go back."""

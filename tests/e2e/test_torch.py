@@ -147,6 +147,7 @@ def test_torch_on_two_workers_end_to_end(ray_local, tracking_uri, example):
 
 
 @pytest.mark.slow
+@pytest.mark.reliability  # a fault injected; listed in docs/reliability.md
 def test_worker_failure_resumes_from_the_last_checkpoint(ray_local, tracking_uri, example, monkeypatch):
     monkeypatch.setenv("MLOPS_TEST_FAIL_AT_EPOCH", "2")
     spec = example("tabular-torch") / "spec.yaml"

@@ -103,6 +103,7 @@ def judge(kind: str, run) -> None:
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_mutated_specs_validate_or_name_the_field(composed, data):
+    """Every example's composed spec, mutated (drop, retype, misspell, nest, unknown key): valid, or exit 2 naming the field."""
     config = data.draw(st.sampled_from(composed))
     rng = data.draw(st.randoms(use_true_random=False))
     path = data.draw(st.sampled_from(paths_of(config.data)))
@@ -153,6 +154,7 @@ YAML_FILES = {
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_files_and_override_lists_through_hydra(tmp_path_factory, data):
+    """Hostile spec files and override lists through Hydra, as the CLI runs them: exit 2 naming the file or override; no code runs."""
     folder = tmp_path_factory.mktemp("fuzz")
     marker = folder / "code-ran"
     kind = data.draw(st.sampled_from(["overrides", "overrides", "file"]))
@@ -174,6 +176,7 @@ def test_files_and_override_lists_through_hydra(tmp_path_factory, data):
 
 
 def test_the_cli_turns_a_refusal_into_exit_2_without_a_traceback(tmp_path):
+    """The command line prints refusals as messages with exit 2, never a traceback."""
     for override, field in (("model.params.n_estimators=-5", "model.params.n_estimators"),
                             ("data.split.test_size=1.5", "data.split.test_size"), ("=5", "=5")):
         done = subprocess.run([sys.executable, "-m", "mlops.cli", "validate", str(EXAMPLES[0]), override],
