@@ -16,6 +16,12 @@ from mlops.project import Project
 from mlops.spec.serving import DeploymentOptions
 
 THROUGHPUT_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
+# A stopping replica stays open this long so load balancers in front of it can deregister it (Ray's default
+# is 30 s, sized for a cloud balancer). On a Ray that mlops starts, the only balancer is Serve's own HAProxy,
+# which is reconfigured within a fraction of a second and retries refused connections: 2 s is ample, and
+# every delete, redeploy and `mlops stop` no longer waits 30 s. A value in the environment wins.
+DRAIN_ENV = "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S"
+LOCAL_DRAIN_S = "2"
 
 
 @dataclass
@@ -39,7 +45,8 @@ def throughput_env() -> dict[str, str]:
     free ones are picked so two clusters on one machine do not collide."""
     from mlops.cluster.processes import stable_port
 
-    return {**THROUGHPUT_ENV, "RAY_SERVE_HAPROXY_STATS_PORT": str(stable_port()),
+    return {**THROUGHPUT_ENV, DRAIN_ENV: os.environ.get(DRAIN_ENV, LOCAL_DRAIN_S),
+            "RAY_SERVE_HAPROXY_STATS_PORT": str(stable_port()),
             "RAY_SERVE_HAPROXY_METRICS_PORT": str(stable_port())}
 
 
@@ -62,6 +69,7 @@ def endpoint_config(params: dict[str, Any], runtime: dict[str, Any], version: st
     schema recorded with that version, limits, options, monitoring."""
     from mlops.registry import Registry
     from mlops.serving.endpoint_config import EndpointConfig
+    from mlops.serving.scoring import columns_taking_null
     from mlops.serving.traffic_log import monitoring_dir
 
     uri = runtime["tracking_uri"]
@@ -80,7 +88,8 @@ def endpoint_config(params: dict[str, Any], runtime: dict[str, Any], version: st
     feedback = str(monitoring_dir(Path(runtime["base_dir"]), params["name"])) if params["keeps_feedback"] else None
     return EndpointConfig(
         name=params["name"], tracking_uri=uri, route=params["route"], version=str(version),
-        input_schema=bundle.meta["input_schema"], max_rows=params["max_rows"], max_request_bytes=params["max_request_bytes"],
+        input_schema=bundle.meta["input_schema"], id_column=bundle.meta.get("id_column"),
+        takes_null=columns_taking_null(bundle), max_rows=params["max_rows"], max_request_bytes=params["max_request_bytes"],
         max_batch_size=params["max_batch_size"], wait_ms=params["wait_ms"], token_sha256=token_sha,
         deployment_options=DeploymentOptions.model_validate(params["deployment_options"]), fast_path=params["fast_path"],
         monitoring_dir=feedback, drift_window_rows=params["drift_window_rows"],
