@@ -143,20 +143,35 @@ def deploy_failure(name: str, message: str) -> str:
 
 def deploy(node: Any, version: str | None = None) -> Deployed:
     """Deploy (or update in place) the application of a deploy node on the connected Ray."""
-    from ray import serve
-
-    from mlops.serving.app import build_application
-
     params = node.params
     check_replicas_fit(DeploymentOptions.model_validate(params["deployment_options"]))
     cfg = endpoint_config(params, node.runtime, version)
     start_http(params["host"], params["port"], params["timeout_s"])
+    run_application(params["name"], cfg)
+    return Deployed(params["name"], f"http://{params['host']}:{params['port']}{cfg.route}", cfg.version)
+
+
+def run_application(name: str, cfg: Any) -> None:
+    """Run the endpoint application of `cfg` on the connected Serve as `name`; replicas that cannot start
+    are a DeployError with the exception that ended them, not Serve's page of traceback."""
+    from ray import serve
+
+    from mlops.serving.app import build_application
+
     try:
         with _without_reconnect_notice():
-            serve.run(build_application(cfg), name=params["name"], route_prefix=cfg.route, blocking=False)
+            serve.run(build_application(cfg), name=name, route_prefix=cfg.route, blocking=False)
     except (RuntimeError, TimeoutError) as exc:
-        raise DeployError(deploy_failure(params["name"], str(exc))) from None
-    return Deployed(params["name"], f"http://{params['host']}:{params['port']}{cfg.route}", cfg.version)
+        raise DeployError(deploy_failure(name, "\n".join([str(exc), *_deployment_messages(name)]))) from None
+
+
+def _deployment_messages(name: str) -> list[str]:
+    """What Serve recorded about each deployment of application `name`: the replicas' traceback lives
+    there, while the exception serve.run raises only says that the deployments failed."""
+    from ray import serve
+
+    app = serve.status().applications.get(name)
+    return [dep.message for dep in app.deployments.values() if dep.message] if app is not None else []
 
 
 def deploy_project(project: Project, version: str | None = None) -> Deployed:

@@ -278,17 +278,12 @@ def swap_replicas_to(project, loadable: str, version: str) -> None:
     serve.run(build_application(cfg), name=project.spec.name, route_prefix=cfg.route, blocking=False)
 
 
-@pytest.mark.reliability  # a fault injected; listed in docs/reliability.md
-def test_a_version_that_does_not_load_is_refused_and_the_old_one_keeps_serving(endpoint):
-    """A hot swap to a tampered version: the replica keeps its version and says why; promote refuses it."""
+@pytest.fixture(scope="module")
+def tampered_version(endpoint) -> str:
+    """A registered iris version (not the champion) whose stored bundle no longer matches its hash."""
     from urllib.parse import unquote, urlparse
 
-    from mlops.errors import RegistryError
-    from mlops.project import load_project
-    from mlops.serving.deploy import update_version
-
-    url, store = endpoint["url"], api.registry(endpoint["uri"])
-    serving = httpx.get(f"{url}/readyz").json()["model_version"]
+    store = api.registry(endpoint["uri"])
     batch_only = [*endpoint["overrides"], "serving.mode=batch", "~serving.online", "model.params.n_estimators=7"]
     champion = store.by_alias("iris", "champion").version
     bad = api.apply(endpoint["spec"], batch_only).version
@@ -296,7 +291,19 @@ def test_a_version_that_does_not_load_is_refused_and_the_old_one_keeps_serving(e
     files = sorted(p for p in Path(unquote(urlparse(store.version("iris", bad).source).path)).rglob("*") if p.is_file())
     with files[0].open("ab") as handle:
         handle.write(b"tampered")  # the stored bundle no longer matches its recorded hash
+    return bad
 
+
+@pytest.mark.reliability  # a fault injected; listed in docs/reliability.md
+def test_a_version_that_does_not_load_is_refused_and_the_old_one_keeps_serving(endpoint, tampered_version):
+    """A hot swap to a tampered version: the replica keeps its version and says why; promote refuses it."""
+    from mlops.errors import RegistryError
+    from mlops.project import load_project
+    from mlops.serving.deploy import update_version
+
+    url, store, bad = endpoint["url"], api.registry(endpoint["uri"]), tampered_version
+    serving = httpx.get(f"{url}/readyz").json()["model_version"]
+    champion = store.by_alias("iris", "champion").version
     with pytest.raises(RegistryError, match="does not load"):
         api.promote("iris", bad, endpoint["uri"])
     assert store.by_alias("iris", "champion").version == champion  # the alias did not move
@@ -322,6 +329,34 @@ def test_a_version_that_does_not_load_is_refused_and_the_old_one_keeps_serving(e
     while httpx.get(f"{url}/metadata").json().get("swap_error") and time.time() < deadline:
         time.sleep(0.5)
     assert httpx.get(f"{url}/metadata").json()["swap_error"] is None
+
+
+@pytest.mark.reliability
+def test_replicas_that_cannot_start_are_one_clear_deploy_error(endpoint, tampered_version):
+    """A new endpoint whose replicas die loading their first model (the artifact broke after the driver's
+    check): Serve gives up on the application, and the user reads the exception, not Serve's traceback."""
+    from dataclasses import replace
+
+    from ray import serve
+
+    from mlops.errors import DeployError
+    from mlops.project import load_project
+    from mlops.serving.deploy import endpoint_config, endpoint_node, run_application
+
+    project = load_project(endpoint["spec"], endpoint["overrides"], check_data=False)
+    node = endpoint_node(project)
+    champion = api.registry(endpoint["uri"]).by_alias("iris", "champion").version
+    cfg = replace(endpoint_config(node.params, node.runtime, champion), version=tampered_version, route="/iris_broken")
+    try:
+        with pytest.raises(DeployError) as failed:
+            run_application("iris_broken", cfg)
+        message = str(failed.value)
+        assert message.startswith("the endpoint 'iris_broken' did not start: its replicas failed with ")
+        assert "RegistryError" in message and "modified after registration" in message, message  # the cause
+        assert "Traceback" not in message and len(message.splitlines()) == 2, message
+        assert httpx.get(f"{endpoint['url']}/readyz").status_code == 200  # the other endpoint is untouched
+    finally:
+        serve.delete("iris_broken")
 
 
 def _raw_status(url: str, head: str) -> int:
