@@ -186,3 +186,24 @@ def test_status_shows_version_traffic_latency_drift_and_outliers(endpoint):
     row = next(r for r in api.endpoint_status("churnol", uri=endpoint["uri"]) if r["deployment"] == "endpoint")
     assert row["stats"]["requests"] > 0 and row["stats"]["drift"]["drift_share"] > 0
     assert row["stats"]["outlier_rate"] is not None and row["champion"] == endpoint["version"]
+
+
+@pytest.mark.reliability
+def test_unseen_and_hostile_categories_are_answered_never_a_5xx(endpoint):
+    """Categories never seen in training (and hostile ones: empty, 10k characters, emoji, a number in a
+    category column): the encoder ignores them, so each is answered as the registered model answers it
+    in-process; nothing becomes a 5xx, and a value of the wrong type is a 422 naming its field."""
+    base = rows(1, 5, False)[0]
+    unseen = ["enterprise-plus", "", "x" * 10_000, "🙂 unicode plan", "PREMIUM", " basic"]
+    bundle = api.load_model("churnol", uri=endpoint["uri"])
+    for value in unseen:
+        row = {**base, "plan": value}
+        answer = httpx.post(f"{endpoint['url']}/predict", json={"rows": [row]}, timeout=30)
+        assert answer.status_code == 200, (value[:20], answer.text[:300])
+        local = bundle.predict(pd.DataFrame([row])[bundle.input_columns]).tolist()
+        assert answer.json()["predictions"] == local
+    for wrong in ([1, 2], {"a": 1}):
+        answer = httpx.post(f"{endpoint['url']}/predict", json={"rows": [{**base, "plan": wrong}]}, timeout=30)
+        assert answer.status_code == 422 and "rows.0.plan" in answer.text, answer.text[:300]
+    number = httpx.post(f"{endpoint['url']}/predict", json={"rows": [{**base, "plan": 7}]}, timeout=30)
+    assert number.status_code in (200, 422) and number.status_code < 500, number.text[:300]

@@ -98,3 +98,43 @@ def test_posted_feedback_rotates_like_the_prediction_log(tmp_path):
         log.write([{"request_id": f"r{i}", "row": 0, "label": i}])
     assert len(list((tmp_path / "feedback").glob("*.jsonl"))) >= 2
     assert sorted(read_feedback(tmp_path)["key"]) == [f"r{i}" for i in range(5)]
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A 256 KiB filesystem (tmpfs) that a large output cannot fit on; unmounted even when the test fails."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)], capture_output=True, text=True)
+    if done.returncode != 0:  # mounting needs root (CI's container has it)
+        pytest.skip(f"cannot mount a small filesystem here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.mark.reliability
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_a_full_disk_is_a_clear_error_and_keeps_the_previous_output(full_disk, suffix):
+    """Disk full mid-write (a real ENOSPC from a 256 KiB filesystem): an error naming the output and the
+    cause, the previous output whole, no temp file left to fill the disk further."""
+    import numpy as np
+
+    from mlops.errors import DataError
+
+    out = full_disk / f"predictions.{suffix}"
+    with OutputWriter(out) as writer:
+        writer.write(pa.table({"prediction": [1, 2, 3]}))
+    before = out.read_bytes()
+    big = pa.table({"prediction": np.random.default_rng(0).random(200_000)})  # ~1.6 MB, far over the disk
+    with pytest.raises(DataError) as failed:
+        with OutputWriter(out) as writer:
+            for _ in range(4):
+                writer.write(big)
+    problem = failed.value.problems[0]
+    assert problem.path == "serving.batch.output" and "No space left" in problem.message, problem
+    assert problem.value == str(out)
+    assert out.read_bytes() == before and [p.name for p in full_disk.iterdir()] == [out.name]
