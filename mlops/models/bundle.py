@@ -4,6 +4,10 @@ Layout:  model/
            mlops_model.json   flavor, task, classes, input schema, metrics, ...
            <flavor files>     sklearn: pipeline.skops (preprocessing + estimator together; skops'
                               format, rebuilt from trusted types only; older bundles: pipeline.pkl)
+           MLmodel, input_example.json, serving_input_example.json
+                              the same bundle as an MLflow model (mlops.models.mlflow_model); older
+                              bundles have none
+           mlops_integrity.json  the manifest sha256 (and signature) for loaders that get only a path
 
 The sha256 is recorded when the bundle is registered; `load_bundle` refuses a bundle whose files no
 longer hash to it, before unpickling anything.
@@ -76,13 +80,21 @@ class SklearnFlavor:
 
 HASH_SCHEME = "manifest-v1"  # recorded with each version (registry tag), so older versions keep verifying
 BUNDLE_FORMAT = 1  # the bundle layout this mlops writes and reads (meta "format")
+INTEGRITY_FILE = "mlops_integrity.json"  # the manifest hash itself: it cannot be one of the files it covers
+# MLflow writes this beside the MLmodel of a version it loads through models:/, in the store's own
+# artifact folder when the store is local; it names the version and is never read by mlops.
+MLFLOW_REGISTERED_META = "registered_model_meta"
+NOT_IN_MANIFEST = frozenset({INTEGRITY_FILE, MLFLOW_REGISTERED_META})  # top-level names only
 
 
 def manifest_sha256(directory: Path) -> str:
     """sha256 of the bundle's manifest: every file's relative path, size and sha256, sorted by path. A
-    file split or joined differently, renamed or resized changes it."""
+    file split or joined differently, renamed or resized changes it. The integrity file and MLflow's
+    registered_model_meta are left out (no bundle had either before they were)."""
     entries = []
     for path in sorted(p for p in Path(directory).rglob("*") if p.is_file()):
+        if str(path.relative_to(directory)) in NOT_IN_MANIFEST:
+            continue
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -116,8 +128,10 @@ def check_format(meta: dict[str, Any], directory: Path) -> None:
                             f"{meta.get('mlops_version', '?')}; this mlops reads format {BUNDLE_FORMAT}: a newer mlops is needed")
 
 
-def save_bundle(model: Any, meta: dict[str, Any], directory: Path, monitoring: Any = None) -> str:
-    """Write the bundle (and its monitoring artifacts) and return its sha256."""
+def save_bundle(model: Any, meta: dict[str, Any], directory: Path, monitoring: Any = None,
+                input_example: Any = None) -> str:
+    """Write the bundle (and its monitoring artifacts), which is an MLflow model too, and return its
+    sha256. `input_example`: a few rows of raw inputs, shown by MLflow with the signature."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model_flavors.get(meta["flavor"]).load().save(model, directory)
@@ -125,11 +139,37 @@ def save_bundle(model: Any, meta: dict[str, Any], directory: Path, monitoring: A
         from mlops.detectors import artifacts
 
         artifacts.save(monitoring, directory)
+    from mlops.models.mlflow_model import write_mlmodel
     from mlops.plugins import package_version
 
     meta = {**meta, "format": BUNDLE_FORMAT, "mlops_version": package_version("mlops")}
     (directory / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
-    return manifest_sha256(directory)
+    write_mlmodel(directory, meta, input_example)  # before hashing: the MLmodel is part of the version
+    sha = manifest_sha256(directory)
+    write_integrity(directory, sha)
+    return sha
+
+
+def write_integrity(directory: Path, sha256: str) -> None:
+    """Record the manifest hash (signed when a key is configured) for loaders that get only a path:
+    MLflow's pyfunc loader. The registry tag stays the authority for mlops' own loads."""
+    from mlops.signing import sign
+
+    record = {"sha256": sha256, "hash_scheme": HASH_SCHEME, "signature": sign(sha256)}
+    (Path(directory) / INTEGRITY_FILE).write_text(json.dumps(record, indent=2))
+
+
+def read_integrity(directory: Path) -> dict[str, Any]:
+    """The integrity record `save_bundle` wrote; RegistryError when the bundle has none."""
+    path = Path(directory) / INTEGRITY_FILE
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise RegistryError(f"no readable {INTEGRITY_FILE} in the model at {directory}: its files cannot be "
+                            "verified, so it is not loaded") from None
+    if not isinstance(record, dict) or not isinstance(record.get("sha256"), str):
+        raise RegistryError(f"{path} records no sha256: the model's files cannot be verified, so it is not loaded")
+    return record
 
 
 def load_bundle(directory: Path, expected_sha256: str | None, scheme: str | None = HASH_SCHEME) -> Bundle:

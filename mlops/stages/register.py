@@ -35,7 +35,7 @@ def run(registry: Registry, run_id: str, name: str, trained: Any, evaluation: An
         registry.log_bytes(run_id, png, f"plots/{file_name}")
     meta = {**trained.meta, **extra_meta, "metric": evaluation.metric, "metrics": evaluation.metrics, "name": name}
     with tempfile.TemporaryDirectory(prefix="mlops-bundle-") as tmp:
-        sha = save_bundle(trained.model, meta, Path(tmp) / "model", monitoring)
+        sha = save_bundle(trained.model, meta, Path(tmp) / "model", monitoring, input_example=example_rows(split, meta))
         source = registry.log_dir(run_id, Path(tmp) / "model", "model")
     version = registry.register(name, source, run_id, sha, tags={tracking_tags.METRIC: evaluation.metric,
                                                                    tracking_tags.SCORE: evaluation.score})
@@ -47,6 +47,18 @@ def run(registry: Registry, run_id: str, name: str, trained: Any, evaluation: An
 
     registry.set_tags(run_id, {tracking_tags.MODEL_VERSION: version.version, tracking_tags.DECISION: decision})
     return Registration(version.version, sha, promoted, decision, compared, dict(evaluation.metrics), run_id)
+
+
+EXAMPLE_ROWS = 5  # rows of the test split saved with the model as MLflow's input example
+
+
+def example_rows(split: Any, meta: dict[str, Any]) -> Any:
+    """A few test rows, raw input columns only, for MLflow's input example; None without a split."""
+    columns = [c["name"] for c in meta.get("input_schema") or []]
+    X = getattr(split, "X_test", None)
+    if X is None or not columns or any(c not in X.columns for c in columns):
+        return None
+    return X[columns].head(EXAMPLE_ROWS)
 
 
 def _champion_decision(registry: Registry, run_id: str, name: str, evaluation: Any, split: Any) -> tuple[bool, str, str | None]:
