@@ -12,7 +12,12 @@ from mlops.project import Project, load_project
 
 def load(spec_path: str | Path, overrides: Sequence[str] = (), check_data: bool = True) -> Project:
     """Compose, validate and probe a spec; raises SpecError with every problem found."""
-    return load_project(spec_path, overrides, check_data=check_data)
+    project = load_project(spec_path, overrides, check_data=check_data)
+    if check_data and project.spec.features.views:  # views' columns and times, the labels' entity keys
+        from mlops.feature_store.views import check_views
+
+        check_views(project)
+    return project
 
 
 def validate(spec_path: str | Path, overrides: Sequence[str] = ()) -> Project:
@@ -262,3 +267,92 @@ def feedback(spec_path: str | Path, overrides: Sequence[str], labels: str) -> in
     frame = read_table(labels, "--labels")
     return add_feedback(monitoring_dir(project.base_dir, spec.name), frame, spec.data.target, spec.data.id_column,
                         "--labels")
+
+
+def _feature_project(spec_path: str | Path, overrides: Sequence[str]) -> Project:
+    """A project with feature views (a SpecError naming features.views when it has none)."""
+    from mlops.errors import Problem, SpecError
+
+    project = load(spec_path, overrides)
+    if not project.spec.features.views:
+        raise SpecError(Problem("features.views", "this spec has no feature views",
+                                hint="add features: {entities: [...], views: [...]}"))
+    return project
+
+
+def online_store(project: Project, create: bool = True):
+    """The project's online store (features.online_store, default .mlops/feature_store.db beside the spec)."""
+    from mlops.feature_store.online_store import OnlineStore
+    from mlops.plan.features import online_store_path
+
+    return OnlineStore(online_store_path(project), create=create)
+
+
+def materialize_features(spec_path: str | Path, overrides: Sequence[str] = (), *, start: str | None = None,
+                         end: str | None = None):
+    """Write the views' latest values per entity into the online store, incrementally; one result per view."""
+    from mlops.feature_store.materialize import materialize, parse_time
+    from mlops.plan.features import view_params
+
+    project = _feature_project(spec_path, overrides)
+    start_ns, end_ns = parse_time(start, "--start"), parse_time(end, "--end")
+    store = online_store(project)
+    try:
+        return materialize(view_params(project), project.base_dir, store, start_ns=start_ns, end_ns=end_ns)
+    finally:
+        store.close()
+
+
+def online_features(spec_path: str | Path, overrides: Sequence[str], entity: dict[str, Any], *,
+                    as_of: str | None = None):
+    """Each view's values (with event times and status) for an entity key from the online store."""
+    from mlops.errors import Problem, SpecError
+    from mlops.feature_store.lookup import lookup
+    from mlops.feature_store.materialize import parse_time
+    from mlops.plan.features import view_params
+
+    project = _feature_project(spec_path, overrides)
+    keys = [e.key for e in project.spec.features.entities]
+    unknown = [k for k in entity if k not in keys]
+    if unknown or not entity:
+        from mlops.errors import did_you_mean
+
+        raise SpecError(Problem("--entity", "not an entity key" if unknown else "no entity key given",
+                                value=unknown[0] if unknown else None, expected=f"KEY=VALUE with KEY one of {keys}",
+                                hint=did_you_mean(unknown[0], keys) if unknown else None))
+    store = online_store(project, create=False)
+    try:
+        return lookup(store, view_params(project), entity, parse_time(as_of, "--as-of"))
+    finally:
+        store.close()
+
+
+def feature_store_status(spec_path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Entities, views (source rows) and the online store's rows and freshness per view."""
+    from mlops.feature_store.online_store import OnlineStore
+    from mlops.plan.features import online_store_path, view_params
+    from mlops.project import probe_source
+
+    project = _feature_project(spec_path, overrides)
+    views = view_params(project)
+    path = online_store_path(project)
+    stats = {}
+    if path.is_file():
+        store = OnlineStore(path, create=False)
+        try:
+            stats = {s.view: s for s in store.stats([v["name"] for v in views])}
+        finally:
+            store.close()
+    rows = {v.name: getattr(probe_source(v.source, project.base_dir, "features.views"), "rows", None)
+            for v in project.spec.features.views}
+    return {"entities": [e.model_dump() for e in project.spec.features.entities], "store": str(path),
+            "views": [{**v, "source_rows": rows[v["name"]], "online": stats.get(v["name"])} for v in views]}
+
+
+def export_feast(spec_path: str | Path, overrides: Sequence[str], out_dir: str | Path) -> list[Path]:
+    """Write an equivalent Feast repository (feature_store.yaml + features.py) into `out_dir`."""
+    from mlops.feature_store.feast_export import export_feast as export
+    from mlops.plan.features import view_params
+
+    project = _feature_project(spec_path, overrides)
+    return export(project.spec.name, project.spec.features.entities, view_params(project), project.base_dir, out_dir)

@@ -80,7 +80,9 @@ def probe_data(project: Project):
     probe = probe_source(spec.data.source, project.base_dir, "data.source")
     if probe is None:
         return None
-    columns = set(probe.columns)
+    # Feature views' columns join onto the labels before featurize (their own sources are checked by
+    # mlops.feature_store.views.check_views).
+    columns = set(probe.columns) | {f for view in spec.features.views for f in view.features}
     problems = Collector()
     named = {"data.target": [spec.data.target]}
     if spec.data.id_column:

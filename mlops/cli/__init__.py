@@ -1,13 +1,14 @@
 """The `mlops` command: parses arguments, calls mlops.api, renders with rich. No logic of its own.
 
 common.py holds what the command groups share; training.py, registry.py, monitoring.py and serving.py each
-define one group's commands (and import only common.py); this module makes the app and registers them.
+define one group's commands (and import only common.py); features.py is the `mlops features ...` sub-app;
+this module makes the app and registers them.
 """
 from __future__ import annotations
 
 import typer
 
-from mlops.cli import monitoring, registry, serving, training
+from mlops.cli import features, monitoring, registry, serving, training
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Declarative ML from one spec: validate, plan, apply on Ray, track in MLflow.")
@@ -15,6 +16,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 for group in (training, registry, monitoring, serving):  # `mlops --help` lists the commands in this order
     for command in group.COMMANDS:
         app.command()(command)
+app.add_typer(features.app, name="features")
 
 
 def main() -> None:

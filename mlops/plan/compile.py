@@ -35,6 +35,7 @@ FIELDS_OUTSIDE_THE_PLAN: list[tuple[str, str]] = [
     ("monitoring.alerts*", "read by `mlops monitor`, not by apply"),
     ("monitoring.sink*", "read by `mlops monitor`, not by apply"),
     ("retraining.*", "read by `mlops monitor`, which applies its own challenger plan"),
+    ("features.online_store", "where `mlops features materialize` writes and the endpoint reads, not what is trained"),
 ]
 
 
@@ -86,6 +87,11 @@ def compile_plan(project: Project, auto_promote: bool = True) -> Plan:
             placement="driver", runtime={"tracking_uri": stores.absolute(spec.tracking.uri),
                                          "experiment": spec.tracking.experiment or spec.name}),
     ]
+    if spec.features.views:  # the feature store's point-in-time join sits between the labels and featurize
+        from mlops.plan.features import join_node
+
+        nodes.insert(1, join_node(project, code["mlops"]))
+        nodes[2].inputs = ["join_features"]
     if spec.model.type == "torch":  # Ray Train: the driver calls TorchTrainer.fit(), which starts the workers
         from mlops.plan.torch_node import torch_train_node
 
@@ -127,7 +133,10 @@ def code_versions(spec) -> dict[str, dict[str, str]]:
 
 
 def _data_params(spec) -> dict[str, Any]:
-    return {"target": spec.data.target, "id_column": spec.data.id_column, "timestamp": spec.data.timestamp}
+    params = {"target": spec.data.target, "id_column": spec.data.id_column, "timestamp": spec.data.timestamp}
+    if spec.data.entity_keys:  # join keys are never features (only present when set: other plans' hashes unchanged)
+        params["entity_keys"] = list(spec.data.entity_keys)
+    return params
 
 
 def _batch_params(project: Project) -> dict[str, Any]:

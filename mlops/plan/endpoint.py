@@ -53,4 +53,9 @@ def deploy_node(project: Any) -> Node:
     resources = ReplicaResources.model_validate(params["deployment_options"]["ray_actor_options"]).resources()
     runtime = {"base_dir": str(Path(project.base_dir).resolve()), "tracking_uri": stores.absolute(spec.tracking.uri),
                "spec_file": str(project.config.spec_file), "overrides": list(project.config.overrides)}
+    if spec.serving.online.features_from_store:  # requests filled from the online store by entity key
+        from mlops.plan.features import online_store_path, serving_views
+
+        params["feature_views"] = serving_views(spec)
+        runtime["online_store"] = str(online_store_path(project))
     return Node("deploy", "deploy", ["register"], params, resources, placement="driver", runtime=runtime)

@@ -33,6 +33,7 @@ class NodeKind:
 _S, _D = "mlops.stages", "mlops.runtime.driver_nodes"
 KINDS: dict[str, NodeKind] = {kind.name: kind for kind in (
     NodeKind("load", f"{_S}.load:run", None, "pickle", "read the training data"),
+    NodeKind("join_features", f"{_S}.join_features:run", None, "pickle", "point-in-time join of the feature views"),
     NodeKind("featurize", f"{_S}.featurize:run", None, "pickle", "resolve feature columns, derived features"),
     NodeKind("split", f"{_S}.split:run", None, "pickle", "train/test split"),
     NodeKind("train", f"{_S}.train:run", None, "pickle", "fit preprocessing + estimator"),

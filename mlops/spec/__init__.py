@@ -59,5 +59,25 @@ class Spec(StrictModel):
             raise ValueError(f"data.target '{self.data.target}' is also listed as a feature")
         return self
 
+    @model_validator(mode="after")
+    def _feature_views_fit_the_labels(self):
+        from mlops.errors import FieldValueError
+
+        views = self.features.views
+        online = self.serving.online if self.serving is not None else None
+        if online is not None and online.features_from_store and not views:
+            raise FieldValueError("serving.online.features_from_store", "needs features.views to read from the store")
+        if not views:
+            return self
+        if not self.data.timestamp:
+            raise FieldValueError("data.timestamp", "features.views need the labels' time column (the point-in-time join "
+                                                    "takes each view's latest row at or before it)")
+        for i, view in enumerate(views):
+            key = self.features.entity_key(view)
+            if key not in self.data.entity_keys:
+                raise FieldValueError("data.entity_keys", f"lacks '{key}', the key of entity '{view.entity}' that "
+                                                          f"features.views.{i} joins on")
+        return self
+
 
 __all__ = ["Spec"]

@@ -28,7 +28,10 @@ class DataSpec(StrictModel):
     source: SourceSpec
     target: str = Field(description="column to predict")
     id_column: Optional[str] = Field(None, description="kept as-is next to predictions, never used as a feature")
-    timestamp: Optional[str] = Field(None, description="column that orders rows; needed by split.method=time")
+    timestamp: Optional[str] = Field(None, description="column that orders rows; needed by split.method=time, and "
+                                                       "the label time of the point-in-time feature join")
+    entity_keys: list[str] = Field(default_factory=list, description="key columns the feature views join on "
+                                                                     "(features.entities[].key)")
     split: SplitSpec = SplitSpec()
 
     @model_validator(mode="after")

@@ -1,17 +1,54 @@
 """`features`: which columns are features and how they are preprocessed (fitted on the train split only)."""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from mlops.durations import Duration
+from mlops.errors import FieldValueError
 from mlops.spec import expressions
 from mlops.spec.base import StrictModel
+from mlops.spec.data import SourceSpec
+
+_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class ImputeSpec(StrictModel):
     numeric: Literal["mean", "median", "most_frequent", "none"] = "median"
     categorical: Literal["most_frequent", "constant", "none"] = "most_frequent"
+
+
+class EntitySpec(StrictModel):
+    """A thing features describe (a customer), identified by one key column (customer_id)."""
+
+    name: str = Field(pattern=_NAME, description="the entity's name, referred to by views")
+    key: str = Field(min_length=1, description="the join key column, in the labels and in each view's source")
+
+
+class FeatureViewSpec(StrictModel):
+    """Feature columns of one entity, read from a timestamped source (Feast's FeatureView)."""
+
+    name: str = Field(pattern=_NAME, description="the view's name")
+    entity: str = Field(description="the entity (features.entities[].name) the rows describe")
+    source: SourceSpec
+    timestamp: str = Field(min_length=1, description="the source's event-time column")
+    ttl: Optional[Duration] = Field(None, description="how old a value may be and still count (omitted: any age)")
+    features: list[str] = Field(min_length=1, description="the source's columns this view provides")
+    defaults: dict[str, Union[bool, int, float, str]] = Field(
+        default_factory=dict, description="value of a feature for an entity with no row within the TTL")
+
+    @model_validator(mode="after")
+    def _columns_are_consistent(self):
+        duplicated = sorted({f for f in self.features if self.features.count(f) > 1})
+        if duplicated:
+            raise FieldValueError("features", f"listed more than once: {duplicated}")
+        if self.timestamp in self.features:
+            raise FieldValueError("features", f"'{self.timestamp}' is the view's timestamp, not a feature")
+        unknown = sorted(set(self.defaults) - set(self.features))
+        if unknown:
+            raise FieldValueError("defaults", f"defaults for columns that are not features of the view: {unknown}")
+        return self
 
 
 class FeaturesSpec(StrictModel):
@@ -25,6 +62,39 @@ class FeaturesSpec(StrictModel):
         default_factory=dict,
         description="new numeric columns from arithmetic over columns, e.g. {ratio: 'a / (b + 1)'}",
     )
+    entities: list[EntitySpec] = Field(default_factory=list, description="feature store entities")
+    views: list[FeatureViewSpec] = Field(
+        default_factory=list, description="feature views joined point-in-time onto the labels (data.timestamp, "
+                                          "data.entity_keys) and materialized to the online store")
+    online_store: Optional[str] = Field(
+        None, description="the online store's SQLite file, relative to the spec (default .mlops/feature_store.db)")
+
+    @model_validator(mode="after")
+    def _views_name_known_entities(self):
+        entities = [e.name for e in self.entities]
+        if len(set(entities)) < len(entities):
+            raise FieldValueError("entities", "entity names must be unique")
+        names = [v.name for v in self.views]
+        if len(set(names)) < len(names):
+            raise FieldValueError("views", f"view names must be unique: {sorted({n for n in names if names.count(n) > 1})}")
+        seen: dict[str, str] = {}
+        for i, view in enumerate(self.views):
+            if view.entity not in entities:
+                from mlops.errors import did_you_mean
+
+                hint = did_you_mean(view.entity, entities)
+                raise FieldValueError(f"views.{i}.entity", f"unknown entity '{view.entity}'; expected one of "
+                                                           f"{entities}" + (f" ({hint})" if hint else ""))
+            for feature in view.features:
+                if feature in seen:
+                    raise FieldValueError(f"views.{i}.features", f"'{feature}' is also a feature of view "
+                                                                 f"'{seen[feature]}' (joined columns must be unique)")
+                seen[feature] = view.name
+        return self
+
+    def entity_key(self, view: FeatureViewSpec) -> str:
+        """The key column of a view's entity."""
+        return next(e.key for e in self.entities if e.name == view.entity)
 
     @field_validator("derived")
     @classmethod

@@ -74,6 +74,8 @@ class OnlineServing(StrictModel):
     fast_path: bool = Field(True, description="serve scikit-learn forests by calling their trees directly (about 4x "
                                               "cheaper per call on small batches; used only when bit-identical to the "
                                               "model's own output on sample rows)")
+    features_from_store: bool = Field(False, description="fill each request's view features from the online "
+                                                         "store by entity key (values sent in the request win)")
 
     @field_validator("route")
     @classmethod

@@ -47,7 +47,7 @@ def run(loaded: Any, params: dict[str, Any]) -> FeatureSet:
     if frame[target].isna().all():
         raise DataError(Problem("data.target", "target column has no values", value=target))
     frame = frame[frame[target].notna()].reset_index(drop=True)
-    reserved = {target, data.get("id_column"), data.get("timestamp"), *features["drop"]} - {None}
+    reserved = {target, data.get("id_column"), data.get("timestamp"), *data.get("entity_keys", []), *features["drop"]} - {None}
     candidates = [c for c in frame.columns if c not in reserved]
     numeric, categorical = features["numeric"], features["categorical"]
     if numeric is None:

@@ -18,7 +18,7 @@ from mlops.project import Project
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 SPECS = ["iris/spec.yaml", "iris/online.yaml", "diabetes/spec.yaml", "automl/spec.yaml", "drift/spec.yaml",
-         "tabular-torch/spec.yaml"]
+         "tabular-torch/spec.yaml", "churn-features/spec.yaml"]
 # Values tried for a string field, after `value + "x"`: the spec's common enum words.
 WORDS = ["random", "stratified", "median", "mean", "most_frequent", "minmax", "robust", "ordinal", "local", "ray_data",
          "fdr", "ks", "chi2", "mahalanobis", "warn", "error", "ignore", "accuracy", "f1_weighted", "r2", "mae", "grid",
