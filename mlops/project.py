@@ -125,13 +125,16 @@ def _check_batch_input(project: Project, train_columns: set[str], problems: Coll
         return  # with the target wrong the feature set is unknown: data.target's own problem says it all
     features = spec.features
     if features.numeric is None and features.categorical is None:
-        reserved = {spec.data.target, spec.data.id_column, spec.data.timestamp, *features.drop}
+        reserved = {spec.data.target, spec.data.id_column, spec.data.timestamp, *spec.data.entity_keys, *features.drop}
         needed = train_columns - reserved
     else:
         needed = set(features.numeric or []) | set(features.categorical or [])
     from mlops.spec.expressions import column_names
 
     needed |= {c for expr in features.derived.values() for c in column_names(expr)} - set(features.derived)
+    # Feature views fill their features by entity key (as of the row's time), so the input needs the keys.
+    needed -= {f for view in features.views for f in view.features}
+    needed |= {features.entity_key(view) for view in features.views}
     # Columns the training data lacks are reported at the field that names them, not again here.
     missing = sorted((needed & train_columns) - set(batch.columns))
     if missing:

@@ -149,7 +149,18 @@ def _batch_params(project: Project) -> dict[str, Any]:
             "input_fingerprint": probe.fingerprint if probe else None,
             "output": spec.serving.batch.output, "executor": spec.serving.batch.executor,
             "batch_size": spec.serving.batch.batch_size, "include_proba": spec.serving.batch.include_proba,
-            "model_alias": spec.serving.batch.model_alias, "id_column": spec.data.id_column}
+            "model_alias": spec.serving.batch.model_alias, "id_column": spec.data.id_column,
+            **_batch_feature_params(project)}
+
+
+def _batch_feature_params(project: Project) -> dict[str, Any]:
+    """Rows to score get the feature views joined as of their time, as the training rows did; the views'
+    data fingerprints make a changed view re-score."""
+    if not project.spec.features.views:
+        return {}
+    from mlops.plan.features import view_params
+
+    return {"feature_views": view_params(project), "timestamp": project.spec.data.timestamp}
 
 
 def plan_kinds(plan: Plan) -> set[str]:

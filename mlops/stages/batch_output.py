@@ -1,5 +1,5 @@
-"""What both batch executors share: the output frame of a scored batch, the input's column check, and
-the writer that replaces the output file atomically."""
+"""What both batch executors share: the output frame of a scored batch, the input's column check, the
+join of feature views onto input rows, and the writer that replaces the output file atomically."""
 from __future__ import annotations
 
 import os
@@ -40,6 +40,20 @@ def check_columns(bundle: Any, columns: list[str]) -> None:
     if missing:
         raise DataError(Problem("serving.batch.input", f"input lacks columns the model needs: {missing}",
                                 hint=f"the model was trained on {bundle.input_columns}"))
+
+
+def feature_join(params: dict[str, Any]):
+    """The join of the plan's feature views onto input rows, or None when the spec has no views."""
+    if not params.get("feature_views"):
+        return None
+    from mlops.feature_store.batch_join import BatchFeatureJoin
+
+    return BatchFeatureJoin(params["feature_views"], params.get("timestamp"), params["base_dir"])
+
+
+def check_input(bundle: Any, columns: list[str], join: Any) -> None:
+    """The input's columns, plus what the feature views add to them, must cover the model's inputs."""
+    check_columns(bundle, columns + (join.supplied(columns) if join is not None else []))
 
 
 def _unwritable(path: Path, exc: OSError) -> DataError:

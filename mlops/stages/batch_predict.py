@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from mlops.errors import DataError, Problem
-from mlops.stages.batch_output import OutputWriter, check_columns, output_frame, output_path
+from mlops.stages.batch_output import OutputWriter, check_input, feature_join, output_frame, output_path
 
 
 @dataclass
@@ -54,18 +54,20 @@ def _columns(batch: Any) -> list[str]:
     return list(batch.schema.names) if hasattr(batch, "schema") and hasattr(batch, "num_rows") else list(batch.columns)
 
 
-def _score_to_arrow(bundle: Any, batch: Any, id_column: str | None, include_proba: bool):
-    """Worker-thread body: conversion, prediction and Arrow encoding all run off the main thread."""
+def _score_to_arrow(bundle: Any, batch: Any, id_column: str | None, include_proba: bool, join: Any = None):
+    """Worker-thread body: conversion, feature join, prediction and Arrow encoding all run off the main thread."""
     import pyarrow as pa
 
     frame = batch.to_pandas() if hasattr(batch, "to_pandas") else batch
+    if join is not None:
+        frame = join(frame)
     return pa.Table.from_pandas(output_frame(bundle, frame, id_column, include_proba), preserve_index=False)
 
 
 def run_local(bundle: Any, params: dict[str, Any], threads: int | None = None) -> int:
     """Thread-pool executor: a bounded window of in-flight batches, written in input order."""
     threads = threads or max(1, os.cpu_count() or 1)
-    rows, window, checked = 0, deque(), False
+    rows, window, checked, join = 0, deque(), False, feature_join(params)
 
     def drain_one() -> int:
         table = window.popleft().result()
@@ -76,9 +78,9 @@ def run_local(bundle: Any, params: dict[str, Any], threads: int | None = None) -
         with ThreadPoolExecutor(threads) as pool:
             for batch in _batches(params["input"], Path(params["base_dir"]), params["batch_size"]):
                 if not checked:
-                    check_columns(bundle, _columns(batch))
+                    check_input(bundle, _columns(batch), join)
                     checked = True
-                window.append(pool.submit(_score_to_arrow, bundle, batch, params["id_column"], params["include_proba"]))
+                window.append(pool.submit(_score_to_arrow, bundle, batch, params["id_column"], params["include_proba"], join))
                 if len(window) > threads:
                     rows += drain_one()
             while window:

@@ -4,20 +4,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlops.stages.batch_output import OutputWriter, check_columns, output_frame, output_path
+from mlops.stages.batch_output import OutputWriter, check_input, feature_join, output_frame, output_path
 
 
 class _Scorer:
     """Ray Data actor: holds the (already verified) model once, scores pandas batches."""
 
-    def __init__(self, bundle_ref: Any, id_column: str | None, include_proba: bool):
+    def __init__(self, bundle_ref: Any, id_column: str | None, include_proba: bool, join: Any = None):
         import ray
 
         self.bundle = ray.get(bundle_ref) if isinstance(bundle_ref, ray.ObjectRef) else bundle_ref
-        self.id_column, self.include_proba = id_column, include_proba
+        self.id_column, self.include_proba, self.join = id_column, include_proba, join
 
     def __call__(self, batch: Any) -> Any:
-        return output_frame(self.bundle, batch, self.id_column, self.include_proba)
+        frame = self.join(batch) if self.join is not None else batch  # feature views, read once per actor
+        return output_frame(self.bundle, frame, self.id_column, self.include_proba)
 
 
 def _dataset(source: dict[str, Any], base_dir: Path):
@@ -51,9 +52,10 @@ def run_ray_data(bundle: Any, params: dict[str, Any]) -> int:
     context = DataContext.get_current()
     context.execution_options.preserve_order = True
     context.enable_progress_bars = False
+    join = feature_join(params)
     ds = _dataset(params["input"], Path(params["base_dir"]))
-    check_columns(bundle, list(ds.schema().names))
-    scored = ds.map_batches(_Scorer, fn_constructor_args=(ray.put(bundle), params["id_column"], params["include_proba"]),
+    check_input(bundle, list(ds.schema().names), join)
+    scored = ds.map_batches(_Scorer, fn_constructor_args=(ray.put(bundle), params["id_column"], params["include_proba"], join),
                             batch_format="pandas", batch_size=params["batch_size"], compute=ray.data.ActorPoolStrategy(size=actor_pool_size()),
                             num_cpus=1)
     rows = 0
