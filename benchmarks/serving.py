@@ -9,9 +9,11 @@ scikit-learn, as the hand-written ones do, to show what the serving path alone i
 minimal deployment (no batching), and a hand-written @serve.batch(32, 5 ms) deployment. A bounded aiohttp
 load generator on loopback sends one-row requests at concurrency 1, 8 and 32, in ROUNDS rounds that
 alternate between the deployments (this VM's noise is +-15% run to run); the median round is reported.
-The raw model in process is the limit.
+The raw model in process is the limit. The mlops endpoint is also loaded through its other protocols:
+MLflow's `/invocations` (dataframe_split, as MLflow's client sends) and the Open Inference Protocol's
+`/v2/models/bench/infer` (one named FP64 tensor per column, JSON).
 Targets: mlops >= 1.0x the best hand-written deployment at c32, >= 5x the default-mode batched one,
-and p50 at c1 no worse than the best naive one.
+p50 at c1 no worse than the best naive one; /invocations and /v2 infer within 10% of /predict at c1 and c32.
 """
 from __future__ import annotations
 
@@ -28,8 +30,14 @@ from pathlib import Path
 
 REQUESTS = {1: 200, 8: 600, 32: 2000}  # per round
 ROUNDS = 3
-DEPLOYMENTS = ("mlops", "mlops-plain", "naive", "batched")
+DEPLOYMENTS = ("mlops", "mlops-mlflow", "mlops-v2", "mlops-plain", "naive", "batched")
 ROW = {"sepal_length_cm": 5.9, "sepal_width_cm": 3.0, "petal_length_cm": 5.1, "petal_width_cm": 1.8}
+# One row per request, as each protocol's own client would send it.
+PAYLOADS = {
+    "predict": {"rows": [ROW]},
+    "invocations": {"dataframe_split": {"columns": list(ROW), "data": [list(ROW.values())]}},
+    "infer": {"inputs": [{"name": k, "datatype": "FP64", "shape": [1], "data": [v]} for k, v in ROW.items()]},
+}
 SPEC = """
 name: bench
 data: {source: {type: sklearn, name: iris}, target: target}
@@ -48,8 +56,8 @@ async def load(url: str, concurrency: int, total: int) -> dict:
 
     latencies: list[float] = []
     errors = 0
-    body = json.dumps({"rows": [ROW]}).encode()
-    plain = json.dumps(ROW).encode()
+    route = url.rsplit("/", 1)[-1]
+    payload = json.dumps(PAYLOADS[route] if route in PAYLOADS else ROW).encode()
     sem = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
         async def one(payload: bytes) -> None:
@@ -61,7 +69,6 @@ async def load(url: str, concurrency: int, total: int) -> dict:
                     errors += r.status != 200
                 latencies.append((time.perf_counter() - start) * 1000)
 
-        payload = body if url.endswith("/predict") else plain
         await asyncio.gather(*(one(payload) for _ in range(min(50, total))))  # warm-up
         latencies.clear()
         start = time.perf_counter()
@@ -122,7 +129,8 @@ def run_mode(mode: str) -> dict:
     serve.run(Naive.bind(), name="naive", route_prefix="/naive")
     serve.run(Batched.bind(), name="batched", route_prefix="/batched")
     base = f"http://127.0.0.1:{port}"
-    urls = {"mlops": f"{base}/mlops/predict", "mlops-plain": f"{base}/plain/predict", "naive": f"{base}/naive",
+    urls = {"mlops": f"{base}/mlops/predict", "mlops-mlflow": f"{base}/mlops/invocations",
+            "mlops-v2": f"{base}/mlops/v2/models/bench/infer", "mlops-plain": f"{base}/plain/predict", "naive": f"{base}/naive",
             "batched": f"{base}/batched"}
     rounds: dict = {name: {c: [] for c in REQUESTS} for name in urls}
     for _ in range(ROUNDS):
@@ -165,13 +173,13 @@ def main() -> None:
         out = subprocess.run([sys.executable, __file__, "--mode", mode], stdout=subprocess.PIPE, text=True, env=env, check=True,
                              timeout=1200)
         results[mode] = json.loads(out.stdout.strip().splitlines()[-1])
-    print(f"{'mode':<11}{'deployment':<12}" + "".join(f"{'c' + str(c) + ' req/s':>12}{'p50 ms':>8}{'p99 ms':>8}" for c in REQUESTS))
+    print(f"{'mode':<11}{'deployment':<13}" + "".join(f"{'c' + str(c) + ' req/s':>12}{'p50 ms':>8}{'p99 ms':>8}" for c in REQUESTS))
     for mode, by_name in results.items():
         for name in DEPLOYMENTS:
             cells = "".join(f"{by_name[name][str(c)]['rps']:>12.0f}{by_name[name][str(c)]['p50']:>8.1f}{by_name[name][str(c)]['p99']:>8.1f}"
                             for c in REQUESTS)
             errors = sum(by_name[name][str(c)]["errors"] for c in REQUESTS)
-            print(f"{mode:<11}{name:<12}{cells}" + (f"  ({errors} errors)" if errors else ""))
+            print(f"{mode:<11}{name:<13}{cells}" + (f"  ({errors} errors)" if errors else ""))
     raw = results["throughput"]["raw"]
     print(f"raw model in process: {raw['single_row_calls_per_s']:.0f} single-row calls/s, "
           f"{raw['rows_per_s_in_batches_of_32']:.0f} rows/s in batches of 32")
@@ -182,6 +190,11 @@ def main() -> None:
     print(f"mlops c32 vs best hand-written:      {mlops['32']['rps'] / best_hand:.2f}x (target >= 1.0x)")
     print(f"mlops c32 vs default-mode batched:   {mlops['32']['rps'] / d['batched']['32']['rps']:.2f}x (target >= 5x)")
     print(f"mlops p50 at c1 vs best naive p50:   {mlops['1']['p50']:.1f} ms vs {best_naive_p50:.1f} ms (target: no worse)")
+    for name, route in (("mlops-mlflow", "/invocations"), ("mlops-v2", "/v2/models/bench/infer")):
+        other = t[name]
+        print(f"{route + ' vs /predict:':<37}c1 p50 {other['1']['p50']:.2f} vs {mlops['1']['p50']:.2f} ms "
+              f"({other['1']['p50'] / mlops['1']['p50'] - 1:+.0%}), c32 {other['32']['rps']:.0f} vs {mlops['32']['rps']:.0f} "
+              f"req/s ({other['32']['rps'] / mlops['32']['rps'] - 1:+.0%}) (target: within 10%)")
     plain = t["mlops-plain"]
     print(f"without the forest fast path:        c32 {plain['32']['rps'] / best_hand:.2f}x best hand-written, "
           f"c1 p50 {plain['1']['p50']:.1f} ms")

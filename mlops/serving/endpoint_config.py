@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 from mlops.spec.serving import DeploymentOptions
@@ -18,6 +18,8 @@ class EndpointConfig:
     route: str
     version: str
     input_schema: list[dict[str, Any]]
+    id_column: Optional[str] = None  # data.id_column: accepted on every route and echoed, never a feature
+    takes_null: list[str] = field(default_factory=list)  # input columns the model imputes: null accepted
     max_rows: int = 1000
     max_request_bytes: int = 1_000_000
     max_batch_size: int = 32

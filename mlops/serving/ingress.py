@@ -1,5 +1,7 @@
 """The endpoint's HTTP face: the FastAPI app of one replica, its routes, request limits, the token check and
-the error bodies (422 naming the field, 413/411 for bodies, 401, 404, 503 while no model is loaded).
+the error bodies (422 naming the field, 413/411 for bodies, 401, 404, 503 while no model is loaded). The
+scoring POSTs of every protocol (/predict; /invocations and /v2/models/{name}/infer, whose handlers are
+mlops.serving.protocol_routes) are answered in front of FastAPI's middleware.
 
 The app is built on the replica, after its constructor (`Endpoint.__serve_build_asgi_app__`), from the
 endpoint config and the replica it answers through; the replica does the model work and counts.
@@ -7,6 +9,7 @@ endpoint config and the replica it answers through; the replica does the model w
 import hashlib
 import hmac
 import inspect
+import re
 from typing import Any, Callable, Optional, Protocol
 
 import orjson
@@ -18,18 +21,21 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from mlops.serving.endpoint_config import EndpointConfig
-from mlops.serving.schema import FeedbackRequest, PredictResponse, documented_errors, request_model
+from mlops.serving.protocol_routes import ProtocolRoutes
+from mlops.serving.schema import (FeedbackRequest, InferResponse, InvocationError, InvocationResponse, PredictResponse,
+                                  ProtocolError, documented_errors, invocation_model, request_model)
 from mlops.serving.scoring import RowRefused
 
 DOC_PATHS = ("/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect")  # behind the token, with auth on
 UNAUTHORIZED = "missing or invalid bearer token"
+V2_MODEL = re.compile(r"/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?(?P<action>/infer|/ready)?$")
 
 
 class Replica(Protocol):
     """What the ingress asks of the replica it answers through (mlops.serving.replica.Endpoint)."""
 
-    async def answer(self, body: Any) -> dict[str, Any]:
-        """The /predict answer of a validated request (raises RowRefused for input the model cannot take)."""
+    async def answer(self, body: Any, route: str = "predict") -> dict[str, Any]:
+        """The answer of a validated request (raises RowRefused for input the model cannot take)."""
 
     def count_error(self, kind: str) -> None:
         """Count a failed request of `kind` (validation, auth, payload)."""
@@ -83,6 +89,16 @@ def body_refusal(headers: dict, max_request_bytes: int) -> Optional[tuple[int, s
     return None
 
 
+async def read_body(receive: Any) -> bytes:
+    """A request's whole body, from the ASGI channel."""
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
 async def send_json(send: Any, status: int, payload: Any, headers: tuple = ()) -> None:
     """A JSON answer straight onto the ASGI channel (no Response object on the hot path)."""
     body = orjson.dumps(payload)
@@ -105,17 +121,19 @@ def with_body(handler: Callable, model: type) -> Callable:
     return route
 
 
-class EndpointAPI(FastAPI):
+class EndpointAPI(ProtocolRoutes, FastAPI):
     """FastAPI for routing, validation and /docs, with checks in front of its middleware stack: the
     token before anything is read (the API docs included, with auth on), the request-size limit on
-    every POST, and POST /predict answered directly (the hot path; each Starlette layer costs per
-    request, and this one route is all the traffic)."""
+    every POST, and the scoring POSTs (/predict, /invocations, /v2/models/{name}/infer) answered directly
+    (the hot path; each Starlette layer costs per request, and these routes are all the traffic)."""
 
     def __init__(self, config: EndpointConfig, replica: Replica) -> None:
         super().__init__(title=f"mlops endpoint: {config.name}",
-                         description="Predictions from the registered model; the request schema is the training input schema.")
+                         description="Predictions from the registered model; the request schema is the training input "
+                                     "schema. The same rows are taken by /predict, MLflow's /invocations and the Open "
+                                     "Inference Protocol's /v2/models/{name}/infer.")
         self.endpoint_config, self.replica = config, replica
-        self.request_model = request_model(config.input_schema, config.max_rows)
+        self.request_model = request_model(config.input_schema, config.max_rows, config.id_column, config.takes_null)
         self.add_exception_handler(RequestValidationError, self.invalid_request)
         self.add_exception_handler(StarletteHTTPException, self.http_error)  # FastAPI raises Starlette's for bodies
         guarded = [Depends(self.require_token)]
@@ -123,6 +141,14 @@ class EndpointAPI(FastAPI):
         # from /openapi.json (or schemathesis: tests/reliability/test_endpoint_fuzz.py) finds each answer there.
         self.add_api_route("/predict", with_body(self.predict, self.request_model), methods=["POST"], dependencies=guarded,
                            responses={200: {"model": PredictResponse}, **documented_errors(401, 411, 413, 422, 500, 503)})
+        row = self.request_model.model_fields["rows"].annotation.__args__[0]
+        self.add_api_route("/invocations", with_body(self.invocations, invocation_model(row)), methods=["POST"],
+                           dependencies=guarded, responses={200: {"model": InvocationResponse}, **documented_errors(401, 411, 413, 503),
+                                                            **documented_errors(415, 422, 500, body=InvocationError)})
+        v2_errors = documented_errors(401, 404, body=ProtocolError)
+        self.add_api_route("/v2/models/{model_name}/infer", self.infer, methods=["POST"], dependencies=guarded,
+                           responses={200: {"model": InferResponse}, **documented_errors(503),
+                                      **documented_errors(401, 404, 411, 413, 422, 500, body=ProtocolError)})
         self.add_api_route("/feedback", self.feedback, methods=["POST"], dependencies=guarded,
                            responses=documented_errors(401, 404, 411, 413, 422, 503))
         self.add_api_route("/stats", self.stats, methods=["GET"], dependencies=guarded,
@@ -131,38 +157,51 @@ class EndpointAPI(FastAPI):
         self.add_api_route("/readyz", self.readyz, methods=["GET"], responses={503: {"description": "no model loaded yet"}})
         self.add_api_route("/metadata", self.metadata, methods=["GET"], dependencies=guarded,
                            responses=documented_errors(401))
+        self.add_api_route("/v2", self.v2_server, methods=["GET"])
+        self.add_api_route("/v2/health/live", self.healthz, methods=["GET"])
+        self.add_api_route("/v2/health/ready", self.readyz, methods=["GET"], responses={503: {"description": "no model loaded yet"}})
+        for path in ("/v2/models/{model_name}", "/v2/models/{model_name}/versions/{model_version}"):
+            self.add_api_route(path, self.v2_model, methods=["GET"], dependencies=guarded, responses=v2_errors)
+            self.add_api_route(f"{path}/ready", self.v2_model_ready, methods=["GET"],
+                               responses={**documented_errors(404, body=ProtocolError), 503: {"description": "no model loaded yet"}})
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        """The checks above, then POST /predict here and everything else through FastAPI."""
+        """The checks above, then the scoring POSTs here and everything else through FastAPI."""
         if scope["type"] == "http":
             headers = dict(scope["headers"])
             path = scope["path"].rstrip("/")
-            guarded = scope["method"] == "POST" or path.endswith(DOC_PATHS)
+            v2 = V2_MODEL.search(path)
+            guarded = (scope["method"] == "POST" or path.endswith(DOC_PATHS)
+                       or (v2 is not None and v2["action"] is None))  # V2 model metadata: behind the token, as /metadata
             if guarded and not token_ok(headers.get(b"authorization", b"").decode("latin-1"), self.endpoint_config.token_sha256):
                 self.replica.count_error("auth")
-                await send_json(send, 401, {"detail": UNAUTHORIZED}, ((b"www-authenticate", b"Bearer"),))
+                await send_json(send, 401, {"error": UNAUTHORIZED} if "/v2/" in path else {"detail": UNAUTHORIZED},
+                                ((b"www-authenticate", b"Bearer"),))
                 return
             if scope["method"] == "POST":
                 refused = body_refusal(headers, self.endpoint_config.max_request_bytes)
                 if refused:
                     self.replica.count_error("payload")
-                    await send_json(send, refused[0], body_error(refused[1]))
+                    await send_json(send, refused[0], {"error": refused[1]} if "/v2/" in path else body_error(refused[1]))
                     return
                 if path.endswith("/predict"):
                     await self.predict_fast(receive, send)
+                    return
+                if path.endswith("/invocations"):
+                    status, answer = await self.invocations_answer(await read_body(receive), headers.get(b"content-type", b""))
+                    await send_json(send, status, answer)
+                    return
+                if v2 is not None and v2["action"] == "/infer":
+                    status, answer = await self.infer_answer(await read_body(receive), headers, v2["name"], v2["version"])
+                    await send_json(send, status, answer)
                     return
         await super().__call__(scope, receive, send)
 
     async def predict_fast(self, receive: Any, send: Any) -> None:
         """POST /predict: the same request model as the documented route (validated from the raw bytes by
         pydantic-core), the same checks, answers and error bodies. The token was checked before this."""
-        chunks, more = [], True
-        while more:
-            message = await receive()
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
         try:
-            body = self.request_model.model_validate_json(b"".join(chunks))
+            body = self.request_model.model_validate_json(await read_body(receive))
         except ValidationError as exc:
             self.replica.count_error("validation")
             await send_json(send, 422, {"detail": error_details(exc.errors())})

@@ -203,12 +203,24 @@ class Endpoint:
             start = stop
         return out
 
-    async def answer(self, body: Any) -> dict[str, Any]:
-        """Predictions, probabilities, outlier flags, version and request id for a validated request."""
+    def request_rows(self, body: Any) -> tuple[list[list[Any]], Optional[list[Any]]]:
+        """A validated request as model input: its rows' values in the model's column order, and the rows'
+        ids (None when no row carries the id column). Every route's request becomes model input here, and
+        nowhere else: this is where features from elsewhere (an online store, by id) would be filled in."""
+        width = len(self.columns)
+        values = [list(row.__dict__.values()) for row in body.rows]
+        if not self.config.id_column:
+            return values, None
+        ids = [row[width] for row in values]
+        return [row[:width] for row in values], (ids if any(i is not None for i in ids) else None)
+
+    async def answer(self, body: Any, route: str = "predict") -> dict[str, Any]:
+        """Predictions, probabilities, outlier flags, echoed ids, version and request id for a validated
+        request (of any route: each protocol renders this answer its own way)."""
         started = time.perf_counter()
         self._ensure_flusher()
-        self.metrics.request("predict")
-        rows = [list(row.__dict__.values()) for row in body.rows]
+        self.metrics.request(route)
+        rows, ids = self.request_rows(body)
         try:
             labels, proba, version, outliers = await self._predict(rows)
         except RowRefused:
@@ -223,6 +235,8 @@ class Endpoint:
         if proba is not None:
             response["classes"] = np.asarray(self.bundle.model.classes_).tolist()
             response["probabilities"] = proba.tolist()
+        if ids is not None:
+            response["ids"] = ids
         if outliers is not None:
             response["outlier_scores"] = outliers[0].tolist()
             response["outliers"] = outliers[1].tolist()
@@ -262,8 +276,10 @@ class Endpoint:
         return answer
 
     def metadata(self) -> dict[str, Any]:
-        """What is served: name, version, task, metrics, input schema, route, fast path, the last refused swap."""
+        """What is served: name, version, task, metrics, input schema, route, fast path, the last refused swap,
+        the id column and the columns where null is accepted."""
         meta = self.bundle.meta
         return {"name": self.config.name, "version": self.version, "task": meta.get("task"), "metric": meta.get("metric"),
                 "metrics": meta.get("metrics"), "classes": meta.get("classes"), "input_schema": meta.get("input_schema"),
-                "route": self.config.route, "fast_path": self.serving[1] is not None, "swap_error": self.swap_error}
+                "route": self.config.route, "fast_path": self.serving[1] is not None, "swap_error": self.swap_error,
+                "id_column": self.config.id_column, "takes_null": self.config.takes_null}

@@ -1,37 +1,50 @@
 """Request and response models generated from the input schema recorded with the model at training time."""
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model
 
 # Integers are accepted as any JSON number (models see floats anyway); strict: "1.5" is not a number.
 _TYPES = {"number": float, "integer": float, "boolean": bool, "string": str}
 # Tree models compute in float32: a larger magnitude is no value they can take, so it is refused with the
 # field's name instead of failing the model call.
 FLOAT32_MAX = 3.4028234663852886e38
+ID_FIELD = "id_"  # the request row's field for the id column (aliased to the column's name)
 
 
-def row_model(input_schema: list[dict[str, Any]]) -> type[BaseModel]:
-    """One row: every input column, typed; nullable columns accept null; NaN/inf never pass."""
+def row_model(input_schema: list[dict[str, Any]], id_column: Optional[str] = None,
+              takes_null: Sequence[str] = ()) -> type[BaseModel]:
+    """One row: every input column, typed; null where the column had nulls in training or the model
+    imputes it (`takes_null`); NaN/inf never pass. The id column, when the model has one, is accepted
+    (any string or number, never a feature) and echoed in the answer."""
     fields: dict[str, Any] = {}
     for i, column in enumerate(input_schema):
         py_type = _TYPES.get(column["type"], str)
         extra = ({"allow_inf_nan": False, "strict": True, "ge": -FLOAT32_MAX, "le": FLOAT32_MAX} if py_type is float
                  else {"strict": True})
-        nullable = bool(column.get("nullable"))
+        nullable = bool(column.get("nullable"))  # had nulls in training: may be left out, as before
+        imputed = column["name"] in takes_null  # may be null, but must be sent: a feature left out is a mistake
+        notes = ["null: filled by the model's imputation"] if imputed else []
         if column.get("categories"):
             # Documented, not enforced: the fitted encoder handles unseen categories, and monitoring counts them.
-            extra["description"] = "seen in training: " + ", ".join(map(str, column["categories"][:50]))
+            notes.append("seen in training: " + ", ".join(map(str, column["categories"][:50])))
+        if notes:
+            extra["description"] = "; ".join(notes)
         # Column names need not be identifiers: each field is named f<i>_ and aliased to the column.
-        fields[f"f{i}_"] = (Optional[py_type] if nullable else py_type,
+        fields[f"f{i}_"] = (Optional[py_type] if nullable or imputed else py_type,
                             Field(None if nullable else ..., alias=column["name"], **extra))
+    if id_column:
+        # Last, so a row's first len(input_schema) values are the model's inputs (mlops.serving.replica).
+        fields[ID_FIELD] = (Optional[Union[StrictInt, StrictStr]], Field(None, alias=id_column, description=(
+            "the row's id (data.id_column): never a feature, echoed in the answer as in batch scoring")))
     return create_model("Row", __config__=ConfigDict(extra="forbid"), **fields)
 
 
-def request_model(input_schema: list[dict[str, Any]], max_rows: int) -> type[BaseModel]:
+def request_model(input_schema: list[dict[str, Any]], max_rows: int, id_column: Optional[str] = None,
+                  takes_null: Sequence[str] = ()) -> type[BaseModel]:
     """{"rows": [row, ...]} with 1..max_rows rows."""
-    row = row_model(input_schema)
+    row = row_model(input_schema, id_column, takes_null)
     return create_model("PredictRequest", __config__=ConfigDict(extra="forbid"),
                         rows=(list[row], Field(..., min_length=1, max_length=max_rows)))
 
@@ -60,6 +73,7 @@ class PredictResponse(BaseModel):
     probabilities: Optional[list[list[float]]] = None
     model_version: str
     request_id: str
+    ids: Optional[list[Any]] = Field(None, description="the rows' id column, echoed (when the request carried it)")
     outlier_scores: Optional[list[float]] = None
     outliers: Optional[list[bool]] = None
 
@@ -83,12 +97,28 @@ class MessageBody(BaseModel):
     detail: str
 
 
-def documented_errors(*statuses: int) -> dict[int, dict[str, Any]]:
-    """OpenAPI `responses` for these error statuses, with the bodies the endpoint really sends."""
+class InvocationError(BaseModel):
+    """An /invocations error in MLflow's format (error_code, message), with the fields named as /predict's."""
+
+    error_code: str
+    message: str
+    detail: list[ErrorItem]
+
+
+class ProtocolError(BaseModel):
+    """An Open Inference Protocol error: one string, naming the field at fault."""
+
+    error: str
+
+
+def documented_errors(*statuses: int, body: Optional[type[BaseModel]] = None) -> dict[int, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, with the bodies the endpoint really sends (`body`: a
+    protocol's own error body for all of them)."""
     described = {401: ("missing or invalid bearer token (auth on)", MessageBody),
                  404: ("this endpoint does not keep what was asked for", ErrorBody),
                  411: ("Content-Length is required on a POST", ErrorBody),
                  413: ("the body is larger than max_request_bytes", ErrorBody),
+                 415: ("a Content-Type other than application/json or text/csv", ErrorBody),
                  422: ("the request names the field at fault", ErrorBody),
                  500: ("the model failed on input it should take", MessageBody)}
     out: dict[int, dict[str, Any]] = {}
@@ -97,5 +127,70 @@ def documented_errors(*statuses: int) -> dict[int, dict[str, Any]]:
             out[503] = {"description": "overloaded: more than max_queued_requests wait; retry after Retry-After seconds"}
         else:
             description, model = described[status]
-            out[status] = {"description": description, "model": model}
+            out[status] = {"description": description, "model": body or model}
     return out
+
+
+class DataframeSplit(BaseModel):
+    """pandas' orient="split": column names, rows of values (and an index, ignored)."""
+
+    columns: Optional[list[str]] = Field(None, description="default: the model's input columns, in order")
+    data: list[list[Any]]
+    index: Optional[list[Any]] = None
+
+
+def invocation_model(row: type[BaseModel]) -> type[BaseModel]:
+    """POST {route}/invocations as documented (MLflow's scoring protocol; exactly one format per request; a
+    CSV body with `Content-Type: text/csv` is accepted too). Rows take what /predict's rows take."""
+    listed = Optional[list[Union[row, list[Any]]]]
+    return create_model(
+        "InvocationRequest", __config__=ConfigDict(extra="forbid"),
+        dataframe_split=(Optional[DataframeSplit], None), dataframe_records=(Optional[list[row]], None),
+        instances=(listed, Field(None, description="rows as objects, or as lists in the model's column order")),
+        inputs=(Optional[Union[list[Union[row, list[Any]]], dict[str, Any]]],
+                Field(None, description="rows, or columns {column: [values]}")),
+        params=(Optional[dict[str, Any]], Field(None, description="accepted and unused: the model takes no parameters")))
+
+
+class InvocationResponse(BaseModel):
+    """The answer of POST {route}/invocations (MLflow's scoring protocol)."""
+
+    predictions: list[Any]
+    ids: Optional[list[Any]] = Field(None, description="the rows' id column, echoed (when the request carried it)")
+
+
+class InferTensor(BaseModel):
+    """One input tensor of the Open Inference Protocol."""
+
+    name: str = Field(description="a feature column (or the id column); or any name for one [rows, features] tensor")
+    shape: list[int] = Field(description="[rows] or [rows, 1] per column; [rows, features] for one 2-D tensor")
+    datatype: str = Field(description="FP64, FP32, INT64, INT32, BOOL or BYTES")
+    data: Optional[list[Any]] = Field(None, description="row-major values (absent with the binary tensor extension)")
+    parameters: Optional[dict[str, Any]] = None
+
+
+class InferRequestBody(BaseModel):
+    """POST /v2/models/{name}/infer (Open Inference Protocol, KServe V2)."""
+
+    id: Optional[str] = None
+    inputs: list[InferTensor]
+    outputs: Optional[list[dict[str, Any]]] = Field(None, description="predict, proba (classifiers), the id column")
+    parameters: Optional[dict[str, Any]] = None
+
+
+class InferOutput(BaseModel):
+    """One output tensor: `predict`, `proba` [rows, classes] or the echoed id column."""
+
+    name: str
+    datatype: str
+    shape: list[int]
+    data: list[Any]
+
+
+class InferResponse(BaseModel):
+    """The answer of POST /v2/models/{name}/infer."""
+
+    model_name: str
+    model_version: str
+    id: str
+    outputs: list[InferOutput]

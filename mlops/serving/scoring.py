@@ -72,3 +72,30 @@ def label_problems(bundle: Any, items: list[Any]) -> list[dict[str, str]]:
         elif isinstance(label, bool) or not isinstance(label, (int, float)) or not math.isfinite(label):
             problems.append({"field": f"labels.{i}.label", "message": f"a regression label must be a finite number (got {label!r})"})
     return problems
+
+
+def columns_taking_null(bundle: Any) -> list[str]:
+    """The input columns the model scores with their value missing (its pipeline imputes them, or the
+    estimator handles missing values): null is accepted there. Found by scoring a sample row with each
+    column missing, so it holds for any flavor and whatever preprocessing the model carries."""
+    import numpy as np
+    import pandas as pd
+
+    from mlops.serving.fast_path import sample_rows
+
+    columns = bundle.input_columns
+    sample = sample_rows(bundle).head(1).astype(object).to_numpy().tolist()[0]
+    # Built as requests are (mlops.serving.scoring.infer), so the frame's dtypes are those served: row i misses column i.
+    probe = pd.DataFrame([[None if j == i else value for j, value in enumerate(sample)] for i in range(len(columns))],
+                         columns=columns)
+
+    def scores(frame: Any) -> bool:
+        try:
+            out = np.asarray(bundle.predict(frame))
+        except INPUT_ERRORS:
+            return False
+        return out.dtype.kind not in "fc" or bool(np.isfinite(out).all())
+
+    if scores(probe):  # the common case, one call: every column is imputed
+        return list(columns)
+    return [column for i, column in enumerate(columns) if scores(probe.iloc[[i]])]

@@ -1,0 +1,171 @@
+"""MLflow's scoring protocol (`POST /invocations`, what `mlflow models serve` accepts): a JSON body with exactly
+one of `dataframe_split`, `dataframe_records`, `instances`, `inputs` (and optionally `params`, which the
+model takes none of), or a CSV body (`Content-Type: text/csv`) with a header row. The answer is
+`{"predictions": [...]}`. Requests become rows for the shared request model (mlops.serving.request_input);
+errors name the field in the format's terms (`dataframe_split.data.0.petal_width_cm`). Pure Python."""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any, Optional
+
+from mlops.serving.request_input import Parsed, RequestError, loads, missing_as_null
+
+FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+CSV = "text/csv"
+
+
+def parse_invocation(raw: bytes, content_type: str, input_schema: list[dict[str, Any]], id_column: Optional[str]) -> Parsed:
+    """The rows of an /invocations body, JSON or CSV (by its content type, as MLflow's server decides)."""
+    mime, _, parameters = content_type.partition(";")
+    mime = mime.strip().lower() or "application/json"
+    charset = parameters.strip().lower().partition("charset=")[2] or "utf-8"
+    if charset.strip('"') not in ("utf-8", "utf8"):
+        raise RequestError("content-type", "only UTF-8 bodies are accepted", status=415)
+    if mime == CSV:
+        return parse_csv(raw, input_schema, id_column)
+    if mime != "application/json":
+        raise RequestError("content-type", f"expected application/json or {CSV}, got {mime!r}", status=415)
+    return parse_json(loads(raw), [c["name"] for c in input_schema])
+
+
+def parse_json(body: Any, columns: list[str]) -> Parsed:
+    """The rows of a JSON scoring request: records, split, column-wise or positional (schema order)."""
+    if not isinstance(body, dict):
+        raise RequestError("body", f"expected a JSON object with one of {', '.join(FORMATS)}")
+    unknown = [k for k in body if k not in FORMATS and k != "params"]
+    if unknown:
+        raise RequestError(unknown[0], f"not a field of MLflow's scoring protocol (expected one of {', '.join(FORMATS)})")
+    given = [k for k in FORMATS if k in body]
+    if len(given) != 1:
+        raise RequestError("body", f"expected exactly one of {', '.join(FORMATS)}, got {given or 'none'}")
+    key = given[0]
+    data = body[key]
+    if key == "dataframe_split":
+        return split_rows(data, columns)
+    if isinstance(data, dict):  # `inputs` column-wise: {column: [values]} (or {column: value}, one row)
+        return column_rows(data, key)
+    if not isinstance(data, list):
+        raise RequestError(key, "expected a list of rows or an object of columns")
+    if data and all(isinstance(row, list) for row in data):  # positional rows, in the model's column order
+        return positional_rows(data, columns, key)
+    for i, row in enumerate(data):
+        if not isinstance(row, dict):
+            raise RequestError(f"{key}.{i}", "expected an object {column: value} (or every row a list)")
+    return Parsed([{k: missing_as_null(v) for k, v in row.items()} for row in data], lambda i, c: dotted(key, i, c))
+
+
+def split_rows(data: Any, columns: list[str]) -> Parsed:
+    """`dataframe_split` (pandas' orient="split"): {"columns": [...], "data": [[...], ...], "index": ignored}."""
+    key = "dataframe_split"
+    if not isinstance(data, dict):
+        raise RequestError(key, 'expected {"columns": [...], "data": [[...], ...]}')
+    unknown = [k for k in data if k not in ("columns", "data", "index")]
+    if unknown:
+        raise RequestError(f"{key}.{unknown[0]}", "not a field of dataframe_split (columns, data, index)")
+    names = data.get("columns", columns)
+    rows = data.get("data")
+    if not isinstance(names, list) or not isinstance(rows, list):
+        raise RequestError(f"{key}.data", "expected lists: columns (names) and data (rows)")
+    out = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != len(names):
+            raise RequestError(f"{key}.data.{i}", f"expected a list of {len(names)} values, one per column")
+        out.append({str(n): missing_as_null(v) for n, v in zip(names, row)})
+    return Parsed(out, lambda i, c: dotted(f"{key}.data", i, c))
+
+
+def column_rows(data: dict[str, Any], key: str) -> Parsed:
+    """Column-wise input {column: [values]}; {column: value} is one row."""
+    if all(not isinstance(v, list) for v in data.values()):
+        data = {k: [v] for k, v in data.items()}
+    lengths = {len(v) if isinstance(v, list) else -1 for v in data.values()}
+    if len(lengths) != 1 or -1 in lengths:
+        raise RequestError(key, "expected every column a list of the same length")
+    n = lengths.pop()
+    rows = [{k: missing_as_null(v[i]) for k, v in data.items()} for i in range(n)]
+    return Parsed(rows, lambda i, c: f"{key}.{c}.{i}" if c is not None and i is not None else dotted(key, i, c))
+
+
+def positional_rows(data: list[list[Any]], columns: list[str], key: str) -> Parsed:
+    """Rows as lists of values in the model's column order (a 2-D tensor)."""
+    for i, row in enumerate(data):
+        if len(row) != len(columns):
+            raise RequestError(f"{key}.{i}", f"expected {len(columns)} values, in the order {columns}")
+    return Parsed([{c: missing_as_null(v) for c, v in zip(columns, row)} for row in data], lambda i, c: dotted(key, i, c))
+
+
+def parse_csv(raw: bytes, input_schema: list[dict[str, Any]], id_column: Optional[str]) -> Parsed:
+    """A CSV body with a header row, as pandas would read it: empty cells are missing, numbers in numeric
+    columns (and the id column) are numbers, anything else stays text for the request model to judge."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise RequestError("body", f"the CSV body is not UTF-8 ({exc})") from None
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise RequestError("csv", f"not a CSV body ({exc})") from None
+    if not header:
+        raise RequestError("csv", "the CSV body has no header row")
+    kinds = {c["name"]: c["type"] for c in input_schema}
+    if id_column:
+        kinds[id_column] = "id"
+    converters = [CELL.get(kinds.get(name, "string"), text_cell) for name in header]
+    rows = []
+    try:
+        for i, cells in enumerate(r for r in reader if r):
+            if len(cells) != len(header):
+                raise RequestError(f"csv.{i}", f"expected {len(header)} cells as in the header, got {len(cells)}")
+            rows.append({name: convert(cell) for name, convert, cell in zip(header, converters, cells)})
+    except csv.Error as exc:  # a NUL byte, an unterminated quote
+        raise RequestError("csv", f"not a CSV body ({exc})") from None
+    return Parsed(rows, lambda i, c: dotted("csv", i, c))
+
+
+def text_cell(cell: str) -> Optional[str]:
+    """A text cell; an empty one is missing."""
+    return cell if cell != "" else None
+
+
+def number_cell(cell: str) -> Any:
+    """A number; an empty cell is missing; anything else stays text, which the request model refuses."""
+    if cell == "":
+        return None
+    try:
+        return float(cell)
+    except ValueError:
+        return cell
+
+
+def boolean_cell(cell: str) -> Any:
+    """true/false (as pandas reads them); an empty cell is missing."""
+    return {"": None, "true": True, "false": False}.get(cell.lower(), cell)
+
+
+def id_cell(cell: str) -> Any:
+    """An id: an integer when it reads as one (as pandas would), else the text."""
+    return int(cell) if cell.lstrip("-").isdigit() else text_cell(cell)
+
+
+CELL = {"number": number_cell, "integer": number_cell, "boolean": boolean_cell, "string": text_cell, "id": id_cell}
+
+
+def dotted(prefix: str, i: Optional[int], column: Optional[str]) -> str:
+    """prefix, prefix.<i>, prefix.<i>.<column>."""
+    return ".".join(str(p) for p in (prefix, i, column) if p is not None)
+
+
+def invocation_answer(answer: dict[str, Any]) -> dict[str, Any]:
+    """MLflow's answer: the predictions (the labels, as a pyfunc model gives them), and the echoed ids."""
+    out = {"predictions": answer["predictions"]}
+    if "ids" in answer:
+        out["ids"] = answer["ids"]
+    return out
+
+
+def invocation_error(details: list[dict[str, str]], status: int = 422) -> dict[str, Any]:
+    """An error body MLflow's clients read (error_code, message) that names the fields as /predict's do."""
+    message = "; ".join(f"{d['field']}: {d['message']}" for d in details)
+    return {"error_code": "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR", "message": message, "detail": details}
