@@ -42,10 +42,12 @@ def absolute_tracking_uri(uri: str) -> str:
 
 def throughput_env() -> dict[str, str]:
     """Serve's throughput mode. HAProxy also opens a stats and a metrics port (fixed defaults 8404/9101):
-    free ones are picked so two clusters on one machine do not collide."""
+    free ones are picked so two clusters on one machine do not collide, and a wrapper keeps them on loopback."""
     from mlops.cluster.processes import stable_port
+    from mlops.serving.haproxy_loopback import BINARY_ENV, wrapper_path
 
-    return {**THROUGHPUT_ENV, DRAIN_ENV: os.environ.get(DRAIN_ENV, LOCAL_DRAIN_S),
+    wrapper = os.environ.get(BINARY_ENV) or wrapper_path()  # an operator's own HAProxy wins
+    return {**THROUGHPUT_ENV, DRAIN_ENV: os.environ.get(DRAIN_ENV, LOCAL_DRAIN_S), **({BINARY_ENV: wrapper} if wrapper else {}),
             "RAY_SERVE_HAPROXY_STATS_PORT": str(stable_port()),
             "RAY_SERVE_HAPROXY_METRICS_PORT": str(stable_port())}
 

@@ -86,6 +86,23 @@ def listeners(pids: set[int]) -> list[str]:
     return found
 
 
+def listening_processes(pids: set[int]) -> list[tuple[str, str]]:
+    """(address, process title) of every TCP listener of these processes."""
+    owners = _socket_owners()
+    found = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            cols = line.split()
+            pid = owners.get(cols[9])
+            if cols[3] == "0A" and pid in pids:
+                try:
+                    title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+                except OSError:
+                    title = "?"
+                found.append((_hex_address(cols[1]), title))
+    return found
+
+
 def _loopback_only(addresses: list[str]) -> bool:
     return all(a.rsplit(":", 1)[0] in ("127.0.0.1", "::1", "::ffff:127.0.0.1") for a in addresses)
 

@@ -33,6 +33,21 @@ def test_apply_online_then_status_predict_promote_stop(tmp_path, example):
     try:
         status = cli("status", cwd=tmp_path)
         assert status.returncode == 0 and "iris" in status.stdout and "RUNNING" in status.stdout
+        # Every process of the head serving the endpoint listens on loopback only, HAProxy (frontend,
+        # stats page, metrics exporter) included; the one exception is each replica's inter-deployment
+        # gRPC server, which Ray 2.60 binds to [::] (hard-coded) and guards with the Ray token
+        # (docs/security.md).
+        from test_ray_access import _loopback_only, _tree, listening_processes
+
+        deadline, opened = time.time() + 30, []
+        while time.time() < deadline:
+            opened = listening_processes(_tree(head["pid"]))
+            if f"127.0.0.1:{port}" in {address for address, _ in opened}:
+                break
+            time.sleep(1)
+        assert any(title.startswith("haproxy") or "haproxy" in title for _, title in opened), opened
+        exposed = [(a, t) for a, t in opened if not _loopback_only([a])]
+        assert f"127.0.0.1:{port}" in {a for a, _ in opened} and all(t.startswith("ray::ServeReplica") for _, t in exposed), exposed
         rows = spec.parent / "rows.json"
         answer = cli("predict", str(spec), *over, "--input", str(rows), cwd=tmp_path)
         assert answer.returncode == 0, answer.stderr
