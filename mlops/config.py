@@ -174,6 +174,42 @@ def _check_yaml(spec_file: Path) -> None:
         raise SpecError(Problem(str(spec_file), "spec file is empty"))
     if not isinstance(doc, dict):
         raise SpecError(Problem(str(spec_file), "spec must be a mapping of sections", value=type(doc).__name__))
+    try:
+        size = _expanded_size(doc, {})
+    except _SelfReference:
+        raise SpecError(Problem(str(spec_file), "a YAML alias refers to the node that contains it (a value that would "
+                                                "never end)", hint="remove the alias from inside its own anchor")) from None
+    if size > MAX_SPEC_VALUES:
+        raise SpecError(Problem(str(spec_file), f"YAML aliases expand this spec to {size:,} values (more than "
+                                                f"{MAX_SPEC_VALUES:,}): an alias bomb?",
+                                hint="write the values out, or use ${...} interpolation for repeated ones"))
+
+
+# A real spec has a few hundred values. PyYAML shares aliased nodes, but OmegaConf copies every one: nested
+# aliases ("billion laughs") would take minutes and gigabytes to compose, so they are refused up front.
+MAX_SPEC_VALUES = 100_000
+
+
+class _SelfReference(Exception):
+    """A YAML alias inside its own anchor: the value is infinite (OmegaConf would recurse until it crashes)."""
+
+
+def _expanded_size(node: Any, seen: dict[int, int]) -> int:
+    """How many values `node` holds once its aliases are copied out (shared nodes counted once per use,
+    each computed once)."""
+    key = id(node)
+    if key not in seen:
+        if isinstance(node, dict):
+            children = [*node.keys(), *node.values()]
+        elif isinstance(node, list):
+            children = node
+        else:
+            return 1
+        seen[key] = -1  # in progress: meeting it again below means the node contains itself
+        seen[key] = 1 + sum(_expanded_size(child, seen) for child in children)
+    if seen[key] < 0:
+        raise _SelfReference()
+    return seen[key]
 
 
 def _hydra_problem(exc: Exception, spec_file: Path) -> Problem:

@@ -138,6 +138,7 @@ YAML_FILES = {
     "alias bomb": "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
                   "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
                   "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e]\nname: bomb\n",
+    "self-referencing alias": "a: &a [1, *a]\nname: x\n",
     "python tag": "name: !!python/object/apply:os.system ['touch {marker}']\n",
     "python name tag": "name: x\nmodel: !!python/name:os.system\n",
     "tab indentation": "name: x\ndata:\n\tsource: {type: sklearn}\n",

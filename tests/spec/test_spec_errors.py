@@ -200,3 +200,32 @@ def test_rollback_of_an_unknown_model_and_an_unreadable_csv_are_messages(tmp_pat
     done = mlops("predict", str(spec), "--local", "--input", str(tmp_path / "rows.csv"))
     assert done.returncode == 2 and "--input" in done.stderr and "cannot read" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_alias_bomb_is_refused_before_composing(tmp_path):
+    """Nested YAML aliases ("billion laughs": 9^6 values from six lines) are refused at once, naming the file."""
+    import time
+
+    from mlops import api
+    from mlops.errors import SpecError
+
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcde", "bcdef")) + "name: bomb\n"
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(bomb)
+    start = time.perf_counter()
+    with pytest.raises(SpecError, match="alias bomb") as refused:
+        api.validate(spec)
+    assert refused.value.exit_code == 2 and str(spec) in str(refused.value)
+    assert time.perf_counter() - start < 5  # composing it would take minutes
+
+
+def test_an_alias_inside_its_own_anchor_is_refused(tmp_path):
+    """`a: &a [1, *a]` is an infinite value: exit 2 naming the file, not a RecursionError."""
+    from mlops import api
+    from mlops.errors import SpecError
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("a: &a [1, *a]\nname: x\n")
+    with pytest.raises(SpecError, match="refers to the node that contains it"):
+        api.validate(spec)
