@@ -8,6 +8,10 @@
   labels put back in their order; the ratio baseline/ours (target >= 1.0x) and whether the rows out are equal.
 * Online lookup latency from the SQLite store after materializing the same view: p50/p99 of one key
   (target p50 < 1 ms in-process) and of a batch of 100 keys; and fill_rows of one request row.
+* Endpoint (`--endpoint`, in a fresh local Ray in throughput mode): examples/churn-features/online.yaml
+  materialized and deployed; one-row /predict requests at concurrency 1 and 32 sending only the entity key
+  (`features_from_store` fills the rest) against the same endpoint given full rows (no store read), in
+  rounds alternating which goes first (median round reported). `--only-endpoint` skips the join and lookups.
 """
 from __future__ import annotations
 
@@ -131,16 +135,123 @@ def lookup_figures(feats: pd.DataFrame, entities: int) -> None:
     print(f"fill_rows, one request row: p50 {pct(fills, 50):.3f} ms, p99 {pct(fills, 99):.3f} ms")
 
 
+ENDPOINT_REQUESTS = {1: 300, 32: 2000}  # per round
+ENDPOINT_ROUNDS = 5
+
+
+async def load(url: str, payloads: list[bytes], concurrency: int, total: int) -> dict:
+    """`total` one-row POSTs cycling through `payloads`, `concurrency` at a time (after a warm-up)."""
+    import asyncio
+    import statistics
+
+    import aiohttp
+
+    latencies: list[float] = []
+    errors = 0
+    sem = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        async def one(payload: bytes) -> None:
+            nonlocal errors
+            async with sem:
+                start = time.perf_counter()
+                async with session.post(url, data=payload, headers={"content-type": "application/json"}) as r:
+                    await r.read()
+                    errors += r.status != 200
+                latencies.append((time.perf_counter() - start) * 1000)
+
+        await asyncio.gather(*(one(payloads[i % len(payloads)]) for i in range(min(50, total))))
+        latencies.clear()
+        start = time.perf_counter()
+        await asyncio.gather(*(one(payloads[i % len(payloads)]) for i in range(total)))
+        wall = time.perf_counter() - start
+    latencies.sort()
+    return {"rps": total / wall, "p50": statistics.median(latencies), "p99": latencies[int(0.99 * len(latencies)) - 1],
+            "errors": errors}
+
+
+def endpoint_figures() -> None:
+    """The churn-features endpoint answering key-only rows (filled from the store) vs full rows."""
+    import asyncio
+    import json
+    import os
+    import shutil
+
+    import httpx
+
+    from mlops.cluster.processes import stable_port
+    from mlops.serving.deploy import throughput_env
+
+    os.environ.update(throughput_env())
+    import ray
+    from ray import serve
+
+    ray.init(address="local", include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    from mlops import api
+
+    work = Path(tempfile.mkdtemp(prefix="mlops-fs-bench-"))
+    project = work / "churn-features"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "examples" / "churn-features", project,
+                    ignore=shutil.ignore_patterns(".mlops", "out"))
+    port = stable_port()
+    spec = project / "online.yaml"
+    overrides = [f"serving.online.port={port}", f"tracking.uri=sqlite:///{work / 'mlflow.db'}"]
+    api.materialize_features(spec, overrides)
+    api.apply(spec, overrides)
+    url = f"http://127.0.0.1:{port}/churn/predict"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            if httpx.get(url.replace("/predict", "/readyz"), timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    keys = list(range(1, 201))
+    key_only = [json.dumps({"rows": [{"customer_id": k}]}).encode() for k in keys]
+    full = []
+    for k in keys:
+        vector = {}
+        for found in api.online_features(spec, overrides, {"customer_id": k}):
+            vector.update(found.values)
+        full.append(json.dumps({"rows": [vector]}).encode())
+    for payload in (key_only[0], full[0]):
+        assert httpx.post(url, content=payload, headers={"content-type": "application/json"}, timeout=30).status_code == 200
+    figures: dict[str, dict[int, list[dict]]] = {"store": {1: [], 32: []}, "full": {1: [], 32: []}}
+    for round_ in range(ENDPOINT_ROUNDS):
+        for concurrency, total in ENDPOINT_REQUESTS.items():
+            order = (("store", key_only), ("full", full))
+            for name, payloads in order if round_ % 2 == 0 else order[::-1]:  # neither always goes first
+                figures[name][concurrency].append(asyncio.run(load(url, payloads, concurrency, total)))
+    serve.shutdown()
+    ray.shutdown()
+
+    def median(rounds: list[dict]) -> dict:
+        return sorted(rounds, key=lambda r: r["rps"])[len(rounds) // 2]
+
+    for concurrency in ENDPOINT_REQUESTS:
+        store, given = median(figures["store"][concurrency]), median(figures["full"][concurrency])
+        errors = sum(r["errors"] for name in figures for r in figures[name][concurrency])
+        print(f"endpoint c{concurrency}: key only (features_from_store) {store['rps']:.0f} req/s, p50 {store['p50']:.2f} ms, "
+              f"p99 {store['p99']:.2f} ms; full rows {given['rps']:.0f} req/s, p50 {given['p50']:.2f} ms, "
+              f"p99 {given['p99']:.2f} ms; store/full throughput {store['rps'] / given['rps']:.2f}x"
+              + (f" ({errors} errors)" if errors else ""))
+
+
 def main() -> None:
     """Print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--entities", type=int, default=100_000)
+    parser.add_argument("--endpoint", action="store_true", help="also load the churn-features endpoint (starts a local Ray)")
+    parser.add_argument("--only-endpoint", action="store_true", help="only the endpoint figures")
     args = parser.parse_args()
-    lab, feats = generate(args.labels, args.events, args.entities)
-    join_figures(args, lab, feats)
-    lookup_figures(feats, args.entities)
+    if not args.only_endpoint:
+        lab, feats = generate(args.labels, args.events, args.entities)
+        join_figures(args, lab, feats)
+        lookup_figures(feats, args.entities)
+    if args.endpoint or args.only_endpoint:
+        endpoint_figures()
 
 
 if __name__ == "__main__":

@@ -15,8 +15,8 @@ class UnknownEntity(MlopsError):
 
     status_code = 404
 
-    def __init__(self, key: str, value: Any, view: str, reason: str):
-        self.key, self.value, self.view, self.reason = key, value, view, reason
+    def __init__(self, key: str, value: Any, view: str, reason: str, row: Optional[int] = None):
+        self.key, self.value, self.view, self.reason, self.row = key, value, view, reason, row
         super().__init__(f"{key}={value!r}: {reason} in feature view '{view}' (and the view has no defaults "
                          f"for the features the request lacks)")
 
@@ -115,7 +115,7 @@ def fill_rows(rows: list[dict[str, Any]], store: OnlineStore, views: list[dict[s
             if status != "ok" and any(view["defaults"].get(f) is None for f in lacking):
                 reason = "no row" if status == "missing" else f"only a value older than the TTL ({view['ttl_s']:g}s)" \
                     if found is not None and found.event_ns <= now else "no row at or before now"
-                raise UnknownEntity(key, row[key], view["name"], reason)
+                raise UnknownEntity(key, row[key], view["name"], reason, i)
             values = _features(found, view, status)
             for f in lacking:
                 row[f] = values[f]

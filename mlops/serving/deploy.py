@@ -87,6 +87,9 @@ def endpoint_config(params: dict[str, Any], runtime: dict[str, Any], version: st
                                     hint="the endpoint refuses to start without its token"))
         token_sha = hashlib.sha256(token.encode()).hexdigest()
     columns = [c["name"] for c in bundle.meta["input_schema"]]
+    store = runtime.get("online_store")
+    if store is not None:
+        check_online_store(store)
     feedback = str(monitoring_dir(Path(runtime["base_dir"]), params["name"])) if params["keeps_feedback"] else None
     return EndpointConfig(
         name=params["name"], tracking_uri=uri, route=params["route"], version=str(version),
@@ -96,9 +99,18 @@ def endpoint_config(params: dict[str, Any], runtime: dict[str, Any], version: st
         deployment_options=DeploymentOptions.model_validate(params["deployment_options"]), fast_path=params["fast_path"],
         monitoring_dir=feedback, drift_window_rows=params["drift_window_rows"],
         log_rotate_bytes=params.get("log_rotate_bytes", 64 * 2**20), log_keep_s=params.get("log_keep_s"),
+        target_column=bundle.meta.get("target"), feature_views=params.get("feature_views", []), online_store=store,
         monitor={"name": params["name"], "tracking_uri": uri, "columns": columns,
                  "drift_window_rows": params["drift_window_rows"], "drift_every_s": params["drift_every_s"],
                  "drift": params["drift"]})
+
+
+def check_online_store(path: str) -> None:
+    """Refuse to deploy an endpoint filled from an online store that was never materialized (its replicas
+    would fail to start, and Serve would report only DEPLOY_FAILED)."""
+    if not Path(path).is_file():
+        raise SpecError(Problem("serving.online.features_from_store", f"no online store at {path}",
+                                hint="run `mlops features materialize SPEC` first: the endpoint fills requests from it"))
 
 
 def check_replicas_fit(options: DeploymentOptions) -> None:

@@ -32,11 +32,26 @@ class EndpointConfig:
     log_keep_s: Optional[float] = None  # log files older than this are deleted
     monitor: Optional[dict[str, Any]] = None  # MonitorConfig fields; None: no monitor deployment
     fast_path: bool = True  # serve sklearn forests through mlops.serving.fast_path when verified
+    target_column: Optional[str] = None  # data.target: accepted on every route and ignored (batch files carry it)
+    feature_views: list[dict[str, Any]] = field(default_factory=list)  # features_from_store: name, key, features, ttl_s, defaults
+    online_store: Optional[str] = None  # the online store's SQLite file (with feature_views)
 
     @property
     def columns(self) -> list[str]:
         """The input columns, in the order the model takes them."""
         return [c["name"] for c in self.input_schema]
+
+    @property
+    def entity_keys(self) -> list[str]:
+        """The views' entity keys that requests may send beside the input columns (and the id column)."""
+        taken = {*self.columns, self.id_column}
+        return list(dict.fromkeys(v["key"] for v in self.feature_views if v["key"] not in taken))
+
+    @property
+    def row_fields(self) -> list[str]:
+        """The request row's fields in the row model's order: inputs, id column, entity keys, target."""
+        return [*self.columns, *([self.id_column] if self.id_column else []), *self.entity_keys,
+                *([self.target_column] if self.target_column else [])]
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a dict (the deployment options as a dict too)."""

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from mlops.serving.endpoint_config import EndpointConfig
 from mlops.serving.protocol_routes import ProtocolRoutes
 from mlops.serving.schema import (FeedbackRequest, InferResponse, InvocationError, InvocationResponse, PredictResponse,
-                                  ProtocolError, documented_errors, invocation_model, request_model)
+                                  ProtocolError, UNKNOWN_ENTITY, documented_errors, invocation_model, request_model)
 from mlops.serving.scoring import RowRefused
 
 DOC_PATHS = ("/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect")  # behind the token, with auth on
@@ -133,22 +133,30 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
                                      "schema. The same rows are taken by /predict, MLflow's /invocations and the Open "
                                      "Inference Protocol's /v2/models/{name}/infer.")
         self.endpoint_config, self.replica = config, replica
-        self.request_model = request_model(config.input_schema, config.max_rows, config.id_column, config.takes_null)
+        self.request_model = request_model(config.input_schema, config.max_rows, config.id_column, config.takes_null,
+                                           config.feature_views, config.target_column)
         self.add_exception_handler(RequestValidationError, self.invalid_request)
         self.add_exception_handler(StarletteHTTPException, self.http_error)  # FastAPI raises Starlette's for bodies
         guarded = [Depends(self.require_token)]
         # Every status a route can answer is documented with the body it really sends, so a client generated
         # from /openapi.json (or schemathesis: tests/reliability/test_endpoint_fuzz.py) finds each answer there.
+        # With features from the online store, a key without a usable row is a 404 naming it.
+        store = (404,) if config.feature_views else ()
+        unknown = {404: UNKNOWN_ENTITY}
         self.add_api_route("/predict", with_body(self.predict, self.request_model), methods=["POST"], dependencies=guarded,
-                           responses={200: {"model": PredictResponse}, **documented_errors(401, 411, 413, 422, 500, 503)})
+                           responses={200: {"model": PredictResponse}, **documented_errors(
+                               401, *store, 411, 413, 422, 500, 503, descriptions=unknown)})
         row = self.request_model.model_fields["rows"].annotation.__args__[0]
         self.add_api_route("/invocations", with_body(self.invocations, invocation_model(row)), methods=["POST"],
                            dependencies=guarded, responses={200: {"model": InvocationResponse}, **documented_errors(401, 411, 413, 503),
-                                                            **documented_errors(415, 422, 500, body=InvocationError)})
+                                                            **documented_errors(*store, 415, 422, 500, body=InvocationError,
+                                                                                descriptions=unknown)})
         v2_errors = documented_errors(401, 404, body=ProtocolError)
+        infer_404 = {404: "a model (or version) this endpoint does not serve" + (f"; or, {UNKNOWN_ENTITY}" if store else "")}
         self.add_api_route("/v2/models/{model_name}/infer", self.infer, methods=["POST"], dependencies=guarded,
                            responses={200: {"model": InferResponse}, **documented_errors(503),
-                                      **documented_errors(401, 404, 411, 413, 422, 500, body=ProtocolError)})
+                                      **documented_errors(401, 404, 411, 413, 422, 500, body=ProtocolError,
+                                                          descriptions=infer_404)})
         self.add_api_route("/feedback", self.feedback, methods=["POST"], dependencies=guarded,
                            responses=documented_errors(401, 404, 411, 413, 422, 503))
         self.add_api_route("/stats", self.stats, methods=["GET"], dependencies=guarded,
@@ -208,8 +216,8 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
             return
         try:
             answer = await self.replica.answer(body)
-        except RowRefused as exc:
-            await send_json(send, 422, exc.detail())
+        except RowRefused as exc:  # 422 from the model; 404/422 from the online store
+            await send_json(send, exc.status, exc.detail())
             return
         except Exception as exc:  # noqa: BLE001 - counted in answer(); the replica keeps serving
             await send_json(send, 500, {"detail": f"prediction failed: {type(exc).__name__}"})
@@ -241,7 +249,7 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
         try:
             return await self.replica.answer(body)
         except RowRefused as exc:
-            return JSONResponse(exc.detail(), status_code=422)
+            return JSONResponse(exc.detail(), status_code=exc.status)
 
     async def feedback(self, body: FeedbackRequest) -> dict[str, Any]:
         """Ground-truth labels for served rows, by request id (and row index within the request)."""

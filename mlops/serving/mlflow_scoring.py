@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from mlops.serving.request_input import Parsed, RequestError, loads, missing_as_null
 
@@ -15,15 +15,17 @@ FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 CSV = "text/csv"
 
 
-def parse_invocation(raw: bytes, content_type: str, input_schema: list[dict[str, Any]], id_column: Optional[str]) -> Parsed:
-    """The rows of an /invocations body, JSON or CSV (by its content type, as MLflow's server decides)."""
+def parse_invocation(raw: bytes, content_type: str, input_schema: list[dict[str, Any]], id_column: Optional[str],
+                     keys: Sequence[str] = ()) -> Parsed:
+    """The rows of an /invocations body, JSON or CSV (by its content type, as MLflow's server decides);
+    `keys`: entity keys a CSV's cells are read as ids for (features from the online store)."""
     mime, _, parameters = content_type.partition(";")
     mime = mime.strip().lower() or "application/json"
     charset = parameters.strip().lower().partition("charset=")[2] or "utf-8"
     if charset.strip('"') not in ("utf-8", "utf8"):
         raise RequestError("content-type", "only UTF-8 bodies are accepted", status=415)
     if mime == CSV:
-        return parse_csv(raw, input_schema, id_column)
+        return parse_csv(raw, input_schema, id_column, keys)
     if mime != "application/json":
         raise RequestError("content-type", f"expected application/json or {CSV}, got {mime!r}", status=415)
     return parse_json(loads(raw), [c["name"] for c in input_schema])
@@ -95,9 +97,10 @@ def positional_rows(data: list[list[Any]], columns: list[str], key: str) -> Pars
     return Parsed([{c: missing_as_null(v) for c, v in zip(columns, row)} for row in data], lambda i, c: dotted(key, i, c))
 
 
-def parse_csv(raw: bytes, input_schema: list[dict[str, Any]], id_column: Optional[str]) -> Parsed:
+def parse_csv(raw: bytes, input_schema: list[dict[str, Any]], id_column: Optional[str], keys: Sequence[str] = ()) -> Parsed:
     """A CSV body with a header row, as pandas would read it: empty cells are missing, numbers in numeric
-    columns (and the id column) are numbers, anything else stays text for the request model to judge."""
+    columns (and the id column and entity keys) are numbers, anything else stays text for the request
+    model to judge (a column it ignores, as the target, stays text too)."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -110,8 +113,9 @@ def parse_csv(raw: bytes, input_schema: list[dict[str, Any]], id_column: Optiona
     if not header:
         raise RequestError("csv", "the CSV body has no header row")
     kinds = {c["name"]: c["type"] for c in input_schema}
-    if id_column:
-        kinds[id_column] = "id"
+    for key in (id_column, *keys):
+        if key:
+            kinds[key] = "id"
     converters = [CELL.get(kinds.get(name, "string"), text_cell) for name in header]
     rows = []
     try:
@@ -168,4 +172,5 @@ def invocation_answer(answer: dict[str, Any]) -> dict[str, Any]:
 def invocation_error(details: list[dict[str, str]], status: int = 422) -> dict[str, Any]:
     """An error body MLflow's clients read (error_code, message) that names the fields as /predict's do."""
     message = "; ".join(f"{d['field']}: {d['message']}" for d in details)
-    return {"error_code": "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR", "message": message, "detail": details}
+    code = {404: "RESOURCE_DOES_NOT_EXIST"}.get(status, "BAD_REQUEST" if status < 500 else "INTERNAL_ERROR")
+    return {"error_code": code, "message": message, "detail": details}

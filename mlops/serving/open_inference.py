@@ -6,7 +6,7 @@ become rows for the shared request model (mlops.serving.request_input). Pure Pyt
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from mlops.serving.request_input import Parsed, RequestError, loads, missing_as_null
 
@@ -51,8 +51,10 @@ def model_metadata(name: str, version: str, input_schema: list[dict[str, Any]], 
     return {"name": name, "versions": [version], "platform": "mlops", "inputs": inputs, "outputs": outputs}
 
 
-def parse_infer(raw: bytes, header_length: Optional[bytes], columns: list[str], id_column: Optional[str]) -> InferRequest:
-    """An infer request's rows: named tensors (one per column, the id column's included) or one 2-D tensor."""
+def parse_infer(raw: bytes, header_length: Optional[bytes], columns: list[str], id_column: Optional[str],
+                also: Sequence[str] = ()) -> InferRequest:
+    """An infer request's rows: named tensors (one per column, the id column's included) or one 2-D tensor;
+    `also`: other tensors taken beside the columns (entity keys, the ignored target column)."""
     binary = b""
     if header_length is not None:  # the binary tensor extension: JSON header, then the tensors' bytes
         if not header_length.isdigit() or int(header_length) > len(raw):
@@ -71,8 +73,8 @@ def parse_infer(raw: bytes, header_length: Optional[bytes], columns: list[str], 
         raise RequestError("id", "expected a string")
     matrices = [t for t in tensors if len(t[1]) == 2 and t[1][1] != 1]
     if matrices:
-        return InferRequest(matrix_rows(tensors, matrices[0], columns, id_column), request_id, outputs)
-    return InferRequest(named_rows(tensors, columns, id_column), request_id, outputs)
+        return InferRequest(matrix_rows(tensors, matrices[0], columns, id_column, also), request_id, outputs)
+    return InferRequest(named_rows(tensors, columns, id_column, also), request_id, outputs)
 
 
 def tensor_values(tensor: Any, k: int, binary: bytes, offset: int) -> tuple[list[Any], int]:
@@ -134,9 +136,9 @@ def flatten(data: Any) -> list[Any]:
     return flat
 
 
-def named_rows(tensors: list[tuple], columns: list[str], id_column: Optional[str]) -> Parsed:
-    """Rows from one tensor per column: row i holds element i of each."""
-    known = set(columns) | ({id_column} if id_column else set())
+def named_rows(tensors: list[tuple], columns: list[str], id_column: Optional[str], also: Sequence[str] = ()) -> Parsed:
+    """Rows from one tensor per column (or per entity key): row i holds element i of each."""
+    known = set(columns) | ({id_column} if id_column else set()) | set(also)
     for name, _, _ in tensors:
         if name not in known:
             raise RequestError(f"inputs.{name}", f"not an input of the model (expected {columns}, or one [rows, "
@@ -150,16 +152,19 @@ def named_rows(tensors: list[tuple], columns: list[str], id_column: Optional[str
                   else ".".join(str(p) for p in ("inputs", c) if p is not None))
 
 
-def matrix_rows(tensors: list[tuple], matrix: tuple, columns: list[str], id_column: Optional[str]) -> Parsed:
-    """Rows from one [rows, columns] tensor in the model's column order (plus, optionally, the id column's tensor)."""
+def matrix_rows(tensors: list[tuple], matrix: tuple, columns: list[str], id_column: Optional[str],
+                also: Sequence[str] = ()) -> Parsed:
+    """Rows from one [rows, columns] tensor in the model's column order (plus, optionally, the id column's
+    tensor and those of `also`)."""
     name, shape, values = matrix
     if shape[1] != len(columns):
         raise RequestError(f"inputs.{name}.shape", f"expected [rows, {len(columns)}]: one value per column, in the order {columns}")
     others = [t for t in tensors if t is not matrix]
+    taken = [n for n in (id_column, *also) if n]
     for other, other_shape, _ in others:
-        if other != id_column or other_shape[0] != shape[0]:
-            raise RequestError(f"inputs.{other}", f"beside one [rows, columns] tensor, the only input taken is the id "
-                                                  f"column ({id_column or 'none here'}), with as many rows")
+        if other not in taken or other_shape[0] != shape[0]:
+            raise RequestError(f"inputs.{other}", f"beside one [rows, columns] tensor, the only inputs taken are "
+                                                  f"{', '.join(taken) or 'none here'}, with as many rows")
     width = len(columns)
     rows = [dict(zip(columns, values[i * width: (i + 1) * width])) for i in range(shape[0])]
     for tensor_name, _, ids in others:

@@ -35,8 +35,9 @@ class ProtocolRoutes:
             return exc.status, refuse(exc.details)
         try:
             answer = await self.replica.answer(body, route)
-        except RowRefused as exc:
-            return 422, refuse([{"field": parsed.field(refused_row(exc.field), None), "message": exc.message}])
+        except RowRefused as exc:  # the model's refusal (422), or the online store's (404/422, naming the key)
+            return exc.status, refuse([{"field": parsed.field(refused_row(exc.field), exc.column), "message": exc.message}],
+                                      exc.status)
         except Exception as exc:  # noqa: BLE001 - counted in answer(); the replica keeps serving
             return 500, refuse([{"field": "model", "message": f"prediction failed: {type(exc).__name__}"}], 500)
         return 200, render(answer, parsed)
@@ -45,7 +46,8 @@ class ProtocolRoutes:
         """POST /invocations (MLflow's scoring protocol): JSON in any of its four formats, or CSV."""
         config = self.endpoint_config
         return await self.score(
-            lambda: mlflow_scoring.parse_invocation(raw, content_type.decode("latin-1"), config.input_schema, config.id_column),
+            lambda: mlflow_scoring.parse_invocation(raw, content_type.decode("latin-1"), config.input_schema, config.id_column,
+                                                    config.entity_keys),
             "invocations", lambda answer, _: mlflow_scoring.invocation_answer(answer), mlflow_scoring.invocation_error)
 
     async def infer_answer(self, raw: bytes, headers: dict, model: str, version: Optional[str]) -> tuple[int, Any]:
@@ -58,7 +60,7 @@ class ProtocolRoutes:
 
         def parse() -> Parsed:
             request.append(open_inference.parse_infer(raw, headers.get(b"inference-header-content-length"), config.columns,
-                                                      config.id_column))
+                                                      config.id_column, config.row_fields[len(config.columns):]))
             return request[0].parsed
 
         return await self.score(parse, "infer", lambda answer, _: open_inference.infer_answer(

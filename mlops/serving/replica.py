@@ -17,11 +17,19 @@ from typing import Any, Optional
 import numpy as np
 from ray import serve
 
+from mlops.feature_store.lookup import MissingEntityKey, UnknownEntity
 from mlops.serving.endpoint_config import EndpointConfig
 from mlops.serving.scoring import RowRefused, infer, label_problems, refusal
 from mlops.serving.window import Delta
 
 COMPANY_MEMORY_S = 0.5  # how long one concurrent arrival keeps a replica in batching mode
+
+
+def store_refusal(exc: UnknownEntity | MissingEntityKey) -> RowRefused:
+    """The answer to a row the online store cannot fill: 404 for a key without a usable row, 422 for a
+    row without the key; either names the row's key field."""
+    field = f"rows.{exc.row}.{exc.key}" if exc.row is not None else "rows"
+    return RowRefused(field, str(exc), exc.status_code, column=exc.key)
 
 
 @serve.ingress()
@@ -41,6 +49,13 @@ class Endpoint:
         self._company_at = 0.0  # when a request last arrived while others were in flight
         self.swap_error: Optional[dict[str, Any]] = None  # the last refused hot swap, until one succeeds
         self.log, self.feedback_log = None, None
+        self.store = None  # the online store, when requests are filled from it (features_from_store)
+        # Only the features the model takes: a view feature it dropped never needs a lookup (nor a 404).
+        self.views = [{**v, "features": [f for f in v["features"] if f in self.columns]} for v in config.feature_views]
+        if config.online_store:
+            from mlops.feature_store.online_store import OnlineStore
+
+            self.store = OnlineStore(config.online_store, create=False)  # missing: "run mlops features materialize"
         if config.monitoring_dir:
             from mlops.serving.traffic_log import FeedbackLog, PredictionLog
 
@@ -204,15 +219,23 @@ class Endpoint:
         return out
 
     def request_rows(self, body: Any) -> tuple[list[list[Any]], Optional[list[Any]]]:
-        """A validated request as model input: its rows' values in the model's column order, and the rows'
-        ids (None when no row carries the id column). Every route's request becomes model input here, and
-        nowhere else: this is where features from elsewhere (an online store, by id) would be filled in."""
+        """A validated request as model input: its rows' values in the model's column order (features the
+        request leaves out filled from the online store by entity key, when the endpoint has one), and the
+        rows' ids (None when no row carries the id column). Every route's request becomes model input here,
+        and nowhere else. Raises UnknownEntity (404) or MissingEntityKey (422) from the store's lookup."""
         width = len(self.columns)
-        values = [list(row.__dict__.values()) for row in body.rows]
-        if not self.config.id_column:
-            return values, None
-        ids = [row[width] for row in values]
-        return [row[:width] for row in values], (ids if any(i is not None for i in ids) else None)
+        values = [list(row.__dict__.values()) for row in body.rows]  # in EndpointConfig.row_fields' order
+        ids = None
+        if self.config.id_column:
+            ids = [row[width] for row in values]
+            ids = ids if any(i is not None for i in ids) else None
+        if self.store is not None:
+            from mlops.feature_store.lookup import fill_rows
+
+            names = self.config.row_fields
+            filled = fill_rows([dict(zip(names, row)) for row in values], self.store, self.views)
+            return [[row[c] for c in self.columns] for row in filled], ids
+        return [row[:width] for row in values], ids
 
     async def answer(self, body: Any, route: str = "predict") -> dict[str, Any]:
         """Predictions, probabilities, outlier flags, echoed ids, version and request id for a validated
@@ -220,7 +243,11 @@ class Endpoint:
         started = time.perf_counter()
         self._ensure_flusher()
         self.metrics.request(route)
-        rows, ids = self.request_rows(body)
+        try:
+            rows, ids = self.request_rows(body)
+        except (UnknownEntity, MissingEntityKey) as exc:
+            self.count_error("validation")
+            raise store_refusal(exc) from None
         try:
             labels, proba, version, outliers = await self._predict(rows)
         except RowRefused:
@@ -277,9 +304,12 @@ class Endpoint:
 
     def metadata(self) -> dict[str, Any]:
         """What is served: name, version, task, metrics, input schema, route, fast path, the last refused swap,
-        the id column and the columns where null is accepted."""
+        the id column, the columns where null is accepted, the ignored target column and the feature views
+        requests are filled from."""
         meta = self.bundle.meta
         return {"name": self.config.name, "version": self.version, "task": meta.get("task"), "metric": meta.get("metric"),
                 "metrics": meta.get("metrics"), "classes": meta.get("classes"), "input_schema": meta.get("input_schema"),
                 "route": self.config.route, "fast_path": self.serving[1] is not None, "swap_error": self.swap_error,
-                "id_column": self.config.id_column, "takes_null": self.config.takes_null}
+                "id_column": self.config.id_column, "takes_null": self.config.takes_null,
+                "target_column": self.config.target_column,
+                "features_from_store": [v["name"] for v in self.config.feature_views] or None}

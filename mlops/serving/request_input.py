@@ -59,9 +59,9 @@ def named(parsed: Parsed, loc: tuple) -> str:
 
 
 def refused_row(field: str) -> Optional[int]:
-    """The row index a model refusal names ("rows.3" -> 3; "rows" -> None)."""
-    tail = field.rpartition(".")[2]
-    return int(tail) if tail.isdigit() else None
+    """The row index a model refusal names ("rows.3" and "rows.3.<column>" -> 3; "rows" -> None)."""
+    parts = field.split(".", 2)
+    return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
 
 
 def missing_as_null(value: Any) -> Any:

@@ -11,13 +11,20 @@ _TYPES = {"number": float, "integer": float, "boolean": bool, "string": str}
 # field's name instead of failing the model call.
 FLOAT32_MAX = 3.4028234663852886e38
 ID_FIELD = "id_"  # the request row's field for the id column (aliased to the column's name)
+TARGET_FIELD = "target_"  # the request row's field for the target column: accepted, ignored
 
 
 def row_model(input_schema: list[dict[str, Any]], id_column: Optional[str] = None,
-              takes_null: Sequence[str] = ()) -> type[BaseModel]:
+              takes_null: Sequence[str] = (), feature_views: Sequence[dict[str, Any]] = (),
+              target_column: Optional[str] = None) -> type[BaseModel]:
     """One row: every input column, typed; null where the column had nulls in training or the model
     imputes it (`takes_null`); NaN/inf never pass. The id column, when the model has one, is accepted
-    (any string or number, never a feature) and echoed in the answer."""
+    (any string or number, never a feature) and echoed in the answer. With feature views (features from
+    the online store) their features are optional and their entity keys accepted; the target column is
+    accepted and ignored. Field order: inputs, id column, entity keys, target (EndpointConfig.row_fields)."""
+    from mlops.feature_store.lookup import store_supplied_fields
+
+    supplied = set(store_supplied_fields(list(feature_views)))
     fields: dict[str, Any] = {}
     for i, column in enumerate(input_schema):
         py_type = _TYPES.get(column["type"], str)
@@ -25,26 +32,42 @@ def row_model(input_schema: list[dict[str, Any]], id_column: Optional[str] = Non
                  else {"strict": True})
         nullable = bool(column.get("nullable"))  # had nulls in training: may be left out, as before
         imputed = column["name"] in takes_null  # may be null, but must be sent: a feature left out is a mistake
+        stored = column["name"] in supplied  # the online store fills it when the request leaves it out
         notes = ["null: filled by the model's imputation"] if imputed else []
+        if stored:
+            notes.insert(0, "optional: the online store supplies it by entity key (a value sent here wins)")
         if column.get("categories"):
             # Documented, not enforced: the fitted encoder handles unseen categories, and monitoring counts them.
             notes.append("seen in training: " + ", ".join(map(str, column["categories"][:50])))
         if notes:
             extra["description"] = "; ".join(notes)
         # Column names need not be identifiers: each field is named f<i>_ and aliased to the column.
-        fields[f"f{i}_"] = (Optional[py_type] if nullable or imputed else py_type,
-                            Field(None if nullable else ..., alias=column["name"], **extra))
+        fields[f"f{i}_"] = (Optional[py_type] if nullable or imputed or stored else py_type,
+                            Field(None if nullable or stored else ..., alias=column["name"], **extra))
+    # After the inputs, so a row's first len(input_schema) values are the model's inputs (mlops.serving.replica).
     if id_column:
-        # Last, so a row's first len(input_schema) values are the model's inputs (mlops.serving.replica).
         fields[ID_FIELD] = (Optional[Union[StrictInt, StrictStr]], Field(None, alias=id_column, description=(
             "the row's id (data.id_column): never a feature, echoed in the answer as in batch scoring")))
+    taken = {c["name"] for c in input_schema} | {id_column}
+    keys: dict[str, list[str]] = {}
+    for view in feature_views:
+        if view["key"] not in taken:
+            keys.setdefault(view["key"], []).append(view["name"])
+    for j, (key, views) in enumerate(keys.items()):
+        fields[f"k{j}_"] = (Optional[Union[StrictInt, StrictStr]], Field(None, alias=key, description=(
+            f"entity key: the online store fills the features this row leaves out from feature view(s) "
+            f"{', '.join(views)}; never a feature")))
+    if target_column:
+        fields[TARGET_FIELD] = (Any, Field(None, alias=target_column, description=(
+            "ignored (the label, data.target): accepted so that rows of a batch file score as they are")))
     return create_model("Row", __config__=ConfigDict(extra="forbid"), **fields)
 
 
 def request_model(input_schema: list[dict[str, Any]], max_rows: int, id_column: Optional[str] = None,
-                  takes_null: Sequence[str] = ()) -> type[BaseModel]:
+                  takes_null: Sequence[str] = (), feature_views: Sequence[dict[str, Any]] = (),
+                  target_column: Optional[str] = None) -> type[BaseModel]:
     """{"rows": [row, ...]} with 1..max_rows rows."""
-    row = row_model(input_schema, id_column, takes_null)
+    row = row_model(input_schema, id_column, takes_null, feature_views, target_column)
     return create_model("PredictRequest", __config__=ConfigDict(extra="forbid"),
                         rows=(list[row], Field(..., min_length=1, max_length=max_rows)))
 
@@ -111,9 +134,14 @@ class ProtocolError(BaseModel):
     error: str
 
 
-def documented_errors(*statuses: int, body: Optional[type[BaseModel]] = None) -> dict[int, dict[str, Any]]:
+UNKNOWN_ENTITY = ("features from the online store: an entity key with no usable row (none, or older than the "
+                  "view's TTL) in a feature view without defaults; the error names the key")
+
+
+def documented_errors(*statuses: int, body: Optional[type[BaseModel]] = None,
+                      descriptions: Optional[dict[int, str]] = None) -> dict[int, dict[str, Any]]:
     """OpenAPI `responses` for these error statuses, with the bodies the endpoint really sends (`body`: a
-    protocol's own error body for all of them)."""
+    protocol's own error body for all of them; `descriptions`: this route's own words for some)."""
     described = {401: ("missing or invalid bearer token (auth on)", MessageBody),
                  404: ("this endpoint does not keep what was asked for", ErrorBody),
                  411: ("Content-Length is required on a POST", ErrorBody),
@@ -127,6 +155,7 @@ def documented_errors(*statuses: int, body: Optional[type[BaseModel]] = None) ->
             out[503] = {"description": "overloaded: more than max_queued_requests wait; retry after Retry-After seconds"}
         else:
             description, model = described[status]
+            description = (descriptions or {}).get(status, description)
             out[status] = {"description": description, "model": body or model}
     return out
 

@@ -10,11 +10,12 @@ LOCATE_ROWS = 256  # a refused request up to this size is scored row by row to n
 
 
 class RowRefused(Exception):
-    """The model could not score a request's input: answered 422 naming the row, never 500 for others."""
+    """A request's input the model cannot score (422 naming the row, never 500 for others), or whose
+    features the online store cannot fill (404 naming the entity key; 422 for a row without it)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, status: int = 422, column: str | None = None) -> None:
         super().__init__(message)
-        self.field, self.message = field, message
+        self.field, self.message, self.status, self.column = field, message, status, column
 
     def detail(self) -> dict[str, Any]:
         """The 422 body."""

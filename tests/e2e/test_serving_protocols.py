@@ -119,11 +119,12 @@ def test_mlflow_scoring_client_on_invocations(endpoint, mlflow_client):
 
 
 def test_csv_that_batch_scores_is_taken_online_with_ids_and_missing_values(endpoint):
-    """The batch input CSV (its id column, a missing value; not its target, a column the model does not take)
-    on /invocations: what batch scoring answered for the same rows."""
+    """The batch input CSV as it is (its id column, a missing value, its target column, which every route
+    accepts and ignores) on /invocations: what batch scoring answered for the same rows."""
     frame = endpoint["frame"].head(12).copy()
     frame.loc[3, "sepal_width_cm"] = np.nan  # no missing values in training, but the pipeline imputes
-    response = httpx.post(f"{endpoint['url']}/invocations", content=frame.drop(columns="species").to_csv(index=False),
+    assert "species" in frame.columns  # data.target: ignored online, as batch scoring ignores it
+    response = httpx.post(f"{endpoint['url']}/invocations", content=frame.to_csv(index=False),
                           headers={**AUTH, "content-type": "text/csv"})
     assert response.status_code == 200, response.text
     body = response.json()
@@ -141,6 +142,8 @@ def test_predict_takes_the_id_column_and_nulls_where_imputed(endpoint):
     response = httpx.post(f"{endpoint['url']}/predict", json={"rows": [row]}, headers=dict(AUTH))
     assert response.status_code == 200, response.text
     assert response.json()["ids"] == ["f-new"]
+    labelled = httpx.post(f"{endpoint['url']}/predict", json={"rows": [{**row, "species": "virginica"}]}, headers=dict(AUTH))
+    assert labelled.status_code == 200 and labelled.json()["predictions"] == response.json()["predictions"], labelled.text
     too_big = httpx.post(f"{endpoint['url']}/predict", json={"rows": [{**row, "sepal_length_cm": 1e300}]}, headers=dict(AUTH))
     assert too_big.status_code == 422 and too_big.json()["detail"][0]["field"] == "rows.0.sepal_length_cm"
     assert httpx.post(f"{endpoint['url']}/invocations", json={"inputs": [row]}).status_code == 401

@@ -56,3 +56,63 @@ def test_batch_scoring_joins_the_views_as_of_each_rows_time(ray_local, tracking_
     out = CliRunner().invoke(app, ["predict", str(spec), "--batch", "--input", str(tmp_path / "nokey.csv"),
                                    "--output", str(tmp_path / "x.parquet")])
     assert out.exit_code != 0 and "customer_id" in out.output and "Traceback" not in out.output, out.output
+
+
+def test_the_endpoint_fills_requests_from_the_online_store(ray_local, tracking_uri, example):
+    """serving.online.features_from_store on real Serve over HTTP: a request may send only the entity key;
+    values it sends win; stale values (older than the TTL) are missing and take the view's defaults; a key
+    no view without defaults can serve is a 404 naming it; the schema shows the store-supplied fields as
+    optional; /invocations and /v2 take keys alone too. Deploying before materializing is refused."""
+    import httpx
+    import pandas as pd
+    from ray import serve
+
+    from conftest import SERVE_PORT, wait_ready
+    from mlops.errors import SpecError
+
+    spec = example("churn-features") / "online.yaml"
+    overrides = [f"serving.online.port={SERVE_PORT}"]
+    with pytest.raises(SpecError, match="mlops features materialize SPEC"):  # trains and registers; refuses the deploy
+        api.apply(spec, overrides)
+    api.materialize_features(spec, overrides)
+    try:
+        result = api.apply(spec, overrides)  # only the deploy runs now
+        assert result.endpoint is not None
+        url = f"http://127.0.0.1:{SERVE_PORT}/churn"
+        wait_ready(url)
+        bundle = api.load_model("churn_features", uri=tracking_uri)
+
+        def model_on(vector: dict) -> dict:
+            frame = pd.DataFrame([vector])[bundle.input_columns]
+            return {"predictions": bundle.predict(frame).tolist(), "probabilities": bundle.predict_proba(frame).tolist()}
+
+        # The generated events end in June 2026: at "now" customer 12's activity is older than its 30d TTL.
+        found = {f.view: f for f in api.online_features(spec, overrides, {"customer_id": 12})}
+        assert found["customer_activity"].status == "stale" and found["customer_profile"].status == "ok"
+        online = {**found["customer_activity"].values, **found["customer_profile"].values}
+        assert online["sessions_7d"] == 0 and online["plan"] == "none"  # the view's defaults, not the stale values
+
+        answer = httpx.post(f"{url}/predict", json={"rows": [{"customer_id": 12}]}, timeout=10).json()
+        assert {k: answer[k] for k in ("predictions", "probabilities")} == model_on(online)
+        sent = {"sessions_7d": 9, "spend_30d": 420.0, "plan": "pro"}
+        answer = httpx.post(f"{url}/predict", json={"rows": [{"customer_id": 12, **sent}]}, timeout=10).json()
+        assert {k: answer[k] for k in ("predictions", "probabilities")} == model_on({**online, **sent})
+
+        unknown = httpx.post(f"{url}/predict", json={"rows": [{"customer_id": 12}, {"customer_id": 9999}]}, timeout=10)
+        assert unknown.status_code == 404, unknown.text
+        (detail,) = unknown.json()["detail"]
+        assert detail["field"] == "rows.1.customer_id"
+        assert detail["message"].startswith("customer_id=9999: no row in feature view 'customer_profile'")
+
+        invocations = httpx.post(f"{url}/invocations", json={"dataframe_records": [{"customer_id": 12}]}, timeout=10)
+        assert invocations.json()["predictions"] == model_on(online)["predictions"], invocations.text
+        infer = httpx.post(f"{url}/v2/models/churn_features/infer", timeout=10, json={"inputs": [
+            {"name": "customer_id", "datatype": "INT64", "shape": [1], "data": [12]}]})
+        assert infer.json()["outputs"][0]["data"] == model_on(online)["predictions"], infer.text
+
+        row = httpx.get(f"{url}/openapi.json", timeout=10).json()["components"]["schemas"]["Row"]
+        assert not set(row.get("required", [])) & {"sessions_7d", "spend_30d", "plan", "tenure_months"}
+        assert "online store supplies it" in row["properties"]["sessions_7d"]["description"]
+        assert "customer_id" in row["properties"]
+    finally:
+        serve.delete("churn_features")
