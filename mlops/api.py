@@ -244,6 +244,11 @@ def check(spec_path: str | Path, overrides: Sequence[str], data: str, *, version
     project = load(spec_path, overrides, check_data=False)
     require_monitoring("validation", "batch validation and drift detection need pandera and alibi-detect")
     frame = read_table(data)
+    if project.spec.features.views:  # the model reads view features: join them as batch scoring does
+        from mlops.feature_store.batch_join import BatchFeatureJoin
+        from mlops.plan.features import view_params
+
+        frame = BatchFeatureJoin(view_params(project), project.spec.data.timestamp, project.base_dir, "--data")(frame)
     return project, frame, check_data(project, frame, version=version)
 
 

@@ -1,5 +1,5 @@
-"""Feature views for batch scoring: the rows to score get each view's features as of their time, with
-the same point-in-time join that built the training set (no train/serve skew between batch and training).
+"""Feature views for batch scoring and data checks: the rows get each view's features as of their time,
+with the same point-in-time join that built the training set (no train/serve skew between them).
 
 A row is scored as of its own time when the input has the labels' time column (`data.timestamp`), else as
 of now (the latest values within each view's TTL). Features the input already carries are kept as given.
@@ -17,8 +17,9 @@ AS_OF = "__mlops_as_of__"  # the time column added for rows that carry none
 class BatchFeatureJoin:
     """Joins the plan's views onto batches of input rows; the views are read once, on first use."""
 
-    def __init__(self, views: list[dict[str, Any]], timestamp: Optional[str], base_dir: str | Path):
-        self.views, self.timestamp, self.base_dir = views, timestamp, Path(base_dir)
+    def __init__(self, views: list[dict[str, Any]], timestamp: Optional[str], base_dir: str | Path,
+                 field: str = "serving.batch.input"):
+        self.views, self.timestamp, self.base_dir, self.field = views, timestamp, Path(base_dir), field
         self._frames: Optional[list[Any]] = None
 
     def supplied(self, columns: list[str]) -> list[str]:
@@ -38,7 +39,7 @@ class BatchFeatureJoin:
         needed = [v for v in self.views if any(f in missing for f in v["features"])]
         lacking = sorted({v["key"] for v in needed} - set(frame.columns))
         if lacking:
-            raise DataError(Problem("serving.batch.input", f"input lacks the entity key columns {lacking}",
+            raise DataError(Problem(self.field, f"input lacks the entity key columns {lacking}",
                                     hint=f"the model's features {missing} come from feature views joined by key"))
         if self._frames is None:
             self._frames = read_views(self.views, self.base_dir)

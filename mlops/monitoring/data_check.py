@@ -46,7 +46,7 @@ def check_data(project: Any, frame: Any, *, version: str | None = None) -> DataC
         raise DataError(Problem("validation", f"model {spec.name} v{bundle.meta['registered_version']} was trained "
                                               "without a data profile", hint="retrain it with this version of mlops"))
     severities = validation.on_violation.model_dump()
-    allowed = tuple(c for c in (spec.data.target, spec.data.id_column, spec.data.timestamp) if c)
+    allowed = tuple(c for c in (spec.data.target, spec.data.id_column, spec.data.timestamp, *spec.data.entity_keys) if c)
     report = check_batch(frame, bundle.monitoring.profile, severities,
                          null_tolerance=validation.null_fraction_tolerance, allowed_extra=allowed)
     result = DataCheck(spec.name, bundle.meta["registered_version"], report)

@@ -48,6 +48,12 @@ def test_batch_scoring_joins_the_views_as_of_each_rows_time(ray_local, tracking_
     bundle = api.load_model("churn_features", uri=tracking_uri)
     assert scored["prediction"].tolist() == bundle.predict(joined[bundle.input_columns]).tolist()
 
+    # `mlops check` joins the views the same way: the checked rows carry the model's inputs, and the keys
+    # and label times are not "unexpected columns".
+    _, checked, result = api.check(spec, [], str(tmp_path / "rows.csv"))
+    assert set(bundle.input_columns) <= set(checked.columns)
+    assert not [a for a in result.report.anomalies if a.kind in ("missing_column", "unexpected_column")], result.to_dict()
+
     rows[["customer_id"]].to_csv(tmp_path / "keys.csv", index=False)  # no time: scored as of now
     out = CliRunner().invoke(app, ["predict", str(spec), "--batch", "--input", str(tmp_path / "keys.csv"),
                                    "--output", str(tmp_path / "now.parquet")])
