@@ -42,9 +42,11 @@ def label_datatype(classes: Optional[list[Any]], task: str) -> str:
 
 
 def model_metadata(name: str, version: str, input_schema: list[dict[str, Any]], task: str,
-                   classes: Optional[list[Any]]) -> dict[str, Any]:
-    """GET /v2/models/{name}: one input tensor per feature column, with its datatype, and the outputs."""
+                   classes: Optional[list[Any]], entity_keys: Sequence[str] = ()) -> dict[str, Any]:
+    """GET /v2/models/{name}: one input tensor per feature column, with its datatype, then the entity keys
+    an endpoint reading the online feature store takes (BYTES: keys may be numbers or text), and the outputs."""
     inputs = [tensor_metadata(c["name"], DATATYPES.get(c["type"], "BYTES"), [-1]) for c in input_schema]
+    inputs += [tensor_metadata(key, "BYTES", [-1]) for key in entity_keys]
     outputs = [tensor_metadata("predict", label_datatype(classes, task), [-1])]
     if task == "classification" and classes:
         outputs.append(tensor_metadata("proba", "FP64", [-1, len(classes)]))

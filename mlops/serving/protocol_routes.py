@@ -98,12 +98,13 @@ class ProtocolRoutes:
         return {"name": "mlops", "version": version("mlops"), "extensions": ["binary_tensor_data"]}
 
     async def v2_model(self, model_name: str, model_version: Optional[str] = None):
-        """Open Inference Protocol model metadata: one input tensor per feature column, with its datatype."""
+        """Open Inference Protocol model metadata: one input tensor per feature column (and entity key), with its datatype."""
         unknown = self.unknown_model(model_name, model_version)
         if unknown:
             return JSONResponse(unknown, status_code=404)
         meta, config = self.replica.metadata(), self.endpoint_config
-        return open_inference.model_metadata(config.name, meta["version"], config.input_schema, meta["task"], meta["classes"])
+        return open_inference.model_metadata(config.name, meta["version"], config.input_schema, meta["task"], meta["classes"],
+                                             config.entity_keys)
 
     async def v2_model_ready(self, model_name: str, model_version: Optional[str] = None):
         """Open Inference Protocol model readiness (open, without auth, as /readyz)."""

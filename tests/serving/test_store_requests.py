@@ -87,6 +87,15 @@ def test_a_request_with_only_the_key_is_filled_from_the_store_on_every_route(cli
     assert client.replica.seen == [[[5, "pro", 12]]] * 4  # the model's column order
 
 
+def test_v2_model_metadata_lists_the_entity_key_beside_the_features(store_path):
+    from mlops.serving.open_inference import model_metadata
+
+    config = EndpointConfig(name="churn", tracking_uri="sqlite://", route="/churn", version="1", input_schema=SCHEMA,
+                            feature_views=VIEWS, online_store=str(store_path))
+    meta = model_metadata("churn", "1", SCHEMA, "classification", [0, 1], config.entity_keys)
+    assert [t["name"] for t in meta["inputs"]] == [c["name"] for c in SCHEMA] + ["customer_id"]
+
+
 def test_values_sent_win_stale_values_are_missing_and_take_the_defaults(client):
     response = client.post("/predict", json={"rows": [{"customer_id": 1, "sessions": 2.0}, {"customer_id": 2},
                                                       {"customer_id": "3", "tenure": 1.0}, {"sessions": 1.0, "plan": "x", "tenure": 4.0},
