@@ -173,6 +173,20 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
             self.add_api_route(f"{path}/ready", self.v2_model_ready, methods=["GET"],
                                responses={**documented_errors(404, body=ProtocolError), 503: {"description": "no model loaded yet"}})
 
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's description, with the V2 routes' `model_name` documented as the one model served, so
+        clients and generators (schemathesis) reach the model instead of its 404. (Not the version: a hot
+        swap changes it while this description stays.)"""
+        if self.openapi_schema is None:
+            schema = super().openapi()
+            served = {"model_name": [self.endpoint_config.name]}
+            for item in schema.get("paths", {}).values():
+                for operation in item.values():
+                    for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                        if parameter.get("in") == "path" and parameter.get("name") in served:
+                            parameter["schema"] = {**parameter.get("schema", {}), "enum": served[parameter["name"]]}
+        return self.openapi_schema
+
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         """The checks above, then the scoring POSTs here and everything else through FastAPI."""
         if scope["type"] == "http":

@@ -116,6 +116,7 @@ def test_registered_model_predicts_like_the_trained_one(ray_local, tracking_uri,
 
 @pytest.mark.reliability  # a fault injected; listed in docs/reliability.md
 def test_tampered_artifact_is_refused(ray_local, tracking_uri, example):
+    """A registered bundle changed on disk after registration: loading it is refused before anything is unpickled."""
     from pathlib import Path
     from urllib.parse import urlparse
 

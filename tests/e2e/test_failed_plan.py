@@ -31,6 +31,7 @@ def _processes_mentioning(text: str) -> list[str]:
 
 @pytest.mark.reliability  # a fault injected; listed in docs/reliability.md
 def test_a_fit_error_inside_ray_is_a_message_and_leaves_nothing_running(example, tmp_path):
+    """A user error raised inside a Ray task (the estimator refuses its parameters at fit): exit 2 with the message, no Ray crash output, and no process of that Ray left."""
     spec = example("iris") / "spec.yaml"
     # Valid parameters one by one (validate passes them), refused together by the estimator's fit, in the
     # `train` task while `profile` may still run beside it.

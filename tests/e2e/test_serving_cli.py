@@ -74,12 +74,15 @@ def test_apply_online_then_status_predict_promote_stop(tmp_path, example):
         httpx.get(f"http://127.0.0.1:{port}/iris/healthz", timeout=2)
 
 
-def test_serve_in_foreground_stops_cleanly_on_ctrl_c(tmp_path, example, tracking_uri):
+def test_serve_in_foreground_stops_cleanly_on_ctrl_c(tmp_path, example, tracking_uri, ray_local):
+    from mlops import api
+
     spec = example("iris") / "online.yaml"
     port = stable_port()
     over = [f"serving.online.port={port}", f"tracking.uri={tracking_uri}", "serving.mode=online", "~serving.batch"]
-    assert cli("apply", str(spec), *over, "~serving.online", "serving.mode=batch", "+serving.batch={input: 'sklearn:iris'}",
-               cwd=tmp_path).returncode == 0  # register a model without deploying it
+    # Register a model without deploying it (in this process, on the session's Ray: the command under test
+    # is `serve`, which starts its own).
+    api.apply(spec, [*over, "~serving.online", "serving.mode=batch", "+serving.batch={input: 'sklearn:iris'}"])
     proc = subprocess.Popen([sys.executable, "-m", "mlops.cli", "serve", str(spec), *over], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

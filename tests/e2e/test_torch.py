@@ -149,6 +149,7 @@ def test_torch_on_two_workers_end_to_end(ray_local, tracking_uri, example):
 @pytest.mark.slow
 @pytest.mark.reliability  # a fault injected; listed in docs/reliability.md
 def test_worker_failure_resumes_from_the_last_checkpoint(ray_local, tracking_uri, example, monkeypatch):
+    """A Ray Train worker fails mid-training: the run restarts from its last checkpoint and finishes with every epoch."""
     monkeypatch.setenv("MLOPS_TEST_FAIL_AT_EPOCH", "2")
     spec = example("tabular-torch") / "spec.yaml"
     result = api.apply(spec, [*FAST, "model.training.epochs=4", "~model.training.early_stopping", "hardware.max_failures=1"])
