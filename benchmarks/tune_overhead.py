@@ -103,9 +103,9 @@ def main(n: int = 16, rounds: int = 3) -> None:
     spec.write_text(SPEC.format(n=n, db=tmp / "mlflow.db"))
     project = api.load(spec)
     plan = compile_plan(project)
-    loaded = load.run(plan.node("load").params)
-    features = featurize.run(loaded, plan.node("featurize").params)
-    split = split_stage.run(features, plan.node("split").params)
+    loaded = load.run(plan.node("load").call_params())
+    features = featurize.run(loaded, plan.node("featurize").call_params())
+    split = split_stage.run(features, plan.node("split").call_params())
     data = (split.X_train, split.y_train)
 
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR")

@@ -10,7 +10,8 @@ from typing import Any
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 
 
-def _kind(series: Any) -> str:
+def column_kind(series: Any) -> str:
+    """A column's kind as the input schema records it: boolean, integer, number or string."""
     import pandas as pd
 
     if pd.api.types.is_bool_dtype(series):
@@ -25,7 +26,7 @@ def _kind(series: Any) -> str:
 def column_schema(series: Any, categorical: bool, max_categories: int = 1000) -> dict[str, Any]:
     """What a column is: name, dtype kind, whether it had nulls, and the categorical domain. The model's
     input schema (recorded with each version) is this, for every input column."""
-    kind = _kind(series)
+    kind = column_kind(series)
     schema: dict[str, Any] = {"name": str(series.name), "type": kind, "nullable": bool(series.isna().any()),
                               "categorical": categorical}
     if categorical:

@@ -5,21 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-_FEAST_TYPES = {"int": "Int64", "float": "Float64", "bool": "Bool", "str": "String", "datetime": "UnixTimestamp"}
+_FEAST_TYPES = {"boolean": "Bool", "integer": "Int64", "number": "Float64", "string": "String"}
 
 
-def _feast_type(dtype: Any) -> str:
+def _feast_type(column: Any) -> str:
+    """Feast's type for a view column: the input schema's kind of it (one owner), or a timestamp."""
     import pandas as pd
 
-    if pd.api.types.is_bool_dtype(dtype):
-        return "Bool"
-    if pd.api.types.is_integer_dtype(dtype):
-        return "Int64"
-    if pd.api.types.is_float_dtype(dtype):
-        return "Float64"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
+    from mlops.detectors.column_profile import column_kind
+
+    if pd.api.types.is_datetime64_any_dtype(column):
         return "UnixTimestamp"
-    return "String"
+    return _FEAST_TYPES[column_kind(column)]
 
 
 def _parquet_path(view: dict[str, Any], base_dir: Path, out_dir: Path, frame: Any) -> str:
@@ -59,7 +56,7 @@ def export_feast(project_name: str, spec_entities: list[Any], views: list[dict[s
     for view in views:
         loaded = read_view(view, base)
         path = _parquet_path(view, base, out, loaded.frame)
-        fields = ", ".join(f"Field(name={f!r}, dtype={_feast_type(loaded.frame[f].dtype)})" for f in view["features"])
+        fields = ", ".join(f"Field(name={f!r}, dtype={_feast_type(loaded.frame[f])})" for f in view["features"])
         ttl = f"timedelta(seconds={int(view['ttl_s']) if float(view['ttl_s']).is_integer() else view['ttl_s']})" if view["ttl_s"] is not None else "timedelta(0)"  # 0: no limit
         lines += [f"{view['name']}_source = FileSource(name={view['name'] + '_source'!r}, path={path!r}, "
                   f"timestamp_field={view['timestamp']!r})",
