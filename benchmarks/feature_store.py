@@ -139,38 +139,10 @@ ENDPOINT_REQUESTS = {1: 300, 32: 2000}  # per round
 ENDPOINT_ROUNDS = 5
 
 
-async def load(url: str, payloads: list[bytes], concurrency: int, total: int) -> dict:
-    """`total` one-row POSTs cycling through `payloads`, `concurrency` at a time (after a warm-up)."""
-    import asyncio
-    import statistics
-
-    import aiohttp
-
-    latencies: list[float] = []
-    errors = 0
-    sem = asyncio.Semaphore(concurrency)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-        async def one(payload: bytes) -> None:
-            nonlocal errors
-            async with sem:
-                start = time.perf_counter()
-                async with session.post(url, data=payload, headers={"content-type": "application/json"}) as r:
-                    await r.read()
-                    errors += r.status != 200
-                latencies.append((time.perf_counter() - start) * 1000)
-
-        await asyncio.gather(*(one(payloads[i % len(payloads)]) for i in range(min(50, total))))
-        latencies.clear()
-        start = time.perf_counter()
-        await asyncio.gather(*(one(payloads[i % len(payloads)]) for i in range(total)))
-        wall = time.perf_counter() - start
-    latencies.sort()
-    return {"rps": total / wall, "p50": statistics.median(latencies), "p99": latencies[int(0.99 * len(latencies)) - 1],
-            "errors": errors}
-
-
 def endpoint_figures() -> None:
     """The churn-features endpoint answering key-only rows (filled from the store) vs full rows."""
+    from http_load import post_load
+
     import asyncio
     import json
     import os
@@ -221,7 +193,7 @@ def endpoint_figures() -> None:
         for concurrency, total in ENDPOINT_REQUESTS.items():
             order = (("store", key_only), ("full", full))
             for name, payloads in order if round_ % 2 == 0 else order[::-1]:  # neither always goes first
-                figures[name][concurrency].append(asyncio.run(load(url, payloads, concurrency, total)))
+                figures[name][concurrency].append(asyncio.run(post_load(url, payloads, concurrency, total)))
     serve.shutdown()
     ray.shutdown()
 

@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -52,31 +51,11 @@ tracking: {uri: "sqlite:///DIR/mlflow.db"}
 
 
 async def load(url: str, concurrency: int, total: int) -> dict:
-    import aiohttp
+    """The route's one-row payload (by the URL's last segment), `total` times at `concurrency`."""
+    from http_load import post_load
 
-    latencies: list[float] = []
-    errors = 0
     route = url.rsplit("/", 1)[-1]
-    payload = json.dumps(PAYLOADS[route] if route in PAYLOADS else ROW).encode()
-    sem = asyncio.Semaphore(concurrency)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
-        async def one(payload: bytes) -> None:
-            nonlocal errors
-            async with sem:
-                start = time.perf_counter()
-                async with session.post(url, data=payload, headers={"content-type": "application/json"}) as r:
-                    await r.read()
-                    errors += r.status != 200
-                latencies.append((time.perf_counter() - start) * 1000)
-
-        await asyncio.gather(*(one(payload) for _ in range(min(50, total))))  # warm-up
-        latencies.clear()
-        start = time.perf_counter()
-        await asyncio.gather(*(one(payload) for _ in range(total)))
-        wall = time.perf_counter() - start
-    latencies.sort()
-    return {"rps": total / wall, "p50": statistics.median(latencies), "p99": latencies[int(0.99 * len(latencies)) - 1],
-            "errors": errors}
+    return await post_load(url, [json.dumps(PAYLOADS[route] if route in PAYLOADS else ROW).encode()], concurrency, total)
 
 
 def run_mode(mode: str) -> dict:
