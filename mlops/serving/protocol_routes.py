@@ -22,6 +22,9 @@ class ProtocolRoutes:
     endpoint_config: EndpointConfig
     request_model: type
     replica: Any
+    input_columns: list[str]  # the config's derived lists, computed once (they are read on every request)
+    entity_keys: list[str]
+    other_fields: list[str]  # the row's fields beside the input columns: id column, entity keys, target
 
     async def score(self, parse: Callable[[], Parsed], route: str, render: Callable[[dict, Parsed], Any],
                     refuse: Callable[..., Any]) -> tuple[int, Any]:
@@ -47,7 +50,7 @@ class ProtocolRoutes:
         config = self.endpoint_config
         return await self.score(
             lambda: mlflow_scoring.parse_invocation(raw, content_type.decode("latin-1"), config.input_schema, config.id_column,
-                                                    config.entity_keys),
+                                                    self.entity_keys),
             "invocations", lambda answer, _: mlflow_scoring.invocation_answer(answer), mlflow_scoring.invocation_error)
 
     async def infer_answer(self, raw: bytes, headers: dict, model: str, version: Optional[str]) -> tuple[int, Any]:
@@ -59,8 +62,8 @@ class ProtocolRoutes:
         request: list[open_inference.InferRequest] = []
 
         def parse() -> Parsed:
-            request.append(open_inference.parse_infer(raw, headers.get(b"inference-header-content-length"), config.columns,
-                                                      config.id_column, config.row_fields[len(config.columns):]))
+            request.append(open_inference.parse_infer(raw, headers.get(b"inference-header-content-length"), self.input_columns,
+                                                      config.id_column, self.other_fields))
             return request[0].parsed
 
         return await self.score(parse, "infer", lambda answer, _: open_inference.infer_answer(

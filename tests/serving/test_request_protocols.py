@@ -6,9 +6,10 @@ import json
 import struct
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from mlops.serving.mlflow_scoring import parse_invocation
-from mlops.serving.open_inference import infer_answer, model_metadata, parse_infer
+from mlops.serving.open_inference import infer_answer, model_metadata, parse_infer, tensor_values
 from mlops.serving.request_input import RequestError, validate
 from mlops.serving.schema import request_model
 
@@ -144,3 +145,24 @@ def test_predict_rows_take_the_id_column_and_nulls_where_imputed():
     assert "imputation" in schema["x"]["description"] and "echoed" in schema["user"]["description"]
     with pytest.raises(Exception, match="n"):
         MODEL.model_validate({"rows": [{"x": 1.0, "n": None, "city": None}]})
+
+
+JSON_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False), st.text(max_size=3))
+TENSORS = st.fixed_dictionaries(
+    {"name": st.sampled_from(["x", "n", 3]), "datatype": st.sampled_from(["FP64", "INT64", "BYTES", "FP8", None]),
+     "shape": st.one_of(st.lists(st.integers(0, 3), min_size=1, max_size=3), st.just([1.0]), st.just("2")),
+     "data": st.one_of(JSON_VALUES, st.lists(st.one_of(JSON_VALUES, st.lists(JSON_VALUES, max_size=2)), max_size=4))},
+    optional={"parameters": st.just({})})
+
+
+@settings(max_examples=400, deadline=None)
+@given(TENSORS)
+def test_v2_column_fast_path_takes_and_refuses_what_the_checked_path_does(tensor):
+    """Standard JSON's common tensor skips the field-by-field checks; the values (or the refusal) are the same."""
+    def outcome(strict):
+        try:
+            return tensor_values(tensor, 0, b"", 0, strict)
+        except RequestError as exc:
+            return exc.details
+
+    assert outcome(True) == outcome(False)
