@@ -94,28 +94,44 @@ def fill_rows(rows: list[dict[str, Any]], store: OnlineStore, views: list[dict[s
     """Request rows with every view feature they lack (absent or null) filled from the store by entity key,
     one read per view. Stale values count as missing; missing ones take the view's defaults, else
     UnknownEntity. Null counts as not sent, so a request model's unset optional fields can be passed as is."""
+    filled = fill_requests([rows], store, views, as_of_ns)[0]
+    if isinstance(filled, MlopsError):
+        raise filled
+    return filled
+
+
+def fill_requests(requests: list[list[dict[str, Any]]], store: OnlineStore, views: list[dict[str, Any]],
+                  as_of_ns: int | None = None) -> list[list[dict[str, Any]] | MlopsError]:
+    """fill_rows for several requests at once (an endpoint's batch): one store read per view for all their
+    keys. Each request gets its filled rows, or its own error naming its first row the store cannot fill
+    (MissingEntityKey, UnknownEntity), which leaves the other requests' rows filled."""
+    from mlops.feature_store.online_store import entity_text
+
     now = time.time_ns() if as_of_ns is None else as_of_ns
-    filled = [dict(row) for row in rows]
+    filled: list[Any] = [[dict(row) for row in rows] for rows in requests]
     for view in views:
         key, features = view["key"], view["features"]
-        needing = [i for i, row in enumerate(filled) if any(row.get(f) is None for f in features)]
+        needing = [(q, i) for q, rows in enumerate(filled) if isinstance(rows, list)
+                   for i, row in enumerate(rows) if any(row.get(f) is None for f in features)]
+        for q, i in needing:
+            if isinstance(filled[q], list) and filled[q][i].get(key) is None:
+                filled[q] = MissingEntityKey(key, view["name"], i)
+        needing = [(q, i) for q, i in needing if isinstance(filled[q], list)]
         if not needing:
             continue
-        for i in needing:
-            if filled[i].get(key) is None:
-                raise MissingEntityKey(key, view["name"], i)
-        from mlops.feature_store.online_store import entity_text
-
-        stored = store.read(view["name"], [filled[i][key] for i in needing])
-        for i in needing:
-            row = filled[i]
+        stored = store.read(view["name"], list({entity_text(filled[q][i][key]): filled[q][i][key] for q, i in needing}.values()))
+        for q, i in needing:
+            if not isinstance(filled[q], list):
+                continue  # an earlier row of this request was refused
+            row = filled[q][i]
             found = stored.get(entity_text(row[key]))
             status = _usable(found, view, now)
             lacking = [f for f in features if row.get(f) is None]
             if status != "ok" and any(view["defaults"].get(f) is None for f in lacking):
                 reason = "no row" if status == "missing" else f"only a value older than the TTL ({view['ttl_s']:g}s)" \
                     if found is not None and found.event_ns <= now else "no row at or before now"
-                raise UnknownEntity(key, row[key], view["name"], reason, i)
+                filled[q] = UnknownEntity(key, row[key], view["name"], reason, i)
+                continue
             values = _features(found, view, status)
             for f in lacking:
                 row[f] = values[f]

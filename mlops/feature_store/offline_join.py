@@ -13,7 +13,7 @@ and one `searchsorted` of the (sorted) labels find every match; no Python loop o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Iterable, Optional
 
 
 @dataclass
@@ -115,6 +115,45 @@ def _match(label_codes, label_ns, view_codes, view_ns, ttl_s):
     return row, found
 
 
+def match_part(label_codes, label_ns, view_codes, view_ns, ttl_s):
+    """_match of one partition's rows (a Ray task's work in a partitioned join); an empty side matches nothing."""
+    import numpy as np
+
+    if len(view_codes) == 0 or len(label_codes) == 0:
+        return np.zeros(len(label_codes), dtype=np.int64), np.zeros(len(label_codes), dtype=bool)
+    return _match(label_codes, label_ns, view_codes, view_ns, ttl_s)
+
+
+def _split(codes, partitions: int):
+    """Row indices of each partition (entity code modulo `partitions`; a missing key's -1 lands in the last)."""
+    import numpy as np
+
+    part = (codes % partitions).astype(np.min_scalar_type(partitions))  # small ints: numpy radix-sorts them
+    order = np.argsort(part, kind="stable")
+    bounds = np.searchsorted(part[order], np.arange(partitions + 1))
+    return [order[bounds[p]:bounds[p + 1]] for p in range(partitions)]
+
+
+def match_partitioned(label_codes, label_ns, view_codes, view_ns, ttl_s, partitions: int = 1,
+                      map_parts: Callable[..., Iterable] = map):
+    """_match, with the entities split into `partitions` disjoint sets matched independently through
+    `map_parts(match_part, *argument lists)` (the builtin map, or one Ray task per partition), then put
+    back in place: a label only ever matches rows of its own entity, so the rows out are the same."""
+    import numpy as np
+
+    if partitions <= 1:
+        return match_part(label_codes, label_ns, view_codes, view_ns, ttl_s)
+    label_parts, view_parts = _split(label_codes, partitions), _split(view_codes, partitions)
+    results = map_parts(match_part, [label_codes[i] for i in label_parts], [label_ns[i] for i in label_parts],
+                        [view_codes[i] for i in view_parts], [view_ns[i] for i in view_parts], [ttl_s] * partitions)
+    row, found = np.zeros(len(label_codes), dtype=np.int64), np.zeros(len(label_codes), dtype=bool)
+    for labels_at, views_at, (part_row, part_found) in zip(label_parts, view_parts, results):
+        if len(views_at):
+            row[labels_at] = views_at[part_row]
+        found[labels_at] = part_found
+    return row, found
+
+
 def _codes(view_keys, label_keys):
     """Entity keys as int codes shared by both sides (-1 for a missing key)."""
     import numpy as np
@@ -145,8 +184,10 @@ def _column(values: Any, row, found, default: Any):
     return taken.where(mask)  # numbers become float with NaN, as pandas and Feast's offline store do
 
 
-def point_in_time_join(labels: Any, label_timestamp: str, views: list[ViewFrame]) -> Any:
-    """`labels` (same rows, same order) with every view's features as of each row's `label_timestamp`."""
+def point_in_time_join(labels: Any, label_timestamp: str, views: list[ViewFrame], partitions: int = 1,
+                       map_parts: Callable[..., Iterable] = map) -> Any:
+    """`labels` (same rows, same order) with every view's features as of each row's `label_timestamp`;
+    the matching split over `partitions` sets of entities, run through `map_parts` (match_partitioned)."""
     import numpy as np
     import pandas as pd
 
@@ -159,7 +200,7 @@ def point_in_time_join(labels: Any, label_timestamp: str, views: list[ViewFrame]
             row, found = np.zeros(len(out), dtype=np.int64), np.zeros(len(out), dtype=bool)
         else:
             view_codes, label_codes = _codes(frame[view.key], out[view.key])
-            row, found = _match(label_codes, label_ns, view_codes, view_ns, view.ttl_s)
+            row, found = match_partitioned(label_codes, label_ns, view_codes, view_ns, view.ttl_s, partitions, map_parts)
         for feature in view.features:
             out[feature] = _column(frame[feature].to_numpy(), row, found, view.defaults.get(feature)).to_numpy()
     return out

@@ -43,4 +43,5 @@ def join_node(project: Any, code: dict[str, str]) -> Node:
     params = {"timestamp": spec.data.timestamp, "entity_keys": list(spec.data.entity_keys),
               "views": view_params(project), "code": code}
     return Node("join_features", "join_features", ["load"], params, {"CPU": 1.0},
-                runtime={"base_dir": str(Path(project.base_dir).resolve())})
+                runtime={"base_dir": str(Path(project.base_dir).resolve()),
+                         "partitions": spec.features.join_partitions})  # how, not what: the rows out are the same

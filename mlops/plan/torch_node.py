@@ -29,7 +29,7 @@ def torch_train_node(spec: Any, base_dir: Path) -> Node:
         checkpoint_dir = Path(base_dir) / checkpoint_dir
     params: dict[str, Any] = {
         "model": spec.model.model_dump(mode="json"),
-        "features": spec.features.model_dump(mode="json"),
+        "features": spec.features.as_params(),
         "workers": hw.workers,
         "resources_per_worker": per_worker,
         "use_gpu": use_gpu,

@@ -64,7 +64,7 @@ def tune_nodes(spec, base_dir: Path, train: Node) -> list[Node]:
     space = resolved_space(spec)
     trials = tuning.trials()
     tune = Node("tune", "tune", ["featurize", "split"], {
-        "model": spec.model.model_dump(mode="json"), "features": spec.features.model_dump(mode="json"),
+        "model": spec.model.model_dump(mode="json"), "features": spec.features.as_params(),
         "tuning": tuning.model_dump(mode="json", exclude={"search_space"}), "space": space,
         "metric": metric, "mode": "max" if METRICS[metric].greater_is_better else "min", "trials": trials,
         "search": tuning.search, "scheduler": tuning.scheduler,

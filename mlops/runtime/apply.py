@@ -214,7 +214,7 @@ def _log_run_inputs(registry: Any, run_id: str, project: Project, plan: Plan) ->
     spec = project.spec
     registry.log_params(run_id, flatten({"model": spec.model.model_dump(mode="json"),
                                          "data.split": spec.data.split.model_dump(mode="json"),
-                                         "features": spec.features.model_dump(mode="json")}))
+                                         "features": spec.features.as_params()}))
     registry.log_text(run_id, project.resolved_yaml(), "spec/resolved_spec.yaml")
     registry.log_text(run_id, plan.to_json(), "spec/plan.json")
     tags = {f"version.{k}": v for k, v in package_versions().items()}

@@ -38,7 +38,7 @@ class Endpoint:
 
     def __init__(self, config: EndpointConfig, monitor: Any = None) -> None:
         self.config = config
-        self.columns = config.columns
+        self.columns, self.row_fields = config.columns, config.row_fields
         self.serving: tuple = (None, None, None)  # (bundle, forest fast path or None, version)
         self.observers: list = []  # callables(frame, predictions, proba, version), e.g. monitoring windows
         self.monitor = monitor  # handle of the app's monitor deployment (None without one)
@@ -154,9 +154,26 @@ class Endpoint:
         return self._score(requests)
 
     def _score(self, requests: list[list[list[Any]]]) -> list[Any]:
-        """Each request's answer tuple, or the exception that request alone must get. One model call
-        for all; if it fails, one per request, so a bad request fails alone (Serve's batching would
-        hand one exception to every request in the batch)."""
+        """Each request's answer tuple, or the exception that request alone must get. With the online
+        store, the requests' rows are filled first, with one store read per view for the whole batch (per
+        request, the reads cost more than the model call); a row the store cannot fill refuses its own
+        request only."""
+        if self.store is None:
+            return self._score_rows(requests)
+        from mlops.feature_store.lookup import fill_requests
+
+        names, columns = self.row_fields, self.columns
+        outcomes: list[Any] = [store_refusal(o) if isinstance(o, Exception) else [[row[c] for c in columns] for row in o]
+                               for o in fill_requests([[dict(zip(names, row)) for row in rows] for rows in requests],
+                                                      self.store, self.views)]
+        ready = [k for k, outcome in enumerate(outcomes) if not isinstance(outcome, Exception)]
+        for k, answer in zip(ready, self._score_rows([outcomes[k] for k in ready]) if ready else []):
+            outcomes[k] = answer
+        return outcomes
+
+    def _score_rows(self, requests: list[list[list[Any]]]) -> list[Any]:
+        """_score of model input rows: one model call for all; if it fails, one per request, so a bad
+        request fails alone (Serve's batching would hand one exception to every request in the batch)."""
         bundle, fast, version = self.serving
         try:
             computed = infer(bundle, fast, requests)
@@ -165,7 +182,7 @@ class Endpoint:
                 return [refusal(bundle, requests[0], exc)]
             out: list[Any] = []
             for rows in requests:
-                out.extend(self._score([rows]))
+                out.extend(self._score_rows([rows]))
             return out
         return self._account(requests, version, computed)
 
@@ -196,7 +213,7 @@ class Endpoint:
 
     def _account(self, requests: list[list[list[Any]]], version: str, computed: tuple) -> list[tuple]:
         """Metrics, monitoring window and observers for one model call (on the event loop), then each
-        request's share of the answers."""
+        request's share of the answers, and its rows as scored."""
         frame, labels, proba, scores, flags = computed
         delta = self.delta
         if scores is not None:
@@ -214,15 +231,15 @@ class Endpoint:
         for rows in requests:
             stop = start + len(rows)
             out.append((labels[start:stop], None if proba is None else proba[start:stop], version,
-                        None if scores is None else (scores[start:stop], flags[start:stop])))
+                        None if scores is None else (scores[start:stop], flags[start:stop]), rows))
             start = stop
         return out
 
     def request_rows(self, body: Any) -> tuple[list[list[Any]], Optional[list[Any]]]:
-        """A validated request as model input: its rows' values in the model's column order (features the
-        request leaves out filled from the online store by entity key, when the endpoint has one), and the
-        rows' ids (None when no row carries the id column). Every route's request becomes model input here,
-        and nowhere else. Raises UnknownEntity (404) or MissingEntityKey (422) from the store's lookup."""
+        """A validated request as model input: its rows' values in the model's column order, and the rows'
+        ids (None when no row carries the id column). Every route's request becomes model input here, and
+        nowhere else. With the online store, the rows keep every field (EndpointConfig.row_fields' order):
+        the batch fills what they lack by entity key (_score)."""
         width = len(self.columns)
         values = [list(row.__dict__.values()) for row in body.rows]  # in EndpointConfig.row_fields' order
         ids = None
@@ -230,11 +247,7 @@ class Endpoint:
             ids = [row[width] for row in values]
             ids = ids if any(i is not None for i in ids) else None
         if self.store is not None:
-            from mlops.feature_store.lookup import fill_rows
-
-            names = self.config.row_fields
-            filled = fill_rows([dict(zip(names, row)) for row in values], self.store, self.views)
-            return [[row[c] for c in self.columns] for row in filled], ids
+            return values, ids
         return [row[:width] for row in values], ids
 
     async def answer(self, body: Any, route: str = "predict") -> dict[str, Any]:
@@ -243,13 +256,9 @@ class Endpoint:
         started = time.perf_counter()
         self._ensure_flusher()
         self.metrics.request(route)
+        values, ids = self.request_rows(body)
         try:
-            rows, ids = self.request_rows(body)
-        except (UnknownEntity, MissingEntityKey) as exc:
-            self.count_error("validation")
-            raise store_refusal(exc) from None
-        try:
-            labels, proba, version, outliers = await self._predict(rows)
+            labels, proba, version, outliers, rows = await self._predict(values)
         except RowRefused:
             self.count_error("validation")
             raise

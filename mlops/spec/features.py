@@ -1,7 +1,7 @@
 """`features`: which columns are features and how they are preprocessed (fitted on the train split only)."""
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
@@ -68,6 +68,10 @@ class FeaturesSpec(StrictModel):
                                           "data.entity_keys) and materialized to the online store")
     online_store: Optional[str] = Field(
         None, description="the online store's SQLite file, relative to the spec (default .mlops/feature_store.db)")
+    join_partitions: Union[Literal["auto"], Annotated[int, Field(ge=1)]] = Field(
+        "auto", description="the point-in-time join's matching split by entity into this many Ray tasks (auto: one "
+                            "per CPU of the cluster once labels and view rows reach 2M, else one); the rows out are "
+                            "the same either way")
 
     @model_validator(mode="after")
     def _views_name_known_entities(self):
@@ -91,6 +95,11 @@ class FeaturesSpec(StrictModel):
                                                                  f"'{seen[feature]}' (joined columns must be unique)")
                 seen[feature] = view.name
         return self
+
+    def as_params(self) -> dict:
+        """The section as node params (featurize, train, tune): everything but join_partitions, which
+        changes how the join is spread, not what any node computes (so it never reruns one)."""
+        return self.model_dump(mode="json", exclude={"join_partitions"})
 
     def entity_key(self, view: FeatureViewSpec) -> str:
         """The key column of a view's entity."""

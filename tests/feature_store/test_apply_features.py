@@ -122,3 +122,22 @@ def test_the_endpoint_fills_requests_from_the_online_store(ray_local, tracking_u
         assert "customer_id" in row["properties"]
     finally:
         serve.delete("churn_features")
+
+
+def test_a_partitioned_join_runs_one_ray_task_per_partition_and_gives_the_same_rows(ray_local, example):
+    import pandas as pd
+
+    from mlops.feature_store.offline_join import ViewFrame, point_in_time_join
+    from mlops.stages.join_features import join_partitions, ray_map
+
+    data = example("churn-features") / "data"
+    labels = pd.read_csv(data / "labels.csv")
+    activity = pd.read_parquet(data / "activity.parquet")
+    view = ViewFrame("customer_activity", activity, "customer_id", "event_time", ["sessions_7d", "spend_30d", "plan"],
+                     30 * 86400, {"sessions_7d": 0})
+    whole = point_in_time_join(labels, "label_time", [view])
+    spread = point_in_time_join(labels, "label_time", [view], 3, ray_map)
+    pd.testing.assert_frame_equal(spread, whole)
+    assert os.getpid() not in ray_map(lambda _: os.getpid(), range(3))  # ray_map's calls run as Ray tasks
+    assert join_partitions("auto", 10**6) == 1  # below AUTO_ROWS
+    assert join_partitions("auto", 10**7) == 2 and join_partitions(5, 10) == 5  # the shared Ray has 2 CPUs

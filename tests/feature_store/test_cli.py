@@ -63,3 +63,5 @@ def test_the_join_node_sits_between_load_and_featurize_and_hashes_the_views_data
     after = {n.id: n.hash for n in api.plan(churn).nodes}
     assert after["load"] == before["load"]
     assert after["join_features"] != before["join_features"] and after["train"] != before["train"]
+    spread = {n.id: n.hash for n in api.plan(churn, ["features.join_partitions=4"]).nodes}
+    assert spread == after  # how the join is spread is not what it computes: nothing reruns

@@ -29,10 +29,11 @@ labels = st.lists(st.tuples(st.integers(0, 5), st.integers(0, 35)), min_size=1, 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
 @given(events=events, labels=labels, ttl_days=st.one_of(st.none(), st.integers(0, 10)),
-       default=st.one_of(st.none(), st.integers(-5, -1)))
-def test_join_matches_a_brute_force_reference(packing, monkeypatch, events, labels, ttl_days, default):
-    """Times packed as offsets (whole days here) or, when those would overflow, as ranks: the same rows
-    as the loop, ties at equal times included (whole days make many)."""
+       default=st.one_of(st.none(), st.integers(-5, -1)), partitions=st.sampled_from([1, 1, 2, 3, 7]))
+def test_join_matches_a_brute_force_reference(packing, monkeypatch, events, labels, ttl_days, default, partitions):
+    """Times packed as offsets (whole days here) or, when those would overflow, as ranks; the entities
+    matched in one set or split into partitions: the same rows as the loop, ties at equal times included
+    (whole days make many)."""
     from mlops.feature_store import offline_join
 
     monkeypatch.setattr(offline_join, "PACK_LIMIT", 2**62 if packing == "offsets" else 0)
@@ -42,10 +43,13 @@ def test_join_matches_a_brute_force_reference(packing, monkeypatch, events, labe
     lab = frame_of([(k, pd.Timestamp("2026-01-01") + pd.Timedelta(days=d)) for k, d in labels], ["key", "at"])
     view = ViewFrame("v", feats, "key", "ts", ["value"], None if ttl_days is None else ttl_days * DAY,
                      {} if default is None else {"value": default})
-    fast = point_in_time_join(lab, "at", [view])
+    fast = point_in_time_join(lab, "at", [view], partitions)
     slow = brute_force_join(lab, "at", [view])
     assert list(fast["key"]) == list(lab["key"])  # same rows, same order
     assert same(fast["value"], slow["value"])
+    if partitions > 1:  # and the same column as one partition gives, dtype included
+        whole = point_in_time_join(lab, "at", [view])["value"]
+        assert fast["value"].dtype == whole.dtype and same(fast["value"], whole)
 
 
 def test_a_row_at_the_label_time_is_included_and_the_last_of_equal_times_wins():

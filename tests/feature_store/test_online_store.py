@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops.feature_store.lookup import MissingEntityKey, UnknownEntity, feature_vector, fill_rows, lookup
+from mlops.feature_store.lookup import MissingEntityKey, UnknownEntity, feature_vector, fill_requests, fill_rows, lookup
 from mlops.feature_store.materialize import materialize, parse_time
 from mlops.feature_store.offline_join import ViewFrame, point_in_time_join
 from mlops.feature_store.online_store import OnlineStore, entity_text
@@ -88,6 +88,20 @@ def test_fill_rows_request_values_win_defaults_fill_and_unknown_keys_are_named(t
     with_defaults = {**view, "defaults": {"sessions": 0, "plan": "none"}}
     assert fill_rows([{"customer_id": 42}], store, [with_defaults], ns(2))[0] == {"customer_id": 42, "sessions": 0,
                                                                                    "plan": "none"}
+
+
+def test_a_batch_of_requests_is_filled_with_one_read_per_view_and_a_bad_key_refuses_only_its_request(tmp_path, store):
+    view = write_view(tmp_path, [(1, 1, 3, "basic"), (2, 1, 5, "pro")])
+    materialize([view], tmp_path, store, end_ns=ns(2))
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)  # SQLite reports each statement it runs
+    out = fill_requests([[{"customer_id": 1}], [{"customer_id": 2}, {"customer_id": 42}], [{"sessions": 1}],
+                         [{"customer_id": 2.0, "sessions": 7}]], store, [view], ns(2))
+    assert len([s for s in statements if s.startswith("SELECT")]) == 1
+    assert out[0] == [{"customer_id": 1, "sessions": 3, "plan": "basic"}]
+    assert isinstance(out[1], UnknownEntity) and out[1].row == 1 and "customer_id=42" in str(out[1])
+    assert isinstance(out[2], MissingEntityKey) and out[2].row == 0
+    assert out[3] == [{"customer_id": 2.0, "sessions": 7, "plan": "pro"}]  # 2.0 and 2 name one entity
 
 
 def test_online_vector_equals_the_offline_one_for_the_same_entity_and_time(tmp_path, store):

@@ -1,6 +1,6 @@
 """Requests filled from the online store (serving.online.features_from_store), in process (no Ray): the
 request schema (store-supplied fields optional, entity keys and the target column accepted), the replica's
-`request_rows` filling rows by key on every route, and the 404/422 each protocol answers for a key the
+the replica's batch filling rows by key on every route, and the 404/422 each protocol answers for a key the
 store cannot serve or a row without one."""
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ class NoMetrics:
 
 
 class RecordingReplica(ReplicaClass):
-    """The real replica (request_rows, answer, error counting) over a model that echoes its input rows."""
+    """The real replica (request_rows, answer, the store fill, error counting) over a model that echoes its input rows."""
 
     def __init__(self, config):
         super().__init__(config)
@@ -43,9 +43,9 @@ class RecordingReplica(ReplicaClass):
     def count_error(self, kind):
         self.errors.append(kind)
 
-    async def _predict(self, rows):
-        self.seen.append(rows)
-        return list(range(len(rows))), None, "1", None
+    def _score_rows(self, requests):  # the model call, after the store filled the rows
+        self.seen.extend(requests)
+        return [(list(range(len(rows))), None, "1", None, rows) for rows in requests]
 
 
 @pytest.fixture
@@ -120,6 +120,16 @@ def test_a_key_the_store_cannot_serve_is_a_404_naming_it_in_each_protocol(client
         {"name": "customer_id", "datatype": "INT64", "shape": [1], "data": [42]}]})
     assert infer.status_code == 404 and infer.json()["error"].startswith("inputs.customer_id.data.0: customer_id=42")
     assert client.replica.seen == [] and client.replica.errors == ["validation"] * 3
+
+
+def test_one_batch_is_filled_together_and_a_key_the_store_cannot_serve_refuses_only_its_request(client):
+    replica = client.replica
+    names = replica.row_fields  # what request_rows hands the batch: every field, in the row model's order
+    row = lambda **fields: [fields.get(name) for name in names]  # noqa: E731
+    outcomes = replica._score([[row(customer_id=1)], [row(customer_id=1), row(customer_id=42)], [row(customer_id=3, tenure=2.0)]])
+    assert outcomes[0][4] == [[5, "pro", 12]] and outcomes[2][4] == [[0, "none", 2.0]]
+    assert outcomes[1].status == 404 and outcomes[1].field == "rows.1.customer_id"
+    assert replica.seen == [[[5, "pro", 12]], [[0, "none", 2.0]]]  # the model scores the others, not the refused one
 
 
 def test_a_row_without_the_key_or_the_features_is_a_422_naming_the_key(client):
