@@ -155,9 +155,9 @@ class Endpoint:
 
     def _score(self, requests: list[list[list[Any]]]) -> list[Any]:
         """Each request's answer tuple, or the exception that request alone must get. With the online
-        store, the requests' rows are filled first, with one store read per view for the whole batch (per
-        request, the reads cost more than the model call); a row the store cannot fill refuses its own
-        request only."""
+        store, the requests' rows are filled first, with one store read per view for the whole batch (read
+        per request, on the event loop before each request joined its batch, they made the batches
+        smaller); a row the store cannot fill refuses its own request only."""
         if self.store is None:
             return self._score_rows(requests)
         from mlops.feature_store.lookup import fill_requests
@@ -236,10 +236,10 @@ class Endpoint:
         return out
 
     def request_rows(self, body: Any) -> tuple[list[list[Any]], Optional[list[Any]]]:
-        """A validated request as model input: its rows' values in the model's column order, and the rows'
-        ids (None when no row carries the id column). Every route's request becomes model input here, and
-        nowhere else. With the online store, the rows keep every field (EndpointConfig.row_fields' order):
-        the batch fills what they lack by entity key (_score)."""
+        """A validated request's rows as values in the model's column order, and the rows' ids (None when
+        no row carries the id column). Every route's request takes this path. With the online store, the
+        rows keep every field (EndpointConfig.row_fields' order) and become model input in the batch,
+        which fills what they lack by entity key (_score)."""
         width = len(self.columns)
         values = [list(row.__dict__.values()) for row in body.rows]  # in EndpointConfig.row_fields' order
         ids = None
