@@ -9,7 +9,7 @@ import csv
 import io
 from typing import Any, Optional, Sequence
 
-from mlops.serving.request_input import Parsed, RequestError, loads, missing_as_null
+from mlops.serving.request_input import Parsed, RequestError, loads_standard, missing_as_null
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 CSV = "text/csv"
@@ -28,11 +28,13 @@ def parse_invocation(raw: bytes, content_type: str, input_schema: list[dict[str,
         return parse_csv(raw, input_schema, id_column, keys)
     if mime != "application/json":
         raise RequestError("content-type", f"expected application/json or {CSV}, got {mime!r}", status=415)
-    return parse_json(loads(raw), [c["name"] for c in input_schema])
+    body, standard = loads_standard(raw)
+    return parse_json(body, [c["name"] for c in input_schema], standard)
 
 
-def parse_json(body: Any, columns: list[str]) -> Parsed:
-    """The rows of a JSON scoring request: records, split, column-wise or positional (schema order)."""
+def parse_json(body: Any, columns: list[str], standard: bool = False) -> Parsed:
+    """The rows of a JSON scoring request: records, split, column-wise or positional (schema order);
+    `standard`: the body was standard JSON, so no value is NaN."""
     if not isinstance(body, dict):
         raise RequestError("body", f"expected a JSON object with one of {', '.join(FORMATS)}")
     unknown = [k for k in body if k not in FORMATS and k != "params"]
@@ -44,7 +46,7 @@ def parse_json(body: Any, columns: list[str]) -> Parsed:
     key = given[0]
     data = body[key]
     if key == "dataframe_split":
-        return split_rows(data, columns)
+        return split_rows(data, columns, standard)
     if isinstance(data, dict):  # `inputs` column-wise: {column: [values]} (or {column: value}, one row)
         return column_rows(data, key)
     if not isinstance(data, list):
@@ -57,8 +59,9 @@ def parse_json(body: Any, columns: list[str]) -> Parsed:
     return Parsed([{k: missing_as_null(v) for k, v in row.items()} for row in data], lambda i, c: dotted(key, i, c))
 
 
-def split_rows(data: Any, columns: list[str]) -> Parsed:
-    """`dataframe_split` (pandas' orient="split"): {"columns": [...], "data": [[...], ...], "index": ignored}."""
+def split_rows(data: Any, columns: list[str], standard: bool = False) -> Parsed:
+    """`dataframe_split` (pandas' orient="split"): {"columns": [...], "data": [[...], ...], "index": ignored}.
+    `standard`: no value is NaN, so the values are taken as they are (MLflow's client sends this format)."""
     key = "dataframe_split"
     if not isinstance(data, dict):
         raise RequestError(key, 'expected {"columns": [...], "data": [[...], ...]}')
@@ -69,10 +72,15 @@ def split_rows(data: Any, columns: list[str]) -> Parsed:
     rows = data.get("data")
     if not isinstance(names, list) or not isinstance(rows, list):
         raise RequestError(f"{key}.data", "expected lists: columns (names) and data (rows)")
+    width = len(names)
+    if standard and all(type(row) is list and len(row) == width for row in rows):
+        if not all(type(n) is str for n in names):
+            names = [str(n) for n in names]
+        return Parsed([dict(zip(names, row)) for row in rows], lambda i, c: dotted(f"{key}.data", i, c))
     out = []
     for i, row in enumerate(rows):
-        if not isinstance(row, list) or len(row) != len(names):
-            raise RequestError(f"{key}.data.{i}", f"expected a list of {len(names)} values, one per column")
+        if not isinstance(row, list) or len(row) != width:
+            raise RequestError(f"{key}.data.{i}", f"expected a list of {width} values, one per column")
         out.append({str(n): missing_as_null(v) for n, v in zip(names, row)})
     return Parsed(out, lambda i, c: dotted(f"{key}.data", i, c))
 

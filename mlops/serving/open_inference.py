@@ -8,13 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
-from mlops.serving.request_input import Parsed, RequestError, loads, missing_as_null
+from mlops.serving.request_input import Parsed, RequestError, loads, loads_standard, missing_as_null
 
 DATATYPES = {"number": "FP64", "integer": "INT64", "boolean": "BOOL", "string": "BYTES"}
 NUMPY_TYPES = {"BOOL": "?", "INT8": "<i1", "INT16": "<i2", "INT32": "<i4", "INT64": "<i8", "UINT8": "<u1",
                "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8", "FP16": "<f2", "FP32": "<f4", "FP64": "<f8"}
 OUTPUTS = ("predict", "proba")
 COLUMN_TYPES = frozenset(NUMPY_TYPES) | {"BYTES"}
+CONTAINERS = frozenset({list, dict})
 CONTAINERS = frozenset({list, dict})
 
 
@@ -58,46 +59,85 @@ def model_metadata(name: str, version: str, input_schema: list[dict[str, Any]], 
 def parse_infer(raw: bytes, header_length: Optional[bytes], columns: list[str], id_column: Optional[str],
                 also: Sequence[str] = ()) -> InferRequest:
     """An infer request's rows: named tensors (one per column, the id column's included) or one 2-D tensor;
-    `also`: other tensors taken beside the columns (entity keys, the ignored target column)."""
+    `also`: other tensors taken beside the columns (entity keys, the ignored target column). The common
+    request, named columns of standard JSON, is read in one pass (column_rows); anything else, and every
+    error, by the checks of checked_infer. (Each request's parsing delays the batch it joins: a replica
+    that parses more slowly than requests arrive scores smaller batches.)"""
+    if header_length is None:
+        body, standard = loads_standard(raw)
+        parsed = column_rows(body, columns, id_column, also) if standard else None
+        if parsed is not None:
+            return InferRequest(parsed, request_id(body), requested_outputs(body.get("outputs"), id_column))
+    return checked_infer(raw, header_length, columns, id_column, also)
+
+
+def checked_infer(raw: bytes, header_length: Optional[bytes], columns: list[str], id_column: Optional[str],
+                  also: Sequence[str] = ()) -> InferRequest:
+    """parse_infer with every field checked in turn, so that an error names what is wrong: JSON (NaN
+    included, as pandas clients write it) or the binary tensor extension."""
     binary = b""
     if header_length is not None:  # the binary tensor extension: JSON header, then the tensors' bytes
         if not header_length.isdigit() or int(header_length) > len(raw):
             raise RequestError("Inference-Header-Content-Length", "must be the length of the JSON header within the body")
         raw, binary = raw[: int(header_length)], raw[int(header_length):]
-    body, strict = strict_loads(raw)
+    body = loads(raw)
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or not body["inputs"]:
         raise RequestError("inputs", "expected a non-empty list of input tensors")
     tensors, offset = [], 0
     for k, tensor in enumerate(body["inputs"]):
-        values, offset = tensor_values(tensor, k, binary, offset, strict)
+        values, offset = tensor_values(tensor, k, binary, offset)
         tensors.append((tensor["name"], tensor["shape"], values))
     outputs = requested_outputs(body.get("outputs"), id_column)
-    request_id = body.get("id")
-    if request_id is not None and not isinstance(request_id, str):
-        raise RequestError("id", "expected a string")
     matrices = [t for t in tensors if len(t[1]) == 2 and t[1][1] != 1]
     if matrices:
-        return InferRequest(matrix_rows(tensors, matrices[0], columns, id_column, also), request_id, outputs)
-    return InferRequest(named_rows(tensors, columns, id_column, also), request_id, outputs)
+        return InferRequest(matrix_rows(tensors, matrices[0], columns, id_column, also), request_id(body), outputs)
+    return InferRequest(named_rows(tensors, columns, id_column, also), request_id(body), outputs)
 
 
-def strict_loads(raw: bytes) -> tuple[Any, bool]:
-    """The JSON body, and whether it is standard JSON (then no value is NaN: only Python's parser, which
-    `loads` falls back to for pandas clients, reads NaN)."""
-    import orjson
-
-    try:
-        return orjson.loads(raw), True
-    except orjson.JSONDecodeError:
-        return loads(raw), False
+def request_id(body: dict) -> Optional[str]:
+    """The request's `id` (echoed in the answer)."""
+    value = body.get("id")
+    if value is not None and not isinstance(value, str):
+        raise RequestError("id", "expected a string")
+    return value
 
 
-def tensor_values(tensor: Any, k: int, binary: bytes, offset: int, strict: bool = False) -> tuple[list[Any], int]:
-    """A tensor's values, flattened (row-major), from its JSON data or its slice of the binary part;
-    `strict`: the body was standard JSON, so no value is NaN."""
-    values = column_values(tensor) if strict else None
-    if values is not None:
-        return values, offset
+def column_rows(body: Any, columns: list[str], id_column: Optional[str], also: Sequence[str] = ()) -> Optional[Parsed]:
+    """The rows of the common request, checked in one pass: a body of standard JSON whose inputs are all
+    well-formed named columns ([n] or [n, 1], int dimensions, a flat list of n values, a known datatype,
+    no parameters) of the model's inputs, the same n for each. None for anything else."""
+    inputs = body.get("inputs") if type(body) is dict else None
+    if type(inputs) is not list or not inputs:
+        return None
+    known = {*columns, *also, id_column} - {None}
+    names, columns_data, count = [], [], None
+    for tensor in inputs:
+        if type(tensor) is not dict or "parameters" in tensor:
+            return None
+        name, shape, data = tensor.get("name"), tensor.get("shape"), tensor.get("data")
+        if type(data) is not list or type(shape) is not list or tensor.get("datatype") not in COLUMN_TYPES \
+                or type(name) is not str or name not in known:
+            return None
+        n = len(data)
+        if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1 and type(shape[1]) is int)) \
+                or type(shape[0]) is not int or shape[0] != n or (count is not None and n != count) \
+                or not CONTAINERS.isdisjoint(map(type, data)):
+            return None
+        count = n
+        names.append(name)
+        columns_data.append(data)
+    return Parsed([dict(zip(names, values)) for values in zip(*columns_data)], tensor_field)
+
+
+def tensor_field(i: Optional[int], column: Optional[str]) -> str:
+    """How a V2 request of named tensors names row i's column: inputs.<column>.data.<i>."""
+    if column is not None and i is not None:
+        return f"inputs.{column}.data.{i}"
+    return ".".join(str(p) for p in ("inputs", column) if p is not None)
+
+
+def tensor_values(tensor: Any, k: int, binary: bytes, offset: int) -> tuple[list[Any], int]:
+    """A tensor's values, flattened (row-major), from its JSON data or its slice of the binary part."""
     if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
         raise RequestError(f"inputs.{k}", "expected a tensor {name, shape, datatype, data}")
     name, shape, datatype = tensor["name"], tensor.get("shape"), tensor.get("datatype")
@@ -124,21 +164,6 @@ def tensor_values(tensor: Any, k: int, binary: bytes, offset: int, strict: bool 
     if datatype == "BYTES":
         values = [v.decode("utf-8", errors="replace") if isinstance(v, bytes) else v for v in values]
     return [missing_as_null(v) for v in values], offset
-
-
-def column_values(tensor: Any) -> Optional[list[Any]]:
-    """The values of the common tensor of standard JSON, a well-formed column ([n] or [n, 1], a flat list
-    of n values, a datatype JSON can carry), checked in one pass; None for anything else, which
-    tensor_values checks field by field to name what is wrong. (Each request's parsing delays the batch
-    it joins: a replica that parses more slowly than requests arrive fills its batches less.)"""
-    if type(tensor) is not dict or "parameters" in tensor:
-        return None
-    shape, data = tensor.get("shape"), tensor.get("data")
-    if (type(data) is not list or type(shape) is not list or not 1 <= len(shape) <= 2 or type(shape[0]) is not int
-            or shape[0] != len(data) or (len(shape) == 2 and (type(shape[1]) is not int or shape[1] != 1))
-            or type(tensor.get("name")) is not str or tensor.get("datatype") not in COLUMN_TYPES):
-        return None
-    return data if CONTAINERS.isdisjoint(map(type, data)) else None
 
 
 def decode_binary(blob: bytes, datatype: str, name: str) -> list[Any]:
@@ -182,8 +207,7 @@ def named_rows(tensors: list[tuple], columns: list[str], id_column: Optional[str
         raise RequestError("inputs", f"every input tensor must have the same number of rows, got {sorted(lengths)}")
     n = lengths.pop()
     rows = [{name: values[i] for name, _, values in tensors} for i in range(n)]
-    return Parsed(rows, lambda i, c: f"inputs.{c}.data.{i}" if c is not None and i is not None
-                  else ".".join(str(p) for p in ("inputs", c) if p is not None))
+    return Parsed(rows, tensor_field)
 
 
 def matrix_rows(tensors: list[tuple], matrix: tuple, columns: list[str], id_column: Optional[str],

@@ -83,3 +83,14 @@ def loads(raw: bytes) -> Any:
             return json.loads(raw)
         except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             raise RequestError("body", f"the body is not valid JSON ({exc})") from None
+
+
+def loads_standard(raw: bytes) -> tuple[Any, bool]:
+    """The JSON body (as `loads`), and whether it is standard JSON: then no value is NaN, since only
+    Python's parser, the fallback for pandas clients, reads NaN, and parsers may skip missing_as_null."""
+    import orjson
+
+    try:
+        return orjson.loads(raw), True
+    except orjson.JSONDecodeError:
+        return loads(raw), False
