@@ -105,6 +105,13 @@ class FeaturesSpec(StrictModel):
         """The key column of a view's entity."""
         return next(e.key for e in self.entities if e.name == view.entity)
 
+    @field_validator("join_partitions", mode="before")
+    @classmethod
+    def _partitions_are_auto_or_a_count(cls, value: object) -> object:
+        if value == "auto" or (type(value) is int and value >= 1):
+            return value
+        raise ValueError("expected auto or a whole number >= 1")
+
     @field_validator("derived")
     @classmethod
     def _expressions_are_safe(cls, derived: dict[str, str]) -> dict[str, str]:

@@ -65,9 +65,9 @@ CASES = [
     ("default-not-a-feature", SPEC.replace("{sessions: 0}", "{session: 0}"), {}, ["features.views.0.defaults", "session"]),
     ("views-need-label-time", SPEC.replace("  timestamp: label_time\n", ""), {}, ["data.timestamp", "point-in-time"]),
     ("join-partitions-zero", SPEC.replace("features:\n", "features:\n  join_partitions: 0\n"), {},
-     ["features.join_partitions", "greater than or equal to 1"]),
+     ["features.join_partitions", "expected auto or a whole number >= 1 (got 0)"]),
     ("join-partitions-not-auto", SPEC.replace("features:\n", "features:\n  join_partitions: many\n"), {},
-     ["features.join_partitions", "auto"]),
+     ["features.join_partitions", "expected auto or a whole number >= 1 (got 'many')"]),
     ("store-needs-views", SPEC.split("features:")[0] + "model: {task: classification, type: sklearn, estimator: "
      "random_forest}\nserving: {mode: online, online: {features_from_store: true}}\n", {},
      ["serving.online.features_from_store", "needs features.views"]),
