@@ -15,8 +15,7 @@ NUMPY_TYPES = {"BOOL": "?", "INT8": "<i1", "INT16": "<i2", "INT32": "<i4", "INT6
                "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8", "FP16": "<f2", "FP32": "<f4", "FP64": "<f8"}
 OUTPUTS = ("predict", "proba")
 COLUMN_TYPES = frozenset(NUMPY_TYPES) | {"BYTES"}
-CONTAINERS = frozenset({list, dict})
-CONTAINERS = frozenset({list, dict})
+CONTAINERS = frozenset({list, dict})  # values a column's data may not hold (nested: not a column)
 
 
 @dataclass

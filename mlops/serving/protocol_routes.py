@@ -107,7 +107,7 @@ class ProtocolRoutes:
             return JSONResponse(unknown, status_code=404)
         meta, config = self.replica.metadata(), self.endpoint_config
         return open_inference.model_metadata(config.name, meta["version"], config.input_schema, meta["task"], meta["classes"],
-                                             config.entity_keys)
+                                             self.entity_keys)
 
     async def v2_model_ready(self, model_name: str, model_version: Optional[str] = None):
         """Open Inference Protocol model readiness (open, without auth, as /readyz)."""

@@ -163,9 +163,9 @@ class Endpoint:
         from mlops.feature_store.lookup import fill_requests
 
         names, columns = self.row_fields, self.columns
-        outcomes: list[Any] = [store_refusal(o) if isinstance(o, Exception) else [[row[c] for c in columns] for row in o]
-                               for o in fill_requests([[dict(zip(names, row)) for row in rows] for rows in requests],
-                                                      self.store, self.views)]
+        filled = fill_requests([[dict(zip(names, row)) for row in rows] for rows in requests], self.store, self.views)
+        outcomes: list[Any] = [store_refusal(rows) if isinstance(rows, Exception) else [[row[c] for c in columns] for row in rows]
+                               for rows in filled]
         ready = [k for k, outcome in enumerate(outcomes) if not isinstance(outcome, Exception)]
         for k, answer in zip(ready, self._score_rows([outcomes[k] for k in ready]) if ready else []):
             outcomes[k] = answer

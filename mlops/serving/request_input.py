@@ -72,17 +72,7 @@ def missing_as_null(value: Any) -> Any:
 
 def loads(raw: bytes) -> Any:
     """JSON from a protocol client: orjson, and Python's json for the NaN/Infinity that pandas clients send."""
-    import orjson
-
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        import json
-
-        try:
-            return json.loads(raw)
-        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-            raise RequestError("body", f"the body is not valid JSON ({exc})") from None
+    return loads_standard(raw)[0]
 
 
 def loads_standard(raw: bytes) -> tuple[Any, bool]:
@@ -92,5 +82,10 @@ def loads_standard(raw: bytes) -> tuple[Any, bool]:
 
     try:
         return orjson.loads(raw), True
-    except orjson.JSONDecodeError:
-        return loads(raw), False
+    except orjson.JSONDecodeError as exc:
+        import json
+
+        try:
+            return json.loads(raw), False
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            raise RequestError("body", f"the body is not valid JSON ({exc})") from None

@@ -23,10 +23,10 @@ def run(loaded: Any, params: dict[str, Any]) -> Any:
 def join_partitions(setting: Union[str, int], rows: int) -> int:
     """features.join_partitions resolved: a number as given; `auto`, one per CPU of the Ray cluster this
     runs on once the join has AUTO_ROWS rows, else one (and one without a running Ray)."""
-    import ray
-
     if setting != "auto":
         return int(setting)
+    import ray
+
     if rows < AUTO_ROWS or not ray.is_initialized():
         return 1
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
