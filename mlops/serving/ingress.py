@@ -174,10 +174,6 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
             self.add_api_route(path, self.v2_model, methods=["GET"], dependencies=guarded, responses=v2_errors)
             self.add_api_route(f"{path}/ready", self.v2_model_ready, methods=["GET"],
                                responses={**documented_errors(404, body=ProtocolError), 503: {"description": "no model loaded yet"}})
-        # The scoring routes first: Serve names each request's route (its metrics label) by trying the app's
-        # routes in order, so the docs routes FastAPI adds first cost every prediction a few microseconds.
-        scoring = {"/predict", "/invocations", "/v2/models/{model_name}/infer"}
-        self.router.routes.sort(key=lambda route: getattr(route, "path", None) not in scoring)
 
     def openapi(self) -> dict[str, Any]:
         """FastAPI's description, with the V2 routes' `model_name` documented as the one model served, so
