@@ -67,7 +67,7 @@ def load_config(spec_path: str | Path, overrides: Sequence[str] = ()) -> LoadedC
                         raise
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException) as exc:
-        raise SpecError(_hydra_problem(exc, spec_file)) from None
+        raise SpecError(_hydra_problem(exc, spec_file, overrides)) from None
     except (ValueError, yaml.YAMLError) as exc:  # Hydra's own checks (a group override's type, its YAML loader)
         raise SpecError(Problem(str(spec_file), f"cannot compose the spec: {str(exc).strip().splitlines()[0]}",
                                 hint="check the overrides and the defaults list")) from None
@@ -212,16 +212,24 @@ def _expanded_size(node: Any, seen: dict[int, int]) -> int:
     return seen[key]
 
 
-def _hydra_problem(exc: Exception, spec_file: Path) -> Problem:
-    """Hydra/OmegaConf errors carry the key in their text or attributes; keep the useful first line."""
+def _hydra_problem(exc: Exception, spec_file: Path, overrides: Sequence[str] = ()) -> Problem:
+    """Hydra/OmegaConf errors carry the key in their text or attributes; keep the useful first line, located
+    at the key, else at the override the message quotes, else at the spec file."""
+    import re
+
     key = getattr(exc, "full_key", None) or ""
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     cause = exc.__cause__ or exc.__context__
     if cause is not None and "Error parsing override" in message:
         message = f"{message}: {str(cause).strip().splitlines()[0]}"
     hint = None
-    if "Could not override" in message:
-        hint = "use +key=value to add a key, ~key to delete one"
+    if "Could not override" in message or "Could not append" in message or "Could not delete" in message:
+        hint = "use +key=value to add a key, ~key to delete one, key=value to change one"
     elif "Cannot find primary config" in message or "Could not find" in message:
         hint = f"config groups are looked up in: {', '.join(str(d) for d in search_path(spec_file))}"
-    return Problem(key or "overrides" if "override" in message.lower() else key, message, hint=hint)
+    if not key:
+        quoted = set(re.findall(r"'([^']+)'", message))
+        key = next((o for o in overrides if o.partition("=")[0].lstrip("+~") in quoted), "")
+    if not key:
+        key = "overrides" if "override" in message.lower() else str(spec_file)
+    return Problem(key, message, hint=hint)

@@ -5,7 +5,10 @@ from typing import Any
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """{'model': {'params': {'a': 1}}} -> {'model.params.a': 1}; lists and empty dicts stay whole."""
+    """{'model': {'params': {'a': 1}}} -> {'model.params.a': 1}; lists and nested empty dicts stay whole,
+    and an empty dict at the top has no keys (MLflow refuses an empty parameter name)."""
+    if isinstance(value, dict) and not value and not prefix:
+        return {}
     if isinstance(value, dict) and value:
         out: dict[str, Any] = {}
         for key, inner in value.items():

@@ -41,3 +41,9 @@ def better(metric: str, a: float, b: float, min_improvement: float = 0.0) -> boo
     if METRICS[metric].greater_is_better:
         return a >= b + min_improvement if min_improvement else a > b
     return a <= b - min_improvement if min_improvement else a < b
+
+
+def promotes(metric: str, challenger: float, champion: float) -> bool:
+    """The apply-time gate: a new version takes the champion alias when it scores at least as well as the
+    champion on the same rows (a tie promotes: the newer model saw the newer data). NaN never promotes."""
+    return better(metric, challenger, champion) or challenger == champion

@@ -150,7 +150,14 @@ def batch_input_source(spec: Spec):
     if not isinstance(value, str):
         return value
     if value.startswith("sklearn:"):
-        return SklearnSource(name=value.split(":", 1)[1])
+        from pydantic import ValidationError
+
+        try:
+            return SklearnSource(name=value.split(":", 1)[1])
+        except ValidationError as exc:  # the data set's name is checked here, where the string is read
+            expected = exc.errors()[0].get("ctx", {}).get("expected", "a data set scikit-learn ships")
+            raise SpecError(Problem("serving.batch.input", "unknown scikit-learn data set", value=value,
+                                    expected=f"sklearn:NAME with NAME one of {expected}")) from None
     if value.endswith(".csv") or value.endswith(".csv*"):
         return CsvSource(path=value)
     if value.endswith(".parquet") or Path(value).suffix == "":

@@ -1,6 +1,7 @@
 """Shared fixtures: example projects copied to temp dirs; Ray and MLflow fixtures live in mlops.testing."""
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
@@ -12,6 +13,15 @@ EXAMPLES = REPO / "examples"
 
 # ray_local and tracking_uri come from mlops.testing (loaded with -p mlops.testing in pyproject.toml).
 from mlops.cluster.processes import free_port, stable_port  # noqa: E402,F401  (tests import them from here)
+
+
+# Hypothesis: the same examples on every CI run, so a mutation a property test catches is caught every time;
+# HYPOTHESIS_PROFILE=nightly draws new, more examples (run it on a schedule to find what the fixed ones miss).
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+_hypothesis_settings.register_profile("nightly", derandomize=False, max_examples=2000)
+_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 # Serve's HTTP options are fixed per Ray instance, and the session shares one Ray: every test module that

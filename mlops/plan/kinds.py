@@ -11,7 +11,8 @@ only what changed:
 * ``registry``: the output is a registered model version (its Registration kept under the node's hash);
 * ``output``: the output is a file the node wrote (recorded with its size and modification time);
 * ``endpoint``: the output is a running endpoint deployed with the same settings and model version;
-* ``none``: always run when needed (the trials of a search are not worth keeping).
+* ``none``: always run when needed (no kind uses it now: a search's outcome is kept, so that a failure
+  after it, in the refit or later, does not throw the search away).
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ KINDS: dict[str, NodeKind] = {kind.name: kind for kind in (
     NodeKind("split", f"{_S}.split:run", None, "pickle", "train/test split"),
     NodeKind("train", f"{_S}.train:run", None, "pickle", "fit preprocessing + estimator"),
     NodeKind("train_torch", None, f"{_D}:train_torch", "pickle", "fit a torch model on Ray Train"),
-    NodeKind("tune", None, f"{_D}:tune", "none", "search on Ray Tune"),
+    NodeKind("tune", None, f"{_D}:tune", "pickle", "search on Ray Tune"),
     NodeKind("train_best", f"{_S}.tune:train_best", f"{_D}:train_best", "pickle", "refit the best configuration"),
     NodeKind("evaluate", f"{_S}.evaluate:run", None, "pickle", "score on the test split"),
     NodeKind("profile", f"{_S}.profile:run", None, "pickle", "data contract, drift reference, outlier detector"),

@@ -28,12 +28,28 @@ def best_node(node: Any, outcome: TuneOutcome) -> Any:
     return replace(node, kind=node.params["base_kind"], params={**node.params, "model": outcome.best.model})
 
 
-def log_trials(registry: Any, run_id: str, experiment: str, outcome: TuneOutcome) -> list[str]:
-    """One child run per trial (tag mlflow.parentRunId = run_id); returns their run ids in trial order."""
+def log_trials(registry: Any, run_id: str, experiment: str, outcome: TuneOutcome) -> list[str | None]:
+    """One child run per trial (tag mlflow.parentRunId = run_id); returns their run ids in trial order.
+
+    The search has already been paid for: a trial or summary MLflow refuses is recorded as not logged
+    (a tag naming why, and a warning), never an error that throws the search away."""
+    child_ids = [_log_trial(registry, run_id, experiment, rank, trial) for rank, trial in enumerate(outcome.trials)]
+    unlogged = sum(child is None for child in child_ids)
+    try:
+        _log_summary(registry, run_id, outcome, child_ids[outcome.trials.index(outcome.best)])
+    except Exception as exc:  # noqa: BLE001  (MLflow's store errors have no common base beyond Exception)
+        _warn(f"the search's summary was not logged to MLflow: {_first_line(exc)}")
+    if unlogged:
+        _try(registry.set_tags, run_id, {tracking_tags.TUNE_UNLOGGED: unlogged})
+    return child_ids
+
+
+def _log_trial(registry: Any, run_id: str, experiment: str, rank: int, trial: Any) -> str | None:
+    """Log one trial as a child run; None (and a warning) when MLflow refuses it."""
     from mlops.dotted import flatten
 
-    child_ids = []
-    for rank, trial in enumerate(outcome.trials):
+    child = None
+    try:
         child = registry.start_run(experiment, run_name=f"trial-{rank:03d}-{trial.family}", parent_run_id=run_id,
                                    tags={tracking_tags.TRIAL_ID: trial.trial_id, tracking_tags.TRIAL_STATUS: trial.status,
                                          tracking_tags.TRIAL_FAMILY: trial.family, tracking_tags.SCORED_ON: "validation part of the train split",
@@ -41,11 +57,24 @@ def log_trials(registry: Any, run_id: str, experiment: str, outcome: TuneOutcome
         registry.log_batch(child, {**flatten(trial.params), "estimator": trial.family},
                            {**trial.metrics, "seconds": trial.seconds, "steps": trial.steps})
         registry.end_run(child, ok=trial.status != "error")
-        child_ids.append(child)
+        return child
+    except Exception as exc:  # noqa: BLE001  (see log_trials)
+        reason = _first_line(exc)
+        _warn(f"trial {trial.trial_id} ({trial.family}) was not logged to MLflow: {reason}")
+        if child is not None:
+            _try(registry.set_tags, child, {tracking_tags.TRIAL_LOG_ERROR: reason})
+            _try(registry.end_run, child, ok=False)
+        return None
+
+
+def _log_summary(registry: Any, run_id: str, outcome: TuneOutcome, best_child: str | None) -> None:
+    """The parent run's tags, best params and metrics, and the leaderboard artifacts."""
+    from mlops.dotted import flatten
+
     best = outcome.best
     registry.set_tags(run_id, {tracking_tags.TUNE_TRIALS: len(outcome.trials), tracking_tags.TUNE_BEST_TRIAL: best.trial_id,
                                tracking_tags.TUNE_BEST_FAMILY: best.family, tracking_tags.TUNE_STORAGE: outcome.storage,
-                               tracking_tags.TUNE_BEST_CHILD_RUN: child_ids[outcome.trials.index(best)]})
+                               **({tracking_tags.TUNE_BEST_CHILD_RUN: best_child} if best_child else {})})
     registry.log_params(run_id, {f"tune.best.{k}": v for k, v in flatten(best.params).items()})
     registry.log_metrics(run_id, {f"tune.best_validation_{outcome.metric}": best.metrics[outcome.metric],
                                   "tune.seconds": outcome.seconds, "tune.trials": len(outcome.trials)})
@@ -53,7 +82,25 @@ def log_trials(registry: Any, run_id: str, experiment: str, outcome: TuneOutcome
     registry.log_text(run_id, board.to_csv(index=False), "tune/leaderboard.csv")
     registry.log_text(run_id, markdown(board), "tune/leaderboard.md")
     registry.log_bytes(run_id, leaderboard_plot(outcome), "tune/leaderboard.png")
-    return child_ids
+
+
+def _try(write: Any, *args: Any, **kwargs: Any) -> None:
+    """A best-effort MLflow write that records a failure already being reported."""
+    try:
+        write(*args, **kwargs)
+    except Exception:  # noqa: BLE001,S110  (the original failure is what gets reported)
+        pass
+
+
+def _warn(message: str) -> None:
+    import warnings
+
+    warnings.warn(message, RuntimeWarning, stacklevel=3)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:300]
 
 
 def leaderboard(outcome: TuneOutcome):

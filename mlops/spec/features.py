@@ -98,8 +98,9 @@ class FeaturesSpec(StrictModel):
 
     def as_params(self) -> dict:
         """The section as node params (featurize, train, tune): everything but join_partitions, which
-        changes how the join is spread, not what any node computes (so it never reruns one)."""
-        return self.model_dump(mode="json", exclude={"join_partitions"})
+        changes how the join is spread, and online_store, where serving reads features: neither changes
+        what any node computes (so neither reruns one)."""
+        return self.model_dump(mode="json", exclude={"join_partitions", "online_store"})
 
     def entity_key(self, view: FeatureViewSpec) -> str:
         """The key column of a view's entity."""

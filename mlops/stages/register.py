@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlops.metrics import better
+from mlops.metrics import promotes
 from mlops.models.bundle import save_bundle
 from mlops.errors import RegistryError
 from mlops.registry import CHAMPION, Registry
@@ -80,7 +80,7 @@ def _champion_decision(registry: Registry, run_id: str, name: str, evaluation: A
         theirs, where = float(recorded), "(champion's own recorded score: it cannot score these rows)"
     registry.log_metrics(run_id, {f"champion.{metric}": theirs})
     registry.set_tags(run_id, {tracking_tags.CHAMPION_COMPARED: champion.version})
-    verdict = "promoted" if better(metric, score, theirs) or score == theirs else "kept champion"
+    verdict = "promoted" if promotes(metric, score, theirs) else "kept champion"
     return (verdict == "promoted", f"{metric} {score:.4f} vs champion v{champion.version} {theirs:.4f} {where}: {verdict}",
             champion.version)
 

@@ -170,37 +170,55 @@ def test_bounded_load_with_malformed_requests(endpoint):
 
 
 def test_hot_swap_under_load_drops_nothing(endpoint):
-    """Promote another version while requests flow: zero failures, and both versions answer."""
+    """Promote another version, then roll back, while four clients send requests: every request is counted,
+    none fails (no error status, no connection error), and both versions answer."""
     second = api.apply(endpoint["spec"], [*endpoint["overrides"], "model.params.max_depth=1", "model.params.n_estimators=3"])
     current = api.registry(endpoint["uri"]).by_alias("iris", "champion").version
     target = "2" if current != "2" else "1"
     assert second.version == "2"
     seen, failures, stop = set(), [], threading.Event()
+    answered, order = [0] * 4, []
 
-    def hammer():
+    def hammer(k: int):
+        """Counts every answer; any error (a refused connection, a timeout, a non-200) is a failure."""
         with httpx.Client(timeout=30) as client:
             while not stop.is_set():
-                r = client.post(f"{endpoint['url']}/predict", json={"rows": [GOOD]})
+                try:
+                    r = client.post(f"{endpoint['url']}/predict", json={"rows": [GOOD]})
+                except httpx.HTTPError as exc:
+                    failures.append(("error", repr(exc)))
+                    continue
+                answered[k] += 1
                 if r.status_code != 200:
                     failures.append((r.status_code, r.text))
                 else:
                     seen.add(r.json()["model_version"])
+                    order.append(r.json()["model_version"])
 
-    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    def wait_for(condition, what: str, timeout: float = 60) -> None:
+        deadline = time.time() + timeout
+        while not condition():
+            assert time.time() < deadline, f"timed out waiting for {what}"
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=hammer, args=(k,)) for k in range(4)]
     for t in threads:
         t.start()
-    time.sleep(1.0)
+    wait_for(lambda: current in seen and min(answered) >= 5, "every client to be served by the champion")
     serving = api.promote("iris", target, endpoint["uri"])
-    deadline = time.time() + 60
-    while target not in seen and time.time() < deadline:
-        time.sleep(0.2)
-    time.sleep(1.0)
+    wait_for(lambda: target in seen, f"v{target} to answer")
+    after_swap = sum(answered)
+    wait_for(lambda: sum(answered) >= after_swap + 40, "requests after the swap")
+    rolled_at = len(order)
+    rolled_back = api.rollback("iris", endpoint["uri"])
+    wait_for(lambda: current in order[rolled_at:], f"v{current} to answer again after the rollback")
     stop.set()
     for t in threads:
         t.join()
-    assert serving == target
+    assert serving == target and rolled_back == current
     assert failures == []
     assert {current, target} <= seen
+    api.promote("iris", target, endpoint["uri"])  # the later tests of this module expect v2 to serve
     assert httpx.get(f"{endpoint['url']}/readyz").json()["model_version"] == target
 
 

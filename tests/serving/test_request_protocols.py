@@ -159,13 +159,44 @@ TENSORS = st.fixed_dictionaries(
 @settings(max_examples=500, deadline=None)
 @given(st.lists(TENSORS, min_size=1, max_size=3))
 def test_v2_column_fast_path_takes_only_what_the_checked_path_takes_with_the_same_rows(inputs):
-    """The common request (named columns of standard JSON) is read in one pass; whatever that pass takes,
-    the field-by-field checks take too, with the same rows (everything else goes through the checks)."""
+    """Any body: what the one-pass reading takes, the field-by-field checks take too, with the same rows.
+    (Random tensors rarely make a well-formed request, so this is the refusal side; the next test is the
+    acceptance side, on well-formed requests built to take the fast path.)"""
     fast = column_rows({"inputs": inputs}, COLUMNS, "user")
     if fast is not None:
-        checked = checked_infer(json.dumps({"inputs": inputs}).encode(), None, COLUMNS, "user")
-        assert fast.rows == checked.parsed.rows
-        assert [fast.field(0, "x"), fast.field(None, "x")] == [checked.parsed.field(0, "x"), checked.parsed.field(None, "x")]
+        _same_rows_as_checked(inputs, fast)
+
+
+COLUMN_VALUES = {"FP64": st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+                 "INT64": st.one_of(st.none(), st.integers(-(2**53), 2**53)),
+                 "BYTES": st.one_of(st.none(), st.text(max_size=5))}
+
+
+@st.composite
+def column_requests(draw):
+    """Well-formed named columns ([n] or [n, 1]) of the model's inputs and its id column, n rows each."""
+    n = draw(st.integers(0, 6))
+    names = draw(st.lists(st.sampled_from([*COLUMNS, "user"]), min_size=1, max_size=4, unique=True))
+    inputs = []
+    for name in names:
+        datatype = draw(st.sampled_from(sorted(COLUMN_VALUES)))
+        data = draw(st.lists(COLUMN_VALUES[datatype], min_size=n, max_size=n))
+        inputs.append({"name": name, "datatype": datatype, "shape": draw(st.sampled_from([[n], [n, 1]])), "data": data})
+    return inputs
+
+
+@settings(max_examples=300, deadline=None)
+@given(column_requests())
+def test_v2_every_well_formed_column_request_takes_the_fast_path_with_the_checked_rows(inputs):
+    fast = column_rows({"inputs": inputs}, COLUMNS, "user")
+    assert fast is not None, "a well-formed column request must take the one-pass reading"
+    _same_rows_as_checked(inputs, fast)
+
+
+def _same_rows_as_checked(inputs, fast):
+    checked = checked_infer(json.dumps({"inputs": inputs}).encode(), None, COLUMNS, "user")
+    assert fast.rows == checked.parsed.rows
+    assert [fast.field(0, "x"), fast.field(None, "x")] == [checked.parsed.field(0, "x"), checked.parsed.field(None, "x")]
 
 
 def test_v2_the_fast_path_takes_the_common_request():
