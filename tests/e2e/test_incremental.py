@@ -134,27 +134,32 @@ def test_two_concurrent_applies_of_one_spec_do_the_work_once(tracking_uri, examp
 
 @pytest.mark.reliability  # a fault injected; listed in docs/reliability.md
 def test_killed_apply_resumes_from_the_last_finished_node(tracking_uri, example):
-    """kill -9 while training; the next apply reuses what finished and registers exactly one version."""
+    """kill -9 while training (the recorded state shows split finished and train not); the next apply of the
+    same spec reuses what finished, trains, and registers exactly one version."""
+    import os
+    import signal
+
     spec = example("iris") / "spec.yaml"
     slow = ["model.params.n_estimators=3000"]  # long enough to be killed in `train`
     code = ("import sys; from mlops import api; "
             "api.apply(sys.argv[1], sys.argv[2:], on_done=lambda n, s: print('done', n.id, flush=True))")
     proc = subprocess.Popen([sys.executable, "-c", code, str(spec), *slow], stdout=subprocess.PIPE, text=True,
                             start_new_session=True)
+    seen = []
     try:
         for line in proc.stdout:
+            seen.append(line.strip())
             if line.strip() == "done split":
+                os.killpg(proc.pid, signal.SIGKILL)  # train was submitted with split's inputs: it is running now
                 break
-        import os
-        import signal
-        import time
-
-        time.sleep(1.0)
-        os.killpg(proc.pid, signal.SIGKILL)
     finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
-    done = subprocess.run([sys.executable, "-c", code, str(spec), *slow[:0], "model.params.n_estimators=30"],
-                          capture_output=True, text=True, timeout=300)
+    assert "done split" in seen and "done train" not in seen, seen
+    before = api.explain(api.plan(spec, slow))
+    assert before["split"]["action"] == "cached" and before["train"]["action"] == "run", before
+    done = subprocess.run([sys.executable, "-c", code, str(spec), *slow], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     finished = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("done ")]
     assert "load" not in finished and "split" not in finished and "train" in finished

@@ -403,12 +403,18 @@ def test_a_serving_only_change_updates_the_endpoint_in_place(endpoint):
     store = api.registry(endpoint["uri"])
     api.apply(endpoint["spec"], endpoint["overrides"])  # other tests scored other variants into the same output file
     before = [v.version for v in store.versions("iris")]
-    failures, served, stop = [], set(), threading.Event()
+    failures, served, stop, answered = [], set(), threading.Event(), [0]
 
     def hammer():
+        """Counts every answer; a connection error or a non-200 is a failure."""
         with httpx.Client(timeout=30) as client:
             while not stop.is_set():
-                r = client.post(f"{endpoint['url']}/predict", json={"rows": [GOOD]})
+                try:
+                    r = client.post(f"{endpoint['url']}/predict", json={"rows": [GOOD]})
+                except httpx.HTTPError as exc:
+                    failures.append(("error", repr(exc)))
+                    continue
+                answered[0] += 1
                 (served.add(r.status_code) if r.status_code == 200 else failures.append((r.status_code, r.text)))
 
     serve_logger, records = logging.getLogger("ray.serve"), _Records()
@@ -422,7 +428,10 @@ def test_a_serving_only_change_updates_the_endpoint_in_place(endpoint):
         plan = api.explain(api.plan(endpoint["spec"], changed))
         assert plan["deploy"]["action"] == "run" and "max_ongoing_requests" in plan["deploy"]["reasons"][0]
         result = api.apply(endpoint["spec"], changed)
-        time.sleep(1.0)
+        after, deadline = answered[0], time.time() + 30
+        while answered[0] < after + 20 and time.time() < deadline:  # requests to the updated deployment
+            time.sleep(0.05)
+        assert answered[0] >= after + 20, "no requests answered after the update"
     finally:
         stop.set()
         thread.join()

@@ -22,15 +22,25 @@ def cli(*args: str, cwd, timeout: int = 300) -> subprocess.CompletedProcess:
                           timeout=timeout, env=env)
 
 
-def test_apply_online_then_status_predict_promote_stop(tmp_path, example):
+def test_apply_online_then_status_predict_promote_stop(tmp_path, example, monkeypatch):
     spec = example("iris") / "online.yaml"
     port = stable_port()
-    over = [f"serving.online.port={port}"]
+    token = "ep-token-" + os.urandom(8).hex()
+    monkeypatch.setenv("EP_TOKEN", token)  # the CLI deploys with it, and predict/status send it
+    over = [f"serving.online.port={port}", "+serving.online.auth.token_env=EP_TOKEN"]
     done = cli("apply", str(spec), *over, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"http://127.0.0.1:{port}/iris/predict serves v1" in done.stdout
     head = json.loads((tmp_path / ".mlops" / "ray-head.json").read_text())
     try:
+        # The token works, yet no process of the head (its Serve controller, proxy and replicas included)
+        # has it in its environment: only its sha256 travels to the replicas (docs/security.md).
+        assert httpx.post(f"http://127.0.0.1:{port}/iris/predict", json={"rows": []}, timeout=10).status_code == 401
+        environments = replica_environments(head["pid"])
+        assert environments and all("EP_TOKEN" not in env and token not in str(env) for env in environments.values())
+        replicas = [env for title, env in environments.items() if "ServeReplica" in title]
+        assert all(env.get("RAY_AUTH_MODE") == "token" and "PATH" in env for env in replicas)  # what Ray needs stays
+        assert (tmp_path / ".mlops" / "ray-head.json").stat().st_mode & 0o077 == 0  # it keeps the overrides
         status = cli("status", cwd=tmp_path)
         assert status.returncode == 0 and "iris" in status.stdout and "RUNNING" in status.stdout
         # Every process of the head serving the endpoint listens on loopback only, HAProxy (frontend,
@@ -53,6 +63,7 @@ def test_apply_online_then_status_predict_promote_stop(tmp_path, example):
         assert answer.returncode == 0, answer.stderr
         assert json.loads(answer.stdout)["predictions"] == [0, 2]
         local = cli("predict", str(spec), *over, "--input", str(rows), "--local", cwd=tmp_path)
+        assert local.returncode == 0, local.stderr
         assert json.loads(local.stdout)["predictions"] == [0, 2]
         # a second version, then a promote that the running endpoint follows
         assert cli("apply", str(spec), *over, "model.params.max_depth=2", cwd=tmp_path).returncode == 0
@@ -68,10 +79,32 @@ def test_apply_online_then_status_predict_promote_stop(tmp_path, example):
     assert not (tmp_path / ".mlops" / "ray-head.json").exists()
     from mlops.cluster.processes import alive
 
-    time.sleep(1)
+    deadline = time.time() + 30
+    while alive(head["pid"]) and time.time() < deadline:  # `mlops stop` signals the head; it exits soon after
+        time.sleep(0.1)
     assert not alive(head["pid"])
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/iris/healthz", timeout=2)
+
+
+def replica_environments(head_pid: int, timeout: float = 60) -> dict[str, dict[str, str]]:
+    """The environment of every process of the head, once its Serve replicas run: {"pid title": env}."""
+    from test_ray_access import _tree
+
+    deadline, found = time.time() + timeout, {}
+    while time.time() < deadline:
+        found = {}
+        for pid in _tree(head_pid):
+            try:
+                title = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")[0].decode(errors="replace")
+                raw = open(f"/proc/{pid}/environ", "rb").read()
+            except OSError:
+                continue
+            found[f"{pid} {title}"] = dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
+        if any("ServeReplica" in key for key in found):
+            return found
+        time.sleep(1)
+    raise AssertionError(f"no Serve replica under the head: {sorted(found)}")
 
 
 def test_serve_in_foreground_stops_cleanly_on_ctrl_c(tmp_path, example, tracking_uri, ray_local):

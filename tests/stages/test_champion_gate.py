@@ -42,8 +42,9 @@ def test_at_apply_a_challenger_promotes_when_at_least_as_good(metric, challenger
     assert promotes(metric, challenger, champion) is expected
 
 
-def _register(spec_file, uri: str, params: str):
-    """Run load..evaluate of the spec's plan in this process, then the register stage against `uri`."""
+def _register(spec_file, uri: str, params: str, promote: bool = True):
+    """Run load..evaluate of the spec's plan in this process, then the register stage against `uri`; with
+    `promote`, move the alias as apply does when every node has succeeded."""
     from mlops.stages import register as stage
 
     plan = api.plan(spec_file, [f"model.params={params}", f"tracking.uri={uri}"])
@@ -59,7 +60,7 @@ def _register(spec_file, uri: str, params: str):
     register = plan.node("register")
     trained, evaluation, monitoring, split = (values[i] for i in register.inputs)
     registration = stage.run(registry, run_id, register.params["name"], trained, evaluation, {}, monitoring, split=split)
-    if registration.promoted:  # what apply does once every node has succeeded
+    if promote and registration.promoted:  # what apply does once every node has succeeded
         registry.promote(register.params["name"], registration.version)
     return registration, registry.by_alias(register.params["name"], CHAMPION).version
 
@@ -81,3 +82,59 @@ def test_a_challenger_built_to_lose_keeps_the_champion_and_one_built_to_win_take
     loser, champion = _register(spec, uri, WEAK)
     assert not loser.promoted and champion == winner.version, loser.decision
     assert loser.decision.endswith("kept champion") and f"vs champion v{winner.version}" in loser.decision
+
+
+def test_a_champion_promoted_meanwhile_is_compared_again_under_the_store_lock(example, tmp_path):
+    """Two applies decide concurrently: the one that finishes second compares with the champion the first
+    promoted (its recorded score), and moves the alias only if it still wins."""
+    from mlops.runtime.apply import _promote_if_still_better
+
+    spec = example("iris") / "spec.yaml"
+    uri = f"sqlite:///{tmp_path / 'race.db'}"
+    _register(spec, uri, WEAK)                                         # v1 champion
+    late, _ = _register(spec, uri, WEAK, promote=False)                # v2 decided "promote" against v1 (a tie)
+    assert late.promoted
+    strong, champion = _register(spec, uri, STRONG)                    # v3 promoted meanwhile
+    assert champion == strong.version
+    registry = Registry(uri)
+    assert not _promote_if_still_better(registry, "iris", late, "f1_macro")
+    assert registry.by_alias("iris", CHAMPION).version == strong.version
+    assert f"v{strong.version} was promoted meanwhile" in late.decision
+    better_late, _ = _register(spec, uri, STRONG, promote=False)      # v4 decided "promote" against v3 (a tie)
+    weak_meanwhile, _ = _register(spec, uri, WEAK, promote=False)     # a worse v5, then promoted by hand
+    registry.promote("iris", weak_meanwhile.version)
+    assert _promote_if_still_better(registry, "iris", better_late, "f1_macro")
+    assert registry.by_alias("iris", CHAMPION).version == better_late.version
+
+
+def test_promotion_waits_for_the_store_lock(example, tmp_path):
+    """While another process holds the store's promote lock, a promotion does not move the alias."""
+    import threading
+
+    from mlops.registry import store_lock
+    from mlops.runtime.apply import _promote_if_still_better
+
+    spec = example("iris") / "spec.yaml"
+    uri = f"sqlite:///{tmp_path / 'lock.db'}"
+    first, _ = _register(spec, uri, WEAK)
+    second, _ = _register(spec, uri, STRONG, promote=False)
+    holding, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def hold():
+        with store_lock(uri):
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    promoter = threading.Thread(target=lambda: (_promote_if_still_better(Registry(uri), "iris", second, "f1_macro"), done.set()))
+    promoter.start()
+    try:
+        assert not done.wait(2.0), "the promotion did not wait for the lock"
+        assert Registry(uri).by_alias("iris", CHAMPION).version == first.version
+    finally:
+        release.set()
+        holder.join()
+        promoter.join(60)
+    assert done.is_set() and Registry(uri).by_alias("iris", CHAMPION).version == second.version
