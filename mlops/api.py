@@ -6,25 +6,46 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from mlops import stores
-from mlops.project import Project, load_project
+from mlops.project import Project
 
 
 
 def load(spec_path: str | Path, overrides: Sequence[str] = (), check_data: bool = True) -> Project:
     """Compose, validate and probe a spec; raises SpecError with every problem found."""
-    project = load_project(spec_path, overrides, check_data=check_data)
-    if check_data and project.spec.features.views:  # views' columns and times, the labels' entity keys
-        from mlops.feature_store.views import check_views
-
-        check_views(project)
-    return project
+    found = _load_collecting(spec_path, overrides, check_data)
+    found.raise_if_any()
+    return found.project
 
 
 def validate(spec_path: str | Path, overrides: Sequence[str] = ()) -> Project:
-    """What `mlops validate` checks: the spec, its data, and the model's parameters (names, types, ranges)."""
-    project = load(spec_path, overrides)
-    preflight(project)
-    return project
+    """What `mlops validate` checks: the spec, its data, and the model's parameters (names, types, ranges),
+    every problem of every section reported in one run."""
+    from mlops.errors import SpecError
+
+    found = _load_collecting(spec_path, overrides, True)
+    if found.project is not None:
+        try:
+            preflight(found.project)
+        except SpecError as exc:
+            found.add(exc.problems)
+    found.raise_if_any()
+    return found.project
+
+
+def _load_collecting(spec_path: str | Path, overrides: Sequence[str], check_data: bool):
+    """load_collecting plus the feature views' checks (their columns and times, the labels' entity keys)."""
+    from mlops.errors import DataError, SpecError
+    from mlops.project import load_collecting
+
+    found = load_collecting(spec_path, overrides, check_data)
+    if check_data and found.project is not None and found.project.spec.features.views:
+        from mlops.feature_store.views import check_views
+
+        try:
+            check_views(found.project)
+        except SpecError as exc:
+            found.add(exc.problems, about_data=isinstance(exc, DataError))
+    return found
 
 
 def plan(spec_path: str | Path, overrides: Sequence[str] = ()):
@@ -105,13 +126,15 @@ def multirun(spec_path: str | Path, overrides: Sequence[str], *, address: str | 
     return run_all(spec_path, overrides, address=address, force=force, max_parallel=max_parallel, on_done=on_done)
 
 
-def submit(spec_path: str | Path, overrides: Sequence[str], address: str, *, upload: bool = False, wait: bool = True):
-    """Validate locally, then run the apply as a Ray job on the cluster at `address`."""
+def submit(spec_path: str | Path, overrides: Sequence[str], address: str, *, upload: bool = False, wait: bool = True,
+           include: Sequence[str] = ()):
+    """Validate locally, then run the apply as a Ray job on the cluster at `address` (`include`: files
+    that look like credentials which the upload may ship all the same)."""
     from mlops.runtime.submit import submit as submit_job
 
     project = load(spec_path, overrides)
     preflight(project)
-    return submit_job(project, overrides, address, upload=upload, wait=wait)
+    return submit_job(project, overrides, address, upload=upload, include=include, wait=wait)
 
 
 def schema(builtin_only: bool = False) -> dict[str, Any]:

@@ -37,32 +37,106 @@ class Project:
 
 def validate_config(config: LoadedConfig) -> Spec:
     """Pydantic validation of the composed config, with errors in the user's terms."""
+    spec, problems = validated_or_defaulted(config)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def validated_or_defaulted(config: LoadedConfig) -> tuple[Spec | None, list[Problem]]:
+    """The validated Spec and no problems; or, when fields are invalid, their problems and the Spec with
+    those fields left to their defaults (None when that is no spec either, e.g. a required field): so the
+    checks after this one (the data, the model's parameters) still run, and one run reports everything."""
     from pydantic import ValidationError
 
     from mlops.spec.errors import problems_from
-
     from mlops.spec.versions import migrate
 
     data = migrate(config.data)  # an older spec_version upgraded; a newer one refused, naming the field
     try:
-        return Spec.model_validate(data)
+        return Spec.model_validate(data), []
     except ValidationError as exc:
-        raise SpecError(problems_from(exc, data, Spec)) from None
+        problems = problems_from(exc, data, Spec)
+        defaulted = _without(data, [err["loc"] for err in exc.errors()])
+    if defaulted is None:
+        return None, problems
+    try:
+        return Spec.model_validate(defaulted), problems
+    except ValidationError:
+        return None, problems
+
+
+def _without(data: dict, locations: list[tuple]) -> dict | None:
+    """A copy of `data` without the deepest key of each location that the data holds; None when a location
+    holds none (a missing field: nothing to leave to its default)."""
+    import copy
+
+    out = copy.deepcopy(data)
+    for loc in locations:
+        node, parent, key = out, None, None
+        for part in loc:
+            if isinstance(node, dict) and part in node:
+                parent, key, node = node, part, node[part]
+            elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+                parent, key, node = node, part, node[part]
+            # else: a pydantic-only step (a union member's name); the data's path goes on below it
+        if parent is None or not isinstance(parent, dict):
+            return None
+        parent.pop(key, None)
+    return out
 
 
 def load_project(spec_path: str | Path, overrides: Sequence[str] = (), check_data: bool = True) -> Project:
-    """Load, compose, validate and (by default) probe the data: every user error surfaces here."""
+    """Load, compose, validate and (by default) probe the data: every user error surfaces here, all at once."""
+    found = load_collecting(spec_path, overrides, check_data)
+    found.raise_if_any()
+    return found.project
+
+
+@dataclass
+class Findings:
+    """What loading found: the project (invalid fields left to their defaults; None when there is no spec
+    to make) and every problem, in the order of the checks."""
+
+    project: Project | None
+    problems: list[Problem] = field(default_factory=list)
+    data_only: bool = True  # every problem is about the data (DataError), none about the spec itself
+
+    def add(self, problems: Sequence[Problem], about_data: bool = False) -> None:
+        """Problems of a later check, except those at (or inside) a field already reported."""
+        seen = [p.path for p in self.problems]
+        new = [p for p in problems if not any(p.path == s or p.path.startswith(s + ".") for s in seen)]
+        self.problems += new
+        self.data_only = self.data_only and (about_data or not new)
+
+    def raise_if_any(self) -> None:
+        """Raise every problem at once: DataError when all are about the data, else SpecError."""
+        if self.problems:
+            raise (DataError if self.data_only else SpecError)(self.problems)
+
+
+def load_collecting(spec_path: str | Path, overrides: Sequence[str] = (), check_data: bool = True) -> Findings:
+    """load_project without raising: the project and every problem its checks found."""
     from mlops.extras import spec_problems
 
     config = load_config(spec_path, overrides)
-    project = Project(validate_config(config), config)
+    spec, problems = validated_or_defaulted(config)
+    found = Findings(Project(spec, config) if spec is not None else None)
+    found.add(problems)
+    if found.project is None:
+        return found
+    project = found.project
     project.spec.tracking.uri = stores.absolute(project.spec.tracking.uri, project.base_dir)
     missing = spec_problems(project.spec)
-    if missing:
-        raise SpecError(missing)
+    if missing:  # the extra a section needs is not installed: later checks would fail on the same thing
+        found.add(list(missing))
+        return found
     if check_data:
-        project.data_probe = probe_data(project)
-    return project
+        try:
+            project.data_probe = probe_data(project)
+        except SpecError as exc:
+            found.add(exc.problems, about_data=isinstance(exc, DataError))
+    return found
 
 
 def probe_source(source: Any, base_dir: Path, field: str):

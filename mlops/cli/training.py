@@ -111,12 +111,15 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
 @user_errors
 def submit(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
            address: str = typer.Option(..., "--address", help="Ray dashboard/job address, e.g. http://127.0.0.1:8265"),
-           upload: bool = typer.Option(False, "--upload", help="ship the spec's directory as the job's working_dir"),
+           upload: bool = typer.Option(False, "--upload", help="ship the spec's directory as the job's working_dir "
+                                       "(less .gitignore/.mlopsignore; never the store; credentials refused)"),
+           include: Optional[List[str]] = typer.Option(None, "--include", help="with --upload: ship this file (or folder) "
+                                                       "although it looks like a credential; repeatable"),
            wait: bool = typer.Option(True, "--wait/--no-wait", help="wait for the job and print its logs")) -> None:
     """Validate here, then run `mlops apply` as a Ray job on an existing cluster."""
     from mlops import api
 
-    result = api.submit(spec, overrides or [], address, upload=upload, wait=wait)
+    result = api.submit(spec, overrides or [], address, upload=upload, wait=wait, include=include or [])
     if result.logs:
         console.print(result.logs, markup=False, highlight=False)
     console.print(f"job {result.job_id}: {result.status}")

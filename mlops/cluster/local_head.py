@@ -17,13 +17,30 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from mlops.errors import MlopsError
 from mlops.cluster.processes import alive, command_line, descendants, stable_port
 from mlops.cluster.access import LOOPBACK, local_ray_env
 
 STATE_FILE = Path(".mlops") / "ray-head.json"
+
+# The head's environment, which its Serve controller, replicas and tasks inherit, is built from this list,
+# never copied whole: an endpoint's bearer token (`serving.online.auth.token_env`) must not reach the
+# replicas (they get its sha256), nor must any other secret of the shell that started the head.
+# Kept: what Python, Ray and mlops need to run, and what a replica needs to load a model.
+HEAD_ENV_NAMES = {"PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TEMP", "TMP",
+                  "VIRTUAL_ENV", "CONDA_PREFIX", "LD_LIBRARY_PATH", "XDG_CONFIG_HOME", "XDG_CACHE_HOME",
+                  "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
+                  "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+                  "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"}
+HEAD_ENV_PREFIXES = ("LC_", "PYTHON", "RAY_", "MLOPS_", "MLFLOW_", "AWS_", "GOOGLE_", "AZURE_", "NVIDIA_")
+# Secrets a replica needs: the Ray token (or where its file is), the store's
+# credentials (an MLflow server, S3/GCS/Azure artifacts) and the signing key (replicas verify what they
+# load). Any other variable under the prefixes above whose name says secret (MLOPS_EP_TOKEN) is dropped.
+HEAD_SECRETS = {"RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH", "MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_CLIENT_CERT_PATH",
+                "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AZURE_STORAGE_ACCESS_KEY", "AZURE_CLIENT_SECRET",
+                "AZURE_STORAGE_CONNECTION_STRING", "GOOGLE_APPLICATION_CREDENTIALS", "MLOPS_SIGNING_KEY"}
 
 
 @dataclass
@@ -34,10 +51,13 @@ class HeadState:
     apps: dict[str, dict[str, Any]] = field(default_factory=dict)  # app name -> {spec, overrides, url}
 
     def save(self) -> None:
-        """Write the state atomically: a crash mid-write leaves the old file, never half of one."""
+        """Write the state atomically: a crash mid-write leaves the old file, never half of one. Owner-only:
+        it keeps each app's overrides verbatim (promote and rollback redeploy with them)."""
         STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
         tmp = STATE_FILE.with_name(f".{STATE_FILE.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=2))
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(json.dumps(asdict(self), indent=2))
         os.replace(tmp, STATE_FILE)
 
 
@@ -61,8 +81,27 @@ def is_our_head(state: HeadState) -> bool:
     return "ray" in argv and " start " in f" {argv} " and "--head" in argv and f"--port={port}" in argv
 
 
-def start_head(env: dict[str, str], num_cpus: int | None = None, timeout_s: float = 90) -> HeadState:
-    """Start `ray start --head --block` detached from this process, wait until it accepts clients."""
+def head_env(env: dict[str, str], hidden: Iterable[str] = ()) -> dict[str, str]:
+    """The head's environment: the kept part of this one (HEAD_ENV_NAMES, HEAD_ENV_PREFIXES less secrets
+    other than HEAD_SECRETS), then `env` and Ray's access settings, never a variable named in `hidden`."""
+    from mlops.redact import names_a_secret
+
+    def kept(name: str) -> bool:
+        if name in HEAD_SECRETS:
+            return True
+        return (name in HEAD_ENV_NAMES or name.startswith(HEAD_ENV_PREFIXES)) and not names_a_secret(name)
+
+    out = {k: v for k, v in os.environ.items() if kept(k)}
+    out.update({**env, **local_ray_env(), "RAY_USAGE_STATS_ENABLED": "0"})
+    for name in (*hidden, "RAY_ADDRESS"):
+        out.pop(name, None)
+    return out
+
+
+def start_head(env: dict[str, str], num_cpus: int | None = None, timeout_s: float = 90,
+               hidden: Iterable[str] = ()) -> HeadState:
+    """Start `ray start --head --block` detached from this process, wait until it accepts clients. Its
+    environment is head_env(env, hidden): `hidden` names variables it must never see (endpoint tokens)."""
     gcs_port, metrics_port, agent_port = stable_port(), stable_port(), stable_port()
     ray_bin = str(Path(sys.executable).parent / "ray")
     # Ray's default agent port (52365) is taken by any other Ray on this machine; the head would then
@@ -74,9 +113,7 @@ def start_head(env: dict[str, str], num_cpus: int | None = None, timeout_s: floa
         cmd.append(f"--num-cpus={num_cpus}")
     STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
     log = open(STATE_FILE.parent / "ray-head.log", "ab")
-    child_env = {**os.environ, **env, **local_ray_env(), "RAY_USAGE_STATS_ENABLED": "0"}
-    child_env.pop("RAY_ADDRESS", None)
-    proc = subprocess.Popen(cmd, env=child_env, stdout=log, stderr=log, start_new_session=True)
+    proc = subprocess.Popen(cmd, env=head_env(env, hidden), stdout=log, stderr=log, start_new_session=True)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -93,9 +130,9 @@ def start_head(env: dict[str, str], num_cpus: int | None = None, timeout_s: floa
     return state
 
 
-def ensure_head(env: dict[str, str], num_cpus: int | None = None) -> HeadState:
-    """The recorded head when it is still alive; else a newly started one."""
-    return read_state() or start_head(env, num_cpus)
+def ensure_head(env: dict[str, str], num_cpus: int | None = None, hidden: Iterable[str] = ()) -> HeadState:
+    """The recorded head when it is still alive; else a newly started one (see start_head)."""
+    return read_state() or start_head(env, num_cpus, hidden=hidden)
 
 
 def stop_head(state: HeadState) -> None:

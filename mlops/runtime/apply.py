@@ -95,6 +95,7 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
     import ray
 
     from mlops.registry import Registry
+    from mlops.runtime.redacted_registry import RedactedRegistry
     from mlops.cluster.session import cluster_nodes, ray_session
     from mlops.runtime.driver_nodes import RunContext, call
     from mlops.runtime.execute import execute
@@ -105,7 +106,7 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
 
     spec = project.spec
     register = plan.node("register")
-    registry = Registry(register.runtime["tracking_uri"])
+    registry = RedactedRegistry(Registry(register.runtime["tracking_uri"]))  # every write to MLflow redacted
     experiment = register.runtime["experiment"]
     address = _endpoint_cluster(project, plan, run, address)
     chosen = [n for n in plan.nodes if n.id in run]
@@ -207,23 +208,29 @@ def _endpoint_cluster(project: Project, plan: Plan, run: set[str], address: str 
     from mlops.cluster.local_head import ensure_head
     from mlops.serving.deploy import serving_env
 
-    return ensure_head(serving_env(project), project.spec.hardware.local_cpus).gcs
+    auth = project.spec.serving.online.auth
+    hidden = [auth.token_env] if auth is not None else []  # replicas get the token's sha256, never the token
+    return ensure_head(serving_env(project), project.spec.hardware.local_cpus, hidden=hidden).gcs
 
 
 def _log_run_inputs(registry: Any, run_id: str, project: Project, plan: Plan) -> None:
+    """Params, the resolved spec, the plan and the overrides of the run; the plan keeps the secrets its nodes
+    need (a store's password, a token in an override), its logged copy does not."""
+    import json
+
+    from mlops.redact import redact, redact_override
+
     spec = project.spec
     registry.log_params(run_id, flatten({"model": spec.model.model_dump(mode="json"),
                                          "data.split": spec.data.split.model_dump(mode="json"),
                                          "features": spec.features.as_params()}))
     registry.log_text(run_id, project.resolved_yaml(), "spec/resolved_spec.yaml")
-    registry.log_text(run_id, plan.to_json(), "spec/plan.json")
+    registry.log_text(run_id, json.dumps(redact(plan.to_dict()), indent=2, default=str), "spec/plan.json")
     tags = {f"version.{k}": v for k, v in package_versions().items()}
     commit = git_commit(str(project.base_dir))
     if commit:
         tags[tracking_tags.GIT_COMMIT] = commit
     if project.config.overrides:
-        from mlops.redact import redact_override
-
         tags[tracking_tags.OVERRIDES] = " ".join(redact_override(o) for o in project.config.overrides)
     registry.set_tags(run_id, tags)
 

@@ -128,8 +128,11 @@ def output_path(node: Node) -> Path:
 
 
 def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """What differs between a node's recorded params and its params now, in the user's terms."""
-    before, after = flatten(old), flatten(new)
+    """What differs between a node's recorded params and its params now, in the user's terms (the recorded
+    ones are redacted: both sides are compared, and shown, with secrets hidden)."""
+    from mlops.redact import redact
+
+    before, after = flatten(redact(old)), flatten(redact(new))
     out = []
     fingerprints = ("fingerprint", "input_fingerprint")
     if any(k.startswith(fingerprints) and before.get(k) != after.get(k) for k in {*before, *after}):

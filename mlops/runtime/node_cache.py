@@ -84,8 +84,10 @@ class NodeCache:
         return state if state.get("format") == STATE_FORMAT else {}
 
     def write_state(self, name: str, state: dict[str, Any]) -> None:
-        """Record `state` as the last applied state of spec `name` (atomically)."""
-        _write_atomic(self._state_path(name), json.dumps({**state, "format": STATE_FORMAT}, indent=1,
+        """Record `state` as the last applied state of spec `name` (atomically), secrets in params hidden."""
+        from mlops.redact import redact
+
+        _write_atomic(self._state_path(name), json.dumps({**redact(state), "format": STATE_FORMAT}, indent=1,
                                                          default=str).encode())
 
 

@@ -37,11 +37,6 @@ def absolute_tracking_override(project: Project) -> list[str]:
     return [f"tracking.uri='{uri}'"] if stores.sqlite_path(uri) is not None else []
 
 
-# Never shipped by --upload: outputs and state, version control, environments, and secrets.
-UPLOAD_EXCLUDES = ["out/", ".mlops/", ".git/", ".venv/", "venv/", ".venv-*/", "__pycache__/", ".env", ".env.*",
-                   "*.pem", "*.key", "id_rsa*", "id_ed25519*", ".netrc"]
-
-
 def entrypoint(project: Project, overrides: Sequence[str], upload: bool) -> str:
     """The job's shell command: `python -m mlops.cli apply SPEC` with the overrides and a pinned SQLite store."""
     spec = project.config.spec_file.name if upload else str(project.config.spec_file)
@@ -50,12 +45,35 @@ def entrypoint(project: Project, overrides: Sequence[str], upload: bool) -> str:
     return " ".join(shlex.quote(a) for a in [python, *args])
 
 
-def submit(project: Project, overrides: Sequence[str], address: str, *, upload: bool = False, wait: bool = True,
-           timeout_s: float = 3600) -> Submission:
-    """Submit the apply as a job; with wait, block until it ends and return its logs."""
+def submit(project: Project, overrides: Sequence[str], address: str, *, upload: bool = False,
+           include: Sequence[str] = (), wait: bool = True, timeout_s: float = 3600) -> Submission:
+    """Submit the apply as a job; with wait, block until it ends and return its logs. With upload, the
+    spec's directory goes as the job's working_dir: the files mlops.runtime.upload chooses, nothing else."""
+    import shutil
+
+    from mlops.runtime.upload import checked_upload, stage
+
+    # Checked before the cluster is contacted: a refused upload sends nothing anywhere.
+    chosen = checked_upload(project.base_dir, include, project.spec.tracking.uri) if upload else None
+    if chosen is not None and project.config.spec_file.name not in chosen.files:
+        from mlops.errors import Problem, SpecError
+
+        raise SpecError(Problem("--upload", f"{project.config.spec_file.name} itself is ignored (.gitignore or .mlopsignore)",
+                                hint="the job runs the uploaded spec: un-ignore it, e.g. `!spec.yaml` in .mlopsignore"))
+    staging = stage(chosen) if chosen is not None else None
+    try:
+        return _submit(project, overrides, address, staging, wait, timeout_s)
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _submit(project: Project, overrides: Sequence[str], address: str, working_dir: Any, wait: bool,
+            timeout_s: float) -> Submission:
     from ray.exceptions import AuthenticationError
     from ray.job_submission import JobSubmissionClient
 
+    upload = working_dir is not None
     use_cluster_token()
     try:
         client = JobSubmissionClient(address)
@@ -64,7 +82,7 @@ def submit(project: Project, overrides: Sequence[str], address: str, *, upload: 
                          "RAY_AUTH_TOKEN_PATH (the head node keeps it in ~/.ray/auth_token)") from None
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise MlopsError(f"cannot reach the Ray job server at {address}: {exc}") from None
-    runtime_env = {"working_dir": str(project.base_dir), "excludes": UPLOAD_EXCLUDES} if upload else None
+    runtime_env = {"working_dir": str(working_dir)} if upload else None
     job_id = _submit_when_ready(client, address, entrypoint=entrypoint(project, overrides, upload), runtime_env=runtime_env,
                                 metadata={tracking_tags.SPEC_FILE: project.spec.name})
     if not wait:
