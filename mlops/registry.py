@@ -228,7 +228,7 @@ class Registry:
 
     # -- model registry -----------------------------------------------------------------------
     def register(self, name: str, source: str, run_id: str, sha256: str, tags: dict[str, Any] | None = None) -> ModelVersion:
-        """A new version of model `name` from `source`, tagged with its sha256 (signed when a key is set)."""
+        """A new version of model `name` from `source`, tagged with its sha256, then sealed (see `_seal`)."""
         from mlflow.exceptions import MlflowException
 
         try:
@@ -236,14 +236,28 @@ class Registry:
         except MlflowException:
             self.client.create_registered_model(name, tags={tracking_tags.CHAMPION_HISTORY: "[]"})
         from mlops.models.bundle import HASH_SCHEME
-        from mlops.signing import sign
 
-        signed = sign(sha256)
         mv = self.client.create_model_version(name, source, run_id=run_id,
                                               tags={tracking_tags.SHA256: sha256, tracking_tags.HASH_SCHEME: HASH_SCHEME,
-                                                    **({tracking_tags.SIGNATURE: signed} if signed else {}),
                                                     **{k: str(v) for k, v in (tags or {}).items()}})
+        self._seal(name, str(mv.version), source, sha256)
         return self.version(name, mv.version)
+
+    def _seal(self, name: str, version: str, source: str, sha256: str) -> None:
+        """Bind the bundle to this name and version, known only now: the signature tag (with a key) covers
+        name, version and hash, and the bundle's integrity record, rewritten in the store, carries the same
+        for MLflow's loader. Until both are written the version is unsigned, so a signing key refuses it."""
+        from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+        from mlops.models.bundle import write_integrity
+        from mlops.signing import sign
+
+        signature = sign(name, version, sha256)
+        if signature:
+            self.client.set_model_version_tag(name, version, tracking_tags.SIGNATURE, signature)
+        with tempfile.TemporaryDirectory(prefix="mlops-seal-") as tmp:
+            record = write_integrity(Path(tmp), sha256, name, version)
+            get_artifact_repository(source, tracking_uri=self.uri).log_artifact(str(record))
 
     def version(self, name: str, version: str | int) -> ModelVersion:
         """The registered version `version` of model `name`."""
@@ -334,7 +348,9 @@ class Registry:
         from mlops.signing import verify
 
         mv = self.version(name, version) if version is not None else self.by_alias(name, alias)
-        verify(mv.sha256, mv.tags.get(tracking_tags.SIGNATURE), f"model '{name}' v{mv.version}")  # before any download
+        # Before any download; the signature covers name and version too, so another model's or an older
+        # version's signed bundle (and its tags) copied here is refused.
+        verify(mv.name, mv.version, mv.sha256, mv.tags.get(tracking_tags.SIGNATURE), f"model '{name}' v{mv.version}")
         with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:  # flavors load eagerly
             bundle = load_bundle(self.download(mv, Path(tmp)), mv.sha256, mv.tags.get(tracking_tags.HASH_SCHEME))
         bundle.meta["registered_version"] = mv.version

@@ -3,11 +3,13 @@
 Layout:  model/
            mlops_model.json   flavor, task, classes, input schema, metrics, ...
            <flavor files>     sklearn: pipeline.skops (preprocessing + estimator together; skops'
-                              format, rebuilt from trusted types only; older bundles: pipeline.pkl)
+                              format, rebuilt from trusted types only; format-1 bundles may have
+                              pipeline.pkl instead, unpickled only as mlops.models.legacy_pickle allows)
            MLmodel, input_example.json, serving_input_example.json
                               the same bundle as an MLflow model (mlops.models.mlflow_model); older
                               bundles have none
-           mlops_integrity.json  the manifest sha256 (and signature) for loaders that get only a path
+           mlops_integrity.json  the manifest sha256 for loaders that get only a path; registration
+                              adds the model name, version and their signature
 
 The sha256 is recorded when the bundle is registered; `load_bundle` refuses a bundle whose files no
 longer hash to it, before unpickling anything.
@@ -57,7 +59,7 @@ class SklearnFlavor:
     """Any object with the sklearn predict API (pipelines, plugin estimators), saved with skops."""
 
     file = "pipeline.skops"
-    legacy_file = "pipeline.pkl"  # joblib, written before skops; loaded only after the hash check
+    legacy_file = "pipeline.pkl"  # joblib, in format-1 bundles written before skops
 
     @staticmethod
     def save(model: Any, directory: Path) -> None:
@@ -68,21 +70,22 @@ class SklearnFlavor:
 
     @staticmethod
     def load(directory: Path, meta: dict[str, Any]) -> Any:
-        """The model in `directory`: from its skops file, or from the legacy joblib file of an older bundle."""
-        from mlops.models import safe_format
+        """The model in `directory`: from its skops file, or (format 1, when allowed) its legacy joblib file."""
+        from mlops.models import legacy_pickle, safe_format
 
         if (directory / SklearnFlavor.file).is_file():
             return safe_format.load(directory / SklearnFlavor.file)
-        import joblib
-
-        return joblib.load(directory / SklearnFlavor.legacy_file)
+        return legacy_pickle.load(directory / SklearnFlavor.legacy_file, meta, SklearnFlavor.file)
 
 
 HASH_SCHEME = "manifest-v1"  # recorded with each version (registry tag), so older versions keep verifying
-BUNDLE_FORMAT = 1  # the bundle layout this mlops writes and reads (meta "format")
+# The bundle layout this mlops writes (meta "format"); it reads every one up to it. 1: may hold pickles
+# (pipeline.pkl, preprocessing.pkl); 2: skops files only, so a pickle found in one is never loaded.
+BUNDLE_FORMAT = 2
 INTEGRITY_FILE = "mlops_integrity.json"  # the manifest hash itself: it cannot be one of the files it covers
 # MLflow writes this beside the MLmodel of a version it loads through models:/, in the store's own
-# artifact folder when the store is local; it names the version and is never read by mlops.
+# artifact folder when the store is local; it names the version MLflow resolved, which the pyfunc loader
+# compares with the signed integrity record (mlops.models.pyfunc.registered_as).
 MLFLOW_REGISTERED_META = "registered_model_meta"
 NOT_IN_MANIFEST = frozenset({INTEGRITY_FILE, MLFLOW_REGISTERED_META})  # top-level names only
 
@@ -123,7 +126,7 @@ def bundle_sha256(directory: Path, scheme: str | None) -> str:
 def check_format(meta: dict[str, Any], directory: Path) -> None:
     """Refuse a bundle written in a format this mlops does not read (bundles without one are format 1)."""
     found = meta.get("format", 1)
-    if not isinstance(found, int) or found > BUNDLE_FORMAT:
+    if not isinstance(found, int) or isinstance(found, bool) or found > BUNDLE_FORMAT:
         raise RegistryError(f"the model bundle at {directory} has format {found!r}, written by mlops "
                             f"{meta.get('mlops_version', '?')}; this mlops reads format {BUNDLE_FORMAT}: a newer mlops is needed")
 
@@ -150,13 +153,18 @@ def save_bundle(model: Any, meta: dict[str, Any], directory: Path, monitoring: A
     return sha
 
 
-def write_integrity(directory: Path, sha256: str) -> None:
-    """Record the manifest hash (signed when a key is configured) for loaders that get only a path:
-    MLflow's pyfunc loader. The registry tag stays the authority for mlops' own loads."""
+def write_integrity(directory: Path, sha256: str, name: str | None = None, version: str | None = None) -> Path:
+    """Record the manifest hash for loaders that get only a path (MLflow's pyfunc loader); once registered,
+    with the model's name and version, signed together when a key is configured. The registry tags stay
+    the authority for mlops' own loads. Returns the record's path."""
     from mlops.signing import sign
 
-    record = {"sha256": sha256, "hash_scheme": HASH_SCHEME, "signature": sign(sha256)}
-    (Path(directory) / INTEGRITY_FILE).write_text(json.dumps(record, indent=2))
+    record: dict[str, Any] = {"sha256": sha256, "hash_scheme": HASH_SCHEME}
+    if name is not None and version is not None:  # a saved bundle has no version until it is registered
+        record.update(name=name, version=str(version), signature=sign(name, version, sha256))
+    path = Path(directory) / INTEGRITY_FILE
+    path.write_text(json.dumps(record, indent=2))
+    return path
 
 
 def read_integrity(directory: Path) -> dict[str, Any]:

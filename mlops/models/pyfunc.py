@@ -2,10 +2,13 @@
 and `mlflow models predict` serve a registered version with mlops' own checks and preprocessing.
 
 MLflow hands `_load_pyfunc` only the model's local folder, with no registry tag. The folder carries the
-manifest sha256 save_bundle recorded (mlops_integrity.json, left out of the manifest it describes): with
-a signing key configured, its signature must be the key's before anything is read; then every file must
-hash to it before anything is deserialized (load_bundle). Without a key the check catches changed or
-damaged files, not a rewritten record: docs/mlflow.md says what signing adds.
+manifest sha256 save_bundle recorded (mlops_integrity.json, left out of the manifest it describes), and
+registration adds the model's name and version. With a signing key configured, the record's signature
+must be the key's for that name, version and hash, and when MLflow loaded the folder through the
+registry (models:/, which leaves `registered_model_meta` beside it) the name and version MLflow resolved
+must be the record's, before anything is read; then every file must hash to it before anything is
+deserialized (load_bundle). Without a key the check catches changed or damaged files, not a rewritten
+record: docs/mlflow.md says what signing adds.
 
 Predictions are one value per row, as a numpy array: for a classifier the class labels (the class of
 highest probability, as `mlops predict --local`, the endpoint and batch scoring label rows), for a
@@ -16,18 +19,42 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlops.errors import DataError, Problem
-from mlops.models.bundle import HASH_SCHEME, Bundle, load_bundle, read_integrity
+from mlops.errors import DataError, Problem, RegistryError
+from mlops.models.bundle import HASH_SCHEME, MLFLOW_REGISTERED_META, Bundle, load_bundle, read_integrity
 
 
 def _load_pyfunc(path: str, model_config: Any = None) -> "BundleModel":
     """MLflow's entry point: verify the bundle at `path` (signature, then manifest hash), then load it."""
-    from mlops.signing import verify
-
     directory = Path(path)
     record = read_integrity(directory)
-    verify(record["sha256"], record.get("signature"), f"the model at {directory}")  # before any file is read
+    verify_record(directory, record)  # before any file is read
     return BundleModel(load_bundle(directory, record["sha256"], record.get("hash_scheme") or HASH_SCHEME))
+
+
+def verify_record(directory: Path, record: dict[str, Any]) -> None:
+    """With a signing key, the record must be signed for the name, version and hash it holds, and be the
+    version MLflow resolved when it loaded the folder by registry name; raises RegistryError."""
+    from mlops.signing import signing_key, verify
+
+    name, version = str(record.get("name") or ""), str(record.get("version") or "")
+    verify(name, version, record["sha256"], record.get("signature"), f"the model at {directory}")
+    asked = registered_as(directory)
+    if signing_key() is not None and asked is not None and asked != (name, version):
+        raise RegistryError(f"the model at {directory} is signed as '{name}' v{version}, but MLflow loaded it as "
+                            f"'{asked[0]}' v{asked[1]}: refusing it (another model's or version's bundle in its place)")
+
+
+def registered_as(directory: Path) -> tuple[str, str] | None:
+    """The (name, version) MLflow wrote beside a model it loaded through models:/; None for a plain path."""
+    import yaml
+
+    try:
+        found = yaml.safe_load((Path(directory) / MLFLOW_REGISTERED_META).read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(found, dict) or "model_name" not in found:
+        return None
+    return str(found["model_name"]), str(found.get("model_version"))
 
 
 class BundleModel:

@@ -150,7 +150,8 @@ def fit_in_process(model_section: dict[str, Any], X_train: Any, y_train: Any, X_
 
 class TorchFlavor:
     """Bundle files: preprocessing.skops (the fitted sklearn steps, skops' format) + model.pt (state_dict +
-    architecture). Neither runs pickled code on load; bundles from before skops have preprocessing.pkl."""
+    architecture). Neither runs pickled code on load; format-1 bundles may have preprocessing.pkl instead
+    (mlops.models.legacy_pickle decides whether it loads)."""
 
     preprocessing_file = "preprocessing.skops"
     legacy_preprocessing_file = "preprocessing.pkl"
@@ -175,14 +176,13 @@ class TorchFlavor:
         import torch
         from sklearn.pipeline import Pipeline
 
-        from mlops.models import safe_format
+        from mlops.models import legacy_pickle, safe_format
 
         if (Path(directory) / TorchFlavor.preprocessing_file).is_file():
             preprocessing = safe_format.load(Path(directory) / TorchFlavor.preprocessing_file)
         else:
-            import joblib
-
-            preprocessing = joblib.load(Path(directory) / TorchFlavor.legacy_preprocessing_file)
+            preprocessing = legacy_pickle.load(Path(directory) / TorchFlavor.legacy_preprocessing_file, meta,
+                                               TorchFlavor.preprocessing_file)
         # weights_only: the weights file holds tensors and plain data only, never pickled code.
         state = torch.load(Path(directory) / TorchFlavor.weights_file, weights_only=True, map_location="cpu")
         return Pipeline([*preprocessing.steps, ("model", TorchMLP.from_state(state))])

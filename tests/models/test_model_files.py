@@ -1,19 +1,17 @@
-"""Model files load without running pickled code: skops with a trust list, legacy joblib bundles still read."""
+"""Model files load without running pickled code: skops with an exact trust list (pickles: test_legacy_pickle.py)."""
 from __future__ import annotations
 
-import json
-
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
+import skops.io as sio
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
 from mlops.errors import RegistryError
 from mlops.models import safe_format
-from mlops.models.bundle import META_FILE, SklearnFlavor, load_bundle, manifest_sha256, save_bundle
+from mlops.models.bundle import load_bundle, save_bundle
 from mlops.models.preprocessing import DerivedColumns
 
 
@@ -43,9 +41,15 @@ def test_a_file_naming_an_untrusted_type_is_refused_before_it_is_built(tmp_path)
     # FunctionTransformer(func=eval): a pickle would hand eval to whoever loads it; skops lists the type
     # and mlops refuses it, naming it.
     evil = Pipeline([("f", FunctionTransformer(func=eval))])
-    safe_format.save(evil, tmp_path / "evil.skops")
+    sio.dump(evil, tmp_path / "evil.skops")
     with pytest.raises(RegistryError, match="builtins.eval"):
         safe_format.load(tmp_path / "evil.skops")
+
+
+def test_a_model_that_would_not_load_back_is_refused_when_saved(tmp_path):
+    with pytest.raises(RegistryError, match="does not trust to load back: builtins.eval"):
+        safe_format.save(Pipeline([("f", FunctionTransformer(func=eval))]), tmp_path / "evil.skops")
+    assert not (tmp_path / "evil.skops").exists()  # never registered, so never a version that cannot load
 
 
 def test_a_damaged_skops_file_is_a_clear_error(tmp_path):
@@ -54,19 +58,12 @@ def test_a_damaged_skops_file_is_a_clear_error(tmp_path):
         safe_format.load(tmp_path / "broken.skops")
 
 
-def test_plugin_prefixes_are_trusted_only_when_declared():
-    assert not safe_format.is_trusted("lightgbm.basic.Booster")
-    assert safe_format.is_trusted("lightgbm.basic.Booster", ("lightgbm.",))
+def test_names_are_trusted_exactly_never_by_prefix():
     assert safe_format.is_trusted("sklearn.tree._tree.Tree")
+    assert not safe_format.is_trusted("sklearn.tree._tree")  # neither a parent nor a sibling of a listed name
+    assert not safe_format.is_trusted("sklearn.utils._testing.assert_run_python_script_without_output")
+    assert not safe_format.is_trusted("numpy.testing._private.utils.runstring")
     assert not safe_format.is_trusted("builtins.exec")
-    assert not safe_format.is_trusted("sklearnx.evil")  # a prefix is a module boundary, not any string
-
-
-def test_a_bundle_from_before_skops_still_loads(tmp_path):
-    pipe, X = _fitted_pipeline()
-    directory = tmp_path / "old"
-    directory.mkdir()
-    joblib.dump(pipe, directory / SklearnFlavor.legacy_file)
-    (directory / META_FILE).write_text(json.dumps(_meta()))
-    loaded = load_bundle(directory, manifest_sha256(directory))
-    assert (loaded.predict(X) == pipe.predict(X)).all()
+    assert not safe_format.is_trusted("lightgbm.basic.Booster")  # a plugin's names only when it declares them
+    assert safe_format.is_trusted("lightgbm.basic.Booster", ("lightgbm.basic.Booster",))
+    assert not safe_format.is_trusted("lightgbm.basic._dump_pandas_categorical", ("lightgbm.",))  # prefixes trust nothing

@@ -13,7 +13,8 @@ from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
 from mlops.detectors.column_profile import column_schema
 from mlops.errors import DataError, RegistryError
-from mlops.models.bundle import INTEGRITY_FILE, MLFLOW_REGISTERED_META, load_bundle, manifest_sha256, save_bundle
+from mlops.models.bundle import (INTEGRITY_FILE, MLFLOW_REGISTERED_META, load_bundle, manifest_sha256, save_bundle,
+                                 write_integrity)
 from mlops.models.preprocessing import build_pipeline
 from mlops.models.pyfunc import _load_pyfunc
 from mlops.models.scores import labels_from_proba
@@ -84,6 +85,9 @@ def test_a_changed_file_is_refused_before_anything_is_deserialized(tmp_path):
 def test_with_a_signing_key_the_record_must_be_signed_by_it(tmp_path, monkeypatch):
     monkeypatch.setenv("MLOPS_SIGNING_KEY", "key-one")
     _save(tmp_path / "model")
+    with pytest.raises(RegistryError, match="is not signed"):  # saved, not yet registered: no version to sign
+        mlflow.pyfunc.load_model(str(tmp_path / "model"))
+    write_integrity(tmp_path / "model", manifest_sha256(tmp_path / "model"), "m", "1")  # what registration does
     mlflow.pyfunc.load_model(str(tmp_path / "model"))  # signed with the configured key: loads
     monkeypatch.setenv("MLOPS_SIGNING_KEY", "key-two")
     with pytest.raises(RegistryError, match="signature does not match"):
