@@ -34,7 +34,10 @@ def plan(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     compiled = api.plan(spec, overrides or [])
     actions = api.explain(compiled)
     if as_json:
-        sys.stdout.write(json.dumps({**compiled.to_dict(), "actions": actions}, indent=2, default=str) + "\n")
+        from mlops.redact import redact
+
+        # What a terminal or a CI log shows is redacted like what MLflow keeps (the plan itself keeps secrets).
+        sys.stdout.write(json.dumps(redact({**compiled.to_dict(), "actions": actions}), indent=2, default=str) + "\n")
         return
     print_plan(compiled, actions)
 

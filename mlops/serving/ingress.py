@@ -26,7 +26,10 @@ from mlops.serving.schema import (FeedbackRequest, InferResponse, InvocationErro
                                   ProtocolError, UNKNOWN_ENTITY, documented_errors, invocation_model, request_model)
 from mlops.serving.scoring import RowRefused
 
-DOC_PATHS = ("/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect")  # behind the token, with auth on
+# With auth on, every path but these needs the token before anything is answered (a 404 or a 405
+# included), so a caller without it learns no more than a 401 says. These stay open for probes: liveness,
+# and readiness with the version served (docs/security.md, "Endpoint tokens").
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"})
 UNAUTHORIZED = "missing or invalid bearer token"
 V2_MODEL = re.compile(r"/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?(?P<action>/infer|/ready)?$")
 
@@ -78,13 +81,19 @@ def token_ok(header: str, token_sha256: Optional[str]) -> bool:
     return bool(presented) and hmac.compare_digest(digest, token_sha256)
 
 
+def route_path(scope: dict, path: str) -> str:
+    """The request's path within the endpoint's route (Serve may or may not include the prefix in `path`)."""
+    root = scope.get("root_path", "")
+    return path[len(root):] if root and path.startswith(root) else path
+
+
 def body_refusal(headers: dict, max_request_bytes: int) -> Optional[tuple[int, str]]:
     """(status, why) when a POST body may not be read, or None: the size limit applies before a byte
     is read, so a client must say how many bytes it sends."""
     length = headers.get(b"content-length")
     if length is None:
         return 411, "Content-Length header is required"
-    if not length.isdigit() or int(length) > max_request_bytes:
+    if not length.isdigit() or len(length) > len(str(max_request_bytes)) or int(length) > max_request_bytes:
         return 413, f"payload of {length.decode(errors='replace')} bytes exceeds max_request_bytes={max_request_bytes}"
     return None
 
@@ -123,7 +132,7 @@ def with_body(handler: Callable, model: type) -> Callable:
 
 class EndpointAPI(ProtocolRoutes, FastAPI):
     """FastAPI for routing, validation and /docs, with checks in front of its middleware stack: the
-    token before anything is read (the API docs included, with auth on), the request-size limit on
+    token before anything is read or answered on every path but the probes' (OPEN_PATHS), the request-size limit on
     every POST, and the scoring POSTs (/predict, /invocations, /v2/models/{name}/infer) answered directly
     (the hot path; each Starlette layer costs per request, and these routes are all the traffic)."""
 
@@ -167,13 +176,15 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
         self.add_api_route("/readyz", self.readyz, methods=["GET"], responses={503: {"description": "no model loaded yet"}})
         self.add_api_route("/metadata", self.metadata, methods=["GET"], dependencies=guarded,
                            responses=documented_errors(401))
-        self.add_api_route("/v2", self.v2_server, methods=["GET"])
+        self.add_api_route("/v2", self.v2_server, methods=["GET"], dependencies=guarded,
+                           responses=documented_errors(401, body=ProtocolError))
         self.add_api_route("/v2/health/live", self.healthz, methods=["GET"])
         self.add_api_route("/v2/health/ready", self.readyz, methods=["GET"], responses={503: {"description": "no model loaded yet"}})
         for path in ("/v2/models/{model_name}", "/v2/models/{model_name}/versions/{model_version}"):
             self.add_api_route(path, self.v2_model, methods=["GET"], dependencies=guarded, responses=v2_errors)
-            self.add_api_route(f"{path}/ready", self.v2_model_ready, methods=["GET"],
-                               responses={**documented_errors(404, body=ProtocolError), 503: {"description": "no model loaded yet"}})
+            self.add_api_route(f"{path}/ready", self.v2_model_ready, methods=["GET"], dependencies=guarded,
+                               responses={**documented_errors(401, 404, body=ProtocolError),
+                                          503: {"description": "no model loaded yet"}})
 
     def openapi(self) -> dict[str, Any]:
         """FastAPI's description, with the V2 routes' `model_name` documented as the one model served, so
@@ -195,13 +206,13 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
             headers = dict(scope["headers"])
             path = scope["path"].rstrip("/")
             v2 = V2_MODEL.search(path)
-            guarded = (scope["method"] == "POST" or path.endswith(DOC_PATHS)
-                       or (v2 is not None and v2["action"] is None))  # V2 model metadata: behind the token, as /metadata
-            if guarded and not token_ok(headers.get(b"authorization", b"").decode("latin-1"), self.endpoint_config.token_sha256):
-                self.replica.count_error("auth")
-                await send_json(send, 401, {"error": UNAUTHORIZED} if "/v2/" in path else {"detail": UNAUTHORIZED},
-                                ((b"www-authenticate", b"Bearer"),))
-                return
+            if not token_ok(headers.get(b"authorization", b"").decode("latin-1"), self.endpoint_config.token_sha256):
+                within = route_path(scope, path)
+                if within not in OPEN_PATHS:
+                    self.replica.count_error("auth")
+                    await send_json(send, 401, {"error": UNAUTHORIZED} if within.startswith("/v2") else {"detail": UNAUTHORIZED},
+                                    ((b"www-authenticate", b"Bearer"),))
+                    return
             if scope["method"] == "POST":
                 refused = body_refusal(headers, self.endpoint_config.max_request_bytes)
                 if refused:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any, Optional, Sequence
 
 from mlops.serving.request_input import Parsed, RequestError, loads_standard, missing_as_null
@@ -16,25 +17,27 @@ CSV = "text/csv"
 
 
 def parse_invocation(raw: bytes, content_type: str, input_schema: list[dict[str, Any]], id_column: Optional[str],
-                     keys: Sequence[str] = ()) -> Parsed:
+                     keys: Sequence[str] = (), max_rows: Optional[int] = None) -> Parsed:
     """The rows of an /invocations body, JSON or CSV (by its content type, as MLflow's server decides);
-    `keys`: entity keys a CSV's cells are read as ids for (features from the online store)."""
+    `keys`: entity keys a CSV's cells are read as ids for (features from the online store); a body of more
+    than `max_rows` rows is refused before its rows are built."""
     mime, _, parameters = content_type.partition(";")
     mime = mime.strip().lower() or "application/json"
     charset = parameters.strip().lower().partition("charset=")[2] or "utf-8"
     if charset.strip('"') not in ("utf-8", "utf8"):
         raise RequestError("content-type", "only UTF-8 bodies are accepted", status=415)
     if mime == CSV:
-        return parse_csv(raw, input_schema, id_column, keys)
+        return parse_csv(raw, input_schema, id_column, keys, max_rows)
     if mime != "application/json":
         raise RequestError("content-type", f"expected application/json or {CSV}, got {mime!r}", status=415)
     body, standard = loads_standard(raw)
-    return parse_json(body, [c["name"] for c in input_schema], standard)
+    return parse_json(body, [c["name"] for c in input_schema], standard, max_rows)
 
 
-def parse_json(body: Any, columns: list[str], standard: bool = False) -> Parsed:
+def parse_json(body: Any, columns: list[str], standard: bool = False, max_rows: Optional[int] = None) -> Parsed:
     """The rows of a JSON scoring request: records, split, column-wise or positional (schema order);
-    `standard`: the body was standard JSON, so no value is NaN."""
+    `standard`: the body was standard JSON, so no value is NaN; more than `max_rows` rows are refused
+    from the lists' lengths, before any row is built."""
     if not isinstance(body, dict):
         raise RequestError("body", f"expected a JSON object with one of {', '.join(FORMATS)}")
     unknown = [k for k in body if k not in FORMATS and k != "params"]
@@ -45,6 +48,7 @@ def parse_json(body: Any, columns: list[str], standard: bool = False) -> Parsed:
         raise RequestError("body", f"expected exactly one of {', '.join(FORMATS)}, got {given or 'none'}")
     key = given[0]
     data = body[key]
+    check_rows(data, key, max_rows)
     if key == "dataframe_split":
         return split_rows(data, columns, standard)
     if isinstance(data, dict):  # `inputs` column-wise: {column: [values]} (or {column: value}, one row)
@@ -57,6 +61,21 @@ def parse_json(body: Any, columns: list[str], standard: bool = False) -> Parsed:
         if not isinstance(row, dict):
             raise RequestError(f"{key}.{i}", "expected an object {column: value} (or every row a list)")
     return Parsed([{k: missing_as_null(v) for k, v in row.items()} for row in data], lambda i, c: dotted(key, i, c))
+
+
+def check_rows(data: Any, key: str, max_rows: Optional[int]) -> None:
+    """Refuse a format's data of more than max_rows rows, naming the field and the limit (O(1))."""
+    if max_rows is None:
+        return
+    field, count = key, 0
+    if isinstance(data, list):
+        count = len(data)
+    elif key == "dataframe_split" and isinstance(data, dict) and isinstance(data.get("data"), list):
+        field, count = f"{key}.data", len(data["data"])
+    elif isinstance(data, dict):  # column-wise: {column: [values]}
+        count = max((len(v) for v in data.values() if isinstance(v, list)), default=0)
+    if count > max_rows:
+        raise RequestError(field, f"{count} rows: more than max_rows={max_rows}")
 
 
 def split_rows(data: Any, columns: list[str], standard: bool = False) -> Parsed:
@@ -105,10 +124,12 @@ def positional_rows(data: list[list[Any]], columns: list[str], key: str) -> Pars
     return Parsed([{c: missing_as_null(v) for c, v in zip(columns, row)} for row in data], lambda i, c: dotted(key, i, c))
 
 
-def parse_csv(raw: bytes, input_schema: list[dict[str, Any]], id_column: Optional[str], keys: Sequence[str] = ()) -> Parsed:
+def parse_csv(raw: bytes, input_schema: list[dict[str, Any]], id_column: Optional[str], keys: Sequence[str] = (),
+              max_rows: Optional[int] = None) -> Parsed:
     """A CSV body with a header row, as pandas would read it: empty cells are missing, numbers in numeric
     columns (and the id column and entity keys) are numbers, anything else stays text for the request
-    model to judge (a column it ignores, as the target, stays text too)."""
+    model to judge (a column it ignores, as the target, stays text too). Reading stops at the first row
+    past `max_rows` and at a header wider than any row can be, so a body costs at most max_rows rows."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -124,10 +145,15 @@ def parse_csv(raw: bytes, input_schema: list[dict[str, Any]], id_column: Optiona
     for key in (id_column, *keys):
         if key:
             kinds[key] = "id"
+    widest = len(kinds) + 1  # every column the row model takes, and the target column it ignores
+    if len(header) > widest:
+        raise RequestError("csv", f"the header names {len(header)} columns; a row takes at most {widest}")
     converters = [CELL.get(kinds.get(name, "string"), text_cell) for name in header]
     rows = []
     try:
         for i, cells in enumerate(r for r in reader if r):
+            if max_rows is not None and i >= max_rows:
+                raise RequestError("csv", f"more than max_rows={max_rows} rows")
             if len(cells) != len(header):
                 raise RequestError(f"csv.{i}", f"expected {len(header)} cells as in the header, got {len(cells)}")
             rows.append({name: convert(cell) for name, convert, cell in zip(header, converters, cells)})
@@ -156,9 +182,17 @@ def boolean_cell(cell: str) -> Any:
     return {"": None, "true": True, "false": False}.get(cell.lower(), cell)
 
 
+INT64 = re.compile(r"-?[0-9]{1,19}")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
+
+
 def id_cell(cell: str) -> Any:
-    """An id: an integer when it reads as one (as pandas would), else the text."""
-    return int(cell) if cell.lstrip("-").isdigit() else text_cell(cell)
+    """An id: an integer when it reads as one, optionally signed, in int64's range (as pandas would read
+    it, and as JSON answers and the online store hold it), else the text (`--7`, `²`, 5,000 digits)."""
+    if INT64.fullmatch(cell):
+        number = int(cell)
+        if -2**63 <= number < 2**63:
+            return number
+    return text_cell(cell)
 
 
 CELL = {"number": number_cell, "integer": number_cell, "boolean": boolean_cell, "string": text_cell, "id": id_cell}

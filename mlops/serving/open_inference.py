@@ -56,35 +56,41 @@ def model_metadata(name: str, version: str, input_schema: list[dict[str, Any]], 
 
 
 def parse_infer(raw: bytes, header_length: Optional[bytes], columns: list[str], id_column: Optional[str],
-                also: Sequence[str] = ()) -> InferRequest:
+                also: Sequence[str] = (), max_rows: Optional[int] = None) -> InferRequest:
     """An infer request's rows: named tensors (one per column, the id column's included) or one 2-D tensor;
     `also`: other tensors taken beside the columns (entity keys, the ignored target column). The common
     request, named columns of standard JSON, is read in one pass (column_rows); anything else, and every
     error, by the checks of checked_infer. (Each request's parsing delays the batch it joins: a replica
-    that parses more slowly than requests arrive scores smaller batches.)"""
+    that parses more slowly than requests arrive scores smaller batches.) `max_rows`: a tensor whose
+    shape holds more rows is refused from its shape, before any of its values is read."""
     if header_length is None:
         body, standard = loads_standard(raw)
-        parsed = column_rows(body, columns, id_column, also) if standard else None
+        parsed = column_rows(body, columns, id_column, also, max_rows) if standard else None
         if parsed is not None:
             return InferRequest(parsed, request_id(body), requested_outputs(body.get("outputs"), id_column))
-    return checked_infer(raw, header_length, columns, id_column, also)
+    return checked_infer(raw, header_length, columns, id_column, also, max_rows)
 
 
 def checked_infer(raw: bytes, header_length: Optional[bytes], columns: list[str], id_column: Optional[str],
-                  also: Sequence[str] = ()) -> InferRequest:
+                  also: Sequence[str] = (), max_rows: Optional[int] = None) -> InferRequest:
     """parse_infer with every field checked in turn, so that an error names what is wrong: JSON (NaN
-    included, as pandas clients write it) or the binary tensor extension."""
+    included, as pandas clients write it) or the binary tensor extension. Sizes are checked from the
+    header (tensor count, shapes, binary_data_size) before values are decoded, so a body's cost is
+    bounded by max_rows, not by its length."""
     binary = b""
     if header_length is not None:  # the binary tensor extension: JSON header, then the tensors' bytes
-        if not header_length.isdigit() or int(header_length) > len(raw):
+        if not header_length.isdigit() or len(header_length) > len(str(len(raw))) or int(header_length) > len(raw):
             raise RequestError("Inference-Header-Content-Length", "must be the length of the JSON header within the body")
         raw, binary = raw[: int(header_length)], raw[int(header_length):]
     body = loads(raw)
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or not body["inputs"]:
         raise RequestError("inputs", "expected a non-empty list of input tensors")
+    most = len({*columns, *also, id_column} - {None})  # one tensor per field: no request needs more
+    if len(body["inputs"]) > most:
+        raise RequestError("inputs", f"{len(body['inputs'])} input tensors; this model takes at most {most}")
     tensors, offset = [], 0
     for k, tensor in enumerate(body["inputs"]):
-        values, offset = tensor_values(tensor, k, binary, offset)
+        values, offset = tensor_values(tensor, k, binary, offset, len(columns), max_rows)
         tensors.append((tensor["name"], tensor["shape"], values))
     outputs = requested_outputs(body.get("outputs"), id_column)
     matrices = [t for t in tensors if len(t[1]) == 2 and t[1][1] != 1]
@@ -101,14 +107,17 @@ def request_id(body: dict) -> Optional[str]:
     return value
 
 
-def column_rows(body: Any, columns: list[str], id_column: Optional[str], also: Sequence[str] = ()) -> Optional[Parsed]:
+def column_rows(body: Any, columns: list[str], id_column: Optional[str], also: Sequence[str] = (),
+                max_rows: Optional[int] = None) -> Optional[Parsed]:
     """The rows of the common request, checked in one pass: a body of standard JSON whose inputs are all
     well-formed named columns ([n] or [n, 1], int dimensions, a flat list of n values, a known datatype,
-    no parameters) of the model's inputs, the same n for each. None for anything else."""
+    no parameters) of the model's inputs, the same n for each, at most max_rows. None for anything else."""
     inputs = body.get("inputs") if type(body) is dict else None
     if type(inputs) is not list or not inputs:
         return None
     known = {*columns, *also, id_column} - {None}
+    if len(inputs) > len(known):  # refused by checked_infer, naming the count
+        return None
     names, columns_data, count = [], [], None
     for tensor in inputs:
         if type(tensor) is not dict or "parameters" in tensor:
@@ -118,6 +127,8 @@ def column_rows(body: Any, columns: list[str], id_column: Optional[str], also: S
                 or type(name) is not str or name not in known:
             return None
         n = len(data)
+        if max_rows is not None and n > max_rows:  # refused, naming the limit, by checked_infer (from the shape)
+            return None
         if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1 and type(shape[1]) is int)) \
                 or type(shape[0]) is not int or shape[0] != n or (count is not None and n != count) \
                 or not CONTAINERS.isdisjoint(map(type, data)):
@@ -135,8 +146,11 @@ def tensor_field(i: Optional[int], column: Optional[str]) -> str:
     return ".".join(str(p) for p in ("inputs", column) if p is not None)
 
 
-def tensor_values(tensor: Any, k: int, binary: bytes, offset: int) -> tuple[list[Any], int]:
-    """A tensor's values, flattened (row-major), from its JSON data or its slice of the binary part."""
+def tensor_values(tensor: Any, k: int, binary: bytes, offset: int, width: int = 0,
+                  max_rows: Optional[int] = None) -> tuple[list[Any], int]:
+    """A tensor's values, flattened (row-major), from its JSON data or its slice of the binary part. Its
+    shape is checked first (at most max_rows rows; a second dimension of 1 or `width`, the model's column
+    count), and the values' count against it before they are decoded."""
     if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
         raise RequestError(f"inputs.{k}", "expected a tensor {name, shape, datatype, data}")
     name, shape, datatype = tensor["name"], tensor.get("shape"), tensor.get("datatype")
@@ -144,20 +158,27 @@ def tensor_values(tensor: Any, k: int, binary: bytes, offset: int) -> tuple[list
         raise RequestError(f"inputs.{name}.shape", f"expected [rows] or [rows, columns], got {shape!r}")
     if not isinstance(datatype, str) or (datatype not in NUMPY_TYPES and datatype != "BYTES"):
         raise RequestError(f"inputs.{name}.datatype", f"expected one of BOOL, INT*, UINT*, FP16/32/64, BYTES; got {datatype!r}")
+    if max_rows is not None and shape[0] > max_rows:
+        raise RequestError(f"inputs.{name}.shape", f"{shape[0]} rows: more than max_rows={max_rows}")
+    if len(shape) == 2 and shape[1] not in (1, width):
+        raise RequestError(f"inputs.{name}.shape", f"expected [rows], [rows, 1] or [rows, {width}]: one value per column")
+    count = shape[0] * (shape[1] if len(shape) == 2 else 1)
     parameters = tensor.get("parameters")
     size = parameters.get("binary_data_size") if isinstance(parameters, dict) else None
     if size is not None:
-        if not isinstance(size, int) or offset + size > len(binary):
+        if not isinstance(size, int) or size < 0 or offset + size > len(binary):
             raise RequestError(f"inputs.{name}.parameters.binary_data_size", "exceeds the binary part of the body")
-        values, offset = decode_binary(binary[offset: offset + size], datatype, name), offset + size
+        values, offset = decode_binary(binary[offset: offset + size], datatype, name, count), offset + size
     elif "data" in tensor:
+        data = tensor["data"]
+        if isinstance(data, list) and len(data) > count:  # flat or by row, never more items than values
+            raise RequestError(f"inputs.{name}.data", f"shape {shape} holds {count} values, got more")
         try:
-            values = flatten(tensor["data"])
+            values = flatten(data)
         except RequestError:
             raise RequestError(f"inputs.{name}.data", "expected at most 2 dimensions: [rows] or [rows, columns]") from None
     else:
         raise RequestError(f"inputs.{name}.data", "Field required")
-    count = shape[0] * (shape[1] if len(shape) == 2 else 1)
     if len(values) != count:
         raise RequestError(f"inputs.{name}.data", f"shape {shape} holds {count} values, got {len(values)}")
     if datatype == "BYTES":
@@ -165,17 +186,20 @@ def tensor_values(tensor: Any, k: int, binary: bytes, offset: int) -> tuple[list
     return [missing_as_null(v) for v in values], offset
 
 
-def decode_binary(blob: bytes, datatype: str, name: str) -> list[Any]:
-    """Values of a tensor sent in binary: little-endian numbers, or BYTES as 4-byte length + bytes each."""
+def decode_binary(blob: bytes, datatype: str, name: str, count: int) -> list[Any]:
+    """Values of a tensor sent in binary: little-endian numbers, or BYTES as 4-byte length + bytes each.
+    A blob that holds other than `count` values is refused before they are decoded (BYTES: after count+1)."""
     if datatype != "BYTES":
         import numpy as np
 
         width = np.dtype(NUMPY_TYPES[datatype]).itemsize
         if len(blob) % width:
             raise RequestError(f"inputs.{name}.parameters.binary_data_size", f"not a multiple of {datatype}'s {width} bytes")
+        if len(blob) // width != count:
+            raise RequestError(f"inputs.{name}.data", f"shape holds {count} values, got {len(blob) // width}")
         return np.frombuffer(blob, dtype=NUMPY_TYPES[datatype]).tolist()
     values, at = [], 0
-    while at < len(blob):
+    while at < len(blob) and len(values) <= count:
         length = int.from_bytes(blob[at: at + 4], "little")
         values.append(blob[at + 4: at + 4 + length])
         at += 4 + length

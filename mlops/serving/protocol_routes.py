@@ -4,6 +4,7 @@ every route and answers the scoring POSTs in front of FastAPI). Each protocol's 
 into rows for the one request model; the replica answers them as it answers /predict."""
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Callable, Optional
 
 import orjson
@@ -14,6 +15,11 @@ from mlops.serving.endpoint_config import EndpointConfig
 from mlops.serving.request_input import Parsed, RequestError, refused_row, validate
 from mlops.serving.schema import InferRequestBody
 from mlops.serving.scoring import RowRefused
+
+# A body larger than this is parsed in a thread, so the event loop goes on answering other requests
+# meanwhile; smaller ones (nearly all traffic) are parsed in place, where a thread hop would cost more
+# than the parse. Parsing is bounded by max_rows either way (each parser checks counts before rows).
+OFFLOAD_BYTES = 64 * 1024
 
 
 class ProtocolRoutes:
@@ -27,12 +33,17 @@ class ProtocolRoutes:
     other_fields: list[str]  # the row's fields beside the input columns: id column, entity keys, target
 
     async def score(self, parse: Callable[[], Parsed], route: str, render: Callable[[dict, Parsed], Any],
-                    refuse: Callable[..., Any]) -> tuple[int, Any]:
+                    refuse: Callable[..., Any], size: int = 0) -> tuple[int, Any]:
         """(status, body) of a protocol's scoring request: its parser's rows, validated by the one request
-        model, answered by the replica (batching, metrics, monitoring) and rendered in the protocol's terms."""
-        try:
+        model, answered by the replica (batching, metrics, monitoring) and rendered in the protocol's terms.
+        `size`: the body's length; past OFFLOAD_BYTES it is parsed off the event loop."""
+
+        def rows() -> tuple[Parsed, Any]:
             parsed = parse()
-            body = validate(self.request_model, parsed)
+            return parsed, validate(self.request_model, parsed)
+
+        try:
+            parsed, body = await asyncio.to_thread(rows) if size > OFFLOAD_BYTES else rows()
         except RequestError as exc:
             self.replica.count_error("validation")
             return exc.status, refuse(exc.details)
@@ -50,8 +61,9 @@ class ProtocolRoutes:
         config = self.endpoint_config
         return await self.score(
             lambda: mlflow_scoring.parse_invocation(raw, content_type.decode("latin-1"), config.input_schema, config.id_column,
-                                                    self.entity_keys),
-            "invocations", lambda answer, _: mlflow_scoring.invocation_answer(answer), mlflow_scoring.invocation_error)
+                                                    self.entity_keys, config.max_rows),
+            "invocations", lambda answer, _: mlflow_scoring.invocation_answer(answer), mlflow_scoring.invocation_error,
+            len(raw))
 
     async def infer_answer(self, raw: bytes, headers: dict, model: str, version: Optional[str]) -> tuple[int, Any]:
         """POST /v2/models/{model}/infer (Open Inference Protocol): named tensors or one 2-D tensor."""
@@ -63,14 +75,15 @@ class ProtocolRoutes:
 
         def parse() -> Parsed:
             request.append(open_inference.parse_infer(raw, headers.get(b"inference-header-content-length"), self.input_columns,
-                                                      config.id_column, self.other_fields))
+                                                      config.id_column, self.other_fields, config.max_rows))
             return request[0].parsed
 
         return await self.score(parse, "infer", lambda answer, _: open_inference.infer_answer(
-            answer, config.name, request[0], config.id_column), open_inference.error_body)
+            answer, config.name, request[0], config.id_column), open_inference.error_body, len(raw))
 
     def unknown_model(self, model: str, version: Optional[str]) -> Optional[dict[str, str]]:
-        """The V2 error for a model name (or version) this endpoint does not serve; None for its own."""
+        """The V2 error for a model name (or version) this endpoint does not serve; None for its own. It
+        names the model and version served: with auth on, only a caller with the token gets this far."""
         served = self.replica.readiness().get("model_version")
         if model != self.endpoint_config.name:
             return {"error": f"model {model!r} is not served here (this endpoint serves {self.endpoint_config.name!r})"}
@@ -95,7 +108,7 @@ class ProtocolRoutes:
         return JSONResponse(answer, status_code=status)
 
     async def v2_server(self) -> dict[str, Any]:
-        """Open Inference Protocol server metadata."""
+        """Open Inference Protocol server metadata (with auth on, behind the token: it names mlops' version)."""
         from importlib.metadata import version
 
         return {"name": "mlops", "version": version("mlops"), "extensions": ["binary_tensor_data"]}
@@ -110,7 +123,7 @@ class ProtocolRoutes:
                                              self.entity_keys)
 
     async def v2_model_ready(self, model_name: str, model_version: Optional[str] = None):
-        """Open Inference Protocol model readiness (open, without auth, as /readyz)."""
+        """Open Inference Protocol model readiness (with auth on, behind the token: it names the model)."""
         unknown = self.unknown_model(model_name, model_version)
         if unknown:
             return JSONResponse(unknown, status_code=404)

@@ -1,9 +1,9 @@
 """Request and response models generated from the input schema recorded with the model at training time."""
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from typing import Annotated, Any, Optional, Sequence, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model
 
 # Integers are accepted as any JSON number (models see floats anyway); strict: "1.5" is not a number.
 _TYPES = {"number": float, "integer": float, "boolean": bool, "string": str}
@@ -12,6 +12,17 @@ _TYPES = {"number": float, "integer": float, "boolean": bool, "string": str}
 FLOAT32_MAX = 3.4028234663852886e38
 ID_FIELD = "id_"  # the request row's field for the id column (aliased to the column's name)
 TARGET_FIELD = "target_"  # the request row's field for the target column: accepted, ignored
+
+
+def int64_id(value: Union[int, str]) -> Union[int, str]:
+    """An id or entity key that is a number must be an int64: what JSON answers echo (orjson writes no
+    larger integer) and the online store looks up (SQLite's integers). Refused, naming the field, else."""
+    if type(value) is int and not -2**63 <= value < 2**63:
+        raise ValueError("an integer id must fit in 64 bits; send a larger one as a string")
+    return value
+
+
+IdValue = Annotated[Union[StrictInt, StrictStr], AfterValidator(int64_id)]
 
 
 def row_model(input_schema: list[dict[str, Any]], id_column: Optional[str] = None,
@@ -46,7 +57,7 @@ def row_model(input_schema: list[dict[str, Any]], id_column: Optional[str] = Non
                             Field(None if nullable or stored else ..., alias=column["name"], **extra))
     # After the inputs, so a row's first len(input_schema) values are the model's inputs (mlops.serving.replica).
     if id_column:
-        fields[ID_FIELD] = (Optional[Union[StrictInt, StrictStr]], Field(None, alias=id_column, description=(
+        fields[ID_FIELD] = (Optional[IdValue], Field(None, alias=id_column, description=(
             "the row's id (data.id_column): never a feature, echoed in the answer as in batch scoring")))
     taken = {c["name"] for c in input_schema} | {id_column}
     keys: dict[str, list[str]] = {}
@@ -54,7 +65,7 @@ def row_model(input_schema: list[dict[str, Any]], id_column: Optional[str] = Non
         if view["key"] not in taken:
             keys.setdefault(view["key"], []).append(view["name"])
     for j, (key, views) in enumerate(keys.items()):
-        fields[f"k{j}_"] = (Optional[Union[StrictInt, StrictStr]], Field(None, alias=key, description=(
+        fields[f"k{j}_"] = (Optional[IdValue], Field(None, alias=key, description=(
             f"entity key: the online store fills the features this row leaves out from feature view(s) "
             f"{', '.join(views)}; never a feature")))
     if target_column:

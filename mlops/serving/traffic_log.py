@@ -9,6 +9,9 @@ one `os.write` on an O_APPEND descriptor, so no locking is needed and lines neve
 crash cut short (the last of its file) is skipped with a warning, never a reason for every later
 `mlops monitor` to fail.
 
+The logs hold served inputs (and labels): files are written 0600 and their folders 0700, readable by
+the user who serves and nobody else.
+
 A writer starts a new file once its file reaches `monitoring.logs.rotate_mb`; files untouched for longer
 than `monitoring.logs.keep` are deleted (by writers when they rotate, and by readers). Readers keep what
 they parsed of each file in `.read/<file>.<offset>.parquet` and parse only the bytes after that offset,
@@ -197,7 +200,7 @@ def _keep(frame: Any, cache: Path, stem: str, offset: int, older: list[Path]) ->
 def append_lines(path: Path, records: list[dict[str, Any]]) -> None:
     """Append records as JSON lines with one write on an O_APPEND descriptor: whole lines or nothing more."""
     data = "".join(json.dumps(r, default=str) + "\n" for r in records).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)  # served inputs: the owner's only
     try:
         view = memoryview(data)
         while view:  # a regular file takes it in one write; a short write (disk full) is finished or raises
@@ -206,9 +209,18 @@ def append_lines(path: Path, records: list[dict[str, Any]]) -> None:
         os.close(fd)
 
 
+def private_folder(folder: Path) -> None:
+    """Create `folder` and its parent (the endpoint's monitoring folder) as 0700; tighten them if an
+    older mlops made them readable by others."""
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for path in (folder.parent, folder):
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o700)
+
+
 def writer_file(folder: Path, prefix: str) -> Path:
     """This process's own file in `folder`: one writer per file."""
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
     return folder / f"{prefix}-{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:6]}.jsonl"
 
 

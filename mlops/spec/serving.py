@@ -1,6 +1,8 @@
 """`serving`: batch files and/or an online endpoint on Ray Serve, declared entirely in the spec."""
 from __future__ import annotations
 
+import ipaddress
+import warnings
 from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
@@ -56,6 +58,20 @@ class Auth(StrictModel):
     token_env: str = Field(description="environment variable holding the bearer token (read when deploying)")
 
 
+class SpecWarning(UserWarning):
+    """A spec that is valid but probably not what its author wants (shown when the spec is validated)."""
+
+
+def is_loopback(host: str) -> bool:
+    """The bind address is this machine only: a loopback address, or `localhost`."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:  # a host name: it may resolve to any interface
+        return False
+
+
 class OnlineServing(StrictModel):
     route: Optional[str] = Field(None, description="route prefix, default '/<name>'")
     host: str = Field("127.0.0.1", description="bind address; loopback by default")
@@ -83,6 +99,14 @@ class OnlineServing(StrictModel):
         if route is not None and (not route.startswith("/") or route == "/" or " " in route):
             raise ValueError("route must look like /name (a path prefix other than '/')")
         return route.rstrip("/") if route else route
+
+    @model_validator(mode="after")
+    def _warn_when_open_to_the_network(self):
+        if self.auth is None and not is_loopback(self.host):
+            warnings.warn(f"serving.online.host={self.host} without serving.online.auth: anyone who reaches this address "
+                          f"can score, read the metadata and post feedback; set serving.online.auth.token_env",
+                          SpecWarning)
+        return self
 
 
 class Backpressure(StrictModel):

@@ -152,7 +152,8 @@ def test_predict_takes_the_id_column_and_nulls_where_imputed(endpoint):
 def test_tritonclient_named_tensors_binary_and_json(endpoint, triton):
     import tritonclient.http as httpclient
 
-    assert triton.is_server_live() and triton.is_server_ready() and triton.is_model_ready("flowers")
+    assert triton.is_server_live() and triton.is_server_ready()  # the probes' routes: open
+    assert triton.is_model_ready("flowers", headers=dict(AUTH)) and not triton.is_model_ready("flowers")  # names the model
     meta = triton.get_model_metadata("flowers", headers=dict(AUTH))
     assert [(i["name"], i["datatype"]) for i in meta["inputs"]] == [(c, "FP64") for c in COLUMNS]
     assert [(o["name"], o["datatype"]) for o in meta["outputs"]] == [("predict", "BYTES"), ("proba", "FP64")]
@@ -207,3 +208,24 @@ def test_every_route_feeds_the_monitor(endpoint):
             break
         time.sleep(1)
     assert stats["requests"] >= 6 and stats["version"] == endpoint["version"]
+
+
+def test_with_auth_on_a_stranger_learns_no_more_than_a_401(endpoint):
+    """Without the token every route but the probes' is a 401 that names nothing: V2 readiness and metadata
+    of any model name, V2 server metadata, the API description, a path that does not exist. With the
+    token, a model name it does not serve is a 404 naming the one it does."""
+    from importlib.metadata import version
+
+    url = endpoint["url"]
+    for method, path in (("GET", "/v2/models/nope/ready"), ("GET", "/v2/models/flowers/ready"), ("GET", "/v2/models/nope"),
+                         ("GET", "/v2/models/nope/versions/1/ready"), ("GET", "/v2"), ("GET", "/metadata"),
+                         ("GET", "/openapi.json"), ("GET", "/no/such/path"), ("POST", "/v2/models/nope/infer"),
+                         ("DELETE", "/predict")):
+        response = httpx.request(method, f"{url}{path}")
+        assert response.status_code == 401, (path, response.status_code, response.text)
+        text = response.text
+        assert "flowers" not in text and endpoint["version"] not in text and version("mlops") not in text, (path, text)
+    for path in ("/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"):  # open for probes
+        assert httpx.get(f"{url}{path}").status_code == 200, path
+    authorized = httpx.get(f"{url}/v2/models/nope/ready", headers=dict(AUTH))
+    assert authorized.status_code == 404 and "'flowers'" in authorized.json()["error"]

@@ -3,10 +3,13 @@
 Fuzzing from the endpoint's own OpenAPI description, with schemathesis (a client nobody here
 wrote): generated valid and invalid requests to every route, each answered without a 5xx and as the
 description says; plus the inputs a generator does not write by itself (broken JSON, wrong content type,
-a 10 MB body, deep nesting, NaN/Infinity literals, strings for numbers, empty and 10k-row requests)."""
+a 10 MB body, deep nesting, NaN/Infinity literals, strings for numbers, empty and 10k-row requests), and
+CSV bodies, hand-written and generated, on every POST route."""
 from __future__ import annotations
 
 import collections
+import csv
+import io
 import json
 import os
 import shutil
@@ -18,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
@@ -134,6 +137,49 @@ def test_hand_written_hostile_inputs(endpoint):
     assert answers["10 MB body"] == 413 and answers["10k rows"] == 422 and answers["string for a number"] == 422
     assert answers["invalid JSON"] == 422 and answers["huge number"] == 422
     assert answers["negative zero and tiny"] == 200
+
+
+CSV_ROUTES = ("/invocations", "/predict", "/v2/models/iris/infer", "/feedback")
+# Cells as clients and attackers write them: any text (surrogates make the body invalid UTF-8), signed and
+# unicode digits (`--7`, `²`: once a 500 in an id column), integers past 64 bits, 5,000 digits, floats.
+CSV_CELLS = st.one_of(st.text(max_size=12), st.from_regex(r"[-+]{0,3}[0-9²³٣]{1,25}", fullmatch=True),
+                      st.integers(-(2**70), 2**70).map(str), st.integers(1, 6000).map(lambda n: "9" * n),
+                      st.floats().map(str), st.just(""))
+
+
+def _csv(rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out).writerows(rows)
+    return out.getvalue().encode("utf-8", "surrogatepass")
+
+
+def test_csv_bodies_on_every_route_get_no_5xx(endpoint):
+    """CSV bodies (text/csv) on every POST route: hand-written hostile ones, then generated rows of cells.
+    /invocations reads them as MLflow's server does; the other routes refuse them. Never a 5xx."""
+    header = [*GOOD, "target"]  # the target column is accepted and ignored
+    good = [str(v) for v in GOOD.values()] + ["0"]
+    hostile = {
+        "signed twice": _csv([header, ["--7", *good[1:]]]), "superscript digit": _csv([header, ["²", *good[1:]]]),
+        "5,000 digits": _csv([header, ["9" * 5000, *good[1:]]]), "NUL byte": b"sepal_length_cm\n\0\n",
+        "unterminated quote": b'sepal_length_cm\n"5.1\n', "header only": _csv([header]), "empty": b"",
+        "latin-1": "sepal_length_cm,target\n5.1,caf\xe9\n".encode("latin-1"), "BOM and CRLF": b"\xef\xbb\xbf" + _csv([header, good]),
+        "10k rows": _csv([header, *[good] * 10_000]), "50k columns": _csv([[f"c{i}" for i in range(50_000)]]),
+        "unknown column": _csv([[*header, "colour"], [*good, "red"]]), "short row": _csv([header, good[:2]]),
+    }
+    with httpx.Client(base_url=endpoint, headers={**AUTH, "content-type": "text/csv"}, timeout=60) as client:
+        for name, body in hostile.items():
+            for route in CSV_ROUTES:
+                _judge(f"CSV hand-written: {name} on {route}", client.post(route, content=body))
+        assert client.post("/invocations", content=_csv([header, good])).status_code == 200
+        assert client.post("/invocations", content=hostile["10k rows"]).status_code == 422
+
+        @settings(max_examples=CASES // 5, derandomize=True, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(cells=st.lists(CSV_CELLS, min_size=5, max_size=5), route=st.sampled_from(CSV_ROUTES))
+        def one(cells, route) -> None:
+            _judge(f"CSV generated on {route}", client.post(route, content=_csv([header, cells])))
+
+        one()
 
 
 SOAK_S = float(os.environ.get("MLOPS_SOAK_S", 10))  # CI's bounded soak; benchmarks/soak.py holds 60 s and more

@@ -98,7 +98,7 @@ def test_token_size_limits_and_unknown_models_in_the_protocols_own_format(client
 
 def test_v2_health_and_metadata(client):
     assert client.get("/v2/health/live").status_code == 200 and client.get("/v2/health/ready").status_code == 200
-    assert client.get("/v2/models/shop/ready").json() == {"name": "shop", "ready": True}
+    assert client.get("/v2/models/shop/ready", headers=AUTH).json() == {"name": "shop", "ready": True}
     meta = client.get("/v2/models/shop", headers=AUTH).json()
     assert meta["inputs"] == [{"name": "x", "datatype": "FP64", "shape": [-1]}, {"name": "city", "datatype": "BYTES", "shape": [-1]}]
     assert meta["versions"] == ["4"] and [o["name"] for o in meta["outputs"]] == ["predict", "proba"]
