@@ -55,6 +55,10 @@ class DataError(SpecError):
     """Data named by the spec is missing, unreadable, empty or lacks a needed column."""
 
 
+class SpecWarning(UserWarning):
+    """A spec that is valid but probably not what its author wants (the CLI prints `warning: ...`)."""
+
+
 class ResourceError(MlopsError):
     """The plan asks for resources no node of the cluster can provide."""
 

@@ -21,4 +21,24 @@ app.add_typer(features.app, name="features")
 
 def main() -> None:
     """Run the `mlops` command line."""
+    _show_spec_warnings_plainly()
     app()
+
+
+def _show_spec_warnings_plainly() -> None:
+    """A spec warning reads `warning: field: why`, like an error, not as Python's file:line and source."""
+    import warnings
+
+    from mlops.errors import SpecWarning
+
+    shown = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):  # noqa: ANN001  (warnings' signature)
+        if issubclass(category, SpecWarning):
+            from mlops.cli.common import err_console
+
+            err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+            return
+        shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show

@@ -48,19 +48,28 @@ def serve(spec_path: str | Path, overrides: Sequence[str], *, detach: bool, addr
     ensure_online(project)
     env = serving_env(project)
     remote = resolve_address(project.spec.hardware.cluster, address)
+    auth = project.spec.serving.online.auth
+    hidden = [auth.token_env] if auth is not None else []  # replicas get the token's sha256, never the token
     if detach and not remote:
         running = _unchanged_endpoint(project)
         if running is not None:  # same settings, same version: leave it (and its traffic statistics) alone
             on_ready(running)
             return running
-        address = ensure_head(env, project.spec.hardware.local_cpus).gcs
+        address = ensure_head(env, project.spec.hardware.local_cpus, hidden=hidden).gcs
     elif not remote:
         os.environ.update(env)  # read by the Serve controller of the embedded Ray we are about to start
-    with ray_session(project.spec.hardware.cluster, address, project.spec.hardware.local_cpus):
-        deployed = deploy_project(project)
-        on_ready(deployed)
-        if not detach:
-            _block_until_interrupted()
+    # An embedded Ray's processes copy this process' environment when they start: without the token.
+    withheld = {name: os.environ.pop(name) for name in hidden if name in os.environ and not remote}
+    try:
+        with ray_session(project.spec.hardware.cluster, address, project.spec.hardware.local_cpus):
+            os.environ.update(withheld)  # the deploy below reads it, to send its sha256
+            withheld = {}
+            deployed = deploy_project(project)
+            on_ready(deployed)
+            if not detach:
+                _block_until_interrupted()
+    finally:
+        os.environ.update(withheld)
     return deployed
 
 

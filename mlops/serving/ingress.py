@@ -6,6 +6,7 @@ mlops.serving.protocol_routes) are answered in front of FastAPI's middleware.
 The app is built on the replica, after its constructor (`Endpoint.__serve_build_asgi_app__`), from the
 endpoint config and the replica it answers through; the replica does the model work and counts.
 """
+import asyncio
 import hashlib
 import hmac
 import inspect
@@ -21,7 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from mlops.serving.endpoint_config import EndpointConfig
-from mlops.serving.protocol_routes import ProtocolRoutes
+from mlops.serving.protocol_routes import OFFLOAD_BYTES, ProtocolRoutes
 from mlops.serving.schema import (FeedbackRequest, InferResponse, InvocationError, InvocationResponse, PredictResponse,
                                   ProtocolError, UNKNOWN_ENTITY, documented_errors, invocation_model, request_model)
 from mlops.serving.scoring import RowRefused
@@ -235,8 +236,12 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
     async def predict_fast(self, receive: Any, send: Any) -> None:
         """POST /predict: the same request model as the documented route (validated from the raw bytes by
         pydantic-core), the same checks, answers and error bodies. The token was checked before this."""
+        raw = await read_body(receive)
         try:
-            body = self.request_model.model_validate_json(await read_body(receive))
+            if len(raw) > OFFLOAD_BYTES:  # a large body is validated in a thread: the loop serves the others
+                body = await asyncio.to_thread(self.request_model.model_validate_json, raw)
+            else:
+                body = self.request_model.model_validate_json(raw)
         except ValidationError as exc:
             self.replica.count_error("validation")
             await send_json(send, 422, {"detail": error_details(exc.errors())})

@@ -7,6 +7,7 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
+from mlops.errors import SpecWarning  # noqa: F401  (raised here; tests import it from here too)
 from mlops.spec.base import StrictModel
 from mlops.spec.data import SourceSpec
 from mlops.spec.hardware import HardwareSpec
@@ -56,10 +57,6 @@ class Batching(StrictModel):
 
 class Auth(StrictModel):
     token_env: str = Field(description="environment variable holding the bearer token (read when deploying)")
-
-
-class SpecWarning(UserWarning):
-    """A spec that is valid but probably not what its author wants (shown when the spec is validated)."""
 
 
 def is_loopback(host: str) -> bool:

@@ -107,16 +107,20 @@ def replica_environments(head_pid: int, timeout: float = 60) -> dict[str, dict[s
     raise AssertionError(f"no Serve replica under the head: {sorted(found)}")
 
 
-def test_serve_in_foreground_stops_cleanly_on_ctrl_c(tmp_path, example, tracking_uri, ray_local):
+def test_serve_in_foreground_stops_cleanly_on_ctrl_c(tmp_path, example, tracking_uri, ray_local, monkeypatch):
+    """The foreground endpoint, with auth on: its embedded Ray never sees the token; Ctrl-C stops it cleanly."""
     from mlops import api
 
     spec = example("iris") / "online.yaml"
     port = stable_port()
+    token = "fg-token-" + os.urandom(8).hex()
+    monkeypatch.setenv("FG_TOKEN", token)
     over = [f"serving.online.port={port}", f"tracking.uri={tracking_uri}", "serving.mode=online", "~serving.batch"]
     # Register a model without deploying it (in this process, on the session's Ray: the command under test
     # is `serve`, which starts its own).
     api.apply(spec, [*over, "~serving.online", "serving.mode=batch", "+serving.batch={input: 'sklearn:iris'}"])
-    proc = subprocess.Popen([sys.executable, "-m", "mlops.cli", "serve", str(spec), *over], cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "mlops.cli", "serve", str(spec), *over,
+                             "+serving.online.auth.token_env=FG_TOKEN"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = []
@@ -126,6 +130,12 @@ def test_serve_in_foreground_stops_cleanly_on_ctrl_c(tmp_path, example, tracking
                 break
         assert any("serving iris" in line for line in lines), "".join(lines)
         assert httpx.get(f"http://127.0.0.1:{port}/iris/readyz", timeout=5).status_code == 200
+        url = f"http://127.0.0.1:{port}/iris/predict"
+        assert httpx.post(url, json={"rows": []}, timeout=10).status_code == 401
+        environments = replica_environments(proc.pid)  # the command itself was started with the token
+        assert all("FG_TOKEN" not in env and token not in str(env) for title, env in environments.items()
+                   if not title.startswith(f"{proc.pid} "))
+        assert any("ServeReplica" in title for title in environments)
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=120)
         out = "".join(lines) + out
