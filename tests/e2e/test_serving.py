@@ -500,16 +500,21 @@ def test_overload_is_refused_with_503_and_retry_after(endpoint):
     """Beyond what the replicas take at once plus the queue, requests get 503 + Retry-After at once: no
     timeouts, no other 5xx, and every accepted request is answered correctly. Then the limits go back."""
     tight = [*endpoint["overrides"], "serving.online.max_ongoing_requests=1", "serving.online.max_queued_requests=1"]
-    rows = iris_rows(150) * 6  # 900 rows per request: slow enough that 48 at once overflow one slot and one queued
+    rows = iris_rows(150) * 6  # 900 rows per request: slow enough that 64 at once overflow one slot and one queued
     bundle = api.load_model("iris", uri=endpoint["uri"])
     expected = bundle.predict(pd.DataFrame(rows)[bundle.input_columns]).tolist()
 
+    body = json.dumps({"rows": rows}).encode()  # encoded once: the client's own work must not pace the burst
+
     async def burst() -> list[tuple[int, str | None, bool]]:
-        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=48)) as client:
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=64)) as client:
+            # Connections opened first, so the 64 POSTs leave together instead of one handshake at a time.
+            await asyncio.gather(*(client.get(f"{endpoint['url']}/healthz") for _ in range(64)))
+
             async def one():
-                r = await client.post(f"{endpoint['url']}/predict", json={"rows": rows})
+                r = await client.post(f"{endpoint['url']}/predict", content=body, headers={"content-type": "application/json"})
                 return r.status_code, r.headers.get("retry-after"), r.status_code == 200 and r.json()["predictions"] == expected
-            return await asyncio.gather(*(one() for _ in range(48)))
+            return await asyncio.gather(*(one() for _ in range(64)))
 
     api.apply(endpoint["spec"], endpoint["overrides"])  # earlier tests applied (and scored) other variants
     try:
