@@ -16,8 +16,13 @@ def tune_in_driver(registry: Any, run_id: str, experiment: str, node: Any, input
     """The tune node: Tuner.fit() from the driver, then every trial logged as a child of the apply's run."""
     from mlops.stages import tune
 
+    import time
+
     outcome = tune.run(*inputs, node.call_params())
+    started = time.perf_counter()
     log_trials(registry, run_id, experiment, outcome)
+    outcome.meta["logging_s"] = time.perf_counter() - started  # reported apart from the search's own time
+    _try(registry.log_metrics, run_id, {"tune.logging_seconds": outcome.meta["logging_s"]})
     return outcome
 
 

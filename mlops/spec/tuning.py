@@ -82,7 +82,8 @@ class TuningSpec(StrictModel):
     """Ray Tune over the model's hyperparameters; the best trial is retrained on the whole training split."""
 
     num_samples: Optional[int] = Field(None, ge=1, description=f"trials to run (default {DEFAULT_SAMPLES}; search: grid runs each grid point once)")
-    time_budget_s: Optional[float] = Field(None, gt=0, description="stop starting trials after this many seconds")
+    time_budget_s: Optional[float] = Field(None, gt=0, description="the whole search's time: no trial starts after it, and running trials are stopped (killed "
+                                                     "after a second's grace), not awaited")
     search: Literal["random", "grid", "optuna"] = Field("random", description="optuna needs `pip install mlops[tune]`")
     scheduler: Literal["fifo", "asha"] = Field("fifo", description="asha stops weak trials early at each reported step (folds or epochs)")
     search_space: SearchSpace = Field(default_factory=dict, description="dotted path into `model` -> domain, e.g. params.max_depth: {choice: [4, 8]}")

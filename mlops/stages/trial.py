@@ -43,13 +43,49 @@ def scores(section: dict[str, Any], data: TrialData, params: dict[str, Any]) -> 
     for fold, (train_idx, val_idx) in enumerate(splits, start=1):
         X_tr, X_val = data.X.iloc[train_idx], data.X.iloc[val_idx]
         y_tr, y_val = data.y.iloc[train_idx], data.y.iloc[val_idx]
-        metrics = fit_and_score(section, data, params["features"], X_tr, y_tr, X_val, y_val)
+        metrics = by_deadline(params.get("deadline"), fit_and_score, section, data, params["features"],
+                              X_tr, y_tr, X_val, y_val)
         if metric not in metrics:
             raise MlopsError(f"model.metric={metric} cannot be computed for {section.get('estimator', section['type'])} "
                              f"(it needs predict_proba); choose another metric or leave this family out")
         for name, value in metrics.items():
             totals[name] = totals.get(name, 0.0) + value
         yield fold, {name: float(np.float64(total) / fold) for name, total in totals.items()}
+
+
+class OutOfTime(MlopsError):
+    """A trial's fit still ran when the search's time budget ran out: the trial stops there."""
+
+    MARK = "stopped at the search's time budget"
+
+
+def by_deadline(deadline: float | None, fit: Callable[..., Any], *args: Any) -> Any:
+    """fit(*args), unless it is still running at `deadline` (wall-clock time): then OutOfTime. A fit cannot
+    be interrupted, so it runs in a daemon thread that this trial leaves behind; Tune then ends the trial's
+    actor, and the thread with it. Tune's own stop waits for the running step (at least 10 s more)."""
+    import threading
+    import time
+
+    if deadline is None:
+        return fit(*args)
+    if time.time() >= deadline:
+        raise OutOfTime(OutOfTime.MARK)
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = fit(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the trial's thread below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="mlops-trial-fit", daemon=True)
+    worker.start()
+    worker.join(max(deadline - time.time(), 0.0))
+    if worker.is_alive():
+        raise OutOfTime(OutOfTime.MARK)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _splits(data: TrialData, task: str, tuning: dict[str, Any]) -> Iterator[tuple[Any, Any]]:

@@ -11,10 +11,12 @@ from typing import Any
 from mlops.errors import MlopsError
 from mlops.metrics import METRICS
 from mlops.stages.search_space import model_section, trial_params
+from mlops.stages.trial import OutOfTime
 
 # Tuner.fit() keeps process-wide state (signal handlers, the output engine): one at a time per process,
 # also when multirun applies specs in threads.
 _TUNE_LOCK = threading.Lock()
+STOP_GRACE_S = 1  # seconds a trial stopped by the time budget may take to finish its step before it is killed
 
 
 @dataclass
@@ -54,9 +56,15 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
     from mlops.stages.trial import TrialData, run_trial
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no progress tables in mlops' output
+    # The budget is the whole search: when it runs out, Tune stops every trial, and a trial in the middle of
+    # a fit is killed after this grace instead of being awaited (Tune's default waits up to 600 s).
+    os.environ["TUNE_FORCE_TRIAL_CLEANUP_S"] = str(STOP_GRACE_S)
     data = TrialData(split.X_train, split.y_train, features.numeric, features.categorical)
-    trainable = tune.with_resources(tune.with_parameters(run_trial, data=data, params=params), _tune_resources(params))
     tuning = params["tuning"]
+    # The trials' wall-clock deadline (run time, not plan: the node's hash does not depend on when it ran).
+    deadline = time.time() + tuning["time_budget_s"] if tuning["time_budget_s"] else None
+    trainable = tune.with_resources(tune.with_parameters(run_trial, data=data, params={**params, "deadline": deadline}),
+                                    _tune_resources(params))
     param_space, search_alg = _search(params)
     tune_config = tune.TuneConfig(
         metric=params["metric"], mode=params["mode"], search_alg=search_alg, scheduler=_scheduler(params),
@@ -107,7 +115,9 @@ def _trial(result: Any, params: dict[str, Any]) -> TrialResult:
     trial_id = metrics.get("trial_id") or os.path.basename(str(result.path))
     scored = {k: float(v) for k, v in metrics.items() if _finite(v) and (k in METRICS or k == "loss")}
     steps = int(metrics.get("step") or 0)
-    if result.error is not None:
+    if result.error is not None and OutOfTime.MARK in str(result.error):
+        status, error = "stopped", None  # the budget ran out during a fit: the folds it finished still count
+    elif result.error is not None:
         status, error = "error", _first_line(result.error)
     elif params["metric"] not in scored:
         status, error = "stopped", None

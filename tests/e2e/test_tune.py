@@ -192,3 +192,24 @@ def test_multirun_applies_every_combination(ray_local, tracking_uri, tmp_path):
     text = console.export_text()
     assert all(c.result.run_id[:12] in text for c in combos) and "f1_macro" in text
     assert "same plan as #0" in text and "logistic_regression" in text
+
+
+BUDGET = """  search: grid
+  time_budget_s: 15
+  search_space:
+    params.n_estimators: {grid: [10, 40000]}"""  # one trial of seconds, one of minutes: the budget stops it
+
+
+@pytest.mark.slow
+def test_the_time_budget_bounds_the_whole_search_and_the_time_after_it_is_reported(ray_local, tracking_uri, tmp_path):
+    """A trial still fitting when the budget runs out is stopped, not awaited: the search ends within 2 s of
+    its budget; the short trial wins; the refit and the logging are reported apart."""
+    result = api.apply(wine_spec(tmp_path, BUDGET, name="wine-budget"))
+    tuning = result.tuning
+    assert tuning.seconds <= 15 + 2, f"the search took {tuning.seconds:.1f} s on a 15 s budget"
+    statuses = {int(t.params["params.n_estimators"]): t.status for t in tuning.trials}
+    assert statuses[10] == "ok" and statuses[40000] != "ok", statuses
+    assert tuning.best.params["params.n_estimators"] == 10
+    assert "logging_s" in tuning.meta and "train" in result.seconds  # the refit of the best trial
+    metrics = MlflowClient(tracking_uri=tracking_uri).get_run(result.run_id).data.metrics
+    assert "tune.logging_seconds" in metrics and "seconds.train" in metrics
