@@ -55,6 +55,39 @@ def plan(spec_path: str | Path, overrides: Sequence[str] = ()):
     return compile_plan(load(spec_path, overrides))
 
 
+def local_feasibility(spec_path: str | Path, overrides: Sequence[str], plan) -> list[str]:
+    """What apply's resource check would refuse when `plan` runs on this machine (no cluster address), found
+    without Ray from its CPUs, GPUs and memory: one message per problem naming the spec field; [] when it
+    fits, or when a cluster runs the plan (its nodes are not known here)."""
+    from mlops.cluster.feasibility import feasibility_problems, group_problems, local_node
+    from mlops.cluster.session import resolve_address
+    from mlops.runtime.ray_train import WORKER_FIELDS, per_worker, use_gpu_on, worker_nodes
+    from mlops.spec.serving import DeploymentOptions
+
+    hardware = load(spec_path, overrides, check_data=False).spec.hardware
+    if resolve_address(hardware.cluster, None) or os.environ.get("RAY_ADDRESS"):
+        return []
+    node, here = local_node(hardware.local_cpus), "this machine"
+
+    def known(resources: dict[str, float]) -> dict[str, float]:  # what cannot be read here is not checked
+        return {k: v for k, v in resources.items() if (k if k != "memory_gb" else "memory") in node}
+
+    problems = feasibility_problems([(n.id, known(n.resources), n.params.get("resource_fields", {}))
+                                     for n in plan.nodes if n.placement == "ray" or n.kind == "tune"], [node], here)
+    for n in worker_nodes(plan):
+        unit = known(per_worker(n.params, use_gpu_on(n.params, [node])))
+        problems += group_problems(n.id, unit, n.params["workers"], WORKER_FIELDS, "hardware.workers", [node], here)
+    for n in (n for n in plan.nodes if n.kind == "deploy"):  # replicas run on mlops' local head, on this machine
+        options = DeploymentOptions.model_validate(n.params["deployment_options"])
+        fixed = options.fixed_replicas
+        count_field = "serving.online.replicas.fixed" if fixed is not None else "serving.online.replicas.min"
+        problems += group_problems(n.id, known(options.ray_actor_options.resources()),
+                                   fixed if fixed is not None else max(options.replicas.min, 1),
+                                   {"CPU": "hardware.cpus_per_replica", "GPU": "hardware.gpus_per_replica"},
+                                   count_field, [node], here)
+    return list(dict.fromkeys(problems))
+
+
 def explain(plan, force: bool | str | None = None) -> dict[str, dict[str, Any]]:
     """What `apply` would do with each node of `plan` now, and why: {node: {action, reasons}}. Reads the
     node cache and the last applied state beside the tracking store; runs nothing, imports no Ray."""
@@ -168,6 +201,34 @@ def registry(uri: str | None = None, name: str | None = None):
     from mlops.registry import Registry
 
     return Registry(tracking_uri(uri, name), create=False)
+
+
+def model_versions(name: str, uri: str | None = None) -> list:
+    """Every version of registered model `name`; a SpecError naming it (with a close match) when the store
+    has no model of that name."""
+    from mlops.errors import Problem, SpecError, did_you_mean
+
+    store = registry(uri, name)
+    found = store.versions(name)
+    if not found:
+        names = store.model_names()
+        if name not in names:
+            raise SpecError(Problem("NAME", f"no registered model of this name in {store.uri}", value=name,
+                                    expected=f"one of {names[:12]}" if names else "a model registered by `mlops apply`",
+                                    hint=did_you_mean(name, names)))
+    return found
+
+
+def champion_version(plan) -> str | None:
+    """The version the champion alias of the plan's model points at now; None when it has no champion."""
+    from mlops.errors import RegistryError
+    from mlops.registry import CHAMPION
+
+    register = plan.node("register")
+    try:
+        return registry(register.runtime["tracking_uri"]).by_alias(register.params["name"], CHAMPION).version
+    except RegistryError:
+        return None
 
 
 def promote(name: str, version: str, uri: str | None = None) -> str | None:
@@ -317,16 +378,19 @@ def online_store(project: Project, create: bool = True):
 
 
 def materialize_features(spec_path: str | Path, overrides: Sequence[str] = (), *, start: str | None = None,
-                         end: str | None = None):
-    """Write the views' latest values per entity into the online store, incrementally; one result per view."""
-    from mlops.feature_store.materialize import materialize, parse_time
+                         end: str | None = None, lookback: str | None = None):
+    """Write the views' latest values per entity into the online store, incrementally (late events within
+    `lookback`, default each view's TTL, included); one result per view."""
+    from mlops.feature_store.materialize import materialize, parse_lookback, parse_time
     from mlops.plan.features import view_params
 
     project = _feature_project(spec_path, overrides)
     start_ns, end_ns = parse_time(start, "--start"), parse_time(end, "--end")
+    lookback_s = parse_lookback(lookback)
     store = online_store(project)
     try:
-        return materialize(view_params(project), project.base_dir, store, start_ns=start_ns, end_ns=end_ns)
+        return materialize(view_params(project), project.base_dir, store, start_ns=start_ns, end_ns=end_ns,
+                           lookback_s=lookback_s)
     finally:
         store.close()
 

@@ -279,6 +279,10 @@ class Registry:
             raise RegistryError(f"model '{name}' has no version with alias '{alias}'") from None
         return _to_version(mv)
 
+    def model_names(self) -> list[str]:
+        """The names of every registered model in this store, sorted."""
+        return sorted(m.name for m in self.client.search_registered_models(max_results=1000))
+
     def versions(self, name: str) -> list[ModelVersion]:
         """Every version of model `name`, oldest first, each with its aliases."""
         found = sorted((_to_version(mv) for mv in self.client.search_model_versions(f"name = '{name}'")),

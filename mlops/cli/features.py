@@ -6,7 +6,8 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from mlops.cli.common import OVERRIDES, SPEC, console, print_wide, user_errors
+from mlops.cli.common import CLI_PATHS, OVERRIDES, SPEC, console, print_wide, user_errors
+from mlops.durations import format_duration
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Feature store: materialize views to the online store, look values up, list, export to Feast.")
@@ -21,30 +22,28 @@ def _time(ns: Optional[int]) -> str:
     return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc).isoformat(timespec="seconds")
 
 
-def _duration(seconds: Optional[float]) -> str:
-    """Seconds in the largest whole unit (30d, 12h, 90s); '-' for none."""
-    if seconds is None:
-        return "-"
-    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
-
-
 @app.command()
 @user_errors
 def materialize(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
-                start: Optional[str] = typer.Option(None, "--start", help="from this time (default: the last end)"),
-                end: Optional[str] = typer.Option(None, "--end", help="up to this time (default: now)")) -> None:
-    """Write each view's latest values per entity into the online store (only rows newer than the last run)."""
+                start: Optional[str] = typer.Option(None, "--start", help="from this time, inclusive (default: after "
+                                                    "the last end, plus late events within --lookback)"),
+                end: Optional[str] = typer.Option(None, "--end", help="up to this time (default: now)"),
+                lookback: Optional[str] = typer.Option(None, "--lookback", help="also write late events: rows stamped "
+                                                       "up to this long before the last end and newer than the store's "
+                                                       "row for their entity (default: each view's TTL; 0: none; all)")
+                ) -> None:
+    """Write each view's latest values per entity into the online store: rows newer than the last run, and late
+    events (stamped before the last run's end, within --lookback) that are newer than what the store holds."""
     from mlops import api
 
-    results = api.materialize_features(spec, overrides or [], start=start, end=end)
+    results = api.materialize_features(spec, overrides or [], start=start, end=end, lookback=lookback)
     table = Table(title="materialized")
-    for column in ("view", "rows in window", "entities written", "from (exclusive)", "through"):
-        table.add_column(column)
+    for column in ("view", "new rows", "late", "written", "after", "look-back", "through"):
+        table.add_column(column, overflow="fold")
     for r in results:
-        table.add_row(r.view, str(r.rows_in_window), str(r.entities_written), _time(r.start_ns), _time(r.end_ns))
+        back = "-" if r.lookback_s is None else "all" if r.lookback_s == float("inf") else format_duration(r.lookback_s)
+        table.add_row(r.view, str(r.rows_in_window), str(r.late_rows), str(r.entities_written), _time(r.start_ns),
+                      back, _time(r.end_ns))
     print_wide(table)
 
 
@@ -91,7 +90,7 @@ def list_views(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES) -> 
         table.add_column(column, overflow="fold")
     for v in status["views"]:
         online = v["online"]
-        ttl = _duration(v["ttl_s"])
+        ttl = format_duration(v["ttl_s"]) if v["ttl_s"] is not None else "any age"
         rows = "-" if v["source_rows"] is None else str(v["source_rows"])
         table.add_row(v["name"], v["entity"], ", ".join(v["features"]), ttl, rows,
                       str(online.rows) if online else "0", _time(online.newest_event_ns if online else None),
@@ -102,7 +101,7 @@ def list_views(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES) -> 
 @app.command()
 @user_errors
 def export(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
-           feast: str = typer.Option(..., "--feast", help="directory to write the Feast repository into")) -> None:
+           feast: str = typer.Option(..., "--feast", help=f"directory to write the Feast repository into ({CLI_PATHS})")) -> None:
     """Write an equivalent Feast repository: feature_store.yaml and the definitions (entities, views, TTLs)."""
     from mlops import api
 

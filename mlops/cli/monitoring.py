@@ -5,22 +5,32 @@ import time
 from typing import Any, List, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from mlops.cli.common import OVERRIDES, SPEC, console, print_wide, user_errors
+from mlops.cli.common import CLI_PATHS, OVERRIDES, SPEC, cli_path, console, print_wide, user_errors
 
 
 @user_errors
 def check(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
-          data: str = typer.Option(..., "--data", help="a CSV or parquet batch of new data"),
+          data: str = typer.Option(..., "--data", help=f"a CSV or parquet batch of new data ({CLI_PATHS})"),
           version: Optional[str] = typer.Option(None, "--version", help="check against this model version (default: champion)"),
-          json_out: Optional[str] = typer.Option(None, "--json", help="write the JSON report here"),
-          html_out: Optional[str] = typer.Option(None, "--html", help="write the HTML drift report here")) -> None:
-    """Validate a batch against the model's training profile; drift and outliers too. Exit 1 on an error-severity anomaly."""
+          json_out: Optional[str] = typer.Option(None, "--json", help=f"write the JSON report here ({CLI_PATHS})"),
+          html_out: Optional[str] = typer.Option(None, "--html", help=f"write the HTML drift report here ({CLI_PATHS})"),
+          fail_on: str = typer.Option("error", "--fail-on", metavar="warn|error",
+                                      help="exit 1 when a finding is at least this severe: 'error' (default) or 'warn' "
+                                           "(drift and every warning fail too)")) -> None:
+    """Validate a batch against the model's training profile; drift and outliers too. The last line names the
+    worst finding; exit 1 when it is at least --fail-on (default: error), else 0; exit 2 on bad input."""
     from mlops import api
-    from mlops.monitoring.data_check import write_reports
+    from mlops.monitoring.data_check import SEVERITIES, write_reports
 
-    project, frame, result = api.check(spec, overrides or [], data, version=version)
+    if fail_on not in SEVERITIES:
+        from mlops.errors import DataError, Problem, did_you_mean
+
+        raise DataError(Problem("--fail-on", "not a severity", value=fail_on, expected=f"one of {list(SEVERITIES)}",
+                                hint=did_you_mean(fail_on, SEVERITIES)))
+    project, frame, result = api.check(spec, overrides or [], cli_path(data, "--data"), version=version)
     table = Table(title=f"{result.name} v{result.version}: {result.report.rows} rows checked")
     for column in ("severity", "kind", "column", "count", "detail"):
         table.add_column(column)
@@ -41,18 +51,23 @@ def check(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
         console.print(f"[bold]outliers[/] ({o['detector']}): {o['count']} rows ({o['rate']:.1%})")
     paths = write_reports(project, result, frame, json_out, html_out)
     console.print("reports: " + ", ".join(str(p) for p in paths.values()))
-    console.print("[green]ok[/]" if result.ok else "[red]failed[/]: an anomaly of severity 'error' (validation.on_violation)")
-    if not result.ok:
+    colour = {None: "green", "warn": "yellow", "error": "red"}[result.worst]
+    verdict, _, findings = result.verdict().partition(":")
+    failed = result.fails(fail_on)
+    tail = " (not failing: --fail-on warn makes warnings exit 1)" if result.worst == "warn" and not failed else ""
+    console.print(f"[{colour}]{verdict}[/]:{escape(findings)}{tail}", highlight=False)
+    if failed:
         raise typer.Exit(1)
 
 
 @user_errors
 def feedback(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
-             labels: str = typer.Option(..., "--labels", help="CSV/parquet: request_id (or data.id_column) and the label")) -> None:
+             labels: str = typer.Option(..., "--labels", help="CSV/parquet: request_id (or data.id_column) and the "
+                                                              f"label ({CLI_PATHS})")) -> None:
     """Store ground-truth labels for served or batch-predicted rows (they drive metric_drop and retraining)."""
     from mlops import api
 
-    stored = api.feedback(spec, overrides or [], labels)
+    stored = api.feedback(spec, overrides or [], cli_path(labels, "--labels"))
     console.print(f"stored {stored} labels")
 
 

@@ -18,7 +18,7 @@ def models(name: str = typer.Argument(..., help="registered model name (the spec
     table = Table(title=f"model {name}")
     for column in ("version", "aliases", "metric", "test score", "retrained on", "sha256", "run"):
         table.add_column(column)
-    for v in api.registry(tracking_uri, name).versions(name):
+    for v in api.model_versions(name, tracking_uri):
         score = v.tags.get(tracking_tags.SCORE)
         table.add_row(v.version, ",".join(v.aliases), v.tags.get(tracking_tags.METRIC, ""), f"{float(score):.4f}" if score else "",
                       v.tags.get(tracking_tags.TRIGGER, ""), (v.sha256 or "")[:12], v.run_id or "")

@@ -8,7 +8,7 @@ from typing import Any, List, Optional
 import typer
 from rich.table import Table
 
-from mlops.cli.common import OVERRIDES, SPEC, TRACKING, console, print_wide, user_errors
+from mlops.cli.common import CLI_PATHS, OVERRIDES, SPEC, TRACKING, cli_path, console, print_wide, user_errors
 
 
 @user_errors
@@ -112,16 +112,19 @@ def _print_model(name: str, health: dict[str, Any]) -> None:
 @user_errors
 def predict(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
             input_file: Optional[str] = typer.Option(None, "--input", help="rows as JSON ({'rows': [...]} or a list) or "
-                                                     "CSV; with --batch, a file to score (default: serving.batch.input)"),
+                                                     "CSV; with --batch, a file, folder or glob to score (default: "
+                                                     f"serving.batch.input); {CLI_PATHS}"),
             local: bool = typer.Option(False, "--local", help="predict in this process with the registered model"),
             batch: bool = typer.Option(False, "--batch", help="score a file with serving.batch.model_alias's version, "
                                                               "on the spec's batch executor; no training"),
             output: Optional[str] = typer.Option(None, "--output", help="with --batch: where to write (default: "
-                                                                      "serving.batch.output)")) -> None:
+                                                                      f"serving.batch.output); {CLI_PATHS}")) -> None:
     """Send rows to the running endpoint (or predict locally with --local) and print the answer as JSON;
     --batch scores a whole file with the registered model instead."""
     from mlops import api
 
+    if input_file is not None and not (batch and input_file.startswith("sklearn:")):
+        input_file = cli_path(input_file, "--input")
     if batch:
         done = api.predict_batch(spec, overrides or [], input_file, output)
         console.print(f"predictions {done.rows} rows with v{done.version} -> {done.output} ({done.executor}, {done.seconds:.2f}s)")

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from mlops.durations import format_duration
 from mlops.errors import MlopsError
 from mlops.feature_store.online_store import OnlineStore, StoredRow
 
@@ -128,7 +129,7 @@ def fill_requests(requests: list[list[dict[str, Any]]], store: OnlineStore, view
             status = _usable(found, view, now)
             lacking = [f for f in features if row.get(f) is None]
             if status != "ok" and any(view["defaults"].get(f) is None for f in lacking):
-                reason = "no row" if status == "missing" else f"only a value older than the TTL ({view['ttl_s']:g}s)" \
+                reason = "no row" if status == "missing" else f"only a value older than the TTL ({format_duration(view['ttl_s'])})" \
                     if found is not None and found.event_ns <= now else "no row at or before now"
                 filled[q] = UnknownEntity(key, row[key], view["name"], reason, i)
                 continue

@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from mlops.durations import format_duration
+
 
 @dataclass
 class AlertResult:
@@ -51,7 +53,7 @@ def judge(alerts: list[Any], stats_for: Callable[[float], dict[str, Any]]) -> li
         stats = stats_for(window or 300.0)  # drift_share is the last check's, whatever the window
         value = value_of(alert.metric, stats)
         side, bound = ("above", alert.above) if alert.above is not None else ("below", alert.below)
-        span = "the last drift check" if window is None else f"the last {_human(window)}"
+        span = "the last drift check" if window is None else f"the last {format_duration(window)}"
         if value is None:
             results.append(AlertResult(alert.metric, False, f"no data over {span}", None, bound, window))
             continue
@@ -134,10 +136,3 @@ def check_alerts(project: Any, deliver: bool = True) -> AlertCheck:
     if not deliver:
         return AlertCheck(results, events, [], "dry run: alerts judged, none delivered" if events else None)
     return AlertCheck(results, events, emit(events, spec.monitoring.sink, project.base_dir))
-
-
-def _human(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    return f"{seconds:g}s"

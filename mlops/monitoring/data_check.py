@@ -9,6 +9,8 @@ from typing import Any
 
 from mlops.errors import DataError, Problem
 
+SEVERITIES = ("warn", "error")  # in rising order; `mlops check --fail-on` takes one (an 'ignore' never counts)
+
 
 @dataclass
 class DataCheck:
@@ -25,9 +27,36 @@ class DataCheck:
         """The batch passed its checks: no anomaly of severity 'error'."""
         return self.report.ok
 
+    @property
+    def worst(self) -> str | None:
+        """The most severe finding: 'error', 'warn', or None when the batch is clean."""
+        found = {a.severity for a in self.report.anomalies}
+        return next((s for s in reversed(SEVERITIES) if s in found), None)
+
+    def fails(self, fail_on: str = "error") -> bool:
+        """Whether the worst finding is at least `fail_on` ('warn' or 'error'): the check's exit status."""
+        if fail_on not in SEVERITIES:
+            raise DataError(Problem("--fail-on", "not a severity", value=fail_on, expected=f"one of {list(SEVERITIES)}"))
+        return self.worst is not None and SEVERITIES.index(self.worst) >= SEVERITIES.index(fail_on)
+
+    def verdict(self) -> str:
+        """One line naming the worst finding: 'ok: no findings', 'warn: 2 warnings (drift: 33% of features
+        drifted: plan, age, out_of_range in age)', 'error: 1 error (missing_column in x); 1 warning (...)'."""
+        if self.worst is None:
+            return "ok: no findings"
+        parts = []
+        for severity in reversed(SEVERITIES):
+            found = [a for a in self.report.anomalies if a.severity == severity]
+            if found:
+                kinds = ", ".join(dict.fromkeys(f"{a.kind} in {a.column}" if a.column else f"{a.kind}: {a.detail}"
+                                                for a in found))
+                noun = "error" if severity == "error" else "warning"
+                parts.append(f"{len(found)} {noun}{'' if len(found) == 1 else 's'} ({kinds})")
+        return f"{self.worst}: {'; '.join(parts)}"
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: the model version checked against, the check report, drift and outliers."""
-        return {"model": self.name, "version": self.version, **self.report.to_dict(),
+        return {"model": self.name, "version": self.version, **self.report.to_dict(), "worst": self.worst,
                 "drift": self.drift.to_dict() if self.drift else None, "drift_skipped": self.skipped,
                 "outliers": self.outliers}
 

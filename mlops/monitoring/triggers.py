@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops.durations import format_duration
 from mlops.plugins import triggers
 
 
@@ -77,7 +78,7 @@ def schedule_fired(cfg: Any, ev: Evidence) -> TriggerResult:
     age = ev.now - ev.trained_at
     # trained_at is the champion's registration or the last retrain attempt, whichever is later.
     return TriggerResult("schedule", age >= cfg.every, f"last (re)training {_human(age)} ago (champion "
-                                                       f"v{ev.champion_version.version}); fires every {_human(cfg.every)}", age)
+                                                       f"v{ev.champion_version.version}); fires every {format_duration(cfg.every)}", age)
 
 
 def evaluate(trigger_specs: list[Any], ev: Evidence) -> list[TriggerResult]:
