@@ -5,6 +5,7 @@ never imports what it registers.
 Targets are lazy 'module:attr' references or light factories so that `mlops validate` imports no
 sklearn, pandas or Ray.
 """
+from mlops.models.ensembles import EnsembleFactory
 from mlops.models.sklearn_estimators import sklearn_estimator
 from mlops.plugins import data_sources, detectors, estimators, model_flavors, triggers
 
@@ -123,6 +124,10 @@ def register() -> None:
         },
         default_params={"classification": {"max_iter": 500}, "regression": {"max_iter": 500}},
     )
+
+    # Ensembles of a search's best trials (model.ensemble): estimators like the others, never searched themselves.
+    estimators.add("stacking", EnsembleFactory("stacking"))
+    estimators.add("voting", EnsembleFactory("voting"))
 
     # Drift detectors compare a reference sample with new data feature by feature; outlier detectors score
     # rows. Both run on the encoded matrix built by mlops.detectors.drift.encode (see docs/monitoring.md).

@@ -163,7 +163,7 @@ def probe_data(project: Project):
         named["data.id_column"] = [spec.data.id_column]
     if spec.data.timestamp:
         named["data.timestamp"] = [spec.data.timestamp]
-    for section in ("numeric", "categorical", "drop"):
+    for section in ("numeric", "categorical", "datetime", "drop"):
         named[f"features.{section}"] = getattr(spec.features, section) or []
     for path, names in named.items():
         for name in names:

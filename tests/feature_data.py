@@ -19,7 +19,7 @@ def frame(rows: int = 200) -> pd.DataFrame:
         "n": rng.integers(0, 5, rows),
         "city": rng.choice(["paris", "rome", None], rows),
         "vip": rng.choice([True, False], rows),
-        "seen": pd.date_range("2024-01-01", periods=rows, freq="h"),  # datetimes are not inferred features
+        "seen": pd.date_range("2024-01-01", periods=rows, freq="h"),  # a date: inferred, becomes numeric parts
         "y": rng.choice(["a", "b"], rows),
     })
 

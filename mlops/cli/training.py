@@ -8,7 +8,7 @@ from typing import Any, List, Optional
 import typer
 from rich.table import Table
 
-from mlops.cli.common import OVERRIDES, SPEC, console, print_wide, user_errors
+from mlops.cli.common import OVERRIDES, SPEC, console, err_console, print_wide, user_errors
 
 FORCE_ALL = "__all__"
 
@@ -23,6 +23,9 @@ def validate(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES) -> No
     rows = f", {probe.rows} rows" if probe and probe.rows is not None else ""
     cols = f"{len(probe.columns)} columns" if probe else "data not probed"
     console.print(f"[green]ok[/] {project.spec.name}: {project.spec.model.task} with {project.spec.model.type} ({cols}{rows})")
+    from mlops.cli.roles import print_roles
+
+    print_roles(project)
 
 
 @user_errors
@@ -38,8 +41,24 @@ def plan(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
 
         # What a terminal or a CI log shows is redacted like what MLflow keeps (the plan itself keeps secrets).
         sys.stdout.write(json.dumps(redact({**compiled.to_dict(), "actions": actions}), indent=2, default=str) + "\n")
-        return
+        return warn_if_unschedulable_here(spec, overrides or [], compiled)
+    from mlops.cli.roles import print_roles
+
+    print_roles(api.load(spec, overrides or []))
     print_plan(compiled, actions)
+    warn_if_unschedulable_here(spec, overrides or [], compiled)
+
+
+def warn_if_unschedulable_here(spec: str, overrides: list[str], compiled: Any) -> None:
+    """The resource check apply makes, run now without Ray when the plan runs on this machine: a warning
+    on stderr per task larger than it (the plan is still shown, the exit code stays 0)."""
+    from mlops import api
+
+    problems = api.local_feasibility(spec, overrides, compiled)
+    if problems:
+        err_console.print("[yellow]warning:[/] apply will refuse this plan on this machine (no cluster address):")
+        for problem in problems:
+            err_console.print(f"  {problem}", markup=False, highlight=False, soft_wrap=True)
 
 
 def print_plan(compiled: Any, actions: dict[str, dict[str, Any]]) -> None:
@@ -84,7 +103,10 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     def on_done(node: Any, seconds: float) -> None:
         console.print(f"  [green]✓[/] {node.id:<14} {seconds:6.2f}s")
 
+    planned: list[Any] = []
+
     def on_plan(compiled: Any, actions: dict[str, Any]) -> None:
+        planned.append(compiled)
         if any(a["action"] == "run" for a in actions.values()):
             print_plan(compiled, actions)
 
@@ -101,14 +123,56 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
         chosen = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.best.params.items())
         console.print(f"[bold]tuning[/] {len(t.trials)} trials in {t.seconds:.1f}s; best ({t.metric} "
                       f"{t.best.metrics.get(t.metric, float('nan')):.4f} on validation): {chosen}")
-    metrics = ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))
-    console.print(f"[bold]run[/] {result.run_id}  [bold]model version[/] {result.version}  ({result.decision})")
-    console.print(f"[bold]metrics[/] {metrics}")
+        refit = result.seconds.get("train_best", result.seconds.get("train"))  # the node that refits the best trial
+        after = [f"refit {refit:.1f}s"] if refit is not None else []
+        after += [f"logging the trials {t.meta['logging_s']:.1f}s"] if "logging_s" in t.meta else []
+        if after:
+            console.print(f"[bold]after the search[/] {', '.join(after)}")
+    for line in apply_summary(result, api.champion_version(planned[-1]) if planned else None):
+        console.print(line, highlight=False)
+
+
+def apply_summary(result: Any, champion: Optional[str]) -> list[str]:
+    """What an apply did, in words that say what serves: the run, the version it registered (or reused) and
+    whether that is the champion now, the metrics, then which version the endpoint and the batch scoring
+    used. `champion`: the version the champion alias points at after the apply (None: no champion)."""
+    from rich.markup import escape
+
+    version, decision = result.version, escape(result.decision)
+    if decision.startswith("model unchanged"):  # register was reused: this apply decided nothing new
+        model = f"[bold]model version[/] {version} (unchanged)"
+        model += ", the champion" if champion == version else f", not the champion: {_champion_text(champion)}"
+    elif champion == version:
+        model = f"[bold]model version[/] {version} registered, now the champion ({decision})"
+    else:
+        model = f"[bold]model version[/] {version} registered, not promoted: {_champion_text(champion, kept=True)} " \
+                f"({decision})"
+    lines = [f"[bold]run[/] {result.run_id}  {model}",
+             "[bold]metrics[/] " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))]
     if result.endpoint is not None:
-        console.print(f"[bold]endpoint[/] {result.endpoint.url}/predict serves v{result.endpoint.version} (stop: mlops stop {result.endpoint.name})")
+        e = result.endpoint
+        lines.append(f"[bold]endpoint[/] {e.url}/predict serves v{e.version}{_which(e.version, version, champion)} "
+                     f"(stop: mlops stop {e.name})")
     if result.batch is not None:
         b = result.batch
-        console.print(f"[bold]predictions[/] {b.rows} rows -> {b.output} ({b.executor}, {b.seconds:.2f}s)")
+        used = f" with v{b.version}{_which(b.version, version, champion)}" if b.version else ""
+        lines.append(f"[bold]predictions[/] {b.rows} rows{used} -> {b.output} ({b.executor}, {b.seconds:.2f}s)")
+    return lines
+
+
+def _champion_text(champion: Optional[str], kept: bool = False) -> str:
+    if champion is None:
+        return "no champion yet"
+    return f"kept champion v{champion}" if kept else f"champion is v{champion}"
+
+
+def _which(used: Optional[str], version: Optional[str], champion: Optional[str]) -> str:
+    """Why the version that served (or scored) is the one it is, when that is not this apply's version."""
+    if used == version:
+        return ""
+    if used == champion:
+        return f", the champion (v{version} was not promoted)"
+    return f" (not this apply's v{version}: serving.*.model_alias names v{used})"
 
 
 @user_errors

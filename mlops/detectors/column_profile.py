@@ -23,10 +23,11 @@ def column_kind(series: Any) -> str:
     return "string"
 
 
-def column_schema(series: Any, categorical: bool, max_categories: int = 1000) -> dict[str, Any]:
+def column_schema(series: Any, categorical: bool, max_categories: int = 1000, datetime: bool = False) -> dict[str, Any]:
     """What a column is: name, dtype kind, whether it had nulls, and the categorical domain. The model's
-    input schema (recorded with each version) is this, for every input column."""
-    kind = column_kind(series)
+    input schema (recorded with each version) is this, for every input column. A date/time column's kind
+    is "datetime": requests send an ISO 8601 string or an epoch number, which the model's pipeline reads."""
+    kind = "datetime" if datetime else column_kind(series)
     schema: dict[str, Any] = {"name": str(series.name), "type": kind, "nullable": bool(series.isna().any()),
                               "categorical": categorical}
     if categorical:
@@ -36,9 +37,9 @@ def column_schema(series: Any, categorical: bool, max_categories: int = 1000) ->
     return schema
 
 
-def column_profile(series: Any, categorical: bool, max_categories: int = 1000) -> dict[str, Any]:
+def column_profile(series: Any, categorical: bool, max_categories: int = 1000, datetime: bool = False) -> dict[str, Any]:
     """The column's schema plus what the data contract checks: null fraction, numeric range and quantiles."""
-    profile = column_schema(series, categorical, max_categories)
+    profile = column_schema(series, categorical, max_categories, datetime)
     profile["null_fraction"] = float(series.isna().mean()) if len(series) else 0.0
     present = series.dropna()
     if not categorical and profile["type"] in ("number", "integer") and len(present):
@@ -48,11 +49,12 @@ def column_profile(series: Any, categorical: bool, max_categories: int = 1000) -
     return profile
 
 
-def infer_profile(frame: Any, inputs: list[str], categorical: list[str], rules: dict[str, dict] | None = None) -> dict[str, Any]:
+def infer_profile(frame: Any, inputs: list[str], categorical: list[str], rules: dict[str, dict] | None = None,
+                  datetime: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """The data profile of the training inputs, with explicit `validation.schema` rules applied on top."""
     columns = []
     for name in inputs:
-        column = column_profile(frame[name], name in categorical)
+        column = column_profile(frame[name], name in categorical, datetime=name in datetime)
         rule = {k: v for k, v in ((rules or {}).get(name) or {}).items() if v is not None}
         if rule:
             column["rule"] = rule  # explicit limits are hard limits: no margin, no tolerance

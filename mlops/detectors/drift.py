@@ -13,7 +13,12 @@ import numpy as np
 import pandas as pd
 
 DRIFT_DETECTORS = ("ks", "chi2", "tabular", "mmd")
-MISSING, UNSEEN = "(missing)", "(unseen)"
+MISSING, UNSEEN, OTHER = "(missing)", "(unseen)", "(other)"
+# A category test over hundreds of near-empty cells flags clean batches (chi-squared needs expected counts
+# of about 5 per cell). A column with more values than this is tested on its frequent ones (each at least
+# MIN_TESTED_SHARE of the reference) plus one "(other)" cell that holds the rest, unseen values included.
+MAX_TESTED_CATEGORIES = 20
+MIN_TESTED_SHARE = 0.01
 MMD_MAX_ROWS = 500  # per side: the permutation test builds a (n_ref + n_new)^2 kernel matrix
 MMD_PERMUTATIONS = 100
 
@@ -54,13 +59,26 @@ class DriftReference:
 
     @cached_property
     def categories(self) -> dict[str, list[Any]]:
-        """Per categorical column: its values in the reference, most frequent first (code 0, 1, ...)."""
-        counts = {c: self.frame[c].value_counts(dropna=True) for c in self.categorical}
-        return {c: vc[vc > 0].index.tolist() for c, vc in counts.items()}  # a 'category' dtype lists unused ones too
+        """Per categorical column: the values tested one by one, most frequent first (code 0, 1, ...): all
+        of them, or for a high-cardinality column the frequent ones (see MAX_TESTED_CATEGORIES)."""
+        out = {}
+        for column in self.categorical:
+            counts = self.frame[column].value_counts(dropna=True)
+            counts = counts[counts > 0]  # a 'category' dtype lists unused ones too
+            if len(counts) > MAX_TESTED_CATEGORIES:
+                shares = counts / max(1, len(self.frame))
+                counts = counts[shares >= MIN_TESTED_SHARE].head(MAX_TESTED_CATEGORIES)
+            out[column] = counts.index.tolist()
+        return out
+
+    @cached_property
+    def grouped(self) -> set[str]:
+        """The categorical columns tested on their frequent values plus "(other)"."""
+        return {c for c in self.categorical if self.frame[c].nunique(dropna=True) > len(self.categories[c])}
 
     def labels(self, column: str) -> list[str]:
-        """Display name of each code of a categorical column, including the missing and unseen codes."""
-        return [str(v) for v in self.categories[column]] + [MISSING, UNSEEN]
+        """Display name of each code of a categorical column, including the missing and unseen (or other) codes."""
+        return [str(v) for v in self.categories[column]] + [MISSING, OTHER if column in self.grouped else UNSEEN]
 
     @cached_property
     def matrix(self) -> np.ndarray:
@@ -98,7 +116,8 @@ def encode(reference: DriftReference, frame: pd.DataFrame) -> np.ndarray:
 
 
 def category_codes(values: pd.Series, categories: list[Any]) -> np.ndarray:
-    """Codes of `values` among `categories` (a hash lookup, no per-row Python); missing -> k, unseen -> k + 1."""
+    """Codes of `values` among `categories` (a hash lookup, no per-row Python); missing -> k, any other
+    value (unseen, or not among a high-cardinality column's tested ones) -> k + 1."""
     k = len(categories)
     codes = pd.Categorical(values, categories=categories).codes.astype(np.int64)
     missing = values.isna().to_numpy()

@@ -22,6 +22,7 @@ from mlops.errors import RegistryError
 # scikit-learn's estimators, numpy's dtypes and ufuncs, and builtin containers.
 TRUSTED_TYPES = frozenset({
     "mlops.models.preprocessing.DerivedColumns",  # every pipeline's first step
+    "mlops.models.datetime_parts.DatetimeParts",  # the numeric branch's first step (dates -> parts)
     "numpy.dtype",  # imputers' _fit_dtype/_fill_dtype, rebuilt from an empty array's header
     "sklearn.tree._tree.Tree",  # random_forest, extra_trees, gradient_boosting
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",  # hist_gradient_boosting
@@ -33,6 +34,7 @@ TRUSTED_TYPES = frozenset({
     "sklearn.metrics._dist_metrics.MinkowskiDistance64",
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",  # mlp (solver: adam, the default)
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",  # mlp, solver: sgd
+    "sklearn.utils._bunch.Bunch",  # stacking and voting ensembles' named_estimators_ (a dict of the members)
 })
 
 

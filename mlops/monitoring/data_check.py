@@ -75,7 +75,10 @@ def check_data(project: Any, frame: Any, *, version: str | None = None) -> DataC
         raise DataError(Problem("validation", f"model {spec.name} v{bundle.meta['registered_version']} was trained "
                                               "without a data profile", hint="retrain it with this version of mlops"))
     severities = validation.on_violation.model_dump()
-    allowed = tuple(c for c in (spec.data.target, spec.data.id_column, spec.data.timestamp, *spec.data.entity_keys) if c)
+    # Columns the model does not read (features.drop, ids, free text, constants) are accepted and ignored, as
+    # every route and batch scoring do.
+    allowed = tuple(c for c in (spec.data.target, spec.data.id_column, spec.data.timestamp, *spec.data.entity_keys,
+                                *(bundle.meta.get("ignored_columns") or [])) if c)
     report = check_batch(frame, bundle.monitoring.profile, severities,
                          null_tolerance=validation.null_fraction_tolerance, allowed_extra=allowed)
     result = DataCheck(spec.name, bundle.meta["registered_version"], report)

@@ -100,6 +100,7 @@ def endpoint_config(params: dict[str, Any], runtime: dict[str, Any], version: st
         monitoring_dir=feedback, drift_window_rows=params["drift_window_rows"],
         log_rotate_bytes=params.get("log_rotate_bytes", 64 * 2**20), log_keep_s=params.get("log_keep_s"),
         target_column=bundle.meta.get("target"), feature_views=params.get("feature_views", []), online_store=store,
+        ignored_columns=list(bundle.meta.get("ignored_columns") or []),
         monitor={"name": params["name"], "tracking_uri": uri, "columns": columns,
                  "drift_window_rows": params["drift_window_rows"], "drift_every_s": params["drift_every_s"],
                  "drift": params["drift"]})

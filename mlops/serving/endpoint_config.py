@@ -35,6 +35,9 @@ class EndpointConfig:
     target_column: Optional[str] = None  # data.target: accepted on every route and ignored (batch files carry it)
     feature_views: list[dict[str, Any]] = field(default_factory=list)  # features_from_store: name, key, features, ttl_s, defaults
     online_store: Optional[str] = None  # the online store's SQLite file (with feature_views)
+    # Columns of the training data the model does not read (features.drop, ids, free text, constants): a row
+    # of the training or a batch file carries them, so every route accepts and ignores them.
+    ignored_columns: list[str] = field(default_factory=list)
 
     @property
     def columns(self) -> list[str]:
@@ -49,9 +52,10 @@ class EndpointConfig:
 
     @property
     def row_fields(self) -> list[str]:
-        """The request row's fields in the row model's order: inputs, id column, entity keys, target."""
-        return [*self.columns, *([self.id_column] if self.id_column else []), *self.entity_keys,
-                *([self.target_column] if self.target_column else [])]
+        """The request row's fields in the row model's order: inputs, id column, entity keys, target, ignored."""
+        fields = [*self.columns, *([self.id_column] if self.id_column else []), *self.entity_keys,
+                  *([self.target_column] if self.target_column else [])]
+        return [*fields, *(c for c in dict.fromkeys(self.ignored_columns) if c not in fields)]
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a dict (the deployment options as a dict too)."""

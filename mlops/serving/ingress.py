@@ -146,7 +146,7 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
         self.input_columns, self.entity_keys = config.columns, config.entity_keys
         self.other_fields = config.row_fields[len(self.input_columns):]
         self.request_model = request_model(config.input_schema, config.max_rows, config.id_column, config.takes_null,
-                                           config.feature_views, config.target_column)
+                                           config.feature_views, config.target_column, config.ignored_columns)
         self.add_exception_handler(RequestValidationError, self.invalid_request)
         self.add_exception_handler(StarletteHTTPException, self.http_error)  # FastAPI raises Starlette's for bodies
         guarded = [Depends(self.require_token)]

@@ -17,7 +17,7 @@ CSV = "text/csv"
 
 
 def parse_invocation(raw: bytes, content_type: str, input_schema: list[dict[str, Any]], id_column: Optional[str],
-                     keys: Sequence[str] = (), max_rows: Optional[int] = None) -> Parsed:
+                     keys: Sequence[str] = (), max_rows: Optional[int] = None, ignored: Sequence[str] = ()) -> Parsed:
     """The rows of an /invocations body, JSON or CSV (by its content type, as MLflow's server decides);
     `keys`: entity keys a CSV's cells are read as ids for (features from the online store); a body of more
     than `max_rows` rows is refused before its rows are built."""
@@ -27,7 +27,7 @@ def parse_invocation(raw: bytes, content_type: str, input_schema: list[dict[str,
     if charset.strip('"') not in ("utf-8", "utf8"):
         raise RequestError("content-type", "only UTF-8 bodies are accepted", status=415)
     if mime == CSV:
-        return parse_csv(raw, input_schema, id_column, keys, max_rows)
+        return parse_csv(raw, input_schema, id_column, keys, max_rows, ignored)
     if mime != "application/json":
         raise RequestError("content-type", f"expected application/json or {CSV}, got {mime!r}", status=415)
     body, standard = loads_standard(raw)
@@ -125,7 +125,7 @@ def positional_rows(data: list[list[Any]], columns: list[str], key: str) -> Pars
 
 
 def parse_csv(raw: bytes, input_schema: list[dict[str, Any]], id_column: Optional[str], keys: Sequence[str] = (),
-              max_rows: Optional[int] = None) -> Parsed:
+              max_rows: Optional[int] = None, ignored: Sequence[str] = ()) -> Parsed:
     """A CSV body with a header row, as pandas would read it: empty cells are missing, numbers in numeric
     columns (and the id column and entity keys) are numbers, anything else stays text for the request
     model to judge (a column it ignores, as the target, stays text too). Reading stops at the first row
@@ -145,7 +145,7 @@ def parse_csv(raw: bytes, input_schema: list[dict[str, Any]], id_column: Optiona
     for key in (id_column, *keys):
         if key:
             kinds[key] = "id"
-    widest = len(kinds) + 1  # every column the row model takes, and the target column it ignores
+    widest = len(kinds) + 1 + len(ignored)  # every column the row model takes, and those it ignores
     if len(header) > widest:
         raise RequestError("csv", f"the header names {len(header)} columns; a row takes at most {widest}")
     converters = [CELL.get(kinds.get(name, "string"), text_cell) for name in header]

@@ -61,7 +61,7 @@ class ProtocolRoutes:
         config = self.endpoint_config
         return await self.score(
             lambda: mlflow_scoring.parse_invocation(raw, content_type.decode("latin-1"), config.input_schema, config.id_column,
-                                                    self.entity_keys, config.max_rows),
+                                                    self.entity_keys, config.max_rows, config.ignored_columns),
             "invocations", lambda answer, _: mlflow_scoring.invocation_answer(answer), mlflow_scoring.invocation_error,
             len(raw))
 

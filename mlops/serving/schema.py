@@ -1,9 +1,10 @@
 """Request and response models generated from the input schema recorded with the model at training time."""
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Optional, Sequence, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, StrictInt, StrictStr, create_model
 
 # Integers are accepted as any JSON number (models see floats anyway); strict: "1.5" is not a number.
 _TYPES = {"number": float, "integer": float, "boolean": bool, "string": str}
@@ -12,6 +13,7 @@ _TYPES = {"number": float, "integer": float, "boolean": bool, "string": str}
 FLOAT32_MAX = 3.4028234663852886e38
 ID_FIELD = "id_"  # the request row's field for the id column (aliased to the column's name)
 TARGET_FIELD = "target_"  # the request row's field for the target column: accepted, ignored
+IGNORED_FIELD = "x"  # x<j>_: the request row's fields for columns the model does not read: accepted, ignored
 
 
 def int64_id(value: Union[int, str]) -> Union[int, str]:
@@ -25,14 +27,28 @@ def int64_id(value: Union[int, str]) -> Union[int, str]:
 IdValue = Annotated[Union[StrictInt, StrictStr], AfterValidator(int64_id)]
 
 
+def datetime_value(value: Any) -> Union[float, str]:
+    """A date/time as requests send it: text (ISO 8601, read by the model) or a finite epoch number."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    raise ValueError("expected a date/time: ISO 8601 text or an epoch number (seconds)")
+
+
+DatetimeValue = Annotated[Union[float, str], PlainValidator(datetime_value, json_schema_input_type=Union[float, str])]
+
+
 def row_model(input_schema: list[dict[str, Any]], id_column: Optional[str] = None,
               takes_null: Sequence[str] = (), feature_views: Sequence[dict[str, Any]] = (),
-              target_column: Optional[str] = None) -> type[BaseModel]:
+              target_column: Optional[str] = None, ignored_columns: Sequence[str] = ()) -> type[BaseModel]:
     """One row: every input column, typed; null where the column had nulls in training or the model
     imputes it (`takes_null`); NaN/inf never pass. The id column, when the model has one, is accepted
     (any string or number, never a feature) and echoed in the answer. With feature views (features from
     the online store) their features are optional and their entity keys accepted; the target column is
-    accepted and ignored. Field order: inputs, id column, entity keys, target (EndpointConfig.row_fields)."""
+    accepted and ignored, and so are `ignored_columns` (the model meta's: columns of the training data that
+    are no input). A date/time input takes an ISO string or an epoch number. Field order: inputs, id column,
+    entity keys, target (EndpointConfig.row_fields), ignored columns."""
     from mlops.feature_store.lookup import store_supplied_fields
 
     supplied = set(store_supplied_fields(list(feature_views)))
@@ -41,10 +57,16 @@ def row_model(input_schema: list[dict[str, Any]], id_column: Optional[str] = Non
         py_type = _TYPES.get(column["type"], str)
         extra = ({"allow_inf_nan": False, "strict": True, "ge": -FLOAT32_MAX, "le": FLOAT32_MAX} if py_type is float
                  else {"strict": True})
+        if column["type"] == "datetime":
+            # An ISO 8601 string or an epoch number (seconds; milliseconds above 1e11); the model's pipeline
+            # reads both, and a string that is no date becomes a missing value it imputes.
+            py_type, extra = DatetimeValue, {}
         nullable = bool(column.get("nullable"))  # had nulls in training: may be left out, as before
         imputed = column["name"] in takes_null  # may be null, but must be sent: a feature left out is a mistake
         stored = column["name"] in supplied  # the online store fills it when the request leaves it out
         notes = ["null: filled by the model's imputation"] if imputed else []
+        if column["type"] == "datetime":
+            notes.insert(0, "a date/time: ISO 8601 text (2024-01-31, 2024-01-31T08:00:00+02:00) or epoch seconds")
         if stored:
             notes.insert(0, "optional: the online store supplies it by entity key (a value sent here wins)")
         if column.get("categories"):
@@ -71,14 +93,19 @@ def row_model(input_schema: list[dict[str, Any]], id_column: Optional[str] = Non
     if target_column:
         fields[TARGET_FIELD] = (Any, Field(None, alias=target_column, description=(
             "ignored (the label, data.target): accepted so that rows of a batch file score as they are")))
+    taken |= set(keys) | {target_column}
+    for j, name in enumerate(c for c in ignored_columns if c not in taken):
+        fields[f"{IGNORED_FIELD}{j}_"] = (Any, Field(None, alias=name, description=(
+            "ignored: a column of the training data the model does not read (features.drop, an id, free text, "
+            "a constant); accepted so that rows of the training or a batch file score as they are")))
     return create_model("Row", __config__=ConfigDict(extra="forbid"), **fields)
 
 
 def request_model(input_schema: list[dict[str, Any]], max_rows: int, id_column: Optional[str] = None,
                   takes_null: Sequence[str] = (), feature_views: Sequence[dict[str, Any]] = (),
-                  target_column: Optional[str] = None) -> type[BaseModel]:
+                  target_column: Optional[str] = None, ignored_columns: Sequence[str] = ()) -> type[BaseModel]:
     """{"rows": [row, ...]} with 1..max_rows rows."""
-    row = row_model(input_schema, id_column, takes_null, feature_views, target_column)
+    row = row_model(input_schema, id_column, takes_null, feature_views, target_column, ignored_columns)
     return create_model("PredictRequest", __config__=ConfigDict(extra="forbid"),
                         rows=(list[row], Field(..., min_length=1, max_length=max_rows)))
 

@@ -19,6 +19,23 @@ class ImputeSpec(StrictModel):
     categorical: Literal["most_frequent", "constant", "none"] = "most_frequent"
 
 
+DATETIME_PARTS = ("year", "month", "day", "day_of_week", "day_of_year", "hour", "minute", "age_days",
+                  "month_sin", "month_cos", "day_of_week_sin", "day_of_week_cos", "hour_sin", "hour_cos")
+DatetimePart = Literal["year", "month", "day", "day_of_week", "day_of_year", "hour", "minute", "age_days",
+                       "month_sin", "month_cos", "day_of_week_sin", "day_of_week_cos", "hour_sin", "hour_cos"]
+DEFAULT_DATETIME_PARTS = ["year", "month", "day_of_week", "hour", "age_days", "month_sin", "month_cos"]
+
+
+class HighCardinalitySpec(StrictModel):
+    """Categorical columns with many distinct values: encoded into a bounded number of columns."""
+
+    threshold: int = Field(50, ge=2, description="a categorical column with more distinct values than this in the "
+                                                 "training data is high-cardinality")
+    encoding: Literal["frequent"] = Field(
+        "frequent", description="frequent: one-hot of the threshold - 1 most frequent values plus one 'infrequent' "
+                                "column, which also takes values never seen in training")
+
+
 class EntitySpec(StrictModel):
     """A thing features describe (a customer), identified by one key column (customer_id)."""
 
@@ -54,7 +71,16 @@ class FeatureViewSpec(StrictModel):
 class FeaturesSpec(StrictModel):
     numeric: Optional[list[str]] = Field(None, description="numeric feature columns; omitted = inferred from dtypes")
     categorical: Optional[list[str]] = Field(None, description="categorical columns; omitted = inferred")
-    drop: list[str] = Field(default_factory=list, description="columns never used as features")
+    datetime: Optional[list[str]] = Field(
+        None, description="date/time columns (ISO strings, epoch seconds or datetimes); omitted = inferred from "
+                          "ISO-looking strings and datetime dtypes (epoch numbers must be listed)")
+    datetime_parts: list[DatetimePart] = Field(
+        default_factory=lambda: list(DEFAULT_DATETIME_PARTS), min_length=1,
+        description="what each datetime column becomes, computed inside the saved model (UTC; age_days: days "
+                    "before the newest training time; *_sin/*_cos: cyclic encodings)")
+    drop: list[str] = Field(default_factory=list, description="columns never used as features (accepted and "
+                                                              "ignored in requests and batch files)")
+    high_cardinality: HighCardinalitySpec = HighCardinalitySpec()
     impute: ImputeSpec = ImputeSpec()
     scale: Literal["standard", "minmax", "robust", "none"] = "standard"
     encode: Literal["onehot", "ordinal"] = "onehot"
@@ -72,6 +98,20 @@ class FeaturesSpec(StrictModel):
         "auto", description="the point-in-time join's matching split by entity into this many Ray tasks (auto: one "
                             "per CPU of the cluster once labels and view rows reach 2M, else one); the rows out are "
                             "the same either way")
+
+    @model_validator(mode="after")
+    def _roles_do_not_overlap(self):
+        seen: dict[str, str] = {}
+        for section in ("drop", "datetime", "numeric", "categorical"):
+            for name in getattr(self, section) or []:
+                if name in seen and seen[name] != section:
+                    raise FieldValueError(section, f"'{name}' is also listed in features.{seen[name]}; a column has "
+                                                   "one role")
+                seen[name] = section
+        parts = self.datetime_parts
+        if len(set(parts)) < len(parts):
+            raise FieldValueError("datetime_parts", f"listed more than once: {sorted({p for p in parts if parts.count(p) > 1})}")
+        return self
 
     @model_validator(mode="after")
     def _views_name_known_entities(self):

@@ -54,10 +54,20 @@ class TorchModelSpec(ModelBase):
     training: TrainingSpec = TrainingSpec()
 
 
+class EnsembleSpec(StrictModel):
+    """The best trials of the search combined into one model, registered and served like any other."""
+
+    top_k: int = Field(5, ge=2, le=20, description="how many of the best finished trials (distinct configurations) to combine")
+    method: Literal["stacking", "voting"] = Field("stacking", description="stacking: a linear model over the members' "
+                                                  "out-of-fold predictions; voting: their average (soft voting)")
+
+
 class AutoModelSpec(ModelBase):
     """Model selection: one Ray Tune run over several estimator families and their search spaces."""
 
     type: Literal["auto"] = "auto"
+    ensemble: Optional[EnsembleSpec] = Field(None, description="refit the best trials combined into one model, instead "
+                                             "of the best trial alone (the champion gate then judges it like any model)")
     candidates: Optional[list[str]] = Field(None, min_length=1, description="estimator families to search (default: those registered with auto=True for the task)")
     search_space: dict[str, dict[str, Domain]] = Field(default_factory=dict, description="per family: dotted path -> domain, replacing that family's registered space")
 

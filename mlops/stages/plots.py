@@ -47,25 +47,45 @@ def residuals(y_true: Any, y_pred: Any) -> bytes:
 
 
 def feature_importance_values(pipeline: Any, X: Any, y: Any, top: int = 20) -> dict[str, float]:
-    """Importance per input feature: the model's own when it has one, else permutation importance."""
+    """Importance per input column: the model's own when it has one (summed over the columns a one-hot
+    encoding or a date's parts made of it), else permutation importance of the input columns."""
     import numpy as np
 
     estimator = pipeline.steps[-1][1]
     values = getattr(estimator, "feature_importances_", None)
     if values is None and getattr(estimator, "coef_", None) is not None:
         values = np.abs(np.atleast_2d(estimator.coef_)).mean(axis=0)
-    if values is not None:
-        try:
-            names = list(pipeline[:-1].get_feature_names_out())
-        except (AttributeError, ValueError):
-            names = [f"f{i}" for i in range(len(values))]
-    else:
+    names = encoded_sources(pipeline, len(values)) if values is not None else None
+    if names is None:
         from sklearn.inspection import permutation_importance
 
         result = permutation_importance(pipeline, X, y, n_repeats=3, random_state=0, n_jobs=1)
-        values, names = result.importances_mean, list(X.columns)
-    pairs = sorted(zip(names, map(float, values)), key=lambda p: -abs(p[1]))[:top]
+        values, names = result.importances_mean, [str(c) for c in X.columns]
+        totals = dict(zip(names, map(float, values)))
+    else:
+        totals: dict[str, float] = {}
+        for name, value in zip(names, map(float, np.abs(values))):
+            totals[name] = totals.get(name, 0.0) + value
+    pairs = sorted(totals.items(), key=lambda p: -abs(p[1]))[:top]
     return dict(pairs)
+
+
+def encoded_sources(pipeline: Any, width: int) -> list[str] | None:
+    """The input column of each of the `width` columns the estimator sees; None when they cannot be
+    traced back (then permutation importance over the input columns is used instead)."""
+    from mlops.models.preprocessing import output_sources
+
+    preprocess = dict(pipeline.steps).get("preprocess")
+    if preprocess is None:
+        return None
+    try:
+        names = [str(n) for n in preprocess.get_feature_names_out()]
+    except (AttributeError, ValueError, TypeError):
+        return None
+    if len(names) != width:
+        return None
+    sources = output_sources(preprocess)
+    return [sources.get(n, n) for n in names]
 
 
 def feature_importance(importance: dict[str, float]) -> bytes:

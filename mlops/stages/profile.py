@@ -17,9 +17,12 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> Any:
     validation = params["validation"]
     rules = validation["schema"] if isinstance(validation.get("schema"), dict) else None
     X = split.X_train
-    profile = infer_profile(X, features.raw_inputs, features.categorical, rules)
+    dates = getattr(features, "datetime", [])
+    profile = infer_profile(X, features.raw_inputs, features.categorical, rules, dates)
     categorical = [c for c in features.raw_inputs if c in features.categorical]
-    numeric = [c for c in features.raw_inputs if c not in categorical]
+    # Dates drift as what the model reads of them would be hard to read back; their parts are not columns
+    # a batch carries, so they stay out of the drift reference (the data contract still checks them).
+    numeric = [c for c in features.raw_inputs if c not in categorical and c not in dates]
     drift = validation.get("drift") or {}
     reference = DriftReference.from_frame(X, numeric, categorical, drift.get("reference_rows", 5000), params["seed"])
     outliers = None

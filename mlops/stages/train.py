@@ -28,6 +28,12 @@ def model_meta(features: Any, model_section: dict[str, Any], flavor: str, fitted
         "numeric": features.numeric,
         "categorical": features.categorical,
         "input_schema": features.input_schema,
+        "datetime": getattr(features, "datetime", []),
+        "high_cardinality": getattr(features, "high_cardinality", []),
+        # Columns of the training data that are no input (features.drop, ids, free text, constants): requests
+        # and batch files may carry them, and they are ignored.
+        "ignored_columns": getattr(features, "ignored", []),
+        "column_roles": getattr(features, "roles", []),
         "data_fingerprint": features.fingerprint,
         "classes": [c.item() if hasattr(c, "item") else c for c in classes] if classes is not None else None,
     }
@@ -39,7 +45,9 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> Trained:
     from mlops.models.preprocessing import build_pipeline
 
     model = params["model"]
-    pipeline = build_pipeline(params["features"], features.numeric, features.categorical, build_estimator(model))
+    # The resolved date columns (listed or inferred), so the pipeline reads exactly those as dates.
+    section = {**params["features"], "datetime": getattr(features, "datetime", None) or params["features"].get("datetime")}
+    pipeline = build_pipeline(section, features.numeric, features.categorical, build_estimator(model))
     try:
         pipeline.fit(split.X_train, split.y_train)
     except ValueError as exc:

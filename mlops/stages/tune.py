@@ -87,9 +87,16 @@ def train_best(features: Any, split: Any, outcome: TuneOutcome, params: dict[str
     """The best trial's model section, fitted on the whole training split (the Ray task of `train`)."""
     from mlops.stages import train
 
-    trained = train.run(features, split, {**params, "model": outcome.best.model})
+    from mlops.models.ensembles import ensemble_section
+
+    ensemble = params["model"].get("ensemble")
+    section = ensemble_section(outcome.trials, outcome.metric, outcome.mode, params["model"]["task"], ensemble) \
+        if ensemble else None
+    trained = train.run(features, split, {**params, "model": section or outcome.best.model})
     trained.meta["tuned"] = {"trial_id": outcome.best.trial_id, "params": outcome.best.params,
                              "validation": {outcome.metric: outcome.best.metrics.get(outcome.metric)}}
+    if section is not None:
+        trained.meta["tuned"]["ensemble"] = {"method": ensemble["method"], "members": section["members_from_trials"]}
     return trained
 
 

@@ -213,3 +213,39 @@ def test_the_time_budget_bounds_the_whole_search_and_the_time_after_it_is_report
     assert "logging_s" in tuning.meta and "train" in result.seconds  # the refit of the best trial
     metrics = MlflowClient(tracking_uri=tracking_uri).get_run(result.run_id).data.metrics
     assert "tune.logging_seconds" in metrics and "seconds.train" in metrics
+
+
+ENSEMBLE = """
+name: wine-ensemble
+data:
+  source: {type: sklearn, name: wine}
+  target: target
+  split: {method: stratified, seed: 0}
+model:
+  type: auto
+  task: classification
+  candidates: [random_forest, logistic_regression, knn]
+  metric: f1_macro
+  ensemble: {top_k: 3, method: stacking}
+tuning: {num_samples: 6, seed: 2, time_budget_s: 120}
+hardware: {max_concurrent_trials: 2, workers: 1, cpus_per_task: 1}
+tracking: {uri: "${oc.env:MLOPS_TRACKING_URI,sqlite:///.mlops/mlflow.db}"}
+"""
+
+
+@pytest.mark.slow
+def test_an_ensemble_of_the_best_trials_is_registered_and_loads_through_mlflow(ray_local, tracking_uri, tmp_path):
+    import mlflow.pyfunc
+    from sklearn.datasets import load_wine
+
+    result = api.apply(write_spec(tmp_path, ENSEMBLE))
+    bundle = api.load_model("wine-ensemble", uri=tracking_uri)
+    assert bundle.meta["estimator"] == "stacking"
+    members = bundle.meta["tuned"]["ensemble"]["members"]
+    assert len(members) == 3 and set(members) <= {t.trial_id for t in result.tuning.trials}
+    mlflow.set_tracking_uri(tracking_uri)
+    loaded = mlflow.pyfunc.load_model(f"models:/wine-ensemble/{result.version}")
+    import pandas as pd
+
+    X = pd.DataFrame(load_wine().data[:5], columns=bundle.input_columns)  # mlops' sklearn source names columns safely
+    assert list(loaded.predict(X)) == list(bundle.predict(X))

@@ -12,6 +12,7 @@ import pytest
 import skops.io as sio
 
 from mlops.models import safe_format
+from mlops.models.ensembles import EnsembleFactory
 from mlops.models.estimators import build_estimator
 from mlops.models.preprocessing import build_pipeline
 from mlops.plugins import estimators
@@ -20,6 +21,8 @@ FEATURES = [{"impute": {"numeric": "median", "categorical": "most_frequent"}, "s
              "encode": "onehot", "derived": {"ratio": "size / (age + 1)"}},
             {"impute": {"numeric": "mean", "categorical": "constant"}, "scale": "minmax",
              "encode": "ordinal", "derived": None}]
+# The ensembles (stacking, voting) are saved over members of two kinds: a tree family and a linear one.
+ENSEMBLE_MEMBERS = [{"estimator": "random_forest", "params": {"n_estimators": 5}}, {"estimator": "knn", "params": {}}]
 # Structural parameters that change which objects a fitted estimator holds.
 PARAMS = [("knn", {"algorithm": "ball_tree", "metric": "manhattan"}), ("knn", {"algorithm": "kd_tree", "metric": "chebyshev"}),
           ("knn", {"algorithm": "ball_tree", "metric": "minkowski", "p": 3}), ("mlp", {"solver": "sgd"})]
@@ -53,8 +56,9 @@ def reported(tmp_path_factory) -> dict[str, set[str]]:
     found = {}
     for entry in estimators:
         for task in entry.target.tasks:
+            params = {"members": ENSEMBLE_MEMBERS} if isinstance(entry.target, EnsembleFactory) else {}
             for i, features in enumerate(FEATURES):
-                found[f"{entry.name}/{task}/features{i}"] = _reported(tmp, entry.name, task, {}, features)
+                found[f"{entry.name}/{task}/features{i}"] = _reported(tmp, entry.name, task, params, features)
     for name, params in PARAMS:
         for task in estimators.get(name).target.tasks:
             found[f"{name}/{task}/{params}"] = _reported(tmp, name, task, params, FEATURES[0])

@@ -50,3 +50,8 @@ def test_the_cli_prints_them_all_with_exit_2():
     assert done.returncode == 2 and "Traceback" not in done.stderr
     for field in ("features.scale", "data.target", "model.params.n_estimators"):
         assert field in done.stderr + done.stdout
+
+
+def test_a_misspelt_datetime_column_is_named_at_validate():
+    found = paths(["features.datetime=[sepal_lenght_cm]"])
+    assert found == ["features.datetime"]

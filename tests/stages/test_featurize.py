@@ -5,10 +5,11 @@ from feature_data import frame, run
 from mlops.stages.load import frame_fingerprint
 
 def test_inference_by_dtype():
+    """A date column is an input (its parts are numeric features), never dropped without a word."""
     fs = run(frame())
-    assert fs.numeric == ["x", "n", "ratio"]
+    assert fs.numeric == ["x", "n", "seen", "ratio"] and fs.datetime == ["seen"]
     assert fs.categorical == ["city", "vip"]
-    assert fs.raw_inputs == ["x", "n", "city", "vip"]
+    assert fs.raw_inputs == ["x", "n", "seen", "city", "vip"]
 
 
 def test_input_schema_records_types_nulls_and_categories():
@@ -21,7 +22,7 @@ def test_input_schema_records_types_nulls_and_categories():
 
 def test_one_list_given_infers_the_other():
     fs = run(frame(), numeric=["x"])
-    assert fs.numeric == ["x", "ratio"] and fs.categorical == ["city", "vip"]
+    assert fs.numeric == ["x", "seen", "ratio"] and fs.categorical == ["city", "vip"]  # seen: a date, inferred
     assert "n" in fs.raw_inputs  # read by the derived column
 
 

@@ -1,0 +1,173 @@
+"""Date/time columns as numbers, inside the saved pipeline, so training, batch scoring and every online
+route compute the same parts from the same raw values.
+
+A value may be a datetime (naive: read as UTC; timezone-aware: converted to UTC), an ISO 8601 string
+(with or without an offset), or an epoch number (seconds; milliseconds above 1e11), as a number or as
+text. Anything else (a typo, "big", an impossible date) becomes a missing value, which the imputer after
+this step fills: a bad cell never fails a prediction. `age_days` is measured from the newest time seen
+at fit (kept in the fitted step), never from "now", so a model scores a row the same way every day.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+SECONDS_PER_DAY = 86400.0
+EPOCH_MS_ABOVE = 1e11  # an epoch number this large is in milliseconds (1e11 s is the year 5138)
+OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"  # an ISO time's UTC offset
+CYCLES = {"month": 12.0, "day_of_week": 7.0, "hour": 24.0}
+
+
+def epoch_seconds(values: Any) -> np.ndarray:
+    """Seconds since 1970-01-01 UTC for each value, NaN where the value is missing or not a time."""
+    import pandas as pd
+
+    series = pd.Series(values).reset_index(drop=True)
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return _from_datetimes(series)
+    if pd.api.types.is_bool_dtype(series):
+        return np.full(len(series), np.nan)
+    if pd.api.types.is_numeric_dtype(series):
+        return _from_numbers(series.to_numpy(dtype=np.float64, na_value=np.nan))
+    out = np.full(len(series), np.nan)
+    numbers = pd.to_numeric(series.where(series.map(_is_number_like)), errors="coerce").to_numpy(dtype=np.float64)
+    as_number = ~np.isnan(numbers)
+    out[as_number] = _from_numbers(numbers[as_number])
+    rest = ~as_number & series.notna().to_numpy()
+    if rest.any():
+        texts = series[rest].astype(str).str.strip()
+        parsed = np.full(len(texts), np.nan)
+        # Text with an offset and naive text are read apart: pandas would carry one's offset onto the other.
+        aware = texts.str.contains(OFFSET).to_numpy()
+        for group in (aware, ~aware):
+            if group.any():
+                parsed[group] = _parse_texts(texts[group])
+        out[rest] = parsed
+    return out
+
+
+def _parse_texts(texts: Any) -> np.ndarray:
+    import pandas as pd
+
+    parsed = pd.to_datetime(texts, errors="coerce", utc=True, format="ISO8601")
+    retry = parsed.isna().to_numpy()
+    if retry.any():  # not ISO: other spellings pandas reads ("Jan 5 2024"); still nothing that fails
+        parsed[retry] = pd.to_datetime(texts[retry], errors="coerce", utc=True, format="mixed")
+    return _from_datetimes(parsed)
+
+
+def _is_number_like(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return True
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            return False
+        return True
+    return False
+
+
+def _from_numbers(numbers: np.ndarray) -> np.ndarray:
+    numbers = np.where(np.isfinite(numbers), numbers, np.nan)
+    return np.where(np.abs(numbers) > EPOCH_MS_ABOVE, numbers / 1000.0, numbers)
+
+
+def _from_datetimes(series: Any) -> np.ndarray:
+    import pandas as pd
+
+    series = pd.Series(series).reset_index(drop=True)
+    if getattr(series.dt, "tz", None) is not None:
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    nanos = series.astype("datetime64[ns]").to_numpy().astype("int64").astype(np.float64)
+    return np.where(series.isna().to_numpy(), np.nan, nanos / 1e9)
+
+
+def parts_of(seconds: np.ndarray, parts: list[str], reference: float) -> np.ndarray:
+    """The requested parts of each time (columns in `parts` order); NaN rows stay NaN."""
+    import pandas as pd
+
+    known = ~np.isnan(seconds)
+    # Clip to what datetime64[ns] holds (years 1678-2261), so an absurd epoch is a far date, not an overflow.
+    clipped = np.clip(np.where(known, seconds, 0.0), -9.2e9, 9.2e9)
+    stamps = pd.to_datetime(clipped, unit="s")
+    fields = {"year": stamps.year, "month": stamps.month, "day": stamps.day, "day_of_week": stamps.dayofweek,
+              "day_of_year": stamps.dayofyear, "hour": stamps.hour, "minute": stamps.minute}
+    out = np.empty((len(seconds), len(parts)), dtype=np.float64)
+    for j, part in enumerate(parts):
+        if part == "age_days":
+            column = (reference - seconds) / SECONDS_PER_DAY
+        elif part.endswith(("_sin", "_cos")):
+            base = part[:-4]
+            offset = 1.0 if base == "month" else 0.0  # months count from 1
+            angle = 2 * np.pi * (np.asarray(fields[base], dtype=np.float64) - offset) / CYCLES[base]
+            column = np.sin(angle) if part.endswith("_sin") else np.cos(angle)
+        else:
+            column = np.asarray(fields[part], dtype=np.float64)
+        out[:, j] = np.where(known, column, np.nan)
+    return out
+
+
+class DatetimeParts(TransformerMixin, BaseEstimator):
+    """The numeric branch's first step: date/time columns become `parts`, numbers pass through as floats.
+
+    `datetime` lists columns that are dates even though they hold numbers (epoch seconds); any column
+    that is not numeric when fitted (ISO strings, datetimes) is a date too. Output: one column per number
+    and `parts` per date, in input order (names from get_feature_names_out: `<column>_<part>`).
+    """
+
+    def __init__(self, parts: list[str] | None = None, datetime: list[str] | None = None):
+        self.parts = parts
+        self.datetime = datetime
+
+    def fit(self, X: Any, y: Any = None) -> "DatetimeParts":
+        """Which columns are dates, and the newest time among them (the reference for age_days)."""
+        import pandas as pd
+
+        frame = pd.DataFrame(X)
+        self.columns_ = [str(c) for c in frame.columns]
+        listed = set(self.datetime or [])
+        self.dates_ = [c for c in self.columns_ if c in listed or not _numeric(frame[c])]
+        newest = [np.nanmax(s) for s in (epoch_seconds(frame[c]) for c in self.dates_) if (~np.isnan(s)).any()]
+        self.reference_ = float(max(newest)) if newest else 0.0
+        self.n_features_in_ = len(self.columns_)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Numbers as floats, dates as their parts (unparsable dates: NaN)."""
+        import pandas as pd
+
+        frame = pd.DataFrame(X)
+        frame.columns = [str(c) for c in frame.columns]
+        parts = list(self.parts or [])
+        blocks = []
+        for column in self.columns_:
+            values = frame[column]
+            if column in self.dates_:
+                blocks.append(parts_of(epoch_seconds(values), parts, self.reference_))
+            else:
+                # As the imputer would read it: a string here is an error for the caller's input checks to name.
+                blocks.append(values.to_numpy(dtype=np.float64, na_value=np.nan)[:, None])
+        return np.hstack(blocks) if blocks else np.empty((len(frame), 0))
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """`<column>` for numbers, `<column>_<part>` for each part of a date."""
+        names = []
+        for column in self.columns_:
+            names.extend([f"{column}_{p}" for p in self.parts or []] if column in self.dates_ else [column])
+        return np.asarray(names, dtype=object)
+
+    def source_columns(self) -> dict[str, str]:
+        """Output name -> the input column it comes from (importance is reported per input column)."""
+        return {name: column for column in self.columns_
+                for name in ([f"{column}_{p}" for p in self.parts or []] if column in self.dates_ else [column])}
+
+
+def _numeric(series: Any) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(series)  # booleans listed as numeric too: 0/1

@@ -1,0 +1,66 @@
+"""Date parts inside the saved pipeline: ISO text (naive and with offsets), epoch numbers, datetimes and
+bad cells all score (a bad cell as a missing value), the reference time is fixed at fit, and the fitted
+pipeline saves and loads with the exact trust list."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import RandomForestRegressor
+
+from messy_data import messy_frame
+from mlops.models import safe_format
+from mlops.models.datetime_parts import DatetimeParts, epoch_seconds
+from mlops.models.preprocessing import build_pipeline
+from mlops.spec.features import FeaturesSpec
+
+
+def test_every_spelling_of_a_time_reads_as_the_same_instant():
+    values = ["2024-03-01T10:00:00Z", "2024-03-01T12:00:00+02:00", "2024-03-01 10:00:00", 1709287200,
+              "1709287200", 1709287200000, pd.Timestamp("2024-03-01 10:00")]
+    seconds = epoch_seconds(pd.Series(values, dtype=object))
+    assert np.all(seconds == 1709287200.0)
+    aware = pd.Series(pd.to_datetime(["2024-03-01 12:00"]).tz_localize("Europe/Paris"))
+    assert epoch_seconds(aware)[0] == 1709290800.0
+
+
+def test_unreadable_cells_are_missing_never_an_error():
+    seconds = epoch_seconds(pd.Series(["big", None, "", True, float("nan"), "2024-02-30", float("inf")], dtype=object))
+    assert np.isnan(seconds).all()
+
+
+def test_age_is_measured_from_the_newest_training_time_not_now():
+    train = pd.DataFrame({"d": ["2020-01-01", "2020-01-11"]})
+    step = DatetimeParts(["age_days", "year", "month_sin", "month_cos"]).fit(train)
+    assert step.reference_ == pd.Timestamp("2020-01-11").timestamp()
+    out = step.transform(pd.DataFrame({"d": ["2020-01-01", "nonsense"]}))
+    assert out[0].tolist() == [10.0, 2020.0, 0.0, 1.0]
+    assert np.isnan(out[1]).all()
+    assert list(step.get_feature_names_out()) == ["d_age_days", "d_year", "d_month_sin", "d_month_cos"]
+
+
+def test_numbers_pass_through_and_listed_epoch_columns_become_dates():
+    frame = pd.DataFrame({"x": [1.5, 2.5], "t": [1709287200, 1709373600]})
+    step = DatetimeParts(["day_of_week"], datetime=["t"]).fit(frame)
+    assert step.dates_ == ["t"] and step.transform(frame).tolist() == [[1.5, 4.0], [2.5, 5.0]]
+
+
+def test_the_saved_pipeline_scores_messy_rows_as_training_did(tmp_path: Path):
+    frame = messy_frame(800)
+    features = FeaturesSpec().model_dump(mode="json")
+    numeric, categorical = ["sqft", "rooms", "built_date"], ["city", "zip_code", "garage"]
+    X = frame[numeric + categorical]
+    pipe = build_pipeline(features, numeric, categorical, RandomForestRegressor(20, random_state=0)).fit(X, frame["price"])
+    safe_format.save(pipe, tmp_path / "model.skops")
+    loaded = safe_format.load(tmp_path / "model.skops")  # the exact trust list: nothing else named
+    assert np.array_equal(loaded.predict(X), pipe.predict(X))
+    # One row per kind of cell online requests and batch files send: all score, the bad one as if missing.
+    rows = pd.DataFrame({"sqft": [900.0] * 4, "rooms": [3] * 4, "city": ["austin"] * 4, "zip_code": ["10007"] * 4,
+                         "garage": ["yes"] * 4,
+                         "built_date": ["1990-05-01", "1990-05-01T02:00:00+02:00", 641520000, "not a date"]})
+    predicted = loaded.predict(rows[numeric + categorical])
+    assert np.isfinite(predicted).all() and predicted[0] == predicted[1] == predicted[2]
+    # Bounded encoding: 600 zip codes become at most `threshold` columns.
+    width = len(pipe[:-1].transform(X.head(2))[0])
+    assert width <= 3 + len(features["datetime_parts"]) - 1 + 6 + 50 + 3
