@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
-
+from feature_store.test_cli import churn, invoke  # noqa: F401  (churn: the CLI tests' fixture, shared)
 from mlops import api
-from mlops.cli import app
 from mlops.feature_store.materialize import materialize
 from mlops.feature_store.online_store import OnlineStore
 
@@ -92,18 +90,6 @@ def test_an_explicit_start_rereads_from_there_without_a_look_back(tmp_path, stor
     write_view(tmp_path, ON_TIME + [(3, 4, 30)])
     redo = materialize([view], tmp_path, store, start_ns=ns(5), end_ns=ns(10))[0]
     assert redo.late_rows == 0 and redo.lookback_s is None and store.read_one("activity", 3) is None
-
-
-@pytest.fixture
-def churn(example, tmp_path, monkeypatch):
-    monkeypatch.setenv("MLOPS_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    return example("churn-features") / "spec.yaml"
-
-
-def invoke(*args):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    assert "Traceback" not in result.output
-    return result
 
 
 def test_the_cli_materializes_a_late_event_and_names_a_bad_lookback(churn):
