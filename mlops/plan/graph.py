@@ -62,7 +62,7 @@ class Plan:
 
     @property
     def hash(self) -> str:
-        """Hash of the whole plan: the hashes of its sink nodes."""
+        """Hash of the whole plan: of every node's hash (each covers its inputs', so a change anywhere shows)."""
         return content_hash(sorted(n.hash for n in self.nodes))
 
     def node(self, node_id: str) -> Node:

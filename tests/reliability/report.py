@@ -38,10 +38,14 @@ def render() -> str:
     spec = _load("spec_fuzz")
     if spec:
         out += [f"## Spec fuzzing ({spec['at']})", "",
-                f"**{spec['cases']:,} mutated specs, files and override lists; {spec['tracebacks']} tracebacks.** Each "
-                "case either validated or was refused with exit 2 naming the field or override "
-                "(`tests/reliability/test_spec_fuzz.py`).", ""]
+                f"**{spec['cases']:,} mutated specs, files and override lists; {spec['tracebacks']} tracebacks** (counted "
+                "before they fail the test). Each case either validated or was refused with exit 2, every problem "
+                "located at a field, an override or the file; a refused mutation is counted by whether a problem names "
+                "the mutated field (or its section) or only another field (`tests/reliability/test_spec_fuzz.py`).", ""]
         out += _counts_table(spec["by_kind"]) + [""]
+        if spec.get("named_elsewhere"):
+            out += ["Mutations refused at another field (mutated -> named): "
+                    + "; ".join(f"`{case}`" for case in spec["named_elsewhere"]), ""]
     endpoint = _load("endpoint_fuzz")
     if endpoint:
         out += [f"## Endpoint fuzzing ({endpoint['at']})", "",
@@ -71,7 +75,19 @@ def render() -> str:
             "(a Ray Train worker killed, `kill -9` during training, a tampered artifact, a failed hot swap, load",
             "beyond capacity, a user error inside Ray). A re-split artifact is refused by",
             "`tests/spec/test_contracts.py`.", ""]
-    return "\n".join(out)
+    return "\n".join(out + _mutation_section())
+
+
+def _mutation_section() -> list[str]:
+    """benchmarks/mutation.py's section, from the figures its last run left in .reliability/mutation.json."""
+    import importlib.util
+
+    script = REPO / "benchmarks" / "mutation.py"
+    spec = importlib.util.spec_from_file_location("mutation_benchmark", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    modules = module.load_results(module.OUT)
+    return [module.render_section(modules), ""] if modules else []
 
 
 if __name__ == "__main__":

@@ -1,0 +1,40 @@
+"""The deploy node's parameters pinned (the deploy stage reads these and nothing else; mutants of
+mlops/plan/endpoint.py that renamed a key or changed a value survived every other fast test)."""
+from __future__ import annotations
+
+from conftest import EXAMPLES
+from mlops import api
+from mlops.extras import MONITORING, installed
+
+ONLINE = EXAMPLES / "iris" / "online.yaml"
+DRIFT = {"detector": "tabular", "p_val": 0.05, "correction": "bonferroni", "reference_rows": 5000}
+
+
+def test_every_setting_of_the_iris_endpoint_is_in_the_deploy_node():
+    node = api.plan(ONLINE).node("deploy")
+    assert node.params == {
+        "name": "iris", "alias": "champion", "route": "/iris", "host": "127.0.0.1", "port": 8000, "timeout_s": 10.0,
+        "max_rows": 1000, "max_request_bytes": 1000000, "max_batch_size": 32, "wait_ms": 5.0, "token_env": None,
+        "fast_path": True, "throughput_mode": True,
+        "deployment_options": {"replicas": {"min": 1, "max": 2, "target_ongoing_requests": 8.0},
+                               "max_ongoing_requests": 64, "max_queued_requests": 256,
+                               "backpressure": {"status_code": 503, "retry_after_s": 1.0},
+                               "ray_actor_options": {"num_cpus": 1.0, "num_gpus": 0.0}},
+        "keeps_feedback": False, "drift_window_rows": 1000, "drift_every_s": 60.0,
+        "log_rotate_bytes": 64 * 1024 * 1024, "log_keep_s": 2592000.0,
+        "drift": DRIFT if installed(MONITORING) else None,
+    }
+    assert set(node.runtime) == {"base_dir", "tracking_uri", "spec_file", "overrides"}
+    assert node.resources == {"CPU": 1.0} and node.placement == "driver" and node.inputs == ["register"]
+
+
+def test_drift_null_means_no_drift_check_at_the_endpoint():
+    assert api.plan(ONLINE, ["+validation.drift=null"]).node("deploy").params["drift"] is None
+    with_section = api.plan(ONLINE, ["+validation.null_fraction_tolerance=0.1"]).node("deploy").params["drift"]
+    assert with_section == DRIFT  # a validation section asks for drift whatever is installed
+
+
+def test_an_overridden_setting_reaches_the_deploy_node():
+    params = api.plan(ONLINE, ["serving.online.max_rows=7", "serving.online.host=localhost",
+                               "serving.online.batching.max_batch_size=3"]).node("deploy").params
+    assert (params["max_rows"], params["host"], params["max_batch_size"]) == (7, "localhost", 3)
