@@ -1,0 +1,47 @@
+"""The feature store's plan data, pinned (benchmarks/mutation.py found no test reading these keys): the
+join node's params, each view as the join and the endpoint read it, and where the online store lives."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlops import api
+from mlops.plan.features import DEFAULT_ONLINE_STORE, online_store_path, serving_views
+
+
+def churn(example):
+    return api.load(example("churn-features") / "spec.yaml", check_data=False)
+
+
+def test_the_join_node_carries_each_view_as_the_join_reads_it(example, monkeypatch, tmp_path):
+    monkeypatch.setenv("MLOPS_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
+    project = churn(example)
+    from mlops.plan import compile_plan
+
+    join = compile_plan(project).node("join_features")
+    assert (join.kind, join.inputs, join.resources) == ("join_features", ["load"], {"CPU": 1.0})
+    assert join.params["timestamp"] == "label_time" and join.params["entity_keys"] == ["customer_id"]
+    assert set(join.params["code"]) and join.runtime["base_dir"] == str(Path(project.base_dir).resolve())
+    activity, profile = join.params["views"]
+    assert activity["name"] == "customer_activity" and activity["entity"] == "customer" and activity["key"] == "customer_id"
+    assert activity["timestamp"] == "event_time" and activity["ttl_s"] == 30 * 86400
+    assert activity["features"] == ["sessions_7d", "spend_30d", "plan"]
+    assert activity["defaults"] == {"sessions_7d": 0, "spend_30d": 0.0, "plan": "none"}
+    assert activity["source"]["type"] == "parquet" and activity["field"] == "features.views.0"
+    assert profile["ttl_s"] is None and profile["defaults"] == {} and profile["field"] == "features.views.1"
+
+
+def test_the_endpoint_gets_what_it_fills_requests_with_and_no_sources(example):
+    views = serving_views(churn(example).spec)
+    assert views[0] == {"name": "customer_activity", "key": "customer_id", "features": ["sessions_7d", "spend_30d", "plan"],
+                        "ttl_s": 30 * 86400, "defaults": {"sessions_7d": 0, "spend_30d": 0.0, "plan": "none"}}
+    assert views[1]["name"] == "customer_profile" and views[1]["ttl_s"] is None
+
+
+def test_the_online_store_is_beside_the_spec_unless_the_spec_says_where(example, tmp_path):
+    project = churn(example)
+    assert online_store_path(project) == (Path(project.base_dir) / DEFAULT_ONLINE_STORE).resolve()
+    assert DEFAULT_ONLINE_STORE == ".mlops/feature_store.db"
+    project.spec.features.online_store = "stores/online.db"
+    assert online_store_path(project) == (Path(project.base_dir) / "stores" / "online.db").resolve()
+    project.spec.features.online_store = str(tmp_path / "abs.db")
+    assert online_store_path(project) == (tmp_path / "abs.db").resolve()
