@@ -85,6 +85,7 @@ def _mutation_section() -> list[str]:
     script = REPO / "benchmarks" / "mutation.py"
     spec = importlib.util.spec_from_file_location("mutation_benchmark", script)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
     spec.loader.exec_module(module)
     modules = module.load_results(module.OUT)
     return [module.render_section(modules), ""] if modules else []
