@@ -55,7 +55,7 @@ def plan(spec_path: str | Path, overrides: Sequence[str] = ()):
     return compile_plan(load(spec_path, overrides))
 
 
-def local_feasibility(spec_path: str | Path, overrides: Sequence[str], plan) -> list[str]:
+def local_feasibility(project: Project, plan) -> list[str]:
     """What apply's resource check would refuse when `plan` runs on this machine (no cluster address), found
     without Ray from its CPUs, GPUs and memory: one message per problem naming the spec field; [] when it
     fits, or when a cluster runs the plan (its nodes are not known here)."""
@@ -64,7 +64,7 @@ def local_feasibility(spec_path: str | Path, overrides: Sequence[str], plan) -> 
     from mlops.runtime.ray_train import WORKER_FIELDS, per_worker, use_gpu_on, worker_nodes
     from mlops.spec.serving import DeploymentOptions
 
-    hardware = load(spec_path, overrides, check_data=False).spec.hardware
+    hardware = project.spec.hardware
     if resolve_address(hardware.cluster, None) or os.environ.get("RAY_ADDRESS"):
         return []
     node, here = local_node(hardware.local_cpus), "this machine"

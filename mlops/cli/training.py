@@ -34,27 +34,30 @@ def plan(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     """Print the graph `apply` would run. Runs nothing."""
     from mlops import api
 
-    compiled = api.plan(spec, overrides or [])
+    from mlops.plan import compile_plan
+
+    project = api.load(spec, overrides or [])  # once: the plan, the roles table and the resource check read it
+    compiled = compile_plan(project)
     actions = api.explain(compiled)
     if as_json:
         from mlops.redact import redact
 
         # What a terminal or a CI log shows is redacted like what MLflow keeps (the plan itself keeps secrets).
         sys.stdout.write(json.dumps(redact({**compiled.to_dict(), "actions": actions}), indent=2, default=str) + "\n")
-        return warn_if_unschedulable_here(spec, overrides or [], compiled)
+        return warn_if_unschedulable_here(project, compiled)
     from mlops.cli.roles import print_roles
 
-    print_roles(api.load(spec, overrides or []))
+    print_roles(project)
     print_plan(compiled, actions)
-    warn_if_unschedulable_here(spec, overrides or [], compiled)
+    warn_if_unschedulable_here(project, compiled)
 
 
-def warn_if_unschedulable_here(spec: str, overrides: list[str], compiled: Any) -> None:
+def warn_if_unschedulable_here(project: Any, compiled: Any) -> None:
     """The resource check apply makes, run now without Ray when the plan runs on this machine: a warning
     on stderr per task larger than it (the plan is still shown, the exit code stays 0)."""
     from mlops import api
 
-    problems = api.local_feasibility(spec, overrides, compiled)
+    problems = api.local_feasibility(project, compiled)
     if problems:
         err_console.print("[yellow]warning:[/] apply will refuse this plan on this machine (no cluster address):")
         for problem in problems:
