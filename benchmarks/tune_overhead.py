@@ -85,7 +85,7 @@ def run_mlops(project, plan, features, split) -> float:
     registry = Registry(project.spec.tracking.uri)
     start = time.perf_counter()
     run_id = registry.start_run(project.spec.name)
-    outcome = tune_in_driver(registry, run_id, project.spec.name, plan.node("tune"), [features, split])
+    outcome = tune_in_driver(registry, run_id, project.spec.name, plan.node("tune"), {"features": features, "split": split})
     registry.end_run(run_id)
     assert len(outcome.trials) == plan.node("tune").params["trials"]
     return time.perf_counter() - start

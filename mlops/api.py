@@ -17,10 +17,11 @@ def load(spec_path: str | Path, overrides: Sequence[str] = (), check_data: bool 
     return found.project
 
 
-def validate(spec_path: str | Path, overrides: Sequence[str] = ()) -> Project:
-    """What `mlops validate` checks: the spec, its data, and the model's parameters (names, types, ranges),
-    every problem of every section reported in one run."""
-    from mlops.errors import SpecError
+def validate(spec_path: str | Path, overrides: Sequence[str] = (), check_data: bool = False) -> Project:
+    """What `mlops validate` checks: the spec, its data (headers and metadata), and the model's parameters
+    (names, types, ranges), every problem of every section reported in one run. `check_data`: also read
+    every row as apply will, deciding the column roles on all of them (project.roles)."""
+    from mlops.errors import DataError, SpecError
 
     found = _load_collecting(spec_path, overrides, True)
     if found.project is not None:
@@ -28,6 +29,13 @@ def validate(spec_path: str | Path, overrides: Sequence[str] = ()) -> Project:
             preflight(found.project)
         except SpecError as exc:
             found.add(exc.problems)
+    if check_data and found.project is not None and not found.problems:
+        from mlops.stages.column_roles import whole_data_roles
+
+        try:
+            found.project.roles = whole_data_roles(found.project)
+        except SpecError as exc:
+            found.add(exc.problems, about_data=isinstance(exc, DataError))
     found.raise_if_any()
     return found.project
 
@@ -179,20 +187,19 @@ def schema(builtin_only: bool = False) -> dict[str, Any]:
 
 def tracking_uri(uri: str | None = None, name: str | None = None) -> str:
     """The store a command without a spec uses: --tracking-uri, else $MLOPS_TRACKING_URI, else the store
-    of the endpoint `name` that mlops' local head here runs (its spec's store), else the default."""
+    of the endpoint `name` that runs here (the store its recorded deploy node loads from), else the default."""
     if uri or os.environ.get("MLOPS_TRACKING_URI"):
         return uri or os.environ["MLOPS_TRACKING_URI"]
     if name is not None:
         from mlops.errors import MlopsError
-        from mlops.cluster.local_head import read_state
+        from mlops.serving.app_records import recorded_app
 
         try:
-            head = read_state()
+            app = recorded_app(name)
         except MlopsError:
-            head = None
-        recorded = (head.apps.get(name) or {}).get("tracking_uri") if head else None
-        if recorded:
-            return recorded
+            app = None
+        if app is not None and app.tracking_uri:  # the store of the deploy node it runs
+            return app.tracking_uri
     return stores.DEFAULT_TRACKING_URI
 
 
@@ -217,6 +224,20 @@ def model_versions(name: str, uri: str | None = None) -> list:
                                     expected=f"one of {names[:12]}" if names else "a model registered by `mlops apply`",
                                     hint=did_you_mean(name, names)))
     return found
+
+
+def search_families(name: str, uri: str | None = None, version: str | None = None) -> tuple[Any, list[dict[str, Any]]]:
+    """The family leaderboard (best score, trials, seconds per family) of the search that produced `version` of
+    `name`, by default the newest version that came from a search; (None, []) when none did."""
+    from mlops.runtime.tune_runs import version_families
+
+    store = registry(uri, name)
+    versions = [v for v in model_versions(name, uri) if version is None or v.version == str(version)]
+    for found in reversed(versions):
+        rows = version_families(store, found)
+        if rows:
+            return found, rows
+    return None, []
 
 
 def champion_version(plan) -> str | None:
@@ -254,11 +275,22 @@ def follow_alias(name: str, uri: str | None = None) -> str | None:
 
 
 def serve(spec_path: str | Path, overrides: Sequence[str] = (), *, detach: bool = False, address: str | None = None,
-          on_ready: Callable[..., None] = lambda deployed: None):
-    """Run the spec's online endpoint (foreground until Ctrl-C, or detached on mlops' local Ray head)."""
+          on_ready: Callable[..., None] = lambda deployed: None,
+          on_pending: Callable[[list[str]], None] = lambda changes: None):
+    """Run the spec's online endpoint as it was last applied (foreground until Ctrl-C, or detached on mlops'
+    local Ray head); a spec whose endpoint was never applied serves as it compiles. Settings edited since the
+    last apply are not served: `on_pending` gets them (`old -> new`), and `mlops apply` deploys them."""
+    from mlops.plan.endpoint import settings_changes
+    from mlops.runtime.applied import applied_deploy_node
     from mlops.serving.control import serve as run_endpoint
+    from mlops.serving.deploy import endpoint_node
 
-    return run_endpoint(spec_path, overrides, detach=detach, address=address, on_ready=on_ready)
+    project = load(spec_path, overrides)
+    compiled = endpoint_node(project)
+    applied = applied_deploy_node(project)
+    if applied is not None and applied.params != compiled.params:
+        on_pending(settings_changes(applied.params, compiled.params))
+    return run_endpoint(project, applied or compiled, detach=detach, address=address, on_ready=on_ready)
 
 
 def endpoint_status(name: str | None = None, *, address: str | None = None, uri: str | None = None) -> list[dict[str, Any]]:
@@ -283,16 +315,18 @@ def predict(spec_path: str | Path, overrides: Sequence[str], input_file: str, *,
 
 
 def predict_batch(spec_path: str | Path, overrides: Sequence[str], input_file: str | None = None,
-                  output: str | None = None):
+                  output: str | None = None, on_error: str | None = None):
     """Score a file (default: serving.batch.input) with the version `serving.batch.model_alias` names, on the
-    spec's batch executor: the plan's batch_predict node alone, with no training."""
+    spec's batch executor: the plan's batch_predict node alone, with no training. `on_error` (fail, skip,
+    null; default serving.batch.on_error): what a row with a bad cell gets."""
     from mlops.errors import Problem, SpecError
 
     def here(path: str) -> str:  # paths on the command line are relative to where the command runs
         return path if path.startswith("sklearn:") else str(Path(path).resolve())
 
     extra = [*([f"serving.batch.input={_quoted(here(input_file))}"] if input_file else []),
-             *([f"serving.batch.output={_quoted(here(output))}"] if output else [])]
+             *([f"serving.batch.output={_quoted(here(output))}"] if output else []),
+             *([f"serving.batch.on_error={_quoted(on_error)}"] if on_error else [])]  # 'null', not YAML's null
     project = load(spec_path, [*overrides, *extra])
     if project.spec.serving is None or project.spec.serving.batch is None:
         raise SpecError(Problem("serving.batch", "this spec has no batch section",

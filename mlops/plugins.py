@@ -35,18 +35,20 @@ class Entry:
     def load(self) -> Any:
         """The registered object; lazy references are imported on first use (built-ins only)."""
         if isinstance(self.target, str):
-            self.target = _import_reference(self.target)
+            self.target = import_reference(self.target)
         return self.target
 
     def resolve(self, key: str) -> Any:
         """A metadata value that may be a lazy 'module:attr' reference (a config model, a probe)."""
         value = self.meta.get(key)
         if isinstance(value, str) and ":" in value:
-            value = self.meta[key] = _import_reference(value)
+            value = self.meta[key] = import_reference(value)
         return value
 
 
-def _import_reference(reference: str) -> Any:
+def import_reference(reference: str) -> Any:
+    """The object a 'module:attr' reference names, its module imported (the one resolver: plugins' lazy
+    entries and the node kinds' functions alike)."""
     module, _, attr = reference.partition(":")
     return getattr(importlib.import_module(module), attr)
 

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from mlops.config import LoadedConfig, load_config
 from mlops import stores
-from mlops.errors import Collector, DataError, Problem, SpecError, did_you_mean
+from mlops.errors import Collector, DataError, Problem, SpecError, SpecWarning, did_you_mean
 from mlops.plugins import data_sources
 from mlops.spec import Spec
 
@@ -19,6 +19,7 @@ class Project:
     spec: Spec
     config: LoadedConfig
     data_probe: Any = field(default=None, repr=False)
+    roles: Any = field(default=None, repr=False)  # every column's role, decided on all rows (validate --check-data)
 
     @property
     def base_dir(self) -> Path:
@@ -211,9 +212,11 @@ def _check_batch_input(project: Project, train_columns: set[str], problems: Coll
     needed |= {features.entity_key(view) for view in features.views}
     # Columns the training data lacks are reported at the field that names them, not again here.
     missing = sorted((needed & train_columns) - set(batch.columns))
-    if missing:
-        problems.add("serving.batch.input", f"input lacks feature columns {missing}",
-                     hint="batch input needs the training data's feature columns (the target may be absent)")
+    if missing:  # the model's input contract decides at scoring: a column with missing values in training is imputed
+        import warnings
+
+        warnings.warn(f"serving.batch.input lacks feature columns {missing}: batch scoring imputes those that had missing "
+                      "values in training and refuses the file otherwise (docs/serving.md#the-input-contract)", SpecWarning)
 
 
 def batch_input_source(spec: Spec):

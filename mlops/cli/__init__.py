@@ -23,6 +23,11 @@ app.add_typer(features.app, name="features")
 
 def main() -> None:
     """Run the `mlops` command line."""
+    import gc
+
+    # What the imports made lives until exit: the cycle collector's full passes need not walk it again and
+    # again while the command loads a spec (about a tenth of `mlops validate`'s time).
+    gc.freeze()
     _show_spec_warnings_plainly()
     app()
 

@@ -14,14 +14,14 @@ STYLE = {"numeric": "green", "categorical": "green", "high-cardinality categoric
 
 
 def print_roles(project: Any) -> None:
-    """The roles of the project's columns, from the first SAMPLE_ROWS rows (nothing when not probed)."""
-    from mlops.stages.column_roles import project_roles
-
+    """The roles of the project's columns: decided on every row when validate --check-data read them all,
+    else on the first SAMPLE_ROWS rows read cheaply (nothing when the data was not probed)."""
     if project is None or project.data_probe is None:
         return
-    roles = project_roles(project, SAMPLE_ROWS)
-    table = Table(title=f"columns (roles inferred from up to {SAMPLE_ROWS} rows; override in features.numeric, "
-                        "categorical, datetime, drop)")
+    roles = _roles(project)
+    basis = "all rows" if project.roles is not None else f"up to {SAMPLE_ROWS} rows"
+    table = Table(title=f"columns (roles inferred from {basis}; override in features.numeric, categorical, datetime, "
+                        "drop)")
     for column in ("column", "dtype", "role", "used", "why"):
         table.add_column(column, overflow="fold")
     for role in roles:
@@ -31,3 +31,18 @@ def print_roles(project: Any) -> None:
     unused = [r.name for r in roles if not r.is_feature and r.role not in ("target", "id column", "timestamp", "entity key")]
     if unused:
         console.print(f"not features (accepted and ignored in requests and batch files): {', '.join(unused)}")
+
+
+def roles_json(project: Any) -> list[dict[str, Any]] | None:
+    """The table print_roles shows, as JSON-ready rows (`mlops plan --json`); None when the data was not probed."""
+    if project is None or project.data_probe is None:
+        return None
+    roles = _roles(project)
+    return [{"column": r.name, "dtype": r.dtype, "role": r.role, "used": r.is_feature, "why": r.why} for r in roles]
+
+
+def _roles(project: Any) -> list[Any]:
+    """The roles validate --check-data decided on every row, else those of the first SAMPLE_ROWS rows."""
+    from mlops.stages.column_roles import project_roles
+
+    return project.roles if project.roles is not None else project_roles(project, SAMPLE_ROWS)

@@ -8,14 +8,14 @@ from typing import Any, List, Optional
 import typer
 from rich.table import Table
 
-from mlops.cli.common import CLI_PATHS, OVERRIDES, SPEC, TRACKING, cli_path, console, print_wide, user_errors
+from mlops.cli.common import CLI_PATHS, OVERRIDES, SPEC, TRACKING, cli_path, console, err_console, print_wide, user_errors
 
 
 @user_errors
 def serve(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
           detach: bool = typer.Option(False, "--detach", help="leave the endpoint running (on mlops' local Ray head)"),
           address: Optional[str] = typer.Option(None, "--address", help="deploy to an existing Ray cluster")) -> None:
-    """Run the spec's online endpoint: in the foreground until Ctrl-C, or detached."""
+    """Run the spec's online endpoint as it was last applied: in the foreground until Ctrl-C, or detached."""
     from mlops import api
 
     def on_ready(deployed) -> None:
@@ -23,7 +23,13 @@ def serve(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
         if not detach:
             console.print("Ctrl-C to stop")
 
-    api.serve(spec, overrides or [], detach=detach, address=address, on_ready=on_ready)
+    def on_pending(changes: list[str]) -> None:
+        err_console.print("[yellow]warning:[/] the endpoint's settings were edited since the last apply; serving "
+                          "what was applied (`mlops apply` deploys the edit):")
+        for change in changes:
+            err_console.print(f"  {change}", markup=False, highlight=False, soft_wrap=True)
+
+    api.serve(spec, overrides or [], detach=detach, address=address, on_ready=on_ready, on_pending=on_pending)
     if not detach:
         console.print("stopped")
 
@@ -118,16 +124,29 @@ def predict(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
             batch: bool = typer.Option(False, "--batch", help="score a file with serving.batch.model_alias's version, "
                                                               "on the spec's batch executor; no training"),
             output: Optional[str] = typer.Option(None, "--output", help="with --batch: where to write (default: "
-                                                                      f"serving.batch.output); {CLI_PATHS}")) -> None:
+                                                                      f"serving.batch.output); {CLI_PATHS}"),
+            on_error: Optional[str] = typer.Option(None, "--on-error", metavar="fail|skip|null",
+                                                   help="with --batch: rows with a bad cell: fail (name the first 20, "
+                                                        "exit 2), skip (drop them) or null (impute the cell); default "
+                                                        "serving.batch.on_error (fail)")) -> None:
     """Send rows to the running endpoint (or predict locally with --local) and print the answer as JSON;
     --batch scores a whole file with the registered model instead."""
     from mlops import api
 
     if input_file is not None and not (batch and input_file.startswith("sklearn:")):
         input_file = cli_path(input_file, "--input")
+    if on_error is not None and on_error not in ("fail", "skip", "null"):
+        from mlops.errors import DataError, Problem, did_you_mean
+
+        raise DataError(Problem("--on-error", "not a choice", value=on_error, expected="fail, skip or null",
+                                hint=did_you_mean(on_error, ("fail", "skip", "null"))))
     if batch:
-        done = api.predict_batch(spec, overrides or [], input_file, output)
+        done = api.predict_batch(spec, overrides or [], input_file, output, on_error)
         console.print(f"predictions {done.rows} rows with v{done.version} -> {done.output} ({done.executor}, {done.seconds:.2f}s)")
+        if done.skipped:
+            console.print(f"[yellow]skipped {done.skipped} rows with a bad cell[/] (on_error: skip)")
+        if done.nulled:
+            console.print(f"[yellow]imputed {done.nulled} bad cells[/] (on_error: null)")
         return
     if input_file is None:
         raise typer.BadParameter("--input is required (or --batch to score serving.batch.input)")

@@ -14,11 +14,13 @@ FORCE_ALL = "__all__"
 
 
 @user_errors
-def validate(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES) -> None:
-    """Check the spec and the data it names; exit 0, or 2 with every problem by field."""
+def validate(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
+             check_data: bool = typer.Option(False, "--check-data", help="also read every row of the data as apply "
+                                             "will, and decide the column roles on all of them (slower)")) -> None:
+    """Check the spec and the data it names (headers, first rows); exit 0, or 2 with every problem by field."""
     from mlops import api
 
-    project = api.validate(spec, overrides or [])
+    project = api.validate(spec, overrides or [], check_data=check_data)
     probe = project.data_probe
     rows = f", {probe.rows} rows" if probe and probe.rows is not None else ""
     cols = f"{len(probe.columns)} columns" if probe else "data not probed"
@@ -40,10 +42,12 @@ def plan(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     compiled = compile_plan(project)
     actions = api.explain(compiled)
     if as_json:
+        from mlops.cli.roles import roles_json
         from mlops.redact import redact
 
         # What a terminal or a CI log shows is redacted like what MLflow keeps (the plan itself keeps secrets).
-        sys.stdout.write(json.dumps(redact({**compiled.to_dict(), "actions": actions}), indent=2, default=str) + "\n")
+        shown = {**compiled.to_dict(), "actions": actions, "columns": roles_json(project)}  # columns: the roles table
+        sys.stdout.write(json.dumps(redact(shown), indent=2, default=str) + "\n")
         return warn_if_unschedulable_here(project, compiled)
     from mlops.cli.roles import print_roles
 

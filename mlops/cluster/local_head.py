@@ -48,11 +48,13 @@ class HeadState:
     gcs: str
     pid: int
     metrics_port: int
-    apps: dict[str, dict[str, Any]] = field(default_factory=dict)  # app name -> {spec, overrides, url}
+    # app name -> {url, node}: the deploy node each app runs, as deployed (mlops.serving.app_records);
+    # promote and rollback redeploy it with the alias' new version, never re-reading the spec
+    apps: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def save(self) -> None:
         """Write the state atomically: a crash mid-write leaves the old file, never half of one. Owner-only:
-        it keeps each app's overrides verbatim (promote and rollback redeploy with them)."""
+        each app's deploy node keeps its store's URI verbatim (credentials included: the replicas need them)."""
         STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
         tmp = STATE_FILE.with_name(f".{STATE_FILE.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -91,7 +91,10 @@ class TorchMLP(BaseEstimator):
         """The most likely class, or the regression value in the target's original scale."""
         out = self._outputs(X)
         if self.targets_.task == "classification":
-            return self.classes_[out.argmax(axis=1)]
+            from mlops.models.scores import labels_from_proba
+            from mlops.models.torch_loop import proba_from
+
+            return labels_from_proba(self.classes_, proba_from(out))  # as every route labels rows from predict_proba
         return out[:, 0] * self.targets_.y_std + self.targets_.y_mean
 
     def score(self, X: Any, y: Any) -> float:

@@ -49,17 +49,22 @@ def training_frame(project: Any, new_labelled: Any) -> Any:
     return frame if window == "all" else frame.tail(window.last_n_rows).reset_index(drop=True)
 
 
-def challenger_project(project: Any, data_file: Path) -> Any:
-    """The same spec with data.source pointing at the retraining window; nothing is served by it."""
-    from mlops.project import Project, probe_source
+def retrain_plan(project: Any, data_file: Path) -> Any:
+    """The apply plan fed the retraining window (a parquet file) and registering a challenger: the compiler's
+    retrain plan, so its featurize, split and training are the apply's to the letter."""
+    from mlops.plan.compile import compile_retrain_plan
     from mlops.spec.sources import ParquetSource
 
-    spec = project.spec.model_copy(deep=True)
-    spec.data.source = ParquetSource(path=str(data_file))
-    spec.serving = None
-    challenger = Project(spec, project.config)
-    challenger.data_probe = probe_source(spec.data.source, project.base_dir, "data.source")
-    return challenger
+    return compile_retrain_plan(project, ParquetSource(path=str(data_file)))
+
+
+def held_out_rows(plan: Any) -> Any:
+    """The rows `plan` holds out for testing, with the target: its nodes up to `split` run again here, with
+    their own params (the split is deterministic, so these are the rows the challenger was scored on)."""
+    from mlops.runtime.node_calls import run_here
+
+    parts = run_here(plan, "split")["split"]
+    return parts.X_test.assign(**{plan.node("split").params["target"]: parts.y_test})
 
 
 def retrain_and_decide(project: Any, registry: Any, evidence: Any, labelled_all: Any, fired: list[Any],
@@ -68,7 +73,6 @@ def retrain_and_decide(project: Any, registry: Any, evidence: Any, labelled_all:
     from mlops.metrics import better
     from mlops.monitoring.scoring import score
     from mlops.serving.traffic_log import monitoring_dir
-    from mlops.plan import compile_plan
     from mlops.runtime.apply import apply_plan
 
     spec = project.spec
@@ -85,16 +89,15 @@ def retrain_and_decide(project: Any, registry: Any, evidence: Any, labelled_all:
     out_dir.mkdir(parents=True, exist_ok=True)
     data_file = out_dir / f"{time.strftime('%Y%m%d-%H%M%S')}-{time.time_ns() % 10**6}.parquet"
     frame.to_parquet(data_file, index=False)
-    challenger = challenger_project(project, data_file)
-    plan = compile_plan(challenger, auto_promote=False)
-    result = apply_plan(challenger, plan, address=address, force=True, on_done=on_done)
+    plan = retrain_plan(project, data_file)
+    result = apply_plan(project, plan, address=address, force=True, on_done=on_done)
     triggers = [r.on for r in fired]
     registry.client.set_model_version_tag(spec.name, result.version, tracking_tags.ROWS_SEEN, str(rows_seen))
     registry.client.set_model_version_tag(spec.name, result.version, tracking_tags.TRIGGER, ",".join(triggers))
     champion_bundle = evidence.champion
     challenger_bundle = registry.load(spec.name, version=result.version)
     if holdout is None:
-        holdout = _test_split_rows(challenger, frame)
+        holdout = held_out_rows(plan)
         holdout_name = f"the retraining plan's test split ({len(holdout)} rows)"
         if policy.holdout == "latest":
             holdout_name += f"; only {len(labelled_all)} new labelled rows, too few for a 'latest' holdout"
@@ -111,20 +114,6 @@ def retrain_and_decide(project: Any, registry: Any, evidence: Any, labelled_all:
                         holdout_name, promoted, reason, triggers, result.run_id)
     _record(registry, spec, decision, fired, rows_seen)
     return decision
-
-
-def _test_split_rows(project: Any, frame: Any) -> Any:
-    """The rows the plan held out for testing, rebuilt with the same split settings (deterministic)."""
-    from mlops.stages import featurize, split
-    from mlops.stages.load import Loaded
-
-    spec = project.spec
-    data = {"target": spec.data.target, "id_column": spec.data.id_column, "timestamp": spec.data.timestamp}
-    features = featurize.run(Loaded(frame, {}), {"data": data, "features": spec.features.model_dump(mode="json"),
-                                                 "task": spec.model.task})
-    parts = split.run(features, {"split": spec.data.split.model_dump(mode="json"), "target": spec.data.target,
-                                 "timestamp": spec.data.timestamp, "task": spec.model.task})
-    return parts.X_test.assign(**{spec.data.target: parts.y_test})
 
 
 def _record(registry: Any, spec: Any, decision: Decision, fired: list[Any], rows_seen: int) -> None:

@@ -27,6 +27,19 @@ def read_new_data(project: Any) -> Any:
     return frame
 
 
+def logs_kept_for(project: Any) -> float | None:
+    """How long the endpoint's logs are kept: monitoring.logs.keep as the endpoint was applied with (the
+    replicas prune by it too), or as the spec says when it was never applied; None without an endpoint."""
+    spec = project.spec
+    if spec.serving is None or spec.serving.online is None:
+        return None  # no endpoint writes logs; the tables `mlops feedback` adds are kept
+    from mlops.plan.endpoint import EndpointSettings, endpoint_settings
+    from mlops.runtime.applied import applied_deploy_node
+
+    node = applied_deploy_node(project)
+    return (EndpointSettings.of(node) if node is not None else endpoint_settings(spec)).logs.keep
+
+
 def labelled_rows(project: Any, new: Any, champion: Any) -> Any:
     """New rows with a target, plus rows labelled through feedback (by id_column or by request id).
 
@@ -47,9 +60,7 @@ def labelled_rows(project: Any, new: Any, champion: Any) -> Any:
         rows["_ts"] = 0.0  # labelled in the data itself: as recent as the row (see _pos)
         parts.append(rows)
     directory = monitoring_dir(project.base_dir, spec.name)
-    from mlops.spec.monitoring import MonitoringSpec
-
-    keep_s = (spec.monitoring or MonitoringSpec()).logs.keep  # what the replicas were given (plan/endpoint.py)
+    keep_s = logs_kept_for(project)
     feedback = read_feedback(directory, keep_s)
     if len(feedback):
         by_id = feedback[feedback.key_kind == "id"]

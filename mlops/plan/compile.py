@@ -34,7 +34,7 @@ FIELDS_OUTSIDE_THE_PLAN: list[tuple[str, str]] = [
     ("hardware.local_cpus", "how many CPUs the embedded Ray may use"),
     ("monitoring.alerts*", "read by `mlops monitor`, not by apply"),
     ("monitoring.sink*", "read by `mlops monitor`, not by apply"),
-    ("retraining.*", "read by `mlops monitor`, which applies its own challenger plan"),
+    ("retraining.*", "read by `mlops monitor`, which applies the retrain plan (compile_retrain_plan)"),
     ("features.online_store", "where `mlops features materialize` writes and the endpoint reads, not what is trained"),
 ]
 
@@ -57,61 +57,101 @@ FIELDS_OF_KINDS: dict[str, tuple[str, ...]] = {
 }
 
 
-def compile_plan(project: Project, auto_promote: bool = True) -> Plan:
-    """The graph `mlops apply` will run for this project (auto_promote=False: retraining decides)."""
+RETRAIN_SUFFIX = ".retrain"  # the retrain plan's name: its applied state is kept apart from the apply's
+
+
+def compile_plan(project: Project) -> Plan:
+    """The graph `mlops apply` will run for this project: training, then what the spec serves."""
     from mlops import stores
     from mlops.plan.endpoint import deploy_node
 
     spec = project.spec
-    dump = lambda model: model.model_dump(mode="json")  # noqa: E731
     fingerprint = project.data_probe.fingerprint if project.data_probe else None
-    light = {"CPU": 1.0}
-    here = {"base_dir": str(Path(project.base_dir).resolve())}
-    code = code_versions(spec)
-    nodes: list[Node] = [
-        Node("load", "load", [], {"source": dump(spec.data.source), "fingerprint": fingerprint, "code": code["source"]},
-             light, runtime=here),
-        Node("featurize", "featurize", ["load"], {"data": _data_params(spec), "features": spec.features.as_params(),
-                                                  "task": spec.model.task, "code": code["mlops"]}, light),
-        Node("split", "split", ["featurize"], {"split": dump(spec.data.split), "target": spec.data.target,
-                                               "timestamp": spec.data.timestamp, "task": spec.model.task,
-                                               "code": code["mlops"]}, light),
-        Node("train", "train", ["featurize", "split"], {"model": dump(spec.model), "features": spec.features.as_params(),
-                                                        "code": code["estimator"]}, task_resources(spec)),
-        Node("evaluate", "evaluate", ["train", "split"], {"task": spec.model.task, "metric": spec.model.metric,
-                                                          "code": code["mlops"]}, light),
-        Node("profile", "profile", ["featurize", "split"], {"validation": _validation_params(spec),
-                                                             "seed": spec.data.split.seed, "code": code["detectors"]}, light),
-        Node("register", "register", ["train", "evaluate", "profile", "split"], {
-            "name": spec.name, "metric": spec.model.metric, "auto_promote": auto_promote, "code": code["mlops"]}, {},
-            placement="driver", runtime={"tracking_uri": stores.absolute(spec.tracking.uri),
-                                         "experiment": spec.tracking.experiment or spec.name}),
-    ]
-    if spec.features.views:  # the feature store's point-in-time join sits between the labels and featurize
-        from mlops.plan.features import join_node
-
-        nodes.insert(1, join_node(project, code["mlops"]))
-        nodes[2].inputs = ["join_features"]
-    if spec.model.type == "torch":  # Ray Train: the driver calls TorchTrainer.fit(), which starts the workers
-        from mlops.plan.torch_node import torch_train_node
-
-        nodes = [torch_train_node(spec, project.base_dir) if n.id == "train" else n for n in nodes]
-    if spec.tuning is not None or spec.model.type == "auto":  # Ray Tune picks the configuration `train` fits
-        from mlops.plan.tuning import tune_nodes
-
-        at = next(i for i, n in enumerate(nodes) if n.id == "train")
-        nodes[at:at + 1] = tune_nodes(spec, project.base_dir, nodes[at])
+    nodes = training_nodes(project, spec.data.source, fingerprint, auto_promote=True)
     if spec.serving is not None and spec.serving.batch is not None:
-        nodes.append(Node("batch_predict", "batch_predict", ["register"], _batch_params(project), {"CPU": 1.0},
-                          placement="driver", runtime={**here, "tracking_uri": stores.absolute(spec.tracking.uri)}))
+        nodes.append(Node("batch_predict", "batch_predict", {"registration": "register"}, _batch_params(project),
+                          {"CPU": 1.0}, placement="driver",
+                          runtime={**_here(project), "tracking_uri": stores.absolute(spec.tracking.uri)}))
     if spec.serving is not None and spec.serving.online is not None:
         nodes.append(deploy_node(project))
     return Plan(spec.name, nodes)
 
 
-def code_versions(spec) -> dict[str, dict[str, str]]:
+def compile_retrain_plan(project: Project, data: Any) -> Plan:
+    """What `mlops monitor` retrains with: the apply plan up to `register`, fed `data` (a data source, as in
+    data.source) instead of the spec's, and registering a challenger that the champion gate judges
+    (auto_promote=False). Serving stays with the applied plan: the champion alias is what moves."""
+    from mlops.project import probe_source
+
+    probe = probe_source(data, project.base_dir, "data.source")
+    nodes = training_nodes(project, data, probe.fingerprint if probe else None, auto_promote=False)
+    return Plan(project.spec.name + RETRAIN_SUFFIX, nodes)
+
+
+def training_nodes(project: Project, source: Any, fingerprint: Any, auto_promote: bool) -> list[Node]:
+    """load -> [join_features] -> featurize -> split -> train (or tune -> train) -> evaluate, profile -> register,
+    reading `source` (with its data fingerprint)."""
+    from mlops import stores
+
+    spec = project.spec
+    dump = lambda model: model.model_dump(mode="json")  # noqa: E731
+    light = {"CPU": 1.0}
+    code = code_versions(spec, source.type)
+    rows = "load"
+    nodes = [Node("load", "load", {}, {"source": dump(source), "fingerprint": fingerprint, "code": code["source"]},
+                  light, runtime=_here(project))]
+    if spec.features.views:  # the feature store's point-in-time join sits between the labels and featurize
+        from mlops.plan.features import join_node
+
+        nodes.append(join_node(project, code["mlops"]))
+        rows = "join_features"
+    together = {"features": "featurize", "split": "split"}
+    nodes += [
+        Node("featurize", "featurize", {"loaded": rows}, {"data": _data_params(spec), "features": spec.features.as_params(),
+                                                          "task": spec.model.task, "code": code["mlops"]}, light),
+        Node("split", "split", {"features": "featurize"}, {
+            "split": dump(spec.data.split), "target": spec.data.target, "timestamp": spec.data.timestamp,
+            "task": spec.model.task, "code": code["mlops"]}, light),
+        *_model_nodes(project, code, together),
+        Node("evaluate", "evaluate", {"trained": "train", "split": "split"},
+             {"task": spec.model.task, "metric": spec.model.metric, "code": code["mlops"]}, light),
+        Node("profile", "profile", together, {"validation": _validation_params(spec), "seed": spec.data.split.seed,
+                                              "code": code["detectors"]}, light),
+        Node("register", "register", {"trained": "train", "evaluation": "evaluate", "monitoring": "profile",
+                                      "split": "split"},
+             {"name": spec.name, "metric": spec.model.metric, "auto_promote": auto_promote, "code": code["mlops"]}, {},
+             placement="driver", runtime={"tracking_uri": stores.absolute(spec.tracking.uri),
+                                          "experiment": spec.tracking.experiment or spec.name}),
+    ]
+    return nodes
+
+
+def _model_nodes(project: Project, code: dict[str, dict[str, str]], inputs: dict[str, str]) -> list[Node]:
+    """Node `train` (a Ray task, or Ray Train from the driver for torch), after a `tune` node when searching."""
+    spec = project.spec
+    if spec.model.type == "torch":  # Ray Train: the driver calls TorchTrainer.fit(), which starts the workers
+        from mlops.plan.torch_node import torch_train_node
+
+        train = torch_train_node(spec, project.base_dir, inputs)
+    else:
+        train = Node("train", "train", dict(inputs), {"model": spec.model.model_dump(mode="json"),
+                                                      "features": spec.features.as_params(), "code": code["estimator"]},
+                     task_resources(spec))
+    if spec.tuning is not None or spec.model.type == "auto":  # Ray Tune picks the configuration `train` fits
+        from mlops.plan.tuning import tune_nodes
+
+        return tune_nodes(spec, project.base_dir, train)
+    return [train]
+
+
+def _here(project: Project) -> dict[str, str]:
+    return {"base_dir": str(Path(project.base_dir).resolve())}
+
+
+def code_versions(spec, source_type: str) -> dict[str, dict[str, str]]:
     """The versions of the code behind each node: mlops itself, and the plugin package that registered the
-    spec's data source, estimator or detectors. Part of the nodes' hashes: an upgrade reruns what it touches."""
+    data source of type `source_type`, the estimator or the detectors. Part of the nodes' hashes: an
+    upgrade reruns what it touches."""
     from mlops.plugins import data_sources, detectors, estimators, package_version
 
     mlops = {"mlops": package_version("mlops")}
@@ -128,7 +168,7 @@ def code_versions(spec) -> dict[str, dict[str, str]]:
     for name in detector_names:
         used.update(with_entry(detectors, name))
     estimator = getattr(spec.model, "estimator", None)
-    return {"mlops": mlops, "source": with_entry(data_sources, spec.data.source.type),
+    return {"mlops": mlops, "source": with_entry(data_sources, source_type),
             "estimator": with_entry(estimators, estimator), "detectors": {**mlops, **used}}
 
 
@@ -150,6 +190,8 @@ def _batch_params(project: Project) -> dict[str, Any]:
             "output": spec.serving.batch.output, "executor": spec.serving.batch.executor,
             "batch_size": spec.serving.batch.batch_size, "include_proba": spec.serving.batch.include_proba,
             "model_alias": spec.serving.batch.model_alias, "id_column": spec.data.id_column,
+            # Only when not the default, so plans (and their hashes) from before the setting stay as they were.
+            **({"on_error": spec.serving.batch.on_error} if spec.serving.batch.on_error != "fail" else {}),
             **_batch_feature_params(project)}
 
 

@@ -4,8 +4,9 @@ Plain data (functions are named as 'module:function' strings), so planning impor
 runtime looks a node's code up here and nowhere else; a node's `placement` picks between the Ray task
 and the driver function of its kind.
 
-A kind's `cache` says how a finished node's output is found again by its hash, so that `apply` reruns
-only what changed:
+A kind's `cache` names how a finished node's output is found again by its hash, so that `apply` reruns
+only what changed. The runtime holds one object per name that finds, stores and explains such outputs
+(mlops.runtime.cached_outputs); the plan only names it:
 
 * ``pickle``: the output is pickled into the node cache (a folder beside the tracking store);
 * ``registry``: the output is a registered model version (its Registration kept under the node's hash);
@@ -13,6 +14,9 @@ only what changed:
 * ``endpoint``: the output is a running endpoint deployed with the same settings and model version;
 * ``none``: always run when needed (no kind uses it now: a search's outcome is kept, so that a failure
   after it, in the refit or later, does not throw the search away).
+
+A node's code receives its inputs by name: a task is called as ``fn(**inputs, params=params)`` (Kedro's
+named inputs), a driver function as ``fn(node, inputs, context)`` with ``inputs`` a dict by the same names.
 """
 from __future__ import annotations
 
@@ -25,27 +29,32 @@ Cache = Literal["pickle", "registry", "output", "endpoint", "none"]
 @dataclass(frozen=True)
 class NodeKind:
     name: str
-    task: Optional[str]  # 'module:function' run as a Ray task: fn(*inputs, params) -> output
-    driver: Optional[str]  # 'module:function' run in the driver: fn(node, inputs, context) -> output
+    task: Optional[str]  # 'module:function' run as a Ray task: fn(**inputs, params=params) -> output
+    driver: Optional[str]  # 'module:function' run in the driver: fn(node, inputs: dict, context) -> output
     cache: Cache
     summary: str
+    inputs: tuple[str, ...] = ()  # the names its code receives its inputs by (the compiler wires each to a node)
 
 
 _S, _D = "mlops.stages", "mlops.runtime.driver_nodes"
+_FIT = ("features", "split")  # what each fit, search and profile reads
 KINDS: dict[str, NodeKind] = {kind.name: kind for kind in (
     NodeKind("load", f"{_S}.load:run", None, "pickle", "read the training data"),
-    NodeKind("join_features", f"{_S}.join_features:run", None, "pickle", "point-in-time join of the feature views"),
-    NodeKind("featurize", f"{_S}.featurize:run", None, "pickle", "resolve feature columns, derived features"),
-    NodeKind("split", f"{_S}.split:run", None, "pickle", "train/test split"),
-    NodeKind("train", f"{_S}.train:run", None, "pickle", "fit preprocessing + estimator"),
-    NodeKind("train_torch", None, f"{_D}:train_torch", "pickle", "fit a torch model on Ray Train"),
-    NodeKind("tune", None, f"{_D}:tune", "pickle", "search on Ray Tune"),
-    NodeKind("train_best", f"{_S}.tune:train_best", f"{_D}:train_best", "pickle", "refit the best configuration"),
-    NodeKind("evaluate", f"{_S}.evaluate:run", None, "pickle", "score on the test split"),
-    NodeKind("profile", f"{_S}.profile:run", None, "pickle", "data contract, drift reference, outlier detector"),
-    NodeKind("register", None, f"{_D}:register", "registry", "register a model version; decide the champion"),
-    NodeKind("batch_predict", None, f"{_D}:batch_predict", "output", "score the batch input"),
-    NodeKind("deploy", None, f"{_D}:deploy", "endpoint", "deploy or update the online endpoint"),
+    NodeKind("join_features", f"{_S}.join_features:run", None, "pickle", "point-in-time join of the feature views",
+             ("loaded",)),
+    NodeKind("featurize", f"{_S}.featurize:run", None, "pickle", "resolve feature columns, derived features", ("loaded",)),
+    NodeKind("split", f"{_S}.split:run", None, "pickle", "train/test split", ("features",)),
+    NodeKind("train", f"{_S}.train:run", None, "pickle", "fit preprocessing + estimator", _FIT),
+    NodeKind("train_torch", None, f"{_D}:train_torch", "pickle", "fit a torch model on Ray Train", _FIT),
+    NodeKind("tune", None, f"{_D}:tune", "pickle", "search on Ray Tune", _FIT),
+    NodeKind("train_best", f"{_S}.tune:train_best", f"{_D}:train_best", "pickle", "refit the best configuration",
+             (*_FIT, "outcome")),
+    NodeKind("evaluate", f"{_S}.evaluate:run", None, "pickle", "score on the test split", ("trained", "split")),
+    NodeKind("profile", f"{_S}.profile:run", None, "pickle", "data contract, drift reference, outlier detector", _FIT),
+    NodeKind("register", None, f"{_D}:register", "registry", "register a model version; decide the champion",
+             ("trained", "evaluation", "monitoring", "split")),
+    NodeKind("batch_predict", None, f"{_D}:batch_predict", "output", "score the batch input", ("registration",)),
+    NodeKind("deploy", None, f"{_D}:deploy", "endpoint", "deploy or update the online endpoint", ("registration",)),
 )}
 
 

@@ -19,8 +19,9 @@ def accelerator(hardware: Any) -> tuple[bool | str, float]:
     return False, 0.0
 
 
-def torch_train_node(spec: Any, base_dir: Path) -> Node:
-    """Node 'train' of kind train_torch; resources are the totals of all workers, per-worker ones in params."""
+def torch_train_node(spec: Any, base_dir: Path, inputs: dict[str, str]) -> Node:
+    """Node 'train' of kind train_torch, reading `inputs` ({"features": ..., "split": ...}); resources are the
+    totals of all workers, per-worker ones in params."""
     hw = spec.hardware
     use_gpu, gpus = accelerator(hw)
     per_worker = {"CPU": float(hw.cpus_per_worker), **({"GPU": gpus} if use_gpu is True else {})}
@@ -37,5 +38,5 @@ def torch_train_node(spec: Any, base_dir: Path) -> Node:
         "max_failures": hw.max_failures,
     }
     total = {name: amount * hw.workers for name, amount in per_worker.items()}
-    return Node("train", "train_torch", ["featurize", "split"], params, total, placement="driver",
+    return Node("train", "train_torch", dict(inputs), params, total, placement="driver",
                 runtime={"checkpoint_dir": str(checkpoint_dir)})

@@ -74,7 +74,7 @@ def _apply_locked(project: Project, plan: Plan, cache: Any, address: str | None,
         run = needed(plan, reusable)
         reused, damaged = {}, set()
         for node in plan.nodes:
-            wanted = node.id in reusable and any(node.id in n.inputs for n in plan.nodes if n.id in run)
+            wanted = node.id in reusable and any(node.id in n.upstream for n in plan.nodes if n.id in run)
             if wanted:
                 ok, value = reused_output(node, cache, state)
                 (reused.__setitem__(node.id, value) if ok else damaged.add(node.id))
@@ -100,9 +100,8 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
     from mlops.runtime.driver_nodes import RunContext, call
     from mlops.runtime.execute import execute
     from mlops.cluster.feasibility import check_feasible
-    from mlops.runtime.incremental import entry_for, recorded
+    from mlops.runtime.cached_outputs import cached_output, recorded
     from mlops.runtime.ray_train import check_workers
-    from mlops.plan.kinds import kind_of
 
     spec = project.spec
     register = plan.node("register")
@@ -124,11 +123,10 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
 
         def finished(node: Node, seconds: float, output: Any) -> None:
             """Record each node as it finishes, so an interrupted apply resumes after the last one."""
-            if kind_of(node.kind).cache in ("pickle", "registry"):
-                cache.put(node.hash, ray.get(output) if isinstance(output, ray.ObjectRef) else output)
-            if node.kind == "register":
-                context.registration = output
-            entries[node.id] = entry_for(node, output)
+            value = ray.get(output) if isinstance(output, ray.ObjectRef) else output
+            kept = cached_output(node)
+            kept.store(node, cache, value)
+            entries[node.id] = kept.entry(node, value)
             cache.write_state(plan.name, {**state, "nodes": entries})
             if on_done:
                 on_done(node, seconds)
@@ -140,10 +138,12 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
             registry.log_metrics(run_id, {f"seconds.{k}": v for k, v in execution.seconds.items()})
             _conclude(registry, run_id, plan, run, context, result, cache)
             for node in plan.nodes:  # nodes kept in the cache without a state entry yet (an older state file)
-                if node.id not in run and kind_of(node.kind).cache in ("pickle", "none") and recorded(state, node) is None:
-                    entries[node.id] = entry_for(node, None)
+                kept = cached_output(node)
+                if node.id not in run and not kept.records_output and recorded(state, node) is None:
+                    entries[node.id] = kept.entry(node, None)
             applied = {"nodes": entries, "plan_hash": plan.hash, "run_id": result.run_id, "version": result.version,
-                       "metrics": result.metrics, "decision": result.decision}
+                       "metrics": result.metrics, "decision": result.decision,
+                       "plan": plan.to_dict()}  # what ran (params, runtime, hashes): what `serve` and monitors act on
             registry.record_applied_state(experiment, run_id, plan.name, applied)
         except BaseException:
             registry.end_run(run_id, ok=False)

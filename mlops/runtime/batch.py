@@ -1,28 +1,43 @@
-"""`mlops predict --batch`: the plan's batch_predict node on its own, scoring with a registered version."""
+"""Batch scoring with a registered version: the one path of the plan's batch_predict node, run by `apply`
+(mlops.runtime.driver_nodes) and alone by `mlops predict --batch`."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from mlops.plan import Node
 
 
-def score_batch(project: Any, node: Node) -> Any:
-    """Score the node's input with the version its alias names. The local executor needs no Ray; Ray
-    Data (asked for, or `auto` on a multi-node cluster) runs on the spec's cluster."""
-    from mlops.registry import Registry
-    from mlops.cluster.session import cluster_nodes, ray_session, resolve_address
-    from mlops.runtime.driver_nodes import choose_batch_executor
+def choose_batch_executor(requested: str, cluster_nodes: int) -> str:
+    """auto: Ray Data only pays off when there is more than this machine (see benchmarks/batch_inference)."""
+    if requested != "auto":
+        return requested
+    return "ray_data" if cluster_nodes > 1 else "local"
+
+
+def score_with_alias(node: Node, registry: Any, version_for: Callable[[str, str], str], cluster_nodes: int) -> Any:
+    """Score the node's input with the version its alias names (`version_for(name, alias)`): load it (its
+    sha256 verified), pick the executor for a cluster of `cluster_nodes` machines, run the stage."""
     from mlops.stages import batch_predict
 
     params = node.call_params()
-    registry = Registry(node.runtime["tracking_uri"])
-    version = registry.by_alias(params["name"], params["model_alias"]).version
-    bundle = registry.load(params["name"], version=version)  # verifies the sha256
-    hardware = project.spec.hardware
-    if params["executor"] == "local" or (params["executor"] == "auto" and resolve_address(hardware.cluster, None) is None):
-        result = batch_predict.run(bundle, params, "local")
-    else:
-        with ray_session(hardware.cluster, None, hardware.local_cpus):
-            result = batch_predict.run(bundle, params, choose_batch_executor(params["executor"], len(cluster_nodes())))
+    version = version_for(params["name"], params.get("model_alias", "champion"))
+    bundle = registry.load(params["name"], version=version)
+    result = batch_predict.run(bundle, params, choose_batch_executor(params["executor"], cluster_nodes))
     result.version = str(version)
     return result
+
+
+def score_batch(project: Any, node: Node) -> Any:
+    """`mlops predict --batch`: the node on its own, with the version its alias names now. The local
+    executor needs no Ray; Ray Data (asked for, or `auto` on a multi-node cluster) runs on the spec's cluster."""
+    from mlops.registry import Registry
+    from mlops.cluster.session import cluster_nodes, ray_session, resolve_address
+
+    registry = Registry(node.runtime["tracking_uri"])
+    by_alias = lambda name, alias: registry.by_alias(name, alias).version  # noqa: E731
+    hardware = project.spec.hardware
+    executor = node.params["executor"]
+    if executor == "local" or (executor == "auto" and resolve_address(hardware.cluster, None) is None):
+        return score_with_alias(node, registry, by_alias, cluster_nodes=1)
+    with ray_session(hardware.cluster, None, hardware.local_cpus):
+        return score_with_alias(node, registry, by_alias, len(cluster_nodes()))

@@ -1,6 +1,7 @@
 """The nodes that run in the driver: the MLflow writer (register), Ray Train and Ray Tune drivers, batch
 scoring and deployment. Each is `fn(node, inputs, context) -> output` and reads its node's params and
-runtime, its inputs, and the run's context (registry, run id, cluster): never the Spec.
+runtime, its inputs (a dict, by the names the node gives them), and the run's context (registry, run id,
+cluster): never the Spec.
 """
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from mlops.plan import Node, Plan
 from mlops.plan.kinds import kind_of
+from mlops.plugins import import_reference
 
 
 @dataclass
@@ -35,60 +37,50 @@ class RunContext:
         return self.registry.by_alias(name, alias).version
 
 
-def call(node: Node, inputs: list[Any], context: RunContext) -> Any:
-    """Run a driver node through its kind's driver function."""
-    import importlib
-
-    module, _, attr = kind_of(node.kind).driver.partition(":")
-    return getattr(importlib.import_module(module), attr)(node, inputs, context)
+def call(node: Node, inputs: dict[str, Any], context: RunContext) -> Any:
+    """Run a driver node through its kind's driver function, its inputs by name."""
+    return import_reference(kind_of(node.kind).driver)(node, inputs, context)
 
 
-def register(node: Node, inputs: list[Any], context: RunContext) -> Any:
+def register(node: Node, inputs: dict[str, Any], context: RunContext) -> Any:
     """Tag the run with the data fingerprint, register the trained model and decide the champion."""
     from mlops.stages import register as stage
 
-    trained, evaluation, monitoring, split = inputs
-    fingerprint = trained.meta.get("data_fingerprint") or {}
+    fingerprint = inputs["trained"].meta.get("data_fingerprint") or {}
     context.registry.set_tags(context.run_id, {"data.sha256": fingerprint.get("sha256"), "data.rows": fingerprint.get("rows"),
                                                "data.columns": ",".join(fingerprint.get("columns", []))})
-    registration = stage.run(context.registry, context.run_id, node.params["name"], trained, evaluation,
-                             {"plan_hash": context.plan.hash, "node_hash": node.hash}, monitoring,
-                             auto_promote=node.params["auto_promote"], split=split)
-    return registration
+    context.registration = stage.run(**inputs, params=node.params, registry=context.registry, run_id=context.run_id,
+                                     extra_meta={"plan_hash": context.plan.hash, "node_hash": node.hash})
+    return context.registration
 
 
-def batch_predict(node: Node, inputs: list[Any], context: RunContext) -> Any:
-    """Score the batch input with the version the node's alias will name, locally or on Ray Data."""
-    from mlops.stages import batch_predict as stage
+def batch_predict(node: Node, inputs: dict[str, Any], context: RunContext) -> Any:
+    """Score the batch input with the version the node's alias will name when this apply has succeeded."""
+    from mlops.runtime.batch import score_with_alias
 
-    params = node.call_params()
-    version = context.version_for(params["name"], params.get("model_alias", "champion"))
-    bundle = context.registry.load(params["name"], version=version)  # verifies the sha256
-    executor = choose_batch_executor(params["executor"], len(context.cluster))
-    context.batch = stage.run(bundle, params, executor)
-    context.batch.version = str(version)
+    context.batch = score_with_alias(node, context.registry, context.version_for, len(context.cluster))
     return context.batch
 
 
-def deploy(node: Node, inputs: list[Any], context: RunContext) -> Any:
+def deploy(node: Node, inputs: dict[str, Any], context: RunContext) -> Any:
     """Deploy (or update) the online endpoint with the version its alias will name, and record the app."""
     from mlops.serving.deploy import deploy as deploy_endpoint
     from mlops.serving.deploy import record_app
 
-    version = context.version_for(node.params["name"], node.params["alias"])
+    version = context.version_for(node.params["name"], node.params["model_alias"])
     context.endpoint = deploy_endpoint(node, version)
     record_app(node, context.endpoint)
     return context.endpoint
 
 
-def train_torch(node: Node, inputs: list[Any], context: RunContext) -> Any:
+def train_torch(node: Node, inputs: dict[str, Any], context: RunContext) -> Any:
     """Fit the torch model on Ray Train workers, logging to the apply's run."""
     from mlops.runtime.ray_train import train_on_ray
 
     return train_on_ray(context.registry, context.run_id, context.plan.name, node, inputs, context.cluster)
 
 
-def tune(node: Node, inputs: list[Any], context: RunContext) -> Any:
+def tune(node: Node, inputs: dict[str, Any], context: RunContext) -> Any:
     """Run the search on Ray Tune from the driver, each trial logged as a child of the apply's run."""
     from mlops.runtime.tune_runs import tune_in_driver
 
@@ -96,15 +88,9 @@ def tune(node: Node, inputs: list[Any], context: RunContext) -> Any:
     return context.tuning
 
 
-def train_best(node: Node, inputs: list[Any], context: RunContext) -> Any:
+def train_best(node: Node, inputs: dict[str, Any], context: RunContext) -> Any:
     """A driver-run training (torch) refits the best trial through its own kind's driver function."""
     from mlops.runtime.tune_runs import best_node
 
-    return call(best_node(node, inputs[-1]), inputs[:-1], context)
-
-
-def choose_batch_executor(requested: str, cluster_nodes: int) -> str:
-    """auto: Ray Data only pays off when there is more than this machine (see benchmarks/batch_inference)."""
-    if requested != "auto":
-        return requested
-    return "ray_data" if cluster_nodes > 1 else "local"
+    data = {name: value for name, value in inputs.items() if name != "outcome"}
+    return call(best_node(node, inputs["outcome"]), data, context)

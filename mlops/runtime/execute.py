@@ -2,7 +2,6 @@
 cached values of inputs that did not run); 'driver' nodes run here, through their kind's function."""
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -11,18 +10,14 @@ import ray
 
 from mlops.errors import MlopsError
 from mlops.plan import Node, Plan
-from mlops.plan.kinds import kind_of
-
-
-def _resolve(target: str) -> Callable[..., Any]:
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
+from mlops.runtime.node_calls import run_task
 
 
 @ray.remote(num_returns=2)
-def _run_stage(target: str, params: dict[str, Any], *inputs: Any) -> tuple[Any, float]:
+def _run_stage(node: Node, *values: Any) -> tuple[Any, float]:
+    # The inputs travel as positional arguments, so that Ray resolves their object refs; by name from here.
     start = time.perf_counter()
-    result = _resolve(target)(*inputs, params)
+    result = run_task(node, dict(zip(node.inputs, values)))
     return result, time.perf_counter() - start
 
 
@@ -64,7 +59,7 @@ def cancel_unfinished(refs: list[Any]) -> None:
             continue
 
 
-def execute(plan: Plan, run: set[str], reused: dict[str, Any], run_driver: Callable[[Node, list[Any]], Any],
+def execute(plan: Plan, run: set[str], reused: dict[str, Any], run_driver: Callable[[Node, dict[str, Any]], Any],
             on_done: Callable[[Node, float, Any], None] | None = None) -> Execution:
     """Run the nodes in `run`, in plan order; nodes outside it give their `reused` (cached) outputs.
 
@@ -76,13 +71,13 @@ def execute(plan: Plan, run: set[str], reused: dict[str, Any], run_driver: Calla
     out = Execution(values=dict(reused))
 
     def submit(node: Node) -> None:
-        args = [refs[i] if i in refs else out.values[i] for i in node.inputs]
+        args = [refs[i] if i in refs else out.values[i] for i in node.inputs.values()]
         refs[node.id], timing_refs[node.id] = _run_stage.options(**ray_options(node.resources), name=f"mlops:{node.id}").remote(
-            kind_of(node.kind).task, node.call_params(), *args)
+            node, *args)
 
     chosen = [node for node in plan.nodes if node.id in run]
     for node in chosen:
-        if node.placement == "ray" and all(i in refs or i in out.values for i in node.inputs):
+        if node.placement == "ray" and all(i in refs or i in out.values for i in node.upstream):
             submit(node)
     try:
         for node in chosen:
@@ -92,7 +87,7 @@ def execute(plan: Plan, run: set[str], reused: dict[str, Any], run_driver: Calla
                 out.seconds[node.id] = ray.get(timing_refs[node.id])
                 output = refs[node.id]
             else:
-                inputs = [out.values[i] if i in out.values else ray.get(refs[i]) for i in node.inputs]
+                inputs = {name: out.values[i] if i in out.values else ray.get(refs[i]) for name, i in node.inputs.items()}
                 start = time.perf_counter()
                 output = out.values[node.id] = run_driver(node, inputs)
                 out.seconds[node.id] = time.perf_counter() - start

@@ -4,13 +4,11 @@ something that must run needs its output and none is recorded. The sinks (batch 
 or registration) are what the spec asks for."""
 from __future__ import annotations
 
-from dataclasses import asdict
-from pathlib import Path
 from typing import Any, Iterable
 
 from mlops.dotted import flatten
 from mlops.plan import Node, Plan
-from mlops.plan.kinds import kind_of
+from mlops.runtime.cached_outputs import cached_output
 from mlops.runtime.node_cache import NodeCache
 
 
@@ -18,7 +16,7 @@ def descendants(plan: Plan, roots: Iterable[str]) -> set[str]:
     """The roots and every node downstream of them."""
     found = set(roots)
     for node in plan.nodes:  # topological order: inputs come first
-        if any(i in found for i in node.inputs):
+        if any(i in found for i in node.upstream):
             found.add(node.id)
     return found
 
@@ -38,41 +36,14 @@ def forced(plan: Plan, force: bool | str | None) -> set[str]:
     return descendants(plan, [force])
 
 
-def recorded(state: dict[str, Any], node: Node) -> dict[str, Any] | None:
-    """The state's entry for this node when it was recorded under the same hash."""
-    entry = state.get("nodes", {}).get(node.id)
-    return entry if entry and entry.get("hash") == node.hash else None
-
-
-def file_stat(path: Path) -> dict[str, int] | None:
-    """The file's size and mtime in nanoseconds; None when it is missing (or cannot be stat'ed)."""
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
 def is_reusable(node: Node, cache: NodeCache, state: dict[str, Any]) -> bool:
     """An output recorded under the node's hash is still there (and, for an endpoint, still serving)."""
-    how = kind_of(node.kind).cache
-    if how in ("pickle", "registry"):  # a registration is kept by hash too: any earlier apply's counts
-        return cache.has(node.hash)
-    entry = recorded(state, node)
-    if entry is None or "output" not in entry:
-        return False
-    if how == "output":
-        return file_stat(output_path(node)) == entry.get("stat")
-    if how == "endpoint":
-        from mlops.serving.deploy import endpoint_unchanged
-
-        return endpoint_unchanged(node, entry["output"]["version"])
-    return False
+    return cached_output(node).find(node, cache, state)
 
 
 def needed(plan: Plan, reusable: set[str]) -> set[str]:
     """The nodes to run: each sink without a reusable output, and what they need that has none."""
-    consumers = {i for node in plan.nodes for i in node.inputs}
+    consumers = {i for node in plan.nodes for i in node.upstream}
     by_id = {n.id: n for n in plan.nodes}
     run: set[str] = set()
 
@@ -80,7 +51,7 @@ def needed(plan: Plan, reusable: set[str]) -> set[str]:
         if node_id in run or node_id in reusable:
             return
         run.add(node_id)
-        for upstream in by_id[node_id].inputs:
+        for upstream in by_id[node_id].upstream:
             need(upstream)
 
     for node in plan.nodes:
@@ -91,40 +62,12 @@ def needed(plan: Plan, reusable: set[str]) -> set[str]:
 
 def reused_output(node: Node, cache: NodeCache, state: dict[str, Any]) -> tuple[bool, Any]:
     """(True, output) of a reusable node, read back; (False, None) when the entry turns out damaged."""
-    how = kind_of(node.kind).cache
-    if how == "pickle":
-        return cache.get(node.hash)
-    if how == "registry":
-        from dataclasses import replace
-
-        ok, registration = cache.get(node.hash)
-        # A settled decision was carried out by an earlier apply; an unsettled one is this apply's to finish.
-        return ok, replace(registration, promoted=registration.promoted and not registration.settled) if ok else None
-    output = recorded(state, node)["output"]
-    if how == "output":
-        from mlops.stages.batch_predict import BatchResult
-
-        return True, BatchResult(**output)
-    from mlops.serving.deploy import Deployed
-
-    return True, Deployed(**output)
+    return cached_output(node).reuse(node, cache, state)
 
 
 def entry_for(node: Node, output: Any) -> dict[str, Any]:
     """What the state records of a finished node: enough to explain a change and to find its output."""
-    entry: dict[str, Any] = {"hash": node.hash, "kind": node.kind, "params": node.params, "inputs": list(node.inputs)}
-    how = kind_of(node.kind).cache
-    if how in ("registry", "output", "endpoint"):
-        entry["output"] = asdict(output)
-    if how == "output":
-        entry["stat"] = file_stat(output_path(node))
-    return entry
-
-
-def output_path(node: Node) -> Path:
-    """A batch node's output file (relative outputs are relative to the project, wherever it now is)."""
-    out = Path(node.params["output"])
-    return out if out.is_absolute() else Path(node.runtime["base_dir"]) / out
+    return cached_output(node).entry(node, output)
 
 
 def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -169,15 +112,23 @@ def explain(plan: Plan, cache: NodeCache, state: dict[str, Any], force: bool | s
         elif entry is None:
             reasons.append("never applied")
         elif entry.get("hash") != node.hash:
-            reasons += _changes(entry.get("params", {}), node.params)
-            upstream = [i for i in node.inputs if out.get(i, {}).get("action") == "run" and out[i]["reasons"] != ["not needed"]]
-            if upstream and not reasons:
-                reasons.append(f"upstream changed ({', '.join(upstream)})")
-            elif not reasons:
-                reasons.append("upstream changed")
+            reasons += _why_changed(node, entry, out)
         else:
-            how = kind_of(node.kind).cache
-            reasons.append({"endpoint": "endpoint not running with these settings", "output": "output file missing or changed",
-                            "none": "not kept between applies", "pickle": "output not in the cache"}.get(how, "output missing"))
+            reasons.append(cached_output(node).why_rerun)
         out[node.id] = {"action": "run", "reasons": reasons}
     return out
+
+
+def _why_changed(node: Node, entry: dict[str, Any], actions: dict[str, dict[str, Any]]) -> list[str]:
+    """Why a node recorded under another hash runs: its params, its inputs' names, or what it reads changed."""
+    reasons = _changes(entry.get("params", {}), node.params)
+    before = entry.get("inputs")
+    if not isinstance(before, dict):  # recorded by an mlops whose plans listed inputs by position
+        reasons.append("recorded before node inputs were named (plan format 3): runs once")
+    elif before != node.inputs:
+        reasons.append(f"inputs: {_short(before)} -> {_short(node.inputs)}")
+    if reasons:
+        return reasons
+    upstream = [i for i in node.upstream if actions.get(i, {}).get("action") == "run"
+                and actions[i]["reasons"] != ["not needed"]]
+    return [f"upstream changed ({', '.join(upstream)})" if upstream else "upstream changed"]

@@ -39,14 +39,13 @@ def check_workers(plan: Plan, cluster: list[dict[str, float]]) -> None:
         check_group_feasible(node.id, unit, node.params["workers"], WORKER_FIELDS, "hardware.workers", cluster)
 
 
-def train_on_ray(registry: Any, run_id: str, plan_name: str, node: Node, inputs: list[Any],
+def train_on_ray(registry: Any, run_id: str, plan_name: str, node: Node, inputs: dict[str, Any],
                  cluster: list[dict[str, float]]) -> Any:
     """Driver handler of train_torch: train on Ray Train, log per-epoch metrics (step=epoch), return Trained."""
     from mlops.stages import train_torch
 
-    features, split = inputs
     use_gpu = use_gpu_on(node.params, cluster)
-    outcome = train_torch.run(features, split, node.call_params(), use_gpu=use_gpu, run_name=f"{plan_name}-{run_id}")
+    outcome = train_torch.run(**inputs, params=node.call_params(), use_gpu=use_gpu, run_name=f"{plan_name}-{run_id}")
     for row in outcome.history:  # only the driver writes to MLflow
         registry.log_metrics(run_id, {k: v for k, v in row.items() if k != "epoch"}, step=int(row["epoch"]))
     registry.set_tags(run_id, {tracking_tags.RAY_TRAIN_PATH: outcome.path, tracking_tags.RAY_TRAIN_USE_GPU: use_gpu,

@@ -1,4 +1,4 @@
-"""The Serve application of an endpoint: its endpoint deployment (mlops.serving.replica, with the spec's
+"""The Serve application of an endpoint: its endpoint deployment (mlops.serving.replica, with the settings'
 deployment options and a stable code version) bound to its monitor deployment (mlops.serving.traffic_monitor)."""
 from __future__ import annotations
 
@@ -13,12 +13,9 @@ def build_application(cfg: EndpointConfig) -> Any:
 
     from mlops.serving.code_version import with_code_version
     from mlops.serving.replica import Endpoint
+    from mlops.serving.traffic_monitor import build_monitor
 
-    options = cfg.deployment_options.serve_options() if cfg.deployment_options is not None else {}
+    options = cfg.settings.deployment_options.serve_options()
     endpoint = serve.deployment(Endpoint, name="endpoint", user_config={"version": cfg.version}, **options)
     endpoint = with_code_version(endpoint, cfg.code_version())
-    if cfg.monitor is None:
-        return endpoint.bind(cfg)
-    from mlops.serving.traffic_monitor import MonitorConfig, build_monitor
-
-    return endpoint.bind(cfg, build_monitor(MonitorConfig(**cfg.monitor), cfg.version))
+    return endpoint.bind(cfg, build_monitor(cfg))

@@ -1,5 +1,5 @@
 """The HTTP client of a running endpoint, as the CLI, `mlops status` and alerts call it: where the
-endpoint is, the token to send, and its /predict, /readyz and /stats answers."""
+endpoint is (from the settings it runs with), the token to send, and its /predict, /readyz and /stats answers."""
 from __future__ import annotations
 
 import os
@@ -11,23 +11,26 @@ from mlops.project import Project
 STATUS_WINDOW_S = 300  # `mlops status` summarizes the last 5 minutes of traffic
 
 
-def route_of(project: Project) -> str:
-    """The route prefix of the spec's online endpoint."""
-    return project.spec.serving.online.route or f"/{project.spec.name}"
+def endpoint_settings(project: Project) -> Any:
+    """The settings of the spec's endpoint as it runs: the deploy node recorded for its name (this process,
+    or mlops' local head), else as the spec compiles (an endpoint deployed elsewhere)."""
+    from mlops.plan.endpoint import endpoint_settings as compiled
+    from mlops.serving.app_records import recorded_app
+
+    app = recorded_app(project.spec.name)
+    return app.settings if app is not None and app.node is not None else compiled(project.spec)
 
 
-def endpoint_url(project: Project) -> str:
-    """http://host:port/route of the spec's online endpoint, as a client on this machine reaches it."""
-    online = project.spec.serving.online
-    host = "127.0.0.1" if online.host in ("0.0.0.0", "::") else online.host
-    return f"http://{host}:{online.port}{route_of(project)}"
+def endpoint_url(settings: Any) -> str:
+    """http://host:port/route of an endpoint with these settings, as a client on this machine reaches it."""
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    return f"http://{host}:{settings.port}{settings.route}"
 
 
-def auth_headers(project: Project) -> dict[str, str]:
+def auth_headers(settings: Any) -> dict[str, str]:
     """The bearer token header when the endpoint wants one and the environment has it."""
-    auth = project.spec.serving.online.auth
-    if auth is not None and os.environ.get(auth.token_env):
-        return {"Authorization": f"Bearer {os.environ[auth.token_env]}"}
+    if settings.auth is not None and os.environ.get(settings.auth.token_env):
+        return {"Authorization": f"Bearer {os.environ[settings.auth.token_env]}"}
     return {}
 
 
@@ -35,10 +38,10 @@ def predict(project: Project, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """POST the rows to the spec's running endpoint; its answer, or an MlopsError saying why there is none."""
     import httpx
 
-    url = f"{endpoint_url(project)}/predict"
+    settings = endpoint_settings(project)
+    url = f"{endpoint_url(settings)}/predict"
     try:
-        response = httpx.post(url, json={"rows": rows}, headers=auth_headers(project),
-                              timeout=project.spec.serving.online.timeout_s + 5)
+        response = httpx.post(url, json={"rows": rows}, headers=auth_headers(settings), timeout=settings.timeout_s + 5)
     except httpx.HTTPError as exc:
         raise MlopsError(f"cannot reach the endpoint at {url}: {exc}; is it running (`mlops status`)?") from None
     if response.status_code != 200:
@@ -50,9 +53,10 @@ def stats(project: Project, window_s: float) -> dict[str, Any]:
     """GET {route}/stats of the spec's running endpoint; raises ConnectionError when it cannot be read."""
     import httpx
 
-    url = f"{endpoint_url(project)}/stats"
+    settings = endpoint_settings(project)
+    url = f"{endpoint_url(settings)}/stats"
     try:
-        response = httpx.get(url, params={"window_s": window_s}, headers=auth_headers(project), timeout=10)
+        response = httpx.get(url, params={"window_s": window_s}, headers=auth_headers(settings), timeout=10)
     except httpx.HTTPError as exc:
         raise ConnectionError(f"endpoint not reachable at {url} ({exc.__class__.__name__})") from None
     if response.status_code != 200:
@@ -71,19 +75,19 @@ def served_version(url: str) -> str | None:
         return None
 
 
-def application_health(info: dict[str, Any], uri: str | None) -> dict[str, Any]:
-    """Route, served version and traffic stats of one application (from its record: url, token_env,
-    tracking_uri). Without its token (auth on, variable not exported) the stats are not asked for, which
-    would only count as auth errors in its error rate; the row says what to export instead."""
+def application_health(app: Any, uri: str | None) -> dict[str, Any]:
+    """Route, served version and traffic stats of one application (from its record: mlops.serving.app_records;
+    None when it is not recorded here). Without its token (auth on, variable not exported) the stats are
+    not asked for, which would only count as auth errors in its error rate; the row says what to export instead."""
     import httpx
 
-    url = info.get("url")
-    out: dict[str, Any] = {"tracking": uri or info.get("tracking_uri"), "route": None}
-    if not url:
+    out: dict[str, Any] = {"tracking": uri or (app.tracking_uri if app is not None else None), "route": None}
+    if app is None or not app.url:
         return out
+    url = app.url
     path = url.split(":", 2)[-1].split("/", 1)[-1]
     out["route"] = f"/{path}" if path else None
-    token_env = info.get("token_env")
+    token_env = app.token_env
     token = os.environ.get(token_env) if token_env else None
     try:
         ready = httpx.get(f"{url}/readyz", timeout=2).json()

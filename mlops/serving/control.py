@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from mlops.errors import DataError, Problem
+from mlops.plan.graph import Node
 from mlops.project import Project, load_project
-from mlops.serving.deploy import (DEPLOYED_HERE, Deployed, absolute_tracking_uri, deploy_project, ensure_online,
-                                  serving_env, update_version)
+from mlops.serving.deploy import (Deployed, absolute_tracking_uri, deploy_and_record, endpoint_env, endpoint_unchanged,
+                                  ensure_online, update_version)
 
 
 @contextmanager
@@ -31,27 +32,20 @@ def _on_cluster(address: str | None) -> Iterator[bool]:
         yield True
 
 
-def _head_address() -> str | None:
-    from mlops.cluster.local_head import read_state
-
-    state = read_state()
-    return state.gcs if state else None
-
-
-def serve(spec_path: str | Path, overrides: Sequence[str], *, detach: bool, address: str | None,
+def serve(project: Project, node: Node, *, detach: bool, address: str | None,
           on_ready: Callable[[Deployed], None]) -> Deployed:
-    """Deploy the endpoint; in the foreground, block until Ctrl-C/SIGTERM and shut Serve down cleanly."""
+    """Deploy `node` (the project's deploy node, as applied); in the foreground, block until Ctrl-C/SIGTERM
+    and shut Serve down cleanly. The project says only where to run it (hardware)."""
     from mlops.cluster.session import ray_session, resolve_address
     from mlops.cluster.local_head import ensure_head
+    from mlops.plan.endpoint import EndpointSettings
 
-    project = load_project(spec_path, overrides)
-    ensure_online(project)
-    env = serving_env(project)
+    settings = EndpointSettings.of(node)
+    env = endpoint_env(settings)
     remote = resolve_address(project.spec.hardware.cluster, address)
-    auth = project.spec.serving.online.auth
-    hidden = [auth.token_env] if auth is not None else []  # replicas get the token's sha256, never the token
+    hidden = [settings.auth.token_env] if settings.auth is not None else []  # replicas get the token's sha256, never the token
     if detach and not remote:
-        running = _unchanged_endpoint(project)
+        running = _unchanged_endpoint(node)
         if running is not None:  # same settings, same version: leave it (and its traffic statistics) alone
             on_ready(running)
             return running
@@ -64,7 +58,7 @@ def serve(spec_path: str | Path, overrides: Sequence[str], *, detach: bool, addr
         with ray_session(project.spec.hardware.cluster, address, project.spec.hardware.local_cpus):
             os.environ.update(withheld)  # the deploy below reads it, to send its sha256
             withheld = {}
-            deployed = deploy_project(project)
+            deployed = deploy_and_record(node)
             on_ready(deployed)
             if not detach:
                 _block_until_interrupted()
@@ -73,23 +67,23 @@ def serve(spec_path: str | Path, overrides: Sequence[str], *, detach: bool, addr
     return deployed
 
 
-def _unchanged_endpoint(project: Project) -> Deployed | None:
-    """The project's endpoint on mlops' local head, when it already runs as the spec says."""
+def _unchanged_endpoint(node: Node) -> Deployed | None:
+    """The node's endpoint, when it already runs on mlops' local head with the node's settings and the
+    alias' version."""
     from mlops.errors import RegistryError
+    from mlops.plan.endpoint import EndpointSettings
     from mlops.registry import Registry
-    from mlops.cluster.local_head import read_state
-    from mlops.serving.deploy import endpoint_node, endpoint_unchanged
+    from mlops.serving.app_records import recorded_app
 
-    state = read_state()
-    info = state.apps.get(project.spec.name) if state else None
-    if info is None:
+    settings = EndpointSettings.of(node)
+    app = recorded_app(settings.name)
+    if app is None:
         return None
-    node = endpoint_node(project)
     try:
-        version = Registry(node.runtime["tracking_uri"]).by_alias(node.params["name"], node.params["alias"]).version
+        version = Registry(node.runtime["tracking_uri"]).by_alias(settings.name, settings.model_alias).version
     except RegistryError:
         return None
-    return Deployed(node.params["name"], info["url"], version) if endpoint_unchanged(node, version) else None
+    return Deployed(settings.name, app.url, version) if endpoint_unchanged(node, version) else None
 
 
 def _block_until_interrupted() -> None:
@@ -110,21 +104,25 @@ def _block_until_interrupted() -> None:
 
 
 def follow_alias(name: str, uri: str) -> str | None:
-    """After an alias move, hot-swap a running endpoint of `name` to the alias' version (None if none runs)."""
+    """After an alias move in store `uri`, hot-swap the running endpoint `name` to the alias' version, with
+    the deploy node it runs (never the spec file: an edit that was not applied changes nothing). None when
+    no endpoint of `name` runs here, or it serves from another store."""
+    from mlops import stores
     from mlops.cluster.local_head import read_state
+    from mlops.plan.endpoint import EndpointSettings
+    from mlops.registry import Registry
+    from mlops.serving.app_records import recorded_node
 
-    state = read_state()
-    source = DEPLOYED_HERE.get(name) or (state.apps.get(name) if state else None)
-    if source is None:
+    node = recorded_node(name)
+    if node is None or stores.absolute(node.runtime["tracking_uri"]) != stores.absolute(uri):
         return None
+    state = read_state()
     with _on_cluster(state.gcs if state else None) as connected:
         if not connected or not _app_running(name):
             return None
-        project = load_project(source["spec"], source.get("overrides", []), check_data=False)
-        from mlops.registry import Registry
-
-        version = Registry(absolute_tracking_uri(uri)).by_alias(name, project.spec.serving.online.model_alias).version
-        return update_version(project, version).version
+        alias = EndpointSettings.of(node).model_alias
+        version = Registry(node.runtime["tracking_uri"]).by_alias(name, alias).version
+        return update_version(name, version).version
 
 
 def _running_apps() -> list[str]:
@@ -143,6 +141,7 @@ def _app_running(name: str) -> bool:
 def endpoint_status(name: str | None, address: str | None, uri: str | None) -> list[dict[str, Any]]:
     """Rows of app/deployment status, with the version each endpoint serves and the current champion."""
     from mlops.cluster.local_head import read_state
+    from mlops.serving.app_records import recorded_apps
     from mlops.serving.client import application_health
     from mlops.serving.deploy import app_status
 
@@ -151,12 +150,12 @@ def endpoint_status(name: str | None, address: str | None, uri: str | None) -> l
         if not connected:
             return []
         rows = app_status(name)
-    apps = {**(state.apps if state else {}), **DEPLOYED_HERE}
+    apps = recorded_apps()
     looked_up: dict[str, dict[str, Any]] = {}  # one look per application, however many deployments it has
     for row in rows:
         app = row["application"]
         if app not in looked_up:
-            looked_up[app] = application_health(apps.get(app, {}), uri)
+            looked_up[app] = application_health(apps.get(app), uri)
             if looked_up[app].get("tracking"):
                 looked_up[app].update(model_health(app, looked_up[app].pop("tracking")))
         row.update(looked_up[app])
@@ -214,6 +213,7 @@ def _predict_local(project: Project, rows: list[dict[str, Any]]) -> dict[str, An
     import numpy as np
     import pandas as pd
 
+    from mlops.models.scores import labels_from_proba
     from mlops.registry import Registry
 
     alias = project.spec.serving.online.model_alias if project.spec.serving and project.spec.serving.online else "champion"
@@ -225,7 +225,7 @@ def _predict_local(project: Project, rows: list[dict[str, Any]]) -> dict[str, An
     proba = bundle.predict_proba(frame)
     out: dict[str, Any] = {"model_version": bundle.meta.get("registered_version")}
     if proba is not None:
-        out["predictions"] = np.asarray(bundle.model.classes_[proba.argmax(axis=1)]).tolist()
+        out["predictions"] = np.asarray(labels_from_proba(bundle.model.classes_, proba)).tolist()
         out["classes"] = np.asarray(bundle.model.classes_).tolist()
         out["probabilities"] = proba.tolist()
     else:

@@ -1,5 +1,6 @@
-"""Deploying the project's Serve application (updates in place), remembering where it came from, and
-inspecting what runs."""
+"""Deploying a deploy node as a Serve application (updates in place): its replicas' config, the HTTP
+address, the replicas' fit on the cluster, and what Serve says when they fail. What runs is recorded by
+mlops.serving.app_records."""
 from __future__ import annotations
 
 import contextlib
@@ -13,6 +14,8 @@ from typing import Any, Iterator
 
 from mlops.errors import DeployError, MlopsError, Problem, SpecError
 from mlops.project import Project
+# record_app: the runtime's deploy node records what it deployed through this module.
+from mlops.serving.app_records import project_holding, record_app, recorded_app, recorded_node
 from mlops.spec.serving import DeploymentOptions
 
 THROUGHPUT_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
@@ -58,52 +61,56 @@ def serving_env(project: Project) -> dict[str, str]:
     return throughput_env() if online is not None and online.throughput_mode else {}
 
 
+def endpoint_env(settings: Any) -> dict[str, str]:
+    """Environment the Ray cluster must start with for an endpoint of these settings (throughput mode)."""
+    return throughput_env() if settings.throughput_mode else {}
+
+
 def endpoint_node(project: Project):
-    """The project's deploy node, as the plan has it (what `serve`, promote and rollback deploy from)."""
+    """The deploy node of the project's spec, as the compiler makes it (what `apply` would deploy)."""
     from mlops.plan.endpoint import deploy_node
 
     ensure_online(project)
     return deploy_node(project)
 
 
-def endpoint_config(params: dict[str, Any], runtime: dict[str, Any], version: str | None = None):
-    """The replicas' config from the deploy node: model version (from the alias unless given), the input
-    schema recorded with that version, limits, options, monitoring."""
+def token_sha256(settings: Any) -> str | None:
+    """The sha256 of the bearer token in the variable serving.online.auth.token_env names (None without
+    auth): the replicas get this, never the token."""
+    if settings.auth is None:
+        return None
+    token = os.environ.get(settings.auth.token_env)
+    if not token:
+        raise SpecError(Problem("serving.online.auth.token_env", f"environment variable {settings.auth.token_env} is not set",
+                                hint="the endpoint refuses to start without its token"))
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def endpoint_config(node: Any, version: str | None = None):
+    """The replicas' config: the deploy node's settings as they are, plus the deploy-time facts (the model
+    version, from the alias unless given; the input schema recorded with it; the token's sha256; paths)."""
+    from mlops.plan.endpoint import EndpointSettings
     from mlops.registry import Registry
     from mlops.serving.endpoint_config import EndpointConfig
     from mlops.serving.scoring import columns_taking_null
     from mlops.serving.traffic_log import monitoring_dir
 
-    uri = runtime["tracking_uri"]
+    settings = EndpointSettings.of(node)
+    uri = node.runtime["tracking_uri"]
     registry = Registry(uri)
     if version is None:
-        version = registry.by_alias(params["name"], params["alias"]).version
-    bundle = registry.load(params["name"], version=version)
-    token_sha = None
-    if params["token_env"]:
-        token = os.environ.get(params["token_env"])
-        if not token:
-            raise SpecError(Problem("serving.online.auth.token_env", f"environment variable {params['token_env']} is not set",
-                                    hint="the endpoint refuses to start without its token"))
-        token_sha = hashlib.sha256(token.encode()).hexdigest()
-    columns = [c["name"] for c in bundle.meta["input_schema"]]
-    store = runtime.get("online_store")
+        version = registry.by_alias(settings.name, settings.model_alias).version
+    bundle = registry.load(settings.name, version=version)
+    sha = token_sha256(settings)
+    store = node.runtime.get("online_store")
     if store is not None:
         check_online_store(store)
-    feedback = str(monitoring_dir(Path(runtime["base_dir"]), params["name"])) if params["keeps_feedback"] else None
+    feedback = str(monitoring_dir(Path(node.runtime["base_dir"]), settings.name)) if settings.keeps_feedback else None
     return EndpointConfig(
-        name=params["name"], tracking_uri=uri, route=params["route"], version=str(version),
-        input_schema=bundle.meta["input_schema"], id_column=bundle.meta.get("id_column"),
-        takes_null=columns_taking_null(bundle), max_rows=params["max_rows"], max_request_bytes=params["max_request_bytes"],
-        max_batch_size=params["max_batch_size"], wait_ms=params["wait_ms"], token_sha256=token_sha,
-        deployment_options=DeploymentOptions.model_validate(params["deployment_options"]), fast_path=params["fast_path"],
-        monitoring_dir=feedback, drift_window_rows=params["drift_window_rows"],
-        log_rotate_bytes=params.get("log_rotate_bytes", 64 * 2**20), log_keep_s=params.get("log_keep_s"),
-        target_column=bundle.meta.get("target"), feature_views=params.get("feature_views", []), online_store=store,
-        ignored_columns=list(bundle.meta.get("ignored_columns") or []),
-        monitor={"name": params["name"], "tracking_uri": uri, "columns": columns,
-                 "drift_window_rows": params["drift_window_rows"], "drift_every_s": params["drift_every_s"],
-                 "drift": params["drift"]})
+        settings=settings, tracking_uri=uri, version=str(version), input_schema=bundle.meta["input_schema"],
+        id_column=bundle.meta.get("id_column"), takes_null=columns_taking_null(bundle), token_sha256=sha,
+        monitoring_dir=feedback, target_column=bundle.meta.get("target"), online_store=store,
+        ignored_columns=list(bundle.meta.get("ignored_columns") or []))
 
 
 def check_online_store(path: str) -> None:
@@ -158,12 +165,14 @@ def deploy_failure(name: str, message: str) -> str:
 
 def deploy(node: Any, version: str | None = None) -> Deployed:
     """Deploy (or update in place) the application of a deploy node on the connected Ray."""
-    params = node.params
-    check_replicas_fit(DeploymentOptions.model_validate(params["deployment_options"]))
-    cfg = endpoint_config(params, node.runtime, version)
-    start_http(params["host"], params["port"], params["timeout_s"])
-    run_application(params["name"], cfg)
-    return Deployed(params["name"], f"http://{params['host']}:{params['port']}{cfg.route}", cfg.version)
+    from mlops.plan.endpoint import EndpointSettings
+
+    settings = EndpointSettings.of(node)
+    check_replicas_fit(settings.deployment_options)
+    cfg = endpoint_config(node, version)
+    start_http(settings.host, settings.port, settings.timeout_s)
+    run_application(settings.name, cfg)
+    return Deployed(settings.name, f"http://{settings.host}:{settings.port}{settings.route}", cfg.version)
 
 
 def run_application(name: str, cfg: Any) -> None:
@@ -175,7 +184,7 @@ def run_application(name: str, cfg: Any) -> None:
 
     try:
         with _without_reconnect_notice():
-            serve.run(build_application(cfg), name=name, route_prefix=cfg.route, blocking=False)
+            serve.run(build_application(cfg), name=name, route_prefix=cfg.settings.route, blocking=False)
     except (RuntimeError, TimeoutError) as exc:
         raise DeployError(deploy_failure(name, "\n".join([str(exc), *_deployment_messages(name)]))) from None
 
@@ -189,12 +198,17 @@ def _deployment_messages(name: str) -> list[str]:
     return [dep.message for dep in app.deployments.values() if dep.message] if app is not None else []
 
 
-def deploy_project(project: Project, version: str | None = None) -> Deployed:
-    """Deploy the project's endpoint (the alias' version unless given) and remember where it came from."""
-    node = endpoint_node(project)
+def deploy_and_record(node: Any, version: str | None = None) -> Deployed:
+    """Deploy a deploy node and record it as what the application runs (mlops.serving.app_records)."""
     deployed = deploy(node, version)
     record_app(node, deployed)
     return deployed
+
+
+def deploy_project(project: Project, version: str | None = None) -> Deployed:
+    """Deploy the endpoint the project's spec compiles to, and record it (for benchmarks and tests:
+    users deploy through `mlops apply`, or `mlops serve`, which serves what was applied)."""
+    return deploy_and_record(endpoint_node(project), version)
 
 
 def start_http(host: str, port: int, timeout_s: float) -> None:
@@ -237,27 +251,33 @@ def check_port_free(host: str, port: int) -> None:
             pass
     pid = listening_pid(port)
     holder = f"pid {pid} ({command_line(pid)[:120]})" if pid else "another process"
-    project = _project_holding(port)
+    project = project_holding(port)
     hint = (f"the mlops endpoint of {project} serves there: `mlops stop` in that directory frees it"
             if project else "stop it, or choose another serving.online.port")
     raise MlopsError(f"serving.online.port={port} on {host} is taken by {holder}; {hint}")
 
 
-def _project_holding(port: int) -> str | None:
-    """The directory of the mlops project whose endpoint serves on `port`, from the index of ports."""
-    entry = PORTS_DIR / str(port)
+def endpoint_unchanged(node: Any, version: str) -> bool:
+    """The node's endpoint runs with the node's settings and serves `version`: nothing to redeploy."""
+    from mlops.plan.graph import content_hash
+    from mlops.serving.client import served_version
+
     try:
-        return entry.read_text().strip() or None
-    except OSError:
-        return None
+        app = recorded_app(node.params["name"])
+    except MlopsError:
+        return False
+    if app is None or app.node is None or content_hash(app.node.params) != content_hash(node.params):
+        return False
+    return served_version(app.url) == str(version)
 
 
-PORTS_DIR = Path.home() / ".mlops" / "ports"  # port -> the project directory serving on it (see record_app)
-
-
-def update_version(project: Project, version: str) -> Deployed:
-    """Hot swap: same app, new user_config; Serve reconfigures replicas in place, without dropping requests."""
-    return deploy_project(project, version)
+def update_version(name: str, version: str) -> Deployed:
+    """Hot swap the running application `name` to `version`, with the deploy node it runs: same settings,
+    new user_config; Serve reconfigures the replicas in place, without dropping requests."""
+    node = recorded_node(name)
+    if node is None:
+        raise MlopsError(f"no endpoint '{name}' is recorded here: deploy it with `mlops apply` first")
+    return deploy_and_record(node, version)
 
 
 def _label(value: Any) -> str:
@@ -284,52 +304,3 @@ def ensure_online(project: Project) -> None:
     if project.spec.serving is None or project.spec.serving.online is None:
         raise SpecError(Problem("serving.mode", "this spec has no online endpoint", value=getattr(project.spec.serving, "mode", None),
                                 expected="online or both"))
-
-
-# Apps deployed from this process (tests, notebooks, the CLI run itself): where they came from.
-DEPLOYED_HERE: dict[str, dict[str, Any]] = {}
-
-
-def endpoint_unchanged(node: Any, version: str) -> bool:
-    """The node's endpoint runs with the node's settings and serves `version`: nothing to redeploy."""
-    from mlops.cluster.local_head import read_state
-    from mlops.serving.client import served_version
-
-    try:
-        head = read_state()
-    except MlopsError:
-        return False
-    info = (head.apps if head else {}).get(node.params["name"]) or DEPLOYED_HERE.get(node.params["name"])
-    if not info or info.get("settings") != settings_hash(node.params):
-        return False
-    return served_version(info["url"]) == str(version)
-
-
-def settings_hash(params: dict[str, Any]) -> str:
-    """What an endpoint was deployed with (its deploy node's params), to tell an unchanged one."""
-    from mlops.plan.graph import content_hash
-
-    return content_hash(params)
-
-
-def record_app(node: Any, deployed: Deployed) -> None:
-    """Remember which spec an app came from (promote/rollback redeploy from it), in this process and,
-    when it runs on mlops' local head, in the head's state file for later commands."""
-    from mlops.cluster.local_head import read_state
-
-    info = {"spec": node.runtime["spec_file"], "overrides": node.runtime["overrides"], "url": deployed.url,
-            "tracking_uri": node.runtime["tracking_uri"], "settings": settings_hash(node.params),
-            "token_env": node.params["token_env"]}  # the variable's name only: status reads the token from it
-    DEPLOYED_HERE[deployed.name] = info
-    state = read_state()
-    if state is not None:
-        import ray
-
-        if ray.is_initialized() and ray.get_runtime_context().gcs_address.endswith(state.gcs.rsplit(":", 1)[-1]):
-            state.apps[deployed.name] = info
-            state.save()
-            try:  # so that another project asking for this port is told who holds it
-                PORTS_DIR.mkdir(parents=True, exist_ok=True)
-                (PORTS_DIR / str(node.params["port"])).write_text(str(Path.cwd()))
-            except OSError:
-                pass

@@ -1,43 +1,38 @@
-"""What the endpoint's replicas are built from: one plain dataclass that travels to them."""
+"""What the endpoint's replicas are built from: the endpoint's settings (as the deploy node carries them)
+plus what is only known at deploy time. One plain dataclass that travels to the replicas."""
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from mlops.spec.serving import DeploymentOptions
+from mlops.plan.endpoint import EndpointSettings
 
 
-@dataclass
+@dataclass(frozen=True)
 class EndpointConfig:
-    """Everything a replica needs, as plain data (it travels to the replicas)."""
+    """The deploy node's settings, read as is, and the deploy-time facts: the version served, the input
+    schema recorded with it, the token's sha256 and where things are on this machine."""
 
-    name: str
+    settings: EndpointSettings
     tracking_uri: str
-    route: str
     version: str
     input_schema: list[dict[str, Any]]
     id_column: Optional[str] = None  # data.id_column: accepted on every route and echoed, never a feature
     takes_null: list[str] = field(default_factory=list)  # input columns the model imputes: null accepted
-    max_rows: int = 1000
-    max_request_bytes: int = 1_000_000
-    max_batch_size: int = 32
-    wait_ms: float = 5.0
-    token_sha256: Optional[str] = None
-    deployment_options: Optional[DeploymentOptions] = None  # None: Serve's defaults
-    monitoring_dir: Optional[str] = None  # prediction log + feedback (when the spec has retraining/monitoring)
-    drift_window_rows: int = 1000
-    log_rotate_bytes: int = 64 * 2**20  # monitoring.logs: a new log file past this size
-    log_keep_s: Optional[float] = None  # log files older than this are deleted
-    monitor: Optional[dict[str, Any]] = None  # MonitorConfig fields; None: no monitor deployment
-    fast_path: bool = True  # serve sklearn forests through mlops.serving.fast_path when verified
+    token_sha256: Optional[str] = None  # of the token in settings.auth.token_env; None without auth
+    monitoring_dir: Optional[str] = None  # prediction log + feedback (when settings.keeps_feedback)
     target_column: Optional[str] = None  # data.target: accepted on every route and ignored (batch files carry it)
-    feature_views: list[dict[str, Any]] = field(default_factory=list)  # features_from_store: name, key, features, ttl_s, defaults
-    online_store: Optional[str] = None  # the online store's SQLite file (with feature_views)
+    online_store: Optional[str] = None  # the online store's SQLite file (with settings.feature_views)
     # Columns of the training data the model does not read (features.drop, ids, free text, constants): a row
     # of the training or a batch file carries them, so every route accepts and ignores them.
     ignored_columns: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The endpoint's (and its registered model's) name."""
+        return self.settings.name
 
     @property
     def columns(self) -> list[str]:
@@ -48,7 +43,7 @@ class EndpointConfig:
     def entity_keys(self) -> list[str]:
         """The views' entity keys that requests may send beside the input columns (and the id column)."""
         taken = {*self.columns, self.id_column}
-        return list(dict.fromkeys(v["key"] for v in self.feature_views if v["key"] not in taken))
+        return list(dict.fromkeys(v["key"] for v in self.settings.feature_views if v["key"] not in taken))
 
     @property
     def row_fields(self) -> list[str]:
@@ -57,18 +52,15 @@ class EndpointConfig:
                   *([self.target_column] if self.target_column else [])]
         return [*fields, *(c for c in dict.fromkeys(self.ignored_columns) if c not in fields)]
 
-    def to_dict(self) -> dict[str, Any]:
-        """The fields as a dict (the deployment options as a dict too)."""
-        out = asdict(self)
-        if self.deployment_options is not None:
-            out["deployment_options"] = self.deployment_options.model_dump(mode="json")
-        return out
-
     def code_version(self) -> str:
         """What the replicas' code is built from (and mlops' own version): a change restarts them. Not the
         model version (a `reconfigure`) nor the deployment options, which Serve applies itself: replica
         counts and request limits in place, resources by replacing replicas."""
+        from dataclasses import asdict
         from importlib.metadata import version as installed
 
-        settings = {**self.to_dict(), "version": None, "deployment_options": None, "mlops": installed("mlops")}
-        return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        facts = {k: v for k, v in asdict(self).items() if k not in ("settings", "version")}
+        settings = self.settings.params()
+        settings.pop("deployment_options")
+        payload = {**facts, "settings": settings, "mlops": installed("mlops")}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -145,15 +145,15 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
         self.endpoint_config, self.replica = config, replica
         self.input_columns, self.entity_keys = config.columns, config.entity_keys
         self.other_fields = config.row_fields[len(self.input_columns):]
-        self.request_model = request_model(config.input_schema, config.max_rows, config.id_column, config.takes_null,
-                                           config.feature_views, config.target_column, config.ignored_columns)
+        self.request_model = request_model(config.input_schema, config.settings.max_rows, config.id_column, config.takes_null,
+                                           config.settings.feature_views, config.target_column, config.ignored_columns)
         self.add_exception_handler(RequestValidationError, self.invalid_request)
         self.add_exception_handler(StarletteHTTPException, self.http_error)  # FastAPI raises Starlette's for bodies
         guarded = [Depends(self.require_token)]
         # Every status a route can answer is documented with the body it really sends, so a client generated
         # from /openapi.json (or schemathesis: tests/reliability/test_endpoint_fuzz.py) finds each answer there.
         # With features from the online store, a key without a usable row is a 404 naming it.
-        store = (404,) if config.feature_views else ()
+        store = (404,) if config.settings.feature_views else ()
         unknown = {404: UNKNOWN_ENTITY}
         self.add_api_route("/predict", with_body(self.predict, self.request_model), methods=["POST"], dependencies=guarded,
                            responses={200: {"model": PredictResponse}, **documented_errors(
@@ -215,7 +215,7 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
                                     ((b"www-authenticate", b"Bearer"),))
                     return
             if scope["method"] == "POST":
-                refused = body_refusal(headers, self.endpoint_config.max_request_bytes)
+                refused = body_refusal(headers, self.endpoint_config.settings.max_request_bytes)
                 if refused:
                     self.replica.count_error("payload")
                     await send_json(send, refused[0], {"error": refused[1]} if "/v2/" in path else body_error(refused[1]))

@@ -51,7 +51,7 @@ class Endpoint:
         self.log, self.feedback_log = None, None
         self.store = None  # the online store, when requests are filled from it (features_from_store)
         # Only the features the model takes: a view feature it dropped never needs a lookup (nor a 404).
-        self.views = [{**v, "features": [f for f in v["features"] if f in self.columns]} for v in config.feature_views]
+        self.views = [{**v, "features": [f for f in v["features"] if f in self.columns]} for v in config.settings.feature_views]
         if config.online_store:
             from mlops.feature_store.online_store import OnlineStore
 
@@ -59,11 +59,11 @@ class Endpoint:
         if config.monitoring_dir:
             from mlops.serving.traffic_log import FeedbackLog, PredictionLog
 
-            self.log = PredictionLog(config.monitoring_dir, config.log_rotate_bytes, config.log_keep_s)
-            self.feedback_log = FeedbackLog(config.monitoring_dir, config.log_rotate_bytes, config.log_keep_s)
+            self.log = PredictionLog(config.monitoring_dir, config.settings.logs)
+            self.feedback_log = FeedbackLog(config.monitoring_dir, config.settings.logs)
         # The batch queue belongs to the method, in this replica's process: sized here, before its first use.
-        self._predict_batch.set_max_batch_size(config.max_batch_size)
-        self._predict_batch.set_batch_wait_timeout_s(config.wait_ms / 1000.0)
+        self._predict_batch.set_max_batch_size(config.settings.batching.max_batch_size)
+        self._predict_batch.set_batch_wait_timeout_s(config.settings.batching.wait_ms / 1000.0)
 
     def __serve_build_asgi_app__(self) -> Any:
         """The replica's FastAPI app (Serve calls this after the constructor)."""
@@ -132,7 +132,7 @@ class Endpoint:
         if bundle.input_columns != self.columns:
             raise ValueError(f"version {version} takes inputs {bundle.input_columns}, the endpoint {self.columns}: redeploy")
         fast = None
-        if self.config.fast_path:
+        if self.config.settings.fast_path:
             from mlops.serving.fast_path import verified_fast_path
 
             fast = verified_fast_path(bundle)
@@ -222,8 +222,9 @@ class Endpoint:
         delta.rows += len(frame)
         if self.monitor is not None:
             delta.inputs.extend(row for rows in requests for row in rows)
-            if len(delta.inputs) > self.config.drift_window_rows:
-                del delta.inputs[: len(delta.inputs) - self.config.drift_window_rows]
+            window = self.config.settings.drift_window_rows
+            if len(delta.inputs) > window:
+                del delta.inputs[: len(delta.inputs) - window]
         self.metrics.observe_batch(len(frame), version, labels if proba is not None else None)
         for observe in self.observers:
             observe(frame, labels, proba, version)
@@ -313,12 +314,14 @@ class Endpoint:
 
     def metadata(self) -> dict[str, Any]:
         """What is served: name, version, task, metrics, input schema, route, fast path, the last refused swap,
-        the id column, the columns where null is accepted, the ignored target column and the feature views
-        requests are filled from."""
-        meta = self.bundle.meta
-        return {"name": self.config.name, "version": self.version, "task": meta.get("task"), "metric": meta.get("metric"),
+        the id column, the columns where null is accepted, the ignored target column, the feature views
+        requests are filled from, and the hash of the endpoint's settings (equal to the hash of the deploy
+        node's params in the recorded plan: what runs is what was applied)."""
+        meta, settings = self.bundle.meta, self.config.settings
+        return {"name": settings.name, "version": self.version, "task": meta.get("task"), "metric": meta.get("metric"),
                 "metrics": meta.get("metrics"), "classes": meta.get("classes"), "input_schema": meta.get("input_schema"),
-                "route": self.config.route, "fast_path": self.serving[1] is not None, "swap_error": self.swap_error,
+                "route": settings.route, "fast_path": self.serving[1] is not None, "swap_error": self.swap_error,
                 "id_column": self.config.id_column, "takes_null": self.config.takes_null,
                 "target_column": self.config.target_column,
-                "features_from_store": [v["name"] for v in self.config.feature_views] or None}
+                "features_from_store": [v["name"] for v in settings.feature_views] or None,
+                "settings_hash": settings.settings_hash()}

@@ -27,14 +27,16 @@ def infer(bundle: Any, fast: Any, requests: list[list[list[Any]]]) -> tuple:
     outlier flags). `fast` is the verified forest fast path or None."""
     import pandas as pd
 
+    from mlops.models.scores import labels_from_proba
+
     frame = pd.DataFrame([row for rows in requests for row in rows], columns=bundle.input_columns)
     if fast is not None:
         out = fast(frame)
         proba = out if bundle.task == "classification" else None
-        labels = bundle.model.classes_[out.argmax(axis=1)] if proba is not None else out
+        labels = labels_from_proba(bundle.model.classes_, out) if proba is not None else out
     else:
         proba = bundle.predict_proba(frame)
-        labels = bundle.model.classes_[proba.argmax(axis=1)] if proba is not None else bundle.predict(frame)
+        labels = labels_from_proba(bundle.model.classes_, proba) if proba is not None else bundle.predict(frame)
     outliers = bundle.monitoring.outliers if bundle.monitoring is not None else None
     scores, flags = outliers.score(frame) if outliers is not None else (None, None)
     return frame, labels, proba, scores, flags
@@ -76,27 +78,8 @@ def label_problems(bundle: Any, items: list[Any]) -> list[dict[str, str]]:
 
 
 def columns_taking_null(bundle: Any) -> list[str]:
-    """The input columns the model scores with their value missing (its pipeline imputes them, or the
-    estimator handles missing values): null is accepted there. Found by scoring a sample row with each
-    column missing, so it holds for any flavor and whatever preprocessing the model carries."""
-    import numpy as np
-    import pandas as pd
+    """The input columns the model scores with their value missing: null is accepted there (the input
+    contract's finding, the same batch scoring and `mlops check` use)."""
+    from mlops.models.model_contract import imputed_columns
 
-    from mlops.serving.fast_path import sample_rows
-
-    columns = bundle.input_columns
-    sample = sample_rows(bundle).head(1).astype(object).to_numpy().tolist()[0]
-    # Built as requests are (mlops.serving.scoring.infer), so the frame's dtypes are those served: row i misses column i.
-    probe = pd.DataFrame([[None if j == i else value for j, value in enumerate(sample)] for i in range(len(columns))],
-                         columns=columns)
-
-    def scores(frame: Any) -> bool:
-        try:
-            out = np.asarray(bundle.predict(frame))
-        except INPUT_ERRORS:
-            return False
-        return out.dtype.kind not in "fc" or bool(np.isfinite(out).all())
-
-    if scores(probe):  # the common case, one call: every column is imputed
-        return list(columns)
-    return [column for i, column in enumerate(columns) if scores(probe.iloc[[i]])]
+    return imputed_columns(bundle, INPUT_ERRORS)

@@ -25,9 +25,12 @@ import time
 import uuid
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops.errors import DataError, Problem
+
+if TYPE_CHECKING:
+    from mlops.spec.monitoring import LogsSpec
 
 
 def monitoring_dir(base_dir: Path, name: str) -> Path:
@@ -224,17 +227,13 @@ def writer_file(folder: Path, prefix: str) -> Path:
     return folder / f"{prefix}-{time.time_ns()}-{os.getpid()}-{uuid.uuid4().hex[:6]}.jsonl"
 
 
-DEFAULT_ROTATE_BYTES = 64 * 2**20
-DEFAULT_KEEP_S = 30 * 86400
-
-
 class RotatingLog:
-    """One writer's JSON-lines files in `folder`: a new file once the current one reaches `rotate_bytes`,
-    and files older than `keep_s` deleted when it rotates."""
+    """One writer's JSON-lines files in `folder`, as `monitoring.logs` says: a new file once the current one
+    reaches `rotate_mb`, and files untouched for longer than `keep` deleted when it rotates."""
 
-    def __init__(self, folder: Path, prefix: str, rotate_bytes: int = DEFAULT_ROTATE_BYTES,
-                 keep_s: float | None = DEFAULT_KEEP_S):
-        self.folder, self.prefix, self.rotate_bytes, self.keep_s = Path(folder), prefix, rotate_bytes, keep_s
+    def __init__(self, folder: Path, prefix: str, logs: LogsSpec):
+        self.folder, self.prefix = Path(folder), prefix
+        self.rotate_bytes, self.keep_s = int(logs.rotate_mb * 2**20), logs.keep
         self.path, self.size = writer_file(self.folder, prefix), 0
 
     def append(self, records: list[dict[str, Any]]) -> None:
@@ -249,8 +248,8 @@ class RotatingLog:
 class PredictionLog:
     """Append-only JSON-lines log of one replica's served rows (one write per batch of rows)."""
 
-    def __init__(self, directory: Path, rotate_bytes: int = DEFAULT_ROTATE_BYTES, keep_s: float | None = DEFAULT_KEEP_S):
-        self.log = RotatingLog(Path(directory) / "predictions", "replica", rotate_bytes, keep_s)
+    def __init__(self, directory: Path, logs: LogsSpec):
+        self.log = RotatingLog(Path(directory) / "predictions", "replica", logs)
 
     @property
     def path(self) -> Path:
@@ -268,8 +267,8 @@ class PredictionLog:
 class FeedbackLog:
     """Labels POSTed to the endpoint: [{request_id, row, label}] appended to this replica's own files."""
 
-    def __init__(self, directory: Path, rotate_bytes: int = DEFAULT_ROTATE_BYTES, keep_s: float | None = DEFAULT_KEEP_S):
-        self.log = RotatingLog(Path(directory) / "feedback", "endpoint", rotate_bytes, keep_s)
+    def __init__(self, directory: Path, logs: LogsSpec):
+        self.log = RotatingLog(Path(directory) / "feedback", "endpoint", logs)
 
     def write(self, items: list[dict[str, Any]]) -> None:
         """One record per label, keyed by request id and row."""

@@ -6,37 +6,24 @@ GET {route}/stats, which `mlops status` and the alerts of `mlops monitor` read.
 """
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 import time
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 
+from mlops.serving.endpoint_config import EndpointConfig
 from mlops.serving.window import TrafficWindow
 
-
-@dataclass
-class MonitorConfig:
-    """What the monitor is built from, as plain data (it travels to its replica)."""
-
-    name: str
-    tracking_uri: str
-    columns: list[str]
-    drift_window_rows: int = 1000
-    drift_every_s: float = 60.0
-    drift_min_rows: int = 50
-    drift: dict[str, Any] | None = None  # validation.drift as a dict (detector, p_val, correction)
+DRIFT_MIN_ROWS = 50  # a drift check waits for this many recent inputs
 
 
 class Monitor:
-    """The monitor deployment's one replica, configured by its MonitorConfig."""
+    """The monitor deployment's one replica, configured by the endpoint's config (its settings: the drift
+    window, how often to check and the detector; the model's name, store and input columns)."""
 
-    def __init__(self, config: MonitorConfig) -> None:
-        self.config = config
+    def __init__(self, config: EndpointConfig) -> None:
+        self.config, self.settings = config, config.settings
         self.traffic = TrafficWindow()
-        self.inputs: deque = deque(maxlen=self.config.drift_window_rows)
+        self.inputs: deque = deque(maxlen=self.settings.drift_window_rows)
         self.version: str | None = None
         self.reference = None
         self.drift: dict[str, Any] | None = None
@@ -53,7 +40,7 @@ class Monitor:
         if version == self.version:
             return
         reference = None
-        if self.config.drift is not None:
+        if self.settings.drift is not None:
             from mlops.registry import Registry
 
             try:
@@ -76,7 +63,7 @@ class Monitor:
         from mlops.detectors.builtin import run_drift
 
         try:
-            run_drift(self.reference, self.reference.frame.head(max(self.config.drift_min_rows, 2)), self.config.drift)
+            run_drift(self.reference, self.reference.frame.head(DRIFT_MIN_ROWS), self.settings.drift)
         except (ValueError, KeyError):  # a sample the test cannot judge: the import is done all the same
             pass
 
@@ -85,8 +72,8 @@ class Monitor:
         self.traffic.add(delta)
         self.inputs.extend(delta.inputs)
         self._export()
-        if (self.reference is not None and not self.checking and len(self.inputs) >= self.config.drift_min_rows
-                and time.time() - self.last_check >= self.config.drift_every_s):
+        if (self.reference is not None and not self.checking and len(self.inputs) >= DRIFT_MIN_ROWS
+                and time.time() - self.last_check >= self.settings.drift_every_s):
             import asyncio
 
             self.checking = True
@@ -101,7 +88,7 @@ class Monitor:
 
         try:
             frame = pd.DataFrame(rows, columns=self.config.columns)
-            report = run_drift(self.reference, frame, self.config.drift)
+            report = run_drift(self.reference, frame, self.settings.drift)
             self.drift = {"drift_share": report.drift_share, "is_drift": report.is_drift,
                           "drifted_features": report.drifted_features, "rows": len(frame),
                           "checked_at": time.time(), "version": self.version}
@@ -114,7 +101,7 @@ class Monitor:
     def stats(self, window_s: float) -> dict[str, Any]:
         """Traffic over `window_s`, the version followed and the last drift check (GET {route}/stats)."""
         return {**self.traffic.summary(window_s), "version": self.version, "drift": self.drift,
-                "drift_window_rows": len(self.inputs), "drift_checks": self.config.drift is not None,
+                "drift_window_rows": len(self.inputs), "drift_checks": self.settings.drift is not None,
                 "load_error": self.load_error}
 
     def _export(self) -> None:
@@ -139,13 +126,12 @@ class Monitor:
             self.gauges["drift_detected"].set(float(self.drift["is_drift"]), tags)
 
 
-def build_monitor(cfg: MonitorConfig, version: str) -> Any:
-    """The bound monitor deployment (the ingress gets its handle)."""
+def build_monitor(cfg: EndpointConfig) -> Any:
+    """The bound monitor deployment (the ingress gets its handle); it restarts when the replicas do."""
     from ray import serve
 
     from mlops.serving.code_version import with_code_version
 
-    monitor = serve.deployment(Monitor, name="monitor", num_replicas=1, user_config={"version": version},
+    monitor = serve.deployment(Monitor, name="monitor", num_replicas=1, user_config={"version": cfg.version},
                                ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
-    code_version = hashlib.sha256(json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str).encode()).hexdigest()[:16]
-    return with_code_version(monitor, code_version).bind(cfg)
+    return with_code_version(monitor, cfg.code_version()).bind(cfg)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from mlops.errors import DataError, Problem
 from mlops.spec.sources import CsvSource, ParquetSource, SklearnSource
-from mlops.sources.sklearn_columns import SKLEARN_COLUMNS
+from mlops.sources.sklearn_columns import SKLEARN_DATASETS
 
 
 @dataclass
@@ -87,8 +87,8 @@ def probe_parquet(cfg: ParquetSource, base_dir: Path, field: str) -> Probe:
 
 def probe_sklearn(cfg: SklearnSource, base_dir: Path, field: str) -> Probe:
     """Source `sklearn`: the data set's known columns and rows, without loading it."""
-    columns, rows = SKLEARN_COLUMNS[cfg.name]
-    return Probe(list(columns), rows, f"sklearn:{cfg.name}")
+    rows, columns = SKLEARN_DATASETS[cfg.name]
+    return Probe([column[0] for column in columns], rows, f"sklearn:{cfg.name}")
 
 
 def read_csv_files(files: list[Path], separator: str, field: str):

@@ -25,6 +25,15 @@ class BatchServing(StrictModel):
     include_proba: bool = True
     model_alias: str = Field("champion", description="the registered version that scores: the champion (after this "
                                                      "apply's decision), or another alias")
+    on_error: Literal["fail", "skip", "null"] = Field(
+        "fail", description="rows with a bad cell (a value its column cannot take, refused online too): fail names the "
+                            "first 20 by row and column and writes nothing; skip drops those rows; null scores them "
+                            "with the cell imputed (where the model imputes the column)")
+
+    @field_validator("on_error", mode="before")
+    @classmethod
+    def _null_as_written(cls, value: object) -> object:
+        return "null" if value is None else value  # `on_error: null` unquoted is YAML's null: the option meant
 
     @field_validator("output")
     @classmethod
@@ -125,8 +134,8 @@ class ReplicaResources(StrictModel):
 
 
 class DeploymentOptions(StrictModel):
-    """The endpoint deployment's Serve options, built once from the spec (not user-facing): the plan
-    carries its `model_dump()`, and the deploy step validates it back into this model."""
+    """The endpoint deployment's Serve options, built once from the spec (not user-facing): part of the
+    endpoint's settings (mlops.plan.endpoint.EndpointSettings), which the deploy node carries whole."""
 
     replicas: Union[FixedReplicas, AutoscalingReplicas]
     max_ongoing_requests: int

@@ -1,5 +1,7 @@
-"""Column roles: what each input column becomes, and why. Pure pandas, so `mlops validate` and `mlops plan`
-show the same table `featurize` acts on, without importing scikit-learn.
+"""Column roles: what each input column becomes, and why. Decided from a ColumnSample per column
+(mlops.sources.samples): featurize takes it of the whole frame; `mlops validate` and `mlops plan` of the
+first rows, read without pandas (or of all rows with pandas, with --check-data), so they show the table
+featurize acts on.
 
 A role is one of ROLES. Columns listed in the spec (`features.numeric`, `categorical`, `datetime`, `drop`)
 keep the role given; the rest are inferred from the data, and every column that is not a feature is
@@ -10,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from mlops.sources.samples import ColumnSample
 
 ROLES = ("numeric", "categorical", "high-cardinality categorical", "datetime", "text-like", "id-like", "constant",
          "dropped", "target", "id column", "timestamp", "entity key")
@@ -40,7 +44,11 @@ class ColumnRole:
 
 
 def infer_roles(frame: Any, data: dict[str, Any], features: dict[str, Any]) -> list[ColumnRole]:
-    """Every column of `frame` with its role: the spec's lists first, then inference from the values."""
+    """Every column of `frame` (a DataFrame, or a list of ColumnSamples) with its role: the spec's lists
+    first, then inference from the values."""
+    from mlops.sources.samples import sample_series
+
+    columns = frame if isinstance(frame, list) else [sample_series(frame[name]) for name in frame.columns]
     threshold = int((features.get("high_cardinality") or {}).get("threshold", 50))
     reserved = {data.get("target"): ("target", "data.target"), data.get("id_column"): ("id column", "data.id_column: "
                 "echoed next to predictions, never a feature"), data.get("timestamp"): ("timestamp", "data.timestamp: "
@@ -51,9 +59,8 @@ def infer_roles(frame: Any, data: dict[str, Any], features: dict[str, Any]) -> l
     dates, dropped = features.get("datetime"), set(features.get("drop") or [])
     derived_inputs = _read_by_derived(features.get("derived") or {})
     roles = []
-    for name in frame.columns:
-        series = frame[name]
-        dtype = str(series.dtype)
+    for column in columns:
+        name = column.name
         if name in reserved and reserved[name][0]:
             role, why = reserved[name]
         elif name in dropped:
@@ -63,9 +70,9 @@ def infer_roles(frame: Any, data: dict[str, Any], features: dict[str, Any]) -> l
         elif numeric is not None and name in numeric:
             role, why = "numeric", "features.numeric"
         elif categorical is not None and name in categorical:
-            role, why = _categorical(series, threshold, "features.categorical")
+            role, why = _categorical(column, threshold, "features.categorical")
         else:
-            role, why = infer_role(series, threshold)
+            role, why = infer_role(column, threshold)
             listed = [f"features.{k}" for k, v in (("numeric", numeric), ("categorical", categorical)) if v is not None]
             if role == "datetime" and dates is not None:
                 role, why = "dropped", f"looks like dates ({why}) but is not in features.datetime"
@@ -77,50 +84,46 @@ def infer_roles(frame: Any, data: dict[str, Any], features: dict[str, Any]) -> l
                 role, why = "dropped", f"not in {' or '.join(listed)}"
         if not ColumnRole(name, role, why).is_feature and name in derived_inputs and role not in ("target", "id column"):
             why += f"; read by features.derived.{derived_inputs[name]}"
-        roles.append(ColumnRole(str(name), role, why, dtype))
+        roles.append(ColumnRole(str(name), role, why, column.dtype))
     return roles
 
 
-def infer_role(series: Any, threshold: int = 50) -> tuple[str, str]:
+def infer_role(column: ColumnSample, threshold: int = 50) -> tuple[str, str]:
     """(role, why) of one column from its values alone."""
-    import pandas as pd
-
-    present = series.dropna()
-    unique = int(present.nunique())
-    if len(present) == 0:
+    unique, present, name = column.unique, column.present, str(column.name)
+    if present == 0:
         return "constant", "no values (every cell is empty)"
     if unique == 1:
-        return "constant", f"one value ({_short(present.iloc[0])}): carries nothing to learn from"
-    if pd.api.types.is_datetime64_any_dtype(series):
+        return "constant", f"one value ({_short(column.first)}): carries nothing to learn from"
+    if column.kind == "datetime":
         return "datetime", "datetime values"
-    if pd.api.types.is_timedelta64_dtype(series):
+    if column.kind == "timedelta":
         return "dropped", "durations are not encoded; derive a number from them"
-    if pd.api.types.is_bool_dtype(series):
+    if column.kind == "bool":
         return "categorical", "true/false values"
-    if pd.api.types.is_numeric_dtype(series):
-        one_per_row = unique == len(present) and unique > MANY_VALUES
-        if one_per_row and pd.api.types.is_integer_dtype(series) and ID_NAME.search(str(series.name)):
+    if column.kind in ("int", "float"):
+        whole = column.kind == "int"
+        if whole and unique == present and unique > MANY_VALUES and ID_NAME.search(name):
             return "id-like", f"whole numbers, one per row, named like an id ({unique} values)"
-        if pd.api.types.is_integer_dtype(series) and CODE_NAME.search(str(series.name)):
-            role, why = _categorical(series, threshold, None)
+        if whole and CODE_NAME.search(name):
+            role, why = _categorical(column, threshold, None)
             return role, f"whole numbers named like a code: {why}"
-        if EPOCH_NAME.search(str(series.name)) and _epoch_range(present):
+        if EPOCH_NAME.search(name) and _epoch_range(column):
             return "numeric", "numbers; looks like epoch seconds: list it in features.datetime for date parts"
         return "numeric", f"numbers ({unique} distinct values)"
-    text = present.astype(str)
-    dated = text.head(1000)
-    if dated.str.match(ISO_DATE).mean() >= DATE_SHARE:
+    texts = column.texts
+    if sum(1 for t in texts if ISO_DATE.match(t)) >= DATE_SHARE * len(texts):
         return "datetime", "ISO dates/times in text"
-    if unique > MANY_VALUES and unique >= 0.9 * len(present):
-        words = float(text.head(1000).str.split().str.len().mean())
+    if unique > MANY_VALUES and unique >= 0.9 * present:
+        words = sum(len(t.split()) for t in texts) / len(texts)
         if words >= TEXT_WORDS:
             return "text-like", f"free text ({words:.1f} words per value): not encoded; derive features from it"
         return "id-like", f"one distinct value per row ({unique} values): an identifier, not a category"
-    return _categorical(series, threshold, None)
+    return _categorical(column, threshold, None)
 
 
-def _categorical(series: Any, threshold: int, given: str | None) -> tuple[str, str]:
-    unique = int(series.dropna().nunique())
+def _categorical(column: ColumnSample, threshold: int, given: str | None) -> tuple[str, str]:
+    unique = column.unique
     source = f"{given}, " if given else ""
     if unique > threshold:
         return ("high-cardinality categorical", f"{source}{unique} values > features.high_cardinality.threshold="
@@ -128,9 +131,9 @@ def _categorical(series: Any, threshold: int, given: str | None) -> tuple[str, s
     return "categorical", f"{source}{unique} values"
 
 
-def _epoch_range(present: Any) -> bool:
+def _epoch_range(column: ColumnSample) -> bool:
     """Values that read as epoch seconds between 1990 and 2100 (or the same in milliseconds)."""
-    low, high = float(present.min()), float(present.max())
+    low, high = column.low, column.high
     return (6.3e8 <= low and high <= 4.2e9) or (6.3e11 <= low and high <= 4.2e12)
 
 
@@ -153,31 +156,58 @@ def resolve(roles: list[ColumnRole]) -> dict[str, list[str]]:
             "datetime": [r.name for r in roles if r.role == "datetime"]}
 
 
-def sample_frame(source: Any, base_dir: Any, rows: int = 5000) -> Any:
-    """The first `rows` rows of a data source (csv and parquet read only that much), for the roles table."""
-    import pandas as pd
-
+def sample_columns(source: Any, base_dir: Any, rows: int = 5000) -> list[ColumnSample]:
+    """The first `rows` rows of a data source as column samples: csv, parquet and scikit-learn's data sets
+    without pandas; any other source through its loader."""
+    from mlops.sources import samples
     from mlops.sources.loaders import resolve_files
 
     kind = getattr(source, "type", None)
     if kind == "csv":
         files = resolve_files(source.path, base_dir, "data.source.path", ".csv")
-        frame = pd.read_csv(files[0], sep=source.separator, nrows=rows, skipinitialspace=True)
-        frame.columns = [str(c).strip() for c in frame.columns]
-        return frame
+        return samples.sample_csv(files[0], source.separator, rows)
     if kind == "parquet":
-        import pyarrow.parquet as pq
+        return samples.sample_parquet(resolve_files(source.path, base_dir, "data.source.path", ".parquet")[0], rows)
+    if kind == "sklearn":
+        return samples.sample_sklearn(source.name)
+    frame = _whole(source, base_dir, rows)
+    return [samples.sample_series(frame[name]) for name in frame.columns]
 
-        files = resolve_files(source.path, base_dir, "data.source.path", ".parquet")
-        batch = next(pq.ParquetFile(files[0]).iter_batches(batch_size=rows), None)
-        return batch.to_pandas() if batch is not None else pd.DataFrame()
+
+def _whole(source: Any, base_dir: Any, rows: int | None) -> Any:
+    """The source read by its loader (pandas), its first `rows` rows (None: all of them)."""
     from mlops.stages.load import read_source
 
-    return read_source(source.model_dump(mode="json"), str(base_dir), "data.source").head(rows)
+    frame = read_source(source.model_dump(mode="json"), str(base_dir), "data.source")
+    return frame if rows is None else frame.head(rows)
 
 
 def project_roles(project: Any, rows: int = 5000) -> list[ColumnRole]:
-    """The roles of the columns of a loaded project's training data (its first `rows` rows)."""
+    """The roles of the columns of a loaded project's training data, from its first `rows` rows read cheaply."""
     spec = project.spec
-    frame = sample_frame(spec.data.source, project.base_dir, rows)
-    return infer_roles(frame, spec.data.model_dump(mode="json"), spec.features.model_dump(mode="json"))
+    columns = sample_columns(spec.data.source, project.base_dir, rows)
+    return infer_roles(columns, spec.data.model_dump(mode="json"), spec.features.model_dump(mode="json"))
+
+
+def whole_data_roles(project: Any) -> list[ColumnRole]:
+    """`mlops validate --check-data`: every row of the training data and of the batch input read as apply
+    reads them (a file that does not parse is a DataError naming it), the roles decided on all rows as
+    featurize will decide them, and featurize's refusals made now (no rows, a target without values,
+    no feature column left)."""
+    from mlops.errors import Collector, DataError
+    from mlops.project import batch_input_source
+    from mlops.stages.load import read_source
+
+    spec, problems = project.spec, Collector()
+    frame = _whole(spec.data.source, project.base_dir, None)
+    if spec.serving is not None and spec.serving.batch is not None:
+        read_source(batch_input_source(spec).model_dump(mode="json"), str(project.base_dir), "serving.batch.input")
+    if len(frame) == 0:
+        problems.add("data.source", "data has no rows")
+    elif spec.data.target in frame.columns and frame[spec.data.target].isna().all():
+        problems.add("data.target", "target column has no values", value=spec.data.target)
+    roles = infer_roles(frame, spec.data.model_dump(mode="json"), spec.features.model_dump(mode="json"))
+    if len(frame) and not any(r.is_feature for r in roles) and not spec.features.derived and not spec.features.views:
+        problems.add("features", "no feature columns remain", hint="check features.drop and the data's columns")
+    problems.raise_if_any(DataError)
+    return roles

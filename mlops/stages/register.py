@@ -26,21 +26,24 @@ class Registration:
     # after registering leaves it unsettled, and the next apply that reuses it carries the decision out
 
 
-def run(registry: Registry, run_id: str, name: str, trained: Any, evaluation: Any, extra_meta: dict[str, Any],
-        monitoring: Any = None, auto_promote: bool = True, split: Any = None) -> Registration:
-    """Log the evaluation, register the bundle; with auto_promote, decide whether it becomes champion (the
-    alias itself moves only when the whole apply has succeeded: a failed deploy never leaves a new champion)."""
+def run(trained: Any, evaluation: Any, monitoring: Any, split: Any, params: dict[str, Any], *, registry: Registry,
+        run_id: str, extra_meta: dict[str, Any] | None = None) -> Registration:
+    """Log the evaluation to run `run_id`, register the bundle as model `params["name"]`; with
+    `params["auto_promote"]`, decide whether it becomes champion (the alias itself moves only when the whole
+    apply has succeeded: a failed deploy never leaves a new champion). `monitoring` (the profile) and
+    `split` (for the input example and the comparison with the champion) may be None."""
+    name = params["name"]
     registry.log_metrics(run_id, evaluation.metrics)
     for file_name, png in evaluation.plots.items():
         registry.log_bytes(run_id, png, f"plots/{file_name}")
-    meta = {**trained.meta, **extra_meta, "metric": evaluation.metric, "metrics": evaluation.metrics, "name": name}
+    meta = {**trained.meta, **(extra_meta or {}), "metric": evaluation.metric, "metrics": evaluation.metrics, "name": name}
     with tempfile.TemporaryDirectory(prefix="mlops-bundle-") as tmp:
         sha = save_bundle(trained.model, meta, Path(tmp) / "model", monitoring, input_example=example_rows(split, meta))
         source = registry.log_dir(run_id, Path(tmp) / "model", "model")
     version = registry.register(name, source, run_id, sha, tags={tracking_tags.METRIC: evaluation.metric,
                                                                    tracking_tags.SCORE: evaluation.score})
     compared = None
-    if auto_promote:
+    if params.get("auto_promote", True):
         promoted, decision, compared = _champion_decision(registry, run_id, name, evaluation, split)
     else:
         promoted, decision = False, "registered as a challenger; the champion/challenger comparison decides"

@@ -40,7 +40,7 @@ def test_apply_online_then_status_predict_promote_stop(tmp_path, example, monkey
         assert environments and all("EP_TOKEN" not in env and token not in str(env) for env in environments.values())
         replicas = [env for title, env in environments.items() if "ServeReplica" in title]
         assert all(env.get("RAY_AUTH_MODE") == "token" and "PATH" in env for env in replicas)  # what Ray needs stays
-        assert (tmp_path / ".mlops" / "ray-head.json").stat().st_mode & 0o077 == 0  # it keeps the overrides
+        assert (tmp_path / ".mlops" / "ray-head.json").stat().st_mode & 0o077 == 0  # it keeps the store URI of each deploy node
         status = cli("status", cwd=tmp_path)
         assert status.returncode == 0 and "iris" in status.stdout and "RUNNING" in status.stdout
         # Every process of the head serving the endpoint listens on loopback only, HAProxy (frontend,
@@ -70,9 +70,15 @@ def test_apply_online_then_status_predict_promote_stop(tmp_path, example, monkey
         promoted = cli("promote", "iris", "2", cwd=tmp_path)
         assert "endpoint now serves v2" in promoted.stdout, promoted.stdout + promoted.stderr
         assert httpx.get(f"http://127.0.0.1:{port}/iris/readyz").json()["model_version"] == "2"
+        # The spec edited but not applied: the rollback redeploys the recorded deploy node, not the file.
+        spec.write_text(spec.read_text().replace("    timeout_s: 10\n", "    timeout_s: 10\n    max_rows: 1\n"))
         rolled = cli("rollback", "iris", cwd=tmp_path)
         assert "rolled back to v1" in rolled.stdout
         assert httpx.get(f"http://127.0.0.1:{port}/iris/readyz").json()["model_version"] == "1"
+        five = json.loads(rows.read_text())["rows"] * 3  # over the edited max_rows, within the applied one
+        answer = httpx.post(f"http://127.0.0.1:{port}/iris/predict", json={"rows": five[:5]},
+                            headers={"authorization": f"Bearer {token}"}, timeout=10)
+        assert answer.status_code == 200 and answer.json()["model_version"] == "1", answer.text
     finally:
         stopped = cli("stop", cwd=tmp_path)
     assert "local Ray head" in stopped.stdout

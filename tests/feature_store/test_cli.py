@@ -54,7 +54,7 @@ def test_command_line_mistakes_are_named(churn):
 def test_the_join_node_sits_between_load_and_featurize_and_hashes_the_views_data(churn):
     plan = api.plan(churn)
     ids = [n.id for n in plan.nodes]
-    assert ids[:3] == ["load", "join_features", "featurize"] and plan.node("featurize").inputs == ["join_features"]
+    assert ids[:3] == ["load", "join_features", "featurize"] and plan.node("featurize").inputs == {"loaded": "join_features"}
     join = plan.node("join_features")
     assert [v["name"] for v in join.params["views"]] == ["customer_activity", "customer_profile"]
     before = {n.id: n.hash for n in plan.nodes}

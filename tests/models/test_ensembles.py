@@ -3,13 +3,12 @@ loaded and scored like any other; on data where several families are good in dif
 least as well as its best member on the test split. In process: the stages a plan runs, no Ray."""
 from __future__ import annotations
 
-import importlib
 
 import pytest
 
 from mlops import api
 from mlops.models.ensembles import ensemble_section, members_of
-from mlops.plan.kinds import kind_of
+from mlops.runtime.node_calls import run_here
 from mlops.stages.tune import TrialResult, TuneOutcome
 
 SPEC = """
@@ -51,11 +50,7 @@ def stages(tmp_path, method: str):
     spec = tmp_path / "spec.yaml"
     spec.write_text(SPEC.replace("METHOD", method).replace("DB", str(tmp_path / "m.db")))
     plan = api.plan(spec)
-    values = {}
-    for node in plan.nodes:
-        if node.id in ("load", "featurize", "split"):
-            module, _, attr = kind_of(node.kind).task.partition(":")
-            values[node.id] = getattr(importlib.import_module(module), attr)(*(values[i] for i in node.inputs), node.call_params())
+    values = run_here(plan, "split")
     return values["featurize"], values["split"], plan.node("train").call_params()
 
 

@@ -13,19 +13,19 @@ DRIFT = {"detector": "tabular", "p_val": 0.05, "correction": "bonferroni", "refe
 def test_every_setting_of_the_iris_endpoint_is_in_the_deploy_node():
     node = api.plan(ONLINE).node("deploy")
     assert node.params == {
-        "name": "iris", "alias": "champion", "route": "/iris", "host": "127.0.0.1", "port": 8000, "timeout_s": 10.0,
-        "max_rows": 1000, "max_request_bytes": 1000000, "max_batch_size": 32, "wait_ms": 5.0, "token_env": None,
-        "fast_path": True, "throughput_mode": True,
+        "name": "iris", "model_alias": "champion", "route": "/iris", "host": "127.0.0.1", "port": 8000, "timeout_s": 10.0,
+        "max_rows": 1000, "max_request_bytes": 1000000, "batching": {"max_batch_size": 32, "wait_ms": 5.0}, "auth": None,
+        "fast_path": True, "throughput_mode": True, "feature_views": [],
         "deployment_options": {"replicas": {"min": 1, "max": 2, "target_ongoing_requests": 8.0},
                                "max_ongoing_requests": 64, "max_queued_requests": 256,
                                "backpressure": {"status_code": 503, "retry_after_s": 1.0},
                                "ray_actor_options": {"num_cpus": 1.0, "num_gpus": 0.0}},
-        "keeps_feedback": False, "drift_window_rows": 1000, "drift_every_s": 60.0,
-        "log_rotate_bytes": 64 * 1024 * 1024, "log_keep_s": 2592000.0,
+        "keeps_feedback": False, "logs": {"rotate_mb": 64.0, "keep": 2592000.0},
+        "drift_window_rows": 1000, "drift_every_s": 60.0,
         "drift": DRIFT if installed(MONITORING) else None,
     }
-    assert set(node.runtime) == {"base_dir", "tracking_uri", "spec_file", "overrides"}
-    assert node.resources == {"CPU": 1.0} and node.placement == "driver" and node.inputs == ["register"]
+    assert set(node.runtime) == {"base_dir", "tracking_uri"}  # where things are; nothing names the spec file
+    assert node.resources == {"CPU": 1.0} and node.placement == "driver" and node.inputs == {"registration": "register"}
 
 
 def test_drift_null_means_no_drift_check_at_the_endpoint():
@@ -37,4 +37,4 @@ def test_drift_null_means_no_drift_check_at_the_endpoint():
 def test_an_overridden_setting_reaches_the_deploy_node():
     params = api.plan(ONLINE, ["serving.online.max_rows=7", "serving.online.host=localhost",
                                "serving.online.batching.max_batch_size=3"]).node("deploy").params
-    assert (params["max_rows"], params["host"], params["max_batch_size"]) == (7, "localhost", 3)
+    assert (params["max_rows"], params["host"], params["batching"]["max_batch_size"]) == (7, "localhost", 3)

@@ -18,7 +18,7 @@ def test_the_join_node_carries_each_view_as_the_join_reads_it(example, monkeypat
     from mlops.plan import compile_plan
 
     join = compile_plan(project).node("join_features")
-    assert (join.kind, join.inputs, join.resources) == ("join_features", ["load"], {"CPU": 1.0})
+    assert (join.kind, join.inputs, join.resources) == ("join_features", {"loaded": "load"}, {"CPU": 1.0})
     assert join.params["timestamp"] == "label_time" and join.params["entity_keys"] == ["customer_id"]
     assert set(join.params["code"]) and join.runtime["base_dir"] == str(Path(project.base_dir).resolve())
     activity, profile = join.params["views"]

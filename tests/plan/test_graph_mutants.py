@@ -23,8 +23,8 @@ def test_content_hash_is_the_short_sha256_of_compact_sorted_json():
 def test_node_hashes_chain_and_the_plan_hash_covers_every_node():
     plan = _plan()
     a, b = plan.nodes
-    assert a.hash == content_hash({"kind": "load", "params": {"x": 1}, "inputs": []})
-    assert b.hash == content_hash({"kind": "train", "params": {"y": 2}, "inputs": [a.hash]})
+    assert a.hash == content_hash({"kind": "load", "params": {"x": 1}, "inputs": {}})
+    assert b.hash == content_hash({"kind": "train", "params": {"y": 2}, "inputs": {"a": a.hash}})
     assert plan.hash == content_hash(sorted([a.hash, b.hash]))
     changed = _plan(param=2)
     assert changed.hash != plan.hash and changed.nodes[1].hash != b.hash  # upstream change reaches downstream
@@ -39,11 +39,11 @@ def test_a_node_defaults_to_a_ray_task_with_no_runtime():
 def test_the_plan_as_data():
     plan = _plan()
     data = plan.to_dict()
-    assert PLAN_FORMAT == 2 and data["format"] == 2
+    assert PLAN_FORMAT == 3 and data["format"] == 3
     assert set(data) == {"format", "mlops_version", "name", "hash", "nodes", "edges"}
     assert data["mlops_version"] != "unknown" and data["name"] == "p" and data["hash"] == plan.hash
     assert data["edges"] == [["a", "b"]] and plan.edges == [("a", "b")]
-    assert [n["id"] for n in data["nodes"]] == ["a", "b"] and data["nodes"][1]["inputs"] == ["a"]
+    assert [n["id"] for n in data["nodes"]] == ["a", "b"] and data["nodes"][1]["inputs"] == {"a": "a"}
     assert json.loads(plan.to_json()) == data
     assert plan.node("b").kind == "train"
     with pytest.raises(StopIteration):

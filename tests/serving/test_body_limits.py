@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mlops.serving.endpoint_config import EndpointConfig
+from serving_settings import settings_for
 from mlops.serving.ingress import EndpointAPI, body_refusal
 from serving.test_protocol_routes import AUTH, SCHEMA, FakeReplica
 
@@ -26,8 +27,8 @@ def test_body_refusal_by_declared_length(length, status):
 
 @pytest.fixture
 def client():
-    config = EndpointConfig(name="shop", tracking_uri="sqlite://", route="/shop", version="4", input_schema=SCHEMA,
-                            max_request_bytes=LIMIT, token_sha256=hashlib.sha256(b"t0ken").hexdigest())
+    config = EndpointConfig(settings_for("shop", max_request_bytes=LIMIT), tracking_uri="sqlite://", version="4",
+                            input_schema=SCHEMA, token_sha256=hashlib.sha256(b"t0ken").hexdigest())
     with TestClient(EndpointAPI(config, FakeReplica())) as test_client:
         yield test_client
 
@@ -57,8 +58,8 @@ def test_a_large_predict_body_is_validated_off_the_event_loop(monkeypatch):
         return await real(fn, *args)
 
     monkeypatch.setattr(ingress.asyncio, "to_thread", to_thread)
-    config = EndpointConfig(name="shop", tracking_uri="sqlite://", route="/shop", version="4", input_schema=SCHEMA,
-                            max_rows=5000, token_sha256=hashlib.sha256(b"t0ken").hexdigest())
+    config = EndpointConfig(settings_for("shop", max_rows=5000), tracking_uri="sqlite://", version="4",
+                            input_schema=SCHEMA, token_sha256=hashlib.sha256(b"t0ken").hexdigest())
     with TestClient(EndpointAPI(config, FakeReplica())) as client:
         small = client.post("/predict", json={"rows": [{"x": 1.5, "city": "rome"}]}, headers=AUTH)
         assert small.status_code == 200 and threaded == []

@@ -12,8 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mlops.serving.endpoint_config import EndpointConfig
+from serving_settings import settings_for
 from mlops.serving.ingress import OPEN_PATHS, EndpointAPI
 from mlops.serving.traffic_log import FeedbackLog, PredictionLog
+from mlops.spec.monitoring import LogsSpec
 from mlops.spec.serving import OnlineServing, SpecWarning
 
 SCHEMA = [{"name": "x", "type": "number", "nullable": False}]
@@ -37,7 +39,7 @@ class FakeReplica:
 
 
 def endpoint(token: bool) -> TestClient:
-    config = EndpointConfig(name="shop", tracking_uri="sqlite://", route="/shop", version="4", input_schema=SCHEMA,
+    config = EndpointConfig(settings_for("shop"), tracking_uri="sqlite://", version="4", input_schema=SCHEMA,
                             token_sha256=hashlib.sha256(b"t0ken").hexdigest() if token else None)
     return TestClient(EndpointAPI(config, FakeReplica()))
 
@@ -92,9 +94,9 @@ def test_prediction_and_feedback_logs_are_0600_in_0700_folders(tmp_path):
     (endpoint_dir / "feedback").mkdir(parents=True, mode=0o755)
     old = os.umask(0)  # the explicit modes hold even where the umask would grant everything
     try:
-        log = PredictionLog(endpoint_dir)
+        log = PredictionLog(endpoint_dir, LogsSpec())
         log.write([("r1", 0)], [{"x": 1.5}], [1], "4")
-        feedback = FeedbackLog(endpoint_dir)
+        feedback = FeedbackLog(endpoint_dir, LogsSpec())
         feedback.write([{"request_id": "r1", "label": 1}])
     finally:
         os.umask(old)

@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 
 from mlops.models.bundle import Bundle
 from mlops.serving.endpoint_config import EndpointConfig
+from mlops.spec.serving import Batching
+from serving_settings import settings_for
 from mlops.serving.ingress import EndpointAPI
 from mlops.serving.replica import Endpoint
 from mlops.serving.scoring import RowRefused
@@ -48,8 +50,8 @@ class Recorder:
 
 
 def replica(wait_ms: float = 5, tracking_uri: str = "sqlite://") -> ReplicaClass:
-    config = EndpointConfig(name="pick", tracking_uri=tracking_uri, route="/pick", version="1", input_schema=SCHEMA,
-                            fast_path=False, wait_ms=wait_ms, token_sha256=hashlib.sha256(b"t0ken").hexdigest())
+    config = EndpointConfig(settings_for("pick", fast_path=False, batching=Batching(wait_ms=wait_ms)), tracking_uri=tracking_uri,
+                            version="1", input_schema=SCHEMA, token_sha256=hashlib.sha256(b"t0ken").hexdigest())
     made = ReplicaClass(config)
     made._metrics = Recorder()
     made.serving = (Bundle(Picky(), {"task": "regression", "input_schema": SCHEMA}), None, "1")

@@ -13,6 +13,7 @@ from mlops.errors import MlopsError, SpecError
 from mlops.feature_store.online_store import OnlineStore
 from mlops.serving.deploy import check_online_store
 from mlops.serving.endpoint_config import EndpointConfig
+from serving_settings import settings_for
 from mlops.serving.ingress import EndpointAPI
 from mlops.serving.replica import Endpoint
 
@@ -70,8 +71,8 @@ def client_for(config: EndpointConfig) -> TestClient:
 
 @pytest.fixture
 def client(store_path):
-    config = EndpointConfig(name="churn", tracking_uri="sqlite://", route="/churn", version="1", input_schema=SCHEMA,
-                            target_column="churned", feature_views=VIEWS, online_store=str(store_path))
+    config = EndpointConfig(settings_for("churn", feature_views=VIEWS), tracking_uri="sqlite://", version="1",
+                            input_schema=SCHEMA, target_column="churned", online_store=str(store_path))
     with client_for(config) as test_client:
         yield test_client
 
@@ -90,8 +91,8 @@ def test_a_request_with_only_the_key_is_filled_from_the_store_on_every_route(cli
 def test_v2_model_metadata_lists_the_entity_key_beside_the_features(store_path):
     from mlops.serving.open_inference import model_metadata
 
-    config = EndpointConfig(name="churn", tracking_uri="sqlite://", route="/churn", version="1", input_schema=SCHEMA,
-                            feature_views=VIEWS, online_store=str(store_path))
+    config = EndpointConfig(settings_for("churn", feature_views=VIEWS), tracking_uri="sqlite://", version="1",
+                            input_schema=SCHEMA, online_store=str(store_path))
     meta = model_metadata("churn", "1", SCHEMA, "classification", [0, 1], config.entity_keys)
     assert [t["name"] for t in meta["inputs"]] == [c["name"] for c in SCHEMA] + ["customer_id"]
 
@@ -153,7 +154,7 @@ def test_the_schema_shows_what_the_store_supplies_and_documents_the_404(client):
 
 
 def test_the_target_column_is_accepted_and_ignored_on_every_route(tmp_path):
-    config = EndpointConfig(name="churn", tracking_uri="sqlite://", route="/churn", version="1", input_schema=SCHEMA,
+    config = EndpointConfig(settings_for("churn"), tracking_uri="sqlite://", version="1", input_schema=SCHEMA,
                             target_column="churned")
     row = {"sessions": 1.0, "plan": "pro", "tenure": 2.0}
     with client_for(config) as client:
@@ -175,7 +176,7 @@ def test_the_target_column_is_accepted_and_ignored_on_every_route(tmp_path):
 def test_a_store_never_materialized_is_refused_naming_the_command(tmp_path):
     with pytest.raises(SpecError, match="mlops features materialize SPEC"):
         check_online_store(str(tmp_path / "none.db"))
-    config = EndpointConfig(name="churn", tracking_uri="sqlite://", route="/churn", version="1", input_schema=SCHEMA,
-                            feature_views=VIEWS, online_store=str(tmp_path / "none.db"))
+    config = EndpointConfig(settings_for("churn", feature_views=VIEWS), tracking_uri="sqlite://", version="1",
+                            input_schema=SCHEMA, online_store=str(tmp_path / "none.db"))
     with pytest.raises(MlopsError, match="mlops features materialize SPEC"):
         ReplicaClass(config)

@@ -1,15 +1,20 @@
-"""The bundled-dataset table `mlops validate` uses without importing scikit-learn matches what the loader returns."""
+"""The bundled-dataset table `mlops validate` and `mlops plan` use without importing scikit-learn or pandas
+(columns, rows, and each column's sample for the roles table) matches what the loader returns."""
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
-from mlops.sources.loaders import load_sklearn
-from mlops.sources.sklearn_columns import SKLEARN_COLUMNS
-from mlops.spec.sources import SklearnSource
+from mlops.sources import sklearn_table
+from mlops.sources.sklearn_columns import SKLEARN_DATASETS
+
+COMMITTED = Path(sklearn_table.__file__).with_name("sklearn_columns.py")
 
 
-@pytest.mark.parametrize("name", sorted(SKLEARN_COLUMNS))
-def test_recorded_columns_and_rows_match_the_loader(name, tmp_path):
-    frame = load_sklearn(SklearnSource(name=name), tmp_path)
-    columns, rows = SKLEARN_COLUMNS[name]
-    assert list(frame.columns) == columns and len(frame) == rows
+def test_the_committed_table_is_current():
+    assert SKLEARN_DATASETS == sklearn_table.generate(), (
+        "mlops/sources/sklearn_columns.py is stale: regenerate it with "
+        "`python -m mlops.sources.sklearn_table > mlops/sources/sklearn_columns.py`")
+
+
+def test_the_committed_file_is_what_the_generator_writes():
+    assert COMMITTED.read_text() == sklearn_table.render(sklearn_table.generate())

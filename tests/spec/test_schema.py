@@ -23,7 +23,8 @@ def test_the_committed_schema_is_current():
 def test_registered_names_are_enums_editors_can_complete():
     defs = json.loads(COMMITTED.read_text())["$defs"]
     assert "random_forest" in defs["SklearnModelSpec"]["properties"]["estimator"]["enum"]
-    assert "lightgbm" not in defs["SklearnModelSpec"]["properties"]["estimator"]["enum"]  # built-ins only
+    assert "lightgbm" in defs["SklearnModelSpec"]["properties"]["estimator"]["enum"]  # built in (mlops[boosting])
+    assert "lightgbm_dart" not in defs["SklearnModelSpec"]["properties"]["estimator"]["enum"]  # built-ins only
     assert set(defs["DriftSpec"]["properties"]["detector"]["enum"]) >= {"ks", "chi2", "tabular"}
     assert "iforest" in defs["OutlierSpec"]["properties"]["detector"]["enum"]
 

@@ -33,8 +33,9 @@ def test_a_torn_log_line_is_skipped_with_a_warning(tmp_path):
     import warnings
 
     from mlops.serving.traffic_log import PredictionLog, read_prediction_log
+    from mlops.spec.monitoring import LogsSpec
 
-    log = PredictionLog(tmp_path)
+    log = PredictionLog(tmp_path, LogsSpec())
     log.write([("r1", 0), ("r1", 1)], [{"x": 1.0}, {"x": 2.0}], [0, 1], "1")
     with log.path.open("a") as handle:
         handle.write('{"request_id": "r2", "row": 0, "ts": 1.0, "vers')  # the torn write
@@ -47,8 +48,9 @@ def test_a_torn_log_line_is_skipped_with_a_warning(tmp_path):
 
 def test_each_writer_appends_to_its_own_file(tmp_path):
     from mlops.serving.traffic_log import PredictionLog
+    from mlops.spec.monitoring import LogsSpec
 
-    first, second = PredictionLog(tmp_path), PredictionLog(tmp_path)
+    first, second = PredictionLog(tmp_path, LogsSpec()), PredictionLog(tmp_path, LogsSpec())
     assert first.path != second.path and first.path.parent == second.path.parent
 
 
@@ -57,8 +59,9 @@ def test_a_log_rotates_and_old_files_are_deleted(tmp_path):
     import time
 
     from mlops.serving.traffic_log import PredictionLog, read_prediction_log
+    from mlops.spec.monitoring import LogsSpec
 
-    log = PredictionLog(tmp_path, rotate_bytes=300, keep_s=3600)
+    log = PredictionLog(tmp_path, LogsSpec(rotate_mb=300 / 2**20, keep=3600))
     for i in range(6):
         log.write([(f"r{i}", 0)], [{"x": float(i)}], [i % 2], "1")
     files = sorted((tmp_path / "predictions").glob("*.jsonl"))
@@ -73,8 +76,9 @@ def test_a_log_rotates_and_old_files_are_deleted(tmp_path):
 def test_logs_are_read_incrementally(tmp_path):
     """A second read parses only what was appended since the first (the rest comes from .read/)."""
     from mlops.serving.traffic_log import READ_CACHE, PredictionLog, read_prediction_log
+    from mlops.spec.monitoring import LogsSpec
 
-    log = PredictionLog(tmp_path)
+    log = PredictionLog(tmp_path, LogsSpec())
     log.write([("a", 0), ("a", 1)], [{"x": 1.0}, {"x": 2.0}], [0, 1], "1")
     assert len(read_prediction_log(tmp_path)) == 2
     kept = list((tmp_path / "predictions" / READ_CACHE).glob("*.parquet"))
@@ -92,8 +96,9 @@ def test_logs_are_read_incrementally(tmp_path):
 
 def test_posted_feedback_rotates_like_the_prediction_log(tmp_path):
     from mlops.serving.traffic_log import FeedbackLog, read_feedback
+    from mlops.spec.monitoring import LogsSpec
 
-    log = FeedbackLog(tmp_path, rotate_bytes=100)
+    log = FeedbackLog(tmp_path, LogsSpec(rotate_mb=100 / 2**20))
     for i in range(5):
         log.write([{"request_id": f"r{i}", "row": 0, "label": i}])
     assert len(list((tmp_path / "feedback").glob("*.jsonl"))) >= 2

@@ -2,15 +2,14 @@
 on the same test rows. The stages run in-process (Ray adds nothing to the decision); the store is real."""
 from __future__ import annotations
 
-import importlib
 import math
 
 import pytest
 
 from mlops import api
 from mlops.metrics import METRICS, better, promotes
-from mlops.plan.kinds import kind_of
 from mlops.registry import CHAMPION, Registry
+from mlops.runtime.node_calls import inputs_of, run_here
 
 
 @pytest.mark.parametrize("metric", sorted(METRICS))
@@ -48,18 +47,11 @@ def _register(spec_file, uri: str, params: str, promote: bool = True):
     from mlops.stages import register as stage
 
     plan = api.plan(spec_file, [f"model.params={params}", f"tracking.uri={uri}"])
-    values: dict[str, object] = {}
-    for node in plan.nodes:
-        task = kind_of(node.kind).task
-        if node.kind in ("register", "batch_predict", "deploy") or task is None:
-            continue
-        module, _, attr = task.partition(":")
-        values[node.id] = getattr(importlib.import_module(module), attr)(*(values[i] for i in node.inputs), node.call_params())
+    values = run_here(plan, "evaluate", "profile")
     registry = Registry(uri)
     run_id = registry.start_run(plan.name)
     register = plan.node("register")
-    trained, evaluation, monitoring, split = (values[i] for i in register.inputs)
-    registration = stage.run(registry, run_id, register.params["name"], trained, evaluation, {}, monitoring, split=split)
+    registration = stage.run(**inputs_of(register, values), params=register.params, registry=registry, run_id=run_id)
     if promote and registration.promoted:  # what apply does once every node has succeeded
         registry.promote(register.params["name"], registration.version)
     return registration, registry.by_alias(register.params["name"], CHAMPION).version

@@ -33,7 +33,8 @@ def test_without_auto_promote_a_version_is_a_challenger_whatever_it_scores(examp
     registry = Registry(uri)
     trained = type("T", (), {"model": registry.load("iris", version="1").model, "meta": registry.load("iris", version="1").meta})
     evaluation = Evaluation({"f1_macro": 1.0}, "f1_macro")
-    registration = stage.run(registry, registry.start_run(plan.name), "iris", trained, evaluation, {}, auto_promote=False)
+    registration = stage.run(trained, evaluation, None, None, {"name": "iris", "auto_promote": False}, registry=registry,
+                             run_id=registry.start_run(plan.name))
     assert registration.promoted is False
     assert registration.decision == "registered as a challenger; the champion/challenger comparison decides"
 

@@ -1,0 +1,90 @@
+"""What the control plane reads instead of the spec file: each app's record (the deploy node it runs) and
+the deploy node the last apply recorded beside the store. No Ray: the records are plain files."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import EXAMPLES
+from mlops import api
+
+ONLINE = EXAMPLES / "iris" / "online.yaml"
+
+
+@pytest.fixture
+def project(tmp_path):
+    return api.load(ONLINE, [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"], check_data=False)
+
+
+def record_state(project, plan, **changes) -> None:
+    """Write the apply state as apply does: every node's entry, and the plan itself."""
+    from mlops.runtime.node_cache import NodeCache, cache_dir
+
+    entries = {n.id: {"hash": n.hash, "kind": n.kind, "params": n.params, "inputs": dict(n.inputs)} for n in plan.nodes}
+    state = {"nodes": entries, "plan_hash": plan.hash, "plan": plan.to_dict(), **changes}
+    NodeCache(cache_dir(plan.node("register").runtime["tracking_uri"], project.base_dir)).write_state(plan.name, state)
+
+
+def test_an_app_record_keeps_the_deploy_node_itself(project, tmp_path, monkeypatch):
+    from mlops.cluster.local_head import HeadState
+    from mlops.plan import compile_plan
+    from mlops.serving.app_records import DeployedApp
+
+    node = compile_plan(project).node("deploy")
+    record = DeployedApp("http://127.0.0.1:8000/iris", node)
+    monkeypatch.chdir(tmp_path)
+    HeadState("127.0.0.1:1", 1, 2, {"iris": record.to_dict()}).save()  # the head's file, as JSON
+    read = DeployedApp.from_dict(json.loads((tmp_path / ".mlops" / "ray-head.json").read_text())["apps"]["iris"])
+    assert read.node == node and read.settings.max_rows == 1000 and read.tracking_uri == node.runtime["tracking_uri"]
+    assert "spec_file" not in read.node.runtime and read.token_env is None
+
+
+def test_a_record_of_an_older_mlops_asks_for_one_apply(monkeypatch):
+    from mlops.errors import MlopsError
+    from mlops.serving import app_records
+
+    older = {"spec": "/somewhere/online.yaml", "overrides": [], "url": "http://127.0.0.1:8000/iris"}
+    monkeypatch.setitem(app_records.DEPLOYED_HERE, "iris", app_records.DeployedApp.from_dict(older))
+    with pytest.raises(MlopsError, match="run `mlops apply` on its spec once"):
+        app_records.recorded_node("iris")
+
+
+def test_the_applied_deploy_node_is_the_recorded_one_not_the_edited_spec(project, tmp_path):
+    from mlops.plan import compile_plan
+    from mlops.runtime.applied import applied_deploy_node
+
+    assert applied_deploy_node(project) is None  # never applied
+    applied = compile_plan(project)
+    record_state(project, applied)
+    edited = api.load(ONLINE, [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", "serving.online.max_rows=1"],
+                      check_data=False)
+    node = applied_deploy_node(edited)
+    assert node.params == applied.node("deploy").params and node.params["max_rows"] == 1000
+    assert node.hash == applied.node("deploy").hash and node.runtime == applied.node("deploy").runtime
+
+
+def test_an_apply_without_an_endpoint_leaves_none_applied(project, tmp_path):
+    """The state keeps an earlier apply's deploy entry, but the last applied plan served no endpoint."""
+    from mlops.plan import compile_plan
+    from mlops.runtime.applied import applied_deploy_node
+
+    online = compile_plan(project)
+    batch = compile_plan(api.load(ONLINE, [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", "serving.mode=batch",
+                                           "~serving.online"], check_data=False))
+    record_state(project, online)
+    assert applied_deploy_node(project) is not None
+    earlier = online.node("deploy")
+    entries = {n.id: {"hash": n.hash, "kind": n.kind, "params": n.params} for n in batch.nodes}
+    record_state(project, batch, nodes={**entries, "deploy": {"hash": earlier.hash, "kind": "deploy", "params": earlier.params}})
+    assert applied_deploy_node(project) is None
+
+
+def test_deploy_params_of_an_older_layout_are_not_served(project):
+    from mlops.plan import compile_plan
+    from mlops.runtime.applied import applied_deploy_node
+
+    plan = compile_plan(project)
+    older = {**plan.node("deploy").params, "alias": "champion", "max_batch_size": 32}  # keys of the old layout
+    record_state(project, plan, nodes={"deploy": {"hash": "0" * 16, "kind": "deploy", "params": older}})
+    assert applied_deploy_node(project) is None
