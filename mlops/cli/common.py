@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlops.errors import MlopsError
+from mlops.errors import DataError, MlopsError
 from mlops.stores import DEFAULT_TRACKING_URI
 
 console = Console()
@@ -62,7 +62,7 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             title = "error"
             if exc.exit_code == 2 and problems:  # a command-line option's (or ARGUMENT's) problem is not the spec's
                 title = "invalid input" if all(p.path.startswith("--") or p.path.isupper() for p in problems) \
-                    else "invalid spec"
+                    else "invalid data" if isinstance(exc, DataError) else "invalid spec"
             err_console.print(f"[bold red]{title}:[/]")
             for line in (p.render() for p in problems) if problems else str(exc).splitlines():
                 err_console.print(f"  {line}", markup=False, highlight=False, soft_wrap=True)

@@ -9,23 +9,58 @@ from mlops.spec import expressions
 
 
 class DerivedColumns(TransformerMixin, BaseEstimator):
-    """Adds the spec's derived columns (safe expressions) to a DataFrame; stateless."""
+    """Adds the spec's derived columns (safe expressions) to a DataFrame; stateless. With `nulls_as_nan`
+    (every pipeline built since the input contract), a None in a column of text is NaN first, as read_csv
+    writes a missing value, so the imputers fill it whichever way it arrived (a parquet file's None, a
+    request's null) instead of encoding "None" as a category."""
 
-    def __init__(self, derived: dict[str, str] | None = None):
+    def __init__(self, derived: dict[str, str] | None = None, nulls_as_nan: bool = False):
         self.derived = derived
+        self.nulls_as_nan = nulls_as_nan
 
     def fit(self, X: Any, y: Any = None) -> "DerivedColumns":
         """Nothing to learn; returns self."""
         return self
 
     def transform(self, X: Any) -> Any:
-        """A copy of `X` with each derived column added (`X` itself when there are none)."""
+        """A copy of `X` with each derived column added (`X` itself when there is nothing to do)."""
+        if getattr(self, "nulls_as_nan", False):  # models saved before the setting read None as they did
+            X = _nulls_as_nan(X)
         if not self.derived:
             return X
         X = X.copy()
         for name, expr in self.derived.items():
             X[name] = expressions.evaluate(expr, X)
         return X
+
+
+def _nulls_as_nan(X: Any) -> Any:
+    """`X` with None (and pandas' NA) in its object columns as NaN; `X` itself when it holds none."""
+    import numpy as np
+
+    if not hasattr(X, "columns"):
+        return X
+    changed = {}
+    for column in X.columns:
+        series = X[column]
+        if series.dtype == object:
+            missing = series.isna()
+            if missing.any() and not series[missing].map(lambda v: isinstance(v, float)).all():
+                changed[column] = series.where(~missing, np.nan)
+    return X.assign(**changed) if changed else X
+
+
+class DistinctValues:
+    """Which of `columns` a ColumnTransformer branch takes: those with more distinct values than `threshold`
+    in the data it is fitted on (`above`), or the others. Decided at fit, as the one-hot encoder's bound is,
+    so training, tuning trials and every refit agree; the fitted transformer keeps the columns chosen."""
+
+    def __init__(self, columns: list[str], threshold: int, above: bool):
+        self.columns, self.threshold, self.above = list(columns), int(threshold), bool(above)
+
+    def __call__(self, X: Any) -> list[str]:
+        """The columns of `X` this branch encodes."""
+        return [c for c in self.columns if (X[c].nunique() > self.threshold) == self.above]
 
 
 def build_preprocessor(features: dict[str, Any], numeric: list[str], categorical: list[str]):
@@ -49,10 +84,11 @@ def build_preprocessor(features: dict[str, Any], numeric: list[str], categorical
     cat_steps = []
     if features["impute"]["categorical"] != "none":
         cat_steps.append(("impute", SimpleImputer(strategy=features["impute"]["categorical"], fill_value="missing")))
+    high = features.get("high_cardinality") or {}
+    threshold = int(high.get("threshold", 50))
     if features["encode"] == "onehot":
         # Bounded: a column with more values than the threshold keeps its threshold - 1 most frequent ones
         # and one 'infrequent' column, which unseen values join too (columns under it encode as before).
-        threshold = int((features.get("high_cardinality") or {}).get("threshold", 50))
         cat_steps.append(("encode", OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=threshold,
                                                   sparse_output=False)))
     else:
@@ -60,9 +96,25 @@ def build_preprocessor(features: dict[str, Any], numeric: list[str], categorical
     transformers = []
     if numeric:
         transformers.append(("numeric", Pipeline(num_steps), numeric))
-    if categorical:
+    if categorical and high.get("encoding") == "target":
+        transformers += [("categorical", Pipeline(cat_steps), DistinctValues(categorical, threshold, above=False)),
+                         ("high_cardinality", Pipeline([*cat_steps[:-1], ("encode", target_encoder())]),
+                          DistinctValues(categorical, threshold, above=True))]
+    elif categorical:
         transformers.append(("categorical", Pipeline(cat_steps), categorical))
     return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
+
+
+def target_encoder() -> Any:
+    """scikit-learn's TargetEncoder: each category as the (smoothed) mean of the target over the training
+    rows that have it, one column per class for a multiclass target; cross-fitted when the pipeline is
+    fitted (fit_transform encodes each fold's rows from the other folds), so the estimator never learns
+    from a row's own target. Folds shuffled with a fixed seed: the same data gives the same model. Unseen
+    categories get the target's overall mean."""
+    from sklearn.model_selection import KFold
+    from sklearn.preprocessing import TargetEncoder
+
+    return TargetEncoder(cv=KFold(5, shuffle=True, random_state=0))
 
 
 def output_sources(preprocessor: Any) -> dict[str, str]:
@@ -91,7 +143,7 @@ def build_pipeline(features: dict[str, Any], numeric: list[str], categorical: li
     from sklearn.pipeline import Pipeline
 
     return Pipeline([
-        ("derive", DerivedColumns(features.get("derived") or None)),
+        ("derive", DerivedColumns(features.get("derived") or None, nulls_as_nan=True)),
         ("preprocess", build_preprocessor(features, numeric, categorical)),
         ("model", estimator),
     ])

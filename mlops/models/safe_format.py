@@ -3,7 +3,8 @@
 skops rebuilds an object from a description of its types and state, and a file may ask it to call what
 the file names with arguments from the file (a "reduce" node). So beyond skops' own defaults only exact,
 reviewed type names are rebuilt: TRUSTED_TYPES (what the files mlops writes name) plus the exact names
-an estimator plugin declares (`trusted_types=("lightgbm.sklearn.LGBMClassifier", ...)`). Never a module
+an estimator family of an extra or a plugin declares (`trusted_types=("lightgbm.sklearn.LGBMClassifier", ...)`,
+see mlops/builtin_types.py's BOOSTING_FAMILIES). Never a module
 prefix, never a function. A file that names anything else is refused before anything in it is built, and
 a model that would need anything else is refused when it is saved, so no version is registered that
 cannot load. Pickles from before skops: mlops.models.legacy_pickle.
@@ -23,6 +24,8 @@ from mlops.errors import RegistryError
 TRUSTED_TYPES = frozenset({
     "mlops.models.preprocessing.DerivedColumns",  # every pipeline's first step
     "mlops.models.datetime_parts.DatetimeParts",  # the numeric branch's first step (dates -> parts)
+    "mlops.models.preprocessing.DistinctValues",  # high_cardinality.encoding: target (which columns each branch takes)
+    "sklearn.model_selection._split.KFold",  # ... and the TargetEncoder's cross-fitting folds (shuffled, seeded)
     "numpy.dtype",  # imputers' _fit_dtype/_fill_dtype, rebuilt from an empty array's header
     "sklearn.tree._tree.Tree",  # random_forest, extra_trees, gradient_boosting
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",  # hist_gradient_boosting

@@ -3,7 +3,7 @@ outlier detector; a JSON report for machines and an HTML report for people."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,9 @@ class DataCheck:
     outliers: dict[str, Any] | None = None
     skipped: str | None = None  # why drift was not tested
     reference: Any = None  # the DriftReference the batch was tested against (for the HTML plots)
+    # What the input contract refuses, as every route and batch scoring would: {row (None: the column), column,
+    # message}, rows counted from 0 (mlops.models.input_contract).
+    refused: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -58,7 +61,7 @@ class DataCheck:
         """JSON-ready: the model version checked against, the check report, drift and outliers."""
         return {"model": self.name, "version": self.version, **self.report.to_dict(), "worst": self.worst,
                 "drift": self.drift.to_dict() if self.drift else None, "drift_skipped": self.skipped,
-                "outliers": self.outliers}
+                "outliers": self.outliers, "refused": self.refused}
 
 
 def check_data(project: Any, frame: Any, *, version: str | None = None) -> DataCheck:
@@ -75,17 +78,20 @@ def check_data(project: Any, frame: Any, *, version: str | None = None) -> DataC
         raise DataError(Problem("validation", f"model {spec.name} v{bundle.meta['registered_version']} was trained "
                                               "without a data profile", hint="retrain it with this version of mlops"))
     severities = validation.on_violation.model_dump()
-    # Columns the model does not read (features.drop, ids, free text, constants) are accepted and ignored, as
-    # every route and batch scoring do.
-    allowed = tuple(c for c in (spec.data.target, spec.data.id_column, spec.data.timestamp, *spec.data.entity_keys,
-                                *(bundle.meta.get("ignored_columns") or [])) if c)
-    report = check_batch(frame, bundle.monitoring.profile, severities,
-                         null_tolerance=validation.null_fraction_tolerance, allowed_extra=allowed)
-    result = DataCheck(spec.name, bundle.meta["registered_version"], report)
+    # The input contract first (what every route and batch scoring refuse, in their words); the data
+    # quality checks then read the batch as the model would (bad cells as missing values).
+    checked, refusals, judged = contract_findings(bundle, spec, frame, severities)
+    report = check_batch(checked, bundle.monitoring.profile, severities,
+                         null_tolerance=validation.null_fraction_tolerance, allowed_extra=tuple(checked.columns))
+    # Missing and unknown columns are the contract's to name (refused, or imputed: a warning), once.
+    report.anomalies = refusals + [a for a in report.anomalies if a.kind not in ("missing_column", "unexpected_column")]
+    result = DataCheck(spec.name, bundle.meta["registered_version"], report,
+                       refused=[{"row": p.row, "column": p.column, "message": p.message} for p in judged.columns + judged.cells])
     blocking = {a.kind for a in report.anomalies} & {"missing_column", "type_mismatch", "empty_batch"}
     if blocking:
         result.skipped = f"drift and outliers not tested: {', '.join(sorted(blocking))}"
         return result
+    frame = checked
     if validation.drift is not None:
         from mlops.detectors.builtin import run_drift
 
@@ -105,6 +111,39 @@ def check_data(project: Any, frame: Any, *, version: str | None = None) -> DataC
                            "rate": float(flags.mean()), "threshold": bundle.monitoring.outliers.threshold,
                            "expected_rate": 1 - validation.outliers.threshold_percentile / 100 if validation.outliers else None}
     return result
+
+
+def contract_findings(bundle: Any, spec: Any, frame: Any, severities: dict[str, str]) -> tuple[Any, list[Any], Any]:
+    """The input contract's verdict on the batch (mlops.models.input_contract), as check anomalies: each
+    column and cell that every route and batch scoring refuse is an error in their words (cells named by
+    row, counted from 0); a missing column that is imputed is a warning. Returns the batch as the model
+    reads it (refused cells and unknown columns out), the anomalies, and the contract's judgement."""
+    import numpy as np
+
+    from mlops.detectors.data_contract import Anomaly
+    from mlops.models.model_contract import contract_for
+
+    contract = contract_for(bundle, also=[spec.data.target, spec.data.id_column, spec.data.timestamp,
+                                          *spec.data.entity_keys])
+    judged = contract.judge(frame)
+    found = [Anomaly(p.kind, p.column, len(frame), p.message, "error") for p in judged.columns]
+    for column in judged.imputed_columns:
+        found.append(Anomaly("missing_column", column, len(frame), "column is missing: imputed in every row (it had "
+                                                                    "missing values in training)",
+                             "warn" if severities.get("missing_column") == "error" else severities.get("missing_column", "warn")))
+    by_column: dict[tuple[str, str], list[Any]] = {}
+    for problem in judged.cells:
+        by_column.setdefault((problem.column, problem.kind), []).append(problem)
+    for (column, kind), problems in by_column.items():
+        listed = "; ".join(f"row {p.row}: {p.message}" for p in problems[:5])
+        more = f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        found.append(Anomaly(kind, column, len(problems), f"{len(problems)} refused by every route and batch scoring "
+                                                          f"({listed}{more})", "error"))
+    checked = judged.frame.drop(columns=[*judged.imputed_columns, *(p.column for p in judged.columns
+                                                                  if p.kind == "unexpected_column")])
+    for problem in judged.cells:
+        checked.iloc[problem.row, checked.columns.get_loc(problem.column)] = np.nan
+    return checked, found, judged
 
 
 def write_reports(project: Any, result: DataCheck, frame: Any, json_path: str | None, html_path: str | None) -> dict[str, Path]:

@@ -6,12 +6,15 @@ errors name the field in the format's terms (`dataframe_split.data.0.petal_width
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from typing import Any, Optional, Sequence
 
+from mlops.models.input_contract import read_text
 from mlops.serving.request_input import Parsed, RequestError, loads_standard, missing_as_null
 
+UNKNOWN_NAMED = 8  # unknown CSV columns named one by one; a header with more is refused as too wide
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 CSV = "text/csv"
 
@@ -126,9 +129,10 @@ def positional_rows(data: list[list[Any]], columns: list[str], key: str) -> Pars
 
 def parse_csv(raw: bytes, input_schema: list[dict[str, Any]], id_column: Optional[str], keys: Sequence[str] = (),
               max_rows: Optional[int] = None, ignored: Sequence[str] = ()) -> Parsed:
-    """A CSV body with a header row, as pandas would read it: empty cells are missing, numbers in numeric
-    columns (and the id column and entity keys) are numbers, anything else stays text for the request
-    model to judge (a column it ignores, as the target, stays text too). Reading stops at the first row
+    """A CSV body with a header row, as pandas would read it: each input column's cells as the input
+    contract reads a file's text (pandas' missing markers are null, numbers in numeric columns, true/false
+    in boolean ones), ids and entity keys as ids, anything else text for the request model to judge (a
+    column it ignores, as the target, stays text too). Reading stops at the first row
     past `max_rows` and at a header wider than any row can be, so a body costs at most max_rows rows."""
     try:
         text = raw.decode("utf-8-sig")
@@ -145,10 +149,13 @@ def parse_csv(raw: bytes, input_schema: list[dict[str, Any]], id_column: Optiona
     for key in (id_column, *keys):
         if key:
             kinds[key] = "id"
-    widest = len(kinds) + 1 + len(ignored)  # every column the row model takes, and those it ignores
+    # Every column the row model takes and those it ignores, and a few more, for the input contract to
+    # name as unknown (as every route does); a header wider than that is refused whole.
+    widest = len(kinds) + 1 + len(ignored) + UNKNOWN_NAMED
     if len(header) > widest:
         raise RequestError("csv", f"the header names {len(header)} columns; a row takes at most {widest}")
-    converters = [CELL.get(kinds.get(name, "string"), text_cell) for name in header]
+    converters = [id_cell if kinds.get(name) == "id" else functools.partial(read_text, kinds[name]) if name in kinds
+                  else text_cell for name in header]
     rows = []
     try:
         for i, cells in enumerate(r for r in reader if r):
@@ -167,21 +174,6 @@ def text_cell(cell: str) -> Optional[str]:
     return cell if cell != "" else None
 
 
-def number_cell(cell: str) -> Any:
-    """A number; an empty cell is missing; anything else stays text, which the request model refuses."""
-    if cell == "":
-        return None
-    try:
-        return float(cell)
-    except ValueError:
-        return cell
-
-
-def boolean_cell(cell: str) -> Any:
-    """true/false (as pandas reads them); an empty cell is missing."""
-    return {"": None, "true": True, "false": False}.get(cell.lower(), cell)
-
-
 INT64 = re.compile(r"-?[0-9]{1,19}")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
 
 
@@ -193,9 +185,6 @@ def id_cell(cell: str) -> Any:
         if -2**63 <= number < 2**63:
             return number
     return text_cell(cell)
-
-
-CELL = {"number": number_cell, "integer": number_cell, "boolean": boolean_cell, "string": text_cell, "id": id_cell}
 
 
 def dotted(prefix: str, i: Optional[int], column: Optional[str]) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Optional, Sequence
 
+from mlops.models.input_contract import unexpected
 from mlops.serving.request_input import Parsed, RequestError, loads, loads_standard, missing_as_null
 
 DATATYPES = {"number": "FP64", "integer": "INT64", "boolean": "BOOL", "string": "BYTES"}
@@ -15,6 +16,7 @@ NUMPY_TYPES = {"BOOL": "?", "INT8": "<i1", "INT16": "<i2", "INT32": "<i4", "INT6
                "UINT16": "<u2", "UINT32": "<u4", "UINT64": "<u8", "FP16": "<f2", "FP32": "<f4", "FP64": "<f8"}
 OUTPUTS = ("predict", "proba")
 COLUMN_TYPES = frozenset(NUMPY_TYPES) | {"BYTES"}
+UNKNOWN_NAMED = 8  # tensors of unknown names named one by one; a request with more is refused by its count
 CONTAINERS = frozenset({list, dict})  # values a column's data may not hold (nested: not a column)
 
 
@@ -85,7 +87,8 @@ def checked_infer(raw: bytes, header_length: Optional[bytes], columns: list[str]
     body = loads(raw)
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list) or not body["inputs"]:
         raise RequestError("inputs", "expected a non-empty list of input tensors")
-    most = len({*columns, *also, id_column} - {None})  # one tensor per field: no request needs more
+    # One tensor per field, and a few more for the input contract to name as unknown (as every route does).
+    most = len({*columns, *also, id_column} - {None}) + UNKNOWN_NAMED
     if len(body["inputs"]) > most:
         raise RequestError("inputs", f"{len(body['inputs'])} input tensors; this model takes at most {most}")
     tensors, offset = [], 0
@@ -222,9 +225,8 @@ def named_rows(tensors: list[tuple], columns: list[str], id_column: Optional[str
     """Rows from one tensor per column (or per entity key): row i holds element i of each."""
     known = set(columns) | ({id_column} if id_column else set()) | set(also)
     for name, _, _ in tensors:
-        if name not in known:
-            raise RequestError(f"inputs.{name}", f"not an input of the model (expected {columns}, or one [rows, "
-                                                 f"{len(columns)}] tensor in that order)")
+        if name not in known:  # in the input contract's words, as every route and batch scoring refuse it
+            raise RequestError(f"inputs.{name}", unexpected(columns).message)
     lengths = {shape[0] for _, shape, _ in tensors}
     if len(lengths) != 1:
         raise RequestError("inputs", f"every input tensor must have the same number of rows, got {sorted(lengths)}")

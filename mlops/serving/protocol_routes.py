@@ -61,7 +61,7 @@ class ProtocolRoutes:
         config = self.endpoint_config
         return await self.score(
             lambda: mlflow_scoring.parse_invocation(raw, content_type.decode("latin-1"), config.input_schema, config.id_column,
-                                                    self.entity_keys, config.max_rows, config.ignored_columns),
+                                                    self.entity_keys, config.settings.max_rows, config.ignored_columns),
             "invocations", lambda answer, _: mlflow_scoring.invocation_answer(answer), mlflow_scoring.invocation_error,
             len(raw))
 
@@ -75,7 +75,7 @@ class ProtocolRoutes:
 
         def parse() -> Parsed:
             request.append(open_inference.parse_infer(raw, headers.get(b"inference-header-content-length"), self.input_columns,
-                                                      config.id_column, self.other_fields, config.max_rows))
+                                                      config.id_column, self.other_fields, config.settings.max_rows))
             return request[0].parsed
 
         return await self.score(parse, "infer", lambda answer, _: open_inference.infer_answer(

@@ -1,16 +1,16 @@
-"""Request and response models generated from the input schema recorded with the model at training time."""
+"""Request and response models generated from the input schema recorded with the model at training time.
+What a row's input columns take is the input contract's (mlops.models.input_contract): the row model asks
+it for every value, and words every refusal (a missing column, a bad value, an unknown column) as it does."""
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Optional, Sequence, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainValidator, StrictInt, StrictStr, create_model
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, WithJsonSchema,
+                      create_model, model_validator)
+from pydantic_core import PydanticCustomError
 
-# Integers are accepted as any JSON number (models see floats anyway); strict: "1.5" is not a number.
-_TYPES = {"number": float, "integer": float, "boolean": bool, "string": str}
-# Tree models compute in float32: a larger magnitude is no value they can take, so it is refused with the
-# field's name instead of failing the model call.
-FLOAT32_MAX = 3.4028234663852886e38
+from mlops.models.input_contract import ColumnRule, InputContract
+
 ID_FIELD = "id_"  # the request row's field for the id column (aliased to the column's name)
 TARGET_FIELD = "target_"  # the request row's field for the target column: accepted, ignored
 IGNORED_FIELD = "x"  # x<j>_: the request row's fields for columns the model does not read: accepted, ignored
@@ -27,65 +27,76 @@ def int64_id(value: Union[int, str]) -> Union[int, str]:
 IdValue = Annotated[Union[StrictInt, StrictStr], AfterValidator(int64_id)]
 
 
-def datetime_value(value: Any) -> Union[float, str]:
-    """A date/time as requests send it: text (ISO 8601, read by the model) or a finite epoch number."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    raise ValueError("expected a date/time: ISO 8601 text or an epoch number (seconds)")
+def refusal(kind: str, message: str) -> PydanticCustomError:
+    """A contract refusal as a pydantic error whose message is exactly the contract's."""
+    return PydanticCustomError(kind, "{message}", {"message": message})
 
 
-DatetimeValue = Annotated[Union[float, str], PlainValidator(datetime_value, json_schema_input_type=Union[float, str])]
+def documented(rule: ColumnRule) -> Any:
+    """An input column's field: any value (the contract reads it), documented as what the contract takes."""
+    kinds = {"number": ["number"], "integer": ["number"], "boolean": ["boolean"], "string": ["string"],
+             "datetime": ["number", "string"]}.get(rule.kind, ["string"]) + (["null"] if rule.may_be_null else [])
+    return Annotated[Any, WithJsonSchema({"anyOf": [{"type": k} for k in kinds]} if len(kinds) > 1 else {"type": kinds[0]})]
+
+
+def read_by(contract: InputContract) -> Any:
+    """The row model's validator: the input contract reads the row's input columns and refuses, in its
+    words, a missing column, a bad value and an unknown column; pydantic then checks the other fields (the
+    id, entity keys). Every problem of the row is reported at once."""
+
+    def check(data: Any, handler: Any) -> Any:
+        if type(data) is not dict:
+            return handler(data)  # pydantic's own refusal of a row that is no object
+        row, problems = contract.read_row(data)
+        if not problems:
+            return handler(row)
+        errors: list[Any] = [{"type": refusal(exc.kind, exc.message), "loc": (name,), "input": data.get(name)}
+                             for name, exc in problems]
+        refused = {name for name, _ in problems}
+        try:
+            handler({k: v for k, v in row.items() if k not in refused})
+        except ValidationError as exc:
+            errors += [{"type": refusal(e["type"], e["msg"]), "loc": e["loc"], "input": e.get("input")}
+                       for e in exc.errors() if not e["loc"] or e["loc"][0] not in refused]
+        raise ValidationError.from_exception_data("Row", errors)
+
+    return model_validator(mode="wrap")(check)
 
 
 def row_model(input_schema: list[dict[str, Any]], id_column: Optional[str] = None,
               takes_null: Sequence[str] = (), feature_views: Sequence[dict[str, Any]] = (),
               target_column: Optional[str] = None, ignored_columns: Sequence[str] = ()) -> type[BaseModel]:
-    """One row: every input column, typed; null where the column had nulls in training or the model
-    imputes it (`takes_null`); NaN/inf never pass. The id column, when the model has one, is accepted
-    (any string or number, never a feature) and echoed in the answer. With feature views (features from
-    the online store) their features are optional and their entity keys accepted; the target column is
-    accepted and ignored, and so are `ignored_columns` (the model meta's: columns of the training data that
-    are no input). A date/time input takes an ISO string or an epoch number. Field order: inputs, id column,
-    entity keys, target (EndpointConfig.row_fields), ignored columns."""
+    """One row, as the input contract takes it: every input column (null, or left out, where the contract
+    imputes it; `takes_null`: the columns the model imputes). The id column, when the model has one, is
+    accepted (any string or number, never a feature) and echoed in the answer. With feature views (features
+    from the online store) their features are optional and their entity keys accepted; the target column
+    is accepted and ignored, and so are `ignored_columns` (the model meta's: columns of the training data
+    that are no input). Field order: inputs, id column, entity keys, target (EndpointConfig.row_fields),
+    ignored columns."""
     from mlops.feature_store.lookup import store_supplied_fields
 
     supplied = set(store_supplied_fields(list(feature_views)))
+    keys: dict[str, list[str]] = {}
+    taken = {c["name"] for c in input_schema} | {id_column}
+    for view in feature_views:
+        if view["key"] not in taken:
+            keys.setdefault(view["key"], []).append(view["name"])
+    contract = InputContract.of(input_schema, takes_null, [id_column, *keys, target_column, *ignored_columns], supplied)
     fields: dict[str, Any] = {}
-    for i, column in enumerate(input_schema):
-        py_type = _TYPES.get(column["type"], str)
-        extra = ({"allow_inf_nan": False, "strict": True, "ge": -FLOAT32_MAX, "le": FLOAT32_MAX} if py_type is float
-                 else {"strict": True})
-        if column["type"] == "datetime":
-            # An ISO 8601 string or an epoch number (seconds; milliseconds above 1e11); the model's pipeline
-            # reads both, and a string that is no date becomes a missing value it imputes.
-            py_type, extra = DatetimeValue, {}
-        nullable = bool(column.get("nullable"))  # had nulls in training: may be left out, as before
-        imputed = column["name"] in takes_null  # may be null, but must be sent: a feature left out is a mistake
-        stored = column["name"] in supplied  # the online store fills it when the request leaves it out
-        notes = ["null: filled by the model's imputation"] if imputed else []
-        if column["type"] == "datetime":
-            notes.insert(0, "a date/time: ISO 8601 text (2024-01-31, 2024-01-31T08:00:00+02:00) or epoch seconds")
-        if stored:
+    for i, (column, rule) in enumerate(zip(input_schema, contract.rules)):
+        notes = [rule.describe()]
+        if rule.supplied:
             notes.insert(0, "optional: the online store supplies it by entity key (a value sent here wins)")
         if column.get("categories"):
             # Documented, not enforced: the fitted encoder handles unseen categories, and monitoring counts them.
             notes.append("seen in training: " + ", ".join(map(str, column["categories"][:50])))
-        if notes:
-            extra["description"] = "; ".join(notes)
         # Column names need not be identifiers: each field is named f<i>_ and aliased to the column.
-        fields[f"f{i}_"] = (Optional[py_type] if nullable or imputed or stored else py_type,
-                            Field(None if nullable or stored else ..., alias=column["name"], **extra))
+        fields[f"f{i}_"] = (documented(rule), Field(None if rule.may_be_missing else ..., alias=rule.name,
+                                                    description="; ".join(notes)))
     # After the inputs, so a row's first len(input_schema) values are the model's inputs (mlops.serving.replica).
     if id_column:
         fields[ID_FIELD] = (Optional[IdValue], Field(None, alias=id_column, description=(
             "the row's id (data.id_column): never a feature, echoed in the answer as in batch scoring")))
-    taken = {c["name"] for c in input_schema} | {id_column}
-    keys: dict[str, list[str]] = {}
-    for view in feature_views:
-        if view["key"] not in taken:
-            keys.setdefault(view["key"], []).append(view["name"])
     for j, (key, views) in enumerate(keys.items()):
         fields[f"k{j}_"] = (Optional[IdValue], Field(None, alias=key, description=(
             f"entity key: the online store fills the features this row leaves out from feature view(s) "
@@ -98,7 +109,8 @@ def row_model(input_schema: list[dict[str, Any]], id_column: Optional[str] = Non
         fields[f"{IGNORED_FIELD}{j}_"] = (Any, Field(None, alias=name, description=(
             "ignored: a column of the training data the model does not read (features.drop, an id, free text, "
             "a constant); accepted so that rows of the training or a batch file score as they are")))
-    return create_model("Row", __config__=ConfigDict(extra="forbid"), **fields)
+    return create_model("Row", __config__=ConfigDict(extra="forbid"), __validators__={"contract": read_by(contract)},
+                        **fields)
 
 
 def request_model(input_schema: list[dict[str, Any]], max_rows: int, id_column: Optional[str] = None,

@@ -31,9 +31,11 @@ class HighCardinalitySpec(StrictModel):
 
     threshold: int = Field(50, ge=2, description="a categorical column with more distinct values than this in the "
                                                  "training data is high-cardinality")
-    encoding: Literal["frequent"] = Field(
+    encoding: Literal["frequent", "target"] = Field(
         "frequent", description="frequent: one-hot of the threshold - 1 most frequent values plus one 'infrequent' "
-                                "column, which also takes values never seen in training")
+                                "column, which also takes values never seen in training; target: scikit-learn's "
+                                "TargetEncoder, one column (one per class for a multiclass target) of the target's "
+                                "mean per value, cross-fitted on the training rows; unseen values get the overall mean")
 
 
 class EntitySpec(StrictModel):

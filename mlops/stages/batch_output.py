@@ -1,5 +1,6 @@
-"""What both batch executors share: the output frame of a scored batch, the input's column check, the
-join of feature views onto input rows, and the writer that replaces the output file atomically."""
+"""What both batch executors share: the output frame of a scored batch, the input's column check (the
+input contract's, mlops.stages.batch_rows), the join of feature views onto input rows, and the writer
+that replaces the output file atomically."""
 from __future__ import annotations
 
 import os
@@ -34,14 +35,6 @@ def output_frame(bundle: Any, frame: Any, id_column: str | None, include_proba: 
     return pd.DataFrame(out, index=frame.index)
 
 
-def check_columns(bundle: Any, columns: list[str]) -> None:
-    """A DataError when `columns` lack any input column the model needs."""
-    missing = [c for c in bundle.input_columns if c not in columns]
-    if missing:
-        raise DataError(Problem("serving.batch.input", f"input lacks columns the model needs: {missing}",
-                                hint=f"the model was trained on {bundle.input_columns}"))
-
-
 def feature_join(params: dict[str, Any]):
     """The join of the plan's feature views onto input rows, or None when the spec has no views."""
     if not params.get("feature_views"):
@@ -51,9 +44,12 @@ def feature_join(params: dict[str, Any]):
     return BatchFeatureJoin(params["feature_views"], params.get("timestamp"), params["base_dir"])
 
 
-def check_input(bundle: Any, columns: list[str], join: Any) -> None:
-    """The input's columns, plus what the feature views add to them, must cover the model's inputs."""
-    check_columns(bundle, columns + (join.supplied(columns) if join is not None else []))
+def check_input(contract: Any, columns: list[str], join: Any) -> None:
+    """The input's columns, plus what the feature views add to them, as the input contract takes them: every
+    input the model does not impute, and no column it does not know (mlops.stages.batch_rows)."""
+    from mlops.stages.batch_rows import check_columns
+
+    check_columns(contract, columns + (join.supplied(columns) if join is not None else []))
 
 
 def _unwritable(path: Path, exc: OSError) -> DataError:

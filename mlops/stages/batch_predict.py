@@ -1,4 +1,5 @@
-"""batch_predict: score a csv/parquet input with a registered model; rows in = rows out, order kept.
+"""batch_predict: score a csv/parquet input with a registered model; rows in = rows out, order kept (unless
+`on_error: skip` drops rows with bad cells: the input contract, mlops.stages.batch_rows, judges every row).
 
 Two executors, chosen by `serving.batch.executor` (auto picks by cluster):
 - local: stream record batches through a thread pool in this process (tree and BLAS code release the
@@ -16,6 +17,7 @@ from typing import Any, Iterator
 
 from mlops.errors import DataError, Problem
 from mlops.stages.batch_output import OutputWriter, check_input, feature_join, output_frame, output_path
+from mlops.stages.batch_rows import Settle, batch_contract, scored_rows
 
 
 @dataclass
@@ -25,6 +27,8 @@ class BatchResult:
     executor: str
     seconds: float
     version: str | None = None  # the model version that scored
+    skipped: int = 0  # rows with a bad cell, dropped (on_error: skip)
+    nulled: int = 0  # bad cells scored as missing values (on_error: null)
 
 
 def _batches(source: dict[str, Any], base_dir: Path, batch_size: int) -> Iterator[Any]:
@@ -54,40 +58,46 @@ def _columns(batch: Any) -> list[str]:
     return list(batch.schema.names) if hasattr(batch, "schema") and hasattr(batch, "num_rows") else list(batch.columns)
 
 
-def _score_to_arrow(bundle: Any, batch: Any, id_column: str | None, include_proba: bool, join: Any = None):
-    """Worker-thread body: conversion, feature join, prediction and Arrow encoding all run off the main thread."""
+def _score_to_arrow(bundle: Any, contract: Any, batch: Any, params: dict[str, Any], join: Any = None):
+    """Worker-thread body: conversion, feature join, the contract's judgement, prediction and Arrow encoding
+    all run off the main thread."""
     import pyarrow as pa
 
     frame = batch.to_pandas() if hasattr(batch, "to_pandas") else batch
     if join is not None:
         frame = join(frame)
-    return pa.Table.from_pandas(output_frame(bundle, frame, id_column, include_proba), preserve_index=False)
+    out = scored_rows(bundle, contract, frame, params.get("on_error", "fail"),
+                      lambda model, rows: output_frame(model, rows, params["id_column"], params["include_proba"]))
+    return pa.Table.from_pandas(out, preserve_index=False)
 
 
-def run_local(bundle: Any, params: dict[str, Any], threads: int | None = None) -> int:
-    """Thread-pool executor: a bounded window of in-flight batches, written in input order."""
+def run_local(bundle: Any, params: dict[str, Any], threads: int | None = None) -> Settle:
+    """Thread-pool executor: a bounded window of in-flight batches, written in input order; what the
+    input contract's judgement settled (rows skipped, cells nulled)."""
     threads = threads or max(1, os.cpu_count() or 1)
-    rows, window, checked, join = 0, deque(), False, feature_join(params)
+    window, checked, join = deque(), False, feature_join(params)
+    contract, settle = batch_contract(bundle, params), Settle(params.get("on_error", "fail"))
 
-    def drain_one() -> int:
-        table = window.popleft().result()
-        writer.write(table)
-        return table.num_rows
+    def drain_one() -> None:
+        table = settle.take(window.popleft().result())
+        if table is not None:
+            writer.write(table)
 
     with OutputWriter(output_path(params)) as writer:
         with ThreadPoolExecutor(threads) as pool:
             for batch in _batches(params["input"], Path(params["base_dir"]), params["batch_size"]):
                 if not checked:
-                    check_input(bundle, _columns(batch), join)
+                    check_input(contract, _columns(batch), join)
                     checked = True
-                window.append(pool.submit(_score_to_arrow, bundle, batch, params["id_column"], params["include_proba"], join))
+                window.append(pool.submit(_score_to_arrow, bundle, contract, batch, params, join))
                 if len(window) > threads:
-                    rows += drain_one()
+                    drain_one()
             while window:
-                rows += drain_one()
+                drain_one()
         if not checked:
             raise DataError(Problem("serving.batch.input", "input has no rows"))
-    return rows
+        settle.finish()  # before the output replaces the previous one
+    return settle
 
 
 def run(bundle: Any, params: dict[str, Any], executor: str) -> BatchResult:
@@ -98,7 +108,8 @@ def run(bundle: Any, params: dict[str, Any], executor: str) -> BatchResult:
     if executor == "ray_data":
         from mlops.stages.batch_ray_data import run_ray_data
 
-        rows = run_ray_data(bundle, params)
+        settled = run_ray_data(bundle, params)
     else:
-        rows = run_local(bundle, params)
-    return BatchResult(rows, str(output_path(params)), executor, time.perf_counter() - start)
+        settled = run_local(bundle, params)
+    return BatchResult(settled.row - settled.skipped, str(output_path(params)), executor, time.perf_counter() - start,
+                       skipped=settled.skipped, nulled=settled.nulled)

@@ -5,20 +5,24 @@ from pathlib import Path
 from typing import Any
 
 from mlops.stages.batch_output import OutputWriter, check_input, feature_join, output_frame, output_path
+from mlops.stages.batch_rows import Settle, batch_contract, scored_rows
 
 
 class _Scorer:
-    """Ray Data actor: holds the (already verified) model once, scores pandas batches."""
+    """Ray Data actor: holds the (already verified) model once, scores pandas batches as the input contract
+    takes them (the driver settles the rows it refused: mlops.stages.batch_rows)."""
 
-    def __init__(self, bundle_ref: Any, id_column: str | None, include_proba: bool, join: Any = None):
+    def __init__(self, bundle_ref: Any, contract: Any, params: dict[str, Any], join: Any = None):
         import ray
 
         self.bundle = ray.get(bundle_ref) if isinstance(bundle_ref, ray.ObjectRef) else bundle_ref
-        self.id_column, self.include_proba, self.join = id_column, include_proba, join
+        self.contract, self.params, self.join = contract, params, join
 
     def __call__(self, batch: Any) -> Any:
         frame = self.join(batch) if self.join is not None else batch  # feature views, read once per actor
-        return output_frame(self.bundle, frame, self.id_column, self.include_proba)
+        params = self.params
+        return scored_rows(self.bundle, self.contract, frame, params.get("on_error", "fail"),
+                           lambda model, rows: output_frame(model, rows, params["id_column"], params["include_proba"]))
 
 
 def _dataset(source: dict[str, Any], base_dir: Path):
@@ -44,8 +48,9 @@ def actor_pool_size() -> int:
     return max(1, cpus - 1)
 
 
-def run_ray_data(bundle: Any, params: dict[str, Any]) -> int:
-    """Score the batch input on Ray Data with a pool of actors, in order, into the output; returns the rows."""
+def run_ray_data(bundle: Any, params: dict[str, Any]) -> Settle:
+    """Score the batch input on Ray Data with a pool of actors, in order, into the output; returns what the
+    input contract's judgement settled (rows, rows skipped, cells nulled)."""
     import ray
     from ray.data import DataContext
 
@@ -54,13 +59,15 @@ def run_ray_data(bundle: Any, params: dict[str, Any]) -> int:
     context.enable_progress_bars = False
     join = feature_join(params)
     ds = _dataset(params["input"], Path(params["base_dir"]))
-    check_input(bundle, list(ds.schema().names), join)
-    scored = ds.map_batches(_Scorer, fn_constructor_args=(ray.put(bundle), params["id_column"], params["include_proba"], join),
+    contract, settle = batch_contract(bundle, params), Settle(params.get("on_error", "fail"))
+    check_input(contract, list(ds.schema().names), join)
+    scored = ds.map_batches(_Scorer, fn_constructor_args=(ray.put(bundle), contract, params, join),
                             batch_format="pandas", batch_size=params["batch_size"], compute=ray.data.ActorPoolStrategy(size=actor_pool_size()),
                             num_cpus=1)
-    rows = 0
     with OutputWriter(output_path(params)) as writer:
         for table in scored.iter_batches(batch_format="pyarrow", batch_size=None):
-            writer.write(table)
-            rows += table.num_rows
-    return rows
+            table = settle.take(table)
+            if table is not None:
+                writer.write(table)
+        settle.finish()  # before the output replaces the previous one
+    return settle

@@ -50,7 +50,7 @@ def run(features: Any, split: Any, params: dict[str, Any], *, use_gpu: bool, run
 
     model = params["model"]
     pipeline = build_pipeline(params["features"], features.numeric, features.categorical, TorchMLP(model))
-    X = np.asarray(pipeline[:-1].fit_transform(split.X_train), dtype=np.float32)  # fits the preprocessing steps
+    X = np.asarray(pipeline[:-1].fit_transform(split.X_train, split.y_train), dtype=np.float32)  # fits the preprocessing steps
     X_tr, X_val, y_tr, y_val = holdout(model, X, split.y_train)
     targets = Targets.fit(model["task"], y_tr)
     if targets.task == "classification":

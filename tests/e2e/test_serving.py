@@ -92,10 +92,14 @@ def test_malformed_requests_get_422_naming_the_field(endpoint, kind, payload, fi
     assert field in [d["field"] for d in response.json()["detail"]]
 
 
-def test_nan_is_refused(endpoint):
-    response = _post(endpoint["url"], '{"rows": [{"sepal_length_cm": NaN, "sepal_width_cm": 3.5, '
-                                      '"petal_length_cm": 1.4, "petal_width_cm": 0.2}]}')
-    assert response.status_code == 422 and "rows.0.sepal_length_cm" in response.text
+def test_nan_is_a_null_and_infinity_a_bad_value(endpoint):
+    """As the input contract has it on every path (docs/serving.md#the-input-contract): NaN, how pandas
+    clients write a missing value, is imputed where a null is; Infinity is refused naming the field."""
+    row = '"sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2'
+    assert _post(endpoint["url"], '{"rows": [{"sepal_length_cm": NaN, ' + row + '}]}').status_code == 200
+    response = _post(endpoint["url"], '{"rows": [{"sepal_length_cm": Infinity, ' + row + '}]}')
+    assert response.status_code == 422 and response.json()["detail"] == [
+        {"field": "rows.0.sepal_length_cm", "message": "value inf is not a finite number"}]
 
 
 def test_invalid_json_and_oversize_payload(endpoint):
@@ -141,8 +145,7 @@ def test_missing_token_env_is_a_spec_error(endpoint, monkeypatch):
     project = load_project(endpoint["spec"], [*endpoint["overrides"], "+serving.online.auth.token_env=NO_SUCH_TOKEN_VAR"],
                            check_data=False)
     with pytest.raises(SpecError, match="serving.online.auth.token_env"):
-        node = endpoint_node(project)
-        endpoint_config(node.params, node.runtime)
+        endpoint_config(endpoint_node(project))
 
 
 def test_bounded_load_with_malformed_requests(endpoint):
@@ -291,9 +294,8 @@ def swap_replicas_to(project, loadable: str, version: str) -> None:
     from mlops.serving.app import build_application
     from mlops.serving.deploy import endpoint_config, endpoint_node
 
-    node = endpoint_node(project)
-    cfg = replace(endpoint_config(node.params, node.runtime, loadable), version=version)
-    serve.run(build_application(cfg), name=project.spec.name, route_prefix=cfg.route, blocking=False)
+    cfg = replace(endpoint_config(endpoint_node(project), loadable), version=version)
+    serve.run(build_application(cfg), name=project.spec.name, route_prefix=cfg.settings.route, blocking=False)
 
 
 @pytest.fixture(scope="module")
@@ -330,7 +332,7 @@ def test_a_version_that_does_not_load_is_refused_and_the_old_one_keeps_serving(e
     # directly, as if the artifact broke between the driver's check and the replicas' load.
     project = load_project(endpoint["spec"], endpoint["overrides"], check_data=False)
     with pytest.raises(RegistryError):
-        update_version(project, bad)
+        update_version("iris", bad)
     swap_replicas_to(project, serving, bad)
     deadline, meta = time.time() + 60, {}
     while time.time() < deadline:
@@ -342,7 +344,7 @@ def test_a_version_that_does_not_load_is_refused_and_the_old_one_keeps_serving(e
     answer = _post(url, {"rows": [GOOD]})
     assert answer.status_code == 200 and answer.json()["model_version"] == serving
     assert httpx.get(f"{url}/readyz").json()["refused_version"] == bad
-    update_version(project, serving)  # back to a loadable version: the error clears
+    update_version("iris", serving)  # back to a loadable version: the error clears
     deadline = time.time() + 30
     while httpx.get(f"{url}/metadata").json().get("swap_error") and time.time() < deadline:
         time.sleep(0.5)
@@ -362,9 +364,9 @@ def test_replicas_that_cannot_start_are_one_clear_deploy_error(endpoint, tampere
     from mlops.serving.deploy import endpoint_config, endpoint_node, run_application
 
     project = load_project(endpoint["spec"], endpoint["overrides"], check_data=False)
-    node = endpoint_node(project)
     champion = api.registry(endpoint["uri"]).by_alias("iris", "champion").version
-    cfg = replace(endpoint_config(node.params, node.runtime, champion), version=tampered_version, route="/iris_broken")
+    cfg = endpoint_config(endpoint_node(project), champion)
+    cfg = replace(cfg, version=tampered_version, settings=cfg.settings.model_copy(update={"route": "/iris_broken"}))
     try:
         with pytest.raises(DeployError) as failed:
             run_application("iris_broken", cfg)

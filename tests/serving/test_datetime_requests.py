@@ -12,6 +12,7 @@ from sklearn.ensemble import RandomForestRegressor
 from messy_data import messy_frame
 from mlops.models.bundle import Bundle
 from mlops.serving.endpoint_config import EndpointConfig
+from serving_settings import settings_for
 from mlops.serving.ingress import EndpointAPI
 from mlops.serving.replica import Endpoint
 from mlops.serving.schema import request_model
@@ -42,9 +43,9 @@ def trained():
 
 def test_dates_score_the_same_online_and_in_batch():
     frame, bundle = trained()
-    config = EndpointConfig(name="houses", tracking_uri="sqlite://", route="/houses", version="1",
+    config = EndpointConfig(settings_for("houses", fast_path=False), tracking_uri="sqlite://", version="1",
                             input_schema=bundle.meta["input_schema"], takes_null=columns_taking_null(bundle),
-                            fast_path=False, target_column="price")
+                            target_column="price")
     replica = ReplicaClass(config)
     replica._metrics = Recorder()
     replica.serving = (bundle, None, "1")
@@ -80,7 +81,7 @@ def test_the_request_model_accepts_and_ignores_columns_the_model_does_not_read()
     from pydantic import ValidationError
     import pytest
 
-    with pytest.raises(ValidationError, match="not permitted"):
+    with pytest.raises(ValidationError, match="not a column of the model's training data"):
         model.model_validate({"rows": [{**row, "surprise": 1}]})  # a column the data never had: still refused
 
 
@@ -88,9 +89,9 @@ def test_a_row_copied_from_the_training_file_scores_on_every_route():
     """Every column of the training file, those the model does not read included (an id, free text, a
     constant): /predict and /invocations (JSON and CSV) answer alike; a column the data never had is a 422."""
     frame, bundle = trained()
-    config = EndpointConfig(name="houses", tracking_uri="sqlite://", route="/houses", version="1",
+    config = EndpointConfig(settings_for("houses", fast_path=False), tracking_uri="sqlite://", version="1",
                             input_schema=bundle.meta["input_schema"], takes_null=columns_taking_null(bundle),
-                            fast_path=False, target_column="price", ignored_columns=bundle.meta["ignored_columns"])
+                            target_column="price", ignored_columns=bundle.meta["ignored_columns"])
     replica = ReplicaClass(config)
     replica._metrics = Recorder()
     replica.serving = (bundle, None, "1")

@@ -13,6 +13,7 @@ from feature_data import FEATURES, frame, run
 from mlops.models.bundle import Bundle
 from mlops.models.preprocessing import build_pipeline
 from mlops.serving.endpoint_config import EndpointConfig
+from serving_settings import settings_for
 from mlops.serving.ingress import EndpointAPI
 from mlops.serving.scoring import columns_taking_null
 
@@ -29,7 +30,8 @@ class FakeReplica:
         self.errors: list[str] = []
 
     async def answer(self, body, route="predict"):
-        rows = [row.model_dump(by_alias=True) for row in body.rows]
+        # A missing value reaches the model as NaN (the input contract's), shown here as None.
+        rows = [{k: None if v != v else v for k, v in row.model_dump(by_alias=True).items()} for row in body.rows]
         self.calls.append((route, rows))
         answer = {"predictions": [1] * len(rows), "classes": [0, 1], "probabilities": [[0.25, 0.75]] * len(rows),
                   "model_version": "4", "request_id": "r" * 32}
@@ -49,7 +51,7 @@ class FakeReplica:
 
 @pytest.fixture
 def client():
-    config = EndpointConfig(name="shop", tracking_uri="sqlite://", route="/shop", version="4", input_schema=SCHEMA,
+    config = EndpointConfig(settings_for("shop"), tracking_uri="sqlite://", version="4", input_schema=SCHEMA,
                             id_column="key", takes_null=["x"], token_sha256=hashlib.sha256(b"t0ken").hexdigest())
     replica = FakeReplica()
     with TestClient(EndpointAPI(config, replica)) as test_client:
@@ -72,15 +74,17 @@ def test_every_route_takes_the_same_rows_and_echoes_the_id(client):
 
 
 def test_refusals_speak_each_protocol(client):
-    bad = {"x": None, "city": 3}
+    bad = {"x": "abc", "city": 3}  # a category written as a number is its text: only x is refused
     predict = client.post("/predict", json={"rows": [bad]}, headers=AUTH)
     invocations = client.post("/invocations", json={"dataframe_records": [bad]}, headers=AUTH)
     infer = client.post("/v2/models/shop/infer", headers=AUTH, json={"inputs": [
-        {"name": "x", "datatype": "FP64", "shape": [1], "data": [None]}, {"name": "city", "datatype": "INT64", "shape": [1], "data": [3]}]})
+        {"name": "x", "datatype": "BYTES", "shape": [1], "data": ["abc"]}, {"name": "city", "datatype": "INT64", "shape": [1], "data": [3]}]})
     assert predict.status_code == invocations.status_code == infer.status_code == 422
-    assert predict.json()["detail"][0]["field"] == "rows.0.city"
-    assert invocations.json()["detail"][0]["field"] == "dataframe_records.0.city" and invocations.json()["error_code"] == "BAD_REQUEST"
-    assert infer.json()["error"].startswith("inputs.city.data.0: ")
+    message = "value 'abc' is not a number"  # the input contract's words, on every route
+    assert predict.json()["detail"] == [{"field": "rows.0.x", "message": message}]
+    assert invocations.json()["detail"] == [{"field": "dataframe_records.0.x", "message": message}]
+    assert invocations.json()["error_code"] == "BAD_REQUEST"
+    assert infer.json()["error"] == f"inputs.x.data.0: {message}"
     assert client.replica.errors == ["validation"] * 3 and client.replica.calls == []
 
 

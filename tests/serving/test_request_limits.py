@@ -17,6 +17,7 @@ from hypothesis import given, settings, strategies as st
 
 from mlops.serving import protocol_routes
 from mlops.serving.endpoint_config import EndpointConfig
+from serving_settings import settings_for
 from mlops.serving.ingress import EndpointAPI
 from mlops.serving.mlflow_scoring import parse_invocation
 from mlops.serving.request_input import RequestError, validate
@@ -26,8 +27,8 @@ SCHEMA = [{"name": "x", "type": "number", "nullable": False}, {"name": "city", "
 AUTH = {"authorization": "Bearer t0ken"}
 MAX_ROWS = 1000
 VIEWS = [{"name": "stores", "key": "store", "features": ["city"]}]  # an entity key beside the id column
-CONFIG = dict(name="shop", tracking_uri="sqlite://", route="/shop", version="4", input_schema=SCHEMA, id_column="key",
-              takes_null=["x"], max_rows=MAX_ROWS, token_sha256=hashlib.sha256(b"t0ken").hexdigest())
+CONFIG = dict(settings=settings_for("shop", max_rows=MAX_ROWS), tracking_uri="sqlite://", version="4", input_schema=SCHEMA,
+              id_column="key", takes_null=["x"], token_sha256=hashlib.sha256(b"t0ken").hexdigest())
 
 
 class FakeReplica:
@@ -81,7 +82,7 @@ def binary_bool_body(elements: int) -> tuple[bytes, dict]:
 
 def test_a_990k_element_binary_v2_body_is_a_422_within_20ms_with_flat_memory(app):
     raw, headers = binary_bool_body(990_000)
-    assert len(raw) < app.endpoint_config.max_request_bytes  # within the size limit: only max_rows can refuse it
+    assert len(raw) < app.endpoint_config.settings.max_request_bytes  # within the size limit: only max_rows can refuse it
 
     def answer():
         return asyncio.run(app.infer_answer(raw, headers, "shop", None))
@@ -105,7 +106,8 @@ def test_v2_json_and_lying_shapes_are_refused_from_the_header(app):
         "inputs.x.shape: 150000 rows: more than max_rows=1000": {"inputs": [{"name": "x", "datatype": "BOOL", "shape": [150_000], "data": many}]},
         "inputs.x.data: shape [2] holds 2 values, got more": {"inputs": [{"name": "x", "datatype": "BOOL", "shape": [2], "data": many}]},
         "inputs.m.shape: expected [rows], [rows, 1] or [rows, 2]": {"inputs": [{"name": "m", "datatype": "BOOL", "shape": [1, 150_000], "data": many}]},
-        "inputs: 9 input tensors; this model takes at most 3": {"inputs": [{"name": "x", "datatype": "FP64", "shape": [1], "data": [1.0]}] * 9},
+        # Three fields, and eight unknown tensors the input contract names one by one.
+        "inputs: 12 input tensors; this model takes at most 11": {"inputs": [{"name": "x", "datatype": "FP64", "shape": [1], "data": [1.0]}] * 12},
     }
     for message, body in cases.items():
         status, answer = infer(body)
@@ -126,7 +128,7 @@ def test_csv_and_json_invocations_past_max_rows_are_refused_before_their_rows_ar
     assert peak_mb(lambda: asyncio.run(app.invocations_answer(csv_body, b"text/csv"))) < 5
     wide = b",".join(b"c%d" % i for i in range(50_000)) + b"\n"
     status, answer = asyncio.run(app.invocations_answer(wide, b"text/csv"))
-    assert status == 422 and answer["message"] == "csv: the header names 50000 columns; a row takes at most 4"
+    assert status == 422 and answer["message"] == "csv: the header names 50000 columns; a row takes at most 12"
     rows = [{"x": 1.5, "city": "rome"}] * 20_000
     for payload, field in (({"dataframe_records": rows}, "dataframe_records"),
                            ({"dataframe_split": {"columns": ["x", "city"], "data": [[1.5, "rome"]] * 20_000}}, "dataframe_split.data"),

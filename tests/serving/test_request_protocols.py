@@ -21,8 +21,9 @@ ROWS = [{"x": 1.5, "n": 2.0, "city": "paris"}, {"x": None, "n": 0.0, "city": Non
 
 
 def values(body) -> list[dict]:
-    """The validated rows as {column: value} (the id column under its name)."""
-    return [row.model_dump(by_alias=True) for row in body.rows]
+    """The validated rows as {column: value} (the id column under its name; a missing value, which the input
+    contract gives the model as NaN, as None)."""
+    return [{k: None if v != v else v for k, v in row.model_dump(by_alias=True).items()} for row in body.rows]
 
 
 def invoke(payload, content_type="application/json"):
