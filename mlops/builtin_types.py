@@ -7,6 +7,7 @@ sklearn, pandas or Ray. Each kind is a table of data; `register` only walks the 
 """
 from typing import Any
 
+from mlops.models.boosting import boosting_estimator
 from mlops.models.ensembles import EnsembleFactory
 from mlops.models.sklearn_estimators import sklearn_estimator
 from mlops.plugins import data_sources, detectors, estimators, model_flavors, triggers
@@ -27,54 +28,65 @@ MODEL_FLAVORS: dict[str, str] = {
     "torch": "mlops.models.torch_mlp:TorchFlavor",  # state_dict + architecture, weights_only load
 }
 
-# One row per scikit-learn family:
+# One row per estimator family:
 #   classification / regression: the estimator class per task (a family may support one task only);
 #   search_space: what `model.type: auto` and `tuning` explore (Tune domain specs, see spec/tuning);
+#   low_cost: a cheap configuration inside that space (few/small trees): auto's search starts with these,
+#     cheapest family first by `cost` (the relative time of that configuration's fit);
 #   default_params: per task, applied under the spec's params;
 #   auto: in auto's default candidates (fast, robust families; a spec can list any family);
-#   threaded_predict: predict parallelises itself (serving sizes its threads accordingly).
+#   threaded_predict: predict parallelises itself (serving sizes its threads accordingly);
+#   threads_param: the parameter that sets its threads (a trial sets it to its CPUs; the others' native
+#     thread pools are capped around the fit).
+_TREES = {"params.n_estimators": {"lograndint": [16, 513]}, "params.max_features": {"uniform": [0.1, 1.0]},
+          "params.min_samples_leaf": {"lograndint": [1, 33]}, "params.max_depth": {"choice": [None, 8, 16]}}
+_SMALL_FOREST = {"params.n_estimators": 16, "params.max_depth": 8}
 SKLEARN_FAMILIES: dict[str, dict[str, Any]] = {
     "random_forest": {
         "classification": "sklearn.ensemble:RandomForestClassifier",
         "regression": "sklearn.ensemble:RandomForestRegressor",
-        "threaded_predict": True, "auto": True,
-        "search_space": {"params.n_estimators": {"randint": [50, 400]}, "params.max_depth": {"choice": [None, 4, 8, 16]},
-                         "params.min_samples_leaf": {"randint": [1, 10]}},
+        "threaded_predict": True, "threads_param": "n_jobs", "auto": True, "search_space": _TREES, "low_cost": _SMALL_FOREST,
+        "cost": 5,
     },
     "extra_trees": {
         "classification": "sklearn.ensemble:ExtraTreesClassifier",
         "regression": "sklearn.ensemble:ExtraTreesRegressor",
-        "threaded_predict": True, "auto": True,
-        "search_space": {"params.n_estimators": {"randint": [50, 400]}, "params.max_depth": {"choice": [None, 4, 8, 16]}},
+        "threaded_predict": True, "threads_param": "n_jobs", "auto": True, "search_space": _TREES, "low_cost": _SMALL_FOREST,
+        "cost": 4,
     },
     "gradient_boosting": {
         "classification": "sklearn.ensemble:GradientBoostingClassifier",
         "regression": "sklearn.ensemble:GradientBoostingRegressor",
-        "search_space": {"params.n_estimators": {"randint": [50, 300]}, "params.learning_rate": {"loguniform": [0.01, 0.3]},
-                         "params.max_depth": {"randint": [2, 6]}},
+        "search_space": {"params.n_estimators": {"lograndint": [16, 513]}, "params.learning_rate": {"loguniform": [0.01, 0.5]},
+                         "params.max_depth": {"randint": [2, 8]}, "params.subsample": {"uniform": [0.5, 1.0]}},
+        "low_cost": {"params.n_estimators": 16, "params.max_depth": 3}, "cost": 6,
     },
     "hist_gradient_boosting": {
         "classification": "sklearn.ensemble:HistGradientBoostingClassifier",
         "regression": "sklearn.ensemble:HistGradientBoostingRegressor",
         "auto": True,
-        "search_space": {"params.learning_rate": {"loguniform": [0.01, 0.3]}, "params.max_leaf_nodes": {"randint": [8, 64]},
-                         "params.l2_regularization": {"loguniform": [1e-4, 1.0]}},
+        "search_space": {"params.max_iter": {"lograndint": [16, 513]}, "params.learning_rate": {"loguniform": [0.01, 0.5]},
+                         "params.max_leaf_nodes": {"lograndint": [4, 257]}, "params.min_samples_leaf": {"lograndint": [2, 129]},
+                         "params.l2_regularization": {"loguniform": [1e-4, 10.0]}, "params.max_features": {"uniform": [0.3, 1.0]}},
+        "low_cost": {"params.max_iter": 32, "params.max_leaf_nodes": 8}, "cost": 3,
     },
     "logistic_regression": {
         "classification": "sklearn.linear_model:LogisticRegression",
         "search_space": {"params.C": {"loguniform": [1e-3, 100.0]}},
-        "default_params": {"classification": {"max_iter": 1000}}, "auto": True,
+        "default_params": {"classification": {"max_iter": 1000}}, "auto": True, "low_cost": {"params.C": 1.0}, "cost": 1,
     },
     "linear_regression": {"regression": "sklearn.linear_model:LinearRegression"},
     "ridge": {
         "regression": "sklearn.linear_model:Ridge",
-        "search_space": {"params.alpha": {"loguniform": [1e-3, 100.0]}}, "auto": True,
+        "search_space": {"params.alpha": {"loguniform": [1e-3, 100.0]}}, "auto": True, "low_cost": {"params.alpha": 1.0},
+        "cost": 1,
     },
     "lasso": {"regression": "sklearn.linear_model:Lasso", "search_space": {"params.alpha": {"loguniform": [1e-4, 10.0]}}},
     "knn": {
         "classification": "sklearn.neighbors:KNeighborsClassifier",
         "regression": "sklearn.neighbors:KNeighborsRegressor",
-        "search_space": {"params.n_neighbors": {"randint": [1, 30]}}, "auto": True,
+        "search_space": {"params.n_neighbors": {"lograndint": [1, 65]}, "params.weights": {"choice": ["uniform", "distance"]}},
+        "threads_param": "n_jobs", "auto": True, "low_cost": {"params.n_neighbors": 5}, "cost": 3,
     },
     "svm": {
         "classification": "sklearn.svm:SVC", "regression": "sklearn.svm:SVR",
@@ -86,6 +98,44 @@ SKLEARN_FAMILIES: dict[str, dict[str, Any]] = {
         "regression": "sklearn.neural_network:MLPRegressor",
         "search_space": {"params.alpha": {"loguniform": [1e-5, 1e-1]}, "params.learning_rate_init": {"loguniform": [1e-4, 1e-2]}},
         "default_params": {"classification": {"max_iter": 500}, "regression": {"max_iter": 500}},
+    },
+}
+
+# Gradient boosting libraries (the `boosting` extra), rows as above plus `library`, the module they need, and
+# `trusted_types`, the exact classes their saved models name (mlops.models.safe_format rebuilds only those
+# beyond its own list; tests/models/test_trusted_types.py checks each is needed and suffices).
+# n_estimators is a cap: a trial stops boosting when its validation loss stops improving, and the refit
+# uses the rounds it kept. Spaces as wide as AutoML libraries search (leaves/depth, learning rate,
+# rounds, row and column subsampling, L1/L2, minimum leaf size).
+_REGULARIZED = {"params.learning_rate": {"loguniform": [0.01, 0.5]}, "params.subsample": {"uniform": [0.5, 1.0]},
+                "params.colsample_bytree": {"uniform": [0.3, 1.0]}, "params.reg_alpha": {"loguniform": [1e-3, 10.0]},
+                "params.reg_lambda": {"loguniform": [1e-3, 10.0]}}
+_SHORT = {"params.n_estimators": 64, "params.learning_rate": 0.1, "params.subsample": 1.0, "params.colsample_bytree": 1.0,
+          "params.reg_alpha": 1e-3, "params.reg_lambda": 1.0}
+_QUIET = {"verbose": -1, "subsample_freq": 1}  # subsample_freq: LightGBM only row-subsamples when it is > 0
+BOOSTING_FAMILIES: dict[str, dict[str, Any]] = {
+    "lightgbm": {
+        "library": "lightgbm",
+        "classification": "lightgbm:LGBMClassifier", "regression": "lightgbm:LGBMRegressor",
+        "threaded_predict": True, "threads_param": "n_jobs", "auto": True, "needs": ("boosting",),
+        "default_params": {"classification": _QUIET, "regression": _QUIET},
+        "trusted_types": ("lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor",
+                          "lightgbm.basic.Booster",  # rebuilt from LightGBM's own text format
+                          "collections.OrderedDict"),  # best_score_ is a defaultdict(OrderedDict)
+        "search_space": {"params.n_estimators": {"lograndint": [8, 2049]}, "params.num_leaves": {"lograndint": [4, 513]},
+                         "params.min_child_samples": {"lograndint": [2, 129]}, **_REGULARIZED},
+        "low_cost": {**_SHORT, "params.num_leaves": 8, "params.min_child_samples": 20}, "cost": 2,
+    },
+    "xgboost": {
+        "library": "xgboost",
+        # XGBoost's own classifier takes labels 0..n-1 only; this subclass takes any labels.
+        "classification": "mlops.models.xgboost_labels:XGBLabelClassifier", "regression": "xgboost:XGBRegressor",
+        "trusted_types": ("mlops.models.xgboost_labels.XGBLabelClassifier", "xgboost.sklearn.XGBRegressor",
+                          "xgboost.core.Booster"),  # rebuilt from XGBoost's own model format
+        "threaded_predict": True, "threads_param": "n_jobs", "auto": True, "needs": ("boosting",),
+        "search_space": {"params.n_estimators": {"lograndint": [8, 2049]}, "params.max_depth": {"randint": [2, 11]},
+                         "params.min_child_weight": {"loguniform": [0.01, 64.0]}, **_REGULARIZED},
+        "low_cost": {**_SHORT, "params.max_depth": 3, "params.min_child_weight": 1.0}, "cost": 2,
     },
 }
 
@@ -125,6 +175,10 @@ def register() -> None:
         classes = {task: row[task] for task in _TASKS if task in row}
         meta = {key: value for key, value in row.items() if key not in _TASKS}
         estimators.add(name, sklearn_estimator(**classes), **meta)
+    for name, row in BOOSTING_FAMILIES.items():
+        classes = {task: row[task] for task in _TASKS if task in row}
+        meta = {key: value for key, value in row.items() if key not in (*_TASKS, "library")}
+        estimators.add(name, boosting_estimator(row["library"], **classes), **meta)
     for name in ENSEMBLES:
         estimators.add(name, EnsembleFactory(name))
     for name, (function, meta) in DETECTORS.items():

@@ -23,7 +23,8 @@ class Extra:
 TORCH = Extra("torch", ("torch",))
 MONITORING = Extra("monitoring", ("alibi_detect", "pandera"))
 TUNE = Extra("tune", ("optuna",))
-BY_NAME = {extra.name: extra for extra in (TORCH, MONITORING, TUNE)}
+BOOSTING = Extra("boosting", ("lightgbm", "xgboost"))
+BY_NAME = {extra.name: extra for extra in (TORCH, MONITORING, TUNE, BOOSTING)}
 
 
 def installed(extra: Extra) -> bool:
@@ -61,7 +62,26 @@ def spec_problems(spec: Any) -> list[Problem]:
                       "the endpoint's drift monitor needs alibi-detect (or set validation.drift: null)"))
         needs += _detector_needs(validation.drift.detector, "validation.drift.detector")
     found = (missing(extra, field, why) for extra, field, why in needs)
-    return [problem for problem in found if problem is not None]
+    return [problem for problem in found if problem is not None] + _family_problems(spec.model)
+
+
+def _family_problems(model: Any) -> list[Problem]:
+    """Estimator families the spec names whose library an extra brings and is not installed (lightgbm, xgboost)."""
+    from mlops.plugins import estimators
+
+    if model.type == "sklearn":
+        named = [("model.estimator", model.estimator)]
+    else:
+        named = [(f"model.candidates.{i}", name) for i, name in enumerate(getattr(model, "candidates", None) or [])]
+    problems = []
+    for field, name in named:
+        entry = estimators.get(name)
+        extras = [BY_NAME[extra] for extra in entry.meta.get("needs", ()) if extra in BY_NAME]
+        if extras and not getattr(entry.target, "installed", True):
+            library = getattr(entry.target, "library", name)
+            problems.append(Problem(field, f"estimator {name} needs {library}, which is not installed",
+                                    value=name, hint=install_hint(extras[0])))
+    return problems
 
 
 def _detector_needs(name: str, field: str) -> list[tuple[Extra, str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mlops import tracking_tags
@@ -23,6 +24,21 @@ def models(name: str = typer.Argument(..., help="registered model name (the spec
         table.add_row(v.version, ",".join(v.aliases), v.tags.get(tracking_tags.METRIC, ""), f"{float(score):.4f}" if score else "",
                       v.tags.get(tracking_tags.TRIGGER, ""), (v.sha256 or "")[:12], v.run_id or "")
     print_wide(table)
+    searched, families = api.search_families(name, tracking_uri)
+    if families:
+        print_wide(family_table(searched.version, families))
+
+
+def family_table(version: str, families: list[dict]) -> Table:
+    """The search behind a version: every family's best trial side by side (validation score, trials, seconds)."""
+    metric = families[0]["metric"]
+    table = Table(title=f"search that produced v{version}: best trial of each family (validation {metric})")
+    for column in ("family", f"best {metric}", "trials", "seconds"):
+        table.add_column(column)
+    for row in families:
+        best = f"{row['best']:.4f}" if row["best"] is not None else "-"
+        table.add_row(row["family"] + (" (best trial)" if row["winner"] else ""), best, str(row["trials"]), f"{row['seconds']:.1f}")
+    return table
 
 
 @user_errors
@@ -52,7 +68,9 @@ def plugins() -> None:
         table.add_column(column)
     for registry in (data_sources, estimators, model_flavors, detectors, triggers):
         for entry in registry:
-            table.add_row(registry.kind, entry.name, entry.origin)
+            missing = not getattr(entry.target, "installed", True)  # a family of an extra that is not installed
+            needs = ", ".join(f"mlops[{extra}]" for extra in entry.meta.get("needs", ()))
+            table.add_row(registry.kind, entry.name, entry.origin + (escape(f" (needs {needs})") if missing else ""))
     console.print(table)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from mlops.errors import Problem, SpecError
 from mlops.metrics import METRICS
 from mlops.plan.graph import Node
-from mlops.spec.tuning import AUTO_DEFAULTS, Domain, TuningSpec
+from mlops.spec.tuning import AUTO_DEFAULTS, Domain, TuningSpec, domain_contains
 
 
 def effective_tuning(spec) -> TuningSpec:
@@ -39,15 +39,35 @@ def resolved_space(spec) -> dict[str, Any]:
     return spaces
 
 
+def start_points(spec, space: dict[str, Any]) -> list[dict[str, Any]]:
+    """auto: the first trials, each family's low-cost configuration (few, small trees), cheapest family first;
+    values outside the space (a spec's own model.search_space.FAMILY) are left to the search to sample."""
+    if spec.model.type != "auto":
+        return []
+    from mlops.plugins import estimators
+
+    points = []
+    for order, family in enumerate(space):
+        meta = estimators.get(family).meta
+        values = {key: value for key, value in (meta.get("low_cost") or {}).items()
+                  if key in space[family] and domain_contains(space[family][key], value)}
+        points.append((meta.get("cost", 1), order, {"family": family, "values": values}))
+    return [point for _, _, point in sorted(points, key=lambda p: p[:2])]
+
+
 def trial_resources(spec) -> tuple[dict[str, float], dict[str, str]]:
-    """What one trial asks for, and the spec field each amount comes from (for feasibility messages)."""
+    """What one trial asks for, and the spec field each amount comes from (for feasibility messages).
+    tuning.cpus_per_trial: auto asks for hardware.cpus_per_task; the tune stage may widen it at run time."""
     hw = spec.hardware
     if spec.model.type == "torch":  # a trial trains in its own process, like one Ray Train worker
         res, fields = {"CPU": float(hw.cpus_per_worker)}, {"CPU": "hardware.cpus_per_worker", "GPU": "hardware.gpus_per_worker"}
         if hw.gpus_per_worker:
             res["GPU"] = float(hw.gpus_per_worker)
     else:
-        res, fields = {"CPU": float(hw.cpus_per_task)}, {"CPU": "hardware.cpus_per_task", "GPU": "hardware.gpus_per_task"}
+        cpus = effective_tuning(spec).cpus_per_trial
+        chosen = cpus != "auto"
+        res = {"CPU": float(cpus if chosen else hw.cpus_per_task)}
+        fields = {"CPU": "tuning.cpus_per_trial" if chosen else "hardware.cpus_per_task", "GPU": "hardware.gpus_per_task"}
         if hw.gpus_per_task:
             res["GPU"] = float(hw.gpus_per_task)
     if hw.memory_per_task_gb:
@@ -57,27 +77,27 @@ def trial_resources(spec) -> tuple[dict[str, float], dict[str, str]]:
 
 
 def tune_nodes(spec, base_dir: Path, train: Node) -> list[Node]:
-    """The tune node, and `train` rewired to retrain the best trial's configuration on the whole train split."""
+    """The tune node (reading what `train` reads), and `train` refitting the best trial's configuration on the
+    whole train split: the same inputs, plus the search's `outcome`."""
     tuning = effective_tuning(spec)
     metric = spec.model.metric
     resources, fields = trial_resources(spec)
     space = resolved_space(spec)
     trials = tuning.trials()
-    tune = Node("tune", "tune", ["featurize", "split"], {
+    tune = Node("tune", "tune", dict(train.inputs), {
         "model": spec.model.model_dump(mode="json"), "features": spec.features.as_params(),
         "tuning": tuning.model_dump(mode="json", exclude={"search_space"}), "space": space,
         "metric": metric, "mode": "max" if METRICS[metric].greater_is_better else "min", "trials": trials,
         "search": tuning.search, "scheduler": tuning.scheduler,
         "max_concurrent_trials": spec.hardware.max_concurrent_trials, "max_failures": spec.hardware.max_failures,
-        "trial_resources": resources, "resource_fields": fields,
+        "trial_resources": resources, "resource_fields": fields, "start": start_points(spec, space),
     }, resources, placement="driver",  # Tuner.fit() drives its trials from here; trials are Ray actors
         runtime={"storage": str((Path(base_dir) / ".mlops" / "tune").resolve())})
     # The retrain keeps the model type's own training (a Ray task, or Ray Train from the driver): train_best
     # applies the best configuration to the model section, then runs `base_kind` as usual.
-    retrain = Node(train.id, "train_best", [*train.inputs, "tune"], {**train.params, "base_kind": train.kind},
+    retrain = Node(train.id, "train_best", {**train.inputs, "outcome": "tune"}, {**train.params, "base_kind": train.kind},
                    train.resources, train.placement, runtime=train.runtime)
     return [tune, retrain]
-
 
 
 def describe_trials(node: Node) -> str:
@@ -89,6 +109,10 @@ def describe_trials(node: Node) -> str:
         parts.append(f"<= {p['max_concurrent_trials']} at once")
     if p["tuning"]["time_budget_s"]:
         parts.append(f"budget {p['tuning']['time_budget_s']:g}s")
+    if p["model"]["type"] != "torch" and p["tuning"].get("cpus_per_trial", "auto") == "auto":
+        parts.append("cpus per trial: auto")
     if p["model"]["type"] == "auto":
         parts.append(f"families: {', '.join(p['space'])}")
+    if p.get("start"):
+        parts.append(f"cheap first: {', '.join(point['family'] for point in p['start'])}")
     return ", ".join(parts)

@@ -8,17 +8,18 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from mlops.stages.tune import TuneOutcome
 from mlops import tracking_tags
+from mlops.metrics import METRICS
+from mlops.stages.tune import TuneOutcome
 
 
-def tune_in_driver(registry: Any, run_id: str, experiment: str, node: Any, inputs: list[Any]) -> TuneOutcome:
+def tune_in_driver(registry: Any, run_id: str, experiment: str, node: Any, inputs: dict[str, Any]) -> TuneOutcome:
     """The tune node: Tuner.fit() from the driver, then every trial logged as a child of the apply's run."""
     from mlops.stages import tune
 
     import time
 
-    outcome = tune.run(*inputs, node.call_params())
+    outcome = tune.run(**inputs, params=node.call_params())
     started = time.perf_counter()
     log_trials(registry, run_id, experiment, outcome)
     outcome.meta["logging_s"] = time.perf_counter() - started  # reported apart from the search's own time
@@ -59,7 +60,8 @@ def _log_trial(registry: Any, run_id: str, experiment: str, rank: int, trial: An
                                    tags={tracking_tags.TRIAL_ID: trial.trial_id, tracking_tags.TRIAL_STATUS: trial.status,
                                          tracking_tags.TRIAL_FAMILY: trial.family, tracking_tags.SCORED_ON: "validation part of the train split",
                                          **({tracking_tags.TRIAL_ERROR: trial.error} if trial.error else {})})
-        registry.log_batch(child, {**flatten(trial.params), "estimator": trial.family},
+        fitted = {f"fitted.{name}": value for name, value in trial.fitted.items()}  # e.g. the boosting rounds kept
+        registry.log_batch(child, {**flatten(trial.params), "estimator": trial.family, **fitted},
                            {**trial.metrics, "seconds": trial.seconds, "steps": trial.steps})
         registry.end_run(child, ok=trial.status != "error")
         return child
@@ -81,11 +83,16 @@ def _log_summary(registry: Any, run_id: str, outcome: TuneOutcome, best_child: s
                                tracking_tags.TUNE_BEST_FAMILY: best.family, tracking_tags.TUNE_STORAGE: outcome.storage,
                                **({tracking_tags.TUNE_BEST_CHILD_RUN: best_child} if best_child else {})})
     registry.log_params(run_id, {f"tune.best.{k}": v for k, v in flatten(best.params).items()})
+    families = family_board(outcome)
+    sizing = {"tune.cpus_per_trial": outcome.meta["cpus_per_trial"]} if "cpus_per_trial" in outcome.meta else {}
     registry.log_metrics(run_id, {f"tune.best_validation_{outcome.metric}": best.metrics[outcome.metric],
-                                  "tune.seconds": outcome.seconds, "tune.trials": len(outcome.trials)})
+                                  "tune.seconds": outcome.seconds, "tune.trials": len(outcome.trials), **sizing,
+                                  **family_metrics(families, outcome.metric)})
     board = leaderboard(outcome)
     registry.log_text(run_id, board.to_csv(index=False), "tune/leaderboard.csv")
     registry.log_text(run_id, markdown(board), "tune/leaderboard.md")
+    registry.log_text(run_id, families.to_csv(index=False), "tune/families.csv")
+    registry.log_text(run_id, markdown(families), "tune/families.md")
     registry.log_bytes(run_id, leaderboard_plot(outcome), "tune/leaderboard.png")
 
 
@@ -123,6 +130,67 @@ def leaderboard(outcome: TuneOutcome):
                               kind="stable").drop(columns="_finished")
     frame.insert(0, "rank", range(1, len(frame) + 1))
     return frame.reset_index(drop=True)
+
+
+FAMILY_METRIC = "tune.family."  # tune.family.<family>.best_<metric> | .trials | .seconds, on the apply's run
+
+
+def family_board(outcome: TuneOutcome):
+    """Every family's best trial side by side, best family first: its score, trials run (and finished), the
+    seconds its trials took, and that trial's id. A family's best counts finished trials before stopped ones."""
+    import pandas as pd
+
+    rows = []
+    for family in dict.fromkeys(t.family for t in outcome.trials):
+        tried = [t for t in outcome.trials if t.family == family]
+        scored = [t for t in tried if t.status == "ok" and outcome.metric in t.metrics] or \
+            [t for t in tried if outcome.metric in t.metrics]
+        best = (max if outcome.mode == "max" else min)(scored, key=lambda t: t.metrics[outcome.metric]) if scored else None
+        rows.append({"family": family, f"best {outcome.metric}": best.metrics[outcome.metric] if best else None,
+                     "trials": len(tried), "finished": sum(t.status == "ok" for t in tried),
+                     "seconds": round(sum(t.seconds for t in tried), 2), "best trial": best.trial_id if best else ""})
+    frame = pd.DataFrame(rows)
+    frame = frame.sort_values(f"best {outcome.metric}", ascending=outcome.mode == "min", na_position="last", kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def family_metrics(families: Any, metric: str) -> dict[str, float]:
+    """The family board as metrics of the apply's run (what `mlops models` reads back: no artifact download)."""
+    import pandas as pd
+
+    found = {}
+    for row in families.to_dict("records"):
+        prefix = f"{FAMILY_METRIC}{row['family']}."
+        found.update({prefix + "trials": row["trials"], prefix + "seconds": row["seconds"]})
+        if pd.notna(row[f"best {metric}"]):  # a family whose every trial was stopped before it scored has none
+            found[f"{prefix}best_{metric}"] = row[f"best {metric}"]
+    return found
+
+
+def families_from_metrics(metrics: dict[str, float]) -> list[dict[str, Any]]:
+    """The family board back from a run's metrics (family_metrics' inverse), best family first."""
+    rows: dict[str, dict[str, Any]] = {}
+    metric = None
+    for key, value in metrics.items():
+        if key.startswith(FAMILY_METRIC):
+            family, _, name = key[len(FAMILY_METRIC):].rpartition(".")
+            row = rows.setdefault(family, {"family": family, "best": None, "trials": 0, "seconds": 0.0})
+            if name.startswith("best_"):
+                row["best"], metric = value, name.removeprefix("best_")
+            elif name in ("trials", "seconds"):
+                row[name] = int(value) if name == "trials" else value
+    greater = METRICS[metric].greater_is_better if metric in METRICS else True
+    scored = sorted((r for r in rows.values() if r["best"] is not None), key=lambda r: r["best"], reverse=greater)
+    return [{**r, "metric": metric} for r in scored + [r for r in rows.values() if r["best"] is None]]
+
+
+def version_families(registry: Any, version: Any) -> list[dict[str, Any]]:
+    """The family board of the search that produced model `version` (empty when its run did not search)."""
+    if not version.run_id:
+        return []
+    run = registry.client.get_run(version.run_id).data
+    winner = run.tags.get(tracking_tags.TUNE_BEST_FAMILY)
+    return [{**row, "winner": row["family"] == winner} for row in families_from_metrics(run.metrics)]
 
 
 def markdown(frame: Any) -> str:

@@ -117,8 +117,10 @@ def supports_task(name: str, task: str) -> bool:
 
 
 def auto_candidates(task: str) -> list[str]:
-    """The registry's default families for `type: auto` (estimators registered with auto=True)."""
-    return [entry.name for entry in estimators if entry.meta.get("auto") and supports_task(entry.name, task)]
+    """The registry's default families for `type: auto`: estimators registered with auto=True whose library is
+    installed (a family of an extra that is not installed, e.g. lightgbm without mlops[boosting], is left out)."""
+    return [entry.name for entry in estimators if entry.meta.get("auto") and supports_task(entry.name, task)
+            and getattr(entry.target, "installed", True)]
 
 
 ModelSpec = Annotated[Union[SklearnModelSpec, TorchModelSpec, AutoModelSpec], Field(discriminator="type")]

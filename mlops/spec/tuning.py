@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, field_validator, model_validator
 
@@ -11,19 +11,25 @@ from mlops.spec.base import StrictModel
 
 # Top-level keys of the model section a search-space key may start with, by model type.
 SPACE_ROOTS = {"sklearn": ("params",), "torch": ("training", "architecture")}
-DOMAIN_KINDS = ("choice", "grid", "uniform", "loguniform", "randint", "qrandint")
+DOMAIN_KINDS = ("choice", "grid", "uniform", "loguniform", "randint", "lograndint", "qrandint")
 DEFAULT_SAMPLES = 10
 AUTO_DEFAULTS = {"num_samples": 30, "time_budget_s": 300.0}  # `model.type: auto` without a tuning section
+# cpus_per_trial: auto runs at most this many trials at once and gives each the rest of the CPUs as threads:
+# more trials at once make a model-based search (TPE) propose blindly, and 2 single-thread trials did at
+# least as well as one 2-thread trial on 2 cores (docs/automl.md, "Threads per trial").
+AUTO_TRIALS_AT_ONCE = 4
 
 
 class Domain(StrictModel):
-    """One searched value: exactly one of choice, grid, uniform, loguniform, randint, qrandint."""
+    """One searched value: exactly one of choice, grid, uniform, loguniform, randint, lograndint, qrandint."""
 
     choice: Optional[list[Any]] = Field(None, min_length=1, description="sample one of these values")
     grid: Optional[list[Any]] = Field(None, min_length=1, description="try every value (search: grid)")
     uniform: Optional[list[float]] = Field(None, description="[low, high]: a float, uniformly")
     loguniform: Optional[list[float]] = Field(None, description="[low, high], 0 < low: a float, uniformly in log space")
     randint: Optional[list[int]] = Field(None, description="[low, high]: an integer, low <= x < high")
+    lograndint: Optional[list[int]] = Field(None, description="[low, high], 0 < low: an integer, low <= x < high, "
+                                            "uniformly in log space (as many draws in 16-32 as in 512-1024)")
     qrandint: Optional[list[int]] = Field(None, description="[low, high, q]: an integer multiple of q, low <= x <= high")
 
     @model_validator(mode="before")
@@ -46,7 +52,7 @@ class Domain(StrictModel):
             raise ValueError("expected [low, high] with low < high")
         return bounds
 
-    @field_validator("loguniform")
+    @field_validator("loguniform", "lograndint")
     @classmethod
     def _positive_bounds(cls, bounds: Optional[list]) -> Optional[list]:
         if bounds is not None and (len(bounds) != 2 or not 0 < bounds[0] < bounds[1] or not math.isfinite(bounds[1])):
@@ -90,6 +96,16 @@ class TuningSpec(StrictModel):
     validation_size: float = Field(0.2, gt=0, lt=1, description="share of the training split each trial holds out to score on")
     folds: Optional[int] = Field(None, ge=2, description="score trials by k-fold cross-validation on the training split instead")
     seed: int = Field(0, description="seed of the search algorithm and the validation split")
+    cpus_per_trial: Union[Literal["auto"], float] = Field(
+        "auto", description="CPUs (and threads) each trial uses. auto: hardware.cpus_per_task, widened at run time so "
+        f"that at most {AUTO_TRIALS_AT_ONCE} trials (or hardware.max_concurrent_trials) share the machine's CPUs")
+
+    @field_validator("cpus_per_trial")
+    @classmethod
+    def _positive_cpus(cls, cpus: Union[str, float]) -> Union[str, float]:
+        if cpus != "auto" and not cpus > 0:
+            raise ValueError("expected auto or a number of CPUs > 0")
+        return cpus
 
     @field_validator("search_space", mode="before")
     @classmethod
@@ -145,6 +161,20 @@ class TuningSpec(StrictModel):
         if self.search == "grid":
             return math.prod(len(d.args) for d in self.search_space.values())
         return self.num_samples or DEFAULT_SAMPLES
+
+
+def domain_contains(domain: dict[str, list[Any]], value: Any) -> bool:
+    """`value` is one the plain-data domain ({kind: args}) can produce."""
+    (kind, args), = domain.items()
+    if kind in ("choice", "grid"):
+        return value in args
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if kind in ("uniform", "loguniform"):
+        return args[0] <= value <= args[1]
+    if kind in ("randint", "lograndint"):
+        return isinstance(value, int) and args[0] <= value < args[1]
+    return isinstance(value, int) and args[0] <= value <= args[1] and (value - args[0]) % args[2] == 0
 
 
 def check_space_roots(space: SearchSpace, model_type: str, where: str) -> list[str]:

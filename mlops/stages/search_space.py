@@ -33,6 +33,8 @@ def ray_domain(domain: dict[str, Any], grid: bool = False) -> Any:
         return tune.loguniform(*args)
     if kind == "randint":
         return tune.randint(*args)
+    if kind == "lograndint":
+        return tune.lograndint(*args)
     assert kind == "qrandint", kind
     return tune.qrandint(*args)
 
@@ -61,6 +63,8 @@ def suggest(trial: Any, name: str, domain: dict[str, Any]) -> Any:
         return trial.suggest_float(name, args[0], args[1], log=True)
     if kind == "randint":
         return trial.suggest_int(name, args[0], args[1] - 1)
+    if kind == "lograndint":
+        return trial.suggest_int(name, args[0], args[1] - 1, log=True)
     return trial.suggest_int(name, args[0], args[1], step=args[2])
 
 
@@ -81,6 +85,14 @@ class OptunaSpace:
         family = trial.suggest_categorical(FAMILY_KEY, list(self.space))
         for key, d in self.space[family].items():
             suggest(trial, f"{family}:{key}", d)
+
+
+def first_configs(start: list[dict[str, Any]], auto: bool) -> list[dict[str, Any]]:
+    """The plan's start points (cheapest first) as trial configs: the search runs these before it samples."""
+    if not auto:
+        return [dict(point["values"]) for point in start]
+    return [{FAMILY_KEY: point["family"], **{f"{point['family']}:{k}": v for k, v in point["values"].items()}}
+            for point in start]
 
 
 def model_section(base: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:

@@ -21,8 +21,25 @@ class TrialData:
     categorical: list[str]
 
 
+# Successive halving on rows: with scheduler: asha and one validation part, a trial fits on growing shares of
+# its training rows and reports after each, so ASHA stops weak configurations after their cheap first fits.
+ROW_RUNGS = (0.25, 0.5, 1.0)
+FITTED = "fitted."  # reported keys under this prefix: parameters a fit settled (boosting rounds), for the refit
+
+
+def steps_total(params: dict[str, Any]) -> int:
+    """How many reports a trial that runs to the end makes: epochs (torch), folds, row rungs (asha), or one."""
+    if params["model"]["type"] == "torch":
+        training = params["model"].get("training") or {}
+        # With early stopping a trial may legitimately end at any epoch; without, it runs them all.
+        return 1 if training.get("early_stopping") else int(training.get("epochs") or 1)
+    if params["tuning"]["folds"]:
+        return params["tuning"]["folds"]
+    return len(ROW_RUNGS) if params["scheduler"] == "asha" else 1
+
+
 def run_trial(config: dict[str, Any], data: TrialData | None = None, params: dict[str, Any] | None = None) -> None:
-    """Tune function trainable: one report per fold (or per epoch for torch), the running score."""
+    """Tune function trainable: one report per fold, row rung (or epoch for torch), the running score."""
     from ray import tune
 
     section = model_section(params["model"], config)
@@ -34,23 +51,27 @@ def run_trial(config: dict[str, Any], data: TrialData | None = None, params: dic
 
 
 def scores(section: dict[str, Any], data: TrialData, params: dict[str, Any]) -> Iterator[tuple[int, dict[str, float]]]:
-    """(step, metrics) after each fold; with folds, the metrics are the mean over the folds so far."""
-    import numpy as np
-
+    """(step, metrics) after each fold (the mean over the folds so far) or each row rung (that fit's scores),
+    with the values the fits settled under FITTED (their mean over folds)."""
     tuning, metric = params["tuning"], params["metric"]
     splits = list(_splits(data, section["task"], tuning))
+    rungs = ROW_RUNGS if steps_total(params) == len(ROW_RUNGS) and not tuning["folds"] else (1.0,)
+    parts = [(train_idx[:max(int(len(train_idx) * share), 1)], val_idx)
+             for train_idx, val_idx in splits for share in rungs]  # train_test_split's rows come shuffled
     totals: dict[str, float] = {}
-    for fold, (train_idx, val_idx) in enumerate(splits, start=1):
-        X_tr, X_val = data.X.iloc[train_idx], data.X.iloc[val_idx]
-        y_tr, y_val = data.y.iloc[train_idx], data.y.iloc[val_idx]
-        metrics = by_deadline(params.get("deadline"), fit_and_score, section, data, params["features"],
-                              X_tr, y_tr, X_val, y_val)
+    for step, (train_idx, val_idx) in enumerate(parts, start=1):
+        metrics, fitted = by_deadline(params.get("deadline"), fit_and_score, section, data, params["features"],
+                                      train_idx, val_idx, params.get("threads"))
         if metric not in metrics:
             raise MlopsError(f"model.metric={metric} cannot be computed for {section.get('estimator', section['type'])} "
                              f"(it needs predict_proba); choose another metric or leave this family out")
-        for name, value in metrics.items():
+        reported = {**metrics, **{FITTED + name: value for name, value in fitted.items()}}
+        if not tuning["folds"]:
+            yield step, {name: float(value) for name, value in reported.items()}
+            continue
+        for name, value in reported.items():
             totals[name] = totals.get(name, 0.0) + value
-        yield fold, {name: float(np.float64(total) / fold) for name, total in totals.items()}
+        yield step, {name: total / step for name, total in totals.items()}
 
 
 class OutOfTime(MlopsError):
@@ -104,20 +125,40 @@ def _splits(data: TrialData, task: str, tuning: dict[str, Any]) -> Iterator[tupl
                                  stratify=y if stratify else None))
 
 
-def fit_and_score(section: dict[str, Any], data: TrialData, features: dict[str, Any], X_tr: Any, y_tr: Any,
-                  X_val: Any, y_val: Any) -> dict[str, float]:
-    """Fit preprocessing + estimator on one part, every metric of the task on the other."""
-    from mlops.models.scores import compute_metrics
+def fit_and_score(section: dict[str, Any], data: TrialData, features: dict[str, Any], train_idx: Any, val_idx: Any,
+                  threads: int | None = None) -> tuple[dict[str, float], dict[str, int]]:
+    """Fit preprocessing + estimator on the `train_idx` rows, every metric of the task on the `val_idx` rows;
+    also the parameters the fit settled (a boosting family stops early on the validation rows)."""
+    from contextlib import nullcontext
+
+    from threadpoolctl import threadpool_limits
+
     from mlops.models.estimators import build_estimator
     from mlops.models.preprocessing import build_pipeline
-    from mlops.models.scores import predict_with_proba
+    from mlops.models.scores import compute_metrics, predict_with_proba
+    from mlops.plugins import estimators
 
-    pipeline = build_pipeline(features, data.numeric, data.categorical, build_estimator(section))
-    pipeline.fit(X_tr, y_tr)
-    if section["task"] == "classification":
-        y_pred, proba = predict_with_proba(pipeline, X_val)
-        return compute_metrics("classification", y_val, y_pred, proba, getattr(pipeline, "classes_", None))
-    return compute_metrics("regression", y_val, pipeline.predict(X_val))
+    X_tr, y_tr, X_val, y_val = data.X.iloc[train_idx], data.y.iloc[train_idx], data.X.iloc[val_idx], data.y.iloc[val_idx]
+    family = estimators.get(section["estimator"])
+    estimator = build_estimator(section)
+    if "random_state" in estimator.get_params() and "random_state" not in section.get("params", {}):
+        estimator.set_params(random_state=0)  # a seeded search then scores the same trials alike on any run
+    if threads and family.meta.get("threads_param"):  # the trial's CPUs, never every core of the machine
+        estimator.set_params(**{family.meta["threads_param"]: threads})
+    pipeline = build_pipeline(features, data.numeric, data.categorical, estimator)
+    early = getattr(family.target, "fit_early_stopping", None)
+    # OpenMP and BLAS pools too (set in this thread, the one that fits)
+    with threadpool_limits(limits=threads) if threads else nullcontext():
+        if early is None:
+            pipeline.fit(X_tr, y_tr)
+            fitted = {}
+        else:  # the same steps as pipeline.fit, with the validation rows, preprocessed, watched while boosting
+            prepare = pipeline[:-1]
+            fitted = early(estimator, prepare.fit_transform(X_tr, y_tr), y_tr, prepare.transform(X_val), y_val)
+        if section["task"] == "classification":
+            y_pred, proba = predict_with_proba(pipeline, X_val)
+            return compute_metrics("classification", y_val, y_pred, proba, getattr(pipeline, "classes_", None)), fitted
+        return compute_metrics("regression", y_val, pipeline.predict(X_val)), fitted
 
 
 def fit_torch(section: dict[str, Any], data: TrialData, params: dict[str, Any],
@@ -127,9 +168,9 @@ def fit_torch(section: dict[str, Any], data: TrialData, params: dict[str, Any],
     from mlops.models.torch_mlp import fit_in_process
 
     (train_idx, val_idx), = _splits(data, section["task"], {**params["tuning"], "folds": None})
-    derive = DerivedColumns(params["features"].get("derived") or None)
+    derive = DerivedColumns(params["features"].get("derived") or None, nulls_as_nan=True)
     pre = build_preprocessor(params["features"], data.numeric, data.categorical)
-    X_tr = pre.fit_transform(derive.transform(data.X.iloc[train_idx]))
+    X_tr = pre.fit_transform(derive.transform(data.X.iloc[train_idx]), data.y.iloc[train_idx])
     X_val = pre.transform(derive.transform(data.X.iloc[val_idx]))
 
     def on_epoch(epoch: int, metrics: dict[str, float]) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 
 from mlops.errors import MlopsError
 from mlops.metrics import METRICS
+from mlops.spec.tuning import AUTO_TRIALS_AT_ONCE
 from mlops.stages.search_space import model_section, trial_params
-from mlops.stages.trial import OutOfTime
+from mlops.stages.trial import FITTED, OutOfTime, steps_total
 
 # Tuner.fit() keeps process-wide state (signal handlers, the output engine): one at a time per process,
 # also when multirun applies specs in threads.
@@ -31,6 +32,7 @@ class TrialResult:
     seconds: float = 0.0
     steps: int = 0
     error: str | None = None
+    fitted: dict[str, Any] = field(default_factory=dict)  # what its fit settled (boosting rounds), in `model`
 
     @property
     def family(self) -> str:
@@ -63,24 +65,41 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
     tuning = params["tuning"]
     # The trials' wall-clock deadline (run time, not plan: the node's hash does not depend on when it ran).
     deadline = time.time() + tuning["time_budget_s"] if tuning["time_budget_s"] else None
-    trainable = tune.with_resources(tune.with_parameters(run_trial, data=data, params={**params, "deadline": deadline}),
-                                    _tune_resources(params))
+    resources = _tune_resources(params)
+    for_trials = {**params, "deadline": deadline, "threads": max(int(resources["cpu"]), 1)}
+    trainable = tune.with_resources(tune.with_parameters(run_trial, data=data, params=for_trials), resources)
     param_space, search_alg = _search(params)
     tune_config = tune.TuneConfig(
         metric=params["metric"], mode=params["mode"], search_alg=search_alg, scheduler=_scheduler(params),
         num_samples=1 if params["search"] == "grid" else params["trials"],
-        max_concurrent_trials=params["max_concurrent_trials"], time_budget_s=tuning["time_budget_s"],
+        max_concurrent_trials=params["max_concurrent_trials"],
         reuse_actors=True, trial_dirname_creator=lambda trial: trial.trial_id)
     run_config = tune.RunConfig(name=f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}", storage_path=params["storage"],
-                                failure_config=tune.FailureConfig(max_failures=params["max_failures"]), verbose=0)
+                                failure_config=tune.FailureConfig(max_failures=params["max_failures"]), verbose=0,
+                                stop=_deadline_stopper(deadline) if deadline else None)
     start = time.perf_counter()
     with _TUNE_LOCK:
         grid = tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config).fit()
     seconds = time.perf_counter() - start
-    trials = [_trial(result, params) for result in grid]
-    trials.sort(key=lambda t: t.trial_id)
+    # In start order; a trial the budget ended before it was given a configuration has nothing to show.
+    trials = [_trial(result, params) for result in grid if result.config or (result.metrics or {}).get("step")]
     return TuneOutcome(params["metric"], params["mode"], trials, best_trial(trials, params["metric"], params["mode"]),
-                       seconds, str(grid.experiment_path))
+                       seconds, str(grid.experiment_path), meta={"cpus_per_trial": resources["cpu"]})
+
+
+def _deadline_stopper(deadline: float) -> Any:
+    """Ends the experiment at the trials' wall-clock deadline. (Tune's own time_budget_s counts from its loop's
+    start, seconds after the deadline was set: start-up would be added to the budget.)"""
+    from ray.tune.stopper import Stopper
+
+    class Deadline(Stopper):
+        def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+            return False
+
+        def stop_all(self) -> bool:
+            return time.time() >= deadline
+
+    return Deadline()
 
 
 def train_best(features: Any, split: Any, outcome: TuneOutcome, params: dict[str, Any]) -> Any:
@@ -94,7 +113,8 @@ def train_best(features: Any, split: Any, outcome: TuneOutcome, params: dict[str
         if ensemble else None
     trained = train.run(features, split, {**params, "model": section or outcome.best.model})
     trained.meta["tuned"] = {"trial_id": outcome.best.trial_id, "params": outcome.best.params,
-                             "validation": {outcome.metric: outcome.best.metrics.get(outcome.metric)}}
+                             "validation": {outcome.metric: outcome.best.metrics.get(outcome.metric)},
+                             **({"fitted": outcome.best.fitted} if outcome.best.fitted else {})}
     if section is not None:
         trained.meta["tuned"]["ensemble"] = {"method": ensemble["method"], "members": section["members_from_trials"]}
     return trained
@@ -122,6 +142,7 @@ def _trial(result: Any, params: dict[str, Any]) -> TrialResult:
     trial_id = metrics.get("trial_id") or os.path.basename(str(result.path))
     scored = {k: float(v) for k, v in metrics.items() if _finite(v) and (k in METRICS or k == "loss")}
     steps = int(metrics.get("step") or 0)
+    fitted = {k.removeprefix(FITTED): int(round(v)) for k, v in metrics.items() if k.startswith(FITTED) and _finite(v)}
     if result.error is not None and OutOfTime.MARK in str(result.error):
         status, error = "stopped", None  # the budget ran out during a fit: the folds it finished still count
     elif result.error is not None:
@@ -129,9 +150,12 @@ def _trial(result: Any, params: dict[str, Any]) -> TrialResult:
     elif params["metric"] not in scored:
         status, error = "stopped", None
     else:
-        status, error = ("ok" if steps >= _steps_total(params) else "stopped"), None
-    return TrialResult(trial_id, trial_params(config), model_section(params["model"], config), scored, status,
-                       float(metrics.get("time_total_s") or 0.0), steps, error)
+        status, error = ("ok" if steps >= steps_total(params) else "stopped"), None
+    section = model_section(params["model"], config)
+    if fitted:  # the refit boosts as many rounds as the trial kept
+        section["params"] = {**section.get("params", {}), **fitted}
+    return TrialResult(trial_id, trial_params(config), section, scored, status,
+                       float(metrics.get("time_total_s") or 0.0), steps, error, fitted)
 
 
 def _first_line(error: BaseException) -> str:
@@ -140,38 +164,58 @@ def _first_line(error: BaseException) -> str:
     return text[-1][:300] if text else type(cause).__name__
 
 
-def _steps_total(params: dict[str, Any]) -> int:
-    if params["model"]["type"] == "torch":
-        training = params["model"].get("training") or {}
-        # With early stopping a trial may legitimately end at any epoch; without, it runs them all.
-        return 1 if training.get("early_stopping") else int(training.get("epochs") or 1)
-    return params["tuning"]["folds"] or 1
-
-
 def _tune_resources(params: dict[str, Any]) -> dict[str, float]:
     res = params.get("trial_resources") or {}
     out = {"cpu": res.get("CPU", 1.0)}
     if res.get("GPU"):
         out["gpu"] = res["GPU"]
+    elif params["model"]["type"] != "torch" and params["tuning"].get("cpus_per_trial", "auto") == "auto":
+        out["cpu"] = auto_cpus(_largest_node_cpus(), out["cpu"], params["max_concurrent_trials"])
     if res.get("memory_gb"):
         out["memory"] = res["memory_gb"] * 1e9
     return out
 
 
+def auto_cpus(node_cpus: float, reserved: float, max_concurrent: int | None) -> float:
+    """cpus_per_trial: auto. At most AUTO_TRIALS_AT_ONCE trials (or max_concurrent_trials) at once, each with an
+    equal share of a node's CPUs as its threads: on 2 CPUs two 1-CPU trials, on 16 four 4-CPU trials."""
+    at_once = max_concurrent or min(AUTO_TRIALS_AT_ONCE, max(int(node_cpus // reserved), 1))
+    return float(min(max(math.ceil(node_cpus / at_once), reserved), max(node_cpus, reserved)))
+
+
+def _largest_node_cpus() -> float:
+    import ray
+
+    return max((node["Resources"].get("CPU", 0.0) for node in ray.nodes() if node.get("Alive")), default=1.0)
+
+
 def _search(params: dict[str, Any]) -> tuple[dict[str, Any], Any]:
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    from mlops.stages.search_space import OptunaSpace, ray_param_space
+    from mlops.stages.search_space import OptunaSpace, first_configs, ray_param_space
 
     auto, space, seed = params["model"]["type"] == "auto", params["space"], params["tuning"]["seed"]
+    first = first_configs(params.get("start") or [], auto)  # cheap configurations first, then the search's own
     if params["search"] == "optuna":
-        import optuna
         from ray.tune.search.optuna import OptunaSearch
 
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        return {}, OptunaSearch(OptunaSpace(space, auto), metric=params["metric"], mode=params["mode"], seed=seed)
+        return {}, OptunaSearch(OptunaSpace(space, auto), metric=params["metric"], mode=params["mode"],
+                                points_to_evaluate=first or None, sampler=_tpe(seed))
     grid = params["search"] == "grid"
-    return ray_param_space(space, auto, grid), BasicVariantGenerator(random_state=seed)
+    return ray_param_space(space, auto, grid), BasicVariantGenerator(points_to_evaluate=first or None, random_state=seed)
+
+
+def _tpe(seed: int) -> Any:
+    """TPE that models the family and its parameters jointly (group: each family's keys apart), and with
+    constant_liar, so that trials running at once are not handed the same proposal."""
+    import warnings
+
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
 
 
 def _scheduler(params: dict[str, Any]) -> Any:
@@ -180,5 +224,5 @@ def _scheduler(params: dict[str, Any]) -> Any:
     from ray.tune.schedulers import ASHAScheduler
 
     max_t = params["model"].get("training", {}).get("epochs") if params["model"]["type"] == "torch" else None
-    return ASHAScheduler(time_attr="step", max_t=max_t or params["tuning"]["folds"] or 1, grace_period=1, reduction_factor=2)
+    return ASHAScheduler(time_attr="step", max_t=max_t or steps_total(params), grace_period=1, reduction_factor=2)
 

@@ -19,14 +19,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def core_venv(tmp_path_factory) -> Path:
-    """`pip install -e . -c constraints.txt` (the README's first command) in a new venv: no extras."""
+    """`pip install -e . -c constraints.txt` in a new venv: the core, no extras (the README's first command adds
+    `[boosting]`; without it the boosting families are left out of `model.type: auto`)."""
     venv = tmp_path_factory.mktemp("core") / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     done = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-e", str(REPO), "-c", str(REPO / "constraints.txt")],
                           env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
-    for extra_module in ("torch", "alibi_detect", "pandera", "optuna"):
+    for extra_module in ("torch", "alibi_detect", "pandera", "optuna", "lightgbm", "xgboost"):
         probe = subprocess.run([str(venv / "bin" / "python"), "-c", f"import {extra_module}"], capture_output=True)
         assert probe.returncode != 0, f"{extra_module} came with the core install"
     return venv

@@ -110,7 +110,7 @@ def test_plan_shows_the_tune_node_feeding_train(tmp_path):
     tune, train = plan.node("tune"), plan.node("train")
     assert tune.kind == "tune" and tune.placement == "driver" and tune.resources == {"CPU": 1.0}
     assert tune.params["trials"] == 6 and tune.params["search"] == "grid" and tune.params["scheduler"] == "fifo"
-    assert train.kind == "train_best" and train.inputs == ["featurize", "split", "tune"]
+    assert train.kind == "train_best" and train.inputs == {"features": "featurize", "split": "split", "outcome": "tune"}
     assert tune.runtime["storage"].endswith(".mlops/tune") and tune.runtime["storage"].startswith("/")
     shown = CliRunner().invoke(app, ["plan", str(tmp_path / "spec.yaml")])
     assert "6 trials x (CPU=1)" in shown.output and "search=grid" in shown.output
@@ -119,9 +119,13 @@ def test_plan_shows_the_tune_node_feeding_train(tmp_path):
 def test_auto_defaults_come_from_the_registry():
     plan = api.plan(EXAMPLES / "automl" / "spec.yaml", ["~model.candidates", "~tuning"])
     space = plan.node("tune").params["space"]
-    assert {"random_forest", "hist_gradient_boosting", "logistic_regression"} <= set(space)
-    assert "linear_regression" not in space and space["random_forest"]["params.n_estimators"] == {"randint": [50, 400]}
+    assert {"random_forest", "hist_gradient_boosting", "logistic_regression", "lightgbm", "xgboost"} <= set(space)
+    assert "linear_regression" not in space and space["random_forest"]["params.n_estimators"] == {"lograndint": [16, 513]}
     assert plan.node("tune").params["tuning"]["time_budget_s"] > 0
+    # the search starts with each family's cheap configuration, cheapest family first
+    start = plan.node("tune").params["start"]
+    assert [p["family"] for p in start][:1] == ["logistic_regression"] and start[-1]["family"] == "random_forest"
+    assert start[1]["values"]["params.n_estimators"] == 64
 
 
 # -- on Ray ------------------------------------------------------------------------------------------
@@ -138,7 +142,8 @@ def test_tune_registers_the_best_trial_and_logs_every_trial_as_a_child(ray_local
     assert estimator.n_estimators == int(best.data.params["params.n_estimators"])
     assert estimator.max_depth == int(best.data.params["params.max_depth"])
     artifacts = {a.path for a in MlflowClient(tracking_uri=tracking_uri).list_artifacts(result.run_id, "tune")}
-    assert artifacts == {"tune/leaderboard.csv", "tune/leaderboard.md", "tune/leaderboard.png"}
+    assert artifacts == {"tune/leaderboard.csv", "tune/leaderboard.md", "tune/leaderboard.png", "tune/families.csv",
+                         "tune/families.md"}
     assert list((tmp_path / ".mlops" / "tune").iterdir()), "trials belong in the project's .mlops dir"
 
 
@@ -249,3 +254,73 @@ def test_an_ensemble_of_the_best_trials_is_registered_and_loads_through_mlflow(r
 
     X = pd.DataFrame(load_wine().data[:5], columns=bundle.input_columns)  # mlops' sklearn source names columns safely
     assert list(loaded.predict(X)) == list(bundle.predict(X))
+
+
+INTERACTIONS = """
+name: interactions
+data:
+  source: {type: csv, path: interactions.csv}
+  target: y
+  split: {method: stratified, test_size: 0.25, seed: 0}
+model: {type: auto, task: classification, metric: roc_auc}
+tuning: {num_samples: 24, search: optuna, scheduler: asha, seed: 0}
+hardware: {max_concurrent_trials: 1}  # one trial at a time: the seeded search proposes the same trials on any machine
+tracking: {uri: "${oc.env:MLOPS_TRACKING_URI}"}
+"""
+BOOSTING = {"lightgbm", "xgboost", "hist_gradient_boosting"}  # the gradient-boosting families
+
+
+def interactions_csv(path, rows: int = 4000, seed: int = 0) -> None:
+    """Ten numeric features; the label depends on products and sign flips of a few of them (no single feature
+    and no linear model says much), as in benchmarks/automl_vs_flaml.py's interactions_20k."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, 10))
+    logit = 3.0 * X[:, 0] * X[:, 1] - 2.0 * np.sign(X[:, 2]) * X[:, 3] + 0.5 * X[:, 4]
+    y = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype(int)
+    pd.DataFrame(X, columns=[f"x{i}" for i in range(10)]).assign(y=y).to_csv(path, index=False)
+
+
+@pytest.mark.slow
+def test_on_interactions_a_boosting_family_wins_and_every_familys_best_is_on_the_leaderboard(ray_local, tracking_uri, tmp_path):
+    pytest.importorskip("lightgbm")
+    pytest.importorskip("xgboost")
+    import mlflow.pyfunc
+    import pandas as pd
+
+    interactions_csv(tmp_path / "interactions.csv")
+    result = api.apply(write_spec(tmp_path, INTERACTIONS))
+    tuning = result.tuning
+    best_of = {}
+    for t in tuning.trials:
+        if t.status == "ok" and "roc_auc" in t.metrics:
+            best_of[t.family] = max(best_of.get(t.family, 0.0), t.metrics["roc_auc"])
+    assert tuning.best.family in BOOSTING, best_of
+    # the libraries the boosting extra brings beat every family that is no gradient boosting
+    assert max(best_of.get("lightgbm", 0), best_of.get("xgboost", 0)) > max(v for f, v in best_of.items() if f not in BOOSTING)
+    assert result.metrics["roc_auc"] > 0.8
+    if tuning.best.family != "hist_gradient_boosting":  # it stops early by itself, inside its fit
+        assert tuning.best.fitted["n_estimators"] == tuning.best.model["params"]["n_estimators"]  # the refit's rounds
+    # MLflow: every trial a child run, and the family board on the apply's run
+    client = MlflowClient(tracking_uri=tracking_uri)
+    run = client.get_run(result.run_id).data
+    assert run.tags["mlops.tune.best_family"] == tuning.best.family
+    assert run.metrics[f"tune.family.{tuning.best.family}.best_roc_auc"] == tuning.best.metrics["roc_auc"]
+    families = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="tune/families.csv",
+                                                               tracking_uri=tracking_uri))
+    tried = {t.family for t in tuning.trials}
+    assert set(families["family"]) == tried and families["trials"].sum() == len(tuning.trials) == len(children(tracking_uri, result.run_id))
+    assert families["family"].iloc[0] == tuning.best.family and len(tried) >= 5  # the cheap first trials touch them all
+    # `mlops models`: the versions, then the search's families side by side, the winner marked
+    shown = CliRunner().invoke(app, ["models", "interactions", "--tracking-uri", tracking_uri], env={"COLUMNS": "160"})
+    assert shown.exit_code == 0, shown.output
+    assert "search that produced v1" in shown.output and f"{tuning.best.family} (best trial)" in shown.output
+    assert all(family in shown.output for family in tried)
+    # the registered model is the winning family's, and loads through mlflow.pyfunc like any other
+    bundle = api.load_model("interactions", uri=tracking_uri)
+    assert bundle.meta["estimator"] == tuning.best.family
+    mlflow.set_tracking_uri(tracking_uri)
+    rows = pd.read_csv(tmp_path / "interactions.csv").drop(columns="y").head(20)
+    assert list(mlflow.pyfunc.load_model(f"models:/interactions/{result.version}").predict(rows)) == list(bundle.predict(rows))

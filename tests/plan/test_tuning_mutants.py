@@ -14,7 +14,7 @@ def test_the_tune_node_carries_what_the_tune_stage_reads():
     tune = plan.node("tune")
     assert set(tune.params) == {"model", "features", "tuning", "space", "metric", "mode", "trials", "search",
                                 "scheduler", "max_concurrent_trials", "max_failures", "trial_resources",
-                                "resource_fields"}
+                                "resource_fields", "start"}
     assert (tune.params["metric"], tune.params["mode"], tune.params["trials"]) == ("roc_auc", "max", 24)
     assert (tune.params["search"], tune.params["scheduler"]) == ("optuna", "asha")
     assert tune.params["trial_resources"] == tune.resources == {"CPU": 1.0}
@@ -22,8 +22,9 @@ def test_the_tune_node_carries_what_the_tune_stage_reads():
     assert "search_space" not in tune.params["tuning"] and tune.params["tuning"]["time_budget_s"] == 120.0
     assert set(tune.params["space"]) == set(tune.params["model"]["candidates"])  # auto: one space per family
     assert all(isinstance(space, dict) for space in tune.params["space"].values())
+    assert [point["family"] for point in tune.params["start"]][0] == "logistic_regression"  # the cheapest first
     train = plan.node("train")
-    assert train.kind == "train_best" and train.params["base_kind"] == "train" and "tune" in train.inputs
+    assert train.kind == "train_best" and train.params["base_kind"] == "train" and train.inputs["outcome"] == "tune"
 
 
 def test_a_trial_asks_for_the_gpus_and_memory_of_a_task():

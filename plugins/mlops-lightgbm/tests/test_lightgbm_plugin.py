@@ -9,7 +9,7 @@ from mlops.cli import app
 from mlops.plugins import estimators
 
 SPEC = """
-name: lgbm-wine
+name: lgbm-dart-wine
 data:
   source: {type: sklearn, name: wine}
   target: target
@@ -17,7 +17,7 @@ data:
 model:
   task: classification
   type: sklearn
-  estimator: lightgbm
+  estimator: lightgbm_dart
   params: {n_estimators: 50, num_leaves: 15}
 serving:
   mode: batch
@@ -26,15 +26,15 @@ tracking: {uri: "${oc.env:MLOPS_TRACKING_URI}"}
 """
 
 
-def test_entry_point_registers_lightgbm():
-    entry = estimators.get("lightgbm")
+def test_entry_point_registers_lightgbm_dart():
+    entry = estimators.get("lightgbm_dart")
     assert entry.origin == "plugin mlops_lightgbm:register"
     assert set(entry.target.tasks) == {"classification", "regression"}
 
 
 def test_plugins_command_lists_it():
     result = CliRunner().invoke(app, ["plugins"])
-    assert "lightgbm" in result.output and "mlops_lightgbm" in result.output
+    assert "lightgbm_dart" in result.output and "mlops_lightgbm" in result.output
 
 
 def test_misspelt_param_is_caught(tmp_path, tracking_uri):
@@ -53,5 +53,6 @@ def test_apply_with_plugin_estimator(ray_local, tracking_uri, tmp_path):
     result = api.apply(spec)
     assert result.metrics["f1_macro"] > 0.85
     assert result.batch.rows == 178
-    bundle = api.load_model("lgbm-wine", uri=tracking_uri)
+    bundle = api.load_model("lgbm-dart-wine", uri=tracking_uri)
     assert type(bundle.model.steps[-1][1]).__name__ == "LGBMClassifier"
+    assert bundle.model.steps[-1][1].get_params()["boosting_type"] == "dart"

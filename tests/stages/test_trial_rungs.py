@@ -1,0 +1,73 @@
+"""A trial's reports: with scheduler: asha and one validation part it fits on 25%, 50%, then all of its training
+rows (successive halving on rows: ASHA stops the weak ones after the cheap fits); a boosting trial reports
+the rounds it kept, and the refit's model section boosts that many."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops.stages import trial
+from mlops.stages.trial import ROW_RUNGS, FITTED, TrialData, scores, steps_total
+
+FEATURES = {"impute": {"numeric": "median", "categorical": "most_frequent"}, "scale": "standard",
+            "encode": "onehot", "derived": None}
+
+
+def _params(scheduler: str, folds: int | None = None) -> dict:
+    return {"model": {"type": "sklearn", "task": "classification"}, "metric": "roc_auc", "scheduler": scheduler,
+            "features": FEATURES, "tuning": {"folds": folds, "validation_size": 0.25, "seed": 0}, "threads": 1}
+
+
+def _data(n: int = 800) -> TrialData:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(n, 3)), columns=list("abc"))
+    y = pd.Series(np.where(X["a"] * X["b"] + 0.3 * rng.normal(size=n) > 0, 1, 0))
+    return TrialData(X, y, list("abc"), [])
+
+
+def test_steps_are_row_rungs_with_asha_folds_with_folds_else_one():
+    assert steps_total(_params("asha")) == len(ROW_RUNGS) == 3
+    assert steps_total(_params("fifo")) == 1
+    assert steps_total(_params("asha", folds=4)) == 4
+
+
+def test_asha_trials_fit_on_growing_shares_of_their_rows(monkeypatch):
+    seen = []
+    fit = trial.fit_and_score
+
+    def counting(section, data, features, train_idx, val_idx, threads=None):
+        seen.append((len(train_idx), len(val_idx), threads))
+        return fit(section, data, features, train_idx, val_idx, threads)
+
+    monkeypatch.setattr(trial, "fit_and_score", counting)
+    section = {"type": "sklearn", "task": "classification", "estimator": "lightgbm", "params": {"n_estimators": 300}}
+    reports = list(scores(section, _data(), _params("asha")))
+    assert [step for step, _ in reports] == [1, 2, 3]
+    assert [rows for rows, _, _ in seen] == [150, 300, 600] and {val for _, val, _ in seen} == {200}
+    assert {threads for _, _, threads in seen} == {1}
+    assert all(FITTED + "n_estimators" in metrics and "roc_auc" in metrics for _, metrics in reports)
+    assert reports[-1][1]["roc_auc"] > 0.8
+
+
+def test_with_folds_the_reports_are_running_means_and_fifo_reports_once():
+    section = {"type": "sklearn", "task": "classification", "estimator": "logistic_regression", "params": {}}
+    folds = list(scores(section, _data(), _params("asha", folds=3)))
+    assert [step for step, _ in folds] == [1, 2, 3]
+    once = list(scores(section, _data(), _params("fifo")))
+    assert [step for step, _ in once] == [1] and FITTED + "n_estimators" not in once[0][1]
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "xgboost"])
+def test_the_refit_boosts_as_many_rounds_as_the_trial_kept(family):
+    from types import SimpleNamespace
+
+    from mlops.stages.tune import _trial
+
+    params = {**_params("fifo"), "model": {"type": "auto", "task": "classification", "metric": "roc_auc"}}
+    result = SimpleNamespace(config={"estimator": family, f"{family}:params.n_estimators": 900},
+                             metrics={"roc_auc": 0.9, "step": 1, FITTED + "n_estimators": 137.0, "trial_id": "a1"},
+                             error=None, path="/tmp/a1")
+    found = _trial(result, params)
+    assert found.params["params.n_estimators"] == 900 and found.fitted == {"n_estimators": 137}
+    assert found.model["params"]["n_estimators"] == 137 and found.status == "ok"
