@@ -156,7 +156,38 @@ def apply(spec_path: str | Path, overrides: Sequence[str] = (), *, address: str 
         preflight(project)
     if on_plan is not None:  # shown before anything runs, as `mlops plan` shows it
         on_plan(plan, actions)
-    return apply_plan(project, plan, address=address, force=force, on_done=on_done)
+    import ray
+
+    own_ray = ray.is_initialized()  # the caller's Ray: a controller there would die with the caller
+    result = apply_plan(project, plan, address=address, force=force, on_done=on_done)
+    if not own_ray and any(n.kind == "deploy" for n in plan.nodes):
+        result.controller = _controller_after_apply(project, address)
+    return result
+
+
+def _controller_after_apply(project: Project, address: str | None) -> dict[str, Any] | None:
+    """An online apply of a spec with retraining or monitoring starts (or updates) its controller where the
+    endpoint runs; unchanged and running, it is left alone (no connection to the cluster)."""
+    from mlops.monitoring.controller import controller_status, ensure_controller
+    from mlops.monitoring.controller_actor import applied_hash, applied_project
+    from mlops.monitoring.controller_state import load_state, state_file
+    from mlops.spec.monitoring import MonitoringSpec
+
+    spec = project.spec
+    if spec.retraining is None and spec.monitoring is None:
+        return None
+    if not (spec.monitoring or MonitoringSpec()).controller.start_on_apply:
+        return None
+    path = state_file(spec.tracking.uri, project.base_dir, spec.name)
+    running = controller_status(spec.name, state_path=path)
+    if running and running["running"] and load_state(path, spec.name).spec_hash == applied_hash(applied_project(project)):
+        return running
+    from mlops.errors import MlopsError
+
+    try:
+        return ensure_controller(project, address)
+    except MlopsError as exc:  # the apply itself succeeded: say why nothing watches it, do not undo it
+        return {"running": False, "error": str(exc)}
 
 
 def multirun(spec_path: str | Path, overrides: Sequence[str], *, address: str | None = None, force: bool = False,
@@ -294,10 +325,17 @@ def serve(spec_path: str | Path, overrides: Sequence[str] = (), *, detach: bool 
 
 
 def endpoint_status(name: str | None = None, *, address: str | None = None, uri: str | None = None) -> list[dict[str, Any]]:
-    """Running endpoints: deployments, replicas, health, served version and champion."""
+    """Running endpoints: deployments, replicas, health, served version and champion; each row's `controller`:
+    its always-on controller (monitoring.controller_status), None when none was started from here."""
+    from mlops.monitoring.controller import controller_status as controller
     from mlops.serving.control import endpoint_status as status
 
-    return status(name, address, uri)
+    rows = status(name, address, uri)
+    found: dict[str, Any] = {}
+    for row in rows:
+        app = row["application"]
+        row["controller"] = found[app] if app in found else found.setdefault(app, controller(app))
+    return rows
 
 
 def model_health(name: str, *, uri: str | None = None) -> dict[str, Any]:
@@ -331,10 +369,10 @@ def predict_batch(spec_path: str | Path, overrides: Sequence[str], input_file: s
     if project.spec.serving is None or project.spec.serving.batch is None:
         raise SpecError(Problem("serving.batch", "this spec has no batch section",
                                 hint="add serving: {mode: batch, batch: {input: ..., output: ...}} (or mode: both)"))
-    from mlops.plan import compile_plan
+    from mlops.plan.compile import batch_node
     from mlops.runtime.batch import score_batch
 
-    return score_batch(project, compile_plan(project).node("batch_predict"))
+    return score_batch(project, batch_node(project))
 
 
 def _quoted(value: str) -> str:
@@ -344,9 +382,12 @@ def _quoted(value: str) -> str:
 
 def stop(name: str | None = None) -> str:
     """Stop endpoints (and mlops' local Ray head once nothing runs on it)."""
+    from mlops.monitoring.controller import stop_with_endpoints
     from mlops.serving.control import stop as stop_endpoints
 
-    return stop_endpoints(name)
+    controllers = stop_with_endpoints(name)  # first: they would follow an alias onto nothing
+    said = stop_endpoints(name)
+    return said + (f"; stopped the controller of {', '.join(controllers)}" if controllers else "")
 
 
 def load_model(name: str, alias: str = "champion", version: str | None = None, uri: str | None = None):
@@ -371,13 +412,67 @@ def check(spec_path: str | Path, overrides: Sequence[str], data: str, *, version
 
 
 def monitor(spec_path: str | Path, overrides: Sequence[str] = (), *, retrain: bool = True, address: str | None = None,
-            on_done: Callable[..., None] | None = None, on_judged: Callable[..., None] | None = None):
-    """Evaluate every retraining trigger once; when one fires, retrain and decide champion/challenger."""
+            on_done: Callable[..., None] | None = None, on_judged: Callable[..., None] | None = None,
+            locked: bool = False):
+    """Evaluate every retraining trigger once; when one fires, retrain and decide champion/challenger. Holds
+    the project's controller lock meanwhile (`locked`: the caller holds it already)."""
     from mlops.monitoring.monitor import monitor_once
 
     project = load(spec_path, overrides, check_data=False)
     require_monitoring("retraining", "drift triggers and alerts need alibi-detect")
-    return monitor_once(project, retrain=retrain, address=address, on_done=on_done, on_judged=on_judged)
+    if not retrain or locked:  # a dry run judges and delivers nothing: it may look while a controller runs
+        return monitor_once(project, retrain=retrain, address=address, on_done=on_done, on_judged=on_judged)
+    with monitor_lock(project, "mlops monitor"):
+        return monitor_once(project, retrain=retrain, address=address, on_done=on_done, on_judged=on_judged)
+
+
+def monitor_lock(project: Project, who: str):
+    """The project's controller lock, held for a monitor run in this process (refused, naming the holder,
+    while a controller or another `mlops monitor` acts on the project: they would retrain twice)."""
+    from mlops.monitoring.controller_state import holder_name, holding, state_file
+
+    spec = project.spec
+    return holding(state_file(spec.tracking.uri, project.base_dir, spec.name), spec.name, holder_name(who))
+
+
+def start_controller(spec_path: str | Path, overrides: Sequence[str] = (), *, address: str | None = None) -> dict[str, Any]:
+    """Start the spec's always-on controller on its cluster (mlops' local head by default), or hand the
+    running one this spec; returns its status."""
+    from mlops.monitoring.controller import ensure_controller
+
+    project = load(spec_path, overrides, check_data=False)
+    require_monitoring("retraining", "drift triggers and alerts need alibi-detect")
+    _require_controller_work(project)
+    return ensure_controller(project, address)
+
+
+def stop_controller(spec_path: str | Path, overrides: Sequence[str] = (), *, address: str | None = None) -> str:
+    """Stop the spec's controller; says what was done."""
+    from mlops.monitoring.controller import stop_controller as stop_it
+
+    return stop_it(load(spec_path, overrides, check_data=False), address)
+
+
+def controller_status(name: str) -> dict[str, Any] | None:
+    """The controller of endpoint `name` started from here: running, last/next tick, last decision and why."""
+    from mlops.monitoring.controller import controller_status as status
+
+    return status(name)
+
+
+def controllers() -> dict[str, dict[str, Any]]:
+    """Every controller started from this directory, by project name (see controller_status)."""
+    from mlops.monitoring.controller import started_here
+
+    return started_here()
+
+
+def _require_controller_work(project: Project) -> None:
+    from mlops.errors import Problem, SpecError
+
+    if project.spec.retraining is None and project.spec.monitoring is None:
+        raise SpecError(Problem("monitoring", "a controller needs a retraining or monitoring section: it has nothing to do",
+                                hint="monitoring: {controller: {tick: 1m}, alerts: [...]} (see docs/monitoring.md)"))
 
 
 def feedback(spec_path: str | Path, overrides: Sequence[str], labels: str) -> int:
@@ -482,3 +577,51 @@ def export_feast(spec_path: str | Path, overrides: Sequence[str], out_dir: str |
 
     project = _feature_project(spec_path, overrides)
     return export(project.spec.name, project.spec.features.entities, view_params(project), project.base_dir, out_dir)
+
+
+def explain_predictions(spec_path: str | Path, overrides: Sequence[str], input_file: str, *, version: str | None = None,
+                        top: int | None = None) -> dict[str, Any]:
+    """Each row of a CSV/JSON/parquet file explained (SHAP) by the spec's registered model (its serving alias,
+    or `version`), the rows read by the model's input contract exactly as predict reads them."""
+    from mlops.explain.explainer import ModelExplainer, checked_rows
+    from mlops.extras import EXPLAIN, install_hint, installed
+    from mlops.errors import MlopsError
+    from mlops.registry import Registry
+    from mlops.sources.files import read_table
+
+    if not installed(EXPLAIN):
+        raise MlopsError(f"explanations need shap, which is not installed: {install_hint(EXPLAIN)}")
+    project = load(spec_path, overrides, check_data=False)
+    online = project.spec.serving.online if project.spec.serving else None
+    alias = online.model_alias if online is not None else "champion"
+    bundle = Registry(stores.absolute(project.spec.tracking.uri), create=False).load(project.spec.name, alias=alias,
+                                                                                   version=version)
+    if Path(input_file).suffix == ".json":  # {"rows": [...]} or a list of objects, as `mlops predict` reads it
+        import pandas as pd
+
+        from mlops.serving.control import read_rows
+
+        table = pd.DataFrame(read_rows(input_file))
+    else:
+        table = read_table(input_file, "--input")
+    frame = checked_rows(bundle, table)
+    explained = ModelExplainer(bundle).explain(frame, top)
+    return {"model": project.spec.name, "version": bundle.meta.get("registered_version"), **explained.to_dict(top)}
+
+
+def report(name: str, version: str | None = None, *, uri: str | None = None, out_dir: str | Path | None = None) -> dict[str, str]:
+    """Write the model card of a version (default: the champion) to MLflow, and to `out_dir` when given."""
+    from mlops.reports.build import write_card
+
+    found = model_versions(name, uri) and registry(uri, name)
+    return write_card(found, name, version, Path(out_dir) if out_dir else None)
+
+
+def compare_report(name: str, champion: str, challenger: str, *, uri: str | None = None,
+                   out_dir: str | Path | None = None) -> dict[str, str]:
+    """Write the side-by-side comparison of two versions to MLflow (with the challenger), and to `out_dir`."""
+    from mlops.reports.build import write_comparison
+
+    found = model_versions(name, uri) and registry(uri, name)
+    return write_comparison(found, name, champion, challenger, Path(out_dir) if out_dir else None)
+

@@ -24,7 +24,8 @@ TORCH = Extra("torch", ("torch",))
 MONITORING = Extra("monitoring", ("alibi_detect", "pandera"))
 TUNE = Extra("tune", ("optuna",))
 BOOSTING = Extra("boosting", ("lightgbm", "xgboost"))
-BY_NAME = {extra.name: extra for extra in (TORCH, MONITORING, TUNE, BOOSTING)}
+EXPLAIN = Extra("explain", ("shap",))
+BY_NAME = {extra.name: extra for extra in (TORCH, MONITORING, TUNE, BOOSTING, EXPLAIN)}
 
 
 def installed(extra: Extra) -> bool:

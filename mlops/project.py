@@ -194,6 +194,8 @@ def _check_batch_input(project: Project, train_columns: set[str], problems: Coll
     try:
         batch = probe_source(batch_input_source(spec), project.base_dir, "serving.batch.input")
     except SpecError as exc:
+        if spec.serving.batch.schedule is not None and all(p.message == "no such file" for p in exc.problems):
+            return  # a scheduled input's files arrive later: the controller scores them as they come
         problems.problems.extend(exc.problems)
         return
     if batch is None or spec.data.target not in train_columns:

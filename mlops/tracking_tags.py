@@ -8,6 +8,7 @@ PROMOTED = "mlops.promoted"  # run: whether its version took the champion alias
 MODEL_VERSION = "mlops.model_version"  # run: the registered version it produced or reused
 DECISION = "mlops.decision"  # run: the champion decision, in words
 CHAMPION_COMPARED = "mlops.champion_compared"  # run: the champion version it was compared with
+COMPARISON = "mlops.comparison"  # run: the champion gate's side-by-side comparison (command and artifact)
 RUN_KIND = "mlops.kind"  # run: what started it (apply, retrain)
 TRIGGER = "mlops.trigger"  # run and version: the retraining triggers that fired
 TRIGGERS = "mlops.triggers"  # run: the retraining triggers judged

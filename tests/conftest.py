@@ -13,6 +13,7 @@ EXAMPLES = REPO / "examples"
 
 # ray_local and tracking_uri come from mlops.testing (loaded with -p mlops.testing in pyproject.toml).
 from mlops.cluster.processes import free_port, stable_port  # noqa: E402,F401  (tests import them from here)
+from report_versions import two_versions  # noqa: E402,F401  (tests/reports' two registered versions, made once)
 
 
 # Hypothesis: the same examples on every CI run, so a mutation a property test catches is caught every time;
@@ -75,8 +76,17 @@ def scrape_metric_names(model: str, wanted: set[str], timeout: float = 60) -> se
     while time.time() < deadline and not wanted <= found:
         text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
         found = {line.split("{")[0] for line in text.splitlines() if line.startswith("ray_mlops_") and f'model="{model}"' in line}
-        time.sleep(2)
+        if not wanted <= found:  # not after the scrape that found them all
+            time.sleep(1)
     return found
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """New MLflow stores made in this process take their tables from one migrated template (tests/fresh_stores.py)."""
+    import fresh_stores
+
+    fresh_stores.install()
 
 
 # -- reliability figures: every test marked `reliability` leaves its outcome for docs/reliability.md --

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import typer
 
-from mlops.cli import features, monitoring, registry, serving, training
+from mlops.cli import features, monitoring, registry, reports, serving, training
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Declarative ML from one spec: validate, plan, apply on Ray, track in MLflow. Paths inside a "
                        "spec are relative to the spec's directory; paths given as options (--input, --data, ...) "
                        "are relative to the working directory.")
 
-for group in (training, registry, monitoring, serving):  # `mlops --help` lists the commands in this order
+for group in (training, registry, monitoring, serving, reports):  # `mlops --help` lists the commands in this order
     for command in group.COMMANDS:
         app.command()(command)
 app.add_typer(features.app, name="features")

@@ -73,23 +73,76 @@ def feedback(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
 
 @user_errors
 def monitor(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
-            watch: bool = typer.Option(False, "--watch", help="keep evaluating every --interval seconds until Ctrl-C"),
+            watch: bool = typer.Option(False, "--watch", help="keep evaluating every --interval seconds until Ctrl-C, "
+                                                              "in this terminal"),
             interval: float = typer.Option(60, "--interval", min=1, help="seconds between evaluations with --watch"),
+            detach: bool = typer.Option(False, "--detach", help="start the always-on controller on the cluster (mlops' "
+                                        "local head by default): it ticks every monitoring.controller.tick, after this "
+                                        "command exits"),
+            stop: bool = typer.Option(False, "--stop", help="stop the always-on controller"),
             dry_run: bool = typer.Option(False, "--dry-run", help="evaluate the triggers but do not retrain"),
-            address: Optional[str] = typer.Option(None, "--address", help="Ray cluster for retraining")) -> None:
-    """Judge alerts and every retraining trigger; when one fires, retrain and promote the challenger only if it wins."""
+            address: Optional[str] = typer.Option(None, "--address", help="Ray cluster for retraining (and for the "
+                                                  "controller with --detach/--stop)")) -> None:
+    """Judge alerts and every retraining trigger; when one fires, retrain and promote the challenger only if it wins.
+    --detach hands that to an always-on controller on the cluster; --stop stops it."""
     from mlops import api
+
+    _check_modes(watch, detach, stop, dry_run)
+    if detach:
+        print_controller(api.start_controller(spec, overrides or [], address=address))
+        return
+    if stop:
+        console.print(api.stop_controller(spec, overrides or [], address=address))
+        return
 
     def on_done(node: Any, seconds: float) -> None:
         console.print(f"  [green]✓[/] {node.id:<14} {seconds:6.2f}s")
 
-    while True:
+    def evaluate(locked: bool) -> None:
         outcome = api.monitor(spec, overrides or [], retrain=not dry_run, address=address, on_done=on_done,
-                              on_judged=_print_triggers)
+                              on_judged=_print_triggers, locked=locked)
         _print_decision(outcome)
-        if not watch:
-            return
-        time.sleep(interval)
+
+    if not watch or dry_run:
+        while True:
+            evaluate(False)
+            if not watch:
+                return
+            time.sleep(interval)
+    # Holding the controller lock all along: a detached controller is refused meanwhile, and vice versa.
+    with api.monitor_lock(api.load(spec, overrides or [], check_data=False), "mlops monitor --watch"):
+        while True:
+            evaluate(True)
+            time.sleep(interval)
+
+
+def _check_modes(watch: bool, detach: bool, stop: bool, dry_run: bool) -> None:
+    from mlops.errors import Problem, SpecError
+
+    chosen = [flag for flag, on in (("--watch", watch), ("--detach", detach), ("--stop", stop)) if on]
+    if len(chosen) > 1 or (dry_run and (detach or stop)):
+        raise SpecError(Problem(chosen[-1] if chosen else "--dry-run", "options that cannot go together",
+                                value=" ".join([*chosen, *(["--dry-run"] if dry_run else [])]),
+                                hint="--watch runs here, --detach starts the controller on the cluster, --stop stops it"))
+
+
+def print_controller(status: Optional[dict]) -> None:
+    """One line on the always-on controller an apply or --detach started (nothing when none)."""
+    if not status:
+        return
+    if status.get("error"):
+        console.print(f"[yellow]controller not started[/]: {escape(status['error'])}")
+        return
+    tick = status.get("tick_s")
+    where = f" on {status['address']}" if status.get("address") else ""
+    console.print(f"[bold]controller[/] {status.get('name')} runs{where}, ticking every "
+                  f"{_duration(tick)} (mlops status shows it; stop: mlops monitor SPEC --stop)", highlight=False)
+
+
+def _duration(seconds: Optional[float]) -> str:
+    from mlops.durations import format_duration
+
+    return format_duration(seconds)
 
 
 def _print_triggers(outcome: Any) -> None:

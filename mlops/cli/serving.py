@@ -44,6 +44,7 @@ def status(name: Optional[str] = typer.Argument(None, help="only this applicatio
     rows = api.endpoint_status(name, address=address, uri=tracking_uri)
     if not rows:
         console.print("no endpoints running")
+        _print_controllers({n: c for n, c in api.controllers().items() if name in (None, n)})
         if name:
             _print_model(name, api.model_health(name, uri=tracking_uri))
         return
@@ -59,9 +60,50 @@ def status(name: Optional[str] = typer.Argument(None, help="only this applicatio
                       replicas, served, row.get("champion") or "?")
     print_wide(table)
     _print_health(rows)
+    _print_controllers({r["application"]: r.get("controller") for r in rows})
     for row in rows:
         if row.get("last_retrain"):
             _print_model(row["application"], row)
+
+
+def _print_controllers(found: dict[str, Any]) -> None:
+    """Each endpoint's always-on controller: runs or not, last and next tick, the last decision and why."""
+    from rich.markup import escape
+
+    if not any(found.values()):
+        return
+    table = Table(title="controllers")
+    for column in ("application", "controller", "last tick", "next tick", "last decision", "why"):
+        table.add_column(column)
+
+    def ago(t: Any) -> str:
+        return "-" if t is None else f"{time.strftime('%H:%M:%S', time.localtime(t))} ({_since(t)})"
+
+    for app, c in found.items():
+        if not c:
+            table.add_row(app, "none", "-", "-", "-", "-")
+            continue
+        state = "[green]runs[/]" if c["running"] else "[red]not running[/]"
+        state += " [yellow](late)[/]" if c.get("late") else ""
+        state += f", restarted {c['restarts']}x" if c.get("restarts") else ""
+        why = c.get("reason") or "-"
+        if c.get("errors") and c["errors"][-1]["at"] >= (c.get("decided_at") or 0):  # the latest tick failed
+            last = c["errors"][-1]
+            why += f"; last error ({last['duty']}): {last['error']}"
+        upcoming = f"ticking since {ago(c['ticking_since'])}" if c.get("ticking_since") else ago(c.get("next_tick"))
+        table.add_row(app, state, ago(c.get("last_tick")), upcoming, escape(c.get("decision") or "-"),
+                      escape(why))
+    print_wide(table)
+
+
+def _since(t: float) -> str:
+    """'12s ago' or '48s from now'."""
+    from mlops.durations import format_duration
+
+    delta = time.time() - t
+    if round(abs(delta)) == 0:
+        return "now"
+    return f"{format_duration(round(abs(delta)))} {'ago' if delta > 0 else 'from now'}"
 
 
 def _fmt(value: Any, spec: str, missing: str = "-") -> str:
@@ -70,15 +112,19 @@ def _fmt(value: Any, spec: str, missing: str = "-") -> str:
 
 
 def _print_health(rows: list[dict[str, Any]]) -> None:
-    """Traffic over the last 5 minutes and the last drift check of the recent-input window."""
+    """Traffic over the last 5 minutes, the last drift check of the recent-input window, who answers and what
+    the replicas use."""
+    from mlops.serving.infra_metrics import infra_columns
+
     table = Table(title="health (last 5 min)")
-    for column in ("application", "version", "requests", "error rate", "p50 ms", "p99 ms", "drift share", "outlier rate"):
+    for column in ("application", "version", "requests", "error rate", "p50 ms", "p99 ms", "drift share", "outlier rate",
+                   "traffic", "replicas"):
         table.add_column(column)
     hints = []
     for row in {r["application"]: r for r in rows}.values():  # one line per application, not per deployment
         stats = row.get("stats")
         if not stats:
-            table.add_row(row["application"], row.get("serving_version") or "?", *["-"] * 6)
+            table.add_row(row["application"], row.get("serving_version") or "?", *["-"] * 8)
             if row.get("stats_hint"):
                 hints.append(f"{row['application']}: {row['stats_hint']}")
             continue
@@ -94,10 +140,19 @@ def _print_health(rows: list[dict[str, Any]]) -> None:
             drift_cell = f"not yet ({stats.get('drift_window_rows', 0)} rows in window)"
         table.add_row(row["application"], str(stats.get("version") or "?"), str(stats.get("requests", 0)),
                       _fmt(stats.get("error_rate"), ".2%"), _fmt(stats.get("latency_p50_ms"), ".1f"),
-                      _fmt(stats.get("latency_p99_ms"), ".1f"), drift_cell, _fmt(stats.get("outlier_rate"), ".2%"))
+                      _fmt(stats.get("latency_p99_ms"), ".1f"), drift_cell, _fmt(stats.get("outlier_rate"), ".2%"),
+                      _traffic_cell(stats.get("routing")), ", ".join(infra_columns(stats)) or "-")
     print_wide(table)
     for hint in hints:
         console.print(f"[yellow]{hint}[/]")
+
+
+def _traffic_cell(routing: dict[str, Any] | None) -> str:
+    """Who answers: the champion alone, or a rollout's split (e.g. 'canary: v1 75% / v2 25%', '+ shadow v3')."""
+    if not routing or not routing.get("weights"):
+        return "champion" + (f" + shadow v{routing['shadow']}" if routing and routing.get("shadow") else "")
+    split = " / ".join(f"v{v} {w:g}%" for v, w in routing["weights"].items())
+    return f"{routing.get('mode', 'split')}: {split}" + (f" + shadow v{routing['shadow']}" if routing.get("shadow") else "")
 
 
 def _print_model(name: str, health: dict[str, Any]) -> None:

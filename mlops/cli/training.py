@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from mlops.cli.common import OVERRIDES, SPEC, console, err_console, print_wide, user_errors
+from mlops.cli.monitoring import print_controller
 
 FORCE_ALL = "__all__"
 
@@ -122,6 +123,7 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     if result.up_to_date:
         console.print(f"[yellow]up to date[/]: nothing changed since run {result.run_id} (plan {result.plan_hash}); "
                       "--force to rerun")
+        print_controller(result.controller)
         return
     if result.reused:
         console.print(f"reused: {', '.join(result.reused)}")
@@ -137,6 +139,7 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
             console.print(f"[bold]after the search[/] {', '.join(after)}")
     for line in apply_summary(result, api.champion_version(planned[-1]) if planned else None):
         console.print(line, highlight=False)
+    print_controller(result.controller)
 
 
 def apply_summary(result: Any, champion: Optional[str]) -> list[str]:

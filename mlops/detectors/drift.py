@@ -1,5 +1,6 @@
-"""Data drift: the reference sample kept at train time, its encoding, and alibi-detect's univariate
-(KS, chi-squared, mixed tabular) and multivariate (MMD) tests of new data against it."""
+"""Data drift: the reference sample kept at train time, its encoding, and the univariate (KS, chi-squared,
+mixed tabular: alibi-detect's answers, computed by mlops.detectors.univariate) and multivariate (MMD,
+alibi-detect) tests of new data against it."""
 from __future__ import annotations
 
 import json
@@ -106,13 +107,19 @@ def encode(reference: DriftReference, frame: pd.DataFrame) -> np.ndarray:
     """Frame -> float matrix, numeric columns then categorical codes (missing -> k, unseen -> k + 1)."""
     _require_columns(frame, reference.columns)
     out = np.empty((len(frame), len(reference.columns)), dtype=np.float64)
-    n_num = len(reference.numeric)
-    if n_num:
-        values = numeric_matrix(frame, reference.numeric)
-        out[:, :n_num] = np.where(np.isnan(values), reference.medians, values)
-    for j, name in enumerate(reference.categorical, start=n_num):
-        out[:, j] = category_codes(frame[name], reference.categories[name])
+    for j in range(len(reference.columns)):
+        out[:, j] = encoded_column(reference, frame, j)
     return out
+
+
+def encoded_column(reference: DriftReference, frame: pd.DataFrame, j: int) -> np.ndarray:
+    """Column j of `encode(reference, frame)`, alone (a drift check never needs the whole matrix at once)."""
+    n_num = len(reference.numeric)
+    name = reference.columns[j]
+    if j >= n_num:
+        return category_codes(frame[name], reference.categories[name])
+    values = numeric_values(frame[name])
+    return np.where(np.isnan(values), reference.medians[j], values)
 
 
 def category_codes(values: pd.Series, categories: list[Any]) -> np.ndarray:
@@ -188,15 +195,15 @@ def detect_drift(reference: DriftReference, frame: pd.DataFrame, detector: str =
         raise ValueError("detector 'ks' tests numeric features and the reference has none; use 'chi2' or 'tabular'")
     if detector == "chi2" and not reference.categorical:
         raise ValueError("detector 'chi2' tests categorical features and the reference has none; use 'ks' or 'tabular'")
-    new = encode(reference, frame)
+    _require_columns(frame, reference.columns)
     ref = reference.matrix
     if detector == "ks":
-        return _univariate(reference, ref, new, "ks", range(n_num), p_val, correction)
+        return _univariate(reference, ref, frame, "ks", range(n_num), p_val, correction)
     if detector == "chi2":
-        return _univariate(reference, ref, new, "chi2", range(n_num, len(reference.columns)), p_val, correction)
-    report = _univariate(reference, ref, new, detector, range(len(reference.columns)), p_val, correction)
+        return _univariate(reference, ref, frame, "chi2", range(n_num, len(reference.columns)), p_val, correction)
+    report = _univariate(reference, ref, frame, detector, range(len(reference.columns)), p_val, correction)
     if detector == "mmd":
-        _mmd(reference, ref, new, report, seed)
+        _mmd(reference, ref, frame, report, seed)
     return report
 
 
@@ -206,34 +213,27 @@ def quiet_alibi_detect() -> None:
     os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
 
 
-def _univariate(reference: DriftReference, ref: np.ndarray, new: np.ndarray, detector: str, columns: range,
+def _univariate(reference: DriftReference, ref: np.ndarray, frame: pd.DataFrame, detector: str, columns: range,
                 p_val: float, correction: str) -> DriftReport:
-    quiet_alibi_detect()
-    from alibi_detect.cd import ChiSquareDrift, KSDrift, TabularDrift
+    from mlops.detectors.univariate import batch_verdict, feature_scores
 
+    # alibi-detect's KSDrift / ChiSquareDrift / TabularDrift answers, computed column by column (see
+    # mlops.detectors.univariate). The 'batch' verdict uses the corrected threshold (p_val / n for
+    # bonferroni, the Benjamini-Hochberg cut-off for fdr), not the uncorrected p_val.
     cols = list(columns)
-    r, x = ref[:, cols], new[:, cols]
     n_num = len(reference.numeric)
-    if detector == "ks":
-        cd = KSDrift(r, p_val=p_val, correction=correction)
-    elif detector == "chi2":
-        cd = ChiSquareDrift(r, p_val=p_val, correction=correction)
-    else:
-        # {index: None}: alibi takes each categorical feature's values from the reference sample.
-        cats = {i: None for i, c in enumerate(cols) if c >= n_num}
-        cd = TabularDrift(r, p_val=p_val, categories_per_feature=cats, correction=correction)
-    # 'batch' gives the corrected threshold (p_val / n for bonferroni, the Benjamini-Hochberg cut-off for fdr);
-    # 'feature' would compare every p-value with the uncorrected p_val.
-    data = cd.predict(x, drift_type="batch", return_p_val=True, return_distance=True)["data"]
-    threshold = _scalar_threshold(data["threshold"])
-    p_values = np.asarray(data["p_val"], dtype=np.float64)
+    p_values, statistics = feature_scores(ref, lambda c: encoded_column(reference, frame, c), cols,
+                                          {c for c in cols if c >= n_num})
+    is_drift, raw_threshold = batch_verdict(p_values, p_val, correction)
+    threshold = _scalar_threshold(raw_threshold)
+    p_values = np.asarray(p_values, dtype=np.float64)
     features = [{"name": reference.columns[c], "kind": "numeric" if c < n_num else "categorical",
                  "p_value": float(p), "statistic": float(s), "drifted": bool(p < threshold)}
-                for c, p, s in zip(cols, p_values, np.asarray(data["distance"], dtype=np.float64))]
+                for c, p, s in zip(cols, p_values, np.asarray(statistics, dtype=np.float64))]
     features.sort(key=lambda f: (not f["drifted"], f["p_value"]))
     return DriftReport(detector=detector, p_val=p_val, correction=correction, threshold=threshold,
-                       is_drift=bool(data["is_drift"]), drift_share=float(np.mean([f["drifted"] for f in features])),
-                       features=features, n_reference=len(ref), n_new=len(new), feature_threshold=threshold)
+                       is_drift=bool(is_drift), drift_share=float(np.mean([f["drifted"] for f in features])),
+                       features=features, n_reference=len(ref), n_new=len(frame), feature_threshold=threshold)
 
 
 def _scalar_threshold(threshold: Any) -> float:
@@ -241,7 +241,7 @@ def _scalar_threshold(threshold: Any) -> float:
     return float(np.min(threshold))
 
 
-def _mmd(reference: DriftReference, ref: np.ndarray, new: np.ndarray, report: DriftReport, seed: int) -> None:
+def _mmd(reference: DriftReference, ref: np.ndarray, frame: pd.DataFrame, report: DriftReport, seed: int) -> None:
     """Replace the report's verdict by the MMD permutation test's (features keep their univariate tests)."""
     import torch
 
@@ -249,7 +249,9 @@ def _mmd(reference: DriftReference, ref: np.ndarray, new: np.ndarray, report: Dr
     from alibi_detect.cd import MMDDrift
 
     rng = np.random.default_rng(seed)
-    r, x = dense(reference, _subsample(ref, rng)), dense(reference, _subsample(new, rng))
+    r = dense(reference, _subsample(ref, rng))
+    rows = rng.choice(len(frame), MMD_MAX_ROWS, replace=False) if len(frame) > MMD_MAX_ROWS else slice(None)
+    x = dense(reference, encode(reference, frame.iloc[rows]))  # encoding is row by row: only the sample
     # The pytorch backend: tensorflow and keops are not installed. Its permutations draw from torch's global
     # generator, so seed a forked copy to keep the verdict reproducible without touching the caller's state.
     with torch.random.fork_rng():
@@ -281,6 +283,13 @@ def numeric_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
         # Served requests may carry strings in numeric fields; they count as missing, like NaN.
         block = block.apply(pd.to_numeric, errors="coerce")
     return block.to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def numeric_values(series: pd.Series) -> np.ndarray:
+    """One column as float64, NaN where missing or not a number (as `numeric_matrix` reads it)."""
+    if not _is_numeric(series):
+        series = pd.to_numeric(series, errors="coerce")
+    return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _is_numeric(series: pd.Series) -> bool:

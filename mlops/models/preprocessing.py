@@ -19,7 +19,9 @@ class DerivedColumns(TransformerMixin, BaseEstimator):
         self.nulls_as_nan = nulls_as_nan
 
     def fit(self, X: Any, y: Any = None) -> "DerivedColumns":
-        """Nothing to learn; returns self."""
+        """Nothing to learn (the column names are kept, for get_feature_names_out); returns self."""
+        if hasattr(X, "columns"):  # a plain list: the safe model format (skops) stores it as it is
+            self.columns_seen_ = [str(c) for c in X.columns]
         return self
 
     def transform(self, X: Any) -> Any:
@@ -32,6 +34,14 @@ class DerivedColumns(TransformerMixin, BaseEstimator):
         for name, expr in self.derived.items():
             X[name] = expressions.evaluate(expr, X)
         return X
+
+    def get_feature_names_out(self, input_features: Any = None) -> Any:
+        """The input columns (those seen at fit, else `input_features`) followed by the derived ones, so a
+        pipeline's names survive this step (`pipeline[:-1].get_feature_names_out()`)."""
+        import numpy as np
+
+        names = list(getattr(self, "columns_seen_", None) if input_features is None else input_features)
+        return np.asarray([*names, *[n for n in (self.derived or {}) if n not in names]], dtype=object)
 
 
 def _nulls_as_nan(X: Any) -> Any:

@@ -74,9 +74,36 @@ def _judge_triggers(project: Any, outcome: MonitorOutcome, retrain: bool, addres
 
         outcome.decision = retrain_and_decide(project, registry, evidence, labelled_all, outcome.fired, len(new),
                                               address=address, on_done=on_done)
-        if outcome.decision.promoted:
+        if outcome.decision.promoted and outcome.decision.rollout:
+            outcome.followed = _roll_out(project, outcome.decision)
+        elif outcome.decision.promoted:
             outcome.followed = _follow(spec.name, spec.tracking.uri)
+        _tell_sink(project, outcome)
     return outcome
+
+
+def _tell_sink(project: Any, outcome: MonitorOutcome) -> None:
+    """A retrain is an event on the alert sink (as alerts, rollout steps and controller restarts are)."""
+    from mlops.monitoring.alerts import send_event
+    from mlops.spec.monitoring import MonitoringSpec
+
+    d = outcome.decision
+    verdict = f"promoted v{d.challenger_version}" if d.promoted else f"kept v{d.champion_version}"
+    sink = (project.spec.monitoring or MonitoringSpec()).sink
+    send_event(sink, project.base_dir, "mlops.retrain", project.spec.name,
+               f"{project.spec.name}: retrained ({', '.join(d.triggers)}): {verdict}; {d.reason}",
+               promoted=bool(d.promoted), champion_version=d.champion_version, challenger_version=d.challenger_version,
+               triggers=list(d.triggers), endpoint=outcome.followed)
+
+
+def _roll_out(project: Any, decision: Any) -> str:
+    """Start the endpoint's rollout of the winner (canary, shadow or ab) instead of a hot swap."""
+    from mlops.monitoring.rollout import begin_rollout
+
+    try:
+        return begin_rollout(project, decision.champion_version, decision.challenger_version)
+    except Exception as exc:  # noqa: BLE001 - the decision stands (the winner keeps its challenger alias)
+        return f"rollout not started: {exc}"
 
 
 def _follow(name: str, uri: str) -> str | None:

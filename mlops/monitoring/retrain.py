@@ -25,6 +25,7 @@ class Decision:
     reason: str
     triggers: list[str]
     run_id: str
+    rollout: str | None = None  # serving.online.rollout.strategy when the winner is rolled out, not promoted at once
 
 
 def split_holdout(labelled: Any, policy: Any) -> tuple[Any, Any]:
@@ -108,12 +109,28 @@ def retrain_and_decide(project: Any, registry: Any, evidence: Any, labelled_all:
     verdict = "wins" if promoted else "does not win"
     reason = (f"challenger v{result.version} {metric}={challenger_score:.4f} vs champion v{evidence.champion_version.version} "
               f"{champion_score:.4f} on {holdout_name}: {verdict} (min_improvement {policy.min_improvement})")
-    if promoted:
+    strategy = rollout_strategy(project)
+    if promoted and strategy is not None:  # the rollout moves the champion alias once its guards held
+        registry.promote(spec.name, result.version, alias="challenger")
+        reason += f"; registered as challenger for a {strategy} rollout"
+    elif promoted:
         registry.promote(spec.name, result.version)
     decision = Decision(evidence.champion_version.version, result.version, metric, champion_score, challenger_score,
-                        holdout_name, promoted, reason, triggers, result.run_id)
+                        holdout_name, promoted, reason, triggers, result.run_id, strategy if promoted else None)
     _record(registry, spec, decision, fired, rows_seen)
     return decision
+
+
+def rollout_strategy(project: Any) -> str | None:
+    """The endpoint's rollout strategy when a new champion goes through one (canary, shadow, ab); None for
+    `direct` or without an online endpoint: the winner is promoted at once, as always."""
+    serving = project.spec.serving
+    if serving is None or serving.online is None:
+        return None
+    from mlops.monitoring.rollout import rollout_settings
+
+    strategy = rollout_settings(project).strategy
+    return None if strategy == "direct" else strategy
 
 
 def _record(registry: Any, spec: Any, decision: Decision, fired: list[Any], rows_seen: int) -> None:

@@ -34,8 +34,11 @@ FIELDS_OUTSIDE_THE_PLAN: list[tuple[str, str]] = [
     ("hardware.local_cpus", "how many CPUs the embedded Ray may use"),
     ("monitoring.alerts*", "read by `mlops monitor`, not by apply"),
     ("monitoring.sink*", "read by `mlops monitor`, not by apply"),
+    ("monitoring.repeat_every", "read by `mlops monitor` and the controller (alert reminders), not by apply"),
+    ("monitoring.controller*", "read by the controller (`mlops monitor --detach`), not by apply"),
     ("retraining.*", "read by `mlops monitor`, which applies the retrain plan (compile_retrain_plan)"),
     ("features.online_store", "where `mlops features materialize` writes and the endpoint reads, not what is trained"),
+    ("model.card*", "free text for the model card, read by `mlops report` from the recorded spec"),
 ]
 
 
@@ -68,10 +71,9 @@ def compile_plan(project: Project) -> Plan:
     spec = project.spec
     fingerprint = project.data_probe.fingerprint if project.data_probe else None
     nodes = training_nodes(project, spec.data.source, fingerprint, auto_promote=True)
-    if spec.serving is not None and spec.serving.batch is not None:
-        nodes.append(Node("batch_predict", "batch_predict", {"registration": "register"}, _batch_params(project),
-                          {"CPU": 1.0}, placement="driver",
-                          runtime={**_here(project), "tracking_uri": stores.absolute(spec.tracking.uri)}))
+    # A scheduled batch is scored by the controller on its schedule (monitoring/scheduled_scoring.py), not by apply.
+    if spec.serving is not None and spec.serving.batch is not None and spec.serving.batch.schedule is None:
+        nodes.append(batch_node(project))
     if spec.serving is not None and spec.serving.online is not None:
         nodes.append(deploy_node(project))
     return Plan(spec.name, nodes)
@@ -179,12 +181,23 @@ def _data_params(spec) -> dict[str, Any]:
     return params
 
 
+def batch_node(project: Project) -> Node:
+    """The batch_predict node: what apply, `mlops predict --batch` and scheduled scoring run."""
+    from mlops import stores
+
+    return Node("batch_predict", "batch_predict", {"registration": "register"}, _batch_params(project),
+                {"CPU": 1.0}, placement="driver",
+                runtime={**_here(project), "tracking_uri": stores.absolute(project.spec.tracking.uri)})
+
+
 def _batch_params(project: Project) -> dict[str, Any]:
     from mlops.project import batch_input_source, probe_source
 
     spec = project.spec
     source = batch_input_source(spec)
-    probe = probe_source(source, project.base_dir, "serving.batch.input")
+    # A scheduled input's files arrive later (a glob may match nothing yet); each run names its own files.
+    scheduled = spec.serving.batch.schedule is not None
+    probe = None if scheduled else probe_source(source, project.base_dir, "serving.batch.input")
     return {"name": spec.name, "input": source.model_dump(mode="json"),
             "input_fingerprint": probe.fingerprint if probe else None,
             "output": spec.serving.batch.output, "executor": spec.serving.batch.executor,

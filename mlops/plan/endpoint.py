@@ -20,6 +20,7 @@ from mlops import stores
 from mlops.plan.graph import Node, content_hash
 from mlops.spec.monitoring import LogsSpec
 from mlops.spec.serving import Auth, Batching, DeploymentOptions
+from mlops.spec.rollout import RolloutSpec
 from mlops.spec.validation import DriftSpec
 
 
@@ -47,6 +48,9 @@ class EndpointSettings(BaseModel):
     drift_window_rows: int  # monitoring.drift_window_rows (the replicas and the monitor)
     drift_every_s: float  # monitoring.drift_every_s (the monitor)
     drift: Optional[DriftSpec]  # validation.drift as in force; None: the monitor runs no drift check
+    # serving.online.rollout: how a new champion reaches traffic (mlops.monitoring.rollout drives it). Defaulted
+    # so that a deploy node recorded before rollouts existed still reads back.
+    rollout: RolloutSpec = RolloutSpec()
 
     @classmethod
     def of(cls, node: Node) -> EndpointSettings:
@@ -101,7 +105,7 @@ def endpoint_settings(spec: Any) -> EndpointSettings:
         feature_views=views, deployment_options=DeploymentOptions.of(online, spec.hardware),
         keeps_feedback=spec.monitoring is not None or spec.retraining is not None, logs=monitoring.logs,
         drift_window_rows=monitoring.drift_window_rows, drift_every_s=monitoring.drift_every_s,
-        drift=drift_settings(spec))
+        drift=drift_settings(spec), rollout=online.rollout)
 
 
 def deploy_node(project: Any) -> Node:

@@ -26,6 +26,7 @@ class ApplyResult:
     tuning: Any = None  # mlops.stages.tune.TuneOutcome when the plan searched
     ran: list[str] = field(default_factory=list)  # nodes that ran, in plan order
     reused: list[str] = field(default_factory=list)  # nodes whose recorded output was used instead
+    controller: Any = None  # the always-on controller's status when this apply started or updated it
 
 
 def package_versions() -> dict[str, str]:

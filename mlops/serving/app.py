@@ -7,8 +7,9 @@ from typing import Any
 from mlops.serving.endpoint_config import EndpointConfig
 
 
-def build_application(cfg: EndpointConfig) -> Any:
-    """A bound Serve application for this endpoint config."""
+def build_application(cfg: EndpointConfig, routing: dict[str, Any] | None = None) -> Any:
+    """A bound Serve application for this endpoint config; `routing`: a rollout's table (the versions the
+    replicas load and how traffic is split: mlops.serving.traffic_split), in the user_config beside the version."""
     from ray import serve
 
     from mlops.serving.code_version import with_code_version
@@ -16,6 +17,7 @@ def build_application(cfg: EndpointConfig) -> Any:
     from mlops.serving.traffic_monitor import build_monitor
 
     options = cfg.settings.deployment_options.serve_options()
-    endpoint = serve.deployment(Endpoint, name="endpoint", user_config={"version": cfg.version}, **options)
+    user_config = {"version": cfg.version, **({"routing": routing} if routing else {})}
+    endpoint = serve.deployment(Endpoint, name="endpoint", user_config=user_config, **options)
     endpoint = with_code_version(endpoint, cfg.code_version())
-    return endpoint.bind(cfg, build_monitor(cfg))
+    return endpoint.bind(cfg, build_monitor(cfg, user_config))

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from mlops.errors import DataError, Problem
+from mlops.errors import DataError, MlopsError, Problem
 from mlops.plan.graph import Node
 from mlops.project import Project, load_project
 from mlops.serving.deploy import (Deployed, absolute_tracking_uri, deploy_and_record, endpoint_env, endpoint_unchanged,
@@ -123,6 +123,20 @@ def follow_alias(name: str, uri: str) -> str | None:
         alias = EndpointSettings.of(node).model_alias
         version = Registry(node.runtime["tracking_uri"]).by_alias(name, alias).version
         return update_version(name, version).version
+
+
+def _delete_app(name: str, timeout_s: float = 60) -> None:
+    """serve.delete, waited for in steps of 0.1 s: Serve's own wait polls once a second, which added up to a
+    second to every `mlops stop NAME` (the replicas' drain, deploy.LOCAL_DRAIN_S, is the rest)."""
+    from ray import serve
+
+    serve.delete(name, _blocking=False)
+    deadline = time.monotonic() + timeout_s
+    while name in _running_apps():
+        if time.monotonic() > deadline:
+            raise MlopsError(f"Serve application {name!r} was not deleted within {timeout_s:.0f} s; "
+                             f"`mlops status` shows what it waits for")
+        time.sleep(0.1)
 
 
 def _running_apps() -> list[str]:
@@ -245,10 +259,8 @@ def stop(name: str | None) -> str:
         stop_head(state)
         return f"stopped {name or ', '.join(state.apps) or 'nothing'} and the local Ray head"
     with _on_cluster(state.gcs):
-        from ray import serve
-
         if name in _running_apps():
-            serve.delete(name)
+            _delete_app(name)
     state.apps.pop(name, None)
     state.save()
     return f"stopped {name}; still running: {', '.join(others)}"

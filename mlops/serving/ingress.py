@@ -38,8 +38,9 @@ V2_MODEL = re.compile(r"/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+
 class Replica(Protocol):
     """What the ingress asks of the replica it answers through (mlops.serving.replica.Endpoint)."""
 
-    async def answer(self, body: Any, route: str = "predict") -> dict[str, Any]:
-        """The answer of a validated request (raises RowRefused for input the model cannot take)."""
+    async def answer(self, body: Any, route: str = "predict", headers: Optional[dict] = None) -> dict[str, Any]:
+        """The answer of a validated request, naming the version that produced it (raises RowRefused for
+        input the model cannot take); `headers` may carry a rollout's sticky key."""
 
     def count_error(self, kind: str) -> None:
         """Count a failed request of `kind` (validation, auth, payload)."""
@@ -107,6 +108,12 @@ async def read_body(receive: Any) -> bytes:
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
     return b"".join(chunks)
+
+
+def version_header(answer: Any) -> tuple:
+    """The X-Model-Version header of an answer that names the version that produced it (none otherwise)."""
+    version = answer.get("model_version") if isinstance(answer, dict) else None
+    return ((b"x-model-version", str(version).encode()),) if version is not None else ()
 
 
 async def send_json(send: Any, status: int, payload: Any, headers: tuple = ()) -> None:
@@ -221,19 +228,20 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
                     await send_json(send, refused[0], {"error": refused[1]} if "/v2/" in path else body_error(refused[1]))
                     return
                 if path.endswith("/predict"):
-                    await self.predict_fast(receive, send)
+                    await self.predict_fast(receive, send, headers)
                     return
                 if path.endswith("/invocations"):
-                    status, answer = await self.invocations_answer(await read_body(receive), headers.get(b"content-type", b""))
-                    await send_json(send, status, answer)
+                    status, answer = await self.invocations_answer(await read_body(receive), headers.get(b"content-type", b""),
+                                                                   headers)
+                    await send_json(send, status, answer, version_header(answer))
                     return
                 if v2 is not None and v2["action"] == "/infer":
                     status, answer = await self.infer_answer(await read_body(receive), headers, v2["name"], v2["version"])
-                    await send_json(send, status, answer)
+                    await send_json(send, status, answer, version_header(answer))
                     return
         await super().__call__(scope, receive, send)
 
-    async def predict_fast(self, receive: Any, send: Any) -> None:
+    async def predict_fast(self, receive: Any, send: Any, headers: Optional[dict] = None) -> None:
         """POST /predict: the same request model as the documented route (validated from the raw bytes by
         pydantic-core), the same checks, answers and error bodies. The token was checked before this."""
         raw = await read_body(receive)
@@ -247,14 +255,14 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
             await send_json(send, 422, {"detail": error_details(exc.errors())})
             return
         try:
-            answer = await self.replica.answer(body)
+            answer = await self.replica.answer(body, "predict", headers)
         except RowRefused as exc:  # 422 from the model; 404/422 from the online store
             await send_json(send, exc.status, exc.detail())
             return
         except Exception as exc:  # noqa: BLE001 - counted in answer(); the replica keeps serving
             await send_json(send, 500, {"detail": f"prediction failed: {type(exc).__name__}"})
             return
-        await send_json(send, 200, answer)
+        await send_json(send, 200, answer, version_header(answer))
 
     async def http_error(self, request: Request, exc: StarletteHTTPException) -> JSONResponse:
         """FastAPI's own refusals: a body that does not parse is a 422 like every invalid body (FastAPI says
@@ -279,9 +287,10 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
     async def predict(self, body: Any) -> Any:
         """Answered by predict_fast; this route documents it (and serves if that is bypassed)."""
         try:
-            return await self.replica.answer(body)
+            answer = await self.replica.answer(body)
         except RowRefused as exc:
             return JSONResponse(exc.detail(), status_code=exc.status)
+        return JSONResponse(answer, headers={"x-model-version": str(answer["model_version"])})
 
     async def feedback(self, body: FeedbackRequest) -> dict[str, Any]:
         """Ground-truth labels for served rows, by request id (and row index within the request)."""

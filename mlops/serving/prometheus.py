@@ -14,11 +14,13 @@ class EndpointMetrics:
         from ray.util import metrics
 
         self.tags = {"model": model}
-        self.requests = metrics.Counter("mlops_requests_total", "Prediction requests received.", ("model", "route"))
+        # `version`: the registered version that answered (the champion for requests refused before one is picked),
+        # so a rollout's versions are told apart in every dashboard.
+        self.requests = metrics.Counter("mlops_requests_total", "Prediction requests received.", ("model", "route", "version"))
         self.errors = metrics.Counter("mlops_errors_total", "Failed requests by kind (validation, auth, payload, internal).",
-                                      ("model", "kind"))
+                                      ("model", "kind", "version"))
         self.latency = metrics.Histogram("mlops_request_latency_ms", "End-to-end prediction latency in the replica.",
-                                         LATENCY_MS_BOUNDARIES, ("model",))
+                                         LATENCY_MS_BOUNDARIES, ("model", "version"))
         self.batch_size = metrics.Histogram("mlops_batch_rows", "Rows per model call after dynamic batching.",
                                             BATCH_BOUNDARIES, ("model",))
         self.predicted = metrics.Counter("mlops_predicted_class_total", "Predictions by class.", ("model", "class"))
@@ -30,17 +32,17 @@ class EndpointMetrics:
         """Count a hot swap to `version` that was refused."""
         self.swap_failures.inc(1, {**self.tags, "version": version})
 
-    def request(self, route: str) -> None:
-        """Count a request to `route`."""
-        self.requests.inc(1, {**self.tags, "route": route})
+    def request(self, route: str, version: str = "") -> None:
+        """Count a request to `route`, answered by `version`."""
+        self.requests.inc(1, {**self.tags, "route": route, "version": version})
 
-    def error(self, kind: str) -> None:
+    def error(self, kind: str, version: str = "") -> None:
         """Count a failed request of `kind`."""
-        self.errors.inc(1, {**self.tags, "kind": kind})
+        self.errors.inc(1, {**self.tags, "kind": kind, "version": version})
 
-    def observe_latency(self, ms: float) -> None:
-        """Record one request's latency in ms."""
-        self.latency.observe(ms, self.tags)
+    def observe_latency(self, ms: float, version: str = "") -> None:
+        """Record one request's latency in ms, answered by `version`."""
+        self.latency.observe(ms, {**self.tags, "version": version})
 
     def observe_batch(self, rows: int, version: str, labels: Any = None) -> None:
         """Record one model call: its rows, by version, and (for classifiers) the predicted classes."""

@@ -22,6 +22,12 @@ from mlops.serving.scoring import RowRefused
 OFFLOAD_BYTES = 64 * 1024
 
 
+def version_headers(answer: Any) -> dict[str, str]:
+    """The X-Model-Version header of an answer naming the version that produced it (none otherwise)."""
+    version = answer.get("model_version") if isinstance(answer, dict) else None
+    return {"x-model-version": str(version)} if version is not None else {}
+
+
 class ProtocolRoutes:
     """The /invocations and /v2 handlers of EndpointAPI (its config, request model and replica)."""
 
@@ -33,10 +39,12 @@ class ProtocolRoutes:
     other_fields: list[str]  # the row's fields beside the input columns: id column, entity keys, target
 
     async def score(self, parse: Callable[[], Parsed], route: str, render: Callable[[dict, Parsed], Any],
-                    refuse: Callable[..., Any], size: int = 0) -> tuple[int, Any]:
+                    refuse: Callable[..., Any], size: int = 0, headers: Optional[dict] = None) -> tuple[int, Any]:
         """(status, body) of a protocol's scoring request: its parser's rows, validated by the one request
         model, answered by the replica (batching, metrics, monitoring) and rendered in the protocol's terms.
-        `size`: the body's length; past OFFLOAD_BYTES it is parsed off the event loop."""
+        `size`: the body's length; past OFFLOAD_BYTES it is parsed off the event loop. `headers` (raw ASGI):
+        where a rollout's sticky header is read. Every answer names the version that produced it
+        (`model_version`; the ingress repeats it in the X-Model-Version header)."""
 
         def rows() -> tuple[Parsed, Any]:
             parsed = parse()
@@ -48,7 +56,7 @@ class ProtocolRoutes:
             self.replica.count_error("validation")
             return exc.status, refuse(exc.details)
         try:
-            answer = await self.replica.answer(body, route)
+            answer = await self.replica.answer(body, route, headers)
         except RowRefused as exc:  # the model's refusal (422), or the online store's (404/422, naming the key)
             return exc.status, refuse([{"field": parsed.field(refused_row(exc.field), exc.column), "message": exc.message}],
                                       exc.status)
@@ -56,14 +64,14 @@ class ProtocolRoutes:
             return 500, refuse([{"field": "model", "message": f"prediction failed: {type(exc).__name__}"}], 500)
         return 200, render(answer, parsed)
 
-    async def invocations_answer(self, raw: bytes, content_type: bytes) -> tuple[int, Any]:
+    async def invocations_answer(self, raw: bytes, content_type: bytes, headers: Optional[dict] = None) -> tuple[int, Any]:
         """POST /invocations (MLflow's scoring protocol): JSON in any of its four formats, or CSV."""
         config = self.endpoint_config
         return await self.score(
             lambda: mlflow_scoring.parse_invocation(raw, content_type.decode("latin-1"), config.input_schema, config.id_column,
                                                     self.entity_keys, config.settings.max_rows, config.ignored_columns),
-            "invocations", lambda answer, _: mlflow_scoring.invocation_answer(answer), mlflow_scoring.invocation_error,
-            len(raw))
+            "invocations", lambda answer, _: {**mlflow_scoring.invocation_answer(answer), "model_version": answer["model_version"]},
+            mlflow_scoring.invocation_error, len(raw), headers)
 
     async def infer_answer(self, raw: bytes, headers: dict, model: str, version: Optional[str]) -> tuple[int, Any]:
         """POST /v2/models/{model}/infer (Open Inference Protocol): named tensors or one 2-D tensor."""
@@ -79,7 +87,7 @@ class ProtocolRoutes:
             return request[0].parsed
 
         return await self.score(parse, "infer", lambda answer, _: open_inference.infer_answer(
-            answer, config.name, request[0], config.id_column), open_inference.error_body, len(raw))
+            answer, config.name, request[0], config.id_column), open_inference.error_body, len(raw), headers)
 
     def unknown_model(self, model: str, version: Optional[str]) -> Optional[dict[str, str]]:
         """The V2 error for a model name (or version) this endpoint does not serve; None for its own. It
@@ -97,7 +105,7 @@ class ProtocolRoutes:
         Answered in front of FastAPI; this route documents it (and serves JSON if that is bypassed)."""
         raw = orjson.dumps(body.model_dump(by_alias=True, exclude_none=True))
         status, answer = await self.invocations_answer(raw, b"application/json")
-        return JSONResponse(answer, status_code=status)
+        return JSONResponse(answer, status_code=status, headers=version_headers(answer))
 
     async def infer(self, model_name: str, body: InferRequestBody) -> Any:
         """Open Inference Protocol (KServe V2): one input tensor per feature column (FP64/INT64/BOOL/BYTES) or one
@@ -105,7 +113,7 @@ class ProtocolRoutes:
         Answered in front of FastAPI; this route documents it (and serves if that is bypassed)."""
         raw = orjson.dumps(body.model_dump(exclude_none=True))
         status, answer = await self.infer_answer(raw, {}, model_name, None)
-        return JSONResponse(answer, status_code=status)
+        return JSONResponse(answer, status_code=status, headers=version_headers(answer))
 
     async def v2_server(self) -> dict[str, Any]:
         """Open Inference Protocol server metadata (with auth on, behind the token: it names mlops' version)."""

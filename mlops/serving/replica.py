@@ -2,7 +2,8 @@
 scores requests, logs predictions and ships traffic numbers to the monitor.
 
 The model is loaded once per replica in `reconfigure` (hash-verified) and swapped atomically when the
-deployment's user_config names another version, so in-flight requests finish on the old one. The HTTP
+deployment's user_config names another version, so in-flight requests finish on the old one. During a
+rollout the replica holds every live version and a router picks one per request (mlops.serving.live_versions). The HTTP
 side (routes, limits, token, error bodies) is mlops.serving.ingress, built on the replica after its
 constructor. The class is module-level, so Serve pickles it by reference and replicas import it.
 """
@@ -19,8 +20,12 @@ from ray import serve
 
 from mlops.feature_store.lookup import MissingEntityKey, UnknownEntity
 from mlops.serving.endpoint_config import EndpointConfig
+from mlops.serving.live_versions import LiveVersions, Routed, version_of
 from mlops.serving.scoring import RowRefused, infer, label_problems, refusal
+from mlops.serving.version_stats import VersionDelta
 from mlops.serving.window import Delta
+
+INFRA_EVERY_S = 5.0  # how often an idle replica still sends its infrastructure sample
 
 COMPANY_MEMORY_S = 0.5  # how long one concurrent arrival keeps a replica in batching mode
 
@@ -33,18 +38,19 @@ def store_refusal(exc: UnknownEntity | MissingEntityKey) -> RowRefused:
 
 
 @serve.ingress()
-class Endpoint:
+class Endpoint(LiveVersions):
     """One replica of the endpoint deployment, configured by its EndpointConfig (and the monitor's handle)."""
 
     def __init__(self, config: EndpointConfig, monitor: Any = None) -> None:
         self.config = config
         self.columns, self.row_fields = config.columns, config.row_fields
-        self.serving: tuple = (None, None, None)  # (bundle, forest fast path or None, version)
+        self._init_versions()  # every live version (a rollout's challenger too), the router between them, the champion
         self.observers: list = []  # callables(frame, predictions, proba, version), e.g. monitoring windows
         self.monitor = monitor  # handle of the app's monitor deployment (None without one)
         self.delta = Delta()  # traffic since the last flush to the monitor
         self._metrics: Any = None
         self._flusher, self._pending = None, None
+        self._infra_at = 0.0  # when the last infrastructure sample was shipped
         self._inflight, self._batched = 0, 0  # requests in _predict, and those of them in a batch
         self._company_at = 0.0  # when a request last arrived while others were in flight
         self.swap_error: Optional[dict[str, Any]] = None  # the last refused hot swap, until one succeeds
@@ -80,9 +86,9 @@ class Endpoint:
             self._metrics = EndpointMetrics(self.config.name)
         return self._metrics
 
-    def count_error(self, kind: str) -> None:
+    def count_error(self, kind: str, version: Optional[str] = None) -> None:
         """One failed request of `kind` (validation, auth, payload, internal), in metrics and traffic."""
-        self.metrics.error(kind)
+        self.metrics.error(kind, version=version or self.version or "")
         self.delta.error(kind)
 
     def _ensure_flusher(self) -> None:
@@ -96,57 +102,16 @@ class Endpoint:
             self._flush()
 
     def _flush(self) -> None:
-        delta = self.delta
-        if self.monitor is not None and not delta.empty():
-            self.delta = Delta()
-            self._pending = self.monitor.record.remote(delta)  # fire and forget; keep the last one referenced
+        from mlops.serving.infra_metrics import replica_sample
 
-    def reconfigure(self, user_config: dict[str, Any]) -> None:
-        """Load the version the user_config names; the old model keeps serving until the swap.
-
-        A version that does not load (registry, disk, hash or input-schema error) is refused, and a
-        replica that serves a version keeps serving it: raising here would make Serve replace the
-        replica, and its replacements would fail the same way. The refusal is reported by /metadata,
-        the mlops_swap_failures_total metric and `mlops status`. A replica with nothing to serve yet
-        (its first load) has no old version to fall back on and fails as before."""
-        version = str(user_config["version"])
-        if version == self.version:
-            self.swap_error = None  # asked for what it serves: nothing is refused any more
+        delta, versions = self.delta, self.vdelta
+        now = time.monotonic()
+        # An idle replica still reports its CPU/memory now and then, so infrastructure alerts can resolve.
+        if self.monitor is None or (delta.empty() and versions.empty() and now - self._infra_at < INFRA_EVERY_S):
             return
-        try:
-            self._swap_to(version)
-            self.swap_error = None
-        except Exception as exc:  # noqa: BLE001 - any load failure: keep the old version if there is one
-            if self.bundle is None:
-                raise
-            self.swap_error = {"version": version, "error": f"{type(exc).__name__}: {exc}"[:500], "at": time.time(),
-                               "serving": self.version}
-            self.metrics.swap_failed(version)
-            logging.getLogger("ray.serve").error("mlops: version %s did not load; still serving version %s: %s",
-                                                 version, self.version, exc)
-
-    def _swap_to(self, version: str) -> None:
-        from mlops.registry import Registry
-
-        bundle = Registry(self.config.tracking_uri).load(self.config.name, version=version)
-        if bundle.input_columns != self.columns:
-            raise ValueError(f"version {version} takes inputs {bundle.input_columns}, the endpoint {self.columns}: redeploy")
-        fast = None
-        if self.config.settings.fast_path:
-            from mlops.serving.fast_path import verified_fast_path
-
-            fast = verified_fast_path(bundle)
-        self.serving = (bundle, fast, version)  # one assignment: a request sees one version's model and path
-
-    @property
-    def bundle(self) -> Any:
-        """The model bundle served now (None before the first load)."""
-        return self.serving[0]
-
-    @property
-    def version(self) -> Optional[str]:
-        """The registered version served now (None before the first load)."""
-        return self.serving[2]
+        self._infra_at, delta.infra = now, replica_sample(self.config.name)
+        self.delta, self.vdelta = Delta(), VersionDelta()
+        self._pending = self.monitor.record.remote(delta, versions)  # fire and forget; keep the last one referenced
 
     @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.005)  # sized from the config in __init__
     async def _predict_batch(self, requests: list[list[list[Any]]]) -> list[Any]:
@@ -154,27 +119,43 @@ class Endpoint:
         return self._score(requests)
 
     def _score(self, requests: list[list[list[Any]]]) -> list[Any]:
-        """Each request's answer tuple, or the exception that request alone must get. With the online
-        store, the requests' rows are filled first, with one store read per view for the whole batch (read
-        per request, on the event loop before each request joined its batch, they made the batches
-        smaller); a row the store cannot fill refuses its own request only."""
+        """Each request's answer tuple, or the exception that request alone must get (a request's rows are
+        Routed when the router picked its version). With the online store, the requests' rows are filled
+        first, with one store read per view for the whole batch (read per request, on the event loop before
+        each request joined its batch, they made the batches smaller); a row the store cannot fill refuses
+        its own request only."""
         if self.store is None:
-            return self._score_rows(requests)
+            return self._score_versions(requests)
         from mlops.feature_store.lookup import fill_requests
 
         names, columns = self.row_fields, self.columns
         filled = fill_requests([[dict(zip(names, row)) for row in rows] for rows in requests], self.store, self.views)
-        outcomes: list[Any] = [store_refusal(rows) if isinstance(rows, Exception) else [[row[c] for c in columns] for row in rows]
-                               for rows in filled]
+        outcomes: list[Any] = [store_refusal(rows) if isinstance(rows, Exception)
+                               else Routed([[row[c] for c in columns] for row in rows], version_of(requests[k]))
+                               for k, rows in enumerate(filled)]
         ready = [k for k, outcome in enumerate(outcomes) if not isinstance(outcome, Exception)]
-        for k, answer in zip(ready, self._score_rows([outcomes[k] for k in ready]) if ready else []):
+        for k, answer in zip(ready, self._score_versions([outcomes[k] for k in ready]) if ready else []):
             outcomes[k] = answer
         return outcomes
 
-    def _score_rows(self, requests: list[list[list[Any]]]) -> list[Any]:
-        """_score of model input rows: one model call for all; if it fails, one per request, so a bad
-        request fails alone (Serve's batching would hand one exception to every request in the batch)."""
-        bundle, fast, version = self.serving
+    def _score_versions(self, requests: list[list[list[Any]]]) -> list[Any]:
+        """_score of model input rows: one model call per version in the batch (one, outside a rollout)."""
+        versions = [version_of(rows) for rows in requests]
+        if all(version == versions[0] for version in versions):
+            return self._score_rows(requests, versions[0])
+        out: list[Any] = [None] * len(requests)
+        for version in dict.fromkeys(versions):
+            mine = [k for k, v in enumerate(versions) if v == version]
+            for k, answer in zip(mine, self._score_rows([requests[k] for k in mine], version)):
+                out[k] = answer
+        return out
+
+    def _score_rows(self, requests: list[list[list[Any]]], version: Optional[str] = None) -> list[Any]:
+        """One model call of `version` (default: the champion) for all; if it fails, one per request, so a
+        bad request fails alone (Serve's batching would hand one exception to every request in the batch)."""
+        if version not in self.loaded:  # the champion's, or unloaded since it was picked (a rollback)
+            version = self.version
+        bundle, fast = self.loaded[version]
         try:
             computed = infer(bundle, fast, requests)
         except Exception as exc:  # noqa: BLE001 - sorted out request by request below
@@ -182,15 +163,19 @@ class Endpoint:
                 return [refusal(bundle, requests[0], exc)]
             out: list[Any] = []
             for rows in requests:
-                out.extend(self._score_rows([rows]))
+                out.extend(self._score_rows([rows], version))
             return out
-        return self._account(requests, version, computed)
+        router = self.router
+        if router.shadow is not None and version == router.routing.champion and router.shadow != version:
+            asyncio.get_running_loop().call_soon(self.shadow_score, router.shadow, router.epoch, requests, computed[1])
+        return self._account(requests, version, bundle, computed)
 
-    async def _predict(self, rows: list[list[Any]]) -> tuple:
+    async def _predict(self, rows: list[list[Any]], version: Optional[str] = None) -> tuple:
         """Batch under load. A replica that has seen no concurrent requests lately answers at once: at
         concurrency 1 the batch window would only be waited out for company that is not coming. "Lately",
         not "now": under load, the first request after a batch often finds the replica empty, and
         answering it alone would cost a whole model call for one row."""
+        rows = Routed(rows, version) if version is not None else rows
         self._inflight += 1
         try:
             await asyncio.sleep(0)  # requests that arrived with this one get to count themselves first
@@ -211,9 +196,9 @@ class Endpoint:
             raise outcome
         return outcome
 
-    def _account(self, requests: list[list[list[Any]]], version: str, computed: tuple) -> list[tuple]:
-        """Metrics, monitoring window and observers for one model call (on the event loop), then each
-        request's share of the answers, and its rows as scored."""
+    def _account(self, requests: list[list[list[Any]]], version: str, bundle: Any, computed: tuple) -> list[tuple]:
+        """Metrics, monitoring window, per-version numbers and observers for one model call (on the event
+        loop), then each request's share of the answers, and its rows as scored."""
         frame, labels, proba, scores, flags = computed
         delta = self.delta
         if scores is not None:
@@ -225,6 +210,7 @@ class Endpoint:
             window = self.config.settings.drift_window_rows
             if len(delta.inputs) > window:
                 del delta.inputs[: len(delta.inputs) - window]
+            self.vdelta.predicted(self.router.epoch, version, labels, bundle.task == "classification")
         self.metrics.observe_batch(len(frame), version, labels if proba is not None else None)
         for observe in self.observers:
             observe(frame, labels, proba, version)
@@ -232,7 +218,7 @@ class Endpoint:
         for rows in requests:
             stop = start + len(rows)
             out.append((labels[start:stop], None if proba is None else proba[start:stop], version,
-                        None if scores is None else (scores[start:stop], flags[start:stop]), rows))
+                        None if scores is None else (scores[start:stop], flags[start:stop]), rows, bundle))
             start = stop
         return out
 
@@ -251,26 +237,31 @@ class Endpoint:
             return values, ids
         return [row[:width] for row in values], ids
 
-    async def answer(self, body: Any, route: str = "predict") -> dict[str, Any]:
-        """Predictions, probabilities, outlier flags, echoed ids, version and request id for a validated
-        request (of any route: each protocol renders this answer its own way)."""
+    async def answer(self, body: Any, route: str = "predict", headers: Optional[dict] = None) -> dict[str, Any]:
+        """Predictions, probabilities, outlier flags, echoed ids, the version that answered and the request id
+        for a validated request (of any route: each protocol renders this answer its own way). The router
+        picks the version (the champion alone outside a rollout); `headers` (raw ASGI) may hold its sticky key."""
         started = time.perf_counter()
         self._ensure_flusher()
-        self.metrics.request(route)
+        self._ensure_poller()
+        router = self.router
+        version = router.only or router.pick(self.sticky_value(router, body, headers) if router.routing.sticky else None)
+        self.metrics.request(route, version)
         values, ids = self.request_rows(body)
         try:
-            labels, proba, version, outliers, rows = await self._predict(values)
+            labels, proba, version, outliers, rows, bundle = await self._predict(values, version)
         except RowRefused:
-            self.count_error("validation")
+            self.count_error("validation", version)
             raise
         except Exception:  # counted, then answered 500; the replica keeps serving
-            self.count_error("internal")
+            self.count_error("internal", version)
+            self.vdelta.failed(router.epoch, version)
             raise
         request_id = uuid.uuid4().hex
         predictions = np.asarray(labels).tolist()
         response = {"predictions": predictions, "model_version": version, "request_id": request_id}
         if proba is not None:
-            response["classes"] = np.asarray(self.bundle.model.classes_).tolist()
+            response["classes"] = np.asarray(bundle.model.classes_).tolist()
             response["probabilities"] = proba.tolist()
         if ids is not None:
             response["ids"] = ids
@@ -281,9 +272,10 @@ class Endpoint:
             self.log.write([(request_id, i) for i in range(len(rows))], [dict(zip(self.columns, r)) for r in rows],
                            predictions, version)
         elapsed = (time.perf_counter() - started) * 1000
-        self.metrics.observe_latency(elapsed)
+        self.metrics.observe_latency(elapsed, version)
         self.delta.requests += 1
         self.delta.latency(elapsed)
+        self.vdelta.answered(router.epoch, version, elapsed)
         return response
 
     def store_feedback(self, items: list[Any]) -> list[dict[str, str]]:
@@ -317,6 +309,7 @@ class Endpoint:
         the id column, the columns where null is accepted, the ignored target column, the feature views
         requests are filled from, and the hash of the endpoint's settings (equal to the hash of the deploy
         node's params in the recorded plan: what runs is what was applied)."""
+        self._ensure_poller()  # a replica that has seen no request yet still takes a rollout's table
         meta, settings = self.bundle.meta, self.config.settings
         return {"name": settings.name, "version": self.version, "task": meta.get("task"), "metric": meta.get("metric"),
                 "metrics": meta.get("metrics"), "classes": meta.get("classes"), "input_schema": meta.get("input_schema"),
@@ -324,4 +317,5 @@ class Endpoint:
                 "id_column": self.config.id_column, "takes_null": self.config.takes_null,
                 "target_column": self.config.target_column,
                 "features_from_store": [v["name"] for v in settings.feature_views] or None,
-                "settings_hash": settings.settings_hash()}
+                "settings_hash": settings.settings_hash(), "live_versions": list(self.loaded),
+                "routing": {**self.router.routing.to_dict(), "shares": self.router.shares()}}

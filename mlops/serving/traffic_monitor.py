@@ -1,5 +1,7 @@
 """The endpoint's monitor: one small deployment per application that merges the replicas' traffic
-deltas, keeps a bounded window of recent inputs and runs the drift detector on it periodically.
+deltas, keeps a bounded window of recent inputs and runs the drift detector on it periodically. During a
+rollout it also merges the per-version numbers (mlops.serving.version_stats) and holds the routing table
+the replicas poll (mlops.serving.live_versions: the fast path of a weight change).
 
 Its numbers are exported through Ray's metrics API (mlops_window_*, mlops_drift_*) and answered at
 GET {route}/stats, which `mlops status` and the alerts of `mlops monitor` read.
@@ -11,6 +13,8 @@ from collections import deque
 from typing import Any
 
 from mlops.serving.endpoint_config import EndpointConfig
+from mlops.serving.infra_metrics import InfraBoard, merge_infra
+from mlops.serving.version_stats import VersionStats
 from mlops.serving.window import TrafficWindow
 
 DRIFT_MIN_ROWS = 50  # a drift check waits for this many recent inputs
@@ -31,11 +35,17 @@ class Monitor:
         self.checking = False
         self.gauges = None
         self.load_error: dict[str, Any] | None = None  # the last version whose reference did not load
+        self.versions = VersionStats()
+        self.table: dict[str, Any] | None = None  # a rollout's routing table; None: the champion alone
+        self.infra = InfraBoard()  # each replica's latest CPU/memory/GPU sample
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
-        """Follow the endpoint's version. A version whose reference does not load never raises (Serve
-        would replace this replica, and its replacements would fail the same way): the monitor keeps
-        its current version and reference, as the endpoint's replicas keep their model."""
+        """Follow the endpoint's version (and a rollout's routing table). A version whose reference does not
+        load never raises (Serve would replace this replica, and its replacements would fail the same way):
+        the monitor keeps its current version and reference, as the endpoint's replicas keep their model."""
+        table = user_config.get("routing")
+        if table is None or self.table is None or table.get("at", 0) > self.table.get("at", 0):
+            self.table = table  # a plain deploy ends a rollout; a newer table replaces ours
         version = str(user_config["version"])
         if version == self.version:
             return
@@ -67,9 +77,27 @@ class Monitor:
         except (ValueError, KeyError):  # a sample the test cannot judge: the import is done all the same
             pass
 
-    async def record(self, delta: Any) -> None:
-        """Merge a replica's traffic delta; start a drift check when one is due."""
+    def set_routing(self, table: dict[str, Any]) -> dict[str, Any]:
+        """Take a rollout's newer routing table (the replicas poll it); returns the table in force."""
+        if self.table is None or table.get("at", 0) > self.table.get("at", 0):
+            self.table = table
+        return self.table
+
+    def routing(self) -> dict[str, Any] | None:
+        """The routing table in force (None: the champion alone), as the replicas poll it."""
+        return self.table
+
+    def version_stats(self, epoch: int | None = None) -> dict[str, Any]:
+        """Per-version numbers of `epoch` (default: the routing table's), for rollout decisions."""
+        if epoch is None and self.table is not None:
+            epoch = self.table.get("epoch")
+        return self.versions.summary(epoch)
+
+    async def record(self, delta: Any, versions: Any = None) -> None:
+        """Merge a replica's traffic delta (and per-version numbers); start a drift check when one is due."""
         self.traffic.add(delta)
+        self.versions.add(versions)
+        self.infra.add(getattr(delta, "infra", None))
         self.inputs.extend(delta.inputs)
         self._export()
         if (self.reference is not None and not self.checking and len(self.inputs) >= DRIFT_MIN_ROWS
@@ -100,9 +128,10 @@ class Monitor:
 
     def stats(self, window_s: float) -> dict[str, Any]:
         """Traffic over `window_s`, the version followed and the last drift check (GET {route}/stats)."""
-        return {**self.traffic.summary(window_s), "version": self.version, "drift": self.drift,
-                "drift_window_rows": len(self.inputs), "drift_checks": self.settings.drift is not None,
-                "load_error": self.load_error}
+        return merge_infra({**self.traffic.summary(window_s), "version": self.version, "drift": self.drift,
+                            "drift_window_rows": len(self.inputs), "drift_checks": self.settings.drift is not None,
+                            "load_error": self.load_error, "versions": self.version_stats(), "routing": self.table},
+                           self.infra.latest())
 
     def _export(self) -> None:
         from ray.util import metrics
@@ -126,12 +155,14 @@ class Monitor:
             self.gauges["drift_detected"].set(float(self.drift["is_drift"]), tags)
 
 
-def build_monitor(cfg: EndpointConfig) -> Any:
-    """The bound monitor deployment (the ingress gets its handle); it restarts when the replicas do."""
+def build_monitor(cfg: EndpointConfig, user_config: dict[str, Any] | None = None) -> Any:
+    """The bound monitor deployment (the ingress gets its handle); it restarts when the replicas do. Its
+    user_config is the endpoint's (the version, and a rollout's routing table)."""
     from ray import serve
 
     from mlops.serving.code_version import with_code_version
 
-    monitor = serve.deployment(Monitor, name="monitor", num_replicas=1, user_config={"version": cfg.version},
+    user_config = user_config or {"version": cfg.version}
+    monitor = serve.deployment(Monitor, name="monitor", num_replicas=1, user_config=user_config,
                                ray_actor_options={"num_cpus": 0}, max_ongoing_requests=1000)
     return with_code_version(monitor, cfg.code_version()).bind(cfg)

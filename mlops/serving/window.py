@@ -63,6 +63,7 @@ class Delta:
     scored_rows: int = 0
     latency_counts: dict[int, int] = field(default_factory=dict)  # sparse: bin -> requests
     inputs: list[list[Any]] = field(default_factory=list)  # sampled rows for the drift window
+    infra: dict[str, Any] | None = None  # the replica's CPU/memory/GPU sample (mlops.serving.infra_metrics)
 
     def latency(self, ms: float) -> None:
         """Count one request's latency."""

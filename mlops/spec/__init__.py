@@ -26,16 +26,16 @@ class Spec(StrictModel):
     spec_version: int = Field(SPEC_VERSION, ge=1, le=SPEC_VERSION,
                               description="the spec format (omitted: the current one; older ones are upgraded)")
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="MLflow experiment and registered-model name")
-    data: DataSpec
-    features: FeaturesSpec = FeaturesSpec()
-    model: ModelSpec
-    tuning: Optional[TuningSpec] = None
-    validation: Optional[ValidationSpec] = None
-    retraining: Optional[RetrainingSpec] = None
-    serving: Optional[ServingSpec] = None
-    monitoring: Optional[MonitoringSpec] = None
-    hardware: HardwareSpec = HardwareSpec()
-    tracking: TrackingSpec = TrackingSpec()
+    data: DataSpec = Field(description="the training data: source, target, split")
+    features: FeaturesSpec = Field(FeaturesSpec(), description="which columns are features and how they are prepared")
+    model: ModelSpec = Field(description="the task, the model family and its parameters, the metric")
+    tuning: Optional[TuningSpec] = Field(None, description="a hyperparameter search on Ray Tune (null: fit the given parameters)")
+    validation: Optional[ValidationSpec] = Field(None, description="data validation, drift and outlier detection against the training data")
+    retraining: Optional[RetrainingSpec] = Field(None, description="when and on what data `mlops monitor` retrains")
+    serving: Optional[ServingSpec] = Field(None, description="batch scoring and/or an online endpoint")
+    monitoring: Optional[MonitoringSpec] = Field(None, description="request logs, alerts and the always-on controller of an online endpoint")
+    hardware: HardwareSpec = Field(HardwareSpec(), description="where the plan runs and what each task reserves")
+    tracking: TrackingSpec = Field(TrackingSpec(), description="the MLflow store and experiment")
 
     @field_validator("tuning")
     @classmethod

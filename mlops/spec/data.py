@@ -19,20 +19,20 @@ SourceSpec = _source_union()
 
 
 class SplitSpec(StrictModel):
-    method: Literal["random", "stratified", "time"] = "random"
+    method: Literal["random", "stratified", "time"] = Field("random", description="random, stratified by the target's classes, or time (the newest rows by data.timestamp are the test rows)")
     test_size: float = Field(0.2, gt=0, lt=1, description="fraction of rows held out for evaluation")
-    seed: int = 42
+    seed: int = Field(42, description="seed of the random split (the same seed gives the same split)")
 
 
 class DataSpec(StrictModel):
-    source: SourceSpec
+    source: SourceSpec = Field(description="where the training data comes from: csv, parquet, sklearn (a bundled dataset) or a plugin's type")
     target: str = Field(description="column to predict")
     id_column: Optional[str] = Field(None, description="kept as-is next to predictions, never used as a feature")
     timestamp: Optional[str] = Field(None, description="column that orders rows; needed by split.method=time, and "
                                                        "the label time of the point-in-time feature join")
     entity_keys: list[str] = Field(default_factory=list, description="key columns the feature views join on "
                                                                      "(features.entities[].key)")
-    split: SplitSpec = SplitSpec()
+    split: SplitSpec = Field(SplitSpec(), description="how the rows are split into train and test")
 
     @model_validator(mode="after")
     def _time_split_needs_timestamp(self):

@@ -15,8 +15,8 @@ _NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class ImputeSpec(StrictModel):
-    numeric: Literal["mean", "median", "most_frequent", "none"] = "median"
-    categorical: Literal["most_frequent", "constant", "none"] = "most_frequent"
+    numeric: Literal["mean", "median", "most_frequent", "none"] = Field("median", description="how a missing number is filled (none: not filled; the estimator must take missing values)")
+    categorical: Literal["most_frequent", "constant", "none"] = Field("most_frequent", description="how a missing category is filled (constant: the value 'missing')")
 
 
 DATETIME_PARTS = ("year", "month", "day", "day_of_week", "day_of_year", "hour", "minute", "age_days",
@@ -50,7 +50,7 @@ class FeatureViewSpec(StrictModel):
 
     name: str = Field(pattern=_NAME, description="the view's name")
     entity: str = Field(description="the entity (features.entities[].name) the rows describe")
-    source: SourceSpec
+    source: SourceSpec = Field(description="the table the view's features are read from")
     timestamp: str = Field(min_length=1, description="the source's event-time column")
     ttl: Optional[Duration] = Field(None, description="how old a value may be and still count (omitted: any age)")
     features: list[str] = Field(min_length=1, description="the source's columns this view provides")
@@ -82,10 +82,10 @@ class FeaturesSpec(StrictModel):
                     "before the newest training time; *_sin/*_cos: cyclic encodings)")
     drop: list[str] = Field(default_factory=list, description="columns never used as features (accepted and "
                                                               "ignored in requests and batch files)")
-    high_cardinality: HighCardinalitySpec = HighCardinalitySpec()
-    impute: ImputeSpec = ImputeSpec()
-    scale: Literal["standard", "minmax", "robust", "none"] = "standard"
-    encode: Literal["onehot", "ordinal"] = "onehot"
+    high_cardinality: HighCardinalitySpec = Field(HighCardinalitySpec(), description="how categorical columns with many distinct values are encoded")
+    impute: ImputeSpec = Field(ImputeSpec(), description="how missing values are filled, per column kind")
+    scale: Literal["standard", "minmax", "robust", "none"] = Field("standard", description="how numeric columns are scaled (none: left as they are)")
+    encode: Literal["onehot", "ordinal"] = Field("onehot", description="how categorical columns are encoded: one column per value, or one integer column")
     derived: dict[str, str] = Field(
         default_factory=dict,
         description="new numeric columns from arithmetic over columns, e.g. {ratio: 'a / (b + 1)'}",

@@ -9,6 +9,7 @@ from mlops.errors import FieldValueError, UnknownName
 from mlops.metrics import METRICS, metrics_for
 from mlops.plugins import estimators
 from mlops.spec.base import StrictModel
+from mlops.spec.card import CardSpec
 from mlops.spec.tuning import Domain
 from mlops.spec.torch_training import ArchitectureSpec, TrainingSpec
 
@@ -17,8 +18,11 @@ DEFAULT_METRIC = {"classification": "f1_macro", "regression": "rmse"}
 
 
 class ModelBase(StrictModel):
-    task: Task
+    task: Task = Field(description="what is predicted: a class (classification) or a number (regression)")
     metric: Optional[str] = Field(None, description="metric that selects and promotes models (default: f1_macro / rmse)")
+    # exclude: free text for the model card (read from the recorded spec), never part of a node's params or hash
+    card: Optional[CardSpec] = Field(None, exclude=True, description="intended use, limitations and owners, shown "
+                                     "in every version's model card (`mlops report`); changes no training")
 
     @model_validator(mode="after")
     def _metric_fits_task(self):
@@ -30,7 +34,7 @@ class ModelBase(StrictModel):
 
 
 class SklearnModelSpec(ModelBase):
-    type: Literal["sklearn"] = "sklearn"
+    type: Literal["sklearn"] = Field("sklearn", description="sklearn: one registered estimator (scikit-learn's or a plugin's) fitted after the preprocessing")
     estimator: str = Field(description="a registered estimator name (see `mlops plugins`)")
     params: dict[str, Any] = Field(default_factory=dict, description="keyword arguments of the estimator")
 
@@ -49,9 +53,9 @@ class SklearnModelSpec(ModelBase):
 class TorchModelSpec(ModelBase):
     """A tabular MLP trained with Ray Train's TorchTrainer on `hardware.workers` workers."""
 
-    type: Literal["torch"] = "torch"
-    architecture: ArchitectureSpec = ArchitectureSpec()
-    training: TrainingSpec = TrainingSpec()
+    type: Literal["torch"] = Field("torch", description="torch: a tabular MLP trained with Ray Train")
+    architecture: ArchitectureSpec = Field(ArchitectureSpec(), description="the network's layers and activation")
+    training: TrainingSpec = Field(TrainingSpec(), description="epochs, batch size, optimizer and early stopping")
 
 
 class EnsembleSpec(StrictModel):
@@ -65,7 +69,7 @@ class EnsembleSpec(StrictModel):
 class AutoModelSpec(ModelBase):
     """Model selection: one Ray Tune run over several estimator families and their search spaces."""
 
-    type: Literal["auto"] = "auto"
+    type: Literal["auto"] = Field("auto", description="auto: search several estimator families on Ray Tune and register the best")
     ensemble: Optional[EnsembleSpec] = Field(None, description="refit the best trials combined into one model, instead "
                                              "of the best trial alone (the champion gate then judges it like any model)")
     candidates: Optional[list[str]] = Field(None, min_length=1, description="estimator families to search (default: those registered with auto=True for the task)")

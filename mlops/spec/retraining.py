@@ -20,7 +20,7 @@ TriggerSpec = _trigger_union()
 
 
 class LastRows(StrictModel):
-    last_n_rows: int = Field(ge=1)
+    last_n_rows: int = Field(ge=1, description="train on the newest this many rows")
 
 
 class RetrainingData(StrictModel):
@@ -39,9 +39,9 @@ class PromotePolicy(StrictModel):
 
 
 class RetrainingSpec(StrictModel):
-    data: RetrainingData
-    triggers: list[TriggerSpec] = Field(default_factory=list, min_length=1)
-    promote: PromotePolicy = PromotePolicy()
+    data: RetrainingData = Field(description="the data a retrain trains on")
+    triggers: list[TriggerSpec] = Field(default_factory=list, min_length=1, description="what starts a retrain (any one firing is enough)")
+    promote: PromotePolicy = Field(PromotePolicy(), description="when the retrained challenger replaces the champion")
 
     @field_validator("triggers")
     @classmethod

@@ -9,8 +9,10 @@ from pydantic import Field, field_validator, model_validator
 
 from mlops.errors import SpecWarning  # noqa: F401  (raised here; tests import it from here too)
 from mlops.spec.base import StrictModel
+from mlops.spec.batch_schedule import BatchSchedule
 from mlops.spec.data import SourceSpec
 from mlops.spec.hardware import HardwareSpec
+from mlops.spec.rollout import RolloutSpec
 
 
 class BatchServing(StrictModel):
@@ -21,14 +23,18 @@ class BatchServing(StrictModel):
     executor: Literal["auto", "local", "ray_data"] = Field(
         "auto", description="auto: Ray Data on a multi-node cluster, else threads in one process"
     )
-    batch_size: int = Field(65536, ge=1)
-    include_proba: bool = True
+    batch_size: int = Field(65536, ge=1, description="rows scored per batch (bounds the memory of one scoring task)")
+    include_proba: bool = Field(True, description="write each class's probability beside the prediction (classification)")
     model_alias: str = Field("champion", description="the registered version that scores: the champion (after this "
                                                      "apply's decision), or another alias")
     on_error: Literal["fail", "skip", "null"] = Field(
         "fail", description="rows with a bad cell (a value its column cannot take, refused online too): fail names the "
                             "first 20 by row and column and writes nothing; skip drops those rows; null scores them "
                             "with the cell imputed (where the model imputes the column)")
+    schedule: Optional[BatchSchedule] = Field(
+        None, description="score on a schedule with the model_alias version, by the always-on controller: {every: 1d} "
+                          "or a cron string in UTC ('0 6 * * *'); each due run scores the input files not scored "
+                          "before (a glob input picks up new files) into a dated output beside `output`")
 
     @field_validator("on_error", mode="before")
     @classmethod
@@ -44,9 +50,9 @@ class BatchServing(StrictModel):
 
 
 class AutoscalingReplicas(StrictModel):
-    min: int = Field(1, ge=0)
-    max: int = Field(1, ge=1)
-    target_ongoing_requests: float = Field(8, gt=0)
+    min: int = Field(1, ge=0, description="fewest replicas kept running (0: scale to zero when idle)")
+    max: int = Field(1, ge=1, description="most replicas the endpoint scales up to")
+    target_ongoing_requests: float = Field(8, gt=0, description="requests in flight per replica that autoscaling aims for")
 
     @model_validator(mode="after")
     def _min_below_max(self):
@@ -60,8 +66,8 @@ class FixedReplicas(StrictModel):
 
 
 class Batching(StrictModel):
-    max_batch_size: int = Field(32, ge=1)
-    wait_ms: float = Field(5, ge=0)
+    max_batch_size: int = Field(32, ge=1, description="most requests one replica scores together in one model call")
+    wait_ms: float = Field(5, ge=0, description="how long a replica waits for more requests to fill a batch, in milliseconds")
 
 
 class Auth(StrictModel):
@@ -81,13 +87,13 @@ def is_loopback(host: str) -> bool:
 class OnlineServing(StrictModel):
     route: Optional[str] = Field(None, description="route prefix, default '/<name>'")
     host: str = Field("127.0.0.1", description="bind address; loopback by default")
-    port: int = Field(8000, ge=1, le=65535)
-    model_alias: str = "champion"
-    replicas: Union[FixedReplicas, AutoscalingReplicas] = AutoscalingReplicas()
-    batching: Batching = Batching()
-    max_ongoing_requests: int = Field(64, ge=1)
-    timeout_s: float = Field(10, gt=0)
-    auth: Optional[Auth] = None
+    port: int = Field(8000, ge=1, le=65535, description="HTTP port of the Serve proxy")
+    model_alias: str = Field("champion", description="the registered alias the endpoint serves (and follows when it moves)")
+    replicas: Union[FixedReplicas, AutoscalingReplicas] = Field(AutoscalingReplicas(), description="a fixed number of replicas, or autoscaling bounds")
+    batching: Batching = Field(Batching(), description="how requests are batched inside a replica")
+    max_ongoing_requests: int = Field(64, ge=1, description="requests one replica takes at once; more wait in the proxy's queue")
+    timeout_s: float = Field(10, gt=0, description="seconds a request may take before it is answered with an error")
+    auth: Optional[Auth] = Field(None, description="bearer-token authentication of every path but the probes (omitted: none)")
     max_queued_requests: int = Field(256, ge=1, description="requests waiting for a replica beyond this are refused "
                                                              "at once with 503 and Retry-After, instead of timing out")
     max_request_bytes: int = Field(1_000_000, ge=1024, description="larger bodies get 413")
@@ -98,6 +104,8 @@ class OnlineServing(StrictModel):
                                               "model's own output on sample rows)")
     features_from_store: bool = Field(False, description="fill each request's view features from the online "
                                                          "store by entity key (values sent in the request win)")
+    rollout: RolloutSpec = Field(default_factory=RolloutSpec, description="how a new champion reaches traffic: direct "
+                                 "(at once), canary, shadow or ab (docs/serving.md, Progressive rollout)")
 
     @field_validator("route")
     @classmethod
@@ -173,9 +181,9 @@ class DeploymentOptions(StrictModel):
 
 
 class ServingSpec(StrictModel):
-    mode: Literal["batch", "online", "both"] = "batch"
-    batch: Optional[BatchServing] = None
-    online: Optional[OnlineServing] = None
+    mode: Literal["batch", "online", "both"] = Field("batch", description="batch: score a file after training; online: an HTTP endpoint; both")
+    batch: Optional[BatchServing] = Field(None, description="the batch scoring job (mode batch or both)")
+    online: Optional[OnlineServing] = Field(None, description="the HTTP endpoint on Ray Serve (mode online or both)")
 
     @model_validator(mode="after")
     def _sections_match_mode(self):

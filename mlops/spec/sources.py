@@ -16,20 +16,20 @@ class SourceConfig(StrictModel):
 class CsvSource(SourceConfig):
     """One CSV file, or a glob of them read in sorted order."""
 
-    type: Literal["csv"] = "csv"
+    type: Literal["csv"] = Field("csv", description="csv: CSV files")
     path: str = Field(description="file path or glob, relative to the spec's directory")
-    separator: str = ","
+    separator: str = Field(",", description="the field separator")
 
 
 class ParquetSource(SourceConfig):
     """A parquet file, a glob of files, or a directory of them."""
 
-    type: Literal["parquet"] = "parquet"
+    type: Literal["parquet"] = Field("parquet", description="parquet: parquet files")
     path: str = Field(description="file, glob or directory, relative to the spec's directory")
 
 
 class SklearnSource(SourceConfig):
     """A dataset bundled with scikit-learn (no download)."""
 
-    type: Literal["sklearn"] = "sklearn"
-    name: Literal["iris", "wine", "breast_cancer", "diabetes", "digits"]
+    type: Literal["sklearn"] = Field("sklearn", description="sklearn: a dataset bundled with scikit-learn")
+    name: Literal["iris", "wine", "breast_cancer", "diabetes", "digits"] = Field(description="which bundled dataset")

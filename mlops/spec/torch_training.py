@@ -15,7 +15,7 @@ Optimizer = Literal["adam", "adamw", "sgd", "rmsprop"]
 class ArchitectureSpec(StrictModel):
     hidden: list[Annotated[int, Field(ge=1)]] = Field([64, 32], description="units of each hidden layer, input side first")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each hidden layer")
-    activation: Activation = "relu"
+    activation: Activation = Field("relu", description="activation function between the hidden layers")
 
 
 class EarlyStoppingSpec(StrictModel):
@@ -24,13 +24,13 @@ class EarlyStoppingSpec(StrictModel):
 
 
 class TrainingSpec(StrictModel):
-    epochs: int = Field(30, ge=1)
+    epochs: int = Field(30, ge=1, description="passes over the training rows (early stopping may end sooner)")
     batch_size: int = Field(256, ge=1, description="global batch size, split evenly across Ray Train workers")
     lr: float = Field(1e-3, gt=0, description="learning rate")
-    optimizer: Optimizer = "adam"
-    weight_decay: float = Field(0.0, ge=0)
+    optimizer: Optimizer = Field("adam", description="the optimizer")
+    weight_decay: float = Field(0.0, ge=0, description="L2 penalty on the weights")
     early_stopping: Optional[EarlyStoppingSpec] = Field(None, description="stop when the validation metric stalls")
     validation_fraction: float = Field(0.1, gt=0, lt=0.5, description="share of the train split held out to pick the best epoch")
-    seed: int = 0
+    seed: int = Field(0, description="seed of the weights' initialisation and the batches' order")
     checkpoint_dir: Optional[str] = Field(None, description="where Ray Train keeps a checkpoint per epoch; relative to the "
                                                             "spec's directory (default .mlops/ray_train beside the spec)")

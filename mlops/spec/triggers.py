@@ -20,14 +20,14 @@ class TriggerConfig(StrictModel):
 class DriftTrigger(TriggerConfig):
     """Fires when at least this share of features drifted in the new data (validation.drift's detector)."""
 
-    on: Literal["drift"] = "drift"
+    on: Literal["drift"] = Field("drift", description="drift: retrain when served or new data drifts from the training data")
     min_drifted_features: float = Field(0.25, gt=0, le=1, description="share of features flagged as drifted")
 
 
 class MetricDropTrigger(TriggerConfig):
     """Fires when the champion's metric on labelled new data (or feedback) falls below a floor."""
 
-    on: Literal["metric_drop"] = "metric_drop"
+    on: Literal["metric_drop"] = Field("metric_drop", description="metric_drop: retrain when the live metric, from feedback labels, drops")
     below: float | None = Field(None, description="fires when the metric on recent labelled rows is below this")
     above: float | None = Field(None, description="for error metrics (rmse, log_loss...): fires above this")
     metric: str | None = Field(None, description="default: model.metric")
@@ -44,12 +44,12 @@ class MetricDropTrigger(TriggerConfig):
 class NewDataTrigger(TriggerConfig):
     """Fires when at least this many rows arrived since the champion was trained."""
 
-    on: Literal["new_data"] = "new_data"
-    min_rows: int = Field(ge=1)
+    on: Literal["new_data"] = Field("new_data", description="new_data: retrain when enough new rows have arrived")
+    min_rows: int = Field(ge=1, description="new rows needed before retraining")
 
 
 class ScheduleTrigger(TriggerConfig):
     """Fires when the champion is older than `every` (e.g. 7d)."""
 
-    on: Literal["schedule"] = "schedule"
+    on: Literal["schedule"] = Field("schedule", description="schedule: retrain on a fixed schedule")
     every: Duration

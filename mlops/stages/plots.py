@@ -49,43 +49,27 @@ def residuals(y_true: Any, y_pred: Any) -> bytes:
 def feature_importance_values(pipeline: Any, X: Any, y: Any, top: int = 20) -> dict[str, float]:
     """Importance per input column: the model's own when it has one (summed over the columns a one-hot
     encoding or a date's parts made of it), else permutation importance of the input columns."""
-    import numpy as np
+    from mlops.explain.importance import permutation
+    from mlops.models.feature_names import own_importance
 
-    estimator = pipeline.steps[-1][1]
-    values = getattr(estimator, "feature_importances_", None)
-    if values is None and getattr(estimator, "coef_", None) is not None:
-        values = np.abs(np.atleast_2d(estimator.coef_)).mean(axis=0)
-    names = encoded_sources(pipeline, len(values)) if values is not None else None
-    if names is None:
-        from sklearn.inspection import permutation_importance
-
-        result = permutation_importance(pipeline, X, y, n_repeats=3, random_state=0, n_jobs=1)
-        values, names = result.importances_mean, [str(c) for c in X.columns]
-        totals = dict(zip(names, map(float, values)))
-    else:
-        totals: dict[str, float] = {}
-        for name, value in zip(names, map(float, np.abs(values))):
-            totals[name] = totals.get(name, 0.0) + value
-    pairs = sorted(totals.items(), key=lambda p: -abs(p[1]))[:top]
-    return dict(pairs)
+    totals = own_importance(pipeline)
+    if totals is None:
+        table = permutation(pipeline, X, y, "score", repeats=3)
+        totals = {c["feature"]: c["mean"] for c in table.columns} if table else {}
+    return dict(sorted(totals.items(), key=lambda p: -abs(p[1]))[:top])
 
 
-def encoded_sources(pipeline: Any, width: int) -> list[str] | None:
-    """The input column of each of the `width` columns the estimator sees; None when they cannot be
-    traced back (then permutation importance over the input columns is used instead)."""
-    from mlops.models.preprocessing import output_sources
-
-    preprocess = dict(pipeline.steps).get("preprocess")
-    if preprocess is None:
-        return None
-    try:
-        names = [str(n) for n in preprocess.get_feature_names_out()]
-    except (AttributeError, ValueError, TypeError):
-        return None
-    if len(names) != width:
-        return None
-    sources = output_sources(preprocess)
-    return [sources.get(n, n) for n in names]
+def permutation_importance(table: Any, top: int = 20) -> bytes:
+    """Permutation importance (mean drop of the metric, with its spread over repeats as error bars), the
+    most important column at the top; PNG bytes."""
+    columns = [c for c in table.columns if not c.get("derived")][:top][::-1]
+    plt, fig, ax = _figure(7, max(3, 0.3 * len(columns) + 1))
+    ax.barh([c["feature"] for c in columns], [c["mean"] for c in columns], xerr=[c["std"] for c in columns],
+            color="#4c72b0", ecolor="#333333", capsize=3)
+    ax.axvline(0, color="grey", lw=1)
+    ax.set_xlabel(f"drop in {table.metric} when the column is shuffled ({table.repeats} repeats, {table.rows} test rows)")
+    ax.set_title("Permutation importance (test split)")
+    return _png(plt, fig)
 
 
 def feature_importance(importance: dict[str, float]) -> bytes:
@@ -93,5 +77,5 @@ def feature_importance(importance: dict[str, float]) -> bytes:
     plt, fig, ax = _figure(7, max(3, 0.3 * len(importance) + 1))
     names = list(importance)[::-1]
     ax.barh(names, [importance[n] for n in names])
-    ax.set_title("Feature importance")
+    ax.set_title("Feature importance (the model's own)")
     return _png(plt, fig)

@@ -36,6 +36,8 @@ def run(trained: Any, evaluation: Any, monitoring: Any, split: Any, params: dict
     registry.log_metrics(run_id, evaluation.metrics)
     for file_name, png in evaluation.plots.items():
         registry.log_bytes(run_id, png, f"plots/{file_name}")
+    for path, content in getattr(evaluation, "artifacts", {}).items():  # an evaluation cached before has none
+        registry.log_bytes(run_id, content, path)
     meta = {**trained.meta, **(extra_meta or {}), "metric": evaluation.metric, "metrics": evaluation.metrics, "name": name}
     with tempfile.TemporaryDirectory(prefix="mlops-bundle-") as tmp:
         sha = save_bundle(trained.model, meta, Path(tmp) / "model", monitoring, input_example=example_rows(split, meta))
@@ -49,7 +51,15 @@ def run(trained: Any, evaluation: Any, monitoring: Any, split: Any, params: dict
         promoted, decision = False, "registered as a challenger; the champion/challenger comparison decides"
 
     registry.set_tags(run_id, {tracking_tags.MODEL_VERSION: version.version, tracking_tags.DECISION: decision})
+    if compared is not None:  # the decision links to the side-by-side page (`mlops report` writes it)
+        registry.set_tags(run_id, {tracking_tags.COMPARISON: comparison_link(name, compared, version.version)})
     return Registration(version.version, sha, promoted, decision, compared, dict(evaluation.metrics), run_id)
+
+
+def comparison_link(name: str, champion: str, challenger: str) -> str:
+    """Where the champion gate's comparison lives: the command that writes it and the challenger run's artifact."""
+    return (f"mlops report {name} --compare {champion} {challenger} "
+            f"(artifact card/compare_v{champion}_v{challenger}.html)")
 
 
 EXAMPLE_ROWS = 5  # rows of the test split saved with the model as MLflow's input example

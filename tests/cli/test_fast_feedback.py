@@ -64,3 +64,16 @@ def test_check_data_reads_every_row_as_apply_does(tmp_path):
                                           "COLUMNS": "200"}, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "roles inferred from all rows" in done.stdout and "petal_width_cm" in done.stdout
+    # Past the rows the cheap sample reads: a code column that turns to text at row 5500 is text (object) as
+    # pandas reads the whole file for apply, where the first 5000 rows alone say int64.
+    rows = "\n".join(f"{i % 7}.5,{i % 3},{'x' if i == 5500 else i % 11},{i % 2}" for i in range(6000))
+    (tmp_path / "late.csv").write_text("a,b,code,label\n" + rows + "\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: late\ndata:\n  source: {type: csv, path: late.csv}\n  target: label\n"
+                    "model: {task: classification, type: sklearn, estimator: random_forest}\n")
+    code_row = lambda output: next(line for line in output.splitlines() if "│ code " in line)  # noqa: E731
+    _, sampled = run(["validate", str(spec)], tmp_path)
+    packages, checked = run(["validate", str(spec), "--check-data"], tmp_path)
+    assert "int64" in code_row(sampled) and "object" in code_row(checked), (code_row(sampled), code_row(checked))
+    assert "12 values" in code_row(checked)  # the 11 codes and the 'x' of row 5500: every row counted
+    assert "pandas" in packages  # read as apply reads it

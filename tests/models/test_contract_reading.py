@@ -39,10 +39,12 @@ def test_a_value_gets_the_same_answer_in_a_request_row_and_in_a_frame(column, va
     one. (In JSON a number is a JSON number: "3.5" there is refused, see the test below.)"""
     _, problems = CONTRACT.read_row({**GOOD, column: read_text("number", value) if isinstance(value, str) and
                                      column in ("size", "rooms") else value})
-    judged = CONTRACT.judge(pd.DataFrame([{**GOOD, column: value}, GOOD], dtype=object))
     row_says = [exc.message for _, exc in problems]
-    frame_says = [p.message for p in judged.cells]
-    assert row_says == frame_says, (row_says, frame_says)
+    # Cell by cell (a column of objects), and whole columns of the dtypes pandas infers (float64, bool, ...).
+    for frame in (pd.DataFrame([{**GOOD, column: value}, GOOD], dtype=object), pd.DataFrame([{**GOOD, column: value}, GOOD])):
+        judged = CONTRACT.judge(frame)
+        frame_says = [p.message for p in judged.cells]
+        assert row_says == frame_says, (row_says, frame_says, frame.dtypes[column])
     if answer is None:
         assert row_says == []
     else:
@@ -98,9 +100,14 @@ def test_skip_drops_refused_rows_and_counts_them():
     assert kept.num_rows == 2 and kept.column_names == ["prediction"] and settle.skipped == 1
 
 
-def test_a_frame_of_many_rows_is_judged_whole_column_at_a_time():
+def test_a_frame_of_many_rows_is_judged_whole_column_at_a_time(monkeypatch):
+    from mlops.models import input_contract
+
+    reads, read = [], input_contract.ColumnRule.read
+    monkeypatch.setattr(input_contract.ColumnRule, "read", lambda rule, value: reads.append(rule.name) or read(rule, value))
     frame = pd.DataFrame({"size": np.arange(200_000, dtype=float), "rooms": 3, "plan": "pro", "active": True,
                           "built": "2020-01-31"})
     frame.loc[123_456, "size"] = np.inf
     judged = CONTRACT.judge(frame)
     assert [(p.row, p.column) for p in judged.cells] == [(123_456, "size")]
+    assert reads == ["size"]  # only the refused cell is read on its own: no column is read cell by cell

@@ -23,6 +23,10 @@ def test_every_setting_of_the_iris_endpoint_is_in_the_deploy_node():
         "keeps_feedback": False, "logs": {"rotate_mb": 64.0, "keep": 2592000.0},
         "drift_window_rows": 1000, "drift_every_s": 60.0,
         "drift": DRIFT if installed(MONITORING) else None,
+        "rollout": {"strategy": "direct", "steps": [5, 25, 50, 100], "step_every": 300.0, "min_requests": 100,
+                    "guards": {"error_rate_above": 0.01, "latency_p99_ms_above": None, "latency_p99_ratio_above": None,
+                               "metric_drop_above": 0.05, "min_labels": 30, "prediction_shift_above": 0.25},
+                    "bake": 600.0, "split": {"champion": 50, "challenger": 50}, "sticky": None},
     }
     assert set(node.runtime) == {"base_dir", "tracking_uri"}  # where things are; nothing names the spec file
     assert node.resources == {"CPU": 1.0} and node.placement == "driver" and node.inputs == {"registration": "register"}

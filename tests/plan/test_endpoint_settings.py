@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from conftest import EXAMPLES
 from mlops import api
+from mlops.errors import SpecError
 from mlops.plan.endpoint import EndpointSettings
 
 IRIS = EXAMPLES / "iris" / "online.yaml"
@@ -47,6 +48,20 @@ SPEC_CHANGES: dict[str, tuple | None] = {
     "drift.p_val": (IRIS, "+validation.drift.p_val=0.01"),
     "drift.correction": (IRIS, "+validation.drift.correction=fdr"),
     "drift.reference_rows": (IRIS, "+validation.drift.reference_rows=100"),
+    "rollout.strategy": (IRIS, "+serving.online.rollout.strategy=canary"),
+    "rollout.steps": (IRIS, "+serving.online.rollout.steps=[10,100]"),
+    "rollout.step_every": (IRIS, "+serving.online.rollout.step_every=1m"),
+    "rollout.min_requests": (IRIS, "+serving.online.rollout.min_requests=7"),
+    "rollout.guards.error_rate_above": (IRIS, "+serving.online.rollout.guards.error_rate_above=0.2"),
+    "rollout.guards.latency_p99_ms_above": (IRIS, "+serving.online.rollout.guards.latency_p99_ms_above=90"),
+    "rollout.guards.latency_p99_ratio_above": (IRIS, "+serving.online.rollout.guards.latency_p99_ratio_above=3"),
+    "rollout.guards.metric_drop_above": (IRIS, "+serving.online.rollout.guards.metric_drop_above=0.1"),
+    "rollout.guards.min_labels": (IRIS, "+serving.online.rollout.guards.min_labels=5"),
+    "rollout.guards.prediction_shift_above": (IRIS, "+serving.online.rollout.guards.prediction_shift_above=0.5"),
+    "rollout.bake": (IRIS, "+serving.online.rollout.bake=1h"),
+    "rollout.split": (IRIS, "+serving.online.rollout.split={champion:70,challenger:30}"),
+    "rollout.sticky.key": (IRIS, "+serving.online.rollout.sticky.key=user"),
+    "rollout.sticky.header": (IRIS, "+serving.online.rollout.sticky.header=x-user"),
 }
 
 
@@ -93,3 +108,5 @@ def test_a_fixed_option_is_not_a_spec_setting():
     """Serve's backpressure answer is mlops' own: the spec has no field for it (so the table says None)."""
     assert "backpressure" not in IRIS.read_text()
     assert all(SPEC_CHANGES[s] is None for s in leaf_settings() if ".backpressure." in s)
+    with pytest.raises(SpecError, match=r"serving\.online\.backpressure: unknown key"):  # and no spec can set it
+        api.plan(IRIS, ["+serving.online.backpressure.status_code=429"])

@@ -2,12 +2,15 @@
 count and time, logged on the apply's run as an artifact and as metrics that `mlops models` reads back."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from rich.console import Console
 
 from mlops import tracking_tags
 from mlops.cli.registry import family_table
 from mlops.registry import Registry
-from mlops.runtime.tune_runs import families_from_metrics, family_board, family_metrics, log_trials
+from mlops.runtime.tune_runs import (families_from_metrics, family_board, family_metrics, log_trials,
+                                     version_families)
 from mlops.stages.tune import TrialResult, TuneOutcome
 
 
@@ -47,7 +50,8 @@ def test_the_apply_run_carries_the_board_and_the_cli_marks_the_best_trials_famil
     assert run.data.tags[tracking_tags.TUNE_BEST_FAMILY] == "lightgbm"
     artifacts = {a.path for a in registry.client.list_artifacts(run_id, "tune")}
     assert {"tune/families.csv", "tune/families.md"} <= artifacts
-    rows = [{**r, "winner": r["family"] == "lightgbm"} for r in families_from_metrics(run.data.metrics)]
+    rows = version_families(registry, SimpleNamespace(run_id=run_id))  # what `mlops models` shows of a version
+    assert [r["family"] for r in rows if r["winner"]] == ["lightgbm"]
     console = Console(width=160, record=True)
     console.print(family_table("3", rows))
     text = console.export_text()

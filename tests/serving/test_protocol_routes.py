@@ -29,7 +29,7 @@ class FakeReplica:
         self.calls: list[tuple[str, list[dict]]] = []
         self.errors: list[str] = []
 
-    async def answer(self, body, route="predict"):
+    async def answer(self, body, route="predict", headers=None):
         # A missing value reaches the model as NaN (the input contract's), shown here as None.
         rows = [{k: None if v != v else v for k, v in row.model_dump(by_alias=True).items()} for row in body.rows]
         self.calls.append((route, rows))

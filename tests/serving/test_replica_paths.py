@@ -121,3 +121,27 @@ def test_a_replica_with_nothing_to_serve_fails_its_first_load(tmp_path):
     served.serving = (None, None, None)
     with pytest.raises(Exception):
         served.reconfigure({"version": "1"})
+
+
+def test_a_routing_table_splits_requests_sticky_per_header_on_every_protocol():
+    """Two live versions (an a/b table, sticky by a header): each caller gets one version on /predict,
+    /invocations and /v2 infer alike, and every answer names it, in the body and the X-Model-Version header."""
+    from mlops.serving.traffic_split import Router, Routing
+
+    served = replica()
+    bundle = served.bundle
+    served.loaded = {"1": (bundle, None), "2": (bundle, None)}
+    served.router = Router(Routing("1", {"1": 50, "2": 50}, sticky_header="x-user", epoch=3, at=1.0), {"1", "2"})
+    seen: dict[str, set] = {}
+    with TestClient(EndpointAPI(served.config, served)) as client:
+        for user in range(12):
+            headers = {**AUTH, "x-user": f"u{user}"}
+            answers = [client.post("/predict", json={"rows": [{"x": 1}]}, headers=headers),
+                       client.post("/invocations", json={"dataframe_records": [{"x": 1}]}, headers=headers),
+                       client.post("/v2/models/pick/infer", headers=headers, json={"inputs": [
+                           {"name": "x", "datatype": "FP64", "shape": [1], "data": [1.0]}]})]
+            for answer in answers:
+                assert answer.status_code == 200 and answer.headers["x-model-version"] == answer.json()["model_version"]
+                seen.setdefault(f"u{user}", set()).add(answer.json()["model_version"])
+    assert all(len(versions) == 1 for versions in seen.values()) and set().union(*seen.values()) == {"1", "2"}
+    assert {v for (epoch, v) in served.vdelta.entries} == {"1", "2"}  # counted per version, under the table's epoch

@@ -34,7 +34,7 @@ CONFIG = dict(settings=settings_for("shop", max_rows=MAX_ROWS), tracking_uri="sq
 class FakeReplica:
     """Answers every row with class 1 and echoes the id column, as the replica does."""
 
-    async def answer(self, body, route="predict"):
+    async def answer(self, body, route="predict", headers=None):
         rows = [row.model_dump(by_alias=True) for row in body.rows]
         answer = {"predictions": [1] * len(rows), "model_version": "4", "request_id": "r" * 32}
         if any(row.get("key") is not None for row in rows):

@@ -41,12 +41,12 @@ class RecordingReplica(ReplicaClass):
         super().__init__(config)
         self._metrics, self.seen, self.errors = NoMetrics(), [], []
 
-    def count_error(self, kind):
+    def count_error(self, kind, version=None):
         self.errors.append(kind)
 
-    def _score_rows(self, requests):  # the model call, after the store filled the rows
+    def _score_rows(self, requests, version=None):  # the model call, after the store filled the rows
         self.seen.extend(requests)
-        return [(list(range(len(rows))), None, "1", None, rows) for rows in requests]
+        return [(list(range(len(rows))), None, "1", None, rows, None) for rows in requests]
 
 
 @pytest.fixture

@@ -63,8 +63,25 @@ def test_a_parquet_sample_has_the_dtypes_pandas_gives(tmp_path):
     loaded = pd.read_parquet(path)
     for column in sample_parquet(path, 100):
         assert column == sample_series(loaded[column.name]), column.name
+    # A file pandas did not write (no pandas metadata): nulls in an int or bool column, a timestamp in ms.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"i": [1, None, 3], "b": [True, None, False],
+                             "t": pa.array([0, 86_400_000, None], pa.timestamp("ms"))}), tmp_path / "other.parquet")
+    loaded = pd.read_parquet(tmp_path / "other.parquet")
+    for column in sample_parquet(tmp_path / "other.parquet", 100):
+        assert column == sample_series(loaded[column.name]), column.name
 
 
 def test_a_bundled_data_set_needs_neither_scikit_learn_nor_pandas_to_sample():
+    import subprocess
+    import sys
+
     columns = sample_sklearn("iris")
     assert [c.name for c in columns][-1] == "target" and columns[0].dtype == "float64" and columns[0].unique == 35
+    code = ("import sys; from mlops.sources.samples import sample_sklearn; sample_sklearn('iris'); "
+            "print(sorted(m for m in ('sklearn', 'pandas', 'numpy') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

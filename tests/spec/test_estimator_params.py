@@ -80,12 +80,18 @@ def test_unknown_names_and_bad_values_are_reported_together_by_field():
     assert found["model.params.criterion"].message == "must be a str among {'entropy', 'gini', 'log_loss'}"
 
 
-def test_the_registrys_default_params_are_checked_too():
+def test_the_registrys_default_params_are_checked_too(monkeypatch):
+    from mlops.plugins import estimators
+
     # svm's classification default is probability=True: valid, so only the spec's own value is reported.
     model = {"estimator": "svm", "task": "classification", "type": "sklearn", "params": {"C": -1.0}}
     with pytest.raises(SpecError, match=r"model.params.C.*range \(0.0, inf\]"):
         check_params(model)
     check_params({**model, "params": {"C": 2.0}})
+    # A default scikit-learn would refuse is reported at its field, as the spec's own value would be.
+    monkeypatch.setitem(estimators.get("svm").meta, "default_params", {"classification": {"probability": "yes"}})
+    with pytest.raises(SpecError, match=r"model.params.probability"):
+        check_params({**model, "params": {"C": 2.0}})
 
 
 def test_another_scikit_learn_release_is_checked_by_the_estimator_itself(monkeypatch):

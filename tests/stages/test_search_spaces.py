@@ -116,6 +116,7 @@ def test_lograndint_is_a_domain_with_positive_integer_bounds():
     (6, 1, None, 2.0),   # three of 2
     (1, 1, None, 1.0),
     (2, 2, None, 2.0),   # never less than hardware.cpus_per_task
+    (4, 2, 4, 2.0),      # ... even with more trials at once than that leaves room for
 ])
 def test_auto_cpus_per_trial(node_cpus, reserved, at_most, expected):
     assert auto_cpus(node_cpus, reserved, at_most) == expected

@@ -50,10 +50,20 @@ def test_asha_trials_fit_on_growing_shares_of_their_rows(monkeypatch):
     assert reports[-1][1]["roc_auc"] > 0.8
 
 
-def test_with_folds_the_reports_are_running_means_and_fifo_reports_once():
+def test_with_folds_the_reports_are_running_means_and_fifo_reports_once(monkeypatch):
+    each, fit = [], trial.fit_and_score
+
+    def recording(*args, **kwargs):
+        metrics, fitted = fit(*args, **kwargs)
+        each.append(metrics["roc_auc"])
+        return metrics, fitted
+
+    monkeypatch.setattr(trial, "fit_and_score", recording)
     section = {"type": "sklearn", "task": "classification", "estimator": "logistic_regression", "params": {}}
     folds = list(scores(section, _data(), _params("asha", folds=3)))
     assert [step for step, _ in folds] == [1, 2, 3]
+    assert len(set(each)) == 3  # the folds score differently: a running mean is not the last fold's score
+    assert [m["roc_auc"] for _, m in folds] == pytest.approx([np.mean(each[:k]) for k in (1, 2, 3)])
     once = list(scores(section, _data(), _params("fifo")))
     assert [step for step, _ in once] == [1] and FITTED + "n_estimators" not in once[0][1]
 

@@ -1,0 +1,138 @@
+"""Honest global importance: permutation importance of each input column on the test split, for every
+model family (it only calls predict), with its spread over repeats, beside the estimator's own importance
+where it has one (impurity importance favours columns with many values; permutation does not).
+
+Cost is bounded: at most MAX_ROWS test rows and REPEATS shuffles per column, so one evaluation adds
+columns x REPEATS predictions of at most MAX_ROWS rows."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+MAX_ROWS = 2000  # test rows permuted (a fixed random sample above this)
+REPEATS = 5  # shuffles per column: the spread is their standard deviation
+
+@dataclass
+class Importance:
+    """Per input column: the mean drop of `metric` when the column is shuffled, its standard deviation over
+    the repeats, and the estimator's own importance (None where it has none); sorted by the mean drop."""
+
+    metric: str
+    rows: int
+    repeats: int
+    columns: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the artifact importance/importance.json)."""
+        return {"metric": self.metric, "rows": self.rows, "repeats": self.repeats, "columns": self.columns}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Importance":
+        """The inverse of to_dict."""
+        return cls(data["metric"], int(data["rows"]), int(data["repeats"]), list(data["columns"]))
+
+    def to_csv(self) -> str:
+        """One line per column: feature, permutation_mean, permutation_std, own (the table artifact)."""
+        lines = ["feature,permutation_mean,permutation_std,own_importance"]
+        for c in self.columns:
+            own = "" if c["own"] is None else f"{c['own']:.6g}"
+            lines.append(f"{_csv(c['feature'])},{c['mean']:.6g},{c['std']:.6g},{own}")
+        return "\n".join(lines) + "\n"
+
+    def ranking(self) -> list[str]:
+        """The input columns, most important first."""
+        return [c["feature"] for c in self.columns]
+
+
+def _csv(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\n') else text
+
+
+def permutation(pipeline: Any, X: Any, y: Any, metric: str, *, columns: Optional[list[str]] = None,
+                repeats: int = REPEATS, max_rows: int = MAX_ROWS, seed: int = 0) -> Optional[Importance]:
+    """Permutation importance of each input column (`columns`, default every column of `X`) through the
+    whole pipeline (so derived columns, encodings and a torch net all count), scored by the spec's `metric`
+    (the model's own score, accuracy or R^2, for "score" or where the metric cannot score the rows); None
+    for no rows. The repeats of one column are scored in one predict call (small test splits pay the call
+    overhead once per column, not once per shuffle)."""
+    import numpy as np
+    import pandas as pd
+
+    from mlops.models.feature_names import own_importance
+
+    if len(X) == 0:
+        return None
+    y = np.asarray(y)
+    rng = np.random.default_rng(seed)
+    if len(X) > max_rows:
+        picked = np.sort(rng.choice(len(X), size=max_rows, replace=False))
+        X, y = X.iloc[picked], y[picked]
+    X = X.reset_index(drop=True)
+    score, metric = _scorer(pipeline, y, metric)
+    predicted = _predict(pipeline, X)
+    try:
+        base = score(*predicted)[0]
+    except (ValueError, TypeError, IndexError):  # the metric cannot score these rows (no probabilities, one class)
+        score, metric = _scorer(pipeline, y, "score")
+        base = score(*predicted)[0]
+    rows = []
+    for name in columns or [str(c) for c in X.columns]:
+        values = X[name].to_numpy()
+        stacked = pd.concat([X.assign(**{name: values[rng.permutation(len(X))]}) for _ in range(repeats)],
+                            ignore_index=True)
+        drops = [base - s for s in score(*_predict(pipeline, stacked), parts=repeats)]
+        rows.append({"feature": name, "mean": float(np.mean(drops)), "std": float(np.std(drops)), "own": None})
+    own = own_importance(pipeline) or {}
+    for row in rows:
+        row["own"] = own.get(row["feature"])
+    for name in own:  # a derived column has its own share, but no input of its own to shuffle
+        if name not in {r["feature"] for r in rows}:
+            rows.append({"feature": name, "mean": 0.0, "std": 0.0, "own": own[name], "derived": True})
+    rows.sort(key=lambda c: (-c["mean"], -(c["own"] or 0.0)))
+    return Importance(metric, len(X), repeats, rows)
+
+
+def _predict(pipeline: Any, X: Any) -> tuple[Any, Any]:
+    """(predictions, class probabilities or None) for `X`."""
+    import numpy as np
+
+    from mlops.models.scores import predict_with_proba
+
+    if getattr(pipeline, "classes_", None) is not None and hasattr(pipeline, "predict_proba"):
+        labels, proba = predict_with_proba(pipeline, X)
+        return np.asarray(labels), np.asarray(proba)
+    return np.asarray(pipeline.predict(X)), None
+
+
+def _scorer(pipeline: Any, y: Any, metric: str) -> tuple[Any, str]:
+    """score(predictions, proba, parts=1) -> one value per equal part of the rows, greater is better: the spec's
+    metric where it scores these rows (losses negated), else accuracy or R^2; and the name of what it scores."""
+    import numpy as np
+    from sklearn import metrics as skm
+
+    classes = getattr(pipeline, "classes_", None)
+    labels = list(classes) if classes is not None else None
+    functions = {
+        "accuracy": lambda p, q: skm.accuracy_score(y, p),
+        "balanced_accuracy": lambda p, q: skm.balanced_accuracy_score(y, p),
+        "f1_macro": lambda p, q: skm.f1_score(y, p, average="macro", zero_division=0),
+        "f1_weighted": lambda p, q: skm.f1_score(y, p, average="weighted", zero_division=0),
+        "precision_macro": lambda p, q: skm.precision_score(y, p, average="macro", zero_division=0),
+        "recall_macro": lambda p, q: skm.recall_score(y, p, average="macro", zero_division=0),
+        "roc_auc": lambda p, q: (skm.roc_auc_score(y, q[:, 1]) if len(labels) == 2
+                                 else skm.roc_auc_score(y, q, multi_class="ovr", labels=labels)),
+        "log_loss": lambda p, q: -skm.log_loss(y, q, labels=labels),
+        "rmse": lambda p, q: -float(np.sqrt(skm.mean_squared_error(y, p))),
+        "mae": lambda p, q: -skm.mean_absolute_error(y, p),
+        "r2": lambda p, q: skm.r2_score(y, p),
+        "mape": lambda p, q: -skm.mean_absolute_percentage_error(y, p),
+    }
+    chosen = metric if metric in functions else "accuracy" if classes is not None else "r2"
+    function = functions[chosen]
+
+    def score(predictions: Any, proba: Any, parts: int = 1) -> list[float]:
+        size = len(predictions) // parts
+        return [float(function(predictions[i * size:(i + 1) * size], None if proba is None else proba[i * size:(i + 1) * size]))
+                for i in range(parts)]
+
+    return score, (metric if chosen == metric else "score")

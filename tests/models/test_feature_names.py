@@ -1,0 +1,82 @@
+"""Named features: the columns an estimator sees keep the spec's names through preprocessing (derived columns,
+one-hot columns grouped back to their input), for scikit-learn, torch and a plugin's estimator; permutation
+importance on generated data ranks the decisive column first and the irrelevant one last."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops.explain.importance import permutation
+from mlops.models.estimators import build_estimator
+from mlops.models.feature_names import encoded_names, input_sources, own_importance
+from mlops.models.preprocessing import build_pipeline
+from mlops.stages.plots import feature_importance_values
+
+FEATURES = {"impute": {"numeric": "median", "categorical": "most_frequent"}, "scale": "standard", "encode": "onehot",
+            "derived": {"helper_twice": "helper * 2"}}
+INPUTS = ["signal", "helper", "noise", "city"]
+
+
+def generated(rows: int = 600, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    """`signal` decides the class, `helper` and `city` nudge it, `noise` has nothing to do with it."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"signal": rng.normal(size=rows), "helper": rng.normal(size=rows),
+                          "noise": rng.normal(size=rows), "city": rng.choice(["paris", "lyon", "nice"], size=rows)})
+    score = 3 * frame["signal"] + 1.5 * frame["helper"] + 1.5 * (frame["city"] == "paris")
+    return frame, np.where(score > 0.3, "yes", "no")
+
+
+def fitted(estimator) -> tuple:
+    X, y = generated()
+    pipe = build_pipeline(FEATURES, ["signal", "helper", "noise", "helper_twice"], ["city"], estimator)
+    return pipe.fit(X.iloc[:400], y[:400]), X.iloc[400:], y[400:]
+
+
+ESTIMATORS = {
+    "sklearn": lambda: build_estimator({"estimator": "random_forest", "task": "classification",
+                                        "params": {"n_estimators": 20, "random_state": 0}}),
+    "plugin lightgbm_dart": lambda: build_estimator({"estimator": "lightgbm_dart", "task": "classification",
+                                                     "params": {"n_estimators": 40, "verbose": -1}}),
+    "torch": lambda: __import__("mlops.models.torch_mlp", fromlist=["TorchMLP"]).TorchMLP(
+        model={"task": "classification", "type": "torch", "training": {"epochs": 15, "batch_size": 64, "lr": 0.02}}),
+}
+
+
+@pytest.fixture(scope="module", params=list(ESTIMATORS))
+def model(request):
+    pytest.importorskip("torch" if request.param == "torch" else "lightgbm" if "lightgbm" in request.param else "sklearn")
+    return request.param, *fitted(ESTIMATORS[request.param]())
+
+
+def test_encoded_names_are_the_input_columns_the_derived_ones_and_one_hot_columns(model):
+    _, pipe, _, _ = model
+    names = encoded_names(pipe)
+    assert names[:4] == ["signal", "helper", "noise", "helper_twice"]
+    assert sorted(names[4:]) == ["city_lyon", "city_nice", "city_paris"]
+    sources = input_sources(pipe)
+    assert {sources[n] for n in names} == {"signal", "helper", "noise", "helper_twice", "city"}
+    assert list(pipe[:-1].get_feature_names_out()) == names  # the derive step passes the names on
+
+
+def test_permutation_importance_ranks_the_decisive_column_first_and_the_irrelevant_one_last(model):
+    family, pipe, X, y = model
+    table = permutation(pipe, X, y, "f1_macro", columns=INPUTS, repeats=5)
+    shuffled = [c for c in table.ranking() if c in INPUTS]
+    assert set(shuffled) == set(INPUTS) and table.metric == "f1_macro" and table.repeats == 5
+    assert shuffled[0] == "signal", (family, table.columns)
+    assert shuffled[-1] == "noise", (family, table.columns)
+    assert all(c["std"] >= 0 for c in table.columns)
+    assert "feature,permutation_mean,permutation_std,own_importance" in table.to_csv()
+
+
+def test_own_importance_and_the_plot_values_are_named(model):
+    family, pipe, X, y = model
+    own = own_importance(pipe)
+    if family == "torch":
+        assert own is None  # no importance of its own: the plot falls back to permutation, named all the same
+    else:
+        assert set(own) == {"signal", "helper", "noise", "helper_twice", "city"}
+    values = feature_importance_values(pipe, X, y)
+    assert set(values) <= {"signal", "helper", "noise", "helper_twice", "city"} and not any(
+        k.startswith(("f", "Column_")) and k[1:].isdigit() for k in values)
