@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.monitoring.controller_actor import NAMESPACE, ControllerActor, actor_name, applied_hash, applied_project
+from mlops.monitoring.state_files import read_state, write_state
 from mlops.monitoring.controller_state import ControllerBusy, ControllerLock, load_state, state_file
 
 log = logging.getLogger("mlops.controller")
@@ -171,22 +172,11 @@ def _stop_on(address: str | None, names: list[str]) -> list[bool]:
 
 
 def _index() -> dict[str, dict[str, Any]]:
-    import json
-
-    try:
-        data = json.loads(INDEX_FILE.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_state(INDEX_FILE)
 
 
 def _write_index(data: dict[str, Any]) -> None:
-    import json
-
-    INDEX_FILE.parent.mkdir(parents=True, exist_ok=True)
-    tmp = INDEX_FILE.with_name(f".{INDEX_FILE.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, INDEX_FILE)
+    write_state(INDEX_FILE, data)
 
 
 def _remember(name: str, path: str, address: str) -> None:

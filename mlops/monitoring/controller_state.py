@@ -12,7 +12,6 @@ name, which the lock file records. No Ray here: the tick's bookkeeping is plain 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import socket
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
 from mlops.errors import MlopsError
+from mlops.monitoring.state_files import read_state, write_state
 
 log = logging.getLogger("mlops.controller")
 
@@ -85,20 +85,13 @@ def state_file(tracking_uri: str, base_dir: Path, name: str) -> Path:
 def load_state(path: Path, name: str) -> ControllerState:
     """The recorded state; a fresh one when there is none or it is unreadable (a damaged file must not
     stop the controller: it then runs the next tick as if it never ran)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return ControllerState(name)
-    return ControllerState.from_dict(name, data) if isinstance(data, dict) else ControllerState(name)
+    data = read_state(path)
+    return ControllerState.from_dict(name, data) if data else ControllerState(name)
 
 
 def save_state(path: Path, state: ControllerState) -> None:
     """Write the state atomically (a crash mid-write leaves the previous file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(state.to_dict(), indent=1, default=str))
-    os.replace(tmp, path)
+    write_state(path, state.to_dict())
 
 
 def holder_name(kind: str, detail: str = "") -> str:
