@@ -66,9 +66,9 @@ class RolloutSpec(StrictModel):
         if not steps:
             raise ValueError("steps needs at least one percent, ending at 100")
         if any(s <= 0 or s > 100 for s in steps):
-            raise ValueError(f"each step is a percent in 1..100, got {steps}")
+            raise ValueError("each step is a percent in 1..100")
         if any(b <= a for a, b in zip(steps, steps[1:])):
-            raise ValueError(f"steps must increase, got {steps}")
+            raise ValueError("steps must increase")
         if steps[-1] != 100:
             raise ValueError(f"the last step must be 100 (the challenger takes all traffic), got {steps[-1]}")
         return steps
