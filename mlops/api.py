@@ -382,11 +382,19 @@ def _quoted(value: str) -> str:
 
 def stop(name: str | None = None) -> str:
     """Stop endpoints (and mlops' local Ray head once nothing runs on it)."""
+    import contextlib
+
+    from mlops.cluster.local_head import read_state
+    from mlops.cluster.session import ray_session
     from mlops.monitoring.controller import stop_with_endpoints
     from mlops.serving.control import stop as stop_endpoints
 
-    controllers = stop_with_endpoints(name)  # first: they would follow an alias onto nothing
-    said = stop_endpoints(name)
+    head = read_state()
+    # With other apps left on the head, both steps need a driver on it: one connection (seconds) for both.
+    shared = head is not None and name is not None and any(app != name for app in head.apps)
+    with ray_session("local", head.gcs) if shared else contextlib.nullcontext():
+        controllers = stop_with_endpoints(name)  # first: they would follow an alias onto nothing
+        said = stop_endpoints(name)
     return said + (f"; stopped the controller of {', '.join(controllers)}" if controllers else "")
 
 
@@ -607,6 +615,24 @@ def explain_predictions(spec_path: str | Path, overrides: Sequence[str], input_f
     frame = checked_rows(bundle, table)
     explained = ModelExplainer(bundle).explain(frame, top)
     return {"model": project.spec.name, "version": bundle.meta.get("registered_version"), **explained.to_dict(top)}
+
+
+def explain_traffic(spec_path: str | Path, overrides: Sequence[str], *, window_s: float = 86_400,
+                    sample_rows: int | None = None) -> dict[str, Any] | None:
+    """Explain a sample of the rows the spec's endpoint served over `window_s` (its prediction log), log them,
+    and compare the features that drive them with training's (None when nothing was served)."""
+    from mlops.extras import EXPLAIN, install_hint, installed
+    from mlops.errors import MlopsError
+    from mlops.monitoring.traffic_explanations import explain_traffic as explain
+
+    if not installed(EXPLAIN):
+        raise MlopsError(f"explanations need shap, which is not installed: {install_hint(EXPLAIN)}")
+    project = load(spec_path, overrides, check_data=False)
+    if project.spec.monitoring is None and project.spec.retraining is None:
+        raise MlopsError(f"{project.spec.name} keeps no prediction log: add a monitoring or retraining section to the spec")
+    if sample_rows is None:
+        sample_rows = project.spec.monitoring.explain.sample_rows if project.spec.monitoring is not None else 200
+    return explain(project, window_s=window_s, sample_rows=sample_rows)
 
 
 def report(name: str, version: str | None = None, *, uri: str | None = None, out_dir: str | Path | None = None) -> dict[str, str]:

@@ -21,6 +21,8 @@ DATA_SOURCES: dict[str, tuple[str, str, str]] = {
     "csv": (f"{_L}:load_csv", "mlops.spec.sources:CsvSource", f"{_L}:probe_csv"),
     "parquet": (f"{_L}:load_parquet", "mlops.spec.sources:ParquetSource", f"{_L}:probe_parquet"),
     "sklearn": (f"{_L}:load_sklearn", "mlops.spec.sources:SklearnSource", f"{_L}:probe_sklearn"),
+    # SQLAlchemy + a driver (the `sql` extra), imported when a sql source is read, never by validate otherwise.
+    "sql": ("mlops.sources.sql:load_sql", "mlops.spec.sources:SqlSource", "mlops.sources.sql:probe_sql"),
 }
 
 MODEL_FLAVORS: dict[str, str] = {

@@ -25,12 +25,17 @@ class LoadedConfig:
         return self.spec_file.parent
 
 
+# The hardware presets shipped in the wheel (local_cpu, local_2cpu, cluster_cpu, cluster_gpu): found from any
+# directory. The repository's specs/hardware/ links to these files, so there is one copy of each.
+PRESETS = Path(__file__).resolve().parent / "presets"
+
+
 def search_path(spec_file: Path) -> list[Path]:
-    """Where config groups are looked up: beside the spec, then each `specs/` we know of."""
+    """Where config groups are looked up, first match first: beside the spec, the spec's own `specs/`, each
+    MLOPS_SPECS_PATH folder, the working directory's `specs/`, then the presets mlops ships."""
     dirs = [spec_file.parent]
     extra = [Path(p) for p in os.environ.get("MLOPS_SPECS_PATH", "").split(os.pathsep) if p]
-    repo_specs = Path(__file__).resolve().parent.parent / "specs"
-    for candidate in [*extra, Path.cwd() / "specs", repo_specs]:
+    for candidate in [spec_file.parent / "specs", *extra, Path.cwd() / "specs", PRESETS]:
         if candidate.is_dir() and candidate.resolve() not in [d.resolve() for d in dirs]:
             dirs.append(candidate)
     return dirs
@@ -63,7 +68,7 @@ def load_config(spec_path: str | Path, overrides: Sequence[str] = ()) -> LoadedC
                     cfg = compose(config_name=primary.stem, overrides=[*pending, *hydra_overrides])
                     break
                 except HydraException as exc:
-                    if not _add_defaulted_key(exc, pending):
+                    if not _add_defaulted_key(exc, pending, search_path(spec_file)):
                         raise
         data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException) as exc:
@@ -101,18 +106,22 @@ def _check_override_syntax(overrides: Sequence[str]) -> None:
         raise SpecError(problems)
 
 
-def _add_defaulted_key(exc: Exception, pending: list[str]) -> bool:
+def _add_defaulted_key(exc: Exception, pending: list[str], groups_in: Sequence[Path] = ()) -> bool:
     """`hardware.workers=2` on a spec that leaves `hardware` to its defaults: the key exists in the
     schema, not in the file, so set it with `++` (add or override). pydantic still rejects unknown keys,
-    naming them with a close match. Returns False when `exc` is some other error."""
+    naming them with a close match. `hardware=local_2cpu` on a spec without a defaults list: a preset of a
+    config group (a `hardware/local_2cpu.yaml` on the search path `groups_in`), added with `+`.
+    Returns False when `exc` is some other error."""
     import re
 
     found = re.search(r"Could not override '([^']+)'", str(exc))
     if not found:
         return False
     for i, override in enumerate(pending):
-        if override.split("=", 1)[0] == found.group(1):
-            pending[i] = f"++{override}"
+        key, _, value = override.partition("=")
+        if key == found.group(1):
+            preset = "." not in key and any((d / key / f"{value}.yaml").is_file() for d in groups_in)
+            pending[i] = f"+{override}" if preset else f"++{override}"
             return True
     return False
 

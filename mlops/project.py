@@ -119,6 +119,7 @@ class Findings:
 def load_collecting(spec_path: str | Path, overrides: Sequence[str] = (), check_data: bool = True) -> Findings:
     """load_project without raising: the project and every problem its checks found."""
     from mlops.extras import spec_problems
+    from mlops.sources.reach import cluster_problems
 
     config = load_config(spec_path, overrides)
     spec, problems = validated_or_defaulted(config)
@@ -132,6 +133,7 @@ def load_collecting(spec_path: str | Path, overrides: Sequence[str] = (), check_
     if missing:  # the extra a section needs is not installed: later checks would fail on the same thing
         found.add(list(missing))
         return found
+    found.add(cluster_problems(project.spec))  # a cluster's nodes must all reach the data and the store
     if check_data:
         try:
             project.data_probe = probe_data(project)

@@ -116,3 +116,73 @@ def pytest_sessionfinish(session):
         path = figures / "outcomes.json"
         kept = json.loads(path.read_text()) if path.is_file() else {}
         path.write_text(json.dumps({**kept, **ran}, indent=1, sort_keys=True))
+
+
+# -- PostgreSQL: a real database for the sql source (Debian's `postgresql` package; .ci/run installs it) --
+def _postgres_bin() -> Path:
+    """Debian's PostgreSQL 15 binaries, else the newest version installed (MLOPS_TEST_POSTGRES_BIN: elsewhere)."""
+    if os.environ.get("MLOPS_TEST_POSTGRES_BIN"):
+        return Path(os.environ["MLOPS_TEST_POSTGRES_BIN"])
+    version = lambda initdb: int(initdb.parts[-3]) if initdb.parts[-3].isdigit() else 0  # noqa: E731
+    installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=version)
+    preferred = Path("/usr/lib/postgresql/15/bin")
+    return preferred if (preferred / "initdb").is_file() or not installed else installed[-1].parent
+
+
+POSTGRES_BIN = _postgres_bin()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server for the whole session, on 127.0.0.1 at a free port, with a password-authenticated
+    user and database for the tests: {host, port, user, password, database}. initdb and pg_ctl run as the
+    `postgres` OS user when the tests run as root (PostgreSQL refuses root); the server is stopped at the end
+    of the session, failed tests or not. Skipped when PostgreSQL or psycopg is not installed."""
+    import secrets
+    import subprocess
+    import tempfile
+
+    if not (POSTGRES_BIN / "initdb").is_file():
+        pytest.skip(f"PostgreSQL is not installed ({POSTGRES_BIN}/initdb; apt-get install postgresql, as .ci/run does)")
+    psycopg = pytest.importorskip("psycopg", reason="psycopg is not installed (pip install -e '.[dev]')")
+    as_root = os.geteuid() == 0
+    if as_root:
+        import pwd
+
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            pytest.skip("PostgreSQL refuses to run as root and there is no `postgres` user to run it as")
+    run_as = ["runuser", "-u", "postgres", "--"] if as_root else []
+    root = Path(tempfile.mkdtemp(prefix="mlops-pg-"))
+    data, sockets, port = root / "data", root / "sockets", free_port()
+    sockets.mkdir()
+    if as_root:
+        shutil.chown(root, "postgres", "postgres")
+        shutil.chown(sockets, "postgres", "postgres")
+
+    def pg(*args: str) -> None:
+        done = subprocess.run([*run_as, *args], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"{args[0]} failed: {done.stdout}{done.stderr}"
+
+    info = {"host": "127.0.0.1", "port": port, "user": "mlops_test", "password": secrets.token_urlsafe(18),
+            "database": "mlops_test"}
+    started = False
+    try:
+        # Local (socket) connections trust the OS user, so the fixture sets up without a password; TCP ones,
+        # which the tests make, need the user's password.
+        pg(str(POSTGRES_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth-local=trust",
+           "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
+        started = True
+        pg(str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "server.log"), "-w", "-t", "60", "-o",
+           f"-k {sockets} -c listen_addresses=127.0.0.1 -p {port} -c fsync=off", "start")
+        with psycopg.connect(host=str(sockets), port=port, user="postgres", dbname="postgres",
+                             autocommit=True) as admin:
+            admin.execute(f"CREATE ROLE {info['user']} LOGIN PASSWORD '{info['password']}'")
+            admin.execute(f"CREATE DATABASE {info['database']} OWNER {info['user']}")
+        yield info
+    finally:
+        if started:
+            subprocess.run([*run_as, str(POSTGRES_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                           capture_output=True, timeout=120)
+        shutil.rmtree(root, ignore_errors=True)

@@ -15,7 +15,11 @@ from mlops.cli.common import CLI_PATHS, OVERRIDES, SPEC, TRACKING, cli_path, con
 
 @user_errors
 def explain(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
-            input_file: str = typer.Option(..., "--input", help=f"rows to explain: CSV, JSON or parquet ({CLI_PATHS})"),
+            input_file: Optional[str] = typer.Option(None, "--input", help=f"rows to explain: CSV, JSON or parquet ({CLI_PATHS})"),
+            traffic: bool = typer.Option(False, "--traffic", help="instead of --input: a sample of the rows the endpoint "
+                                                                  "served (its prediction log), logged, and the features "
+                                                                  "that drive them against training's"),
+            window: str = typer.Option("1d", "--window", help="with --traffic: how far back to sample, e.g. 6h"),
             version: Optional[str] = typer.Option(None, "--version", help="explain this model version (default: the "
                                                                            "served alias, else the champion)"),
             top: int = typer.Option(5, "--top", min=1, help="contributions shown per row, largest first"),
@@ -23,7 +27,19 @@ def explain(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     """Explain each row's prediction: its top contributions per input column (signed) and the base value they
     add to (SHAP; exact for tree models, sampled for the others, with a row limit bounding the cost)."""
     from mlops import api
+    from mlops.errors import Problem, SpecError
 
+    if traffic == bool(input_file):
+        raise SpecError(Problem("--input", "give the rows to explain with --input FILE, or --traffic for served rows"))
+    if traffic:
+        from mlops.durations import parse_duration
+
+        try:
+            window_s = parse_duration(window)
+        except ValueError as exc:
+            raise SpecError(Problem("--window", str(exc), value=window)) from None
+        print_drivers(spec, api.explain_traffic(spec, overrides or [], window_s=window_s))
+        return
     result = api.explain_predictions(spec, overrides or [], cli_path(input_file, "--input"), version=version, top=top)
     if json_out:
         Path(json_out).write_text(json.dumps(result, indent=2, default=str))
@@ -37,6 +53,23 @@ def explain(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     print_wide(table)
     if json_out:
         console.print(f"wrote {json_out}")
+
+
+def print_drivers(what: str, summary: Optional[dict]) -> None:
+    """The features that drive served predictions against training's, as a table."""
+    if summary is None:
+        console.print(f"{what}: nothing was served in the window: no traffic to explain")
+        return
+    table = Table(title=f"v{summary['version']}: what drives today's predictions ({summary['rows']} served rows explained, "
+                        f"{summary['method']} explainer) against training")
+    for column in ("feature", "today", "training", "change", "rank (today / training)"):
+        table.add_column(column)
+    share = lambda v: "-" if v is None else f"{v:.1%}"  # noqa: E731
+    for d in summary["drivers"]:
+        change = "-" if d["change"] is None else f"{d['change'] * 100:+.1f} pts"
+        table.add_row(escape(d["feature"]), share(d["today"]), share(d["training"]), change,
+                      f"{d['rank_today'] or '-'} / {d['rank_training'] or '-'}")
+    print_wide(table)
 
 
 @user_errors

@@ -37,14 +37,19 @@ def serve(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
 @user_errors
 def status(name: Optional[str] = typer.Argument(None, help="only this application"),
            address: Optional[str] = typer.Option(None, "--address", help="Ray cluster to inspect (default: mlops' local head)"),
-           tracking_uri: Optional[str] = TRACKING) -> None:
+           tracking_uri: Optional[str] = TRACKING,
+           drivers: bool = typer.Option(False, "--drivers", help="also the features that drive today's served predictions "
+                                                                 "against training's (the controller's last traffic explanation)")) -> None:
     """Deployments, model versions, replicas and health of running endpoints."""
     from mlops import api
 
     rows = api.endpoint_status(name, address=address, uri=tracking_uri)
     if not rows:
         console.print("no endpoints running")
-        _print_controllers({n: c for n, c in api.controllers().items() if name in (None, n)})
+        found = {n: c for n, c in api.controllers().items() if name in (None, n)}
+        _print_controllers(found)
+        if drivers:
+            _print_drivers(found)
         if name:
             _print_model(name, api.model_health(name, uri=tracking_uri))
         return
@@ -61,6 +66,8 @@ def status(name: Optional[str] = typer.Argument(None, help="only this applicatio
     print_wide(table)
     _print_health(rows)
     _print_controllers({r["application"]: r.get("controller") for r in rows})
+    if drivers:
+        _print_drivers({r["application"]: r.get("controller") for r in rows})
     for row in rows:
         if row.get("last_retrain"):
             _print_model(row["application"], row)
@@ -94,6 +101,22 @@ def _print_controllers(found: dict[str, Any]) -> None:
         table.add_row(app, state, ago(c.get("last_tick")), upcoming, escape(c.get("decision") or "-"),
                       escape(why))
     print_wide(table)
+
+
+def _print_drivers(found: dict[str, Any]) -> None:
+    """Per application: the features that drive its served predictions against training's, from its
+    controller's last traffic explanation (or why there is none yet)."""
+    from mlops.cli.reports import print_drivers
+
+    for app, c in found.items():
+        summary = (c or {}).get("drivers")
+        if summary:
+            print_drivers(app, summary)
+            at = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(summary['at']))
+            console.print(f"  explained at {at} ({_since(summary['at'])}); `mlops explain SPEC --traffic` explains the traffic again now")
+        else:
+            console.print(f"{app}: no traffic explained yet (the controller does it every monitoring.explain.every; "
+                          "`mlops explain SPEC --traffic` does it now)")
 
 
 def _since(t: float) -> str:

@@ -32,12 +32,14 @@ def read_views(views: list[dict[str, Any]], base_dir: str | Path) -> list[ViewFr
 
 
 def _check_columns(view: dict[str, Any], columns: list[str], problems: Collector) -> None:
+    from mlops.sources.loaders import describe_source
+
     field = view["field"]
     wanted = [(f"{field}.features", f) for f in view["features"]]
     wanted += [(f"{field}.timestamp", view["timestamp"]), (f"{field}.entity", view["key"])]
     for path, column in wanted:
         if column not in columns:
-            problems.add(path, f"column not in the view's source {view['source'].get('path', view['source'])}",
+            problems.add(path, f"column not in the view's source {describe_source(view['source'])}",
                          value=column, expected=f"one of {sorted(columns)[:12]}", hint=did_you_mean(column, columns))
 
 

@@ -133,7 +133,7 @@ def controller_status(name: str, *, state_path: str | Path | None = None) -> dic
             "ticks": state.ticks, "last_tick": state.last_tick_at, "next_tick": state.next_tick if running else None,
             "ticking_since": state.running_tick if running else None,
             "decision": state.decision, "reason": state.reason, "decided_at": state.decided_at,
-            "errors": state.errors[-3:], "state_file": str(path)}
+            "errors": state.errors[-3:], "state_file": str(path), "drivers": state.drivers}
 
 
 def started_here() -> dict[str, dict[str, Any]]:

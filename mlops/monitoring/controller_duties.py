@@ -56,7 +56,31 @@ def _scheduled_scoring(project: Any, state: ControllerState, now: float) -> list
     return scoring_duty(project, state, now)
 
 
+def traffic_explanations_duty(project: Any, state: ControllerState, now: float) -> list[dict]:
+    """Every `monitoring.explain.every` (counted from the controller's start, then from the last run):
+    explain a sample of the traffic served since, log it, and keep the drivers comparison in the state for
+    `mlops status --drivers`. Nothing without the explain extra, or without traffic (tried next tick)."""
+    explain = project.spec.monitoring.explain if project.spec.monitoring is not None else None
+    from mlops.extras import EXPLAIN, installed
+
+    if explain is None or explain.every is None or not installed(EXPLAIN):
+        return []
+    from mlops.monitoring.traffic_explanations import explain_traffic
+
+    last = (state.drivers or {}).get("at") or state.started or now
+    if now - last < explain.every:
+        return []
+    summary = explain_traffic(project, window_s=max(now - last, explain.every), sample_rows=explain.sample_rows, now=now)
+    if summary is None:
+        return []
+    state.drivers = {k: summary[k] for k in ("at", "version", "rows", "served_rows", "method")}
+    state.drivers["drivers"] = summary["drivers"][:10]
+    top = ", ".join(f"{d['feature']} {d['today']:.0%}" for d in summary["drivers"][:3] if d["today"] is not None)
+    return [{"event": "traffic explained", "version": summary["version"], "rows": summary["rows"], "top_drivers": top}]
+
+
 def duties() -> list[tuple[str, Duty]]:
     """The duties of one tick, in order: judge and retrain first, so a promotion starts its rollout at once;
-    then the scheduled batch scoring, then the rollout's step."""
-    return [("monitor", monitor_duty), ("scheduled_scoring", _scheduled_scoring), ("rollout", _rollout)]
+    then the scheduled batch scoring, then the rollout's step, then (when due) the traffic explanations."""
+    return [("monitor", monitor_duty), ("scheduled_scoring", _scheduled_scoring), ("rollout", _rollout),
+            ("traffic_explanations", traffic_explanations_duty)]

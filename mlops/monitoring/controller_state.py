@@ -63,6 +63,7 @@ class ControllerState:
     errors: list[dict] = field(default_factory=list)  # {at, duty, error}, newest last
     tick_log: list[dict] = field(default_factory=list)  # {scheduled, at, collapsed}, newest last
     duties: dict[str, dict] = field(default_factory=dict)  # duty name -> {runs, failures, last_ok, last_error}
+    drivers: dict | None = None  # the last traffic explanation's drivers against training's (traffic_explanations)
 
     def to_dict(self) -> dict[str, Any]:
         """As the state file keeps it."""

@@ -125,7 +125,22 @@ def training_nodes(project: Project, source: Any, fingerprint: Any, auto_promote
              placement="driver", runtime={"tracking_uri": stores.absolute(spec.tracking.uri),
                                           "experiment": spec.tracking.experiment or spec.name}),
     ]
-    return nodes
+    return [secrets_to_runtime(node) for node in nodes]
+
+
+def secrets_to_runtime(node: Node) -> Node:
+    """The node with every param that holds a secret (a database URL's password, a plugin source's `password`)
+    kept in params with the secret hidden, and whole in `runtime`, which the node's code reads over params:
+    the node still connects, while its hash, its recorded params and `mlops plan` never hold the secret
+    (and a new password reruns nothing: the data's fingerprint says whether the rows changed)."""
+    from mlops.redact import redact
+
+    for key, value in list(node.params.items()):
+        hidden = redact(value, key)
+        if hidden != value:
+            node.params[key] = hidden
+            node.runtime.setdefault(key, value)
+    return node
 
 
 def _model_nodes(project: Project, code: dict[str, dict[str, str]], inputs: dict[str, str]) -> list[Node]:
@@ -185,9 +200,10 @@ def batch_node(project: Project) -> Node:
     """The batch_predict node: what apply, `mlops predict --batch` and scheduled scoring run."""
     from mlops import stores
 
-    return Node("batch_predict", "batch_predict", {"registration": "register"}, _batch_params(project),
+    node = Node("batch_predict", "batch_predict", {"registration": "register"}, _batch_params(project),
                 {"CPU": 1.0}, placement="driver",
                 runtime={**_here(project), "tracking_uri": stores.absolute(project.spec.tracking.uri)})
+    return secrets_to_runtime(node)
 
 
 def _batch_params(project: Project) -> dict[str, Any]:

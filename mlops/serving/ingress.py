@@ -1,7 +1,8 @@
 """The endpoint's HTTP face: the FastAPI app of one replica, its routes, request limits, the token check and
 the error bodies (422 naming the field, 413/411 for bodies, 401, 404, 503 while no model is loaded). The
 scoring POSTs of every protocol (/predict; /invocations and /v2/models/{name}/infer, whose handlers are
-mlops.serving.protocol_routes) are answered in front of FastAPI's middleware.
+mlops.serving.protocol_routes) and /explain (mlops.serving.served_explanations) are answered in front of
+FastAPI's middleware.
 
 The app is built on the replica, after its constructor (`Endpoint.__serve_build_asgi_app__`), from the
 endpoint config and the replica it answers through; the replica does the model work and counts.
@@ -14,16 +15,16 @@ import re
 from typing import Any, Callable, Optional, Protocol
 
 import orjson
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from mlops.serving.endpoint_config import EndpointConfig
 from mlops.serving.protocol_routes import OFFLOAD_BYTES, ProtocolRoutes
-from mlops.serving.schema import (FeedbackRequest, InferResponse, InvocationError, InvocationResponse, PredictResponse,
+from mlops.serving.schema import (ExplainResponse, FeedbackRequest, InferResponse, InvocationError, InvocationResponse, PredictResponse,
                                   ProtocolError, UNKNOWN_ENTITY, documented_errors, invocation_model, request_model)
 from mlops.serving.scoring import RowRefused
 
@@ -44,6 +45,9 @@ class Replica(Protocol):
 
     def count_error(self, kind: str) -> None:
         """Count a failed request of `kind` (validation, auth, payload)."""
+
+    async def explain(self, body: Any, top: Optional[int] = None, headers: Optional[dict] = None) -> dict[str, Any]:
+        """Each row's top SHAP contributions, by the version the router picks (RowRefused: 4xx or 501)."""
 
     def store_feedback(self, items: list[Any]) -> list[dict[str, str]]:
         """Store labels; the 422 details of unusable ones instead."""
@@ -89,6 +93,27 @@ def route_path(scope: dict, path: str) -> str:
     return path[len(root):] if root and path.startswith(root) else path
 
 
+MAX_TOP = 10_000
+
+
+def query_top(query: bytes) -> Optional[int] | tuple[str, str]:
+    """/explain's `?top=N` (contributions per row): the number, or None when absent; else (field, why) for a
+    value that is not the documented integer (ASCII digits only: no sign, no blank, no other script's digits)
+    or a parameter the route does not take."""
+    from urllib.parse import parse_qs
+
+    params = parse_qs(query.decode("latin-1"), keep_blank_values=True)
+    unknown = [name for name in params if name != "top"]
+    if unknown:
+        return f"query.{unknown[0]}", "not a parameter of this route (it takes: top)"
+    if "top" not in params:
+        return None
+    text = params["top"][-1]
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_TOP):
+        return "query.top", f"top must be a whole number from 1 to {MAX_TOP} (got {text!r})"
+    return int(text)
+
+
 def body_refusal(headers: dict, max_request_bytes: int) -> Optional[tuple[int, str]]:
     """(status, why) when a POST body may not be read, or None: the size limit applies before a byte
     is read, so a client must say how many bytes it sends."""
@@ -125,15 +150,17 @@ async def send_json(send: Any, status: int, payload: Any, headers: tuple = ()) -
 
 
 def with_body(handler: Callable, model: type) -> Callable:
-    """`handler(body)` as a route whose JSON body FastAPI validates and documents as `model` (a model
-    built at deploy time, from the input schema, so no annotation can name it)."""
+    """`handler(body, **query)` as a route whose JSON body FastAPI validates and documents as `model` (a
+    model built at deploy time, from the input schema, so no annotation can name it); the handler's other
+    parameters (query parameters, the Request) keep their declarations."""
 
-    async def route(body: Any) -> dict[str, Any]:
+    async def route(body: Any, **others: Any) -> dict[str, Any]:
         """The handler's answer for the validated body."""
-        return await handler(body)
+        return await handler(body, **others)
 
     body = inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=model)
-    route.__signature__ = inspect.signature(route).replace(parameters=[body])
+    others = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in list(inspect.signature(handler).parameters.values())[1:]]
+    route.__signature__ = inspect.signature(route).replace(parameters=[body, *others])
     route.__name__, route.__doc__ = handler.__name__, handler.__doc__  # the operation's name and description
     return route
 
@@ -141,7 +168,7 @@ def with_body(handler: Callable, model: type) -> Callable:
 class EndpointAPI(ProtocolRoutes, FastAPI):
     """FastAPI for routing, validation and /docs, with checks in front of its middleware stack: the
     token before anything is read or answered on every path but the probes' (OPEN_PATHS), the request-size limit on
-    every POST, and the scoring POSTs (/predict, /invocations, /v2/models/{name}/infer) answered directly
+    every POST, and the scoring POSTs (/predict, /explain, /invocations, /v2/models/{name}/infer) answered directly
     (the hot path; each Starlette layer costs per request, and these routes are all the traffic)."""
 
     def __init__(self, config: EndpointConfig, replica: Replica) -> None:
@@ -176,6 +203,9 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
                            responses={200: {"model": InferResponse}, **documented_errors(503),
                                       **documented_errors(401, 404, 411, 413, 422, 500, body=ProtocolError,
                                                           descriptions=infer_404)})
+        self.add_api_route("/explain", with_body(self.explain, self.request_model), methods=["POST"], dependencies=guarded,
+                           responses={200: {"model": ExplainResponse}, **documented_errors(
+                               401, *store, 411, 413, 422, 500, 501, 503, descriptions=unknown)})
         self.add_api_route("/feedback", self.feedback, methods=["POST"], dependencies=guarded,
                            responses=documented_errors(401, 404, 411, 413, 422, 503))
         self.add_api_route("/stats", self.stats, methods=["GET"], dependencies=guarded,
@@ -230,6 +260,9 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
                 if path.endswith("/predict"):
                     await self.predict_fast(receive, send, headers)
                     return
+                if path.endswith("/explain"):
+                    await self.explain_fast(receive, send, headers, scope.get("query_string", b""))
+                    return
                 if path.endswith("/invocations"):
                     status, answer = await self.invocations_answer(await read_body(receive), headers.get(b"content-type", b""),
                                                                    headers)
@@ -241,26 +274,50 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
                     return
         await super().__call__(scope, receive, send)
 
-    async def predict_fast(self, receive: Any, send: Any, headers: Optional[dict] = None) -> None:
-        """POST /predict: the same request model as the documented route (validated from the raw bytes by
-        pydantic-core), the same checks, answers and error bodies. The token was checked before this."""
+    async def validated_body(self, receive: Any, send: Any) -> Any:
+        """The request model read from the raw bytes by pydantic-core (a large body in a thread, so the loop
+        serves the others), or None once the 422 naming the fields is sent."""
         raw = await read_body(receive)
         try:
-            if len(raw) > OFFLOAD_BYTES:  # a large body is validated in a thread: the loop serves the others
-                body = await asyncio.to_thread(self.request_model.model_validate_json, raw)
-            else:
-                body = self.request_model.model_validate_json(raw)
+            if len(raw) > OFFLOAD_BYTES:
+                return await asyncio.to_thread(self.request_model.model_validate_json, raw)
+            return self.request_model.model_validate_json(raw)
         except ValidationError as exc:
             self.replica.count_error("validation")
             await send_json(send, 422, {"detail": error_details(exc.errors())})
+            return None
+
+    async def predict_fast(self, receive: Any, send: Any, headers: Optional[dict] = None) -> None:
+        """POST /predict: the same request model as the documented route, the same checks, answers and
+        error bodies. The token was checked before this."""
+        body = await self.validated_body(receive, send)
+        if body is not None:
+            await self.send_answer(send, self.replica.answer(body, "predict", headers), "prediction")
+
+    async def explain_fast(self, receive: Any, send: Any, headers: dict, query: bytes) -> None:
+        """POST /explain: /predict's request model, checks and error bodies (read the same way, so every
+        refusal is /predict's), `?top=N`, and the explanation (501 when the model cannot be explained here)."""
+        top = query_top(query)
+        if isinstance(top, tuple):
+            self.replica.count_error("validation")
+            await send_json(send, 422, {"detail": [{"field": top[0], "message": top[1]}]})
             return
+        body = await self.validated_body(receive, send)
+        if body is not None:
+            await self.send_answer(send, self.replica.explain(body, top, headers), "explanation")
+
+    @staticmethod
+    async def send_answer(send: Any, answering: Any, what: str) -> None:
+        """The replica's answer (awaited here) as 200 with its version header; its refusal (422 from the
+        model, 404/422 from the online store, 501) with the field; anything else a 500 (the replica counted
+        it and keeps serving)."""
         try:
-            answer = await self.replica.answer(body, "predict", headers)
-        except RowRefused as exc:  # 422 from the model; 404/422 from the online store
+            answer = await answering
+        except RowRefused as exc:
             await send_json(send, exc.status, exc.detail())
             return
-        except Exception as exc:  # noqa: BLE001 - counted in answer(); the replica keeps serving
-            await send_json(send, 500, {"detail": f"prediction failed: {type(exc).__name__}"})
+        except Exception as exc:  # noqa: BLE001 - counted by the replica
+            await send_json(send, 500, {"detail": f"{what} failed: {type(exc).__name__}"})
             return
         await send_json(send, 200, answer, version_header(answer))
 
@@ -291,6 +348,19 @@ class EndpointAPI(ProtocolRoutes, FastAPI):
         except RowRefused as exc:
             return JSONResponse(exc.detail(), status_code=exc.status)
         return JSONResponse(answer, headers={"x-model-version": str(answer["model_version"])})
+
+    async def explain(self, body: Any, top: Optional[int] = Query(None, ge=1, le=MAX_TOP, description="contributions per "
+                                                                  "row, largest first (default: every input column)")) -> Any:
+        """Each row's SHAP explanation by the version that would answer it: the top contributions (signed), the
+        base value and the output they add up to. The same rows, token, limits and errors as /predict; 501 when
+        the model cannot be explained here; a request holds at most the explainer's row limit (its cost bound).
+        Answered by explain_fast; this route documents it (and serves if that is bypassed)."""
+        try:
+            answer = await self.replica.explain(body, top)
+        except RowRefused as exc:
+            return JSONResponse(exc.detail(), status_code=exc.status)
+        return Response(orjson.dumps(answer), media_type="application/json",
+                        headers={"x-model-version": str(answer["model_version"])})
 
     async def feedback(self, body: FeedbackRequest) -> dict[str, Any]:
         """Ground-truth labels for served rows, by request id (and row index within the request)."""

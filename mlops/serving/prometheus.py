@@ -21,6 +21,8 @@ class EndpointMetrics:
                                       ("model", "kind", "version"))
         self.latency = metrics.Histogram("mlops_request_latency_ms", "End-to-end prediction latency in the replica.",
                                          LATENCY_MS_BOUNDARIES, ("model", "version"))
+        self.explain_latency = metrics.Histogram("mlops_explain_latency_ms", "End-to-end /explain latency in the replica.",
+                                                 LATENCY_MS_BOUNDARIES, ("model", "version"))
         self.batch_size = metrics.Histogram("mlops_batch_rows", "Rows per model call after dynamic batching.",
                                             BATCH_BOUNDARIES, ("model",))
         self.predicted = metrics.Counter("mlops_predicted_class_total", "Predictions by class.", ("model", "class"))
@@ -43,6 +45,10 @@ class EndpointMetrics:
     def observe_latency(self, ms: float, version: str = "") -> None:
         """Record one request's latency in ms, answered by `version`."""
         self.latency.observe(ms, {**self.tags, "version": version})
+
+    def observe_explain(self, ms: float, version: str = "") -> None:
+        """Record one /explain request's latency in ms, explained by `version`."""
+        self.explain_latency.observe(ms, {**self.tags, "version": version})
 
     def observe_batch(self, rows: int, version: str, labels: Any = None) -> None:
         """Record one model call: its rows, by version, and (for classifiers) the predicted classes."""

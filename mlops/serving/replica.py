@@ -18,10 +18,10 @@ from typing import Any, Optional
 import numpy as np
 from ray import serve
 
-from mlops.feature_store.lookup import MissingEntityKey, UnknownEntity
 from mlops.serving.endpoint_config import EndpointConfig
 from mlops.serving.live_versions import LiveVersions, Routed, version_of
-from mlops.serving.scoring import RowRefused, infer, label_problems, refusal
+from mlops.serving.served_explanations import ServedExplanations
+from mlops.serving.scoring import RowRefused, infer, label_problems, refusal, store_refusal
 from mlops.serving.version_stats import VersionDelta
 from mlops.serving.window import Delta
 
@@ -30,15 +30,8 @@ INFRA_EVERY_S = 5.0  # how often an idle replica still sends its infrastructure 
 COMPANY_MEMORY_S = 0.5  # how long one concurrent arrival keeps a replica in batching mode
 
 
-def store_refusal(exc: UnknownEntity | MissingEntityKey) -> RowRefused:
-    """The answer to a row the online store cannot fill: 404 for a key without a usable row, 422 for a
-    row without the key; either names the row's key field."""
-    field = f"rows.{exc.row}.{exc.key}" if exc.row is not None else "rows"
-    return RowRefused(field, str(exc), exc.status_code, column=exc.key)
-
-
 @serve.ingress()
-class Endpoint(LiveVersions):
+class Endpoint(LiveVersions, ServedExplanations):
     """One replica of the endpoint deployment, configured by its EndpointConfig (and the monitor's handle)."""
 
     def __init__(self, config: EndpointConfig, monitor: Any = None) -> None:
@@ -70,6 +63,8 @@ class Endpoint(LiveVersions):
         # The batch queue belongs to the method, in this replica's process: sized here, before its first use.
         self._predict_batch.set_max_batch_size(config.settings.batching.max_batch_size)
         self._predict_batch.set_batch_wait_timeout_s(config.settings.batching.wait_ms / 1000.0)
+        self._explain_batch.set_max_batch_size(config.settings.batching.max_batch_size)
+        self._explain_batch.set_batch_wait_timeout_s(config.settings.batching.wait_ms / 1000.0)
 
     def __serve_build_asgi_app__(self) -> Any:
         """The replica's FastAPI app (Serve calls this after the constructor)."""
@@ -117,6 +112,13 @@ class Endpoint(LiveVersions):
     async def _predict_batch(self, requests: list[list[list[Any]]]) -> list[Any]:
         """On the event loop: measured, a model thread lost more to GIL hand-offs than it gained in overlap."""
         return self._score(requests)
+
+    @serve.batch(max_batch_size=32, batch_wait_timeout_s=0.005)  # sized from the config in __init__
+    async def _explain_batch(self, requests: list[list[list[Any]]]) -> list[Any]:
+        """/explain's batches, in a worker thread: an explanation costs far more than a prediction, and
+        the event loop must go on answering /predict meanwhile."""
+        outcomes = await asyncio.to_thread(self.explain_requests, requests)
+        return outcomes
 
     def _score(self, requests: list[list[list[Any]]]) -> list[Any]:
         """Each request's answer tuple, or the exception that request alone must get (a request's rows are

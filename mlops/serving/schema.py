@@ -151,6 +151,34 @@ class PredictResponse(BaseModel):
     outliers: Optional[list[bool]] = None
 
 
+class Contribution(BaseModel):
+    """One input column's share of a row's explained output (signed)."""
+
+    feature: str
+    contribution: float
+
+
+class RowExplanationBody(BaseModel):
+    """One row's explanation: base_value + the sum of every contribution == output."""
+
+    row: int
+    prediction: Any
+    explained: str = Field(description='what `output` is: "value", "P(class=...)" or "log-odds(class=...)"')
+    output: float
+    base_value: float
+    contributions: list[Contribution] = Field(description="the top contributions by size, most important first")
+
+
+class ExplainResponse(BaseModel):
+    """The answer of POST {route}/explain."""
+
+    explanations: list[RowExplanationBody]
+    method: str = Field(description='"tree" (exact SHAP for tree ensembles) or "permutation"')
+    model_version: str
+    request_id: str
+    ids: Optional[list[Any]] = Field(None, description="the rows' id column, echoed (when the request carried it)")
+
+
 class ErrorItem(BaseModel):
     """One problem of a refused request: the dotted field (or "body") and what is wrong with it."""
 
@@ -198,7 +226,8 @@ def documented_errors(*statuses: int, body: Optional[type[BaseModel]] = None,
                  413: ("the body is larger than max_request_bytes", ErrorBody),
                  415: ("a Content-Type other than application/json or text/csv", ErrorBody),
                  422: ("the request names the field at fault", ErrorBody),
-                 500: ("the model failed on input it should take", MessageBody)}
+                 500: ("the model failed on input it should take", MessageBody),
+                 501: ("this model cannot be explained here (SHAP missing, or no preprocessing pipeline)", ErrorBody)}
     out: dict[int, dict[str, Any]] = {}
     for status in statuses:
         if status == 503:

@@ -22,6 +22,14 @@ class RowRefused(Exception):
         return {"detail": [{"field": self.field, "message": self.message}]}
 
 
+def store_refusal(exc: Exception) -> RowRefused:
+    """The answer to a row the online store cannot fill (mlops.feature_store.lookup's UnknownEntity or
+    MissingEntityKey): 404 for a key without a usable row, 422 for a row without the key; either names
+    the row's key field."""
+    field = f"rows.{exc.row}.{exc.key}" if exc.row is not None else "rows"
+    return RowRefused(field, str(exc), exc.status_code, column=exc.key)
+
+
 def infer(bundle: Any, fast: Any, requests: list[list[list[Any]]]) -> tuple:
     """One model call over the rows of several requests: (frame, labels, probabilities, outlier scores,
     outlier flags). `fast` is the verified forest fast path or None."""

@@ -7,10 +7,13 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlops.errors import DataError, Problem
 from mlops.spec.sources import CsvSource, ParquetSource, SklearnSource
 from mlops.sources.sklearn_columns import SKLEARN_DATASETS
+from mlops.sources.remote import RemoteFile, open_file, readable, remote_files
+from mlops.sources.urls import is_remote, local_part
 
 
 @dataclass
@@ -27,9 +30,28 @@ def normalize_column(name: str) -> str:
     return re.sub(r"_+", "_", re.sub(r"[^0-9a-zA-Z]+", "_", name.strip().lower())).strip("_")
 
 
+def describe_source(source: dict[str, Any]) -> str:
+    """A source as a message names it: its path, its table (or query) and database with the credentials hidden,
+    or its type and name."""
+    from mlops.redact import redact, redact_url
+
+    if isinstance(source.get("path"), str):
+        return source["path"]
+    if source.get("type") == "sql":
+        what = f"table {source['table']}" if source.get("table") else "query"
+        return f"sql {what} at {redact_url(str(source.get('url')))}"
+    if "name" in source:
+        return f"{source.get('type')}:{source['name']}"
+    return str(redact(source))
+
+
 def resolve_files(pattern: str, base_dir: Path, field: str, suffix: str) -> list[Path]:
-    """Files a path/glob/directory names, relative to the spec's directory; DataError if none."""
-    path = Path(os.path.expanduser(pattern))
+    """Files a path/glob/directory names, relative to the spec's directory; DataError if none. A file:// URL is
+    a local path; another URL (s3://, gs://) lists its files through fsspec (RemoteFile, a str with Path's
+    name, suffix, stat and resolve)."""
+    if is_remote(pattern):
+        return remote_files(pattern, field, suffix)  # type: ignore[return-value]
+    path = Path(os.path.expanduser(local_part(pattern)))
     if not path.is_absolute():
         path = base_dir / path
     if path.is_dir():
@@ -48,6 +70,9 @@ def _fingerprint(files: list[Path]) -> str:
 
     digest = hashlib.sha256()
     for f in files:
+        if isinstance(f, RemoteFile):
+            digest.update(f"{f}|{f.version_key()}".encode())
+            continue
         st = f.stat()
         digest.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
     return digest.hexdigest()[:16]
@@ -57,7 +82,7 @@ def probe_csv(cfg: CsvSource, base_dir: Path, field: str) -> Probe:
     """Source `csv`: the first file's header (rows not counted); a DataError when it is unreadable or empty."""
     files = resolve_files(cfg.path, base_dir, f"{field}.path", ".csv")
     try:
-        with open(files[0], newline="") as fh:
+        with open_file(files[0], "rt", newline="") as fh:
             reader = csv.reader(fh, delimiter=cfg.separator)
             header = next(reader, None)
             first_row = next(reader, None)
@@ -72,17 +97,22 @@ def probe_csv(cfg: CsvSource, base_dir: Path, field: str) -> Probe:
 
 def probe_parquet(cfg: ParquetSource, base_dir: Path, field: str) -> Probe:
     """Source `parquet`: columns and row count from the files' metadata; a DataError when there are no rows."""
-    import pyarrow.parquet as pq
-
     files = resolve_files(cfg.path, base_dir, f"{field}.path", ".parquet")
     try:
-        meta = [pq.read_metadata(f) for f in files]
+        meta = [_parquet_metadata(f) for f in files]
     except Exception as exc:  # pyarrow raises several types for corrupt files
         raise DataError(Problem(f"{field}.path", f"cannot read parquet: {exc}", value=str(files[0]))) from None
     rows = sum(m.num_rows for m in meta)
     if rows == 0:
         raise DataError(Problem(f"{field}.path", "parquet data has no rows", value=str(files[0])))
     return Probe(list(meta[0].schema.to_arrow_schema().names), rows, _fingerprint(files))
+
+
+def _parquet_metadata(file: Path):
+    import pyarrow.parquet as pq
+
+    with readable(file) as source:
+        return pq.read_metadata(source)
 
 
 def probe_sklearn(cfg: SklearnSource, base_dir: Path, field: str) -> Probe:
@@ -99,7 +129,8 @@ def read_csv_files(files: list[Path], separator: str, field: str):
     frames = []
     for file in files:
         try:
-            frames.append(pd.read_csv(file, sep=separator, skipinitialspace=True))
+            with readable(file) as source:
+                frames.append(pd.read_csv(source, sep=separator, skipinitialspace=True))
         except Exception as exc:  # pandas parser errors come in many types
             raise DataError(Problem(field, f"cannot read CSV: {exc}", value=str(file))) from None
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -114,7 +145,8 @@ def read_parquet_files(files: list[Path], field: str):
     frames = []
     for file in files:
         try:
-            frames.append(pd.read_parquet(file))
+            with readable(file) as source:
+                frames.append(pd.read_parquet(source))
         except Exception as exc:  # arrow raises several types for damaged or foreign files
             raise DataError(Problem(field, f"cannot read parquet: {exc}", value=str(file))) from None
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from mlops.errors import DataError, Problem
+from mlops.sources.remote import open_file, readable
 
 TEXTS = 1000  # values of a text column that the date and word checks read
 # pandas.read_csv's default missing-value markers (na_values), and its true/false words.
@@ -77,7 +78,7 @@ def sample_csv(file: Path, separator: str, rows: int, field: str = "data.source.
     """The first `rows` rows of a CSV file, each column typed as pandas.read_csv would type it; a DataError
     naming `field` when they do not parse."""
     try:
-        with open(file, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        with open_file(file, "rt", newline="", encoding="utf-8-sig", errors="replace") as fh:
             reader = csv.reader(fh, delimiter=separator, skipinitialspace=True)
             header = [h.strip() for h in next(reader, [])]
             cells: list[list[str]] = [[] for _ in header]
@@ -134,7 +135,8 @@ def sample_parquet(file: Path, rows: int, field: str = "data.source.path") -> li
     import pyarrow.parquet as pq
 
     try:
-        batch = next(pq.ParquetFile(file).iter_batches(batch_size=rows), None)
+        with readable(file) as source:
+            batch = next(pq.ParquetFile(source).iter_batches(batch_size=rows), None)
     except Exception as exc:  # pyarrow raises several types for damaged files
         raise DataError(Problem(field, f"cannot read parquet: {exc}", value=str(file))) from None
     if batch is None:

@@ -55,11 +55,23 @@ class ControllerSpec(StrictModel):
                                  "the controller; false: only `mlops monitor --detach` starts it")
 
 
+class TrafficExplanations(StrictModel):
+    """Explanations of a sample of served traffic (docs/explain.md#what-drives-todays-predictions)."""
+
+    every: Optional[Duration] = Field("1d", description="how often the controller explains a sample of the traffic "
+                                      "served since the last time, e.g. 1h; null: never (`mlops explain SPEC --traffic` "
+                                      "still does it by hand)")
+    sample_rows: int = Field(200, ge=10, le=10_000, description="served rows explained each time (the cost: one SHAP "
+                             "explanation per row)")
+
+
 class MonitoringSpec(StrictModel):
     logs: LogsSpec = Field(default_factory=LogsSpec, description="what the endpoint logs of its requests and predictions")
     controller: ControllerSpec = Field(default_factory=ControllerSpec, description="the always-on controller that judges alerts and retraining triggers")
     alerts: list[Alert] = Field(default_factory=list, description="conditions on the served metrics that raise an alert")
     sink: Annotated[Union[LogSink, WebhookSink], Field(discriminator="type")] = Field(LogSink(), description="where alerts go: the log, or a webhook")
+    explain: TrafficExplanations = Field(default_factory=TrafficExplanations, description="explanations of a sample of "
+                                         "served traffic, and which features drive it against training (needs the explain extra)")
     drift_window_rows: int = Field(1000, ge=50, description="recent online inputs kept for the endpoint's drift check")
     drift_every_s: Duration = Field(60, description="how often the endpoint runs the drift check on its window")
     repeat_every: Optional[Duration] = Field(None, description="re-send an alert that keeps firing this often, e.g. 4h; "

@@ -1,11 +1,16 @@
 """Spec models of the built-in data sources. Plugins subclass SourceConfig the same way."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional, Union
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
+from mlops.errors import FieldValueError
 from mlops.spec.base import StrictModel
+
+# A table name as `table:` takes it: a name, or schema.name (quoted by SQLAlchemy for the database's dialect).
+TABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$"
+
 
 class SourceConfig(StrictModel):
     """Base of every data source config: `type` names the registered source."""
@@ -17,7 +22,8 @@ class CsvSource(SourceConfig):
     """One CSV file, or a glob of them read in sorted order."""
 
     type: Literal["csv"] = Field("csv", description="csv: CSV files")
-    path: str = Field(description="file path or glob, relative to the spec's directory")
+    path: str = Field(description="file path or glob, relative to the spec's directory; or a URL (file://, s3://, "
+                                  "gs://) read through fsspec, its storage options from the environment")
     separator: str = Field(",", description="the field separator")
 
 
@@ -25,7 +31,8 @@ class ParquetSource(SourceConfig):
     """A parquet file, a glob of files, or a directory of them."""
 
     type: Literal["parquet"] = Field("parquet", description="parquet: parquet files")
-    path: str = Field(description="file, glob or directory, relative to the spec's directory")
+    path: str = Field(description="file, glob or directory, relative to the spec's directory; or a URL (file://, "
+                                  "s3://, gs://) read through fsspec, its storage options from the environment")
 
 
 class SklearnSource(SourceConfig):
@@ -33,3 +40,29 @@ class SklearnSource(SourceConfig):
 
     type: Literal["sklearn"] = Field("sklearn", description="sklearn: a dataset bundled with scikit-learn")
     name: Literal["iris", "wine", "breast_cancer", "diabetes", "digits"] = Field(description="which bundled dataset")
+
+
+class SqlSource(SourceConfig):
+    """The rows of a SQL query or a whole table, read through SQLAlchemy (any database it has a driver for)."""
+
+    type: Literal["sql"] = Field("sql", description="sql: a query or a table of a database (SQLAlchemy)")
+    url: str = Field(min_length=1, description="SQLAlchemy URL, e.g. postgresql+psycopg://user:${oc.env:PGPASSWORD}@host:5432/db "
+                                               "(the password from the environment; hidden in logs, plans and MLflow)")
+    query: Optional[str] = Field(None, min_length=1, description="a SELECT whose rows are the data; `:name` marks a "
+                                                                "bound parameter given in params (exactly one of query, table)")
+    table: Optional[str] = Field(None, pattern=TABLE_NAME, description="a table (or schema.table) read whole "
+                                                                      "(exactly one of query, table)")
+    params: dict[str, Union[str, int, float, bool, None]] = Field(
+        default_factory=dict, description="values of the query's `:name` parameters, bound by the driver (never "
+                                          "formatted into the SQL)")
+
+    @model_validator(mode="after")
+    def _query_or_table(self):
+        if self.query is None and self.table is None:
+            raise FieldValueError("query", "the sql source needs a query (SELECT ...) or a table (a table's name)")
+        if self.query is not None and self.table is not None:
+            raise FieldValueError("table", "give either query or table, not both")
+        if self.params and self.query is None:
+            raise FieldValueError("params", "bound parameters need a query with `:name` placeholders (table reads "
+                                            "the whole table)")
+        return self

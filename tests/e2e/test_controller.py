@@ -49,7 +49,12 @@ monitoring:
   sink: {{type: log, path: events.jsonl}}
 serving:
   mode: online
-  online: {{route: /churnctl, port: {port}, replicas: {{fixed: 1}}}}
+  online:
+    route: /churnctl
+    port: {port}
+    replicas: {{fixed: 1}}
+    rollout: {{strategy: canary, steps: [25, 50, 100], step_every: 1s, min_requests: 5, bake: 2s,
+               guards: {{prediction_shift_above: null}}}}
 tracking: {{uri: "sqlite:///mlflow.db"}}
 """
 
@@ -194,7 +199,7 @@ def test_a_tick_that_raises_is_recorded_and_the_loop_goes_on(project):
     assert recovered["decision"] == "v1 stays"
 
 
-def test_drifting_traffic_is_retrained_and_promoted_with_no_failed_request(project):
+def test_drifting_traffic_is_retrained_rolled_out_as_a_canary_and_promoted_with_no_failed_request(project):
     root, url = project["root"], project["url"]
     failures, answered, versions, stop = [], [0], set(), threading.Event()
     shifted = generate.make_rows(200, 99, True, 0, START)[INPUTS].to_dict(orient="records")
@@ -234,6 +239,14 @@ def test_drifting_traffic_is_retrained_and_promoted_with_no_failed_request(proje
             raise AssertionError(f"{exc}; controller state: {state(root)}") from None
         assert event["promoted"] and event["challenger_version"] == "2", event
         assert re.search(r"retrained \(drift\): promoted v2", event["message"]), event["message"]
+
+        def rolled_out() -> list[str]:  # the canary's steps on the sink, up to 100% of traffic (then the bake)
+            kinds = [e["kind"] for e in map(json.loads, (root / "events.jsonl").read_text().splitlines())
+                     if e["kind"].startswith("rollout.") and e.get("challenger") == "2"]
+            return kinds if "rollout.promote" in kinds else []
+
+        kinds = wait_for(rolled_out, 90, 0.5)
+        assert kinds[:3] == ["rollout.started", "rollout.advance", "rollout.promote"], kinds  # 25%, 50%, then 100%: guards held
         wait_for(lambda: httpx.get(f"{url}/readyz", timeout=5).json().get("model_version") == "2", 60)
         time.sleep(1)  # traffic on the new version too
     finally:

@@ -140,7 +140,10 @@ def test_killed_apply_resumes_from_the_last_finished_node(tracking_uri, example)
     import signal
 
     spec = example("iris") / "spec.yaml"
-    slow = ["model.params.n_estimators=3000"]  # long enough to be killed in `train`
+    # Long enough to be killed in `train` (seconds of fitting), small to register: a 3000-tree forest spent
+    # longer in the resumed apply's register and batch scoring than in training.
+    slow = ["model.estimator=mlp", "~model.params", "+model.params={hidden_layer_sizes: [128, 128], max_iter: 2000, "
+            "tol: 0.0, n_iter_no_change: 2000, random_state: 0}"]
     code = ("import sys; from mlops import api; "
             "api.apply(sys.argv[1], sys.argv[2:], on_done=lambda n, s: print('done', n.id, flush=True))")
     proc = subprocess.Popen([sys.executable, "-c", code, str(spec), *slow], stdout=subprocess.PIPE, text=True,

@@ -530,3 +530,31 @@ def test_overload_is_refused_with_503_and_retry_after(endpoint):
     assert refused and all(retry is not None and float(retry) > 0 for retry in refused)
     assert all(correct for status, _, correct in results if status == 200)
     assert any(status == 200 for status, _, _ in results)
+
+
+def test_explain_on_the_real_endpoint_batches_adds_up_and_refuses_like_predict(endpoint):
+    """POST /explain through Serve's real @serve.batch: concurrent requests each get their own rows'
+    explanations, whose contributions add up to the probability /predict answers; a bad request gets
+    /predict's exact 422."""
+    pytest.importorskip("shap")
+    rows = iris_rows(12)
+
+    async def both():
+        async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=16)) as client:
+            explained = asyncio.gather(*(client.post(f"{endpoint['url']}/explain?top=2", json={"rows": [r]}) for r in rows))
+            predicted = asyncio.gather(*(client.post(f"{endpoint['url']}/predict", json={"rows": [r]}) for r in rows))
+            return await explained, await predicted
+
+    explained, predicted = asyncio.run(both())
+    for e, p in zip(explained, predicted):
+        assert e.status_code == 200 and p.status_code == 200, e.text
+        row, answer = e.json()["explanations"][0], p.json()
+        assert row["prediction"] == answer["predictions"][0] and e.headers["x-model-version"] == answer["model_version"]
+        assert len(row["contributions"]) == 2 and {c["feature"] for c in row["contributions"]} <= set(COLUMNS)
+        assert row["output"] == pytest.approx(max(answer["probabilities"][0]), abs=1e-6)
+    full = httpx.post(f"{endpoint['url']}/explain", json={"rows": rows[:3]}, timeout=60).json()
+    for row in full["explanations"]:
+        assert row["base_value"] + sum(c["contribution"] for c in row["contributions"]) == pytest.approx(row["output"])
+    bad = {"rows": [{**GOOD, "sepal_length_cm": "wide"}]}
+    refused, refused_too = (httpx.post(f"{endpoint['url']}/{route}", json=bad, timeout=30) for route in ("explain", "predict"))
+    assert refused.status_code == refused_too.status_code == 422 and refused.json() == refused_too.json()

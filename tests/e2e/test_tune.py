@@ -263,14 +263,14 @@ data:
   target: y
   split: {method: stratified, test_size: 0.25, seed: 0}
 model: {type: auto, task: classification, metric: roc_auc}
-tuning: {num_samples: 24, search: optuna, scheduler: asha, seed: 0}
+tuning: {num_samples: 14, search: optuna, scheduler: asha, seed: 0}
 hardware: {max_concurrent_trials: 1}  # one trial at a time: the seeded search proposes the same trials on any machine
 tracking: {uri: "${oc.env:MLOPS_TRACKING_URI}"}
 """
 BOOSTING = {"lightgbm", "xgboost", "hist_gradient_boosting"}  # the gradient-boosting families
 
 
-def interactions_csv(path, rows: int = 4000, seed: int = 0) -> None:
+def interactions_csv(path, rows: int = 3000, seed: int = 0) -> None:
     """Ten numeric features; the label depends on products and sign flips of a few of them (no single feature
     and no linear model says much), as in benchmarks/automl_vs_flaml.py's interactions_20k."""
     import numpy as np
