@@ -14,7 +14,7 @@ the retraining data (three CSV files). Timed from the onset, each from what a us
     and the last answer by the old version;
 and every request that was not a 200 (status or connection error), before and after.
 The floor of each figure is a tick or a step: they are spec settings, so the ratio that matters is
-(time to 100%) / (tick + steps x step_every + retrain time), printed too.
+(time to 100%) / (time to the retrain decision + the one step_every spent at 25%), printed too.
 """
 from __future__ import annotations
 
@@ -154,7 +154,7 @@ def main() -> None:
     after = [a for a in answers if a[0] >= onset]
     failed = [a for a in answers if a[1] != 200]
     retrain_at = retrained.get("at") if retrained else None
-    floor = parse_duration(args.tick) + 2 * parse_duration(args.step_every)
+    floor = parse_duration(args.step_every)  # steps [25, 100]: one step_every at 25%, then 100%
     print(f"tick {args.tick}, canary 25 -> 100 every {args.step_every}")
     print(f"requests: {len(before)} before the onset, {len(after)} after; failed: {len(failed)} "
           f"({sorted({a[1] for a in failed}) or 'none'})")
@@ -165,7 +165,7 @@ def main() -> None:
     print(f"onset -> challenger at 100% of traffic (rollout.promote):       {finished['at'] - onset:6.1f} s")
     print(f"onset -> last answer by the old champion:                       {last_v1 - onset:6.1f} s")
     if retrain_at:
-        print(f"time to 100% / (retrain time + tick + 2 steps): {(finished['at'] - onset) / (retrain_at - onset + floor):.2f}")
+        print(f"time to 100% / (retrain decided + one step_every): {(finished['at'] - onset) / (retrain_at - onset + floor):.2f}")
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
 
