@@ -42,13 +42,79 @@ def search_path(spec_file: Path) -> list[Path]:
 
 
 def load_config(spec_path: str | Path, overrides: Sequence[str] = ()) -> LoadedConfig:
-    """Compose the spec with Hydra (defaults, groups, overrides) and resolve interpolations."""
+    """Compose the spec with Hydra (defaults, groups, overrides) and resolve interpolations. A spec without
+    overrides whose defaults list only names plain group options (`- hardware: local_cpu`) is composed as
+    Hydra composes it, without importing Hydra (`plain_composition`): `mlops validate` on every save."""
     spec_file = Path(spec_path).expanduser()
     if not spec_file.is_file():
         raise SpecError(Problem("", "spec file not found", value=str(spec_file)))
     spec_file = spec_file.resolve()
-    _check_yaml(spec_file)
+    doc = _check_yaml(spec_file)
+    groups = None if overrides else plain_composition(spec_file, doc)
+    data = _compose_plain(spec_file, groups) if groups is not None else _compose_with_hydra(spec_file, overrides)
+    if not isinstance(data, dict):
+        raise SpecError(Problem("", "spec must be a mapping of sections", value=type(data).__name__))
+    return LoadedConfig(_yaml11_keys(data), spec_file, list(overrides))
 
+
+def plain_composition(spec_file: Path, doc: dict[str, Any]) -> list[tuple[str, Path]] | None:
+    """The group files a spec's defaults list names, in order, when Hydra's composition of it is plain:
+    every entry `group: option` (no `optional`, `override`, package `@`, null or `_self_` before the
+    end), each option a file on the search path with no defaults list or `@package` header of its own.
+    None when anything else is there: Hydra composes those."""
+    import re
+
+    defaults = doc.get("defaults", [])
+    if not isinstance(defaults, list) or _hydra_resolvers(spec_file.read_text()):
+        return None
+    found = []
+    dirs = search_path(spec_file)
+    for i, entry in enumerate(defaults):
+        if entry == "_self_" and i == len(defaults) - 1:
+            continue  # where Hydra puts the spec's own values anyway: last, over its defaults
+        if not (isinstance(entry, dict) and len(entry) == 1):
+            return None
+        (group, option), = entry.items()
+        if not (isinstance(group, str) and re.fullmatch(r"[A-Za-z_]\w*", group) and isinstance(option, str)
+                and re.fullmatch(r"[\w.-]+", option)):
+            return None
+        path = next((d / group / f"{option}.yaml" for d in dirs if (d / group / f"{option}.yaml").is_file()), None)
+        if path is None:
+            return None  # Hydra names the missing option and the search path
+        text = path.read_text()
+        if "@package" in text or re.search(r"^defaults\s*:", text, re.MULTILINE) or _hydra_resolvers(text):
+            return None
+        found.append((group, path))
+    return found
+
+
+def _hydra_resolvers(text: str) -> bool:
+    """An interpolation through a resolver Hydra registers (`${now:...}`, `${hydra:...}`); OmegaConf's own
+    (`${oc.env:...}`, `${oc.select:...}`) and plain references need no Hydra."""
+    import re
+
+    return re.search(r"\$\{\s*(?!oc\.)[\w.]+\s*:", text) is not None
+
+
+def _compose_plain(spec_file: Path, groups: list[tuple[str, Path]]) -> Any:
+    """Each group file under its group's key, in order, then the spec's own values over them (Hydra's
+    `_self_` last), interpolations resolved: what `compose` returns for such a spec."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        composed = OmegaConf.create()
+        for group, path in groups:
+            composed = OmegaConf.merge(composed, {group: OmegaConf.load(path)})
+        own = OmegaConf.load(spec_file)
+        own.pop("defaults", None)
+        composed = OmegaConf.merge(composed, own)
+        return OmegaConf.to_container(composed, resolve=True, throw_on_missing=True)
+    except OmegaConfBaseException as exc:
+        raise SpecError(_hydra_problem(exc, spec_file, [])) from None
+
+
+def _compose_with_hydra(spec_file: Path, overrides: Sequence[str]) -> Any:
     import yaml
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
@@ -70,15 +136,12 @@ def load_config(spec_path: str | Path, overrides: Sequence[str] = ()) -> LoadedC
                 except HydraException as exc:
                     if not _add_defaulted_key(exc, pending, search_path(spec_file)):
                         raise
-        data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        return OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
     except (HydraException, OmegaConfBaseException) as exc:
         raise SpecError(_hydra_problem(exc, spec_file, overrides)) from None
     except (ValueError, yaml.YAMLError) as exc:  # Hydra's own checks (a group override's type, its YAML loader)
         raise SpecError(Problem(str(spec_file), f"cannot compose the spec: {str(exc).strip().splitlines()[0]}",
                                 hint="check the overrides and the defaults list")) from None
-    if not isinstance(data, dict):
-        raise SpecError(Problem("", "spec must be a mapping of sections", value=type(data).__name__))
-    return LoadedConfig(_yaml11_keys(data), spec_file, list(overrides))
 
 
 def _check_override_syntax(overrides: Sequence[str]) -> None:
@@ -147,8 +210,9 @@ def _as_yaml(spec_file: Path) -> Iterator[Path]:
         yield link
 
 
-def _check_yaml(spec_file: Path) -> None:
-    # Parse once ourselves: YAML errors then name the file, line and column instead of a Hydra trace.
+def _check_yaml(spec_file: Path) -> dict[str, Any]:
+    """The spec parsed once by us (YAML errors then name the file, line and column instead of a Hydra
+    trace), refused when empty, not a mapping, or an alias bomb."""
     import yaml
 
     class UniqueKeys(yaml.SafeLoader):
@@ -192,6 +256,7 @@ def _check_yaml(spec_file: Path) -> None:
         raise SpecError(Problem(str(spec_file), f"YAML aliases expand this spec to {size:,} values (more than "
                                                 f"{MAX_SPEC_VALUES:,}): an alias bomb?",
                                 hint="write the values out, or use ${...} interpolation for repeated ones"))
+    return doc
 
 
 # A real spec has a few hundred values. PyYAML shares aliased nodes, but OmegaConf copies every one: nested

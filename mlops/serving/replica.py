@@ -38,6 +38,7 @@ class Endpoint(LiveVersions, ServedExplanations):
         self.config = config
         self.columns, self.row_fields = config.columns, config.row_fields
         self._init_versions()  # every live version (a rollout's challenger too), the router between them, the champion
+        self._explainers = {}  # version -> SHAP explainer, built by the first /explain of that version
         self.observers: list = []  # callables(frame, predictions, proba, version), e.g. monitoring windows
         self.monitor = monitor  # handle of the app's monitor deployment (None without one)
         self.delta = Delta()  # traffic since the last flush to the monitor

@@ -32,10 +32,11 @@ class ServedExplanations:
 
     loaded: dict[str, tuple]
     router: Any
+    _explainers: dict[str, Any]  # version -> ModelExplainer (the replica's constructor makes it empty)
 
     def explainer(self, version: str) -> Any:
         """The version's ModelExplainer, built on first use (in the worker thread) and dropped with the version."""
-        cache = self.__dict__.setdefault("_explainers", {})
+        cache = self._explainers
         for gone in [v for v in cache if v not in self.loaded]:
             del cache[gone]
         if version not in cache:

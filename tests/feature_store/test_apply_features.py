@@ -2,6 +2,7 @@
 point-in-time join, the join node is cached by the next apply, and a change of a view's data reruns it."""
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
@@ -109,6 +110,15 @@ def test_the_endpoint_fills_requests_from_the_online_store(ray_local, tracking_u
         (detail,) = unknown.json()["detail"]
         assert detail["field"] == "rows.1.customer_id"
         assert detail["message"].startswith("customer_id=9999: no row in feature view 'customer_profile'")
+        # /explain fills the rows from the store as /predict does, and refuses the unknown key the same way
+        if importlib.util.find_spec("shap") is not None:
+            explained = httpx.post(f"{url}/explain", json={"rows": [{"customer_id": 12}]}, timeout=60)
+            assert explained.status_code == 200, explained.text
+            (row,) = explained.json()["explanations"]
+            assert row["prediction"] == model_on(online)["predictions"][0]
+            assert {c["feature"] for c in row["contributions"]} <= set(bundle.input_columns)
+            refused = httpx.post(f"{url}/explain", json={"rows": [{"customer_id": 12}, {"customer_id": 9999}]}, timeout=60)
+            assert refused.status_code == 404 and refused.json() == unknown.json()
 
         invocations = httpx.post(f"{url}/invocations", json={"dataframe_records": [{"customer_id": 12}]}, timeout=10)
         assert invocations.json()["predictions"] == model_on(online)["predictions"], invocations.text
