@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from mlops.metrics import METRICS
-from mlops.models.scores import compute_metrics
+from mlops.models.scores import compute_metrics, labels_from_proba
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "silu": nn.SiLU, "elu": nn.ELU,
                "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
@@ -95,7 +95,8 @@ def validation_metrics(net: nn.Module, X: np.ndarray, y_encoded: np.ndarray, tar
     if targets.task == "classification":
         proba = proba_from(out)
         loss = float(-np.mean(np.log(np.clip(proba[np.arange(len(y_encoded)), y_encoded], 1e-12, None))))
-        scores = compute_metrics("classification", y_encoded, proba.argmax(axis=1), proba, list(range(targets.n_outputs)))
+        classes = np.arange(targets.n_outputs)  # the encoded labels: labels_from_proba is the one place labels are picked
+        scores = compute_metrics("classification", y_encoded, labels_from_proba(classes, proba), proba, list(classes))
     else:
         loss = float(np.mean((out[:, 0] - y_encoded) ** 2))
         scale = lambda v: v * targets.y_std + targets.y_mean  # noqa: E731

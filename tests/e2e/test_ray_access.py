@@ -117,6 +117,15 @@ def probe(address: str, home: Path, auth_mode: str | None) -> str:
     return lines[-1][6:] if lines else f"no answer: {done.stderr[-500:]}"
 
 
+def probes(address: str, *clients: tuple[Path, str | None]) -> list[str]:
+    """probe() for each (home, auth mode) at once: a refused client spends seconds in Ray's connection retries,
+    and the clients are independent."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(len(clients)) as pool:
+        return list(pool.map(lambda client: probe(address, *client), clients))
+
+
 def _fresh_env(home: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     env.update(HOME=str(home), RAY_USAGE_STATS_ENABLED="0")
@@ -139,9 +148,9 @@ def test_the_persistent_head_requires_the_token_and_listens_on_loopback(tmp_path
         assert token.is_file() and oct(token.stat().st_mode & 0o777) == "0o600"
         opened = listeners(_tree(state["pid"]))
         assert opened and _loopback_only(opened), opened
-        assert probe(state["gcs"], stranger, "disabled") == "refused ConnectionError"  # no token: no entry
-        assert probe(state["gcs"], stranger, None) == "refused ConnectionError"
-        assert probe(state["gcs"], home, "token") == "ran"  # the owner's token works
+        # no token: no entry, whether the client turns auth off or leaves it to Ray; the owner's token works
+        assert probes(state["gcs"], (stranger, "disabled"), (stranger, None), (home, "token")) == [
+            "refused ConnectionError", "refused ConnectionError", "ran"]
     finally:
         from mlops.cluster.local_head import HeadState, stop_head
 
@@ -159,13 +168,13 @@ def test_the_embedded_ray_of_apply_requires_the_token_and_listens_on_loopback(tm
         sys.path.insert(0, {str(Path(__file__).parent)!r})
         import ray
         from mlops.cluster.session import ray_session
-        from test_ray_access import listeners, probe, _tree
+        from test_ray_access import listeners, probes, _tree
         from pathlib import Path
         with ray_session("local", None, 1):
             gcs = ray.get_runtime_context().gcs_address
+            stranger, owner = probes(gcs, (Path({str(stranger)!r}), "disabled"), (Path({str(home)!r}), "token"))
             print(json.dumps({{"gcs": gcs, "listening": listeners(_tree(os.getpid())),
-                               "stranger": probe(gcs, Path({str(stranger)!r}), "disabled"),
-                               "owner": probe(gcs, Path({str(home)!r}), "token")}}))
+                               "stranger": stranger, "owner": owner}}))
     """)
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=_fresh_env(home), capture_output=True,
                           text=True, timeout=300)
