@@ -77,8 +77,9 @@ def local_feasibility(project: Project, plan) -> list[str]:
         return []
     node, here = local_node(hardware.local_cpus), "this machine"
 
-    def known(resources: dict[str, float]) -> dict[str, float]:  # what cannot be read here is not checked
-        return {k: v for k, v in resources.items() if (k if k != "memory_gb" else "memory") in node}
+    def known(resources: dict[str, float]) -> dict[str, float]:
+        """What cannot be read here is not checked; custom resources are known: the embedded Ray declares none."""
+        return {k: v for k, v in resources.items() if k not in ("GPU", "memory_gb") or (k if k != "memory_gb" else "memory") in node}
 
     problems = feasibility_problems([(n.id, known(n.resources), n.params.get("resource_fields", {}))
                                      for n in plan.nodes if n.placement == "ray" or n.kind == "tune"], [node], here)
@@ -199,14 +200,17 @@ def multirun(spec_path: str | Path, overrides: Sequence[str], *, address: str | 
 
 
 def submit(spec_path: str | Path, overrides: Sequence[str], address: str, *, upload: bool = False, wait: bool = True,
-           include: Sequence[str] = ()):
+           include: Sequence[str] = (), runtime: str = "ship", on_output=None):
     """Validate locally, then run the apply as a Ray job on the cluster at `address` (`include`: files
-    that look like credentials which the upload may ship all the same)."""
+    that look like credentials which the upload may ship all the same; `runtime`: ship mlops, its plugins
+    and their requirements with the job, or use the cluster's `installed` mlops; `on_output`: called with
+    each piece of the job's logs as it comes)."""
     from mlops.runtime.submit import submit as submit_job
 
     project = load(spec_path, overrides)
     preflight(project)
-    return submit_job(project, overrides, address, upload=upload, include=include, wait=wait)
+    return submit_job(project, overrides, address, upload=upload, include=include, wait=wait, runtime=runtime,
+                      on_output=on_output)
 
 
 def schema(builtin_only: bool = False) -> dict[str, Any]:

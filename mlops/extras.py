@@ -47,6 +47,22 @@ def missing(extra: Extra, field: str, why: str) -> Problem | None:
 
 def spec_problems(spec: Any) -> list[Problem]:
     """Every extra the spec needs and this environment lacks, each as a problem at the field that needs it."""
+    found = (missing(extra, field, why) for extra, field, why in _needs(spec))
+    return [problem for problem in found if problem is not None] + _family_problems(spec.model)
+
+
+def spec_needs(spec: Any) -> list[Extra]:
+    """Every extra the spec uses, installed here or not (what a submitted job must install)."""
+    from mlops.plugins import estimators
+
+    needed = [extra for extra, _, _ in _needs(spec)]
+    for _, name in _named_families(spec.model):
+        needed += [BY_NAME[extra] for extra in estimators.get(name).meta.get("needs", ()) if extra in BY_NAME]
+    return list(dict.fromkeys(needed))
+
+
+def _needs(spec: Any) -> list[tuple[Extra, str, str]]:
+    """(extra, field, why) for each part of the spec that needs an extra, estimator families aside."""
     needs: list[tuple[Extra, str, str]] = []
     if spec.model.type == "torch":
         needs.append((TORCH, "model.type", "torch models need PyTorch"))
@@ -62,20 +78,22 @@ def spec_problems(spec: Any) -> list[Problem]:
         needs.append((MONITORING, "validation.drift",
                       "the endpoint's drift monitor needs alibi-detect (or set validation.drift: null)"))
         needs += _detector_needs(validation.drift.detector, "validation.drift.detector")
-    found = (missing(extra, field, why) for extra, field, why in needs)
-    return [problem for problem in found if problem is not None] + _family_problems(spec.model)
+    return needs
+
+
+def _named_families(model: Any) -> list[tuple[str, str]]:
+    """(field, estimator name) of every estimator family the model section names."""
+    if model.type == "sklearn":
+        return [("model.estimator", model.estimator)]
+    return [(f"model.candidates.{i}", name) for i, name in enumerate(getattr(model, "candidates", None) or [])]
 
 
 def _family_problems(model: Any) -> list[Problem]:
     """Estimator families the spec names whose library an extra brings and is not installed (lightgbm, xgboost)."""
     from mlops.plugins import estimators
 
-    if model.type == "sklearn":
-        named = [("model.estimator", model.estimator)]
-    else:
-        named = [(f"model.candidates.{i}", name) for i, name in enumerate(getattr(model, "candidates", None) or [])]
     problems = []
-    for field, name in named:
+    for field, name in _named_families(model):
         entry = estimators.get(name)
         extras = [BY_NAME[extra] for extra in entry.meta.get("needs", ()) if extra in BY_NAME]
         if extras and not getattr(entry.target, "installed", True):

@@ -343,7 +343,9 @@ class Registry:
         from mlflow.artifacts import download_artifacts
 
         dst = Path(dst or tempfile.mkdtemp(prefix="mlops-model-"))
-        return Path(download_artifacts(artifact_uri=version.source, dst_path=str(dst)))
+        # This store, not MLflow's process-wide URI: a server that proxies artifacts (mlflow-artifacts:/) resolves
+        # them only through its own tracking URI.
+        return Path(download_artifacts(artifact_uri=version.source, dst_path=str(dst), tracking_uri=self.uri))
 
     def load(self, name: str, alias: str | None = CHAMPION, version: str | int | None = None):
         """Download and load a version, verifying its sha256 first."""

@@ -14,6 +14,7 @@ EXAMPLES = REPO / "examples"
 # ray_local and tracking_uri come from mlops.testing (loaded with -p mlops.testing in pyproject.toml).
 from mlops.cluster.processes import free_port, stable_port  # noqa: E402,F401  (tests import them from here)
 from report_versions import two_versions  # noqa: E402,F401  (tests/reports' two registered versions, made once)
+from cluster_fixtures import mlflow_server, ray_two_nodes  # noqa: E402,F401  (session: beyond one machine)
 
 
 # Hypothesis: the same examples on every CI run, so a mutation a property test catches is caught every time;
@@ -166,7 +167,7 @@ def postgres():
         assert done.returncode == 0, f"{args[0]} failed: {done.stdout}{done.stderr}"
 
     info = {"host": "127.0.0.1", "port": port, "user": "mlops_test", "password": secrets.token_urlsafe(18),
-            "database": "mlops_test"}
+            "database": "mlops_test", "mlflow_database": "mlops_mlflow"}
     started = False
     try:
         # Local (socket) connections trust the OS user, so the fixture sets up without a password; TCP ones,
@@ -180,6 +181,7 @@ def postgres():
                              autocommit=True) as admin:
             admin.execute(f"CREATE ROLE {info['user']} LOGIN PASSWORD '{info['password']}'")
             admin.execute(f"CREATE DATABASE {info['database']} OWNER {info['user']}")
+            admin.execute(f"CREATE DATABASE {info['mlflow_database']} OWNER {info['user']}")  # cluster_fixtures.mlflow_server
         yield info
     finally:
         if started:

@@ -1,21 +1,21 @@
 """The `mlops` command: parses arguments, calls mlops.api, renders with rich. No logic of its own.
 
-common.py holds what the command groups share; training.py, registry.py, monitoring.py and serving.py each
-define one group's commands (and import only common.py); features.py is the `mlops features ...` sub-app;
+common.py holds what the command groups share; training.py, registry.py, monitoring.py, serving.py and head.py
+each define one group's commands (and import only common.py); features.py is the `mlops features ...` sub-app;
 this module makes the app and registers them.
 """
 from __future__ import annotations
 
 import typer
 
-from mlops.cli import features, monitoring, registry, reports, serving, training
+from mlops.cli import features, head, monitoring, registry, reports, serving, training
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Declarative ML from one spec: validate, plan, apply on Ray, track in MLflow. Paths inside a "
                        "spec are relative to the spec's directory; paths given as options (--input, --data, ...) "
                        "are relative to the working directory.")
 
-for group in (training, registry, monitoring, serving, reports):  # `mlops --help` lists the commands in this order
+for group in (training, registry, monitoring, serving, head, reports):  # `mlops --help` lists the commands in this order
     for command in group.COMMANDS:
         app.command()(command)
 app.add_typer(features.app, name="features")
@@ -29,7 +29,17 @@ def main() -> None:
     # again while the command loads a spec (about a tenth of `mlops validate`'s time).
     gc.freeze()
     _show_spec_warnings_plainly()
+    _say_when_on_the_local_head()
     app()
+
+
+def _say_when_on_the_local_head() -> None:
+    """A command that runs on mlops' local head instead of starting its own Ray says so, once."""
+    from mlops.cli.common import console
+    from mlops.cluster import session
+
+    session.on_local_head = lambda address: console.print(
+        f"on the local Ray head at {address} (`mlops down` stops it)", highlight=False)
 
 
 def _show_spec_warnings_plainly() -> None:

@@ -192,13 +192,28 @@ def submit(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
                                        "(less .gitignore/.mlopsignore; never the store; credentials refused)"),
            include: Optional[List[str]] = typer.Option(None, "--include", help="with --upload: ship this file (or folder) "
                                                        "although it looks like a credential; repeatable"),
-           wait: bool = typer.Option(True, "--wait/--no-wait", help="wait for the job and print its logs")) -> None:
+           runtime: str = typer.Option("ship", "--runtime", help="ship: send mlops, its plugins and their pip "
+                                       "requirements with the job (a cluster with only Ray runs it); code: the code "
+                                       "alone (the cluster has the libraries); installed: the cluster's own mlops"),
+           wait: bool = typer.Option(True, "--wait/--no-wait", help="follow the job, streaming its logs")) -> None:
     """Validate here, then run `mlops apply` as a Ray job on an existing cluster."""
-    from mlops import api
+    import sys
 
-    result = api.submit(spec, overrides or [], address, upload=upload, wait=wait, include=include or [])
-    if result.logs:
-        console.print(result.logs, markup=False, highlight=False)
+    from mlops import api
+    from mlops.runtime.submit import JobInterrupted
+
+    def stream(chunk: str) -> None:
+        sys.stdout.write(chunk)
+        sys.stdout.flush()
+
+    try:
+        result = api.submit(spec, overrides or [], address, upload=upload, wait=wait, include=include or [],
+                            runtime=runtime, on_output=stream)
+    except JobInterrupted as interrupted:
+        if sys.stdin.isatty() and typer.confirm(f"\nstop job {interrupted.job_id} on the cluster?", default=False):
+            console.print(f"job {interrupted.job_id}: {interrupted.stop()}")
+            raise typer.Exit(130)
+        raise
     console.print(f"job {result.job_id}: {result.status}")
     if result.status in ("FAILED", "STOPPED"):
         raise typer.Exit(1)

@@ -14,6 +14,11 @@ from mlops.errors import ResourceError
 RESOURCE_FIELDS = {"CPU": "hardware.cpus_per_task", "GPU": "hardware.gpus_per_task", "memory_gb": "hardware.memory_per_task_gb"}
 
 
+def resource_field(name: str) -> str:
+    """The spec field a task's resource comes from: Ray's own have their fields, custom ones resources_per_task."""
+    return RESOURCE_FIELDS.get(name, f"hardware.resources_per_task.{name}")
+
+
 def check_feasible(requests: Iterable[tuple[str, dict[str, float], dict[str, str]]], nodes: list[dict[str, float]]) -> None:
     """Each request (node id, resources, resource -> spec field) must fit on at least one cluster node."""
     problems = feasibility_problems(requests, nodes)
@@ -32,7 +37,13 @@ def feasibility_problems(requests: Iterable[tuple[str, dict[str, float], dict[st
         for name, amount in resources.items():
             best = max((_capacity(node, name) for node in nodes), default=0.0)
             if amount > best:
-                field = fields.get(name) or RESOURCE_FIELDS.get(name, name)
+                field = fields.get(name) or resource_field(name)
+                if name not in RESOURCE_FIELDS:  # a custom resource: nodes declare it with `ray start --resources`
+                    has = f"{place} has {_num(best)} of it" if place else "no node of the cluster has it" if best == 0 \
+                        else f"the largest amount on one node is {_num(best)}"
+                    problems.append(f"{field}={_num(amount)} but {has} (a custom resource, declared by nodes with "
+                                    f"`ray start --resources`; needed by plan node '{node_id}')")
+                    continue
                 unit = " GB" if name == "memory_gb" else ""
                 label = "GPUs" if name == "GPU" else "CPUs" if name == "CPU" else "memory"
                 where = f"{place} has" if place else "the cluster has" if name == "GPU" and best == 0 \
@@ -59,7 +70,7 @@ def group_problems(node_id: str, unit: dict[str, float], count: int, fields: dic
         label = "GPUs" if name == "GPU" else "CPUs" if name == "CPU" else "GB of memory"
         largest = max((_capacity(node, name) for node in nodes), default=0.0)
         total = sum(_capacity(node, name) for node in nodes)
-        field = fields.get(name) or RESOURCE_FIELDS.get(name, name)
+        field = fields.get(name) or resource_field(name)
         if amount > largest + 1e-9:
             where = f"{place} has" if place else "the cluster has" if largest == 0 else "the largest node has"
             problems.append(f"{field}={_num(amount)} but {where} {_num(largest)} {label} (needed by plan node '{node_id}')")

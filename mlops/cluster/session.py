@@ -1,10 +1,11 @@
-"""Connecting to Ray: an embedded local instance by default, or an existing cluster by address."""
+"""Connecting to Ray: an existing cluster by address; else mlops' local head when it runs (one Ray for
+every command: `mlops up`, or an online endpoint, started it); else an embedded local instance."""
 from __future__ import annotations
 
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from mlops.errors import MlopsError
 from mlops.cluster.access import LOOPBACK, is_loopback, reach_loopback_head, secure_this_process
@@ -16,9 +17,19 @@ def resolve_address(cluster: str, address: str | None) -> str | None:
     return None if chosen in (None, "", "local") else chosen
 
 
+# Called once per process with the head's address when a command runs on mlops' local head instead of its
+# own Ray: the command line prints it (mlops.cli.main sets it); a library caller is not written to.
+on_local_head: Callable[[str], None] | None = None
+_announced: set[str] = set()
+
+
 @contextmanager
-def ray_session(cluster: str = "local", address: str | None = None, local_cpus: int | None = None) -> Iterator[None]:
-    """Use the Ray already initialized in this process, else start/connect one and shut it down after."""
+def ray_session(cluster: str = "local", address: str | None = None, local_cpus: int | None = None, *,
+                local_head: bool = True) -> Iterator[None]:
+    """Use the Ray already initialized in this process (a test session's shared one), else connect to the
+    cluster named (--address, hardware.cluster, RAY_ADDRESS), else to mlops' local head of this directory
+    when it runs (unless `local_head` is False: a caller that must own its Ray), else start an embedded Ray
+    (`local_cpus` applies to it only); shut it down, or disconnect, after."""
     import ray
 
     if ray.is_initialized():
@@ -27,23 +38,50 @@ def ray_session(cluster: str = "local", address: str | None = None, local_cpus: 
     target = resolve_address(cluster, address)
     if target is None and os.environ.get("RAY_ADDRESS"):
         target = os.environ["RAY_ADDRESS"]  # inside a Ray job: use the cluster that runs it
+    on_head = False
+    if target is None and local_head:
+        target = local_head_address()
+        on_head = target is not None
     os.environ.setdefault("RAY_DEDUP_LOGS", "1")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     try:
         if target is None:
             start_embedded(local_cpus)
         else:
-            if _is_our_head(target):  # started loopback-only: its clients must not dial the machine's address
+            if on_head or _is_our_head(target):  # started loopback-only: its clients must not dial the machine's address
                 reach_loopback_head()
             use_cluster_token()
             ray.init(address=target, logging_level="ERROR")
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"--address {address}" if address else f"hardware.cluster={cluster!r}"
+        if on_head:
+            where = "mlops' local head, recorded in .mlops/ray-head.json; `mlops down` stops it"
         raise MlopsError(f"cannot connect to Ray at {target} ({where}): {exc}") from None
+    if on_head:
+        _announce(target)
     try:
         yield
     finally:
         ray.shutdown()
+
+
+def local_head_address() -> str | None:
+    """The GCS address of mlops' local head of this directory when it runs: a command that would start its
+    own Ray (seconds, and a second Ray beside the head on the same cores) runs there instead. A state file
+    mlops cannot read is left to `mlops status`/`stop` to report: this command starts its own Ray."""
+    from mlops.cluster.local_head import read_state
+
+    try:
+        head = read_state()
+    except MlopsError:
+        return None
+    return head.gcs if head is not None else None
+
+
+def _announce(address: str) -> None:
+    if on_local_head is not None and address not in _announced:
+        _announced.add(address)
+        on_local_head(address)
 
 
 def _is_our_head(target: str) -> bool:

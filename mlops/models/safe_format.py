@@ -41,6 +41,36 @@ TRUSTED_TYPES = frozenset({
 })
 
 
+class _WithoutTorch:
+    """An import hook that answers "not installed" for torch (see skops_io)."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"No module named {name!r} (not imported while skops lists sklearn's estimators)")
+        return None
+
+
+def skops_io() -> Any:
+    """skops.io, imported without importing torch. On import skops lists scikit-learn's estimators by walking
+    every sklearn package, and one of them (array_api_compat.torch) imports torch when it is installed: 1.2 s
+    on every save and load of a scikit-learn model, and in a Ray job's driver a crash in torch's MKL start-up
+    (tests/e2e/test_multinode.py met it). The walk skips a package that cannot be imported, and no estimator
+    lives in that one. When torch is already imported (a torch model), nothing is hidden."""
+    import sys
+
+    if "skops.io" in sys.modules or "torch" in sys.modules:
+        import skops.io
+
+        return skops.io
+    hook = _WithoutTorch()
+    sys.meta_path.insert(0, hook)
+    try:
+        import skops.io
+    finally:
+        sys.meta_path.remove(hook)
+    return skops.io
+
+
 def plugin_trusted_types() -> frozenset[str]:
     """Exact type names that installed estimator plugins declare as safe to rebuild."""
     from mlops.plugins import estimators
@@ -55,7 +85,7 @@ def is_trusted(type_name: str, extra: frozenset[str] | tuple[str, ...] = ()) -> 
 
 def _listed(path: Path) -> list[str]:
     """The types skops does not trust by default that `path` names (RegistryError if it is not skops')."""
-    import skops.io as sio
+    sio = skops_io()
 
     try:
         return sio.get_untrusted_types(file=path)
@@ -75,7 +105,7 @@ def _refused(listed: list[str]) -> tuple[list[str], str]:
 
 def save(obj: Any, path: Path) -> None:
     """Write `obj` to `path` in skops' format; refuse an object that would not load back."""
-    import skops.io as sio
+    sio = skops_io()
 
     sio.dump(obj, path)
     refused, hint = _refused(_listed(Path(path)))
@@ -87,7 +117,7 @@ def save(obj: Any, path: Path) -> None:
 
 def load(path: Path) -> Any:
     """Rebuild the object in `path`, refusing a file that names a type outside the trust list."""
-    import skops.io as sio
+    sio = skops_io()
 
     listed = _listed(path)
     refused, hint = _refused(listed)

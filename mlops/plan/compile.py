@@ -16,6 +16,7 @@ def task_resources(spec) -> dict[str, float]:
         res["GPU"] = float(hw.gpus_per_task)
     if hw.memory_per_task_gb:
         res["memory_gb"] = float(hw.memory_per_task_gb)
+    res.update(hw.resources_per_task)
     return res
 
 
@@ -32,6 +33,7 @@ FIELDS_OUTSIDE_THE_PLAN: list[tuple[str, str]] = [
     ("tracking.*", "where runs and versions are recorded, not what they are (the node cache sits beside the store)"),
     ("hardware.cluster", "which Ray runs the plan"),
     ("hardware.local_cpus", "how many CPUs the embedded Ray may use"),
+    ("hardware.storage", "where Ray keeps Tune results and Train checkpoints, not what they are"),
     ("monitoring.alerts*", "read by `mlops monitor`, not by apply"),
     ("monitoring.sink*", "read by `mlops monitor`, not by apply"),
     ("monitoring.repeat_every", "read by `mlops monitor` and the controller (alert reminders), not by apply"),
@@ -49,6 +51,7 @@ FIELDS_OF_KINDS: dict[str, tuple[str, ...]] = {
     "hardware.cpus_per_task": ("tune",),
     "hardware.gpus_per_task": ("tune",),
     "hardware.memory_per_task_gb": ("tune",),
+    "hardware.resources_per_task": ("tune",),
     "hardware.workers": ("train_torch",),
     "hardware.cpus_per_worker": ("train_torch",),  # a torch model's workers, and its trials when it is tuned
     "hardware.gpus_per_worker": ("train_torch",),
@@ -97,7 +100,7 @@ def training_nodes(project: Project, source: Any, fingerprint: Any, auto_promote
 
     spec = project.spec
     dump = lambda model: model.model_dump(mode="json")  # noqa: E731
-    light = {"CPU": 1.0}
+    light = {"CPU": 1.0, **spec.hardware.resources_per_task}  # one CPU (cpus_per_task is the model's), on the chosen nodes
     code = code_versions(spec, source.type)
     rows = "load"
     nodes = [Node("load", "load", {}, {"source": dump(source), "fingerprint": fingerprint, "code": code["source"]},

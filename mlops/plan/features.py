@@ -42,6 +42,6 @@ def join_node(project: Any, code: dict[str, str]) -> Node:
     spec = project.spec
     params = {"timestamp": spec.data.timestamp, "entity_keys": list(spec.data.entity_keys),
               "views": view_params(project), "code": code}
-    return Node("join_features", "join_features", {"loaded": "load"}, params, {"CPU": 1.0},
+    return Node("join_features", "join_features", {"loaded": "load"}, params, {"CPU": 1.0, **project.spec.hardware.resources_per_task},
                 runtime={"base_dir": str(Path(project.base_dir).resolve()),
                          "partitions": spec.features.join_partitions})  # how, not what: the rows out are the same

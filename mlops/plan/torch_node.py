@@ -5,8 +5,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops.plan.graph import Node
+from mlops.plan.storage import storage_location
 
-DEFAULT_CHECKPOINT_DIR = ".mlops/ray_train"
 
 
 def accelerator(hardware: Any) -> tuple[bool | str, float]:
@@ -25,9 +25,10 @@ def torch_train_node(spec: Any, base_dir: Path, inputs: dict[str, str]) -> Node:
     hw = spec.hardware
     use_gpu, gpus = accelerator(hw)
     per_worker = {"CPU": float(hw.cpus_per_worker), **({"GPU": gpus} if use_gpu is True else {})}
-    checkpoint_dir = Path(spec.model.training.checkpoint_dir or DEFAULT_CHECKPOINT_DIR)
-    if not checkpoint_dir.is_absolute():
-        checkpoint_dir = Path(base_dir) / checkpoint_dir
+    if spec.model.training.checkpoint_dir:  # the model's own choice wins over the cluster's storage
+        checkpoint_dir = storage_location(spec.model.training.checkpoint_dir, base_dir)
+    else:
+        checkpoint_dir = storage_location(hw.storage, base_dir, "ray_train")
     params: dict[str, Any] = {
         "model": spec.model.model_dump(mode="json"),
         "features": spec.features.as_params(),
@@ -39,4 +40,4 @@ def torch_train_node(spec: Any, base_dir: Path, inputs: dict[str, str]) -> Node:
     }
     total = {name: amount * hw.workers for name, amount in per_worker.items()}
     return Node("train", "train_torch", dict(inputs), params, total, placement="driver",
-                runtime={"checkpoint_dir": str(checkpoint_dir)})
+                runtime={"checkpoint_dir": checkpoint_dir})

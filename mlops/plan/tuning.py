@@ -7,6 +7,7 @@ from typing import Any
 from mlops.errors import Problem, SpecError
 from mlops.metrics import METRICS
 from mlops.plan.graph import Node
+from mlops.plan.storage import storage_location
 from mlops.spec.tuning import AUTO_DEFAULTS, Domain, TuningSpec, domain_contains
 
 
@@ -73,6 +74,8 @@ def trial_resources(spec) -> tuple[dict[str, float], dict[str, str]]:
     if hw.memory_per_task_gb:
         res["memory_gb"] = float(hw.memory_per_task_gb)
         fields["memory_gb"] = "hardware.memory_per_task_gb"
+    res.update(hw.resources_per_task)
+    fields.update({name: f"hardware.resources_per_task.{name}" for name in hw.resources_per_task})
     return res, fields
 
 
@@ -92,7 +95,7 @@ def tune_nodes(spec, base_dir: Path, train: Node) -> list[Node]:
         "max_concurrent_trials": spec.hardware.max_concurrent_trials, "max_failures": spec.hardware.max_failures,
         "trial_resources": resources, "resource_fields": fields, "start": start_points(spec, space),
     }, resources, placement="driver",  # Tuner.fit() drives its trials from here; trials are Ray actors
-        runtime={"storage": str((Path(base_dir) / ".mlops" / "tune").resolve())})
+        runtime={"storage": storage_location(spec.hardware.storage, base_dir, "tune")})
     # The retrain keeps the model type's own training (a Ray task, or Ray Train from the driver): train_best
     # applies the best configuration to the model section, then runs `base_kind` as usual.
     retrain = Node(train.id, "train_best", {**train.inputs, "outcome": "tune"}, {**train.params, "base_kind": train.kind},

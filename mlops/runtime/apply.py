@@ -1,6 +1,7 @@
 """apply: run a project's plan on Ray with one MLflow run, registering the model and batch-predicting."""
 from __future__ import annotations
 
+import os
 import subprocess
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -106,12 +107,13 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
 
     spec = project.spec
     register = plan.node("register")
-    registry = RedactedRegistry(Registry(register.runtime["tracking_uri"]))  # every write to MLflow redacted
     experiment = register.runtime["experiment"]
     address = _endpoint_cluster(project, plan, run, address)
     chosen = [n for n in plan.nodes if n.id in run]
     with ray_session(spec.hardware.cluster, address, spec.hardware.local_cpus):
         nodes = cluster_nodes()
+        refuse_unreachable(spec, address, nodes)  # before the store is opened: a refused apply creates nothing
+        registry = RedactedRegistry(Registry(register.runtime["tracking_uri"]))  # every write to MLflow redacted
         # The tune node runs in the driver, but each of its trials asks the cluster for its resources.
         check_feasible([(n.id, n.resources, n.params.get("resource_fields", {})) for n in chosen
                         if n.placement == "ray" or n.kind == "tune"], nodes)
@@ -195,6 +197,20 @@ def _promote_if_still_better(registry: Any, name: str, registration: Any, metric
                 return False
         registry.promote(name, registration.version)
         return True
+
+
+def refuse_unreachable(spec: Any, address: str | None, nodes: list[dict[str, float]]) -> None:
+    """A cluster named only on the command line is seen at run time: with more than one node, its nodes must
+    reach the spec's data, store and storage, as `validate` requires of a spec whose hardware names a cluster.
+    Before anything runs, so a refused apply writes nothing."""
+    from mlops.errors import SpecError
+    from mlops.sources.reach import cluster_problems, targets_cluster
+
+    if len(nodes) > 1 and not targets_cluster(spec.hardware):
+        named = f"--address {address}" if address else f"RAY_ADDRESS={os.environ.get('RAY_ADDRESS', '?')}"
+        problems = cluster_problems(spec, f"{named}, {len(nodes)} nodes")
+        if problems:
+            raise SpecError(problems)
 
 
 def _endpoint_cluster(project: Project, plan: Plan, run: set[str], address: str | None) -> str | None:

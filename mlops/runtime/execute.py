@@ -21,13 +21,21 @@ def _run_stage(node: Node, *values: Any) -> tuple[Any, float]:
     return result, time.perf_counter() - start
 
 
+# A task whose node or worker process died (a node lost, a worker OOM-killed) is run again, elsewhere when the
+# node is gone; an exception the task raised is never retried (retry_exceptions stays off): it is the answer.
+SYSTEM_FAILURE_RETRIES = 3
+
+
 def ray_options(resources: dict[str, float]) -> dict[str, Any]:
-    """Ray task options from a node's resources."""
-    opts: dict[str, Any] = {"num_cpus": resources.get("CPU", 1.0), "max_retries": 0}
+    """Ray task options from a node's resources (custom ones, hardware.resources_per_task, as Ray's `resources`)."""
+    opts: dict[str, Any] = {"num_cpus": resources.get("CPU", 1.0), "max_retries": SYSTEM_FAILURE_RETRIES}
     if resources.get("GPU"):
         opts["num_gpus"] = resources["GPU"]
     if resources.get("memory_gb"):
         opts["memory"] = int(resources["memory_gb"] * 1e9)
+    custom = {name: amount for name, amount in resources.items() if name not in ("CPU", "GPU", "memory_gb")}
+    if custom:
+        opts["resources"] = custom
     return opts
 
 

@@ -55,7 +55,9 @@ def serve(project: Project, node: Node, *, detach: bool, address: str | None,
     # An embedded Ray's processes copy this process' environment when they start: without the token.
     withheld = {name: os.environ.pop(name) for name in hidden if name in os.environ and not remote}
     try:
-        with ray_session(project.spec.hardware.cluster, address, project.spec.hardware.local_cpus):
+        # In the foreground the endpoint gets its own Ray, never this directory's head: its Ctrl-C shuts Serve
+        # down, which on the head would take the detached endpoints with it.
+        with ray_session(project.spec.hardware.cluster, address, project.spec.hardware.local_cpus, local_head=detach):
             os.environ.update(withheld)  # the deploy below reads it, to send its sha256
             withheld = {}
             deployed = deploy_and_record(node)

@@ -14,6 +14,7 @@ from mlops.sources.urls import local_part, scheme
 
 DATA_FIX = ("use an absolute path on storage every node mounts (/shared/data/x.csv), a URL every node reads "
             "(s3://, gs://, file:///shared/...), or a sql source")
+STORAGE_FIX = "set hardware.storage to a path every node mounts (/mnt/shared/mlops) or a URL (s3://bucket/mlops)"
 TRACKING_FIX = ("run `mlflow server --backend-store-uri postgresql://... --artifacts-destination s3://...` (or any "
                 "shared backend) and set tracking.uri to its URL, e.g. http://mlflow.internal:5000")
 
@@ -23,14 +24,25 @@ def targets_cluster(hardware: Any) -> bool:
     return hardware.cluster not in (None, "", "local")
 
 
-def cluster_problems(spec: Any) -> list[Problem]:
-    """Every path and store of the spec that not every node of its cluster can reach; [] on one machine."""
-    if not targets_cluster(spec.hardware):
-        return []
-    where = f"hardware.cluster={spec.hardware.cluster}"
+def cluster_problems(spec: Any, where: str | None = None) -> list[Problem]:
+    """Every path and store of the spec that not every node of its cluster can reach; [] on one machine.
+    `where` names a multi-node cluster found at run time (`--address`); else the spec's hardware.cluster decides."""
+    if where is None:
+        if not targets_cluster(spec.hardware):
+            return []
+        where = f"hardware.cluster={spec.hardware.cluster}"
     problems = [Problem(field, f"a relative path is read on whichever node runs the task; with a cluster ({where}) "
                                "every node must reach the data", value=path, hint=DATA_FIX)
                 for field, path in _local_paths(spec) if _relative(path)]
+    storage = spec.hardware.storage
+    if storage is not None and _relative(storage):
+        problems.append(Problem("hardware.storage", f"a relative path names a different folder on each node; with a "
+                                                    f"cluster ({where}) every node writes Tune results and checkpoints "
+                                                    "there", value=storage, hint=STORAGE_FIX))
+    elif storage is None and spec.model.type == "torch" and not spec.model.training.checkpoint_dir:
+        problems.append(Problem("hardware.storage", f"Ray Train workers write checkpoints that the driver reads; with a "
+                                                    f"cluster ({where}) they need a location every node reaches",
+                                value=None, hint=STORAGE_FIX))
     uri = spec.tracking.uri
     if _local_store(uri):
         problems.append(Problem("tracking.uri", f"a {'SQLite' if uri.startswith('sqlite:') else 'local file'} store "

@@ -12,11 +12,13 @@ retry from failing again.
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlops.errors import MlopsError
+from mlops.sources.urls import is_remote
 from mlops.stages.train import Trained, model_meta
 
 FAIL_AT_EPOCH_ENV = "MLOPS_TEST_FAIL_AT_EPOCH"
@@ -57,8 +59,12 @@ def run(features: Any, split: Any, params: dict[str, Any], *, use_gpu: bool, run
         keep = np.isin(y_val, np.asarray(targets.classes))
         X_val, y_val = X_val[keep], y_val[keep]
     arrays = {"X_train": X_tr, "y_train": targets.encode(y_tr), "X_val": X_val, "y_val": targets.encode(y_val)}
-    storage = Path(params["checkpoint_dir"]).resolve()  # Ray Train v2 wants an absolute storage path
-    storage.mkdir(parents=True, exist_ok=True)
+    storage = params["checkpoint_dir"]  # absolute (Ray Train v2 wants one) or a URL: see mlops.plan.storage
+    if is_remote(storage):  # the fault-injection hook's marker is a local file (tests only)
+        marker_dir = Path(tempfile.gettempdir()) / "mlops-train-markers"
+    else:
+        Path(storage).mkdir(parents=True, exist_ok=True)
+        marker_dir = Path(storage)
     per_worker = {"CPU": params["resources_per_worker"]["CPU"], **({"GPU": params["gpus_per_worker"]} if use_gpu else {})}
     fail_at = os.environ.get(FAIL_AT_EPOCH_ENV)
     # Each report waits for the controller's poll of the workers (every 2 s by default, propagated to the
@@ -66,11 +72,11 @@ def run(features: Any, split: Any, params: dict[str, Any], *, use_gpu: bool, run
     os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
     config = {"model": model, "targets": asdict(targets), "data": {k: ray.put(v) for k, v in arrays.items()},
               "threads": max(1, int(per_worker["CPU"])),
-              "fail_at_epoch": int(fail_at) if fail_at else 0, "fail_marker": str(storage / run_name / FAIL_MARKER)}
+              "fail_at_epoch": int(fail_at) if fail_at else 0, "fail_marker": str(marker_dir / run_name / FAIL_MARKER)}
     trainer = TorchTrainer(
         _worker_loop, train_loop_config=config,
         scaling_config=ScalingConfig(num_workers=params["workers"], use_gpu=use_gpu, resources_per_worker=per_worker),
-        run_config=RunConfig(name=run_name, storage_path=str(storage),
+        run_config=RunConfig(name=run_name, storage_path=storage,
                              failure_config=FailureConfig(max_failures=params["max_failures"]),
                              checkpoint_config=CheckpointConfig(num_to_keep=2),
                              logging_config=LoggingConfig(log_level="WARNING")))  # no per-report INFO lines
@@ -89,7 +95,7 @@ def run(features: Any, split: Any, params: dict[str, Any], *, use_gpu: bool, run
     trained = Trained(pipeline, {**model_meta(features, model, "torch", pipeline), "architecture": model["architecture"],
                                  "best_epoch": loop["best_epoch"]})
     return TorchTraining(trained, loop["history"], out["resumed_from_epoch"], loop["best_epoch"], loop["stopped_early"],
-                         str(storage / run_name))
+                         f"{storage.rstrip('/')}/{run_name}")
 
 
 def _worker_loop(config: dict[str, Any]) -> dict[str, Any] | None:

@@ -173,6 +173,7 @@ def _tune_resources(params: dict[str, Any]) -> dict[str, float]:
         out["cpu"] = auto_cpus(_largest_node_cpus(), out["cpu"], params["max_concurrent_trials"])
     if res.get("memory_gb"):
         out["memory"] = res["memory_gb"] * 1e9
+    out.update({name: amount for name, amount in res.items() if name not in ("CPU", "GPU", "memory_gb")})
     return out
 
 

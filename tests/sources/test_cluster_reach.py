@@ -66,3 +66,29 @@ def test_shared_paths_urls_and_a_tracking_server_pass_with_a_cluster(tmp_path):
 def test_one_machine_keeps_relative_paths_and_sqlite(tmp_path):
     project = api.load(project_dir(tmp_path), ["retraining.data.source.path=data/new/1.csv"])
     assert project.spec.hardware.cluster == "local" and project.data_probe.columns == ["x", "target"]
+
+
+def test_storage_must_be_shared_with_a_cluster(tmp_path):
+    spec = project_dir(tmp_path, data=str(tmp_path / "data" / "rows.csv"), new="s3://bucket/new/*.csv",
+                       batch=f"file://{tmp_path}/data/rows.csv", uri="http://mlflow.internal:5000")
+    problems = refused(spec, "hardware=cluster_cpu", "hardware.storage=.mlops/shared")
+    assert list(problems) == ["hardware.storage"]
+    assert "every node writes Tune results and checkpoints" in problems["hardware.storage"]
+    assert "/mnt/shared/mlops" in problems["hardware.storage"] and "s3://" in problems["hardware.storage"]
+    for shared in ("/mnt/shared/mlops", "s3://bucket/mlops", "file:///mnt/shared/mlops"):
+        assert api.load(spec, ["hardware=cluster_cpu", f"hardware.storage={shared}"], check_data=False)
+    # A torch model's workers write checkpoints: on a cluster it needs shared storage (or its own checkpoint_dir).
+    torch = ["hardware=cluster_cpu", "model.type=torch", "~model.estimator"]
+    assert "Ray Train workers write checkpoints" in refused(spec, *torch)["hardware.storage"]
+    assert api.load(spec, [*torch, "hardware.storage=s3://bucket/mlops"], check_data=False)
+
+
+def test_where_ray_keeps_its_files():
+    from mlops.plan.storage import storage_location
+
+    assert storage_location(None, "/proj", "tune") == "/proj/.mlops/tune"
+    assert storage_location("shared/runs", "/proj", "tune") == "/proj/shared/runs/tune"
+    assert storage_location("/mnt/shared/", "/proj", "ray_train") == "/mnt/shared/ray_train"
+    assert storage_location("file:///mnt/shared", "/proj", "tune") == "/mnt/shared/tune"
+    assert storage_location("s3://bucket/mlops/", "/proj", "tune") == "s3://bucket/mlops/tune"
+    assert storage_location("gs://bucket", "/proj") == "gs://bucket"
