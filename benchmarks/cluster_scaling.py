@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from cluster_fixtures import HEAD_IP, TEMP_ROOT, TwoNodes, start_node, stop_tree  # noqa: E402
+from cluster_fixtures import HEAD_IP, TEMP_ROOT, TwoNodes, client_env, start_node, stop_tree  # noqa: E402
 from mlops.cluster.access import ensure_token  # noqa: E402
 from mlops.cluster.processes import stable_port  # noqa: E402
 
@@ -48,7 +48,7 @@ serving:
 
 
 def mlops(*args: str, cwd: Path) -> tuple[float, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "MLOPS_TRACKING_URI")}
+    env = {k: v for k, v in client_env().items() if k != "MLOPS_TRACKING_URI"}
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "mlops.cli", *args], capture_output=True, text=True, cwd=cwd, env=env)
     seconds = time.perf_counter() - start

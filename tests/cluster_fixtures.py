@@ -24,18 +24,23 @@ from pathlib import Path
 
 import pytest
 
-from mlops.cluster.access import ensure_token
+from mlops.cluster.access import LOCAL_ONLY, ensure_token
 from mlops.cluster.processes import descendants, stable_port
 from mlops.cluster.session import use_cluster_token
 
 RAY_BIN = str(Path(sys.executable).parent / "ray")
 
 
+def client_env() -> dict[str, str]:
+    """This process' environment for a process that joins or dials the cluster: without the session Ray's
+    address, and without the loopback-only switch the session's own Ray sets here (mlops.cluster.access), with
+    which `ray start --address` refuses to join and a driver looks for its node at 127.0.0.1."""
+    return {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", LOCAL_ONLY)}
+
+
 def ray_env() -> dict[str, str]:
-    """A Ray process's environment: token auth on, no usage stats, no address inherited from the session."""
-    env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
-    env.pop("RAY_ADDRESS", None)
-    return env
+    """A node's environment: token auth on, no usage stats (see client_env)."""
+    return {**client_env(), "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
 
 
 def stop_tree(proc: subprocess.Popen, marker: str) -> None:

@@ -3,12 +3,13 @@ start --address`, token auth on, each node with a custom resource), tracked by a
 PostgreSQL backend store. Where the work ran is read back from the cluster's state API, by the apply's job."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from cluster_fixtures import client_env
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +28,7 @@ tuning:
 
 
 def mlops(*args: str, cwd: Path, timeout: float = 400, **extra_env: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_MODE", "MLOPS_TRACKING_URI")}
+    env = {k: v for k, v in client_env().items() if k not in ("RAY_AUTH_MODE", "MLOPS_TRACKING_URI")}
     env.update(extra_env)
     return subprocess.run([sys.executable, "-m", "mlops.cli", *args], capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=timeout)
@@ -141,7 +142,7 @@ def test_embedded_ray_ignores_clusters_started_with_ray_start(ray_two_nodes, tmp
     assert (Path(TEMP_ROOT) / "ray_current_cluster").read_text().strip() == ray_two_nodes.gcs
     script = ("import ray\nfrom mlops.cluster.session import ray_session\nwith ray_session('local', None, 1):\n"
               "    print(ray.get_runtime_context().gcs_address, len(ray.nodes()), ray.cluster_resources()['CPU'])")
-    env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", "RAY_AUTH_MODE")}
+    env = {k: v for k, v in client_env().items() if k != "RAY_AUTH_MODE"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=120,
                           env={**env, "RAY_TMPDIR": TEMP_ROOT})  # Ray's temporary root: where the cluster recorded itself
     assert done.returncode == 0, done.stderr[-2000:]
