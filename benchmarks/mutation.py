@@ -76,14 +76,18 @@ TARGETS: dict[str, Target] = {
     "models.scores": Target("mlops/models/scores.py", ["tests/models", "tests/stages"],
                             unit=["tests/models/test_scores_mutants.py", "tests/stages/test_champion_gate.py"]),
     "feature_store.offline_join": Target("mlops/feature_store/offline_join.py",
-                                         ["tests/feature_store/test_offline_join.py", "tests/stages"],
-                                         unit=["tests/feature_store/test_offline_join.py"]),
-    "detectors.drift": Target("mlops/detectors/drift.py", ["tests/detectors"], unit=["tests/detectors/test_drift.py"]),
+                                         ["tests/feature_store/test_offline_join.py",
+                                          "tests/feature_store/test_offline_join_mutants.py", "tests/stages"],
+                                         unit=["tests/feature_store/test_offline_join.py",
+                                               "tests/feature_store/test_offline_join_mutants.py"]),
+    "detectors.drift": Target("mlops/detectors/drift.py", ["tests/detectors"],
+                              unit=["tests/detectors/test_drift.py", "tests/detectors/test_drift_mutants.py"]),
     "spec.validators": None,  # expanded below: one entry per file, reported together
     "serving.ingress": Target("mlops/serving/ingress.py", ["tests/serving"],
                               functions=["token_ok", "route_path", "body_refusal", "read_body", "__call__",
                                          "require_token"],
-                              unit=["tests/serving/test_endpoint_security.py", "tests/serving/test_body_limits.py",
+                              unit=["tests/serving/test_ingress_mutants.py", "tests/serving/test_endpoint_security.py",
+                                    "tests/serving/test_body_limits.py",
                                     "tests/serving/test_request_limits.py"]),
 }
 SPEC_FILES = ["__init__.py", "data.py", "features.py", "model.py", "monitoring.py", "retraining.py",
@@ -108,6 +112,34 @@ EQUIVALENT: list[tuple[str, int, str, str]] = [
     ("mlops/plan/endpoint.py", 41, "`'json'` -> `'XXjson", "pydantic dumps any mode but 'json' as 'python'; "
      "DeploymentOptions holds only str, int, float, bool and dicts of them, which both modes dump alike"),
     ("mlops/plan/features.py", 21, "`'json'` -> `'XXjson", "as above: the view spec dumps alike in both modes"),
+    ("mlops/feature_store/offline_join.py", 69, "`1` -> `2`", "the fallback step applies only when every valid view "
+     "time is equal; any step then gives view times 0 and labels -1 or 0, the same output"),
+    *[("mlops/feature_store/offline_join.py", 106, part, "`codes` only sizes the packing check, which keeps at least "
+       "a 2x margin below int64 overflow, and both packings (offsets and ranks) find the same row for every label")
+      for part in ("`+` -> `-`", "`0` -> `1`", "`1` -> `2`")],
+    ("mlops/feature_store/offline_join.py", 108, "`1` -> `2`", "a view row without a time is never matched and all "
+     "such rows still share one key below every entity's; only the row reported for labels not found changes, "
+     "which no caller reads"),
+    ("mlops/feature_store/offline_join.py", 135, "`1` -> `2`", "the extra searchsorted bound is never read: "
+     "partitions use bounds[0..partitions]"),
+    ("mlops/feature_store/offline_join.py", 169, "`True` -> `False`", "factorize reads only the values; the "
+     "concatenated index (ignore_index) is thrown away"),
+    ("mlops/detectors/drift.py", 70, "`1` -> `2`", "the line runs only for a column with more than 20 distinct "
+     "values, so at least 21 rows, and max(1, n) == max(2, n)"),
+    ("mlops/detectors/drift.py", 279, "removed `if not columns:` block", "with no columns the rest of the function "
+     "returns the same empty (n, 0) float64 array as the early return"),
+    *[("mlops/serving/ingress.py", line, part, "the door (__call__) refuses every path outside OPEN_PATHS "
+       "without the token before FastAPI routes it, so this second guard of GET /stats and /metadata never sees "
+       "such a request (tests/serving/test_ingress_mutants.py pins the 401s)")
+      for line, part in ((340, "removed `if not token_ok"), (341, "`'auth'` -> `'XXauthXX'`"), (342, "`401` -> `402`"))],
+    ("mlops/stages/register.py", 42, "`'mlops-bundle-'` -> `'XXmlops-bundle-XX'`", "the prefix of a temporary "
+     "folder deleted when the bundle is logged; nothing reads its name"),
+    ("mlops/plan/tuning.py", 56, "`2` -> `3`", "the sort key's second item is each family's position, unique, so a "
+     "third item (the point itself) is never compared"),
+    ("mlops/plan/tuning.py", 92, "`'json'` -> `'XXjson", "the tuning section (its search space excluded) holds only "
+     "str, int, float, bool and None, which both modes dump alike"),
+    ("mlops/plan/tuning.py", 115, "`'auto'` -> `'XXautoXX'`", "only the first 'auto' (get's default) is "
+     "equivalent: a tune node's tuning always carries cpus_per_trial, so the default is never read"),
 ]
 
 
@@ -614,8 +646,22 @@ def preload() -> None:
     assert not any(m == "mlops" or m.startswith("mlops.") for m in sys.modules), "mlops imported in the parent"
 
 
+def selectable(node_ids: list[str]) -> list[str]:
+    """Node ids pytest's command line can select: a parameter id with '/', '::' or a space (`[/predict]`) is
+    not found there, so such a test is named by its function (all its parameters run)."""
+    out: list[str] = []
+    for node_id in node_ids:
+        base, bracket, params = node_id.partition("[")
+        if bracket and any(bad in params for bad in ("/", "::", " ")):
+            node_id = base
+        if node_id not in out:
+            out.append(node_id)
+    return out
+
+
 def run_tests(root: Path, node_ids: list[str], timeout: float, log: Path) -> str:
     """Fork a child that runs these tests in the copy; 'killed', 'survived' or 'timeout'."""
+    node_ids = selectable(node_ids)
     pid = os.fork()
     if pid == 0:  # the child
         code = 3
@@ -627,7 +673,10 @@ def run_tests(root: Path, node_ids: list[str], timeout: float, log: Path) -> str
             os.dup2(fd, 1)
             os.dup2(fd, 2)
             os.chdir(root)
-            sys.path[:0] = [str(root), str(root / "tests")]
+            # without this script's folder: its serving.py would shadow tests/serving (a namespace package)
+            here = Path(__file__).resolve().parent
+            sys.path[:] = [str(root), str(root / "tests"),
+                           *(p for p in sys.path if not p or Path(p).resolve() != here)]
             os.environ.update(child_env(root))
             sys.dont_write_bytecode = True
             import pytest
@@ -726,7 +775,8 @@ def run_module(name: str, targets: list[Target], root: Path, args, results: dict
         base = run_tests(root, all_tests, max(args.timeout * 4, 900), log) if all_tests else "survived"
         if base != "survived":
             (root / target.path).write_text(original)
-            print(f"  {target.path}: the unparsed module fails its tests ({base}); see {log}", flush=True)
+            tail = "\n    ".join(log.read_text(errors="replace").splitlines()[:25]) if log.is_file() else ""
+            print(f"  {target.path}: the unparsed module fails its tests ({base}):\n    {tail}", flush=True)
             entry["errors"] += len(mutants)
             continue
         try:
@@ -821,8 +871,19 @@ ADDED_TESTS: list[tuple[str, str]] = [  # (test file, what it pins), listed in t
      "never predicted or never true, predict_with_proba with and without probabilities"),
     ("tests/plan/test_endpoint_mutants.py", "every parameter of the iris endpoint's deploy node, `drift: null` and a "
      "validation section's drift, overrides reaching the node"),
-    ("tests/plan/test_tuning_mutants.py", "the tune node's parameters, a trial's GPU and memory, `mlops plan`'s "
-     "trial line (budget, families)"),
+    ("tests/feature_store/test_offline_join_mutants.py", "time parsing (fast path, resolutions, zones, each "
+     "DataError's field and text), packing on both sides of the 2**62 limit, ties by source order, TTL ends to the "
+     "nanosecond, partitions against the brute-force join, entity codes, the output's columns and index, and "
+     "views 292 years apart (an int64 overflow this found and fixed)"),
+    ("tests/detectors/test_drift_mutants.py", "column kinds, sampling defaults, category selection at exactly 20 "
+     "categories and a 1% share, the reference files byte for byte, encodings, every refusal's message, which test "
+     "runs on each feature, the threshold's boundary, to_dict, and what MMD hands alibi-detect"),
+    ("tests/serving/test_ingress_mutants.py", "the path within the route with and without Serve's root_path, and "
+     "the exact 411/413 texts, a length that is not text included"),
+    ("tests/plan/test_tuning_mutants.py", "the tune node's parameters, a trial's GPU and memory (and a torch "
+     "trial's, from hardware.*_per_worker), the exact search space of a spec and of a family's registration, a "
+     "plugin's invalid space refused at model.candidates, families without a cost kept in order, `min` for "
+     "lower-is-better metrics, where Tune writes, every node JSON as compiled, `mlops plan`'s exact trial line"),
     ("tests/plan/test_graph_mutants.py", "content_hash's exact value, node hashes chaining and the plan hash "
      "covering every node, Node defaults, the plan as data (format, keys, edges), refusal of unknown inputs and "
      "wrong order"),

@@ -99,16 +99,28 @@ class TwoNodes:
         self.procs: list[subprocess.Popen] = []
         self.node_ids: dict[str, str] = {}
 
-    def add_worker(self, resource: str, cpus: int = 2) -> subprocess.Popen:
-        """Join a worker with `resource` (100 units) and wait until the state API lists it; its process."""
+    def add_worker(self, resource: str, cpus: int = 2, shared: dict[str, float] | None = None) -> subprocess.Popen:
+        """Join a worker with `resource` (100 units) and the `shared` resources, and wait until the state API
+        lists it; its process. (One at a time: two nodes joining at once on one machine failed to join.)"""
         before = len(nodes_alive(self.dashboard))
         ip = f"127.0.0.{3 + len(self.procs) - 1}"  # the head is 127.0.0.2
-        proc = start_node([f"--address={self.gcs}", f"--num-cpus={cpus}", f"--resources={json.dumps({resource: 100})}"],
+        resources = {resource: 100, **(shared or {})}
+        proc = start_node([f"--address={self.gcs}", f"--num-cpus={cpus}", f"--resources={json.dumps(resources)}"],
                           ip, self.folder / f"{resource}.log")
         self.procs.append(proc)
         self.wait_for(lambda nodes: len(nodes) > before, f"worker {resource} did not join")
         self.name_nodes()
         return proc
+
+    def kill_node(self, proc: subprocess.Popen) -> None:
+        """SIGKILL one node's processes (its group and descendants: its raylet and workers), as a machine that
+        dies would; the rest of the cluster goes on."""
+        for pid in [proc.pid, *descendants(proc.pid)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        proc.wait(10)
 
     def wait_for(self, ready, failure: str, timeout: float = 90) -> None:
         deadline = time.time() + timeout

@@ -64,12 +64,13 @@ def _small_times(view_ns, label_ns, view_ok, label_ok, codes: int):
     if len(valid) == 0:
         return np.zeros(len(view_ns), np.int64), np.full(len(label_ns), -1, np.int64), 2
     base = valid.min()
-    offsets = np.where(view_ok, view_ns - base, 0)
-    step = int(np.gcd.reduce(offsets)) or 1
-    span = int(offsets.max()) // step
-    if (span + 2) * (codes + 1) < PACK_LIMIT:
-        safe = np.where(label_ok, label_ns, base - step)  # NaT would overflow the subtraction
-        return offsets // step, np.clip(np.floor_divide(safe - base, step), -1, span), span + 2
+    if int(valid.max()) - int(base) < PACK_LIMIT:  # else the offsets overflow int64 (times > 292 years apart)
+        offsets = np.where(view_ok, view_ns - base, 0)
+        step = int(np.gcd.reduce(offsets)) or 1
+        span = int(offsets.max()) // step
+        if (span + 2) * (codes + 1) < PACK_LIMIT:
+            safe = np.clip(label_ns, base - 1, valid.max())  # NaT and earlier: -1, later: span; no overflow
+            return offsets // step, np.floor_divide(safe - base, step), span + 2
     times = np.unique(valid)  # times too fine and far apart to pack: their ranks
     view_rank = np.searchsorted(times, view_ns)
     label_rank = np.where(label_ok, np.searchsorted(times, label_ns, side="right") - 1, -1)
@@ -110,8 +111,9 @@ def _match(label_codes, label_ns, view_codes, view_ns, ttl_s):
     found = row >= 0
     row = np.where(found, row, 0)
     found &= (view_codes[row] == label_codes) & (label_codes >= 0) & label_ok & view_ok[row]
-    if ttl_s is not None:
-        found &= (label_ns - view_ns[row]) <= np.int64(round(ttl_s * 1e9))
+    if ttl_s is not None:  # a found row is at or before its label: a negative age overflowed (> 292 years)
+        age = label_ns - view_ns[row]
+        found &= (age >= 0) & (age <= np.int64(round(ttl_s * 1e9)))
     return row, found
 
 
@@ -221,7 +223,7 @@ def brute_force_join(labels: Any, label_timestamp: str, views: list[ViewFrame]) 
             for j in range(len(frame)):
                 if frame[view.key].iloc[j] != out[view.key].iloc[i] or view_ns[j] > label_ns[i]:
                     continue
-                if view.ttl_s is not None and label_ns[i] - view_ns[j] > round(view.ttl_s * 1e9):
+                if view.ttl_s is not None and int(label_ns[i]) - int(view_ns[j]) > round(view.ttl_s * 1e9):
                     continue
                 if best is None or view_ns[j] >= view_ns[best]:
                     best = j

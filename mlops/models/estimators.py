@@ -65,3 +65,27 @@ def build_estimator(model: dict[str, Any]) -> Any:
         return entry.load()(model["task"], estimator_params(model))
     except (TypeError, ValueError) as exc:
         raise SpecError(Problem("model.params", f"{model['estimator']} rejected its parameters: {exc}")) from None
+
+
+# Parameters keyed by class label. A spec writes `class_weight: {0: 1, 1: 5}`, but the plan is JSON, whose
+# keys are strings, so the estimator would get {'0': 1, '1': 5} and reject integer labels.
+LABEL_KEYED_PARAMS = ("class_weight",)
+
+
+def key_by_labels(pipeline: Any, y: Any) -> None:
+    """Give every label-keyed parameter (at any depth of the pipeline) the training labels' own keys: a key
+    that is the text of exactly one label becomes that label; any other key is left for the estimator to name."""
+    import pandas as pd
+
+    by_text: dict[str, Any] = {}
+    for label in pd.unique(pd.Series(y).dropna()):
+        by_text.setdefault(str(label), []).append(label.item() if hasattr(label, "item") else label)
+    fixed = {}
+    for name, value in pipeline.get_params(deep=True).items():
+        if name.rsplit("__", 1)[-1] in LABEL_KEYED_PARAMS and isinstance(value, dict):
+            rekeyed = {by_text[k][0] if isinstance(k, str) and len(by_text.get(k, ())) == 1 else k: v
+                       for k, v in value.items()}
+            if rekeyed != value:
+                fixed[name] = rekeyed
+    if fixed:
+        pipeline.set_params(**fixed)

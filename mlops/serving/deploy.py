@@ -16,7 +16,7 @@ from mlops.errors import DeployError, MlopsError, Problem, SpecError
 from mlops.project import Project
 # record_app: the runtime's deploy node records what it deployed through this module.
 from mlops.serving.app_records import project_holding, record_app, recorded_app, recorded_node
-from mlops.spec.serving import DeploymentOptions
+from mlops.spec.serving import DeploymentOptions, is_loopback
 
 THROUGHPUT_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
 # A stopping replica stays open this long so load balancers in front of it can deregister it (Ray's default
@@ -233,7 +233,10 @@ def start_http(host: str, port: int, timeout_s: float) -> None:
                              f"endpoints there first (mlops stop)")
         return
     check_port_free(host, port)
-    serve.start(http_options={"host": host, "port": port, "request_timeout_s": timeout_s})
+    # A loopback listener serves this machine only: on every node of a cluster it would answer no one but
+    # that node (and hold its port there), so it runs on the head alone, which routes to every node's replicas.
+    serve.start(proxy_location="HeadOnly" if is_loopback(host) else "EveryNode",
+                http_options={"host": host, "port": port, "request_timeout_s": timeout_s})
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -41,7 +41,7 @@ def model_meta(features: Any, model_section: dict[str, Any], flavor: str, fitted
 
 def run(features: Any, split: Any, params: dict[str, Any]) -> Trained:
     """Fit preprocessing + estimator on the train split; a SpecError when the estimator rejects the fit."""
-    from mlops.models.estimators import build_estimator
+    from mlops.models.estimators import build_estimator, key_by_labels
     from mlops.models.preprocessing import build_pipeline
 
     model = params["model"]
@@ -49,6 +49,7 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> Trained:
     section = {**params["features"], "datetime": getattr(features, "datetime", None) or params["features"].get("datetime")}
     pipeline = build_pipeline(section, features.numeric, features.categorical, build_estimator(model))
     try:
+        key_by_labels(pipeline, split.y_train)
         pipeline.fit(split.X_train, split.y_train)
     except ValueError as exc:
         # Estimators reject bad parameter values or unsuitable data only at fit time.

@@ -133,7 +133,7 @@ def fit_and_score(section: dict[str, Any], data: TrialData, features: dict[str, 
 
     from threadpoolctl import threadpool_limits
 
-    from mlops.models.estimators import build_estimator
+    from mlops.models.estimators import build_estimator, key_by_labels
     from mlops.models.preprocessing import build_pipeline
     from mlops.models.scores import compute_metrics, predict_with_proba
     from mlops.plugins import estimators
@@ -146,6 +146,7 @@ def fit_and_score(section: dict[str, Any], data: TrialData, features: dict[str, 
     if threads and family.meta.get("threads_param"):  # the trial's CPUs, never every core of the machine
         estimator.set_params(**{family.meta["threads_param"]: threads})
     pipeline = build_pipeline(features, data.numeric, data.categorical, estimator)
+    key_by_labels(pipeline, y_tr)
     early = getattr(family.target, "fit_early_stopping", None)
     # OpenMP and BLAS pools too (set in this thread, the one that fits)
     with threadpool_limits(limits=threads) if threads else nullcontext():

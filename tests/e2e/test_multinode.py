@@ -3,13 +3,16 @@ start --address`, token auth on, each node with a custom resource), tracked by a
 PostgreSQL backend store. Where the work ran is read back from the cluster's state API, by the apply's job."""
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from cluster_fixtures import client_env
+from mlops.cluster.processes import stable_port
 
 pytestmark = pytest.mark.slow
 
@@ -56,22 +59,44 @@ def where_tasks_ran(cluster, job_id: str) -> dict[str, set[str]]:
     return ran
 
 
-def test_apply_with_address_pins_tasks_and_records_through_the_server(ray_two_nodes, mlflow_server, tmp_path, example):
+def test_apply_with_address_pins_tasks_serves_on_both_nodes_and_records_through_the_server(
+        ray_two_nodes, mlflow_server, tmp_path, example):
     """`hardware.resources_per_task` sends every plan task to the nodes that declare the resource; `executor:
-    auto` scores the batch with Ray Data on a cluster of two; the run and version are in the server's store,
-    where the CLI finds them."""
-    spec = example("iris") / "spec.yaml"
+    auto` scores the batch with Ray Data on a cluster of two; the endpoint's replicas run on both nodes, behind
+    the head's loopback listener, and answer; the run and version are in the server's store, where the CLI
+    finds them."""
+    import httpx
+
+    spec = example("iris") / "online.yaml"
+    port = stable_port()
     done = mlops("apply", str(spec), f"tracking.uri={mlflow_server}", "hardware.resources_per_task={worker_node: 1}",
-                 "--address", ray_two_nodes.gcs, cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "model version 1 registered" in done.stdout
-    assert "(ray_data," in done.stdout  # executor: auto on two nodes
-    ran = where_tasks_ran(ray_two_nodes, job_of(ray_two_nodes, spec))
-    plan_tasks = {name: nodes for name, nodes in ran.items() if name.startswith("mlops:")}
-    assert {"mlops:load", "mlops:featurize", "mlops:split", "mlops:train", "mlops:evaluate"} <= set(plan_tasks)
-    assert all(nodes == {ray_two_nodes.node_ids["worker_node"]} for nodes in plan_tasks.values()), plan_tasks
-    listed = mlops("models", "iris", "--tracking-uri", mlflow_server, cwd=tmp_path)
-    assert listed.returncode == 0 and "champion" in listed.stdout, listed.stdout + listed.stderr
+                 f"serving.online.port={port}", "serving.online.replicas.min=2", "--address", ray_two_nodes.gcs,
+                 cwd=tmp_path)
+    try:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert re.search(r"model version \d+ registered", done.stdout)  # the session's server keeps every test's
+        assert "(ray_data," in done.stdout  # executor: auto on two nodes
+        ran = where_tasks_ran(ray_two_nodes, job_of(ray_two_nodes, spec))
+        plan_tasks = {name: nodes for name, nodes in ran.items() if name.startswith("mlops:")}
+        assert {"mlops:load", "mlops:featurize", "mlops:split", "mlops:train", "mlops:evaluate"} <= set(plan_tasks)
+        assert all(nodes == {ray_two_nodes.node_ids["worker_node"]} for nodes in plan_tasks.values()), plan_tasks
+        from ray.util.state import list_actors
+
+        replicas = [actor for actor in list_actors(address=ray_two_nodes.dashboard, filters=[("state", "=", "ALIVE")],
+                                                   detail=True, limit=10_000, raise_on_missing_output=False)
+                    if actor.class_name.startswith("ServeReplica:iris:endpoint")]
+        assert {actor.node_id for actor in replicas} == set(ray_two_nodes.node_ids.values()), replicas
+        rows = (spec.parent / "rows.json").read_text()
+        answers = [httpx.post(f"http://127.0.0.1:{port}/iris/predict", content=rows, timeout=30,
+                              headers={"content-type": "application/json"}) for _ in range(20)]
+        assert [a.status_code for a in answers] == [200] * 20, [a.text for a in answers if a.status_code != 200]
+        assert all(a.json()["predictions"] == [0, 2] for a in answers)
+        listed = mlops("models", "iris", "--tracking-uri", mlflow_server, cwd=tmp_path)
+        assert listed.returncode == 0 and "champion" in listed.stdout, listed.stdout + listed.stderr
+    finally:  # the cluster is the session's: Serve goes with this test
+        shutdown = ("import ray\nfrom ray import serve\nray.init(address=%r, logging_level='ERROR')\nserve.shutdown()"
+                    % ray_two_nodes.gcs)
+        subprocess.run([sys.executable, "-c", shutdown], env=client_env(), capture_output=True, timeout=120)
 
 
 def test_tune_trials_spread_over_both_nodes(ray_two_nodes, mlflow_server, tmp_path):
@@ -148,3 +173,49 @@ def test_embedded_ray_ignores_clusters_started_with_ray_start(ray_two_nodes, tmp
     assert done.returncode == 0, done.stderr[-2000:]
     gcs, nodes, cpus = done.stdout.split()[-3:]
     assert gcs != ray_two_nodes.gcs and nodes == "1" and float(cpus) == 1.0
+
+
+def test_a_worker_node_killed_mid_apply_is_survived(ray_two_nodes, mlflow_server, tmp_path, example):
+    """Two more nodes offer a `spare` resource and the apply asks every task for it; the node that runs `train`
+    is killed while it trains: Ray retries the task (and rebuilds its inputs, lost with the node's object
+    store) on the other node, and the apply finishes as if nothing happened."""
+    from ray.util.state import list_tasks
+
+    spares = {name: ray_two_nodes.add_worker(name, cpus=1, shared={"spare": 1}) for name in ("spare_a_node", "spare_b_node")}
+    by_node = {ray_two_nodes.node_ids[name]: proc for name, proc in spares.items()}
+    spec = example("iris") / "spec.yaml"
+    env = {k: v for k, v in client_env().items() if k not in ("RAY_AUTH_MODE", "MLOPS_TRACKING_URI")}
+    apply = subprocess.Popen([sys.executable, "-m", "mlops.cli", "apply", str(spec), f"tracking.uri={mlflow_server}",
+                              "hardware.resources_per_task={spare: 1}", "model.estimator=mlp", "~model.params",
+                              # seconds of training in a small model (quick to save and load): long enough to be
+                              # caught running
+                              "+model.params={hidden_layer_sizes: [128, 128], max_iter: 1500, tol: 0, "
+                              "n_iter_no_change: 100000, random_state: 0}", "serving.batch.executor=local",
+                              "--address", ray_two_nodes.gcs], cwd=tmp_path, env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline, victim = time.time() + 240, None
+        while victim is None and time.time() < deadline and apply.poll() is None:
+            running = list_tasks(address=ray_two_nodes.dashboard, raise_on_missing_output=False,
+                                 filters=[("name", "=", "mlops:train"), ("state", "=", "RUNNING")])
+            victim = next((task.node_id for task in running if task.node_id in by_node), None)
+            time.sleep(0.2)
+        assert victim is not None, "train never ran on a spare node: " + (apply.stderr.read() if apply.poll() else "")
+        ray_two_nodes.kill_node(by_node[victim])
+        out, err = apply.communicate(timeout=400)
+        assert apply.returncode == 0, out + err
+        assert re.search(r"model version \d+ registered", out)
+        ran = where_tasks_ran(ray_two_nodes, job_of(ray_two_nodes, spec))
+        assert ran["mlops:train"] == set(by_node), ran  # the killed attempt, then the retry on the other spare
+    finally:
+        if apply.poll() is None:
+            apply.kill()
+        for proc in spares.values():  # the survivor leaves as `ray stop` would: at once, not by missed heartbeats
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in spares.values():
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                ray_two_nodes.kill_node(proc)
+        ray_two_nodes.wait_for(lambda nodes: len(nodes) == 2, "the spare nodes did not leave")  # as the others found it

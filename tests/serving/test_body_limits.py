@@ -18,7 +18,8 @@ LIMIT = 1000
 @pytest.mark.parametrize("length, status", [
     (None, 411), (b"0", None), (b"999", None), (b"1000", None), (b"1001", 413), (b"1900", 413),
     (b"99999999999999999999", 413), (b"-1", 413), (b"1e3", 413), (b" 10", 413), (b"", 413),
-])
+], ids=["absent", "0", "999", "1000", "1001", "1900", "huge", "negative", "float", "leading-space", "empty"])
+# (ids: a node id with a space or an empty value cannot be named on pytest's command line)
 def test_body_refusal_by_declared_length(length, status):
     headers = {} if length is None else {b"content-length": length}
     refusal = body_refusal(headers, LIMIT)
