@@ -34,8 +34,11 @@ RAY_BIN = str(Path(sys.executable).parent / "ray")
 def client_env() -> dict[str, str]:
     """This process' environment for a process that joins or dials the cluster: without the session Ray's
     address, and without the loopback-only switch the session's own Ray sets here (mlops.cluster.access), with
-    which `ray start --address` refuses to join and a driver looks for its node at 127.0.0.1."""
-    return {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS", LOCAL_ONLY)}
+    which `ray start --address` refuses to join and a driver looks for its node at 127.0.0.1; and without the
+    Serve settings the session's Ray runs with (mlops.testing): an operator's cluster has its own, and those
+    name the HAProxy stats and metrics ports the session's Serve already holds."""
+    return {k: v for k, v in os.environ.items()
+            if k not in ("RAY_ADDRESS", LOCAL_ONLY) and not k.startswith("RAY_SERVE_")}
 
 
 def ray_env() -> dict[str, str]:

@@ -42,3 +42,17 @@ def test_an_overridden_setting_reaches_the_deploy_node():
     params = api.plan(ONLINE, ["serving.online.max_rows=7", "serving.online.host=localhost",
                                "serving.online.batching.max_batch_size=3"]).node("deploy").params
     assert (params["max_rows"], params["host"], params["batching"]["max_batch_size"]) == (7, "localhost", 3)
+
+
+def test_an_endpoint_with_feature_views_is_told_where_the_online_store_is(tmp_path, monkeypatch):
+    """The deploy node's runtime (where things are on this machine) carries the online store the replicas
+    fill requests from; an endpoint without views has none."""
+    import shutil
+
+    from mlops.plan.features import DEFAULT_ONLINE_STORE
+
+    monkeypatch.setenv("MLOPS_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
+    shutil.copytree(EXAMPLES / "churn-features", tmp_path / "churn")
+    deploy = api.plan(tmp_path / "churn" / "online.yaml").node("deploy")
+    assert deploy.runtime["online_store"] == str((tmp_path / "churn" / DEFAULT_ONLINE_STORE).resolve())
+    assert "online_store" not in api.plan(ONLINE).node("deploy").runtime

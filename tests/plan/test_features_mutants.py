@@ -45,3 +45,24 @@ def test_the_online_store_is_beside_the_spec_unless_the_spec_says_where(example,
     assert online_store_path(project) == (Path(project.base_dir) / "stores" / "online.db").resolve()
     project.spec.features.online_store = str(tmp_path / "abs.db")
     assert online_store_path(project) == (tmp_path / "abs.db").resolve()
+
+
+def test_a_views_data_is_in_the_join_nodes_hash_and_partitions_only_in_how_it_runs(example, monkeypatch, tmp_path):
+    """Editing a view's file changes the join node (its fingerprint is a parameter), so the cache reruns it;
+    features.join_partitions says how the join runs (runtime), not what it returns."""
+    monkeypatch.setenv("MLOPS_TRACKING_URI", f"sqlite:///{tmp_path / 'm.db'}")
+    from mlops.plan import compile_plan
+
+    project = churn(example)
+    before = compile_plan(project).node("join_features")
+    assert before.runtime["partitions"] == "auto"
+    profiles = Path(project.base_dir) / "data" / "profiles.csv"
+    fingerprints = [view["fingerprint"] for view in before.params["views"]]
+    assert all(isinstance(f, str) and f for f in fingerprints)
+    profiles.write_text(profiles.read_text() + profiles.read_text().splitlines()[1] + "\n")  # one more row
+    after = compile_plan(api.load(Path(project.base_dir) / "spec.yaml", check_data=False)).node("join_features")
+    assert after.params["views"][1]["fingerprint"] != fingerprints[1] and after.hash != before.hash
+    assert after.params["views"][0]["fingerprint"] == fingerprints[0]
+    project = api.load(Path(project.base_dir) / "spec.yaml", ["features.join_partitions=3"], check_data=False)
+    three = compile_plan(project).node("join_features")
+    assert three.runtime["partitions"] == 3 and three.hash == after.hash
