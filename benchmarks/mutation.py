@@ -69,6 +69,11 @@ TARGETS: dict[str, Target] = {
     "plan.features": Target("mlops/plan/features.py", PLAN_TESTS, unit=["tests/plan/"]),
     "plan.tuning": Target("mlops/plan/tuning.py", PLAN_TESTS + ["tests/runtime/test_tune_logging.py"],
                           unit=["tests/plan/"]),
+    "plan.kinds": Target("mlops/plan/kinds.py", PLAN_TESTS + ["tests/runtime/test_cached_outputs.py"],
+                         unit=["tests/plan/test_named_inputs.py", "tests/runtime/test_cached_outputs.py"]),
+    "plan.storage": Target("mlops/plan/storage.py", PLAN_TESTS + ["tests/sources/test_cluster_reach.py"],
+                           unit=["tests/sources/test_cluster_reach.py"]),
+    "plan.torch_node": Target("mlops/plan/torch_node.py", PLAN_TESTS, unit=["tests/plan/"]),
     "stages.register": Target("mlops/stages/register.py", ["tests/stages", "tests/models"],
                               unit=["tests/stages/test_champion_gate.py"]),
     "metrics": Target("mlops/metrics.py", ["tests/stages", "tests/spec", "tests/plan", "tests/models"],
@@ -864,6 +869,9 @@ def save_results(path: Path, modules: dict) -> None:
 # ------------------------------------------------------------------------------------------- the doc
 
 ADDED_TESTS: list[tuple[str, str]] = [  # (test file, what it pins), listed in the doc
+    ("tests/plan/test_torch_node.py", "the accelerator for each hardware setting, a torch node's per-worker and "
+     "total CPUs and GPUs, use_gpu and `auto`, max_failures, and where checkpoints go (the model's folder, else "
+     "the cluster's storage, which stays outside the node's hash)"),
     ("tests/stages/test_metrics_mutants.py", "the metric table: each metric's task, direction and whether it needs "
      "probabilities; the gate's answers in both directions (killed every module-level mutant of metrics.py)"),
     ("tests/models/test_scores_mutants.py", "compute_metrics against scikit-learn called directly: regression, "

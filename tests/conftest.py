@@ -100,6 +100,13 @@ def pytest_collection_modifyitems(items):
             _RELIABILITY[item.nodeid] = {"doc": " ".join((getattr(item.function, "__doc__", None) or "").split()) or item.name}
 
 
+def pytest_collection_finish(session):
+    """The core install of the README test starts now, in the background, when that test is selected."""
+    import core_install
+
+    core_install.start_if_collected([item.nodeid for item in session.items])
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_logreport(report):
     entry = _RELIABILITY.get(report.nodeid)
@@ -109,6 +116,10 @@ def pytest_runtest_logreport(report):
 
 def pytest_sessionfinish(session):
     import json
+
+    import core_install
+
+    core_install.close()
 
     ran = {k: v for k, v in _RELIABILITY.items() if "outcome" in v}
     if ran:

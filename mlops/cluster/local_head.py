@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -100,6 +101,14 @@ def head_env(env: dict[str, str], hidden: Iterable[str] = ()) -> dict[str, str]:
     return out
 
 
+def temp_dir(gcs_port: int | str) -> Path:
+    """The head's own temporary root (its sessions, sockets and logs). Not Ray's shared /tmp/ray: there a head
+    records itself as the machine's current cluster (ray_current_cluster), which an operator's `ray status`
+    and `ray.init(address="auto")` then dial, and which another head started later would take over from this
+    one's job supervisor. Short, because Ray's socket paths live under it."""
+    return Path(f"/tmp/mlops-ray-{gcs_port}")
+
+
 def start_head(env: dict[str, str], num_cpus: int | None = None, timeout_s: float = 90,
                hidden: Iterable[str] = ()) -> HeadState:
     """Start `ray start --head --block` detached from this process, wait until it accepts clients. Its
@@ -109,7 +118,7 @@ def start_head(env: dict[str, str], num_cpus: int | None = None, timeout_s: floa
     # Ray's default agent port (52365) is taken by any other Ray on this machine; the head would then
     # run without a working agent. A free one keeps heads independent.
     cmd = [ray_bin, "start", "--head", "--block", f"--node-ip-address={LOOPBACK}", f"--port={gcs_port}",
-           f"--metrics-export-port={metrics_port}",
+           f"--metrics-export-port={metrics_port}", f"--temp-dir={temp_dir(gcs_port)}",
            f"--dashboard-agent-listen-port={agent_port}", "--include-dashboard=false", "--disable-usage-stats"]
     if num_cpus:
         cmd.append(f"--num-cpus={num_cpus}")
@@ -151,7 +160,8 @@ def stop_head(state: HeadState) -> None:
         except (ProcessLookupError, PermissionError):
             continue
     port = state.gcs.rsplit(":", 1)[-1]
-    recorded = Path("/tmp/ray/ray_current_cluster")
+    shutil.rmtree(temp_dir(port), ignore_errors=True)
+    recorded = Path("/tmp/ray/ray_current_cluster")  # what a head started by an earlier mlops wrote there
     if recorded.exists() and recorded.read_text().strip().endswith(f":{port}"):
         recorded.unlink()
     if STATE_FILE.exists():

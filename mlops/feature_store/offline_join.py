@@ -191,7 +191,6 @@ def point_in_time_join(labels: Any, label_timestamp: str, views: list[ViewFrame]
     """`labels` (same rows, same order) with every view's features as of each row's `label_timestamp`;
     the matching split over `partitions` sets of entities, run through `map_parts` (match_partitioned)."""
     import numpy as np
-    import pandas as pd
 
     out = labels.reset_index(drop=True).copy()
     label_ns = to_utc_ns(out[label_timestamp], "data.timestamp")

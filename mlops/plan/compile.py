@@ -68,7 +68,6 @@ RETRAIN_SUFFIX = ".retrain"  # the retrain plan's name: its applied state is kep
 
 def compile_plan(project: Project) -> Plan:
     """The graph `mlops apply` will run for this project: training, then what the spec serves."""
-    from mlops import stores
     from mlops.plan.endpoint import deploy_node
 
     spec = project.spec

@@ -32,29 +32,30 @@ class NodeKind:
     task: Optional[str]  # 'module:function' run as a Ray task: fn(**inputs, params=params) -> output
     driver: Optional[str]  # 'module:function' run in the driver: fn(node, inputs: dict, context) -> output
     cache: Cache
-    summary: str
     inputs: tuple[str, ...] = ()  # the names its code receives its inputs by (the compiler wires each to a node)
 
 
 _S, _D = "mlops.stages", "mlops.runtime.driver_nodes"
 _FIT = ("features", "split")  # what each fit, search and profile reads
 KINDS: dict[str, NodeKind] = {kind.name: kind for kind in (
-    NodeKind("load", f"{_S}.load:run", None, "pickle", "read the training data"),
-    NodeKind("join_features", f"{_S}.join_features:run", None, "pickle", "point-in-time join of the feature views",
-             ("loaded",)),
-    NodeKind("featurize", f"{_S}.featurize:run", None, "pickle", "resolve feature columns, derived features", ("loaded",)),
-    NodeKind("split", f"{_S}.split:run", None, "pickle", "train/test split", ("features",)),
-    NodeKind("train", f"{_S}.train:run", None, "pickle", "fit preprocessing + estimator", _FIT),
-    NodeKind("train_torch", None, f"{_D}:train_torch", "pickle", "fit a torch model on Ray Train", _FIT),
-    NodeKind("tune", None, f"{_D}:tune", "pickle", "search on Ray Tune", _FIT),
-    NodeKind("train_best", f"{_S}.tune:train_best", f"{_D}:train_best", "pickle", "refit the best configuration",
-             (*_FIT, "outcome")),
-    NodeKind("evaluate", f"{_S}.evaluate:run", None, "pickle", "score on the test split", ("trained", "split")),
-    NodeKind("profile", f"{_S}.profile:run", None, "pickle", "data contract, drift reference, outlier detector", _FIT),
-    NodeKind("register", None, f"{_D}:register", "registry", "register a model version; decide the champion",
-             ("trained", "evaluation", "monitoring", "split")),
-    NodeKind("batch_predict", None, f"{_D}:batch_predict", "output", "score the batch input", ("registration",)),
-    NodeKind("deploy", None, f"{_D}:deploy", "endpoint", "deploy or update the online endpoint", ("registration",)),
+    NodeKind("load", f"{_S}.load:run", None, "pickle"),  # read the training data
+    # the point-in-time join of the feature views
+    NodeKind("join_features", f"{_S}.join_features:run", None, "pickle", ("loaded",)),
+    # resolve the feature columns, derive features
+    NodeKind("featurize", f"{_S}.featurize:run", None, "pickle", ("loaded",)),
+    NodeKind("split", f"{_S}.split:run", None, "pickle", ("features",)),  # the train/test split
+    NodeKind("train", f"{_S}.train:run", None, "pickle", _FIT),  # fit preprocessing + estimator
+    NodeKind("train_torch", None, f"{_D}:train_torch", "pickle", _FIT),  # fit a torch model on Ray Train
+    NodeKind("tune", None, f"{_D}:tune", "pickle", _FIT),  # search on Ray Tune
+    # refit the best configuration
+    NodeKind("train_best", f"{_S}.tune:train_best", f"{_D}:train_best", "pickle", (*_FIT, "outcome")),
+    NodeKind("evaluate", f"{_S}.evaluate:run", None, "pickle", ("trained", "split")),  # score on the test split
+    # the data contract, the drift reference, the outlier detector
+    NodeKind("profile", f"{_S}.profile:run", None, "pickle", _FIT),
+    # register a model version; decide the champion
+    NodeKind("register", None, f"{_D}:register", "registry", ("trained", "evaluation", "monitoring", "split")),
+    NodeKind("batch_predict", None, f"{_D}:batch_predict", "output", ("registration",)),  # score the batch input
+    NodeKind("deploy", None, f"{_D}:deploy", "endpoint", ("registration",)),  # deploy or update the endpoint
 )}
 
 

@@ -64,12 +64,10 @@ def batch_predict(node: Node, inputs: dict[str, Any], context: RunContext) -> An
 
 def deploy(node: Node, inputs: dict[str, Any], context: RunContext) -> Any:
     """Deploy (or update) the online endpoint with the version its alias will name, and record the app."""
-    from mlops.serving.deploy import deploy as deploy_endpoint
-    from mlops.serving.deploy import record_app
+    from mlops.serving.deploy import deploy_and_record
 
     version = context.version_for(node.params["name"], node.params["model_alias"])
-    context.endpoint = deploy_endpoint(node, version)
-    record_app(node, context.endpoint)
+    context.endpoint = deploy_and_record(node, version)
     return context.endpoint
 
 

@@ -24,6 +24,9 @@ class DeployedApp:
 
     url: str
     node: Optional[Node]  # None: recorded by an mlops before 2026-12 (it named a spec file instead)
+    # the sha256 of the bearer token its replicas check (never the token): a redeploy from a process that
+    # lacks the token (the controller on the head) keeps it (mlops.serving.deploy.token_sha256)
+    token_sha256: Optional[str] = None
 
     @property
     def settings(self) -> EndpointSettings:
@@ -43,13 +46,14 @@ class DeployedApp:
 
     def to_dict(self) -> dict[str, Any]:
         """As the head's state file keeps it."""
-        return {"url": self.url, "node": asdict(self.node) if self.node is not None else None}
+        return {"url": self.url, "node": asdict(self.node) if self.node is not None else None,
+                "token_sha256": self.token_sha256}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DeployedApp:
         """Read back from the head's state file."""
         node = data.get("node")
-        return cls(data.get("url", ""), Node(**node) if node else None)
+        return cls(data.get("url", ""), Node(**node) if node else None, data.get("token_sha256"))
 
 
 # Apps deployed from this process (tests, notebooks, the CLI run itself).
@@ -85,12 +89,13 @@ def recorded_node(name: str) -> Optional[Node]:
     return app.node
 
 
-def record_app(node: Node, deployed: Any) -> None:
-    """Remember the deploy node an app runs (follow-alias, status and re-deploys act on it), in this
-    process and, when it runs on mlops' local head, in the head's state file for later commands."""
+def record_app(node: Node, deployed: Any, token_sha256: Optional[str] = None) -> None:
+    """Remember the deploy node an app runs (follow-alias, status and re-deploys act on it) and the sha256
+    of the token its replicas check, in this process and, when it runs on mlops' local head, in the head's
+    state file (owner-only) for later commands."""
     from mlops.cluster.local_head import read_state
 
-    app = DeployedApp(deployed.url, node)
+    app = DeployedApp(deployed.url, node, token_sha256)
     DEPLOYED_HERE[deployed.name] = app
     state = read_state()
     if state is not None:

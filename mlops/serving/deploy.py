@@ -76,14 +76,19 @@ def endpoint_node(project: Project):
 
 def token_sha256(settings: Any) -> str | None:
     """The sha256 of the bearer token in the variable serving.online.auth.token_env names (None without
-    auth): the replicas get this, never the token."""
+    auth): the replicas get this, never the token. Without the variable, the sha256 the running application
+    was deployed with, when it uses the same variable: a hot swap, a rollout step or a rollback keeps the
+    endpoint's token, so the controller (whose head never sees endpoint tokens) can make them."""
     if settings.auth is None:
         return None
     token = os.environ.get(settings.auth.token_env)
-    if not token:
-        raise SpecError(Problem("serving.online.auth.token_env", f"environment variable {settings.auth.token_env} is not set",
-                                hint="the endpoint refuses to start without its token"))
-    return hashlib.sha256(token.encode()).hexdigest()
+    if token:
+        return hashlib.sha256(token.encode()).hexdigest()
+    running = recorded_app(settings.name)
+    if running is not None and running.token_sha256 and running.token_env == settings.auth.token_env:
+        return running.token_sha256
+    raise SpecError(Problem("serving.online.auth.token_env", f"environment variable {settings.auth.token_env} is not set",
+                            hint="the endpoint refuses to start without its token"))
 
 
 def endpoint_config(node: Any, version: str | None = None):
@@ -163,8 +168,9 @@ def deploy_failure(name: str, message: str) -> str:
             f"`mlops status {name}` shows the application's state")
 
 
-def deploy(node: Any, version: str | None = None) -> Deployed:
-    """Deploy (or update in place) the application of a deploy node on the connected Ray."""
+def deploy(node: Any, version: str | None = None) -> tuple[Deployed, Any]:
+    """Deploy (or update in place) the application of a deploy node on the connected Ray: what runs, and the
+    replicas' config."""
     from mlops.plan.endpoint import EndpointSettings
 
     settings = EndpointSettings.of(node)
@@ -172,7 +178,7 @@ def deploy(node: Any, version: str | None = None) -> Deployed:
     cfg = endpoint_config(node, version)
     start_http(settings.host, settings.port, settings.timeout_s)
     run_application(settings.name, cfg)
-    return Deployed(settings.name, f"http://{settings.host}:{settings.port}{settings.route}", cfg.version)
+    return Deployed(settings.name, f"http://{settings.host}:{settings.port}{settings.route}", cfg.version), cfg
 
 
 def run_application(name: str, cfg: Any) -> None:
@@ -200,8 +206,8 @@ def _deployment_messages(name: str) -> list[str]:
 
 def deploy_and_record(node: Any, version: str | None = None) -> Deployed:
     """Deploy a deploy node and record it as what the application runs (mlops.serving.app_records)."""
-    deployed = deploy(node, version)
-    record_app(node, deployed)
+    deployed, cfg = deploy(node, version)
+    record_app(node, deployed, cfg.token_sha256)
     return deployed
 
 

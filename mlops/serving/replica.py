@@ -10,7 +10,6 @@ constructor. The class is module-level, so Serve pickles it by reference and rep
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 import uuid
 from typing import Any, Optional

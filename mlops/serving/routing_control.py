@@ -47,7 +47,8 @@ def deploy_routing(name: str, table: dict[str, Any]) -> str:
     cfg = endpoint_config(node, table["champion"])
     serve.run(build_application(cfg, table), name=name, route_prefix=cfg.settings.route, blocking=False)
     settings = cfg.settings
-    record_app(node, Deployed(name, f"http://{settings.host}:{settings.port}{settings.route}", cfg.version))
+    record_app(node, Deployed(name, f"http://{settings.host}:{settings.port}{settings.route}", cfg.version),
+               cfg.token_sha256)
     return cfg.version
 
 

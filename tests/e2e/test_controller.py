@@ -53,14 +53,21 @@ serving:
     route: /churnctl
     port: {port}
     replicas: {{fixed: 1}}
+    auth: {{token_env: CTL_TOKEN}}
     rollout: {{strategy: canary, steps: [25, 50, 100], step_every: 1s, min_requests: 5, bake: 2s,
                guards: {{prediction_shift_above: null}}}}
 tracking: {{uri: "sqlite:///mlflow.db"}}
 """
 
 
+# The endpoint wants a token: the controller on the head never sees it, yet moves the canary, promotes and
+# redeploys the winner (each redeploy keeps the running app's token: mlops.serving.deploy.token_sha256).
+TOKEN = "ctl-" + os.urandom(8).hex()
+
+
 def cli(*args: str, cwd, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}, "COLUMNS": "400"}  # tables on one line
+    env = {**{k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}, "COLUMNS": "400",  # tables on one line
+           "CTL_TOKEN": TOKEN}
     return subprocess.run([sys.executable, "-m", "mlops.cli", *args], cwd=cwd, capture_output=True, text=True,
                           timeout=timeout, env=env)
 
@@ -210,7 +217,8 @@ def test_drifting_traffic_is_retrained_rolled_out_as_a_canary_and_promoted_with_
             while not stop.is_set():
                 rows = shifted[i % 190: i % 190 + 10]
                 try:
-                    response = client.post(f"{url}/predict", json={"rows": rows})
+                    response = client.post(f"{url}/predict", json={"rows": rows},
+                                           headers={"authorization": f"Bearer {TOKEN}"})
                     if response.status_code != 200:
                         failures.append((response.status_code, response.text[:300], round(time.time(), 2)))
                     else:
@@ -248,6 +256,13 @@ def test_drifting_traffic_is_retrained_rolled_out_as_a_canary_and_promoted_with_
         kinds = wait_for(rolled_out, 90, 0.5)
         assert kinds[:3] == ["rollout.started", "rollout.advance", "rollout.promote"], kinds  # 25%, 50%, then 100%: guards held
         wait_for(lambda: httpx.get(f"{url}/readyz", timeout=5).json().get("model_version") == "2", 60)
+
+        def finished() -> dict | None:  # after the bake: v2 deployed plain, by the controller, without the token
+            return next((e for e in map(json.loads, (root / "events.jsonl").read_text().splitlines())
+                         if e["kind"] == "rollout.finish" and e.get("challenger") == "2"), None)
+
+        done = wait_for(finished, 60, 0.5)
+        assert "deploy_error" not in done, done
         time.sleep(1)  # traffic on the new version too
     finally:
         stop.set()

@@ -7,10 +7,12 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
+from mlops.cluster.local_head import temp_dir
 from mlops.cluster.processes import stable_port
 
 pytestmark = pytest.mark.slow
@@ -41,6 +43,12 @@ def test_apply_online_then_status_predict_promote_stop(tmp_path, example, monkey
         replicas = [env for title, env in environments.items() if "ServeReplica" in title]
         assert all(env.get("RAY_AUTH_MODE") == "token" and "PATH" in env for env in replicas)  # what Ray needs stays
         assert (tmp_path / ".mlops" / "ray-head.json").stat().st_mode & 0o077 == 0  # it keeps the store URI of each deploy node
+        # The head keeps its sessions in its own folder: it never becomes the machine's "current cluster"
+        # that an operator's `ray status` or ray.init("auto") would dial.
+        gcs_port = head["gcs"].rsplit(":", 1)[1]
+        assert (temp_dir(gcs_port) / "ray_current_cluster").read_text().strip().endswith(f":{gcs_port}")
+        current = Path("/tmp/ray/ray_current_cluster")
+        assert not (current.exists() and current.read_text().strip().endswith(f":{gcs_port}"))
         status = cli("status", cwd=tmp_path)
         assert status.returncode == 0 and "iris" in status.stdout and "RUNNING" in status.stdout
         # Every process of the head serving the endpoint listens on loopback only, HAProxy (frontend,
@@ -83,6 +91,7 @@ def test_apply_online_then_status_predict_promote_stop(tmp_path, example, monkey
         stopped = cli("stop", cwd=tmp_path)
     assert "local Ray head" in stopped.stdout
     assert not (tmp_path / ".mlops" / "ray-head.json").exists()
+    assert not temp_dir(head["gcs"].rsplit(":", 1)[1]).exists()  # its logs and sockets went with it
     from mlops.cluster.processes import alive
 
     deadline = time.time() + 30

@@ -3,7 +3,6 @@ tritonclient against the Open Inference Protocol (V2) routes; and one input cont
 the CSV batch scores (id column, missing values) is taken online too. One deployment, with token auth."""
 from __future__ import annotations
 
-import functools
 import os
 import time
 

@@ -38,7 +38,6 @@ def test_integer_labels_get_their_weights_back_after_the_plan(estimator):
 
 def test_text_labels_and_unknown_keys_are_left_as_written():
     model = _model("random_forest", "{yes: 2, no: 1}")
-    X = pd.DataFrame({"a": np.arange(40.0)})
     y = pd.Series(["yes", "no"] * 20)
     pipeline = build_pipeline(FEATURES, ["a"], [], build_estimator(model))
     key_by_labels(pipeline, y)

@@ -40,6 +40,44 @@ def test_an_app_record_keeps_the_deploy_node_itself(project, tmp_path, monkeypat
     assert "spec_file" not in read.node.runtime and read.token_env is None
 
 
+def test_a_redeploy_without_the_token_keeps_the_running_apps_token(tmp_path, monkeypatch):
+    """The controller on the head never sees an endpoint's token: its hot swaps, rollout steps and rollbacks
+    keep the sha256 the running app was deployed with (recorded in the head's owner-only state file), for
+    the same variable only; with the variable set, its value wins (a new token); with neither, refused."""
+    import hashlib
+
+    from mlops.cluster.local_head import HeadState
+    from mlops.errors import SpecError
+    from mlops.plan import compile_plan
+    from mlops.plan.endpoint import EndpointSettings
+    from mlops.serving import app_records
+    from mlops.serving.deploy import token_sha256
+
+    with_auth = api.load(ONLINE, [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
+                                  "+serving.online.auth.token_env=REC_TOKEN"], check_data=False)
+    node = compile_plan(with_auth).node("deploy")
+    settings = EndpointSettings.of(node)
+    monkeypatch.delenv("REC_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(app_records, "DEPLOYED_HERE", {})
+    with pytest.raises(SpecError, match="REC_TOKEN is not set"):  # nothing runs: no token to keep
+        token_sha256(settings)
+    running = hashlib.sha256(b"the-running-token").hexdigest()
+    record = app_records.DeployedApp("http://127.0.0.1:8000/iris", node, running)
+    HeadState("127.0.0.1:1", 1, 2, {"iris": record.to_dict()}).save()
+    read = app_records.DeployedApp.from_dict(json.loads((tmp_path / ".mlops" / "ray-head.json").read_text())["apps"]["iris"])
+    assert read.token_sha256 == running and read.token_env == "REC_TOKEN"
+    monkeypatch.setitem(app_records.DEPLOYED_HERE, "iris", read)
+    assert token_sha256(settings) == running
+    monkeypatch.setenv("REC_TOKEN", "a-new-token")
+    assert token_sha256(settings) == hashlib.sha256(b"a-new-token").hexdigest()
+    other = compile_plan(api.load(ONLINE, [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
+                                           "+serving.online.auth.token_env=OTHER_TOKEN"], check_data=False))
+    monkeypatch.delenv("OTHER_TOKEN", raising=False)
+    with pytest.raises(SpecError, match="OTHER_TOKEN is not set"):  # another variable: not the running token
+        token_sha256(EndpointSettings.of(other.node("deploy")))
+
+
 def test_a_record_of_an_older_mlops_asks_for_one_apply(monkeypatch):
     from mlops.errors import MlopsError
     from mlops.serving import app_records
