@@ -13,7 +13,7 @@ def up(num_cpus: Optional[int] = typer.Option(None, "--num-cpus", min=1,
                                               help="CPUs the head offers its tasks (default: all of this machine's)")) -> None:
     """Start mlops' local Ray head for this directory (loopback only, token auth): apply, predict --batch,
     monitor and serve --detach run on it instead of starting their own Ray, until `mlops down`."""
-    from mlops.cluster.local_head import read_state, start_head
+    from mlops.cluster.local_head import read_state, start_head, temp_dir
     from mlops.serving.deploy import throughput_env
 
     running = read_state()
@@ -26,8 +26,9 @@ def up(num_cpus: Optional[int] = typer.Option(None, "--num-cpus", min=1,
         # Serve reads these when it first starts on the head, which may be for a later endpoint.
         head = start_head(throughput_env(), num_cpus)
     cpus = f"{num_cpus} CPUs" if num_cpus else "every CPU"
-    console.print(f"[green]started[/] the local Ray head at {head.gcs} ({cpus}, pid {head.pid}); `mlops down` stops it",
-                  soft_wrap=True)
+    logs = temp_dir(head.gcs.rsplit(":", 1)[1]) / "session_latest" / "logs"
+    console.print(f"[green]started[/] the local Ray head at {head.gcs} ({cpus}, pid {head.pid}, Ray's logs in {logs}); "
+                  f"`mlops down` stops it", soft_wrap=True, highlight=False)
 
 
 @user_errors

@@ -57,3 +57,22 @@ def test_the_batch_node_carries_every_setting_the_batch_stage_reads():
     assert set(params) == {"name", "input", "input_fingerprint", "output", "executor", "batch_size", "include_proba",
                            "model_alias", "id_column"}
     assert params["name"] == "iris"
+
+
+def test_each_data_node_carries_exactly_what_its_stage_reads_and_its_code_version():
+    plan = api.plan(IRIS)
+    assert set(plan.node("load").params) == {"source", "fingerprint", "code"}
+    assert set(plan.node("featurize").params) == {"data", "features", "task", "code"}
+    assert plan.node("split").params == {"split": {"method": "stratified", "test_size": 0.2, "seed": 42},
+                                         "target": "target", "timestamp": None, "task": "classification",
+                                         "code": {"mlops": "0.1.0"}}
+    assert plan.node("evaluate").params == {"task": "classification", "metric": "f1_macro", "code": {"mlops": "0.1.0"}}
+
+
+def test_runtime_holds_where_things_are_and_a_secret_param_only_when_there_is_one():
+    plan = api.plan(IRIS, ["tracking.uri=sqlite:////tmp/somewhere/mlflow.db"])
+    assert plan.node("register").runtime == {"tracking_uri": "sqlite:////tmp/somewhere/mlflow.db", "experiment": "iris"}
+    named = api.plan(IRIS, ["tracking.uri=sqlite:////tmp/somewhere/mlflow.db", "+tracking.experiment=trials"])
+    assert named.node("register").runtime["experiment"] == "trials"
+    for node in plan.nodes:  # no param holds a secret here: none is copied whole into runtime
+        assert not set(node.params) & set(node.runtime), node.id

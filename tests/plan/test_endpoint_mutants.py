@@ -56,3 +56,45 @@ def test_an_endpoint_with_feature_views_is_told_where_the_online_store_is(tmp_pa
     deploy = api.plan(tmp_path / "churn" / "online.yaml").node("deploy")
     assert deploy.runtime["online_store"] == str((tmp_path / "churn" / DEFAULT_ONLINE_STORE).resolve())
     assert "online_store" not in api.plan(ONLINE).node("deploy").runtime
+
+
+def test_the_settings_are_frozen_and_hash_as_the_deploy_node_they_came_from():
+    import pytest
+    from pydantic import ValidationError
+
+    from mlops.plan.endpoint import EndpointSettings
+    from mlops.plan.graph import content_hash
+
+    node = api.plan(ONLINE).node("deploy")
+    settings = EndpointSettings.of(node)
+    with pytest.raises(ValidationError):  # what a deploy node says cannot be changed behind its hash
+        settings.port = 9000
+    assert settings.settings_hash() == content_hash(node.params)
+    assert EndpointSettings.of(api.plan(ONLINE, ["serving.online.max_rows=7"]).node("deploy")).settings_hash() \
+        != settings.settings_hash()
+
+
+def test_settings_changes_names_each_changed_leaf_with_both_values():
+    from mlops.plan.endpoint import settings_changes
+
+    old = {"port": 8000, "batching": {"max_batch_size": 32, "wait_ms": 5.0}, "auth": {"token_env": "T"}}
+    new = {"port": 8000, "batching": {"max_batch_size": 8, "wait_ms": 5.0}, "route": "/x"}
+    assert settings_changes(old, new) == ["auth.token_env: 'T' -> '(unset)'", "batching.max_batch_size: 32 -> 8",
+                                          "route: '(unset)' -> '/x'"]
+    assert settings_changes(old, dict(old)) == []
+
+
+def test_without_a_validation_section_the_core_install_runs_no_drift_check(monkeypatch):
+    """The default detector needs the drift library: without it (the core install) the endpoint runs none,
+    unless the spec asks for drift in a validation section (which validate refuses without the extra)."""
+    import mlops.extras
+    from mlops.plan.endpoint import drift_settings
+
+    spec = api.load(ONLINE, check_data=False).spec
+    with_section = api.load(ONLINE, ["+validation={drift: {p_val: 0.01}}"], check_data=False).spec
+    monkeypatch.setattr(mlops.extras, "installed", lambda extra: extra is not mlops.extras.MONITORING)
+    assert drift_settings(spec) is None
+    assert drift_settings(with_section).p_val == 0.01
+    monkeypatch.setattr(mlops.extras, "installed", lambda extra: True)
+    assert drift_settings(spec).model_dump() == DRIFT
+    assert drift_settings(api.load(ONLINE, ["+validation={drift: null}"], check_data=False).spec) is None

@@ -45,6 +45,9 @@ def test_the_plan_as_data():
     assert data["edges"] == [["a", "b"]] and plan.edges == [("a", "b")]
     assert [n["id"] for n in data["nodes"]] == ["a", "b"] and data["nodes"][1]["inputs"] == {"a": "a"}
     assert json.loads(plan.to_json()) == data
+    # the text itself: two-space indents, the keys in the order above (a reader diffing two plans sees that)
+    assert plan.to_json() == json.dumps(data, indent=2, default=str)
+    assert plan.to_json().splitlines()[1] == '  "format": 3,'
     assert plan.node("b").kind == "train"
     with pytest.raises(StopIteration):
         plan.node("c")
@@ -55,3 +58,13 @@ def test_a_plan_out_of_order_or_reading_an_unknown_node_is_refused():
         Plan("p", [Node("b", "train", ["z"], {})])
     with pytest.raises(AssertionError, match="topological order"):
         Plan("p", [Node("b", "train", ["a"], {}), Node("a", "load", [], {})])
+
+
+def test_a_plan_made_by_an_uninstalled_mlops_says_its_version_is_unknown(monkeypatch):
+    import importlib.metadata
+
+    def not_installed(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", not_installed)  # a checkout on sys.path, not installed
+    assert _plan().to_dict()["mlops_version"] == "unknown"

@@ -79,7 +79,7 @@ def render() -> str:
 
 
 def _mutation_section() -> list[str]:
-    """benchmarks/mutation.py's section, from the figures its last run left in .reliability/mutation.json."""
+    """benchmarks/mutation.py's section, from the figures of its latest runs (benchmarks/mutation_figures.json)."""
     import importlib.util
 
     script = REPO / "benchmarks" / "mutation.py"

@@ -92,3 +92,4 @@ def test_where_ray_keeps_its_files():
     assert storage_location("file:///mnt/shared", "/proj", "tune") == "/mnt/shared/tune"
     assert storage_location("s3://bucket/mlops/", "/proj", "tune") == "s3://bucket/mlops/tune"
     assert storage_location("gs://bucket", "/proj") == "gs://bucket"
+    assert storage_location("s3://bucket/BOX//", "/proj", "tune") == "s3://bucket/BOX/tune"  # only slashes go
