@@ -207,9 +207,10 @@ def carry_out(project: Any, state: RolloutState, spec: Any, decision: Any, by_ve
     event = _record(project, registry, state, f"rollout.{action}", state.reason, now, numbers=by_version)
     if not state.active:  # one version stays: a plain deploy of it (loaded already) makes that durable
         try:
-            end_routing(name, state.routing["champion"])
+            event["deployed"] = end_routing(name, state.routing["champion"])
         except Exception as exc:  # noqa: BLE001 - traffic moved already; the next deploy records it
             event["deploy_error"] = f"{type(exc).__name__}: {exc}"
+        save_state(project, state)  # the event is the history's last entry: keep how its deploy went
     return event
 
 

@@ -258,11 +258,12 @@ def test_drifting_traffic_is_retrained_rolled_out_as_a_canary_and_promoted_with_
         wait_for(lambda: httpx.get(f"{url}/readyz", timeout=5).json().get("model_version") == "2", 60)
 
         def finished() -> dict | None:  # after the bake: v2 deployed plain, by the controller, without the token
-            return next((e for e in map(json.loads, (root / "events.jsonl").read_text().splitlines())
-                         if e["kind"] == "rollout.finish" and e.get("challenger") == "2"), None)
+            history = json.loads((root / "rollouts" / "churnctl.json").read_text()).get("history", [])
+            return next((e for e in history if e["kind"] == "rollout.finish" and e.get("challenger") == "2"
+                         and ("deployed" in e or "deploy_error" in e)), None)
 
         done = wait_for(finished, 60, 0.5)
-        assert "deploy_error" not in done, done
+        assert done.get("deployed") == "2" and "deploy_error" not in done, done
         time.sleep(1)  # traffic on the new version too
     finally:
         stop.set()
