@@ -63,7 +63,7 @@ def main(budget: float = 45.0) -> None:
         rows.append((name, metric, rf, auto, winner, "auto" if better else ("tie" if auto == rf else "default RF"), rf_s, auto_s))
     ray.shutdown()
     print(f"type: auto (time_budget_s={budget:g}, optuna + asha, 3-fold CV on train) vs default random forest; test split")
-    print(f"| dataset | metric | default RF | auto | auto winner | better | RF apply s | auto apply s |")
+    print("| dataset | metric | default RF | auto | auto winner | better | RF apply s | auto apply s |")
     print("|---|---|---|---|---|---|---|---|")
     for name, metric, rf, auto, winner, better, rf_s, auto_s in rows:
         print(f"| {name} | {metric} | {rf:.4f} | {auto:.4f} | {winner} | {better} | {rf_s:.1f} | {auto_s:.1f} |")

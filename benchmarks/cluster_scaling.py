@@ -13,7 +13,6 @@ On one machine both "nodes" share its cores: the figures measure the overhead of
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -96,7 +95,6 @@ def start_tracking(folder: Path) -> tuple[subprocess.Popen, str]:
 def iris_rows(path: Path, rows: int) -> Path:
     """`rows` rows with iris' columns (resampled with noise): what the batch scores."""
     import numpy as np
-    import pandas as pd
     from sklearn.datasets import load_iris
 
     frame = load_iris(as_frame=True).frame.drop(columns="target")

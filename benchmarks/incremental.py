@@ -14,7 +14,6 @@ process against a fresh SQLite store, as a user runs it):
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess

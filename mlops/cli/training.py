@@ -130,8 +130,11 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     if result.tuning is not None:
         t = result.tuning
         chosen = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.best.params.items())
-        console.print(f"[bold]tuning[/] {len(t.trials)} trials in {t.seconds:.1f}s; best ({t.metric} "
+        scored_by = f" by {t.meta['validation']}" if "validation" in t.meta else ""
+        console.print(f"[bold]tuning[/] {len(t.trials)} trials in {t.seconds:.1f}s, scored{scored_by}; best ({t.metric} "
                       f"{t.best.metrics.get(t.metric, float('nan')):.4f} on validation): {chosen}")
+        for family, why in t.meta.get("left_out", {}).items():
+            console.print(f"  {family} not searched: {why} (list it in model.candidates to search it)")
         refit = result.seconds.get("train_best", result.seconds.get("train"))  # the node that refits the best trial
         after = [f"refit {refit:.1f}s"] if refit is not None else []
         after += [f"logging the trials {t.meta['logging_s']:.1f}s"] if "logging_s" in t.meta else []

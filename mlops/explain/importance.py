@@ -3,7 +3,9 @@ model family (it only calls predict), with its spread over repeats, beside the e
 where it has one (impurity importance favours columns with many values; permutation does not).
 
 Cost is bounded: at most MAX_ROWS test rows and REPEATS shuffles per column, so one evaluation adds
-columns x REPEATS predictions of at most MAX_ROWS rows."""
+columns x REPEATS predictions of at most MAX_ROWS rows; and about PREDICT_BUDGET_S seconds of predictions:
+a model slow to predict (a search's winner of a thousand deep trees, on one thread) is scored on fewer rows,
+never fewer than MIN_ROWS (the table records how many)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -11,6 +13,8 @@ from typing import Any, Optional
 
 MAX_ROWS = 2000  # test rows permuted (a fixed random sample above this)
 REPEATS = 5  # shuffles per column: the spread is their standard deviation
+PREDICT_BUDGET_S = 3.0  # seconds the shuffled predictions may take, measured from the unshuffled one
+MIN_ROWS = 500
 
 @dataclass
 class Importance:
@@ -49,12 +53,16 @@ def _csv(text: str) -> str:
 
 
 def permutation(pipeline: Any, X: Any, y: Any, metric: str, *, columns: Optional[list[str]] = None,
-                repeats: int = REPEATS, max_rows: int = MAX_ROWS, seed: int = 0) -> Optional[Importance]:
+                repeats: int = REPEATS, max_rows: int = MAX_ROWS, seed: int = 0, budget_s: float = PREDICT_BUDGET_S,
+                min_rows: int = MIN_ROWS) -> Optional[Importance]:
     """Permutation importance of each input column (`columns`, default every column of `X`) through the
     whole pipeline (so derived columns, encodings and a torch net all count), scored by the spec's `metric`
     (the model's own score, accuracy or R^2, for "score" or where the metric cannot score the rows); None
     for no rows. The repeats of one column are scored in one predict call (small test splits pay the call
-    overhead once per column, not once per shuffle)."""
+    overhead once per column, not once per shuffle). A model whose shuffled predictions would take more than
+    `budget_s` (timed from the first predict) is scored on fewer rows, at least `min_rows`."""
+    import time
+
     import numpy as np
     import pandas as pd
 
@@ -68,15 +76,23 @@ def permutation(pipeline: Any, X: Any, y: Any, metric: str, *, columns: Optional
         picked = np.sort(rng.choice(len(X), size=max_rows, replace=False))
         X, y = X.iloc[picked], y[picked]
     X = X.reset_index(drop=True)
-    score, metric = _scorer(pipeline, y, metric)
+    names = columns or [str(c) for c in X.columns]
+    started = time.perf_counter()
     predicted = _predict(pipeline, X)
+    per_row = (time.perf_counter() - started) / len(X)
+    affordable = max(int(budget_s / max(per_row * repeats * len(names), 1e-12)), min_rows)
+    if affordable < len(X):  # the same rows' predictions, fewer of them
+        picked = np.sort(rng.choice(len(X), size=affordable, replace=False))
+        X, y = X.iloc[picked].reset_index(drop=True), y[picked]
+        predicted = tuple(None if part is None else part[picked] for part in predicted)
+    score, metric = _scorer(pipeline, y, metric)
     try:
         base = score(*predicted)[0]
     except (ValueError, TypeError, IndexError):  # the metric cannot score these rows (no probabilities, one class)
         score, metric = _scorer(pipeline, y, "score")
         base = score(*predicted)[0]
     rows = []
-    for name in columns or [str(c) for c in X.columns]:
+    for name in names:
         values = X[name].to_numpy()
         stacked = pd.concat([X.assign(**{name: values[rng.permutation(len(X))]}) for _ in range(repeats)],
                             ignore_index=True)

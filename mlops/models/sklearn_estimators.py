@@ -24,6 +24,12 @@ class SklearnFactory:
 
     def __call__(self, task: str, params: dict[str, Any]) -> Any:
         """A new, unfitted estimator for `task` with `params`."""
+        if params.get("probability"):
+            import warnings
+
+            # scikit-learn 1.9 deprecates SVC(probability=True) (svm's classification default, what gives it
+            # predict_proba) for removal in 1.11; constraints.txt pins 1.9. Said on every fit of every trial.
+            warnings.filterwarnings("ignore", message="The `probability` parameter was deprecated", category=FutureWarning)
         return self.estimator_class(task)(**params)
 
     def param_names(self, task: str) -> list[str]:

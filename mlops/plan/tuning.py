@@ -56,6 +56,20 @@ def start_points(spec, space: dict[str, Any]) -> list[dict[str, Any]]:
     return [point for _, _, point in sorted(points, key=lambda p: p[:2])]
 
 
+def row_limits(spec, space: dict[str, Any]) -> dict[str, int]:
+    """auto with its default candidates: the families searched only up to a number of training rows (the
+    registry's auto_max_rows; the tune stage leaves them out on more). Families a spec lists are always searched."""
+    if spec.model.type != "auto":
+        return {}
+    from mlops.plugins import estimators
+    from mlops.spec.model import auto_candidates
+
+    if list(spec.model.candidates) != auto_candidates(spec.model.task):
+        return {}
+    limits = {family: estimators.get(family).meta.get("auto_max_rows") for family in space}
+    return {family: int(limit) for family, limit in limits.items() if limit}
+
+
 def trial_resources(spec) -> tuple[dict[str, float], dict[str, str]]:
     """What one trial asks for, and the spec field each amount comes from (for feasibility messages).
     tuning.cpus_per_trial: auto asks for hardware.cpus_per_task; the tune stage may widen it at run time."""
@@ -94,6 +108,7 @@ def tune_nodes(spec, base_dir: Path, train: Node) -> list[Node]:
         "search": tuning.search, "scheduler": tuning.scheduler,
         "max_concurrent_trials": spec.hardware.max_concurrent_trials, "max_failures": spec.hardware.max_failures,
         "trial_resources": resources, "resource_fields": fields, "start": start_points(spec, space),
+        "row_limits": row_limits(spec, space),
     }, resources, placement="driver",  # Tuner.fit() drives its trials from here; trials are Ray actors
         runtime={"storage": storage_location(spec.hardware.storage, base_dir, "tune")})
     # The retrain keeps the model type's own training (a Ray task, or Ray Train from the driver): train_best
@@ -118,4 +133,6 @@ def describe_trials(node: Node) -> str:
         parts.append(f"families: {', '.join(p['space'])}")
     if p.get("start"):
         parts.append(f"cheap first: {', '.join(point['family'] for point in p['start'])}")
+    if p.get("row_limits"):
+        parts.append("on small data only: " + ", ".join(f"{f} (<= {n:,} rows)" for f, n in p["row_limits"].items()))
     return ", ".join(parts)

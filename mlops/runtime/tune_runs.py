@@ -82,7 +82,8 @@ def _log_summary(registry: Any, run_id: str, outcome: TuneOutcome, best_child: s
     registry.set_tags(run_id, {tracking_tags.TUNE_TRIALS: len(outcome.trials), tracking_tags.TUNE_BEST_TRIAL: best.trial_id,
                                tracking_tags.TUNE_BEST_FAMILY: best.family, tracking_tags.TUNE_STORAGE: outcome.storage,
                                **({tracking_tags.TUNE_BEST_CHILD_RUN: best_child} if best_child else {})})
-    registry.log_params(run_id, {f"tune.best.{k}": v for k, v in flatten(best.params).items()})
+    registry.log_params(run_id, {**{f"tune.best.{k}": v for k, v in flatten(best.params).items()},
+                                 **({"tune.validation": outcome.meta["validation"]} if "validation" in outcome.meta else {})})
     families = family_board(outcome)
     sizing = {"tune.cpus_per_trial": outcome.meta["cpus_per_trial"]} if "cpus_per_trial" in outcome.meta else {}
     registry.log_metrics(run_id, {f"tune.best_validation_{outcome.metric}": best.metrics[outcome.metric],

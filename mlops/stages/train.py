@@ -14,6 +14,21 @@ class Trained:
     model: Any
     meta: dict[str, Any]
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled with the model in-band. Ray hands a task's large numpy arrays to the next task as read-only
+        views of its object store, and some fitted models cannot predict from read-only state (an SVC's
+        predict_proba: 'buffer source array is read-only' in evaluate): the model's own pickle, inside this
+        one, comes back as writable arrays."""
+        import pickle
+
+        return _rebuild_trained, (pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL), self.meta)
+
+
+def _rebuild_trained(model: bytes, meta: dict[str, Any]) -> Trained:
+    import pickle
+
+    return Trained(pickle.loads(model), meta)  # noqa: S301 - bytes this process's own __reduce__ wrote, via Ray
+
 
 def model_meta(features: Any, model_section: dict[str, Any], flavor: str, fitted: Any) -> dict[str, Any]:
     """The bundle's metadata: flavor, task, model, feature lists, input schema, data fingerprint, classes."""

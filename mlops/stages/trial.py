@@ -38,6 +38,24 @@ def steps_total(params: dict[str, Any]) -> int:
     return len(ROW_RUNGS) if params["scheduler"] == "asha" else 1
 
 
+def resolve_folds(tuning: dict[str, Any], rows: int, columns: int) -> dict[str, Any]:
+    """`tuning` with folds: auto decided for a training split of `rows` x `columns` (see spec/tuning.py)."""
+    from mlops.spec.tuning import AUTO_CV_CELLS_PER_S, AUTO_CV_MAX_ROWS, AUTO_CV_UNBUDGETED_S, AUTO_FOLDS
+
+    if tuning.get("folds") != "auto":
+        return tuning
+    budget = tuning.get("time_budget_s") or AUTO_CV_UNBUDGETED_S
+    small = rows * columns <= AUTO_CV_CELLS_PER_S * budget and rows < AUTO_CV_MAX_ROWS and rows >= 2 * AUTO_FOLDS
+    return {**tuning, "folds": AUTO_FOLDS if small else None}
+
+
+def validation_text(tuning: dict[str, Any]) -> str:
+    """How trials were scored, in words (the apply's output and the MLflow run)."""
+    if tuning.get("folds"):
+        return f"{tuning['folds']}-fold cross-validation"
+    return f"a {tuning['validation_size']:.0%} hold-out"
+
+
 def run_trial(config: dict[str, Any], data: TrialData | None = None, params: dict[str, Any] | None = None) -> None:
     """Tune function trainable: one report per fold, row rung (or epoch for torch), the running score."""
     from ray import tune

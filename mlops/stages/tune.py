@@ -55,13 +55,16 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
     """Run the search (trials are Ray actors within hardware limits) and pick the best trial."""
     from ray import tune
 
-    from mlops.stages.trial import TrialData, run_trial
+    from mlops.stages.trial import TrialData, resolve_folds, run_trial, validation_text
 
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # with verbose=0: no progress tables in mlops' output
     # The budget is the whole search: when it runs out, Tune stops every trial, and a trial in the middle of
     # a fit is killed after this grace instead of being awaited (Tune's default waits up to 600 s).
     os.environ["TUNE_FORCE_TRIAL_CLEANUP_S"] = str(STOP_GRACE_S)
     data = TrialData(split.X_train, split.y_train, features.numeric, features.categorical)
+    if params["model"]["type"] != "torch":  # torch trials report epochs on one hold-out
+        params = {**params, "tuning": resolve_folds(params["tuning"], *split.X_train.shape)}
+    params, left_out = without_large_families(params, len(split.X_train))
     tuning = params["tuning"]
     # The trials' wall-clock deadline (run time, not plan: the node's hash does not depend on when it ran).
     deadline = time.time() + tuning["time_budget_s"] if tuning["time_budget_s"] else None
@@ -78,13 +81,48 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
                                 failure_config=tune.FailureConfig(max_failures=params["max_failures"]), verbose=0,
                                 stop=_deadline_stopper(deadline) if deadline else None)
     start = time.perf_counter()
+    _quiet_budget_stops()
     with _TUNE_LOCK:
         grid = tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config).fit()
     seconds = time.perf_counter() - start
     # In start order; a trial the budget ended before it was given a configuration has nothing to show.
     trials = [_trial(result, params) for result in grid if result.config or (result.metrics or {}).get("step")]
     return TuneOutcome(params["metric"], params["mode"], trials, best_trial(trials, params["metric"], params["mode"]),
-                       seconds, str(grid.experiment_path), meta={"cpus_per_trial": resources["cpu"]})
+                       seconds, str(grid.experiment_path),
+                       meta={"cpus_per_trial": resources["cpu"], "validation": validation_text(tuning),
+                             **({"left_out": left_out} if left_out else {})})
+
+
+def without_large_families(params: dict[str, Any], rows: int) -> tuple[dict[str, Any], dict[str, str]]:
+    """The tune params without the default families searched only up to fewer rows than the training split has
+    (plan param row_limits), and why each was left out. Never every family: then all are kept."""
+    over = {family: limit for family, limit in (params.get("row_limits") or {}).items()
+            if rows > limit and family in params["space"]}
+    if not over or len(over) == len(params["space"]):
+        return params, {}
+    space = {family: values for family, values in params["space"].items() if family not in over}
+    start = [point for point in params.get("start") or [] if point["family"] not in over]
+    why = {family: f"{rows:,} training rows, more than the {limit:,} it is searched on by default"
+           for family, limit in over.items()}
+    return {**params, "space": space, "start": start}, why
+
+
+def _quiet_budget_stops() -> None:
+    """Tune logs every failed trial with its traceback, and Ray logs the error of each stopped trial's last call
+    that nobody fetched ('Unhandled error', possibly after the search returned); a trial the time budget stopped
+    is not a failure (the leaderboard shows it as stopped), so those records are dropped. Every other error is
+    still logged. Installed once per process."""
+    import logging
+
+    def keep(record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return OutOfTime.MARK not in (str(error) if error is not None else record.getMessage())
+
+    for name in ("ray.tune.execution.tune_controller", "ray._private.worker"):
+        found = logging.getLogger(name)
+        if not any(getattr(f, "mlops_budget_stops", False) for f in found.filters):
+            keep.mlops_budget_stops = True  # type: ignore[attr-defined]
+            found.addFilter(keep)
 
 
 def _deadline_stopper(deadline: float) -> Any:

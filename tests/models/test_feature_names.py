@@ -80,3 +80,35 @@ def test_own_importance_and_the_plot_values_are_named(model):
     values = feature_importance_values(pipe, X, y)
     assert set(values) <= {"signal", "helper", "noise", "helper_twice", "city"} and not any(
         k.startswith(("f", "Column_")) and k[1:].isdigit() for k in values)
+
+
+class SlowToPredict:
+    """A fitted pipeline whose predictions take `per_row` seconds a row (a search's winner of deep trees)."""
+
+    def __init__(self, pipe, per_row: float):
+        self.pipe, self.per_row, self.rows_predicted = pipe, per_row, 0
+        self.classes_ = pipe.classes_
+
+    def predict_proba(self, X):
+        import time
+
+        time.sleep(self.per_row * len(X))
+        self.rows_predicted += len(X)
+        return self.pipe.predict_proba(X)
+
+    def predict(self, X):
+        return self.pipe.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def test_a_model_slow_to_predict_is_scored_on_fewer_rows_within_the_budget():
+    pipe, _, _ = fitted(ESTIMATORS["sklearn"]())
+    X, y = generated(rows=3000, seed=1)
+    slow = SlowToPredict(pipe, per_row=2e-5)  # 2,000 rows: 0.04 s; 4 columns x 5 repeats x 2,000 rows: 0.8 s
+    table = permutation(slow, X, y, "f1_macro", columns=INPUTS, budget_s=0.2, min_rows=300)
+    assert 300 <= table.rows < 2000 and table.repeats == 5  # about 0.2 s / (20 x 2e-5 s) = 500 rows
+    assert slow.rows_predicted == 2000 + len(INPUTS) * 5 * table.rows  # the first predict's rows are reused
+    assert table.ranking()[0] == "signal"
+    fast = permutation(pipe, X, y, "f1_macro", columns=INPUTS)
+    assert fast.rows == 2000  # the default budget holds every sampled row of a quick model
+    floor = permutation(SlowToPredict(pipe, per_row=1e-4), X, y, "f1_macro", columns=INPUTS, budget_s=0.01, min_rows=400)
+    assert floor.rows == 400  # never fewer than min_rows

@@ -20,7 +20,7 @@ def test_the_tune_node_carries_what_the_tune_stage_reads():
     tune = plan.node("tune")
     assert set(tune.params) == {"model", "features", "tuning", "space", "metric", "mode", "trials", "search",
                                 "scheduler", "max_concurrent_trials", "max_failures", "trial_resources",
-                                "resource_fields", "start"}
+                                "resource_fields", "start", "row_limits"}
     assert (tune.params["metric"], tune.params["mode"], tune.params["trials"]) == ("roc_auc", "max", 24)
     assert (tune.params["search"], tune.params["scheduler"]) == ("optuna", "asha")
     assert tune.params["trial_resources"] == tune.resources == {"CPU": 1.0}
@@ -135,3 +135,12 @@ def test_every_node_is_json_as_compiled_so_the_recorded_plan_is_the_plan_that_ru
     for node in plan.to_dict()["nodes"]:
         assert json.loads(json.dumps(node)) == node, node["id"]
     assert plan.node("tune").params["model"]["params"]["class_weight"] == {"0": 1, "1": 5, "2": 1}
+
+
+def test_default_candidates_carry_the_row_limits_of_their_families_a_listed_family_none():
+    tune = api.plan(AUTOML, ["~model.candidates"]).node("tune")
+    assert "svm" in tune.params["space"] and tune.params["row_limits"] == {"svm": 10_000}
+    assert "on small data only: svm (<= 10,000 rows)" in describe_trials(tune)
+    listed = api.plan(AUTOML, ["model.candidates=[svm,knn]"]).node("tune")
+    assert listed.params["row_limits"] == {} and "on small data only" not in describe_trials(listed)
+    assert api.plan(IRIS).nodes and "row_limits" not in api.plan(IRIS).node("train").params

@@ -3,6 +3,7 @@ visible), merged into /stats, judged by alerts, shown by `mlops status`, exporte
 from __future__ import annotations
 
 import gc
+import mmap
 import os
 import time
 
@@ -29,12 +30,17 @@ def test_a_sample_reads_this_process_cpu_and_memory():
     gc.disable()
     try:
         before = sampler.sample()["rss_mb"]
-        held = b"x" * (200 * 2**20)  # written, so resident
+        # Fresh pages from the kernel, each written, so resident: a Python object of the same size may be carved
+        # from memory the allocator already holds (resident since an earlier test), and not grow the process
+        # at all (seen in full runs: 0 MiB).
+        held = mmap.mmap(-1, 200 * 2**20)
+        for page in range(0, len(held), mmap.PAGESIZE):
+            held[page] = 1
         grown = sampler.sample()["rss_mb"] - before
     finally:
         gc.enable()
     assert grown > 150, grown
-    del held
+    held.close()
 
 
 def test_no_gpu_means_no_gpu_keys_never_an_error(monkeypatch):

@@ -88,7 +88,7 @@ def test_the_search_starts_with_the_cheapest_families_then_samples():
     proposed = [searcher.suggest(f"t{i}") for i in range(len(start) + 3)]
     assert [c[FAMILY_KEY] for c in proposed[:len(start)]] == [p["family"] for p in start]
     lightgbm = next(c for c in proposed if c[FAMILY_KEY] == "lightgbm")
-    assert lightgbm["lightgbm:params.n_estimators"] == 64 and lightgbm["lightgbm:params.num_leaves"] == 8
+    assert lightgbm["lightgbm:params.n_estimators"] == 512 and lightgbm["lightgbm:params.num_leaves"] == 8
     assert all(c[FAMILY_KEY] in params["space"] for c in proposed[len(start):])  # then the search's own
 
 
@@ -127,3 +127,17 @@ def test_cpus_per_trial_set_in_the_spec_is_what_a_trial_asks_for():
     assert tune.resources == {"CPU": 2.0} and tune.params["resource_fields"]["CPU"] == "tuning.cpus_per_trial"
     auto = api.plan(EXAMPLES / "automl" / "spec.yaml").node("tune")
     assert auto.params["tuning"]["cpus_per_trial"] == "auto" and auto.params["resource_fields"]["CPU"] == "hardware.cpus_per_task"
+
+
+def test_a_default_family_is_left_out_on_more_rows_than_it_is_searched_on():
+    from mlops.stages.tune import without_large_families
+
+    params = api.plan(EXAMPLES / "automl" / "spec.yaml", ["~model.candidates"]).node("tune").params
+    kept, why = without_large_families(params, 10_000)
+    assert kept is params and why == {}
+    kept, why = without_large_families(params, 15_000)
+    assert "svm" not in kept["space"] and "svm" not in {p["family"] for p in kept["start"]}
+    assert set(kept["space"]) == set(params["space"]) - {"svm"} and "svm" in params["space"]  # a copy
+    assert why == {"svm": "15,000 training rows, more than the 10,000 it is searched on by default"}
+    only = {**params, "space": {"svm": params["space"]["svm"]}}  # never every family
+    assert without_large_families(only, 50_000) == (only, {})

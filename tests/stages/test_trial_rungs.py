@@ -81,3 +81,55 @@ def test_the_refit_boosts_as_many_rounds_as_the_trial_kept(family):
     found = _trial(result, params)
     assert found.params["params.n_estimators"] == 900 and found.fitted == {"n_estimators": 137}
     assert found.model["params"]["n_estimators"] == 137 and found.status == "ok"
+
+
+@pytest.mark.parametrize("rows, columns, budget, folds", [
+    (1_347, 64, 60, 5),           # digits at 60 s: 86k cells, small for a minute
+    (15_000, 10, 60, None),       # 150k cells: more than 2,000 a second of a minute
+    (15_000, 10, 180, 5),         # the same data with three minutes
+    (15_000, 40, 180, None),      # 600k cells
+    (2_000, 10, None, 5),         # no budget counts as a minute
+    (8, 2, 60, None),             # fewer rows than two per fold: the hold-out
+    (100_000, 1, 3_600, None),    # never k fits of 100k rows and more
+])
+def test_folds_auto_cross_validates_data_small_for_the_budget(rows, columns, budget, folds):
+    tuning = {"folds": "auto", "time_budget_s": budget, "validation_size": 0.2, "seed": 0}
+    resolved = trial.resolve_folds(tuning, rows, columns)
+    assert resolved["folds"] == folds and resolved["validation_size"] == 0.2
+    assert trial.validation_text(resolved) == ("5-fold cross-validation" if folds else "a 20% hold-out")
+
+
+def test_folds_given_or_null_are_kept():
+    for folds in (3, None):
+        tuning = {"folds": folds, "time_budget_s": 60, "validation_size": 0.3, "seed": 0}
+        assert trial.resolve_folds(tuning, 100, 3) == tuning
+
+
+def test_folds_field_takes_auto_null_or_at_least_two():
+    from pydantic import ValidationError
+
+    from mlops.spec.tuning import TuningSpec
+
+    assert TuningSpec().folds == "auto" and TuningSpec(folds=None).folds is None and TuningSpec(folds=4).folds == 4
+    for bad in (1, 0, "some"):
+        with pytest.raises(ValidationError, match="folds"):
+            TuningSpec(folds=bad)
+
+
+def test_a_trial_stopped_by_the_budget_is_not_logged_as_an_error_other_errors_are(caplog):
+    import logging
+
+    from mlops.stages import tune
+
+    tune._quiet_budget_stops()
+    tune._quiet_budget_stops()  # once per process, however often a search runs
+    worker = logging.getLogger("ray._private.worker")
+    assert sum(getattr(f, "mlops_budget_stops", False) for f in worker.filters) == 1
+    with caplog.at_level(logging.ERROR):
+        worker.error(f"Unhandled error (suppress with ...): ray::ImplicitFunc.train() ... {trial.OutOfTime.MARK}")
+        worker.error("Unhandled error (suppress with ...): ValueError: a real failure")
+        try:
+            raise trial.OutOfTime(trial.OutOfTime.MARK)
+        except trial.OutOfTime:
+            logging.getLogger("ray.tune.execution.tune_controller").error("Trial task failed for trial x", exc_info=True)
+    assert [r.getMessage() for r in caplog.records] == ["Unhandled error (suppress with ...): ValueError: a real failure"]
