@@ -130,8 +130,8 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     if result.tuning is not None:
         t = result.tuning
         chosen = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.best.params.items())
-        scored_by = f" by {t.meta['validation']}" if "validation" in t.meta else ""
-        console.print(f"[bold]tuning[/] {len(t.trials)} trials in {t.seconds:.1f}s, scored{scored_by}; best ({t.metric} "
+        scored_by = f", scored by {t.meta['validation']}" if "validation" in t.meta else ""  # older outcomes: unsaid
+        console.print(f"[bold]tuning[/] {len(t.trials)} trials in {t.seconds:.1f}s{scored_by}; best ({t.metric} "
                       f"{t.best.metrics.get(t.metric, float('nan')):.4f} on validation): {chosen}")
         for family, why in t.meta.get("left_out", {}).items():
             console.print(f"  {family} not searched: {why} (list it in model.candidates to search it)")
