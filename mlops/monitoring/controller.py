@@ -167,8 +167,21 @@ def _stop_on(address: str | None, names: list[str]) -> list[bool]:
                 except Exception as exc:  # noqa: BLE001 - a controller that cannot stop cleanly is killed all the same
                     log.warning("controller of %s did not stop cleanly: %s", name, exc)
                 ray.kill(actor, no_restart=True)
+                _wait_released(name, actor)
             done.append(actor is not None)
     return done
+
+
+def _wait_released(name: str, killed: Any, timeout: float = 30.0) -> None:
+    """Until the killed actor no longer holds its name: ray.kill returns before the GCS has marked it dead,
+    and meanwhile a get_if_exists creation with that name hands back the dying actor (an apply that replaced
+    its controller then failed with 'killed by ray.kill', seen once in a CI run)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = _find(name)
+        if found is None or found._actor_id != killed._actor_id:
+            return
+        time.sleep(0.1)
 
 
 def _index() -> dict[str, dict[str, Any]]:
