@@ -89,6 +89,7 @@ def test_the_refit_boosts_as_many_rounds_as_the_trial_kept(family):
     (15_000, 10, 180, 5),         # the same data with three minutes
     (15_000, 40, 180, None),      # 600k cells
     (2_000, 10, None, 5),         # no budget counts as a minute
+    (20_000, 10, None, None),     # ... so 200k cells are too many without one
     (8, 2, 60, None),             # fewer rows than two per fold: the hold-out
     (100_000, 1, 3_600, None),    # never k fits of 100k rows and more
 ])
