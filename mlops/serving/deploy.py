@@ -8,6 +8,7 @@ import hashlib
 import logging
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -178,7 +179,28 @@ def deploy(node: Any, version: str | None = None) -> tuple[Deployed, Any]:
     cfg = endpoint_config(node, version)
     start_http(settings.host, settings.port, settings.timeout_s)
     run_application(settings.name, cfg)
-    return Deployed(settings.name, f"http://{settings.host}:{settings.port}{settings.route}", cfg.version), cfg
+    url = f"http://{settings.host}:{settings.port}{settings.route}"
+    wait_routed(url)
+    return Deployed(settings.name, url, cfg.version), cfg
+
+
+def wait_routed(url: str, timeout: float = 30.0) -> bool:
+    """Until Serve's proxy routes `url` (its /readyz answers anything but 404): serve.run returns once the
+    replicas run, and HAProxy learns a new route a moment later, so a request sent at once could get a 404
+    (a `mlops serve` that had said "serving" did, in one CI run). A proxy this process cannot reach (a
+    remote cluster's loopback) is not waited for. True when routed."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code != 404:
+                return True
+        except httpx.HTTPError:
+            return False
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
 
 
 def run_application(name: str, cfg: Any) -> None:
