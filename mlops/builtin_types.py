@@ -10,6 +10,7 @@ from typing import Any
 from mlops.models.boosting import boosting_estimator
 from mlops.models.ensembles import EnsembleFactory
 from mlops.models.sklearn_estimators import sklearn_estimator
+from mlops.models.torch_family import TorchFamily
 from mlops.plugins import data_sources, detectors, estimators, model_flavors, triggers
 
 _L = "mlops.sources.loaders"
@@ -149,6 +150,26 @@ BOOSTING_FAMILIES: dict[str, dict[str, Any]] = {
     },
 }
 
+# The torch MLP in `model.type: auto` (neural architecture search, mlops.models.torch_family): a trial fits a
+# `type: torch` section, `section` below plus the sampled values at their dotted paths. The space: the network's
+# shape (depth hidden layers, the first `width` units, each next `shrink` times narrower), dropout, activation,
+# learning rate, batch size and weight decay (AdamW). Epochs are a cap: a trial reports every epoch, ASHA stops
+# weak ones early (mlops.stages.family_scheduler), patience stops the rest when they stall, and the refit
+# trains as many epochs as the trial's best.
+TORCH_FAMILY: dict[str, Any] = {
+    "auto": True, "needs": ("torch",), "model_type": "torch",
+    "section": {"training": {"epochs": 64, "optimizer": "adamw", "early_stopping": {"patience": 8}}},
+    "search_space": {"architecture.depth": {"randint": [1, 5]}, "architecture.width": {"lograndint": [16, 513]},
+                     "architecture.shrink": {"uniform": [0.25, 1.0]}, "architecture.dropout": {"uniform": [0.0, 0.5]},
+                     "architecture.activation": {"choice": ["relu", "gelu", "silu", "tanh"]},
+                     "training.lr": {"loguniform": [1e-4, 3e-2]}, "training.batch_size": {"choice": [64, 128, 256, 512]},
+                     "training.weight_decay": {"loguniform": [1e-6, 1e-2]}},
+    "low_cost": {"architecture.depth": 2, "architecture.width": 64, "architecture.shrink": 0.5,
+                 "architecture.dropout": 0.0, "architecture.activation": "relu", "training.lr": 3e-3,
+                 "training.batch_size": 256, "training.weight_decay": 1e-4},
+    "cost": 4,
+}
+
 # Ensembles of a search's best trials (model.ensemble): estimators like the others, never searched themselves.
 ENSEMBLES = ("stacking", "voting")
 
@@ -189,6 +210,7 @@ def register() -> None:
         classes = {task: row[task] for task in _TASKS if task in row}
         meta = {key: value for key, value in row.items() if key not in (*_TASKS, "library")}
         estimators.add(name, boosting_estimator(row["library"], **classes), **meta)
+    estimators.add("torch", TorchFamily(), **TORCH_FAMILY)
     for name in ENSEMBLES:
         estimators.add(name, EnsembleFactory(name))
     for name, (function, meta) in DETECTORS.items():

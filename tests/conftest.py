@@ -95,9 +95,21 @@ _RELIABILITY: dict[str, dict] = {}
 
 
 def pytest_collection_modifyitems(items):
+    gpu_tests = [item for item in items if item.get_closest_marker("gpu") is not None]
+    if gpu_tests and not _cuda_available():
+        for item in gpu_tests:
+            item.add_marker(pytest.mark.skip(reason="no CUDA device here (the same test runs with device=cpu)"))
     for item in items:
         if item.get_closest_marker("reliability") is not None:
             _RELIABILITY[item.nodeid] = {"doc": " ".join((getattr(item.function, "__doc__", None) or "").split()) or item.name}
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
 
 
 def pytest_collection_finish(session):

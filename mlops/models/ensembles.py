@@ -49,7 +49,8 @@ def members_of(trials: list[Any], metric: str, mode: str, top_k: int) -> list[An
     """The `top_k` best finished trials, best first, one per distinct configuration."""
     import json
 
-    finished = [t for t in trials if t.status == "ok" and metric in t.metrics]
+    # Members are estimators with params: a torch trial (a model type of its own) is not one of them.
+    finished = [t for t in trials if t.status == "ok" and metric in t.metrics and "estimator" in t.model]
     finished.sort(key=lambda t: t.metrics[metric], reverse=mode == "max")
     chosen, seen = [], set()
     for trial in finished:

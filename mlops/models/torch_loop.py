@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from mlops.metrics import METRICS
+from mlops.models.device import Precision
 from mlops.models.scores import compute_metrics, labels_from_proba
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "gelu": nn.GELU, "silu": nn.SiLU, "elu": nn.ELU,
@@ -63,6 +64,14 @@ class Targets:
         """Width of the net's last layer: one per class, or 1 for regression."""
         return len(self.classes) if self.task == "classification" else 1
 
+    def known(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of (X, y) whose label the net can output: a class absent from training cannot be scored."""
+        y = np.asarray(y)
+        if self.task != "classification":
+            return np.asarray(X), y
+        keep = np.isin(y, np.asarray(self.classes))
+        return np.asarray(X)[keep], y[keep]
+
     def encode(self, y: Any) -> np.ndarray:
         """Labels as training targets: int64 class indices, or standardized float32 values."""
         y = np.asarray(y)
@@ -105,19 +114,20 @@ def validation_metrics(net: nn.Module, X: np.ndarray, y_encoded: np.ndarray, tar
 
 
 def train_epoch(net: nn.Module, optimizer: Any, X: torch.Tensor, y: torch.Tensor, batch_size: int, task: str,
-                generator: torch.Generator) -> float:
-    """One pass over (X, y) in shuffled mini-batches; returns the mean training loss."""
+                generator: torch.Generator, precision: Precision | None = None) -> float:
+    """One pass over (X, y) in shuffled mini-batches (in `precision`, default fp32); returns the mean training loss."""
     net.train()
+    precision = precision or Precision("fp32", X.device)
     loss_fn = nn.functional.cross_entropy if task == "classification" else nn.functional.mse_loss
     order = torch.randperm(len(X), generator=generator).to(X.device)
     total, seen = 0.0, 0
     for start in range(0, len(X), batch_size):
         idx = order[start:start + batch_size]
-        pred = net(X[idx])
+        with precision.autocast():
+            pred = net(X[idx]).float()  # the loss in fp32: autocast's half-precision outputs lose its small terms
         loss = loss_fn(pred, y[idx]) if task == "classification" else loss_fn(pred[:, 0], y[idx])
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        precision.backward_and_step(loss, optimizer)
         total += float(loss.detach()) * len(idx)
         seen += len(idx)
     return total / max(seen, 1)
@@ -133,6 +143,20 @@ class LoopState:
     bad_epochs: int = 0
     stopped_early: bool = False
     history: list[dict[str, float]] = field(default_factory=list)
+
+    def record(self, epoch: int, metrics: dict[str, float], metric: str, min_delta: float) -> bool:
+        """Add an epoch's validation metrics; whether the watched one improved on the best so far."""
+        name, higher = monitored(metric, metrics)
+        score = metrics[name]
+        improved = self.best_score is None or (score > self.best_score + min_delta if higher
+                                               else score < self.best_score - min_delta)
+        if improved:
+            self.best_score, self.best_epoch, self.bad_epochs = score, epoch, 0
+        else:
+            self.bad_epochs += 1
+        self.epoch = epoch
+        self.history.append(metrics)
+        return improved
 
     def to_dict(self) -> dict[str, Any]:
         """The state as a plain dict, for a checkpoint."""
@@ -166,28 +190,67 @@ def run_loop(net: nn.Module, optimizer: Any, train: tuple[torch.Tensor, torch.Te
     device = train[0].device
     patience = (training.get("early_stopping") or {}).get("patience")
     min_delta = (training.get("early_stopping") or {}).get("min_delta", 0.0)
+    precision = Precision(training.get("precision", "fp32"), device)
     best = best_weights or {k: v.detach().cpu().clone() for k, v in inner.state_dict().items()}
     for epoch in range(state.epoch + 1, training["epochs"] + 1):
         start = time.perf_counter()
         generator = torch.Generator().manual_seed(training["seed"] * 100003 + epoch * 101 + seed_offset)
-        train_loss = train_epoch(net, optimizer, *train, training["batch_size"], targets.task, generator)
+        train_loss = train_epoch(net, optimizer, *train, training["batch_size"], targets.task, generator, precision)
         seconds = time.perf_counter() - start
         metrics = {"epoch": epoch, "train_loss": train_loss, **validation_metrics(inner, *val, targets, device),
                    "epoch_seconds": seconds}
-        name, higher = monitored(model["metric"], metrics)
-        score = metrics[name]
-        improved = state.best_score is None or (score > state.best_score + min_delta if higher
-                                                else score < state.best_score - min_delta)
-        if improved:
-            state.best_score, state.best_epoch, state.bad_epochs = score, epoch, 0
+        if state.record(epoch, metrics, model["metric"], min_delta):
             best = {k: v.detach().cpu().clone() for k, v in inner.state_dict().items()}
-        else:
-            state.bad_epochs += 1
-        state.epoch = epoch
-        state.history.append(metrics)
         state.stopped_early = agree(bool(patience) and state.bad_epochs >= patience and epoch < training["epochs"])
         if on_epoch:
             on_epoch(state, metrics, best)
         if state.stopped_early:
             break
     return state, best
+
+
+@dataclass
+class Part:
+    """One training/validation split of a search trial: a fold, or the hold-out (preprocessed matrices)."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+
+
+def train_parts(model: dict[str, Any], parts: list[Part], device: Any,
+                report: Callable[[LoopState, dict[str, float]], None]) -> LoopState:
+    """What a search trial runs: one net per part, trained epoch by epoch in lockstep; after each epoch
+    report(state, every validation metric averaged over the parts). So a torch trial is scored on the same
+    folds as every other family, and at every epoch, where ASHA may stop it. Early stopping (patience)
+    watches the average. Returns the loop's state (best epoch and score, history of averaged metrics)."""
+    training = model["training"]
+    stopping = training.get("early_stopping") or {}
+    precision = Precision(training.get("precision", "fp32"), device)
+    torch.manual_seed(training["seed"])
+    runs = []
+    for part in parts:
+        targets = Targets.fit(model["task"], part.y_train)
+        X_val, y_val = targets.known(part.X_val, part.y_val)
+        net = build_net(part.X_train.shape[1], targets.n_outputs, model["architecture"]).to(device)
+        train = (torch.as_tensor(np.asarray(part.X_train, dtype=np.float32), device=device),
+                 torch.as_tensor(targets.encode(part.y_train), device=device))
+        runs.append((net, make_optimizer(net, training), train, (np.asarray(X_val, dtype=np.float32), targets.encode(y_val)),
+                     targets))
+    state = LoopState()
+    for epoch in range(1, training["epochs"] + 1):
+        scores = []
+        for index, (net, optimizer, train, val, targets) in enumerate(runs):
+            generator = torch.Generator().manual_seed(training["seed"] * 100003 + epoch * 101 + index)
+            train_epoch(net, optimizer, *train, training["batch_size"], targets.task, generator, precision)
+            scores.append(validation_metrics(net, *val, targets, device))
+        common = set.intersection(*(set(s) for s in scores))
+        metrics = {name: float(np.mean([s[name] for s in scores])) for name in sorted(common)}
+        state.record(epoch, metrics, model["metric"], stopping.get("min_delta", 0.0))
+        state.stopped_early = bool(stopping.get("patience")) and state.bad_epochs >= stopping["patience"] \
+            and epoch < training["epochs"]
+        report(state, metrics)
+        if state.stopped_early:
+            break
+    return state

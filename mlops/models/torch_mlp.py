@@ -57,16 +57,20 @@ class TorchMLP(BaseEstimator):
         return (self.model or {}).get("task") == "classification"
 
     def fit(self, X: Any, y: Any) -> "TorchMLP":
-        """Train in this process on (X, y), holding out the section's validation fraction; returns self."""
+        """Train in this process on (X, y), holding out the section's validation fraction, on the device this
+        process holds (mlops.models.device); returns self, its net on the CPU."""
+        from mlops.models.device import held_device
+
         model = complete_section(self.model)
         X_tr, X_val, y_tr, y_val = holdout(model, np.asarray(X, dtype=np.float32), y)
-        fitted = fit_in_process(model, X_tr, y_tr, X_val, y_val)
+        fitted = fit_in_process(model, X_tr, y_tr, X_val, y_val, device=held_device())
         return self.set_fitted(fitted.net_, fitted.targets_, fitted.history_, fitted.best_epoch_)
 
     def set_fitted(self, net: Any, targets: Any, history: list[dict[str, float]], best_epoch: int) -> "TorchMLP":
-        """Attach trained weights (from this process or from Ray Train workers)."""
+        """Attach trained weights (from this process or from Ray Train workers), on the CPU."""
         self.model_ = complete_section(self.model)
         self.net_ = net.cpu().eval()
+        self.device_ = "cpu"
         self.targets_ = targets
         self.history_ = history
         self.best_epoch_ = best_epoch
@@ -75,10 +79,26 @@ class TorchMLP(BaseEstimator):
             self.classes_ = np.asarray(targets.classes)
         return self
 
+    def to_device(self, device: Any) -> "TorchMLP":
+        """Predict on `device` from now on ('cpu', 'cuda', 'cuda:1'): the weights move there once; each batch's
+        preprocessed rows are copied there per forward pass and the outputs back."""
+        self.net_ = self.net_.to(device)
+        self.device_ = str(device)
+        return self
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled on the CPU: a CUDA tensor in a pickle needs a GPU wherever it is unpickled."""
+        state = dict(self.__dict__)
+        if state.get("device_", "cpu") != "cpu":
+            import copy
+
+            state["net_"], state["device_"] = copy.deepcopy(self.net_).cpu(), "cpu"
+        return state
+
     def _outputs(self, X: Any) -> np.ndarray:
         from mlops.models.torch_loop import outputs
 
-        return outputs(self.net_, np.asarray(X, dtype=np.float32))
+        return outputs(self.net_, np.asarray(X, dtype=np.float32), getattr(self, "device_", "cpu"))
 
     @available_if(_is_classifier)
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -107,7 +127,7 @@ class TorchMLP(BaseEstimator):
     def state(self) -> dict[str, Any]:
         """Weights plus everything needed to rebuild the net: plain types only (torch.load weights_only)."""
         t = self.targets_
-        return {"format": STATE_FORMAT, "state_dict": self.net_.state_dict(),
+        return {"format": STATE_FORMAT, "state_dict": {k: v.cpu() for k, v in self.net_.state_dict().items()},
                 "config": {"n_inputs": int(self.n_features_in_), "architecture": self.model_["architecture"],
                            "task": t.task, "classes": t.classes, "y_mean": t.y_mean, "y_std": t.y_std,
                            "best_epoch": int(self.best_epoch_), "model": self.model_}}
@@ -126,8 +146,9 @@ class TorchMLP(BaseEstimator):
 
 
 def fit_in_process(model_section: dict[str, Any], X_train: Any, y_train: Any, X_val: Any, y_val: Any,
-                   report: Callable[[int, dict[str, float]], None] | None = None) -> TorchMLP:
-    """Train in this process with the Ray Train workers' loop; report(epoch, metrics) after each epoch."""
+                   report: Callable[[int, dict[str, float]], None] | None = None, device: Any = "cpu") -> TorchMLP:
+    """Train in this process with the Ray Train workers' loop, on `device`; report(epoch, metrics) after each
+    epoch. The fitted model's net is on the CPU (TorchMLP.to_device moves it)."""
     import torch
 
     from mlops.models import torch_loop as loop
@@ -135,15 +156,12 @@ def fit_in_process(model_section: dict[str, Any], X_train: Any, y_train: Any, X_
     model = complete_section(model_section)
     training = model["training"]
     targets = loop.Targets.fit(model["task"], y_train)
-    y_val = np.asarray(y_val)
-    if targets.task == "classification":  # a class absent from training cannot be scored
-        keep = np.isin(y_val, np.asarray(targets.classes))
-        X_val, y_val = np.asarray(X_val)[keep], y_val[keep]
+    X_val, y_val = targets.known(X_val, y_val)
     X = np.asarray(X_train, dtype=np.float32)
     torch.manual_seed(training["seed"])
-    net = loop.build_net(X.shape[1], targets.n_outputs, model["architecture"])
+    net = loop.build_net(X.shape[1], targets.n_outputs, model["architecture"]).to(device)
     optimizer = loop.make_optimizer(net, training)
-    train = (torch.as_tensor(X), torch.as_tensor(targets.encode(y_train)))
+    train = (torch.as_tensor(X, device=device), torch.as_tensor(targets.encode(y_train), device=device))
     val = (np.asarray(X_val, dtype=np.float32), targets.encode(y_val))
     on_epoch = (lambda state, metrics, best: report(int(metrics["epoch"]), metrics)) if report else None
     state, best = loop.run_loop(net, optimizer, train, val, model, targets, loop.LoopState(), on_epoch=on_epoch)

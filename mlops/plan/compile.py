@@ -49,7 +49,7 @@ FIELDS_OUTSIDE_THE_PLAN: list[tuple[str, str]] = [
 FIELDS_OF_KINDS: dict[str, tuple[str, ...]] = {
     # A plain task's size is not its result; a search's trial size is (it sets how many trials run at once).
     "hardware.cpus_per_task": ("tune",),
-    "hardware.gpus_per_task": ("tune",),
+    "hardware.gpus_per_task": ("tune", "batch_predict"),  # and each Ray Data scorer's GPUs
     "hardware.memory_per_task_gb": ("tune",),
     "hardware.resources_per_task": ("tune",),
     "hardware.workers": ("train_torch",),
@@ -223,6 +223,8 @@ def _batch_params(project: Project) -> dict[str, Any]:
             "model_alias": spec.serving.batch.model_alias, "id_column": spec.data.id_column,
             # Only when not the default, so plans (and their hashes) from before the setting stay as they were.
             **({"on_error": spec.serving.batch.on_error} if spec.serving.batch.on_error != "fail" else {}),
+            # Each Ray Data scorer's GPUs (a torch model predicts on them); only when asked for, as above.
+            **({"scorer_gpus": spec.hardware.gpus_per_task} if spec.hardware.gpus_per_task else {}),
             **_batch_feature_params(project)}
 
 

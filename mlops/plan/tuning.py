@@ -20,9 +20,12 @@ def effective_tuning(spec) -> TuningSpec:
 
 def resolved_space(spec) -> dict[str, Any]:
     """Search space as plain data: {key: {kind: args}}, or for auto {family: {key: {kind: args}}}."""
+    from mlops.plugins import estimators
+
+    if spec.model.type == "torch" and not effective_tuning(spec).search_space:
+        return dict(estimators.get("torch").meta["search_space"])  # the architecture search auto's torch family runs
     if spec.model.type != "auto":
         return {key: domain.model_dump(exclude_none=True) for key, domain in effective_tuning(spec).search_space.items()}
-    from mlops.plugins import estimators
 
     spaces = {}
     for family in spec.model.candidates:

@@ -74,6 +74,16 @@ def _log_trial(registry: Any, run_id: str, experiment: str, rank: int, trial: An
         return None
 
 
+def _network(model: dict[str, Any]) -> dict[str, Any]:
+    """A torch winner's network as the refit builds it: its hidden layers' widths (a search samples a shape,
+    depth/width/shrink) and the epochs its trial kept."""
+    if model.get("type") != "torch":
+        return {}
+    epochs = (model.get("training") or {}).get("epochs")
+    return {"tune.best.architecture.hidden": (model.get("architecture") or {}).get("hidden"),
+            **({"tune.best.training.epochs": epochs} if epochs else {})}
+
+
 def _log_summary(registry: Any, run_id: str, outcome: TuneOutcome, best_child: str | None) -> None:
     """The parent run's tags, best params and metrics, and the leaderboard artifacts."""
     from mlops.dotted import flatten
@@ -82,7 +92,7 @@ def _log_summary(registry: Any, run_id: str, outcome: TuneOutcome, best_child: s
     registry.set_tags(run_id, {tracking_tags.TUNE_TRIALS: len(outcome.trials), tracking_tags.TUNE_BEST_TRIAL: best.trial_id,
                                tracking_tags.TUNE_BEST_FAMILY: best.family, tracking_tags.TUNE_STORAGE: outcome.storage,
                                **({tracking_tags.TUNE_BEST_CHILD_RUN: best_child} if best_child else {})})
-    registry.log_params(run_id, {**{f"tune.best.{k}": v for k, v in flatten(best.params).items()},
+    registry.log_params(run_id, {**{f"tune.best.{k}": v for k, v in flatten(best.params).items()}, **_network(best.model),
                                  **({"tune.validation": outcome.meta["validation"]} if "validation" in outcome.meta else {})})
     families = family_board(outcome)
     sizing = {"tune.cpus_per_trial": outcome.meta["cpus_per_trial"]} if "cpus_per_trial" in outcome.meta else {}

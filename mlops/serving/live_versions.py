@@ -104,6 +104,10 @@ class LiveVersions:
         from mlops.registry import Registry
 
         bundle = Registry(self.config.tracking_uri).load(self.config.name, version=version)
+        if bundle.meta.get("flavor") == "torch":  # on the GPU this replica holds (gpus_per_replica), else the CPU
+            from mlops.models.device import place
+
+            place(bundle.model)
         if bundle.input_columns != self.columns:
             raise ValueError(f"version {version} takes inputs {bundle.input_columns}, the endpoint {self.columns}: redeploy")
         fast = None

@@ -60,6 +60,20 @@ class Spec(StrictModel):
         return self
 
     @model_validator(mode="after")
+    def _half_precision_has_a_gpu(self):
+        """fp16 trains on CUDA only: a torch model whose workers (or tuning trials) can hold no GPU is refused
+        now, not after the data is loaded (bf16 runs on CPUs)."""
+        from mlops.errors import FieldValueError
+
+        model, hw = self.model, self.hardware
+        if model.type == "torch" and model.training.precision == "fp16" and hw.accelerator == "cpu" \
+                and not hw.gpus_per_worker:
+            raise FieldValueError("model.training.precision", "fp16 needs a GPU, and this training has none "
+                                  "(hardware.gpus_per_worker: 0, accelerator: cpu); use bf16 (CPUs run it) or fp32, "
+                                  "or give the workers GPUs (hardware.gpus_per_worker: 1)")
+        return self
+
+    @model_validator(mode="after")
     def _feature_views_fit_the_labels(self):
         from mlops.errors import FieldValueError
 

@@ -10,7 +10,7 @@ from mlops.metrics import METRICS, metrics_for
 from mlops.plugins import estimators
 from mlops.spec.base import StrictModel
 from mlops.spec.card import CardSpec
-from mlops.spec.tuning import Domain
+from mlops.spec.tuning import SPACE_ROOTS, Domain
 from mlops.spec.torch_training import ArchitectureSpec, TrainingSpec
 
 Task = Literal["classification", "regression"]
@@ -41,7 +41,12 @@ class SklearnModelSpec(ModelBase):
     @field_validator("estimator")
     @classmethod
     def _estimator_is_registered(cls, name: str) -> str:
-        return registered_estimator(name)
+        registered_estimator(name)
+        own_type = family_model_type(name)
+        if own_type != "sklearn":
+            raise ValueError(f"'{name}' is a model type of its own: write model.type: {own_type} (or list {name} "
+                             f"in a `type: auto` model's candidates)")
+        return name
 
     @model_validator(mode="after")
     def _estimator_supports_task(self):
@@ -93,9 +98,11 @@ class AutoModelSpec(ModelBase):
         if extra:
             raise ValueError(f"search_space names families that are not candidates: {', '.join(extra)} (candidates: {', '.join(self.candidates)})")
         for family, space in self.search_space.items():
-            bad = [k for k, d in space.items() if not k.startswith("params.") or d.kind == "grid"]
+            roots = SPACE_ROOTS[family_model_type(family)]
+            bad = [k for k, d in space.items() if k.split(".")[0] not in roots or "." not in k or d.kind == "grid"]
             if bad:
-                raise ValueError(f"search_space.{family}: keys must be params.NAME with sampled domains (no grid), got {', '.join(bad)}")
+                keys = " or ".join(f"{root}.NAME" for root in roots)
+                raise ValueError(f"search_space.{family}: keys must be {keys} with sampled domains (no grid), got {', '.join(bad)}")
         return self
 
 
@@ -106,6 +113,12 @@ def registered_estimator(name: str) -> str:
     except UnknownName as exc:
         raise ValueError(str(exc)) from None
     return name
+
+
+def family_model_type(name: str) -> str:
+    """The model section a registered family's trials fit: `sklearn` (an estimator with params), or the model
+    type the family names (the torch MLP: `torch`)."""
+    return estimators.get(name).meta.get("model_type") or "sklearn"
 
 
 def estimator_tasks(name: str) -> tuple[str, ...]:

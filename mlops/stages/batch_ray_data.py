@@ -16,6 +16,10 @@ class _Scorer:
         import ray
 
         self.bundle = ray.get(bundle_ref) if isinstance(bundle_ref, ray.ObjectRef) else bundle_ref
+        if self.bundle.meta.get("flavor") == "torch":  # on the GPU this actor holds (scorer_gpus), else the CPU
+            from mlops.models.device import place
+
+            place(self.bundle.model)
         self.contract, self.params, self.join = contract, params, join
 
     def __call__(self, batch: Any) -> Any:
@@ -63,7 +67,7 @@ def run_ray_data(bundle: Any, params: dict[str, Any]) -> Settle:
     check_input(contract, list(ds.schema().names), join)
     scored = ds.map_batches(_Scorer, fn_constructor_args=(ray.put(bundle), contract, params, join),
                             batch_format="pandas", batch_size=params["batch_size"], compute=ray.data.ActorPoolStrategy(size=actor_pool_size()),
-                            num_cpus=1)
+                            num_cpus=1, **({"num_gpus": params["scorer_gpus"]} if params.get("scorer_gpus") else {}))
     with OutputWriter(output_path(params)) as writer:
         for table in scored.iter_batches(batch_format="pyarrow", batch_size=None):
             table = settle.take(table)

@@ -96,22 +96,43 @@ def first_configs(start: list[dict[str, Any]], auto: bool) -> list[dict[str, Any
 
 
 def model_section(base: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
-    """The model section a trial fits: the spec's, with the trial's values at their dotted paths."""
+    """The model section a trial fits: the spec's, with the trial's values at their dotted paths. For auto, the
+    family's: an estimator with params, or a section of the family's own model type (torch: the registry's
+    `section` as its base); a torch section's searched depth/width/shrink become its `hidden` layers."""
     family = config.get(FAMILY_KEY) if base["type"] == "auto" else None
     if family is None:
         section, values = copy.deepcopy(base), config
     else:
-        section = {"type": "sklearn", "task": base["task"], "metric": base["metric"], "estimator": family, "params": {}}
+        section = _family_base(family, base)
         values = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{family}:")}
     for key, value in values.items():
-        node = section
-        *parents, leaf = key.split(".")
-        for part in parents:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        node[leaf] = value
+        set_dotted(section, key, value)
+    if section["type"] == "torch":
+        from mlops.spec.torch_training import shape_architecture
+
+        section = shape_architecture(section)
     return section
+
+
+def _family_base(family: str, base: dict[str, Any]) -> dict[str, Any]:
+    from mlops.plugins import estimators
+
+    meta = estimators.get(family).meta
+    own = {"task": base["task"], "metric": base["metric"]}
+    if meta.get("model_type", "sklearn") != "sklearn":
+        return {**copy.deepcopy(meta.get("section") or {}), "type": meta["model_type"], **own}
+    return {"type": "sklearn", **own, "estimator": family, "params": {}}
+
+
+def set_dotted(section: dict[str, Any], key: str, value: Any) -> None:
+    """section[a][b][c] = value for key 'a.b.c', creating the mappings on the way."""
+    node = section
+    *parents, leaf = key.split(".")
+    for part in parents:
+        if not isinstance(node.get(part), dict):
+            node[part] = {}
+        node = node[part]
+    node[leaf] = value
 
 
 def trial_params(config: dict[str, Any]) -> dict[str, Any]:

@@ -62,11 +62,22 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> Trained:
     model = params["model"]
     # The resolved date columns (listed or inferred), so the pipeline reads exactly those as dates.
     section = {**params["features"], "datetime": getattr(features, "datetime", None) or params["features"].get("datetime")}
-    pipeline = build_pipeline(section, features.numeric, features.categorical, build_estimator(model))
+    torch = model["type"] == "torch"  # an auto search's torch winner, refitted in this task (on its GPU, if it holds one)
+    pipeline = build_pipeline(section, features.numeric, features.categorical, _torch_mlp(model) if torch else build_estimator(model))
     try:
         key_by_labels(pipeline, split.y_train)
         pipeline.fit(split.X_train, split.y_train)
     except ValueError as exc:
         # Estimators reject bad parameter values or unsuitable data only at fit time.
         raise SpecError(Problem("model", f"fitting {model.get('estimator', model['type'])} failed: {exc}")) from None
+    if torch:
+        fitted = pipeline.steps[-1][1]
+        return Trained(pipeline, {**model_meta(features, model, "torch", pipeline), "architecture": fitted.model_["architecture"],
+                                  "best_epoch": fitted.best_epoch_})
     return Trained(pipeline, model_meta(features, model, "sklearn", pipeline))
+
+
+def _torch_mlp(model: dict[str, Any]) -> Any:
+    from mlops.models.torch_mlp import TorchMLP
+
+    return TorchMLP(model)

@@ -27,10 +27,12 @@ ROW_RUNGS = (0.25, 0.5, 1.0)
 FITTED = "fitted."  # reported keys under this prefix: parameters a fit settled (boosting rounds), for the refit
 
 
-def steps_total(params: dict[str, Any]) -> int:
-    """How many reports a trial that runs to the end makes: epochs (torch), folds, row rungs (asha), or one."""
-    if params["model"]["type"] == "torch":
-        training = params["model"].get("training") or {}
+def steps_total(params: dict[str, Any], section: dict[str, Any] | None = None) -> int:
+    """How many reports a trial that runs to the end makes: epochs (torch), folds, row rungs (asha), or one.
+    `section`: the trial's model section (auto: its family's), default the spec's."""
+    section = section or params["model"]
+    if section["type"] == "torch":
+        training = section.get("training") or {}
         # With early stopping a trial may legitimately end at any epoch; without, it runs them all.
         return 1 if training.get("early_stopping") else int(training.get("epochs") or 1)
     if params["tuning"]["folds"]:
@@ -182,17 +184,36 @@ def fit_and_score(section: dict[str, Any], data: TrialData, features: dict[str, 
 
 def fit_torch(section: dict[str, Any], data: TrialData, params: dict[str, Any],
               report: Callable[[int, dict[str, float]], None]) -> None:
-    """Torch trials report every epoch (validation metrics), so ASHA can stop weak configurations early."""
+    """A torch trial: scored on the same folds (or hold-out) as every family, reporting after every epoch (the
+    validation metrics averaged over the folds, and the best epoch so far for the refit), so that ASHA can stop
+    weak architectures early. It trains on the GPU the trial holds, else on its CPUs' threads."""
+    import time
+
+    import numpy as np
+    import torch
+
+    from mlops.models.device import held_device
     from mlops.models.preprocessing import DerivedColumns, build_preprocessor
-    from mlops.models.torch_mlp import fit_in_process
+    from mlops.models.torch_loop import Part, train_parts
+    from mlops.models.torch_mlp import complete_section
 
-    (train_idx, val_idx), = _splits(data, section["task"], {**params["tuning"], "folds": None})
+    model = complete_section(section)
+    if params.get("threads"):
+        torch.set_num_threads(int(params["threads"]))
     derive = DerivedColumns(params["features"].get("derived") or None, nulls_as_nan=True)
-    pre = build_preprocessor(params["features"], data.numeric, data.categorical)
-    X_tr = pre.fit_transform(derive.transform(data.X.iloc[train_idx]), data.y.iloc[train_idx])
-    X_val = pre.transform(derive.transform(data.X.iloc[val_idx]))
+    parts = []
+    for train_idx, val_idx in _splits(data, model["task"], params["tuning"]):
+        pre = build_preprocessor(params["features"], data.numeric, data.categorical)
+        X_tr = pre.fit_transform(derive.transform(data.X.iloc[train_idx]), data.y.iloc[train_idx])
+        X_val = pre.transform(derive.transform(data.X.iloc[val_idx]))
+        parts.append(Part(np.asarray(X_tr, dtype=np.float32), np.asarray(data.y.iloc[train_idx]),
+                          np.asarray(X_val, dtype=np.float32), np.asarray(data.y.iloc[val_idx])))
+    deadline = params.get("deadline")
 
-    def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
-        report(epoch, {k.removeprefix("val_"): float(v) for k, v in metrics.items() if k.startswith("val_")})
+    def on_epoch(state: Any, metrics: dict[str, float]) -> None:
+        scores = {k.removeprefix("val_"): float(v) for k, v in metrics.items() if k.startswith("val_")}
+        report(state.epoch, {**scores, FITTED + "training.epochs": state.best_epoch})
+        if deadline is not None and time.time() >= deadline:
+            raise OutOfTime(OutOfTime.MARK)  # the epochs reported so far still count
 
-    fit_in_process(section, X_tr, data.y.iloc[train_idx], X_val, data.y.iloc[val_idx], report=on_epoch)
+    train_parts(model, parts, held_device(), on_epoch)

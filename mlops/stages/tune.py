@@ -11,7 +11,7 @@ from typing import Any
 from mlops.errors import MlopsError
 from mlops.metrics import METRICS
 from mlops.spec.tuning import AUTO_TRIALS_AT_ONCE
-from mlops.stages.search_space import model_section, trial_params
+from mlops.stages.search_space import model_section, set_dotted, trial_params
 from mlops.stages.trial import FITTED, OutOfTime, steps_total
 
 # Tuner.fit() keeps process-wide state (signal handlers, the output engine): one at a time per process,
@@ -33,6 +33,7 @@ class TrialResult:
     steps: int = 0
     error: str | None = None
     fitted: dict[str, Any] = field(default_factory=dict)  # what its fit settled (boosting rounds), in `model`
+    ended_s: float | None = None  # seconds from the search's start to its last report (whole seconds: Tune's clock)
 
     @property
     def family(self) -> str:
@@ -62,15 +63,18 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
     # a fit is killed after this grace instead of being awaited (Tune's default waits up to 600 s).
     os.environ["TUNE_FORCE_TRIAL_CLEANUP_S"] = str(STOP_GRACE_S)
     data = TrialData(split.X_train, split.y_train, features.numeric, features.categorical)
-    if params["model"]["type"] != "torch":  # torch trials report epochs on one hold-out
+    if params["model"]["type"] != "torch":  # an auto search's torch trials too: every family on the same rows
         params = {**params, "tuning": resolve_folds(params["tuning"], *split.X_train.shape)}
+    elif params["tuning"].get("folds") == "auto":  # a torch model's search: epochs on one hold-out, unless it asks
+        params = {**params, "tuning": {**params["tuning"], "folds": None}}
     params, left_out = without_large_families(params, len(split.X_train))
     tuning = params["tuning"]
     # The trials' wall-clock deadline (run time, not plan: the node's hash does not depend on when it ran).
     deadline = time.time() + tuning["time_budget_s"] if tuning["time_budget_s"] else None
     resources = _tune_resources(params)
     for_trials = {**params, "deadline": deadline, "threads": max(int(resources["cpu"]), 1)}
-    trainable = tune.with_resources(tune.with_parameters(run_trial, data=data, params=for_trials), resources)
+    trainable = tune.with_resources(tune.with_parameters(run_trial, data=data, params=for_trials),
+                                    _per_family(resources, params))
     param_space, search_alg = _search(params)
     tune_config = tune.TuneConfig(
         metric=params["metric"], mode=params["mode"], search_alg=search_alg, scheduler=_scheduler(params),
@@ -80,13 +84,13 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
     run_config = tune.RunConfig(name=f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}", storage_path=params["storage"],
                                 failure_config=tune.FailureConfig(max_failures=params["max_failures"]), verbose=0,
                                 stop=_deadline_stopper(deadline) if deadline else None)
-    start = time.perf_counter()
+    start, started_at = time.perf_counter(), time.time()
     _quiet_budget_stops()
     with _TUNE_LOCK:
         grid = tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config).fit()
     seconds = time.perf_counter() - start
     # In start order; a trial the budget ended before it was given a configuration has nothing to show.
-    trials = [_trial(result, params) for result in grid if result.config or (result.metrics or {}).get("step")]
+    trials = [_trial(result, params, started_at) for result in grid if result.config or (result.metrics or {}).get("step")]
     return TuneOutcome(params["metric"], params["mode"], trials, best_trial(trials, params["metric"], params["mode"]),
                        seconds, str(grid.experiment_path),
                        meta={"cpus_per_trial": resources["cpu"], "validation": validation_text(tuning),
@@ -174,7 +178,7 @@ def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def _trial(result: Any, params: dict[str, Any]) -> TrialResult:
+def _trial(result: Any, params: dict[str, Any], started_at: float | None = None) -> TrialResult:
     metrics = dict(result.metrics or {})
     config = {k: v.item() if hasattr(v, "item") else v for k, v in (result.config or {}).items()}  # numpy -> JSON-able
     trial_id = metrics.get("trial_id") or os.path.basename(str(result.path))
@@ -188,12 +192,16 @@ def _trial(result: Any, params: dict[str, Any]) -> TrialResult:
     elif params["metric"] not in scored:
         status, error = "stopped", None
     else:
-        status, error = ("ok" if steps >= steps_total(params) else "stopped"), None
+        status = error = None  # decided by the steps it reported, below
     section = model_section(params["model"], config)
-    if fitted:  # the refit boosts as many rounds as the trial kept
-        section["params"] = {**section.get("params", {}), **fitted}
+    if status is None:
+        status, error = ("ok" if steps >= steps_total(params, section) else "stopped"), None
+    for name, value in fitted.items():  # the refit boosts as many rounds (trains as many epochs) as the trial kept
+        set_dotted(section, name if "." in name else f"params.{name}", value)
+    reported_at = metrics.get("timestamp")
+    ended = max(float(reported_at) - started_at, 0.0) if reported_at and started_at else None
     return TrialResult(trial_id, trial_params(config), section, scored, status,
-                       float(metrics.get("time_total_s") or 0.0), steps, error, fitted)
+                       float(metrics.get("time_total_s") or 0.0), steps, error, fitted, ended)
 
 
 def _first_line(error: BaseException) -> str:
@@ -213,6 +221,21 @@ def _tune_resources(params: dict[str, Any]) -> dict[str, float]:
         out["memory"] = res["memory_gb"] * 1e9
     out.update({name: amount for name, amount in res.items() if name not in ("CPU", "GPU", "memory_gb")})
     return out
+
+
+def _per_family(resources: dict[str, float], params: dict[str, Any]) -> Any:
+    """What each trial asks for: in an auto search with GPUs, only the families that train on them (torch) hold
+    one; a forest's trial would keep a GPU idle that a network could use."""
+    on_gpu = set(_epoch_families(params)) if params["model"]["type"] == "auto" and resources.get("gpu") else None
+    if not on_gpu or on_gpu == set(params["space"]):
+        return resources
+    from ray.tune.execution.placement_groups import resource_dict_to_pg_factory
+
+    from mlops.stages.search_space import FAMILY_KEY
+
+    with_gpu = resource_dict_to_pg_factory(resources)
+    without = resource_dict_to_pg_factory({name: amount for name, amount in resources.items() if name != "gpu"})
+    return lambda config: with_gpu if config.get(FAMILY_KEY) in on_gpu else without
 
 
 def auto_cpus(node_cpus: float, reserved: float, max_concurrent: int | None) -> float:
@@ -258,10 +281,24 @@ def _tpe(seed: int) -> Any:
 
 
 def _scheduler(params: dict[str, Any]) -> Any:
+    """ASHA on the reported steps (scheduler: asha). In an auto search each family has its own, and a torch
+    family is always stopped early on its epochs, whatever tuning.scheduler says (its trials are the longest)."""
+    from mlops.stages.family_scheduler import FamilyScheduler, asha
+
+    if params["model"]["type"] == "auto":
+        max_steps = {family: steps_total(params) for family in params["space"]} if params["scheduler"] == "asha" else {}
+        max_steps.update(_epoch_families(params))
+        return FamilyScheduler(max_steps, params["metric"], params["mode"]) if max_steps else None
     if params["scheduler"] != "asha":
         return None
-    from ray.tune.schedulers import ASHAScheduler
-
     max_t = params["model"].get("training", {}).get("epochs") if params["model"]["type"] == "torch" else None
-    return ASHAScheduler(time_attr="step", max_t=max_t or steps_total(params), grace_period=1, reduction_factor=2)
+    return asha(max_t or steps_total(params))
 
+
+def _epoch_families(params: dict[str, Any]) -> dict[str, int]:
+    """auto: the families whose trials report epochs (torch), and each one's epochs."""
+    from mlops.stages.search_space import FAMILY_KEY
+
+    sections = {family: model_section(params["model"], {FAMILY_KEY: family}) for family in params["space"]}
+    return {family: int((section.get("training") or {}).get("epochs") or 1)
+            for family, section in sections.items() if section["type"] == "torch"}

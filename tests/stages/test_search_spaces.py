@@ -57,13 +57,37 @@ def test_every_sampled_configuration_is_accepted_and_fits(family, task):
     data = _data(task)
     rows = np.arange(len(data.y))
     for config in _samples(space, 3, seed=len(family)):
-        section = model_section({"type": "sklearn", "task": task, "metric": "rmse", "estimator": family}, config)
         assert all(domain_contains(space[key], value) for key, value in config.items()), config
+        if estimators.get(family).meta.get("model_type") == "torch":  # a model section of its own type
+            _fits_a_torch_trial(family, task, config, data)
+            continue
+        section = model_section({"type": "sklearn", "task": task, "metric": "rmse", "estimator": family}, config)
         check_params(section)  # names, types and ranges, as `mlops validate` checks a spec's params
         metrics, fitted = fit_and_score(section, data, FEATURES, rows[:180], rows[180:], threads=1)
         assert metrics, (family, config)
         if fitted:  # a boosting family kept at most its cap of rounds
             assert 1 <= fitted["n_estimators"] <= config["params.n_estimators"]
+
+
+def _fits_a_torch_trial(family, task, config, data):
+    """The sampled values make a valid torch section (depth/width/shrink become its hidden layers), and a trial
+    with it trains and reports every epoch."""
+    from mlops.models.torch_mlp import complete_section
+    from mlops.stages.trial import fit_torch
+
+    metric = "accuracy" if task == "classification" else "rmse"
+    base = {"type": "auto", "task": task, "metric": metric}
+    section = model_section(base, {FAMILY_KEY: family, **{f"{family}:{k}": v for k, v in config.items()}})
+    assert section["type"] == "torch" and "depth" not in section["architecture"]
+    assert len(section["architecture"]["hidden"]) == config["architecture.depth"]
+    assert section["architecture"]["hidden"][0] == config["architecture.width"]
+    complete_section(section)  # the spec's own validation accepts it
+    section["training"]["epochs"] = 2
+    reported = []
+    fit_torch(section, data, {"features": FEATURES, "tuning": {"folds": None, "validation_size": 0.25, "seed": 0},
+                              "threads": 1}, lambda step, metrics: reported.append((step, metrics)))
+    assert [step for step, _ in reported] == [1, 2] and metric in reported[-1][1]
+    assert reported[-1][1]["fitted.training.epochs"] in (1, 2)
 
 
 def test_every_auto_family_starts_cheap_inside_its_space():
