@@ -60,8 +60,12 @@ class Endpoint(LiveVersions, ServedExplanations):
 
             self.log = PredictionLog(config.monitoring_dir, config.settings.logs)
             self.feedback_log = FeedbackLog(config.monitoring_dir, config.settings.logs)
-        # The batch queue belongs to the method, in this replica's process: sized here, before its first use.
-        self._predict_batch.set_max_batch_size(config.settings.batching.max_batch_size)
+        # The batch queue belongs to the method, in this replica's process: sized here, before its first use
+        # (larger on a replica that holds a GPU: mlops.models.device.batch_size_for_device).
+        from mlops.models.device import batch_size_for_device
+
+        self.max_batch = batch_size_for_device(config.settings.batching.max_batch_size)
+        self._predict_batch.set_max_batch_size(self.max_batch)
         self._predict_batch.set_batch_wait_timeout_s(config.settings.batching.wait_ms / 1000.0)
         self._explain_batch.set_max_batch_size(config.settings.batching.max_batch_size)
         self._explain_batch.set_batch_wait_timeout_s(config.settings.batching.wait_ms / 1000.0)
@@ -308,6 +312,7 @@ class Endpoint(LiveVersions, ServedExplanations):
 
     def metadata(self) -> dict[str, Any]:
         """What is served: name, version, task, metrics, input schema, route, fast path, the last refused swap,
+        the device the champion predicts on and the replica's batch cap,
         the id column, the columns where null is accepted, the ignored target column, the feature views
         requests are filled from, and the hash of the endpoint's settings (equal to the hash of the deploy
         node's params in the recorded plan: what runs is what was applied)."""
@@ -320,4 +325,7 @@ class Endpoint(LiveVersions, ServedExplanations):
                 "target_column": self.config.target_column,
                 "features_from_store": [v["name"] for v in settings.feature_views] or None,
                 "settings_hash": settings.settings_hash(), "live_versions": list(self.loaded),
+                # where the champion predicts (a torch model on the GPU this replica holds) and its batch cap
+                "device": getattr(getattr(self.bundle.model, "steps", [[None, None]])[-1][1], "device_", "cpu"),
+                "max_batch_size": self.max_batch,
                 "routing": {**self.router.routing.to_dict(), "shares": self.router.shares()}}

@@ -299,6 +299,14 @@ def _epoch_families(params: dict[str, Any]) -> dict[str, int]:
     """auto: the families whose trials report epochs (torch), and each one's epochs."""
     from mlops.stages.search_space import FAMILY_KEY
 
-    sections = {family: model_section(params["model"], {FAMILY_KEY: family}) for family in params["space"]}
-    return {family: int((section.get("training") or {}).get("epochs") or 1)
-            for family, section in sections.items() if section["type"] == "torch"}
+    found = {}
+    for family, space in params["space"].items():
+        section = model_section(params["model"], {FAMILY_KEY: family})
+        if section["type"] != "torch":
+            continue
+        epochs = [(section.get("training") or {}).get("epochs") or 1]
+        if "training.epochs" in space:  # a searched epoch count: ASHA's last rung is the largest it can draw
+            (_, args), = space["training.epochs"].items()
+            epochs += [a for a in args if isinstance(a, (int, float)) and not isinstance(a, bool)]
+        found[family] = int(max(epochs))
+    return found

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import write_spec
+from conftest import SERVE_PORT as PORT  # one Serve port per Ray instance (see conftest)
+from conftest import wait_ready, write_spec
 from mlops import api
 from mlops.cli import app
 
@@ -24,6 +25,8 @@ tuning: {{num_samples: 6, search: optuna, seed: 0, folds: null}}
 hardware: {{max_concurrent_trials: 1}}  # one trial at a time: the seeded search proposes the same trials anywhere
 tracking: {{uri: "${{oc.env:MLOPS_TRACKING_URI}}"}}
 """
+# The winner served online: a torch model behind the same endpoint as any model.
+SERVED = "serving: {{mode: online, online: {{route: /nas, port: {port}, batching: {{max_batch_size: 32}}}}}}\n"
 
 
 def write_data(directory, rows: int = 2000, seed: int = 0) -> None:
@@ -55,7 +58,7 @@ def test_the_torch_family_wins_on_a_smooth_function_and_loses_on_steps(ray_local
     from mlflow import MlflowClient
 
     write_data(tmp_path)
-    smooth = api.apply(write_spec(tmp_path, SPEC.format(data="smooth"), "smooth.yaml"))
+    smooth = api.apply(write_spec(tmp_path, SPEC.format(data="smooth") + SERVED.format(port=PORT), "smooth.yaml"))
     board = best_of_each_family(smooth.tuning)
     assert smooth.tuning.best.family == "torch", board
     assert board["torch"] < 0.8 * min(v for f, v in board.items() if f != "torch"), board
@@ -76,11 +79,47 @@ def test_the_torch_family_wins_on_a_smooth_function_and_loses_on_steps(ray_local
     assert float(params["tune.best.training.lr"]) == smooth.tuning.best.params["training.lr"]
     shown = CliRunner().invoke(app, ["models", "nas-smooth", "--tracking-uri", tracking_uri], env={"COLUMNS": "160"})
     assert shown.exit_code == 0 and "torch (best trial)" in shown.output and "random_forest" in shown.output, shown.output
+    # served online by a replica without a GPU: on the CPU, the spec's batch cap, the registered model's answers
+    answers = served_answers(rows, {"device": "cpu", "max_batch_size": 32})
+    assert np.allclose(answers, bundle.predict(rows), atol=1e-5)
 
     steps = api.apply(write_spec(tmp_path, SPEC.format(data="steps"), "steps.yaml"))
     board = best_of_each_family(steps.tuning)
     assert steps.tuning.best.family != "torch" and "torch" in board, board
     assert min(v for f, v in board.items() if f != "torch") < 0.8 * board["torch"], board
+
+
+def served_answers(rows: pd.DataFrame, expected: dict) -> np.ndarray:
+    """The nas endpoint's /metadata holds `expected`; its /predict answers for `rows` (the app is deleted after)."""
+    import httpx
+    from ray import serve
+
+    url = f"http://127.0.0.1:{PORT}/nas"
+    try:
+        wait_ready(url)
+        meta = httpx.get(f"{url}/metadata").json()
+        assert {key: meta[key] for key in expected} == expected, meta
+        answer = httpx.post(f"{url}/predict", json={"rows": rows.to_dict(orient="records")}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        return np.asarray(answer.json()["predictions"], dtype=float)
+    finally:
+        serve.delete("nas-smooth")
+
+
+@pytest.mark.slow
+@pytest.mark.gpu
+def test_on_a_gpu_networks_train_and_serve_there_and_predict_as_on_the_cpu(ray_local, tracking_uri, tmp_path):
+    """The trials and refit of the torch family take the task's GPU, the replica places the model on its GPU and
+    batches more; a model trained there predicts on the CPU as on the GPU."""
+    write_data(tmp_path)
+    spec = write_spec(tmp_path, SPEC.format(data="smooth") + SERVED.format(port=PORT), "smooth.yaml")
+    result = api.apply(spec, ["hardware.gpus_per_task=1", "hardware.gpus_per_replica=1"])
+    assert result.tuning.best.family == "torch"
+    rows = pd.read_csv(tmp_path / "smooth.csv").drop(columns="y").head(200)
+    bundle = api.load_model("nas-smooth", uri=tracking_uri)  # loaded here, outside Ray: on the CPU
+    answers = served_answers(rows, {"device": "cuda", "max_batch_size": 256})
+    spread = float(pd.read_csv(tmp_path / "smooth.csv")["y"].std())
+    assert np.max(np.abs(answers - bundle.predict(rows))) <= 1e-4 * spread
 
 
 @pytest.mark.slow

@@ -80,6 +80,13 @@ def test_outside_ray_nothing_holds_a_gpu_so_models_stay_on_the_cpu():
     assert place("not a torch model") == "not a torch model"  # other models pass through untouched
 
 
+def test_a_replica_without_a_gpu_keeps_the_specs_batch_cap():
+    from mlops.models.device import GPU_MIN_BATCH, batch_size_for_device
+
+    assert batch_size_for_device(32) == 32 and batch_size_for_device(1000) == 1000
+    assert GPU_MIN_BATCH == 256  # a GPU replica's (tests/e2e/test_nas.py, marked gpu, checks it on a GPU)
+
+
 def test_fp16_on_the_cpu_is_refused_by_name_before_training():
     X_tr, y_tr, X_val, y_val = rows("regression")
     with pytest.raises(MlopsError, match=r"training.precision=fp16 needs a CUDA device; this training runs on cpu"):

@@ -101,7 +101,10 @@ def test_an_auto_search_with_torch_always_stops_networks_on_their_epochs():
     assert isinstance(fifo, FamilyScheduler) and fifo.max_steps == {"torch": 64}  # the family's epochs
     asha = _scheduler(_tune_params(["model.candidates=[torch,knn]", "tuning.scheduler=asha"]))
     assert asha.max_steps["torch"] == 64 and asha.max_steps["knn"] >= 1
-    assert _scheduler(_tune_params(["model.candidates=[knn,logistic_regression]", "tuning.scheduler=fifo"])) is None  # fifo without torch
+    assert _scheduler(_tune_params(["model.candidates=[knn,logistic_regression]", "tuning.scheduler=fifo"])) is None
+    searched = _scheduler(_tune_params(["model.candidates=[torch,knn]", "tuning.scheduler=fifo",
+                                        "+model.search_space.torch={training.epochs: {randint: [10, 200]}}"]))
+    assert searched.max_steps == {"torch": 200}  # the most epochs a trial can draw  # fifo without torch
 
 
 def test_what_a_trial_settled_goes_to_its_dotted_path_for_the_refit():
@@ -111,9 +114,10 @@ def test_what_a_trial_settled_goes_to_its_dotted_path_for_the_refit():
     params = _tune_params(["model.candidates=[torch,knn]"])
     params = {**params, "tuning": {**params["tuning"], "folds": None}}
     config = {FAMILY_KEY: "torch", "torch:architecture.depth": 2, "torch:architecture.width": 40, "torch:training.lr": 0.01}
-    result = SimpleNamespace(metrics={"roc_auc": 0.9, "step": 7, "fitted.training.epochs": 5, "trial_id": "a"},
-                             config=config, error=None, path="/x/a")
-    trial = trial_of(result, params)
+    result = SimpleNamespace(metrics={"roc_auc": 0.9, "step": 7, "fitted.training.epochs": 5, "trial_id": "a",
+                                      "timestamp": 1_000_007}, config=config, error=None, path="/x/a")
+    trial = trial_of(result, params, started_at=1_000_000.5)
+    assert trial.ended_s == 6.5  # when its last report came, from the search's start (time to the best trial)
     assert trial.family == "torch" and trial.status == "ok"  # early stopping may end a network at any epoch
     assert trial.model["training"]["epochs"] == 5 and trial.model["architecture"]["hidden"] == [40, 40]
     assert trial.params == {FAMILY_KEY: "torch", "architecture.depth": 2, "architecture.width": 40, "training.lr": 0.01}
