@@ -51,7 +51,8 @@ import json, sys
 from mlops import api
 spec, name, metric, uri = sys.argv[1:5]
 result = api.apply(spec)
-picked = api.load_model(name, version=result.version, uri=uri).meta.get("estimator")
+meta = api.load_model(name, version=result.version, uri=uri).meta
+picked = meta.get("estimator") or meta.get("model_type")  # a torch winner is a model type of its own
 print(json.dumps({"score": float(result.metrics[metric]), "picked": picked}))
 """
 

@@ -159,13 +159,19 @@ def automl(budget: float, rows: int) -> None:
             per_family[trial.family] = per_family.get(trial.family, 0) + 1
         results[name] = {"validation": tuning.best.metrics["rmse"], "test": result.metrics["rmse"],
                          "family": tuning.best.family, "best_at_s": tuning.best.ended_s,
-                         "wall_s": time.perf_counter() - started, "trials": per_family}
+                         "wall_s": time.perf_counter() - started, "trials": per_family,
+                         "curve": sorted((t.ended_s, t.metrics["rmse"]) for t in tuning.trials
+                                         if t.ended_s is not None and "rmse" in t.metrics)}
     print(f"smooth {rows} x 20, budget {budget:g} s")
     print(f"{'search':15}{'best family':>13}{'val rmse':>10}{'test rmse':>11}{'best at s':>11}{'wall s':>8}  trials")
     for name, r in results.items():
         at = f"{r['best_at_s']:.0f}" if r["best_at_s"] is not None else "-"
         print(f"{name:15}{r['family']:>13}{r['validation']:10.4f}{r['test']:11.4f}{at:>11}{r['wall_s']:8.0f}  "
               + ", ".join(f"{f} {n}" for f, n in sorted(r["trials"].items(), key=lambda kv: -kv[1])))
+    target = results["without_torch"]["validation"]
+    reached = next((at for at, score in results["with_torch"]["curve"] if score <= target), None)
+    print(f"the search with torch reached the scikit-learn-only search's best validation rmse ({target:.4f}) at "
+          + (f"{reached:.0f} s" if reached is not None else "no point") + " of its budget")
 
 
 def main() -> None:

@@ -151,3 +151,11 @@ def test_fp16_without_a_gpu_is_refused_at_validation_naming_the_field():
     assert api.plan(torch_spec, ["model.training.precision=bf16"])  # CPUs run bf16
     planned = api.plan(torch_spec, ["model.training.precision=fp16", "hardware.gpus_per_worker=1"])
     assert planned.node("train").params["model"]["training"]["precision"] == "fp16"
+
+
+def test_ray_data_scorers_ask_for_the_gpus_the_spec_gives_each_task():
+    iris = EXAMPLES / "iris" / "spec.yaml"
+    plain = api.plan(iris).node("batch_predict")
+    assert "scorer_gpus" not in plain.params  # only when asked for: earlier plans keep their hashes
+    gpus = api.plan(iris, ["hardware.gpus_per_task=0.5"]).node("batch_predict")
+    assert gpus.params["scorer_gpus"] == 0.5 and gpus.hash != plain.hash
