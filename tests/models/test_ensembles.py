@@ -72,6 +72,16 @@ def test_the_members_are_the_best_finished_distinct_trials():
     assert ensemble_section(trials[:2], "accuracy", "max", "classification", {"top_k": 5, "method": "voting"}) is None
 
 
+def test_a_torch_trial_is_never_a_member():
+    """A network is a model type of its own, not an estimator with params: the best estimators are combined."""
+    network = TrialResult("t9", {"estimator": "torch"}, {"type": "torch", "task": "classification",
+                                                         "architecture": {"hidden": [8]}}, {"accuracy": 0.99}, "ok", 1.0, 1)
+    trials = [network, trial(2, "random_forest", {}, 0.95), trial(4, "logistic_regression", {}, 0.93)]
+    assert [t.trial_id for t in members_of(trials, "accuracy", "max", 3)] == ["t2", "t4"]
+    section = ensemble_section(trials, "accuracy", "max", "classification", {"top_k": 3, "method": "voting"})
+    assert [m["estimator"] for m in section["params"]["members"]] == ["random_forest", "logistic_regression"]
+
+
 @pytest.mark.parametrize("method", ["stacking", "voting"])
 def test_the_ensemble_scores_at_least_as_well_as_its_best_member_and_loads_back(tmp_path, method):
     from mlops.models import safe_format

@@ -140,3 +140,11 @@ def test_parts_report_the_mean_over_folds_and_stop_on_the_mean():
     assert len(reported) < 40 and state.stopped_early  # sgd at lr 0.5 diverges: patience ends it
     assert state.bad_epochs == 2 and state.best_epoch == len(reported) - 2
     assert all(set(m) >= {"val_rmse", "val_r2", "val_loss"} for m in reported)
+    # the mean over the parts: one part scored on its own rows (rmse well under 1), the other on labels of
+    # spread 100 the nets never saw (rmse about 100): every epoch reports about half of that
+    noisy = np.random.default_rng(1).normal(scale=100.0, size=len(y_val))
+    easy_and_hard = [Part(X_tr, y_tr, X_tr, y_tr), Part(X_tr, y_tr, X_val, noisy)]
+    means = []
+    train_parts(complete_section({**section("regression", epochs=3), "type": "torch"}), easy_and_hard, "cpu",
+                lambda s, m: means.append(m["val_rmse"]))
+    assert len(means) == 3 and all(35 < rmse < 65 for rmse in means), means
