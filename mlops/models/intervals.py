@@ -43,6 +43,8 @@ def resampled_metrics(task: str, y_true: Any, y_pred: Any, proba: Any, classes: 
     where a ratio is undefined), so a resample costs microseconds; roc_auc still asks scikit-learn."""
     import numpy as np
 
+    from mlops.models.scores import scorable_by_proba
+
     if task == "regression":
         y, p = y_true.astype(float), y_pred.astype(float)
         err = y - p
@@ -61,7 +63,7 @@ def resampled_metrics(task: str, y_true: Any, y_pred: Any, proba: Any, classes: 
     out = {"accuracy": float(tp.sum() / len(t)), "balanced_accuracy": float(recall[true > 0].mean()),
            "f1_macro": float(f1.mean()), "f1_weighted": float((f1 * true).sum() / true.sum()),
            "precision_macro": float(precision.mean()), "recall_macro": float(recall.mean())}
-    if proba is not None and classes is not None and len(np.unique(y_true)) > 1:
+    if proba is not None and scorable_by_proba(y_true, classes):
         order = list(classes)
         if len(order) == 2:
             out["roc_auc"] = _auc(y_true == order[1], proba[:, 1])

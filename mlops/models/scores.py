@@ -19,6 +19,16 @@ def predict_with_proba(model: Any, X: Any) -> tuple[Any, Any]:
     return model.predict(X), None
 
 
+def scorable_by_proba(y_true: Any, classes: Any) -> bool:
+    """roc_auc and log_loss can be computed: two labels or more, each one a class the model knows. A label the
+    training split never had (a rare class that fell wholly in the test split) has no probability column, so
+    those two metrics are left out for it, not an error; the label-based metrics still count it."""
+    import numpy as np
+
+    present = np.unique(np.asarray(y_true))
+    return classes is not None and len(present) > 1 and bool(np.isin(present, np.asarray(classes)).all())
+
+
 def compute_metrics(task: str, y_true: Any, y_pred: Any, proba: Any = None, classes: Any = None) -> dict[str, float]:
     """Every metric of the task that the predictions allow (probabilities enable roc_auc, log_loss)."""
     import numpy as np
@@ -41,7 +51,7 @@ def compute_metrics(task: str, y_true: Any, y_pred: Any, proba: Any = None, clas
         "precision_macro": float(skm.precision_score(y_true, y_pred, average="macro", zero_division=0)),
         "recall_macro": float(skm.recall_score(y_true, y_pred, average="macro", zero_division=0)),
     }
-    if proba is not None and classes is not None and len(np.unique(y_true)) > 1:
+    if proba is not None and scorable_by_proba(y_true, classes):
         labels = list(classes)
         if len(labels) == 2:
             out["roc_auc"] = float(skm.roc_auc_score(y_true, proba[:, 1]))

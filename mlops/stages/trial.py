@@ -82,9 +82,8 @@ def scores(section: dict[str, Any], data: TrialData, params: dict[str, Any]) -> 
     for step, (train_idx, val_idx) in enumerate(parts, start=1):
         metrics, fitted = by_deadline(params.get("deadline"), fit_and_score, section, data, params["features"],
                                       train_idx, val_idx, params.get("threads"))
-        if metric not in metrics:
-            raise MlopsError(f"model.metric={metric} cannot be computed for {section.get('estimator', section['type'])} "
-                             f"(it needs predict_proba); choose another metric or leave this family out")
+        if not _finite(metrics.get(metric)):
+            raise MlopsError(_uncomputable(metric, section, data.y.iloc[train_idx], data.y.iloc[val_idx]))
         reported = {**metrics, **{FITTED + name: value for name, value in fitted.items()}}
         if not tuning["folds"]:
             yield step, {name: float(value) for name, value in reported.items()}
@@ -92,6 +91,33 @@ def scores(section: dict[str, Any], data: TrialData, params: dict[str, Any]) -> 
         for name, value in reported.items():
             totals[name] = totals.get(name, 0.0) + value
         yield step, {name: total / step for name, total in totals.items()}
+
+
+def _finite(value: Any) -> bool:
+    import math
+
+    return isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _uncomputable(metric: str, section: dict[str, Any], y_train: Any, y_val: Any) -> str:
+    """Why a trial's validation rows gave no `metric`: a label the fit never saw, one class only, or a family
+    without class probabilities."""
+    family = section.get("estimator", section["type"])
+    shown = lambda values: ", ".join(repr(v.item() if hasattr(v, "item") else v) for v in sorted(values, key=str)[:5])  # noqa: E731
+    unseen, absent = set(y_val.unique()) - set(y_train.unique()), set(y_train.unique()) - set(y_val.unique())
+    if unseen or absent:
+        which = (f"they hold class {shown(unseen)}, which its training rows lack" if unseen else
+                 f"they lack class {shown(absent)}, which its training rows have (scored over every class)")
+        return (f"model.metric={metric} cannot be computed on a trial's validation rows: {which}; a class of a few "
+                f"rows cannot be in every fold: choose a metric from labels (e.g. f1_macro), or give the class more rows")
+    if section["task"] == "regression":
+        return (f"model.metric={metric} could not be computed on a trial's {len(y_val)} validation rows; give the "
+                f"search more rows (tuning.validation_size) or choose another metric")
+    if y_val.nunique() < 2:
+        return (f"model.metric={metric} cannot be computed on a trial's validation rows: they hold one class only; "
+                f"give the search more rows (tuning.validation_size) or choose a metric from labels")
+    return (f"model.metric={metric} cannot be computed for {family} (it needs predict_proba); choose another "
+            f"metric or leave this family out")
 
 
 class OutOfTime(MlopsError):
@@ -201,8 +227,8 @@ def fit_torch(section: dict[str, Any], data: TrialData, params: dict[str, Any],
     if params.get("threads"):
         torch.set_num_threads(int(params["threads"]))
     derive = DerivedColumns(params["features"].get("derived") or None, nulls_as_nan=True)
-    parts = []
-    for train_idx, val_idx in _splits(data, model["task"], params["tuning"]):
+    parts, splits = [], list(_splits(data, model["task"], params["tuning"]))
+    for train_idx, val_idx in splits:
         pre = build_preprocessor(params["features"], data.numeric, data.categorical)
         X_tr = pre.fit_transform(derive.transform(data.X.iloc[train_idx]), data.y.iloc[train_idx])
         X_val = pre.transform(derive.transform(data.X.iloc[val_idx]))
@@ -212,6 +238,9 @@ def fit_torch(section: dict[str, Any], data: TrialData, params: dict[str, Any],
 
     def on_epoch(state: Any, metrics: dict[str, float]) -> None:
         scores = {k.removeprefix("val_"): float(v) for k, v in metrics.items() if k.startswith("val_")}
+        if params.get("metric") and not _finite(scores.get(params["metric"])):  # as the other families' trials say
+            reasons = [_uncomputable(params["metric"], section, data.y.iloc[t], data.y.iloc[v]) for t, v in splits]
+            raise MlopsError(next((r for r in reasons if "lack" in r or "one class" in r), reasons[0]))
         report(state.epoch, {**scores, FITTED + "training.epochs": state.best_epoch})
         if deadline is not None and time.time() >= deadline:
             raise OutOfTime(OutOfTime.MARK)  # the epochs reported so far still count
