@@ -3,12 +3,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+
+# The suite writes bytecode, whatever the environment says: the README's test command installs without
+# byte-compiling (half the install), and with PYTHONDONTWRITEBYTECODE set every process (each Ray worker,
+# each CLI the tests start) would compile Ray, torch and scikit-learn from source again: a CI run went from
+# 24 to well over 30 minutes. Popped before any Ray or subprocess starts, so they inherit it.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 EXAMPLES = REPO / "examples"
 
 # ray_local and tracking_uri come from mlops.testing (loaded with -p mlops.testing in pyproject.toml).
