@@ -74,6 +74,21 @@ def wait_ready(url: str, timeout: float = 60) -> None:
     raise AssertionError(f"{url} never became ready")
 
 
+def session_ray_env(ray) -> dict[str, str]:
+    """The environment for a CLI or driver subprocess that runs on the test session's Ray (RAY_ADDRESS, as
+    inside a Ray job) instead of starting one of its own: for tests of what an apply does, not of a Ray's start."""
+    return {**os.environ, "RAY_ADDRESS": ray.get_runtime_context().gcs_address}
+
+
+def delete_app(name: str) -> None:
+    """A module's endpoint, deleted at the module's end without waiting through its replicas' drain (2 s,
+    mlops.serving.deploy.LOCAL_DRAIN_S) and Serve's once-a-second wait: no other test module deploys an
+    application of the same name, and Serve finishes the deletion while the next module sets up."""
+    from ray import serve
+
+    serve.delete(name, _blocking=False)
+
+
 def scrape_metric_names(model: str, wanted: set[str], timeout: float = 60) -> set[str]:
     """Poll this node's Ray metrics export port until every `wanted` metric of `model` shows (Ray exports
     every few seconds); return the names seen."""

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_iris
 
+from conftest import session_ray_env
 from mlops import api
 
 pytestmark = pytest.mark.slow
@@ -121,11 +122,11 @@ def test_a_damaged_cache_entry_is_recomputed_not_loaded(ray_local, tracking_uri,
     assert "split" in result.ran and "featurize" in result.reused
 
 
-def test_two_concurrent_applies_of_one_spec_do_the_work_once(tracking_uri, example):
+def test_two_concurrent_applies_of_one_spec_do_the_work_once(ray_local, tracking_uri, example):
     """Two `mlops apply` processes at once: the second waits on the lock, then finds the work done."""
     spec = example("iris") / "spec.yaml"
     procs = [subprocess.Popen([sys.executable, "-m", "mlops.cli", "apply", str(spec)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+                              stderr=subprocess.PIPE, text=True, env=session_ray_env(ray_local)) for _ in range(2)]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     assert sorted("up to date" in out for out, _ in outputs) == [False, True], outputs
@@ -133,7 +134,7 @@ def test_two_concurrent_applies_of_one_spec_do_the_work_once(tracking_uri, examp
 
 
 @pytest.mark.reliability  # a fault injected; listed in docs/reliability.md
-def test_killed_apply_resumes_from_the_last_finished_node(tracking_uri, example):
+def test_killed_apply_resumes_from_the_last_finished_node(ray_local, tracking_uri, example):
     """kill -9 while training (the recorded state shows split finished and train not); the next apply of the
     same spec reuses what finished, trains, and registers exactly one version."""
     import os
@@ -147,7 +148,7 @@ def test_killed_apply_resumes_from_the_last_finished_node(tracking_uri, example)
     code = ("import sys; from mlops import api; "
             "api.apply(sys.argv[1], sys.argv[2:], on_done=lambda n, s: print('done', n.id, flush=True))")
     proc = subprocess.Popen([sys.executable, "-c", code, str(spec), *slow], stdout=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, env=session_ray_env(ray_local))
     seen = []
     try:
         for line in proc.stdout:
@@ -162,7 +163,8 @@ def test_killed_apply_resumes_from_the_last_finished_node(tracking_uri, example)
     assert "done split" in seen and "done train" not in seen, seen
     before = api.explain(api.plan(spec, slow))
     assert before["split"]["action"] == "cached" and before["train"]["action"] == "run", before
-    done = subprocess.run([sys.executable, "-c", code, str(spec), *slow], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", code, str(spec), *slow], capture_output=True, text=True, timeout=300,
+                          env=session_ray_env(ray_local))
     assert done.returncode == 0, done.stderr[-2000:]
     finished = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("done ")]
     assert "load" not in finished and "split" not in finished and "train" in finished

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SERVE_PORT, wait_ready
+from conftest import delete_app, SERVE_PORT, wait_ready
 from messy_data import messy_frame
 from mlops import api
 from mlops.errors import DataError
@@ -99,9 +99,7 @@ def houses(ray_local, tmp_path_factory):
     rows = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
             for row in frame.astype(object).to_dict("records")]
     yield {"root": root, "url": url, "rows": rows}
-    from ray import serve
-
-    serve.delete("houses")
+    delete_app("houses")
 
 
 def online(field: str, message: str) -> tuple:

@@ -108,13 +108,20 @@ def _loopback_only(addresses: list[str]) -> bool:
 
 
 def probe(address: str, home: Path, auth_mode: str | None) -> str:
+    """What a client of `address` with this HOME and RAY_AUTH_MODE meets: "ran", or "refused <error>", with
+    " (token)" when Ray said the token was missing or wrong."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
     env.update(HOME=str(home), RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0", RAY_USAGE_STATS_ENABLED="0")
     if auth_mode:
         env["RAY_AUTH_MODE"] = auth_mode
+    if auth_mode != "token":  # a client without the token: 2 connect attempts, not Ray's ~20 s window of retries
+        env["RAY_gcs_server_port_wait_time_s"] = "2"
     done = subprocess.run([sys.executable, "-c", PROBE, address], env=env, capture_output=True, text=True, timeout=180)
     lines = [line for line in done.stdout.splitlines() if line.startswith("PROBE ")]
-    return lines[-1][6:] if lines else f"no answer: {done.stderr[-500:]}"
+    if not lines:
+        return f"no answer: {done.stderr[-500:]}"
+    said = lines[-1][6:]
+    return said + " (token)" if said.startswith("refused") and "InvalidAuthToken" in done.stderr else said
 
 
 def probes(address: str, *clients: tuple[Path, str | None]) -> list[str]:
@@ -150,7 +157,7 @@ def test_the_persistent_head_requires_the_token_and_listens_on_loopback(tmp_path
         assert opened and _loopback_only(opened), opened
         # no token: no entry, whether the client turns auth off or leaves it to Ray; the owner's token works
         assert probes(state["gcs"], (stranger, "disabled"), (stranger, None), (home, "token")) == [
-            "refused ConnectionError", "refused ConnectionError", "ran"]
+            "refused ConnectionError (token)", "refused ConnectionError (token)", "ran"]
     finally:
         from mlops.cluster.local_head import HeadState, stop_head
 
@@ -182,5 +189,5 @@ def test_the_embedded_ray_of_apply_requires_the_token_and_listens_on_loopback(tm
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert is_loopback(seen["gcs"])
     assert seen["listening"] and _loopback_only(seen["listening"]), seen["listening"]
-    assert seen["stranger"] == "refused ConnectionError"
+    assert seen["stranger"] == "refused ConnectionError (token)"
     assert seen["owner"] == "ran"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conftest import SERVE_PORT, wait_ready, write_spec
+from conftest import delete_app, SERVE_PORT, wait_ready, write_spec
 from mlops import api
 
 pytestmark = pytest.mark.slow
@@ -50,9 +50,7 @@ def endpoint(ray_local, tmp_path_factory):
     write_spec(root, spec_text(uri, depth=2))
     assert api.apply(spec).version == "2"
     yield {"url": url, "uri": uri, "spec": spec, "root": root}
-    from ray import serve
-
-    serve.delete(NAME)
+    delete_app(NAME)
 
 
 def eventually(check, what: str, timeout: float = 60) -> None:

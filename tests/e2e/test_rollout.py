@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from conftest import SERVE_PORT, wait_ready, write_spec
+from conftest import delete_app, SERVE_PORT, wait_ready, write_spec
 from mlops import api
 from mlops.monitoring.rollout import begin_rollout, load_state, rollout_status, rollout_tick, state_file
 from mlops.spec.rollout import RolloutSpec
@@ -72,9 +72,7 @@ def endpoint(ray_local, tmp_path_factory):
         assert apply_plan(project, compile_retrain_plan(project, project.spec.data.source), force=True).version == version
     rows, labels = iris_rows()
     yield {"url": url, "project": api.load(spec), "root": root, "rows": rows, "labels": labels}
-    from ray import serve
-
-    serve.delete(NAME)
+    delete_app(NAME)
 
 
 @pytest.fixture

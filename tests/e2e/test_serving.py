@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 COLUMNS = ["sepal_length_cm", "sepal_width_cm", "petal_length_cm", "petal_width_cm"]
 
 
-from conftest import scrape_metric_names, wait_ready  # noqa: E402
+from conftest import delete_app, scrape_metric_names, wait_ready  # noqa: E402
 from conftest import SERVE_PORT as PORT  # noqa: E402  (one port per Ray instance, see conftest)
 
 
@@ -48,9 +48,7 @@ def endpoint(ray_local, tmp_path_factory):
     url = f"http://127.0.0.1:{PORT}/iris"
     wait_ready(url)
     yield {"url": url, "uri": uri, "spec": spec, "overrides": overrides}
-    from ray import serve
-
-    serve.delete("iris")
+    delete_app("iris")
 
 
 def test_predictions_equal_the_registered_model(endpoint):
@@ -251,7 +249,6 @@ def test_a_derived_division_by_zero_is_imputed_not_an_error(endpoint):
 def test_a_row_the_model_rejects_fails_its_own_request_only(endpoint):
     """Without imputation a NaN from a derived column reaches a model that refuses it: that request gets a
     422 naming its row, every other request of the same batch its predictions."""
-    from ray import serve
 
     overrides = [o for o in endpoint["overrides"] if not o.startswith("serving.online.route")]
     overrides += ["name=iris_lr", "serving.mode=online", "~serving.batch", "serving.online.route=/iris_lr",
@@ -271,7 +268,7 @@ def test_a_row_the_model_rejects_fails_its_own_request_only(endpoint):
             assert [a.status_code for i, a in enumerate(answers) if i != 15] == [200] * 30
         assert result.endpoint.version == "1"
     finally:
-        serve.delete("iris_lr")
+        delete_app("iris_lr")
 
 
 def test_a_second_port_on_the_same_serve_is_refused_with_a_message(endpoint):
@@ -357,7 +354,6 @@ def test_replicas_that_cannot_start_are_one_clear_deploy_error(endpoint, tampere
     check): Serve gives up on the application, and the user reads the exception, not Serve's traceback."""
     from dataclasses import replace
 
-    from ray import serve
 
     from mlops.errors import DeployError
     from mlops.project import load_project
@@ -376,7 +372,7 @@ def test_replicas_that_cannot_start_are_one_clear_deploy_error(endpoint, tampere
         assert "Traceback" not in message and len(message.splitlines()) == 2, message
         assert httpx.get(f"{endpoint['url']}/readyz").status_code == 200  # the other endpoint is untouched
     finally:
-        serve.delete("iris_broken")
+        delete_app("iris_broken")
 
 
 def _raw_status(url: str, head: str) -> int:

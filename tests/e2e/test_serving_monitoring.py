@@ -12,7 +12,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from conftest import EXAMPLES, SERVE_PORT, scrape_metric_names, wait_ready, write_spec
+from conftest import delete_app, EXAMPLES, SERVE_PORT, scrape_metric_names, wait_ready, write_spec
 from mlops import api
 
 pytestmark = pytest.mark.slow
@@ -86,9 +86,7 @@ def endpoint(ray_local, tmp_path_factory):
     url = f"http://127.0.0.1:{SERVE_PORT}/churnol"
     wait_ready(url)
     yield {"url": url, "spec": spec, "hook": hook, "uri": uri, "version": result.version}
-    from ray import serve
-
-    serve.delete("churnol")
+    delete_app("churnol")
     hook.server.shutdown()
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_iris
 
-from conftest import SERVE_PORT, wait_ready
+from conftest import delete_app, SERVE_PORT, wait_ready
 from mlops import api
 
 pytestmark = pytest.mark.slow
@@ -69,9 +69,7 @@ def endpoint(ray_local, tmp_path_factory):
     wait_ready(url)
     yield {"url": url, "uri": uri, "frame": flowers, "version": result.endpoint.version,
            "bundle": api.load_model("flowers", uri=uri), "scored": pd.read_csv(root / "out" / "scored.csv")}
-    from ray import serve
-
-    serve.delete("flowers")
+    delete_app("flowers")
 
 
 @pytest.fixture

@@ -26,7 +26,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from conftest import EXAMPLES, SERVE_PORT, wait_ready
+from conftest import delete_app, EXAMPLES, SERVE_PORT, wait_ready
 from figures import record
 from mlops import api
 
@@ -53,9 +53,7 @@ def endpoint(ray_local, tmp_path_factory):
     url = f"http://127.0.0.1:{SERVE_PORT}/fuzz"
     wait_ready(url)
     yield url
-    from ray import serve
-
-    serve.delete("iris")
+    delete_app("iris")
 
 
 def invalid_on_the_wire(case) -> bool:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import session_ray_env
 from figures import record
 from mlops import api
 from mlops.errors import MlopsError
@@ -57,19 +58,20 @@ def _versions(db: Path) -> int:
         return 0
 
 
-def test_kill_9_while_registering_leaves_no_served_partial_version(example, tmp_path):
+def test_kill_9_while_registering_leaves_no_served_partial_version(ray_local, example, tmp_path):
     """`kill -9` of an apply the moment its version appears in the registry: nothing half-registered is
     promoted, and applying again finishes with a champion that loads and verifies."""
     spec = example("iris") / "spec.yaml"
     db = tmp_path / "mlflow.db"
     uri = f"sqlite:///{db}"
     proc = subprocess.Popen([sys.executable, "-m", "mlops.cli", "apply", str(spec), f"tracking.uri={uri}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            env=session_ray_env(ray_local))
     deadline = time.monotonic() + 240
     while _versions(db) == 0 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     killed_at_versions = _versions(db)
-    os.killpg(proc.pid, signal.SIGKILL)  # the driver and its embedded Ray, as a crash would
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver, as a crash would (Ray ends the dead driver's job)
     proc.wait(30)
     assert killed_at_versions == 1, "the apply ended before registering: the fault was not injected"
     registry = Registry(uri, create=False)
