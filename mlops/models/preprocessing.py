@@ -73,6 +73,47 @@ class DistinctValues:
         return [c for c in self.columns if (X[c].nunique() > self.threshold) == self.above]
 
 
+class PresenceFlags:
+    """Which of `columns` a categorical branch of the ColumnTransformer takes: the flags (one value where
+    filled, empty elsewhere: 'yes' or blank) or the others, those with at most `threshold` distinct values when
+    it is given. Decided at fit from the data, as DistinctValues is. A flag goes to its own branch because the
+    default imputation (most_frequent) would fill its empty cells with its one value and erase it."""
+
+    def __init__(self, columns: list[str], flags: bool, threshold: int | None = None):
+        self.columns, self.flags, self.threshold = list(columns), bool(flags), threshold
+
+    def __call__(self, X: Any) -> list[str]:
+        """The columns of `X` this branch encodes."""
+        return [c for c in self.columns if is_flag(X[c]) == self.flags
+                and (self.flags or self.threshold is None or X[c].nunique() <= self.threshold)]
+
+
+def is_flag(values: Any) -> bool:
+    """One distinct value and at least one empty cell."""
+    return bool(values.nunique() == 1 and values.isna().any())
+
+
+class FilledOrEmpty(TransformerMixin, BaseEstimator):
+    """Each cell as text, an empty one as 'missing' (what a flag's one-hot encoder reads: numbers and text
+    alike, which SimpleImputer's constant fill refuses to mix); stateless."""
+
+    def fit(self, X: Any, y: Any = None) -> "FilledOrEmpty":
+        """Nothing to learn; returns self."""
+        return self
+
+    def transform(self, X: Any) -> Any:
+        import numpy as np
+        import pandas as pd
+
+        frame = pd.DataFrame(X)
+        return np.where(frame.isna().to_numpy(), "missing", frame.astype(str).to_numpy()).astype(object)
+
+    def get_feature_names_out(self, input_features: Any = None) -> Any:
+        import numpy as np
+
+        return np.asarray([] if input_features is None else list(input_features), dtype=object)
+
+
 def build_preprocessor(features: dict[str, Any], numeric: list[str], categorical: list[str]):
     """A ColumnTransformer built from the `features` section and the resolved column lists. `numeric`
     holds the date/time columns too: the numeric branch's first step turns them into numeric parts."""
@@ -106,12 +147,20 @@ def build_preprocessor(features: dict[str, Any], numeric: list[str], categorical
     transformers = []
     if numeric:
         transformers.append(("numeric", Pipeline(num_steps), numeric))
+    # With the default imputation a flag gets a branch of its own (PresenceFlags); 'constant' and 'none'
+    # already keep an empty cell apart from the value.
+    flags = features["impute"]["categorical"] == "most_frequent"
     if categorical and high.get("encoding") == "target":
-        transformers += [("categorical", Pipeline(cat_steps), DistinctValues(categorical, threshold, above=False)),
+        low = PresenceFlags(categorical, False, threshold) if flags else DistinctValues(categorical, threshold, above=False)
+        transformers += [("categorical", Pipeline(cat_steps), low),
                          ("high_cardinality", Pipeline([*cat_steps[:-1], ("encode", target_encoder())]),
                           DistinctValues(categorical, threshold, above=True))]
     elif categorical:
-        transformers.append(("categorical", Pipeline(cat_steps), categorical))
+        transformers.append(("categorical", Pipeline(cat_steps), PresenceFlags(categorical, False) if flags else categorical))
+    if categorical and flags:
+        transformers.append(("flags", Pipeline([("filled", FilledOrEmpty()),
+                                                ("encode", OneHotEncoder(handle_unknown="ignore", sparse_output=False))]),
+                             PresenceFlags(categorical, True)))
     return ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=False)
 
 

@@ -25,6 +25,8 @@ TRUSTED_TYPES = frozenset({
     "mlops.models.preprocessing.DerivedColumns",  # every pipeline's first step
     "mlops.models.datetime_parts.DatetimeParts",  # the numeric branch's first step (dates -> parts)
     "mlops.models.preprocessing.DistinctValues",  # high_cardinality.encoding: target (which columns each branch takes)
+    "mlops.models.preprocessing.PresenceFlags",  # which categorical columns are flags ('yes' or blank)
+    "mlops.models.preprocessing.FilledOrEmpty",  # a flag's cells as text, an empty one as 'missing'
     "sklearn.model_selection._split.KFold",  # ... and the TargetEncoder's cross-fitting folds (shuffled, seeded)
     "numpy.dtype",  # imputers' _fit_dtype/_fill_dtype, rebuilt from an empty array's header
     "sklearn.tree._tree.Tree",  # random_forest, extra_trees, gradient_boosting

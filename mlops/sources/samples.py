@@ -38,16 +38,22 @@ class ColumnSample:
     high: float | None = None
     first: Any = None  # the first value that is not missing
     texts: tuple[str, ...] = ()  # a text column's first TEXTS values, as text
+    rows: int | None = None  # cells, missing ones included (None: not known)
+
+    @property
+    def has_empty_cells(self) -> bool:
+        return self.rows is not None and self.present < self.rows
 
 
 def sample_values(name: Any, dtype: str, kind: str, values: Iterable[Any]) -> ColumnSample:
     """The sample of a column from its values (None and NaN are missing)."""
+    values = list(values)
     present = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     numeric = kind in ("int", "float") and present
     return ColumnSample(name, dtype, kind, len(present), len(set(present)),
                         float(min(present)) if numeric else None, float(max(present)) if numeric else None,
                         present[0] if present else None,
-                        tuple(str(v) for v in present[:TEXTS]) if kind == "text" else ())
+                        tuple(str(v) for v in present[:TEXTS]) if kind == "text" else (), len(values))
 
 
 def sample_series(series: Any) -> ColumnSample:
@@ -71,7 +77,7 @@ def sample_series(series: Any) -> ColumnSample:
     return ColumnSample(series.name, str(series.dtype), kind, int(len(present)), int(present.nunique()),
                         float(present.min()) if numeric else None, float(present.max()) if numeric else None,
                         first.item() if isinstance(first, np.generic) else first,
-                        tuple(present.head(TEXTS).astype(str)) if kind == "text" else ())
+                        tuple(present.head(TEXTS).astype(str)) if kind == "text" else (), int(len(series)))
 
 
 def sample_csv(file: Path, separator: str, rows: int, field: str = "data.source.path") -> list[ColumnSample]:

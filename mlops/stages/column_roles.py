@@ -93,6 +93,8 @@ def infer_role(column: ColumnSample, threshold: int = 50) -> tuple[str, str]:
     unique, present, name = column.unique, column.present, str(column.name)
     if present == 0:
         return "constant", "no values (every cell is empty)"
+    if unique == 1 and column.has_empty_cells:  # 'yes' or blank: whether a cell is filled is what it says
+        return "categorical", f"one value ({_short(column.first)}) or empty: a flag, encoded as filled / empty"
     if unique == 1:
         return "constant", f"one value ({_short(column.first)}): carries nothing to learn from"
     if column.kind == "datetime":

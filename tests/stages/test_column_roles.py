@@ -73,3 +73,41 @@ def test_validate_and_plan_print_the_roles_table(tmp_path):
         for column in ("built_date", "description", "house_id", "zip_code", "country"):
             assert column in result.output
         assert "text-like" in result.output and "id-like" in result.output and "datetime" in result.output
+
+
+def test_a_column_of_one_value_or_empty_is_a_flag_and_the_model_learns_from_it(tmp_path):
+    """'yes' or blank (and 1 or blank): whether a cell is filled is the information, so the column is a
+    categorical flag, not a constant; the default imputation (most frequent) would fill the blanks with the
+    one value, so flags are encoded filled / empty. A column of one value and no blank stays constant. The
+    no-pandas sample `mlops validate` reads decides the same."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    from mlops.models.preprocessing import build_pipeline
+    from mlops.models.safe_format import load, save
+    from mlops.sources.samples import sample_csv
+
+    rng = np.random.default_rng(0)
+    filled = rng.random(400) < 0.5
+    frame = pd.DataFrame({"garage": np.where(filled, "yes", None), "pool": np.where(filled, 1.0, np.nan),
+                          "noise": rng.normal(size=400), "country": "us", "price": filled.astype(int)})
+    roles = roles_of(frame)
+    assert roles["garage"].role == roles["pool"].role == "categorical" and "flag" in roles["garage"].why
+    assert roles["country"].role == "constant"
+    frame.to_csv(tmp_path / "flags.csv", index=False)
+    sampled = {c.name: c for c in sample_csv(tmp_path / "flags.csv", ",", 5000)}
+    assert {r.name: r.role for r in infer_roles(list(sampled.values()), DATA, FeaturesSpec().model_dump(mode="json"))} \
+        == {name: r.role for name, r in roles.items()}
+    for flag in ("garage", "pool"):  # each alone carries the label
+        data = featurized(frame.drop(columns=[c for c in ("garage", "pool") if c != flag]))
+        assert flag in data.categorical
+        section = FeaturesSpec().model_dump(mode="json")
+        model = build_pipeline(section, data.numeric, data.categorical, LogisticRegression())
+        model.fit(data.frame[data.raw_inputs], data.frame["price"])
+        save(model, tmp_path / f"{flag}.skops")  # the flag's branch is on the trust list
+        loaded = load(tmp_path / f"{flag}.skops")
+        assert (loaded.predict(data.frame[data.raw_inputs]) == data.frame["price"]).mean() == 1.0
+        one = {"noise": [0.1], flag: [None]}  # a request's null, and a value never seen (encoded as neither)
+        assert list(loaded.predict(pd.DataFrame(one))) == [0]
+        assert len(loaded.predict(pd.DataFrame({**one, flag: ["no" if flag == "garage" else 7.0]}))) == 1
