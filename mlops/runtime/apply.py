@@ -83,8 +83,8 @@ def _apply_locked(project: Project, plan: Plan, cache: Any, address: str | None,
         if not damaged:
             break
         reusable -= damaged
-    if not run:  # report the registration this plan's model came from
-        ok, registration = reused_output(plan.node("register"), cache, state)
+    if not run:  # report the registration this plan's model came from (read back, the store not asked again)
+        ok, registration = cache.get(plan.node("register").hash)
         run_id = registration.run_id if ok else state.get("run_id")
         return ApplyResult(plan.hash, run_id, registration.version if ok else None,
                            dict(registration.metrics) if ok else {}, f"nothing changed since run {run_id}: nothing to do",

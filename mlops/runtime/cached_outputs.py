@@ -43,6 +43,9 @@ class CachedOutput:
     name = "none"
     why_rerun = "not kept between applies"  # the node's hash was recorded, but its output cannot be found
     records_output = False  # the state entry carries the output itself (it is not in the node cache)
+    # The output is held outside the plan (a registered version in the store): when it is gone the node runs,
+    # even when nothing downstream has to (sinks run when their output is gone in any case).
+    held_outside = False
 
     def find(self, node: Node, cache: NodeCache, state: dict[str, Any]) -> bool:
         """An output recorded under the node's hash is still there."""
@@ -81,18 +84,41 @@ class PickledOutput(CachedOutput):
 
 class RegisteredVersion(PickledOutput):
     """A registered model version: its Registration is kept by hash (any earlier apply's counts), and the
-    state names the version."""
+    state names the version. Kept only while the store still holds that version: a user who deletes the
+    SQLite store to start over (the node cache beside it stays) gets a new registration, not an apply that
+    fails on a version that is gone."""
 
     name = "registry"
-    why_rerun = "registration not in the cache"
+    why_rerun = "registration not in the cache, or its store no longer has it"
     records_output = True
+    held_outside = True
+
+    def find(self, node: Node, cache: NodeCache, state: dict[str, Any]) -> bool:
+        from mlops.stores import store_exists
+
+        # The file check is all `mlops plan` affords (it never imports MLflow); reuse asks the store itself.
+        return super().find(node, cache, state) and store_exists(node.runtime["tracking_uri"])
 
     def reuse(self, node: Node, cache: NodeCache, state: dict[str, Any]) -> tuple[bool, Any]:
         from dataclasses import replace
 
         ok, registration = cache.get(node.hash)
+        if not ok or not _still_registered(node, registration):
+            return False, None
         # A settled decision was carried out by an earlier apply; an unsettled one is this apply's to finish.
-        return ok, replace(registration, promoted=registration.promoted and not registration.settled) if ok else None
+        return True, replace(registration, promoted=registration.promoted and not registration.settled)
+
+
+def _still_registered(node: Node, registration: Any) -> bool:
+    """The store holds the registration's version, registered by the same run."""
+    from mlops.errors import MlopsError
+    from mlops.registry import Registry
+
+    try:
+        held = Registry(node.runtime["tracking_uri"], create=False).version(node.params["name"], registration.version)
+    except MlopsError:
+        return False
+    return registration.run_id is None or held.run_id == registration.run_id
 
 
 class WrittenFile(CachedOutput):

@@ -42,7 +42,8 @@ def is_reusable(node: Node, cache: NodeCache, state: dict[str, Any]) -> bool:
 
 
 def needed(plan: Plan, reusable: set[str]) -> set[str]:
-    """The nodes to run: each sink without a reusable output, and what they need that has none."""
+    """The nodes to run: each sink without a reusable output (and each node whose output is held outside the
+    plan, a registered version, when it is gone), and what they need that has none."""
     consumers = {i for node in plan.nodes for i in node.upstream}
     by_id = {n.id: n for n in plan.nodes}
     run: set[str] = set()
@@ -55,7 +56,7 @@ def needed(plan: Plan, reusable: set[str]) -> set[str]:
             need(upstream)
 
     for node in plan.nodes:
-        if node.id not in consumers:
+        if node.id not in consumers or cached_output(node).held_outside:
             need(node.id)
     return run
 

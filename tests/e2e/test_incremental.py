@@ -82,6 +82,31 @@ def test_moving_the_project_reruns_nothing_and_a_deleted_output_only_scoring(ray
     assert api.apply(moved / "spec.yaml").ran == ["batch_predict"]
 
 
+def test_a_deleted_store_is_registered_into_again_not_reported_up_to_date(ray_local, tracking_uri, example):
+    """Starting over by deleting the SQLite store (the node cache beside it stays): the plan says register runs
+    and why, and the apply registers version 1 in the new store, reusing the trained model; the batch output,
+    still there, is not rewritten."""
+    from mlops.stores import sqlite_path
+
+    spec = example("iris") / "spec.yaml"
+    api.apply(spec)
+    sqlite_path(tracking_uri).unlink()
+    explained = api.explain(api.plan(spec))
+    assert [n for n, e in explained.items() if e["action"] == "run"] == ["register"], explained
+    assert "store no longer has it" in explained["register"]["reasons"][0]
+
+    def apply() -> str:  # as a user does, in a new process (this one's MLflow keeps the deleted file open)
+        done = subprocess.run([sys.executable, "-m", "mlops.cli", "apply", str(spec)], capture_output=True,
+                              text=True, timeout=300, env={**session_ray_env(ray_local), "COLUMNS": "200"})
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    again = apply()
+    assert "model version 1 registered, now the champion" in again and "reused: evaluate, profile, split, train" in again
+    assert "predictions" not in again  # the batch output is still there: not rewritten
+    assert "up to date" in apply()
+
+
 def test_plan_explains_changed_fields_and_counts(tracking_uri, example):
     from typer.testing import CliRunner
 

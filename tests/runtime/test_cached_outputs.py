@@ -55,15 +55,34 @@ def test_a_pickled_output_is_found_by_hash_read_back_and_refused_when_damaged(ca
     assert way.why_rerun == "output not in the cache"
 
 
-def test_a_registration_is_kept_by_hash_and_a_settled_decision_is_not_carried_out_twice(cache):
-    node = hashed(Node("register", "register", {}, {"name": "m"})).node("register")
+def test_a_registration_is_kept_by_hash_while_its_store_holds_it_and_a_settled_decision_is_not_carried_out_twice(
+        cache, tmp_path):
+    from mlops.registry import Registry
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    registry = Registry(uri)
+    run_id = registry.start_run("m")
+    (tmp_path / "bundle").mkdir()
+    (tmp_path / "bundle" / "model.bin").write_bytes(b"model")
+    version = registry.register("m", registry.log_dir(run_id, tmp_path / "bundle", "model"), run_id, "abc").version
+    node = hashed(Node("register", "register", {}, {"name": "m"}, runtime={"tracking_uri": uri})).node("register")
     way = RegisteredVersion()
-    unsettled = Registration("3", "abc", promoted=True, decision="won")
+    unsettled = Registration(version, "abc", promoted=True, decision="won", run_id=run_id)
     way.store(node, cache, unsettled)
     assert way.find(node, cache, {}) and way.reuse(node, cache, {})[1].promoted is True  # this apply finishes it
-    way.store(node, cache, Registration("3", "abc", promoted=True, decision="won", settled=True))
+    way.store(node, cache, Registration(version, "abc", promoted=True, decision="won", settled=True, run_id=run_id))
     assert way.reuse(node, cache, {})[1].promoted is False
     assert way.entry(node, unsettled)["output"] == asdict(unsettled)
+    # A version the store does not hold (another store at the same path, or the model deleted), or registered by
+    # another run: registered again. A deleted store file: not even found (what `mlops plan` can tell).
+    for gone in (Registration("7", "abc", promoted=True, decision="won", run_id=run_id),
+                 Registration(version, "abc", promoted=True, decision="won", run_id="another-run")):
+        way.store(node, cache, gone)
+        assert way.find(node, cache, {}) and way.reuse(node, cache, {}) == (False, None)
+    moved = hashed(Node("register", "register", {}, {"name": "m"},
+                        runtime={"tracking_uri": f"sqlite:///{tmp_path / 'gone.db'}"})).node("register")
+    way.store(moved, cache, unsettled)
+    assert not way.find(moved, cache, {}) and way.reuse(moved, cache, {}) == (False, None)
 
 
 def test_a_written_file_is_found_while_its_size_and_time_are_the_recorded_ones(cache, tmp_path):
