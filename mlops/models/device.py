@@ -5,7 +5,8 @@ process a GPU, else the CPU. A process outside Ray (a driver, a user's own `mlfl
 no GPU, so its models stay on the CPU unless it moves them (`TorchMLP.to_device`). Models always travel
 between processes on the CPU: a pickled CUDA tensor would need a GPU wherever it is unpickled.
 
-Only imported where torch is used.
+torch itself is imported only by the functions that move or train a network: a replica of any model imports
+this module for its batch cap and /metadata.
 """
 from __future__ import annotations
 
@@ -94,11 +95,20 @@ class Precision:
         self.scaler.update()
 
 
+def _final_estimator(model: Any) -> Any:
+    return model.steps[-1][1] if hasattr(model, "steps") else model
+
+
 def place(model: Any, device: str | None = None) -> Any:
     """Move the torch network at the end of a fitted pipeline (if any) to `device` (default: the held one);
     other models are returned as they are. Used where a model is loaded to predict: replicas and scorers."""
-    last = model.steps[-1][1] if hasattr(model, "steps") else model
+    last = _final_estimator(model)
     if not hasattr(last, "to_device"):
         return model
     last.to_device(device or held_device())
     return model
+
+
+def device_of(model: Any) -> str:
+    """Where a fitted pipeline predicts: its torch network's device, 'cpu' for every other model."""
+    return str(getattr(_final_estimator(model), "device_", "cpu"))

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import numpy as np
 from ray import serve
 
+from mlops.models.device import device_of
 from mlops.serving.endpoint_config import EndpointConfig
 from mlops.serving.live_versions import LiveVersions, Routed, version_of
 from mlops.serving.served_explanations import ServedExplanations
@@ -326,6 +327,6 @@ class Endpoint(LiveVersions, ServedExplanations):
                 "features_from_store": [v["name"] for v in settings.feature_views] or None,
                 "settings_hash": settings.settings_hash(), "live_versions": list(self.loaded),
                 # where the champion predicts (a torch model on the GPU this replica holds) and its batch cap
-                "device": getattr(getattr(self.bundle.model, "steps", [[None, None]])[-1][1], "device_", "cpu"),
+                "device": device_of(self.bundle.model),
                 "max_batch_size": self.max_batch,
                 "routing": {**self.router.routing.to_dict(), "shares": self.router.shares()}}

@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from mlops.errors import MlopsError  # noqa: E402
-from mlops.models.device import Precision, held_device, place  # noqa: E402
+from mlops.models.device import Precision, device_of, held_device, place  # noqa: E402
 from mlops.models.torch_mlp import TorchFlavor, TorchMLP, fit_in_process  # noqa: E402
 
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)]
@@ -55,6 +55,7 @@ def test_a_model_trained_on_a_device_predicts_alike_after_saving_on_every_device
         loaded = place(TorchFlavor.load(tmp_path, {}), target)
         model = loaded.steps[-1][1]
         assert model.device_ == target and next(model.net_.parameters()).device.type == target
+        assert device_of(loaded) == target  # what the replica's /metadata says
         got = outputs_of(model, X_val, task)
         tolerance = PROBA_TOLERANCE if task == "classification" else VALUE_TOLERANCE * spread
         assert np.max(np.abs(got - reference)) <= tolerance, target
@@ -78,6 +79,10 @@ def test_outside_ray_nothing_holds_a_gpu_so_models_stay_on_the_cpu():
     model = TorchMLP(section("regression")).fit(X_tr, y_tr)
     assert model.device_ == "cpu" and place(model).device_ == "cpu"
     assert place("not a torch model") == "not a torch model"  # other models pass through untouched
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+
+    assert device_of(model) == "cpu" and device_of(make_pipeline(Ridge())) == "cpu"
 
 
 def test_a_replica_without_a_gpu_keeps_the_specs_batch_cap():
