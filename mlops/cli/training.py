@@ -11,7 +11,24 @@ from rich.table import Table
 from mlops.cli.common import OVERRIDES, SPEC, console, err_console, print_wide, user_errors
 from mlops.cli.monitoring import print_controller
 
-FORCE_ALL = "__all__"
+FORCE_ALL = "__all__"  # what a bare --force becomes (bare_force): Typer has no option with an optional value
+
+
+def bare_force(args: list[str]) -> list[str]:
+    """`args` with a bare `--force` (last, or before an option, an override, or the spec file) written as
+    `--force=FORCE_ALL`; `--force NODE` as it is. Without this, `mlops apply SPEC --force` was refused for a
+    missing value and `mlops apply --force SPEC` took the spec for a node."""
+    import os
+
+    out = list(args)
+    for i, word in enumerate(out):
+        if word != "--force":
+            continue
+        following = out[i + 1] if i + 1 < len(out) else None
+        if (following is None or following.startswith("-") or "=" in following
+                or following.endswith((".yaml", ".yml")) or os.path.exists(following)):
+            out[i] = f"--force={FORCE_ALL}"
+    return out
 
 
 @user_errors
@@ -94,16 +111,13 @@ def print_plan(compiled: Any, actions: dict[str, dict[str, Any]]) -> None:
 @user_errors
 def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
           address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (overrides hardware.cluster)"),
-          force: Optional[str] = typer.Option(None, "--force", is_flag=False, flag_value=FORCE_ALL, metavar="[NODE]",
+          force: Optional[str] = typer.Option(None, "--force", metavar="[NODE]",
                                               help="rerun every node; --force NODE: that node and everything downstream"),
           multirun: bool = typer.Option(False, "--multirun", "-m", help="Hydra sweep: a=1,2 b=x,y applies every combination")) -> None:
     """Train, evaluate, register and batch-predict as the spec says."""
     from mlops import api
 
     overrides = list(overrides or [])
-    if force is not None and force != FORCE_ALL and "=" in force:  # `--force a.b=1`: a bare --force, then an override
-        overrides.insert(0, force)
-        force = FORCE_ALL
     rerun: bool | str = True if force == FORCE_ALL else (force or False)
     if multirun:
         return apply_multirun(spec, overrides, address=address, force=rerun)

@@ -95,8 +95,8 @@ def test_a_deleted_store_is_registered_into_again_not_reported_up_to_date(ray_lo
     assert [n for n, e in explained.items() if e["action"] == "run"] == ["register"], explained
     assert "store no longer has it" in explained["register"]["reasons"][0]
 
-    def apply() -> str:  # as a user does, in a new process (this one's MLflow keeps the deleted file open)
-        done = subprocess.run([sys.executable, "-m", "mlops.cli", "apply", str(spec)], capture_output=True,
+    def apply(*extra: str) -> str:  # as a user does, in a new process (this one's MLflow keeps the deleted file open)
+        done = subprocess.run([sys.executable, "-m", "mlops.cli", "apply", str(spec), *extra], capture_output=True,
                               text=True, timeout=300, env={**session_ray_env(ray_local), "COLUMNS": "200"})
         assert done.returncode == 0, done.stdout + done.stderr
         return done.stdout
@@ -104,7 +104,8 @@ def test_a_deleted_store_is_registered_into_again_not_reported_up_to_date(ray_lo
     again = apply()
     assert "model version 1 registered, now the champion" in again and "reused: evaluate, profile, split, train" in again
     assert "predictions" not in again  # the batch output is still there: not rewritten
-    assert "up to date" in apply()
+    assert "--force to rerun" in apply()  # up to date, and the advice it gives works as written:
+    assert "Plan: 8 to run, 0 cached." in apply("--force")
 
 
 def test_plan_explains_changed_fields_and_counts(tracking_uri, example):
