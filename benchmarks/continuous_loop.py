@@ -58,6 +58,7 @@ serving:
   mode: online
   online:
     route: /churnloop
+    auth: none
     port: {port}
     replicas: {{fixed: 1}}
     rollout: {{strategy: canary, steps: [25, 100], step_every: {step_every}, min_requests: 20, bake: 10s,

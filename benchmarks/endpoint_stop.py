@@ -65,7 +65,7 @@ def main() -> None:
     shutil.copytree(ROOT / "examples" / "iris", work / "iris", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("out", ".mlops"))
     port = stable_port()
-    common = [f"serving.online.port={port}", "serving.online.replicas.min=1", "serving.online.replicas.max=1",
+    common = [f"serving.online.port={port}", "serving.online.auth=none", "serving.online.replicas.min=1", "serving.online.replicas.max=1",
               "hardware.cpus_per_replica=0.25", f"tracking.uri=sqlite:///{work / 'mlflow.db'}"]
     spec = str(work / "iris" / "online.yaml")
     try:

@@ -78,7 +78,7 @@ features: {impute: {numeric: median, categorical: most_frequent}, scale: standar
 model: {task: classification, type: sklearn, estimator: ESTIMATOR, params: PARAMS}
 serving:
   mode: online
-  online: {route: /NAME, port: PORT, replicas: {fixed: 1}, batching: {max_batch_size: 32, wait_ms: 5}}
+  online: {route: /NAME, port: PORT, replicas: {fixed: 1}, batching: {max_batch_size: 32, wait_ms: 5}, auth: none}
 hardware: {cpus_per_replica: 0.25}
 tracking: {uri: "sqlite:///DIR/mlflow.db"}
 """

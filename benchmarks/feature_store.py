@@ -181,7 +181,7 @@ def endpoint_figures() -> None:
                     ignore=shutil.ignore_patterns(".mlops", "out"))
     port = stable_port()
     spec = project / "online.yaml"
-    overrides = [f"serving.online.port={port}", f"tracking.uri=sqlite:///{work / 'mlflow.db'}"]
+    overrides = [f"serving.online.port={port}", "serving.online.auth=none", f"tracking.uri=sqlite:///{work / 'mlflow.db'}"]
     api.materialize_features(spec, overrides)
     api.apply(spec, overrides)
     url = f"http://127.0.0.1:{port}/churn/predict"

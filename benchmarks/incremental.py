@@ -61,7 +61,7 @@ def serving_only(work: Path, env: dict[str, str]) -> None:
 
     port = stable_port()
     spec = work / "iris" / "online.yaml"
-    base = [f"serving.online.port={port}"]
+    base = [f"serving.online.port={port}", "serving.online.auth=none"]
     try:
         first, _ = apply(spec, base, work, env)
         url = f"http://127.0.0.1:{port}/iris/predict"

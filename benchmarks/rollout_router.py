@@ -39,7 +39,7 @@ data: {{source: {{type: sklearn, name: iris}}, target: target}}
 model: {{task: classification, type: sklearn, estimator: random_forest, params: {{n_estimators: 100, random_state: 0}}}}
 serving:
   mode: online
-  online: {{route: /rollbench, port: {port}, replicas: {{fixed: 1}}, batching: {{max_batch_size: 32, wait_ms: 5}},
+  online: {{route: /rollbench, port: {port}, replicas: {{fixed: 1}}, batching: {{max_batch_size: 32, wait_ms: 5}}, auth: none,
            rollout: {{strategy: canary, steps: [5, 25, 50, 100]}}}}
 hardware: {{cpus_per_replica: 0.5}}
 tracking: {{uri: "sqlite:///{dir}/mlflow.db"}}

@@ -41,13 +41,15 @@ PAYLOADS = {
     "invocations": {"dataframe_split": {"columns": list(ROW), "data": [list(ROW.values())]}},
     "infer": {"inputs": [{"name": k, "datatype": "FP64", "shape": [1], "data": [v]} for k, v in ROW.items()]},
 }
+# `auth: none`: the hand-written deployment this is compared with checks no token (the default token costs one
+# sha256 of the header per request)
 SPEC = """
 name: bench
 data: {source: {type: sklearn, name: iris}, target: target}
 model: {task: classification, type: sklearn, estimator: random_forest, params: {n_estimators: 100, random_state: 0}}
 serving:
   mode: online
-  online: {route: ROUTE, port: PORT, replicas: {fixed: 1}, batching: {max_batch_size: 32, wait_ms: 5}, throughput_mode: MODE,
+  online: {route: ROUTE, port: PORT, replicas: {fixed: 1}, batching: {max_batch_size: 32, wait_ms: 5}, throughput_mode: MODE, auth: none,
            fast_path: FAST}
 hardware: {cpus_per_replica: 0.5}
 tracking: {uri: "sqlite:///DIR/mlflow.db"}

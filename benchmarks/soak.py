@@ -32,7 +32,7 @@ data: {source: {type: sklearn, name: iris}, target: target}
 model: {task: classification, type: sklearn, estimator: random_forest, params: {n_estimators: 100, random_state: 0}}
 serving:
   mode: online
-  online: {route: /soak, port: PORT, replicas: {fixed: 1}, throughput_mode: true}
+  online: {route: /soak, port: PORT, replicas: {fixed: 1}, throughput_mode: true, auth: none}
 hardware: {cpus_per_replica: 0.5}
 monitoring: {alerts: [{metric: error_rate, above: 0.01}], drift_window_rows: 1000, drift_every_s: 10}
 tracking: {uri: "sqlite:///DIR/mlflow.db"}

@@ -76,7 +76,7 @@ model:
   training: {epochs: 3, batch_size: 256}
 serving:
   mode: online
-  online: {route: /NAME, port: PORT, replicas: {fixed: 1}, batching: {max_batch_size: 64, wait_ms: 5}, throughput_mode: true}
+  online: {route: /NAME, port: PORT, replicas: {fixed: 1}, batching: {max_batch_size: 64, wait_ms: 5}, throughput_mode: true, auth: none}
 hardware: {cpus_per_replica: 1, gpus_per_replica: GPUS}
 tracking: {uri: "sqlite:///DIR/mlflow.db"}
 """

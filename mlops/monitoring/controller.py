@@ -71,7 +71,7 @@ def controller_cluster(project: Any, address: str | None) -> str | None:
     if online is not None:  # the head may go on to serve the endpoint: start it as serving would
         from mlops.serving.deploy import serving_env
 
-        env, hidden = serving_env(project), ([online.auth.token_env] if online.auth is not None else [])
+        env, hidden = serving_env(project), (online.auth.secret_env() if online.auth is not None else [])
     return ensure_head(env, project.spec.hardware.local_cpus, hidden=hidden).gcs
 
 

@@ -226,7 +226,7 @@ def _endpoint_cluster(project: Project, plan: Plan, run: set[str], address: str 
     from mlops.serving.deploy import serving_env
 
     auth = project.spec.serving.online.auth
-    hidden = [auth.token_env] if auth is not None else []  # replicas get the token's sha256, never the token
+    hidden = auth.secret_env() if auth is not None else []  # replicas get the token's sha256, never the token
     return ensure_head(serving_env(project), project.spec.hardware.local_cpus, hidden=hidden).gcs
 
 

@@ -27,11 +27,33 @@ def endpoint_url(settings: Any) -> str:
     return f"http://{host}:{settings.port}{settings.route}"
 
 
-def auth_headers(settings: Any) -> dict[str, str]:
-    """The bearer token header when the endpoint wants one and the environment has it."""
-    if settings.auth is not None and os.environ.get(settings.auth.token_env):
-        return {"Authorization": f"Bearer {os.environ[settings.auth.token_env]}"}
-    return {}
+def endpoint_token(settings: Any, base_dir: Any) -> str | None:
+    """The bearer token to send to an endpoint with these settings: the variable's value (`token_env`), or
+    the generated token beside the spec in `base_dir`; None when it is open or the token is not here."""
+    from mlops.serving.endpoint_token import read_token
+
+    if settings.auth is None:
+        return None
+    if settings.auth.token_env:
+        return os.environ.get(settings.auth.token_env) or None
+    return read_token(base_dir, settings.name)
+
+
+def auth_headers(settings: Any, base_dir: Any) -> dict[str, str]:
+    """The bearer token header when the endpoint wants one and this machine has it."""
+    token = endpoint_token(settings, base_dir)
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def token_hint(settings: Any, base_dir: Any) -> str:
+    """Where the token an endpoint refused (or that is missing) comes from, for the error message."""
+    from mlops.serving.endpoint_token import token_file
+
+    if settings.auth is None:
+        return ""
+    if settings.auth.token_env:
+        return f"export {settings.auth.token_env} (serving.online.auth.token_env) with the endpoint's token"
+    return f"its generated token is read from {token_file(base_dir, settings.name)}, written when it was deployed"
 
 
 def predict(project: Project, rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -41,9 +63,12 @@ def predict(project: Project, rows: list[dict[str, Any]]) -> dict[str, Any]:
     settings = endpoint_settings(project)
     url = f"{endpoint_url(settings)}/predict"
     try:
-        response = httpx.post(url, json={"rows": rows}, headers=auth_headers(settings), timeout=settings.timeout_s + 5)
+        response = httpx.post(url, json={"rows": rows}, headers=auth_headers(settings, project.base_dir),
+                              timeout=settings.timeout_s + 5)
     except httpx.HTTPError as exc:
         raise MlopsError(f"cannot reach the endpoint at {url}: {exc}; is it running (`mlops status`)?") from None
+    if response.status_code == 401:
+        raise MlopsError(f"endpoint answered 401 (no valid token): {token_hint(settings, project.base_dir)}")
     if response.status_code != 200:
         raise MlopsError(f"endpoint answered {response.status_code}: {response.text}")
     return response.json()
@@ -56,7 +81,8 @@ def stats(project: Project, window_s: float) -> dict[str, Any]:
     settings = endpoint_settings(project)
     url = f"{endpoint_url(settings)}/stats"
     try:
-        response = httpx.get(url, params={"window_s": window_s}, headers=auth_headers(settings), timeout=10)
+        response = httpx.get(url, params={"window_s": window_s}, headers=auth_headers(settings, project.base_dir),
+                             timeout=10)
     except httpx.HTTPError as exc:
         raise ConnectionError(f"endpoint not reachable at {url} ({exc.__class__.__name__})") from None
     if response.status_code != 200:
@@ -87,19 +113,21 @@ def application_health(app: Any, uri: str | None) -> dict[str, Any]:
     url = app.url
     path = url.split(":", 2)[-1].split("/", 1)[-1]
     out["route"] = f"/{path}" if path else None
-    token_env = app.token_env
-    token = os.environ.get(token_env) if token_env else None
+    if app.node is None:  # recorded by an older mlops: no settings to read its token from
+        return out
+    settings, base_dir = app.settings, app.node.runtime["base_dir"]
+    token = endpoint_token(settings, base_dir)
     try:
         ready = httpx.get(f"{url}/readyz", timeout=2).json()
         out["serving_version"], out["refused_version"] = ready.get("model_version"), ready.get("refused_version")
-        if token_env and not token:
-            out["stats_hint"] = f"auth on: export {token_env} to see traffic"
+        if settings.auth is not None and not token:
+            out["stats_hint"] = f"auth on: {token_hint(settings, base_dir)} to see traffic"
             return out
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         answer = httpx.get(f"{url}/stats", params={"window_s": STATUS_WINDOW_S}, headers=headers, timeout=5)
         out["stats"] = answer.json() if answer.status_code == 200 else None
         if answer.status_code == 401:
-            out["stats_hint"] = f"the token in {token_env} was refused" if token_env else "stats need a token"
+            out["stats_hint"] = f"the token was refused: {token_hint(settings, base_dir)}"
     except (httpx.HTTPError, ValueError):
         out["serving_version"] = None
     return out

@@ -43,7 +43,7 @@ def serve(project: Project, node: Node, *, detach: bool, address: str | None,
     settings = EndpointSettings.of(node)
     env = endpoint_env(settings)
     remote = resolve_address(project.spec.hardware.cluster, address)
-    hidden = [settings.auth.token_env] if settings.auth is not None else []  # replicas get the token's sha256, never the token
+    hidden = settings.auth.secret_env() if settings.auth is not None else []  # replicas get the token's sha256, never the token
     if detach and not remote:
         running = _unchanged_endpoint(node)
         if running is not None:  # same settings, same version: leave it (and its traffic statistics) alone

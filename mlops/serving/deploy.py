@@ -75,21 +75,53 @@ def endpoint_node(project: Project):
     return deploy_node(project)
 
 
-def token_sha256(settings: Any) -> str | None:
-    """The sha256 of the bearer token in the variable serving.online.auth.token_env names (None without
-    auth): the replicas get this, never the token. Without the variable, the sha256 the running application
+def token_sha256(settings: Any, base_dir: str | Path) -> str | None:
+    """The sha256 of the endpoint's bearer token (None with `auth: none`): the replicas get this, never the
+    token. With `token_env`, of the variable's value; without the variable, the sha256 the running application
     was deployed with, when it uses the same variable: a hot swap, a rollout step or a rollback keeps the
-    endpoint's token, so the controller (whose head never sees endpoint tokens) can make them."""
+    endpoint's token, so the controller (whose head never sees endpoint tokens) can make them. Without
+    `token_env`, of the generated token beside the spec (mlops.serving.endpoint_token), created on the first
+    deploy (or after the file was deleted) on the machine that holds the spec; elsewhere (a controller on a
+    remote head) the running application's."""
+    from mlops.serving import endpoint_token
+
     if settings.auth is None:
         return None
-    token = os.environ.get(settings.auth.token_env)
-    if token:
-        return hashlib.sha256(token.encode()).hexdigest()
+    current = current_token_sha256(settings, base_dir)
+    if current is not None:
+        return current
+    if settings.auth.token_env:
+        raise SpecError(Problem("serving.online.auth.token_env", f"environment variable {settings.auth.token_env} is "
+                                f"not set", hint="the endpoint refuses to start without its token"))
+    if Path(base_dir).is_dir():
+        return endpoint_token.sha256(endpoint_token.create_token(base_dir, settings.name))
+    raise MlopsError(f"the endpoint '{settings.name}' has a generated token, kept beside its spec "
+                     f"({endpoint_token.token_file(base_dir, settings.name)}), which is not on this machine: set "
+                     f"serving.online.auth.token_env to deploy it from here")
+
+
+def current_token_sha256(settings: Any, base_dir: str | Path) -> str | None:
+    """The sha256 of the token the endpoint should check now, without making one: the variable's value or the
+    generated file's, else (neither here) the running application's when it uses the same kind of token.
+    None when there is none yet (or with `auth: none`)."""
+    from mlops.serving import endpoint_token
+
+    if settings.auth is None:
+        return None
+    token_env = settings.auth.token_env
+    if token_env and os.environ.get(token_env):
+        return hashlib.sha256(os.environ[token_env].encode()).hexdigest()
+    if not token_env:
+        token = endpoint_token.read_token(base_dir, settings.name)
+        if token is not None:
+            return endpoint_token.sha256(token)
+        if Path(base_dir).is_dir():
+            return None  # the spec's machine: a missing file means a new token (first deploy, or deleted to rotate)
     running = recorded_app(settings.name)
-    if running is not None and running.token_sha256 and running.token_env == settings.auth.token_env:
+    if running is not None and running.token_sha256 and running.token_env == token_env \
+            and running.settings.auth is not None:
         return running.token_sha256
-    raise SpecError(Problem("serving.online.auth.token_env", f"environment variable {settings.auth.token_env} is not set",
-                            hint="the endpoint refuses to start without its token"))
+    return None
 
 
 def endpoint_config(node: Any, version: str | None = None):
@@ -107,7 +139,7 @@ def endpoint_config(node: Any, version: str | None = None):
     if version is None:
         version = registry.by_alias(settings.name, settings.model_alias).version
     bundle = registry.load(settings.name, version=version)
-    sha = token_sha256(settings)
+    sha = token_sha256(settings, node.runtime["base_dir"])
     store = node.runtime.get("online_store")
     if store is not None:
         check_online_store(store)
@@ -290,6 +322,7 @@ def check_port_free(host: str, port: int) -> None:
 
 def endpoint_unchanged(node: Any, version: str) -> bool:
     """The node's endpoint runs with the node's settings and serves `version`: nothing to redeploy."""
+    from mlops.plan.endpoint import EndpointSettings
     from mlops.plan.graph import content_hash
     from mlops.serving.client import served_version
 
@@ -299,6 +332,9 @@ def endpoint_unchanged(node: Any, version: str) -> bool:
         return False
     if app is None or app.node is None or content_hash(app.node.params) != content_hash(node.params):
         return False
+    settings = EndpointSettings.of(node)
+    if app.token_sha256 != current_token_sha256(settings, node.runtime["base_dir"]):
+        return False  # a new token (the variable's value changed, or the generated file was deleted)
     return served_version(app.url) == str(version)
 
 

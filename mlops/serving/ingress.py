@@ -32,7 +32,8 @@ from mlops.serving.scoring import RowRefused
 # included), so a caller without it learns no more than a 401 says. These stay open for probes: liveness,
 # and readiness with the version served (docs/security.md, "Endpoint tokens").
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/v2/health/live", "/v2/health/ready"})
-UNAUTHORIZED = "missing or invalid bearer token"
+UNAUTHORIZED = ("missing or invalid bearer token: send 'Authorization: Bearer <token>' (a token mlops generated "
+                "when deploying is in .mlops/tokens/ beside the spec)")
 V2_MODEL = re.compile(r"/v2/models/(?P<name>[^/]+)(?:/versions/(?P<version>[^/]+))?(?P<action>/infer|/ready)?$")
 
 

@@ -129,10 +129,13 @@ class TrafficWindow:
             for index, n in b.latency_counts.items():
                 counts[index] += n
         failed = sum(errors.values())
+        # A 401 says nothing about the model or the service (a caller without the token, a stranger's probe):
+        # counted by kind, left out of the error rate that alerts judge, so nobody can page the owner with it.
+        judged = failed - errors.get("auth", 0)
         scored = sum(b.scored_rows for b in recent)
         return {
             "window_s": window_s, "requests": requests + failed, "rows": sum(b.rows for b in recent),
-            "errors": errors, "error_rate": failed / (requests + failed) if requests + failed else 0.0,
+            "errors": errors, "error_rate": judged / (requests + judged) if requests + judged else 0.0,
             "latency_p50_ms": percentile(counts, 50), "latency_p99_ms": percentile(counts, 99),
             "outlier_rate": sum(b.outliers for b in recent) / scored if scored else None,
         }

@@ -71,7 +71,16 @@ class Batching(StrictModel):
 
 
 class Auth(StrictModel):
-    token_env: str = Field(description="environment variable holding the bearer token (read when deploying)")
+    """Bearer-token authentication of an endpoint: the token in an environment variable, or (no variable
+    named) a token mlops generates on the first deploy and keeps in `.mlops/tokens/<name>` beside the spec."""
+
+    token_env: Optional[str] = Field(None, description="environment variable holding the bearer token (read when "
+                                                       "deploying); omitted: a generated token, kept in "
+                                                       ".mlops/tokens/<name> beside the spec (mode 0600)")
+
+    def secret_env(self) -> list[str]:
+        """The environment variables that hold the token (kept from every process of the endpoint)."""
+        return [self.token_env] if self.token_env else []
 
 
 def is_loopback(host: str) -> bool:
@@ -93,7 +102,12 @@ class OnlineServing(StrictModel):
     batching: Batching = Field(Batching(), description="how requests are batched inside a replica")
     max_ongoing_requests: int = Field(64, ge=1, description="requests one replica takes at once; more wait in the proxy's queue")
     timeout_s: float = Field(10, gt=0, description="seconds a request may take before it is answered with an error")
-    auth: Optional[Auth] = Field(None, description="bearer-token authentication of every path but the probes (omitted: none)")
+    # `none` is read as None by _none_is_open (it is in the type for the JSON Schema's sake)
+    auth: Union[Auth, Literal["none"], None] = Field(
+        Auth(), description="bearer-token authentication of every path but the probes: on by default "
+                                          "with a generated token (.mlops/tokens/<name>, which `mlops predict` and "
+                                          "`mlops status` send); {token_env: NAME} for a token you hold; `none`: "
+                                          "open to whoever reaches the address")
     max_queued_requests: int = Field(256, ge=1, description="requests waiting for a replica beyond this are refused "
                                                              "at once with 503 and Retry-After, instead of timing out")
     max_request_bytes: int = Field(1_000_000, ge=1024, description="larger bodies get 413")
@@ -114,12 +128,22 @@ class OnlineServing(StrictModel):
             raise ValueError("route must look like /name (a path prefix other than '/')")
         return route.rstrip("/") if route else route
 
+    @field_validator("auth", mode="before")
+    @classmethod
+    def _none_is_open(cls, value: object) -> object:
+        if isinstance(value, str):  # `auth: none` (YAML's null, `auth: null`, means the same)
+            if value.strip().lower() in ("none", "off", "false"):
+                return None
+            raise ValueError(f"auth must be a mapping like {{token_env: NAME}}, {{}} (a generated token) or none, "
+                             f"not {value!r}")
+        return value
+
     @model_validator(mode="after")
     def _warn_when_open_to_the_network(self):
         if self.auth is None and not is_loopback(self.host):
-            warnings.warn(f"serving.online.host={self.host} without serving.online.auth: anyone who reaches this address "
-                          f"can score, read the metadata and post feedback; set serving.online.auth.token_env",
-                          SpecWarning)
+            warnings.warn(f"serving.online.host={self.host} with serving.online.auth: none: anyone who reaches this "
+                          f"address can score, read the metadata and post feedback; remove `auth: none` (a generated "
+                          f"token) or set serving.online.auth.token_env", SpecWarning)
         return self
 
 

@@ -45,7 +45,7 @@ model:
 serving:
   mode: both
   batch: {input: houses.csv, output: out/scored.parquet}
-  online: {route: /houses, port: PORT}
+  online: {route: /houses, port: PORT, auth: none}
 tracking:
   uri: URI
 """

@@ -26,7 +26,7 @@ hardware: {{max_concurrent_trials: 1}}  # one trial at a time: the seeded search
 tracking: {{uri: "${{oc.env:MLOPS_TRACKING_URI}}"}}
 """
 # The winner served online: a torch model behind the same endpoint as any model.
-SERVED = "serving: {{mode: online, online: {{route: /nas, port: {port}, batching: {{max_batch_size: 32}}}}}}\n"
+SERVED = "serving: {{mode: online, online: {{route: /nas, port: {port}, batching: {{max_batch_size: 32}}, auth: none}}}}\n"
 
 
 def write_data(directory, rows: int = 2000, seed: int = 0) -> None:

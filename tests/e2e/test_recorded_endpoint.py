@@ -35,7 +35,7 @@ TOKEN_ENV = "IRIS_RECORDED_TOKEN"
 
 def spec_text(uri: str, *, depth: int = 3, max_rows: int = 100, auth: bool = False) -> str:
     return SPEC.format(name=NAME, port=SERVE_PORT, uri=uri, depth=depth, max_rows=max_rows,
-                       auth=f", auth: {{token_env: {TOKEN_ENV}}}" if auth else "")
+                       auth=f", auth: {{token_env: {TOKEN_ENV}}}" if auth else ", auth: none")
 
 
 @pytest.fixture(scope="module")

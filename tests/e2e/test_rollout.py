@@ -40,6 +40,7 @@ serving:
     route: /{name}
     port: {port}
     replicas: {{fixed: 1}}
+    auth: none
     rollout: {{strategy: canary, steps: [50, 100], step_every: 1s, min_requests: 30, bake: 1s}}
 tracking: {{uri: "{uri}"}}
 """

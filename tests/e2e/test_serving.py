@@ -42,7 +42,8 @@ def endpoint(ray_local, tmp_path_factory):
     shutil.copytree(EXAMPLES / "iris", root / "iris", ignore=shutil.ignore_patterns("out"))
     uri = f"sqlite:///{root / 'mlflow.db'}"
     spec = root / "iris" / "online.yaml"
-    overrides = [f"tracking.uri={uri}", f"serving.online.port={PORT}", "serving.online.route=/iris"]
+    # Open (`auth: none`) so that the tests below need no header; test_token_auth covers the default token.
+    overrides = [f"tracking.uri={uri}", f"serving.online.port={PORT}", "serving.online.auth=none", "serving.online.route=/iris"]
     result = api.apply(spec, overrides)
     assert result.endpoint is not None and result.endpoint.version == "1"
     url = f"http://127.0.0.1:{PORT}/iris"
@@ -134,13 +135,18 @@ def test_health_ready_metadata_docs(endpoint):
     assert "sepal_length_cm" in json.dumps(openapi)
 
 
+def with_auth_default(endpoint) -> list[str]:
+    """The module endpoint's overrides without `auth: none` (and without its route)."""
+    return [o for o in endpoint["overrides"] if not o.startswith(("serving.online.auth", "serving.online.route"))]
+
+
 def test_missing_token_env_is_a_spec_error(endpoint, monkeypatch):
     from mlops.errors import SpecError
     from mlops.project import load_project
     from mlops.serving.deploy import endpoint_config, endpoint_node
 
     monkeypatch.delenv("NO_SUCH_TOKEN_VAR", raising=False)
-    project = load_project(endpoint["spec"], [*endpoint["overrides"], "+serving.online.auth.token_env=NO_SUCH_TOKEN_VAR"],
+    project = load_project(endpoint["spec"], [*with_auth_default(endpoint), "+serving.online.auth.token_env=NO_SUCH_TOKEN_VAR"],
                            check_data=False)
     with pytest.raises(SpecError, match="serving.online.auth.token_env"):
         endpoint_config(endpoint_node(project))
@@ -460,39 +466,6 @@ def test_a_failed_deploy_leaves_the_champion_in_place(endpoint):
     assert store.by_alias("iris", "champion").version == expected, decision
 
 
-def test_token_auth(endpoint, monkeypatch):
-    """Replaces the module's app (an app is named after the project): keep this test last."""
-    from mlops.project import load_project
-    from mlops.serving.control import endpoint_status
-    from mlops.serving.deploy import deploy_project
-
-    monkeypatch.setenv("IRIS_TOKEN", "s3cret")
-    project = load_project(endpoint["spec"], [*endpoint["overrides"][:-1], "serving.online.route=/iris-auth",
-                                               "+serving.online.auth.token_env=IRIS_TOKEN"], check_data=False)
-    deployed = deploy_project(project)
-    url = f"http://127.0.0.1:{PORT}/iris-auth"
-    wait_ready(url)
-    try:
-        assert _post(url, {"rows": [GOOD]}).status_code == 401
-        assert _post(url, {"rows": [GOOD]}, headers={"authorization": "Bearer wrong"}).status_code == 401
-        assert _post(url, {"rows": [GOOD]}, headers={"authorization": "Bearer s3cret"}).status_code == 200
-        assert httpx.get(f"{url}/metadata").status_code == 401
-        assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
-        assert httpx.get(f"{url}/stats").status_code == 401
-        for doc in ("docs", "openapi.json"):  # with auth on, the API's description is behind the token too
-            assert httpx.get(f"{url}/{doc}").status_code == 401
-            assert httpx.get(f"{url}/{doc}", headers={"authorization": "Bearer s3cret"}).status_code == 200
-        # The token is checked before the body is looked at: a stranger learns nothing about the limits.
-        assert _raw_status(url, "POST /iris-auth/predict HTTP/1.1\r\ncontent-length: 999999999\r\n"
-                                "content-type: application/json\r\n\r\n{") == 401
-        [row] = [r for r in endpoint_status(deployed.name, None, None) if r["deployment"] == "endpoint"]
-        assert row["stats"] is not None, row  # `mlops status` sends the token from IRIS_TOKEN
-    finally:
-        from ray import serve
-
-        serve.delete(deployed.name)  # same app name as the module's endpoint: this test runs last
-
-
 @pytest.mark.reliability  # load beyond capacity; listed in docs/reliability.md
 def test_overload_is_refused_with_503_and_retry_after(endpoint):
     """Beyond what the replicas take at once plus the queue, requests get 503 + Retry-After at once: no
@@ -554,3 +527,74 @@ def test_explain_on_the_real_endpoint_batches_adds_up_and_refuses_like_predict(e
     bad = {"rows": [{**GOOD, "sepal_length_cm": "wide"}]}
     refused, refused_too = (httpx.post(f"{endpoint['url']}/{route}", json=bad, timeout=30) for route in ("explain", "predict"))
     assert refused.status_code == refused_too.status_code == 422 and refused.json() == refused_too.json()
+
+
+def test_token_auth(endpoint, monkeypatch):
+    """Replaces the module's app (an app is named after the project): keep this test last."""
+    from mlops.project import load_project
+    from mlops.serving.control import endpoint_status
+    from mlops.serving.deploy import deploy_project
+
+    monkeypatch.setenv("IRIS_TOKEN", "s3cret")
+    project = load_project(endpoint["spec"], [*with_auth_default(endpoint), "serving.online.route=/iris-auth",
+                                               "+serving.online.auth.token_env=IRIS_TOKEN"], check_data=False)
+    deployed = deploy_project(project)
+    url = f"http://127.0.0.1:{PORT}/iris-auth"
+    wait_ready(url)
+    try:
+        assert _post(url, {"rows": [GOOD]}).status_code == 401
+        assert _post(url, {"rows": [GOOD]}, headers={"authorization": "Bearer wrong"}).status_code == 401
+        assert _post(url, {"rows": [GOOD]}, headers={"authorization": "Bearer s3cret"}).status_code == 200
+        assert httpx.get(f"{url}/metadata").status_code == 401
+        assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
+        assert httpx.get(f"{url}/stats").status_code == 401
+        for doc in ("docs", "openapi.json"):  # with auth on, the API's description is behind the token too
+            assert httpx.get(f"{url}/{doc}").status_code == 401
+            assert httpx.get(f"{url}/{doc}", headers={"authorization": "Bearer s3cret"}).status_code == 200
+        # The token is checked before the body is looked at: a stranger learns nothing about the limits.
+        assert _raw_status(url, "POST /iris-auth/predict HTTP/1.1\r\ncontent-length: 999999999\r\n"
+                                "content-type: application/json\r\n\r\n{") == 401
+        [row] = [r for r in endpoint_status(deployed.name, None, None) if r["deployment"] == "endpoint"]
+        assert row["stats"] is not None, row  # `mlops status` sends the token from IRIS_TOKEN
+        _the_default_is_a_generated_token(endpoint, url)
+    finally:
+        from ray import serve
+
+        serve.delete(deployed.name)  # same app name as the module's endpoint: this test runs last
+
+
+def _the_default_is_a_generated_token(endpoint, url: str) -> None:
+    """Without serving.online.auth the endpoint wants a token too: one mlops generates beside the spec
+    (owner-only), which `mlops predict` and `mlops status` send; deleting it makes a new one on the next deploy."""
+    import stat
+
+    from mlops.project import load_project
+    from mlops.serving.client import predict
+    from mlops.serving.control import endpoint_status
+    from mlops.serving.deploy import deploy_project, endpoint_node, endpoint_unchanged
+
+    project = load_project(endpoint["spec"], [*with_auth_default(endpoint), "serving.online.route=/iris-auth"],
+                           check_data=False)
+    token_file = endpoint["spec"].parent / ".mlops" / "tokens" / "iris"
+    token_file.unlink(missing_ok=True)
+    deployed = deploy_project(project)
+    token = token_file.read_text().strip()
+    assert len(token) >= 32 and token != "s3cret"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600 and stat.S_IMODE(token_file.parent.stat().st_mode) == 0o700
+    refused = _post(url, {"rows": [GOOD]})
+    assert refused.status_code == 401 and ".mlops/tokens/" in refused.json()["detail"]  # says where to look
+    assert _post(url, {"rows": [GOOD]}, headers={"authorization": "Bearer s3cret"}).status_code == 401  # the old one
+    assert _post(url, {"rows": [GOOD]}, headers={"authorization": f"Bearer {token}"}).status_code == 200
+    assert httpx.get(f"{url}/healthz").status_code == 200
+    assert predict(project, [GOOD])["predictions"] in ([0], [1], [2])  # `mlops predict` reads the file
+    [row] = [r for r in endpoint_status(deployed.name, None, None) if r["deployment"] == "endpoint"]
+    assert row["stats"] is not None and "stats_hint" not in row, row
+    node = endpoint_node(project)
+    assert endpoint_unchanged(node, deployed.version)  # an unchanged re-apply leaves it (and its token) alone
+    token_file.unlink()  # deleted: the next apply deploys again, with a new token
+    assert not endpoint_unchanged(node, deployed.version)
+    deploy_project(project)
+    renewed = token_file.read_text().strip()
+    assert renewed != token
+    assert _post(url, {"rows": [GOOD]}, headers={"authorization": f"Bearer {token}"}).status_code == 401
+    assert _post(url, {"rows": [GOOD]}, headers={"authorization": f"Bearer {renewed}"}).status_code == 200

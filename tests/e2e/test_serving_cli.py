@@ -122,20 +122,18 @@ def replica_environments(head_pid: int, timeout: float = 60) -> dict[str, dict[s
     raise AssertionError(f"no Serve replica under the head: {sorted(found)}")
 
 
-def test_serve_in_foreground_stops_cleanly_on_ctrl_c(tmp_path, example, tracking_uri, ray_local, monkeypatch):
-    """The foreground endpoint, with auth on: its embedded Ray never sees the token; Ctrl-C stops it cleanly."""
+def test_serve_in_foreground_stops_cleanly_on_ctrl_c(tmp_path, example, tracking_uri, ray_local):
+    """The foreground endpoint, with the default auth (a token mlops generates beside the spec): its embedded
+    Ray never sees the token, `mlops predict` sends it; Ctrl-C stops it cleanly."""
     from mlops import api
 
     spec = example("iris") / "online.yaml"
     port = stable_port()
-    token = "fg-token-" + os.urandom(8).hex()
-    monkeypatch.setenv("FG_TOKEN", token)
     over = [f"serving.online.port={port}", f"tracking.uri={tracking_uri}", "serving.mode=online", "~serving.batch"]
     # Register a model without deploying it (in this process, on the session's Ray: the command under test
     # is `serve`, which starts its own).
     api.apply(spec, [*over, "~serving.online", "serving.mode=batch", "+serving.batch={input: 'sklearn:iris'}"])
-    proc = subprocess.Popen([sys.executable, "-m", "mlops.cli", "serve", str(spec), *over,
-                             "+serving.online.auth.token_env=FG_TOKEN"], cwd=tmp_path,
+    proc = subprocess.Popen([sys.executable, "-m", "mlops.cli", "serve", str(spec), *over], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         lines = []
@@ -147,9 +145,14 @@ def test_serve_in_foreground_stops_cleanly_on_ctrl_c(tmp_path, example, tracking
         assert httpx.get(f"http://127.0.0.1:{port}/iris/readyz", timeout=5).status_code == 200
         url = f"http://127.0.0.1:{port}/iris/predict"
         assert httpx.post(url, json={"rows": []}, timeout=10).status_code == 401
-        environments = replica_environments(proc.pid)  # the command itself was started with the token
-        assert all("FG_TOKEN" not in env and token not in str(env) for title, env in environments.items()
-                   if not title.startswith(f"{proc.pid} "))
+        token = (spec.parent / ".mlops" / "tokens" / "iris").read_text().strip()
+        rows = tmp_path / "rows.json"
+        rows.write_text(json.dumps([{"sepal_length_cm": 5.1, "sepal_width_cm": 3.5, "petal_length_cm": 1.4,
+                                     "petal_width_cm": 0.2}]))
+        predicted = cli("predict", str(spec), *over, "--input", str(rows), cwd=tmp_path)
+        assert predicted.returncode == 0 and '"model_version"' in predicted.stdout, predicted.stdout + predicted.stderr
+        environments = replica_environments(proc.pid)
+        assert all(token not in str(env) for env in environments.values())
         assert any("ServeReplica" in title for title in environments)
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=120)

@@ -36,7 +36,7 @@ validation:
   outliers: {{detector: iforest, threshold_percentile: 99}}
 serving:
   mode: online
-  online: {{route: /churnol, port: {port}, replicas: {{fixed: 1}}, batching: {{max_batch_size: 64, wait_ms: 2}}}}
+  online: {{route: /churnol, port: {port}, replicas: {{fixed: 1}}, batching: {{max_batch_size: 64, wait_ms: 2}}, auth: none}}
 monitoring:
   alerts:
     - {{metric: error_rate, above: 0.01, window: 5m}}

@@ -78,7 +78,7 @@ def test_the_endpoint_fills_requests_from_the_online_store(ray_local, tracking_u
     from mlops.errors import SpecError
 
     spec = example("churn-features") / "online.yaml"
-    overrides = [f"serving.online.port={SERVE_PORT}"]
+    overrides = [f"serving.online.port={SERVE_PORT}", "serving.online.auth=none"]  # open: no header below
     with pytest.raises(SpecError, match="mlops features materialize SPEC"):  # trains and registers; refuses the deploy
         api.apply(spec, overrides)
     api.materialize_features(spec, overrides)

@@ -14,7 +14,7 @@ def test_every_setting_of_the_iris_endpoint_is_in_the_deploy_node():
     node = api.plan(ONLINE).node("deploy")
     assert node.params == {
         "name": "iris", "model_alias": "champion", "route": "/iris", "host": "127.0.0.1", "port": 8000, "timeout_s": 10.0,
-        "max_rows": 1000, "max_request_bytes": 1000000, "batching": {"max_batch_size": 32, "wait_ms": 5.0}, "auth": None,
+        "max_rows": 1000, "max_request_bytes": 1000000, "batching": {"max_batch_size": 32, "wait_ms": 5.0}, "auth": {"token_env": None},
         "fast_path": True, "throughput_mode": True, "feature_views": [],
         "deployment_options": {"replicas": {"min": 1, "max": 2, "target_ongoing_requests": 8.0},
                                "max_ongoing_requests": 64, "max_queued_requests": 256,

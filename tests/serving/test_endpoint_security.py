@@ -75,11 +75,12 @@ def test_the_probes_stay_open_and_a_caller_with_the_token_is_told_what_is_served
 
 @pytest.mark.parametrize("host,warns", [("0.0.0.0", True), ("::", True), ("10.1.2.3", True), ("example.org", True),
                                         ("127.0.0.1", False), ("127.0.0.2", False), ("localhost", False), ("::1", False)])
-def test_a_non_loopback_host_without_auth_is_a_spec_warning(host, warns):
+def test_a_non_loopback_host_with_auth_none_is_a_spec_warning(host, warns):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        OnlineServing(host=host)
+        OnlineServing(host=host, auth="none")
         OnlineServing(host=host, auth={"token_env": "TOKEN"})  # with auth: no warning
+        OnlineServing(host=host)  # the default: a generated token, no warning
     assert [str(w.message).split(" ")[0] for w in caught if w.category is SpecWarning] == (
         [f"serving.online.host={host}"] if warns else [])
 

@@ -61,21 +61,61 @@ def test_a_redeploy_without_the_token_keeps_the_running_apps_token(tmp_path, mon
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(app_records, "DEPLOYED_HERE", {})
     with pytest.raises(SpecError, match="REC_TOKEN is not set"):  # nothing runs: no token to keep
-        token_sha256(settings)
+        token_sha256(settings, node.runtime["base_dir"])
     running = hashlib.sha256(b"the-running-token").hexdigest()
     record = app_records.DeployedApp("http://127.0.0.1:8000/iris", node, running)
     HeadState("127.0.0.1:1", 1, 2, {"iris": record.to_dict()}).save()
     read = app_records.DeployedApp.from_dict(json.loads((tmp_path / ".mlops" / "ray-head.json").read_text())["apps"]["iris"])
     assert read.token_sha256 == running and read.token_env == "REC_TOKEN"
     monkeypatch.setitem(app_records.DEPLOYED_HERE, "iris", read)
-    assert token_sha256(settings) == running
+    assert token_sha256(settings, node.runtime["base_dir"]) == running
     monkeypatch.setenv("REC_TOKEN", "a-new-token")
-    assert token_sha256(settings) == hashlib.sha256(b"a-new-token").hexdigest()
+    assert token_sha256(settings, node.runtime["base_dir"]) == hashlib.sha256(b"a-new-token").hexdigest()
     other = compile_plan(api.load(ONLINE, [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}",
                                            "+serving.online.auth.token_env=OTHER_TOKEN"], check_data=False))
     monkeypatch.delenv("OTHER_TOKEN", raising=False)
     with pytest.raises(SpecError, match="OTHER_TOKEN is not set"):  # another variable: not the running token
-        token_sha256(EndpointSettings.of(other.node("deploy")))
+        token_sha256(EndpointSettings.of(other.node("deploy")), node.runtime["base_dir"])
+
+
+def test_a_generated_token_is_made_once_beside_the_spec_and_kept_where_the_spec_is_not(tmp_path, monkeypatch):
+    """Without token_env: the first deploy writes the token (0600), later ones read it; a deleted file is a
+    new token; on a machine without the spec's folder (a controller on a remote head) the running app's."""
+    import stat
+
+    from mlops.errors import MlopsError
+    from mlops.plan import compile_plan
+    from mlops.plan.endpoint import EndpointSettings
+    from mlops.serving import app_records
+    from mlops.serving.deploy import current_token_sha256, token_sha256
+    from mlops.serving.endpoint_token import read_token, sha256, token_file
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(app_records, "DEPLOYED_HERE", {})
+    node = compile_plan(api.load(ONLINE, [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"], check_data=False)).node("deploy")
+    settings = EndpointSettings.of(node)
+    assert settings.auth is not None and settings.auth.token_env is None  # the default
+    spec_dir = tmp_path / "project"
+    spec_dir.mkdir()
+    assert current_token_sha256(settings, spec_dir) is None  # none yet: the deploy makes it
+    first = token_sha256(settings, spec_dir)
+    path = token_file(spec_dir, "iris")
+    assert first == sha256(read_token(spec_dir, "iris")) and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert token_sha256(settings, spec_dir) == first == current_token_sha256(settings, spec_dir)  # read, not remade
+    path.unlink()
+    assert current_token_sha256(settings, spec_dir) is None  # deleted: the next deploy makes another
+    second = token_sha256(settings, spec_dir)
+    assert second != first
+    elsewhere = tmp_path / "on-another-machine"
+    with pytest.raises(MlopsError, match="serving.online.auth.token_env"):  # nothing to keep, nowhere to write
+        token_sha256(settings, elsewhere)
+    monkeypatch.setitem(app_records.DEPLOYED_HERE, "iris", app_records.DeployedApp("http://127.0.0.1:8000/iris", node, second))
+    assert token_sha256(settings, elsewhere) == second  # the running app's token is kept
+    assert not elsewhere.exists()
+    opened = compile_plan(api.load(ONLINE, [f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}", "serving.online.auth=none"],
+                                   check_data=False)).node("deploy")
+    assert token_sha256(EndpointSettings.of(opened), spec_dir) is None  # auth: none
 
 
 def test_a_record_of_an_older_mlops_asks_for_one_apply(monkeypatch):

@@ -31,3 +31,15 @@ def test_a_million_latencies_take_a_bounded_number_of_counters():
     counters = sum(len(b.latency_counts) for b in window.buckets)
     assert counters <= len(window.buckets) * LATENCY_BINS and len(window.buckets) == 10
     assert window.summary(300, now=100.0)["requests"] == 1_000_000
+
+
+def test_refused_tokens_are_counted_but_left_out_of_the_error_rate():
+    """A caller without the token (401) says nothing about the model: a stranger cannot fire error_rate alerts."""
+    window, delta = TrafficWindow(), Delta(requests=90)
+    for kind, n in (("auth", 1000), ("validation", 5), ("internal", 5)):
+        for _ in range(n):
+            delta.error(kind)
+    window.add(delta, now=10.0)
+    summary = window.summary(300, now=10.0)
+    assert summary["errors"] == {"auth": 1000, "validation": 5, "internal": 5} and summary["requests"] == 1100
+    assert summary["error_rate"] == 10 / 100

@@ -318,14 +318,30 @@ def test_is_loopback_only_for_this_machine(host, loopback):
 
 
 def test_an_endpoint_open_to_the_network_without_auth_warns_naming_the_field():
-    with pytest.warns(SpecWarning, match=r"serving\.online\.host=0\.0\.0\.0 without serving\.online\.auth"):
-        OnlineServing(host="0.0.0.0")
+    with pytest.warns(SpecWarning, match=r"serving\.online\.host=0\.0\.0\.0 with serving\.online\.auth: none"):
+        OnlineServing(host="0.0.0.0", auth="none")
     with pytest.warns(SpecWarning, match=r"serving\.online\.host=example\.com"):
-        OnlineServing(host="example.com")
+        OnlineServing(host="example.com", auth=None)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        OnlineServing(host="127.0.0.1")
+        OnlineServing(host="127.0.0.1", auth="none")
+        OnlineServing(host="0.0.0.0")  # the default: a generated token
         OnlineServing(host="0.0.0.0", auth={"token_env": "TOKEN"})
+
+
+@pytest.mark.parametrize("written,auth", [(None, None), ("none", None), ("None", None), ({}, {"token_env": None}),
+                                          ({"token_env": "T"}, {"token_env": "T"})])
+def test_auth_is_on_unless_the_spec_says_none(written, auth):
+    assert OnlineServing().auth.token_env is None  # omitted: a generated token
+    online = OnlineServing(auth=written, host="127.0.0.1")
+    assert (online.auth.model_dump() if online.auth is not None else None) == auth
+
+
+def test_auth_as_another_word_is_refused_naming_the_field():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="auth must be a mapping like"):
+        OnlineServing(auth="token")
 
 
 def test_serve_options_carry_the_queue_and_the_autoscaling_bounds():
