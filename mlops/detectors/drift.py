@@ -279,16 +279,19 @@ def numeric_matrix(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
     if not columns:
         return np.empty((len(frame), 0))
     block = frame[columns]
-    if not all(_is_numeric(block[c]) for c in columns):
-        # Served requests may carry strings in numeric fields; they count as missing, like NaN.
-        block = block.apply(pd.to_numeric, errors="coerce")
-    return block.to_numpy(dtype=np.float64, na_value=np.nan)
+    if all(_is_numeric(block[c]) for c in columns):
+        return block.to_numpy(dtype=np.float64, na_value=np.nan)
+    # Text in a numeric column: numbers as people write them ('$1,200', '5.5%': the model reads them so too);
+    # anything else counts as missing, like NaN.
+    return np.column_stack([numeric_values(block[c]) for c in columns])
 
 
 def numeric_values(series: pd.Series) -> np.ndarray:
     """One column as float64, NaN where missing or not a number (as `numeric_matrix` reads it)."""
     if not _is_numeric(series):
-        series = pd.to_numeric(series, errors="coerce")
+        from mlops.sources.text_values import parse_number_texts
+
+        return parse_number_texts(series)
     return series.to_numpy(dtype=np.float64, na_value=np.nan)
 
 

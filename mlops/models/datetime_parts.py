@@ -9,6 +9,7 @@ at fit (kept in the fitted step), never from "now", so a model scores a row the 
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -18,10 +19,12 @@ SECONDS_PER_DAY = 86400.0
 EPOCH_MS_ABOVE = 1e11  # an epoch number this large is in milliseconds (1e11 s is the year 5138)
 OFFSET = r"(?:Z|[+-]\d{2}:?\d{2})$"  # an ISO time's UTC offset
 CYCLES = {"month": 12.0, "day_of_week": 7.0, "hour": 24.0}
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
-def epoch_seconds(values: Any) -> np.ndarray:
-    """Seconds since 1970-01-01 UTC for each value, NaN where the value is missing or not a time."""
+def epoch_seconds(values: Any, fmt: str | None = None) -> np.ndarray:
+    """Seconds since 1970-01-01 UTC for each value, NaN where the value is missing or not a time. `fmt`: the
+    layout of the column's day/month/year texts (mlops.sources.text_values.text_date_format), read first."""
     import pandas as pd
 
     series = pd.Series(values).reset_index(drop=True)
@@ -39,6 +42,21 @@ def epoch_seconds(values: Any) -> np.ndarray:
     if rest.any():
         texts = series[rest].astype(str).str.strip()
         parsed = np.full(len(texts), np.nan)
+        if fmt is not None:  # the column's own layout first: '03/04/2024' is read one way, every time
+            from mlops.sources.text_values import parse_date_texts
+
+            in_layout = parse_date_texts(texts, fmt)
+            read = in_layout.notna().to_numpy()
+            parsed[read] = _from_datetimes(in_layout[read])
+            texts, rest_idx = texts[~read], ~read
+            later = np.full(len(texts), np.nan)
+            aware = texts.str.contains(OFFSET).to_numpy()
+            for group in (aware, ~aware):
+                if group.any():
+                    later[group] = _parse_texts(texts[group], iso_only=True)
+            parsed[rest_idx] = later
+            out[rest] = parsed
+            return out
         # Text with an offset and naive text are read apart: pandas would carry one's offset onto the other.
         aware = texts.str.contains(OFFSET).to_numpy()
         for group in (aware, ~aware):
@@ -48,12 +66,12 @@ def epoch_seconds(values: Any) -> np.ndarray:
     return out
 
 
-def _parse_texts(texts: Any) -> np.ndarray:
+def _parse_texts(texts: Any, iso_only: bool = False) -> np.ndarray:
     import pandas as pd
 
     parsed = pd.to_datetime(texts, errors="coerce", utc=True, format="ISO8601")
     retry = parsed.isna().to_numpy()
-    if retry.any():  # not ISO: other spellings pandas reads ("Jan 5 2024"); still nothing that fails
+    if retry.any() and not iso_only:  # not ISO: other spellings pandas reads ("Jan 5 2024"); still nothing that fails
         parsed[retry] = pd.to_datetime(texts[retry], errors="coerce", utc=True, format="mixed")
     return _from_datetimes(parsed)
 
@@ -131,8 +149,13 @@ class DatetimeParts(TransformerMixin, BaseEstimator):
         frame = pd.DataFrame(X)
         self.columns_ = [str(c) for c in frame.columns]
         listed = set(self.datetime or [])
-        self.dates_ = [c for c in self.columns_ if c in listed or not _numeric(frame[c])]
-        newest = [np.nanmax(s) for s in (epoch_seconds(frame[c]) for c in self.dates_) if (~np.isnan(s)).any()]
+        # Text that is numbers as people write them ('$1,200', '5.5%') is numbers; other text is dates.
+        self.number_texts_ = [c for c in self.columns_ if c not in listed and not _numeric(frame[c])
+                              and _numbers_as_text(frame[c])]
+        self.dates_ = [c for c in self.columns_ if (c in listed or not _numeric(frame[c])) and c not in self.number_texts_]
+        self.date_formats_ = {c: f for c in self.dates_ if (f := _date_format(frame[c])) is not None}
+        newest = [np.nanmax(s) for s in (epoch_seconds(frame[c], self.date_formats_.get(c)) for c in self.dates_)
+                  if (~np.isnan(s)).any()]
         self.reference_ = float(max(newest)) if newest else 0.0
         self.n_features_in_ = len(self.columns_)
         return self
@@ -144,11 +167,17 @@ class DatetimeParts(TransformerMixin, BaseEstimator):
         frame = pd.DataFrame(X)
         frame.columns = [str(c) for c in frame.columns]
         parts = list(self.parts or [])
+        formats = getattr(self, "date_formats_", {})  # a pipeline saved before these existed has none
+        number_texts = getattr(self, "number_texts_", [])
         blocks = []
         for column in self.columns_:
             values = frame[column]
             if column in self.dates_:
-                blocks.append(parts_of(epoch_seconds(values), parts, self.reference_))
+                blocks.append(parts_of(epoch_seconds(values, formats.get(column)), parts, self.reference_))
+            elif column in number_texts:
+                from mlops.sources.text_values import parse_number_texts
+
+                blocks.append(parse_number_texts(values)[:, None])
             else:
                 # As the imputer would read it: a string here is an error for the caller's input checks to name.
                 blocks.append(values.to_numpy(dtype=np.float64, na_value=np.nan)[:, None])
@@ -165,6 +194,37 @@ class DatetimeParts(TransformerMixin, BaseEstimator):
         """Output name -> the input column it comes from (importance is reported per input column)."""
         return {name: column for column in self.columns_
                 for name in ([f"{column}_{p}" for p in self.parts or []] if column in self.dates_ else [column])}
+
+
+def _present_texts(series: Any, limit: int = 5000) -> list[str]:
+    """Up to `limit` of the column's present values, as stripped text (what the text checks look at)."""
+    present = series.dropna()
+    return [str(v).strip() for v in present.iloc[:limit]]
+
+
+def _numbers_as_text(series: Any) -> bool:
+    """Text that reads as numbers (at least half of it) and not as dates: numbers. A text column reaches the
+    numeric branch as numbers written as text (column roles) or because the spec lists it as numeric."""
+    from mlops.sources.text_values import SHARE, numbers_as_text, text_date_format
+
+    texts = _present_texts(series)
+    if text_date_format(texts) is not None or sum(1 for t in texts if ISO_DATE.match(t)) >= SHARE * len(texts):
+        return False
+    return numbers_as_text(texts, share=0.5, decorated=False)
+
+
+def _date_format(series: Any) -> str | None:
+    from mlops.sources.text_values import text_date_format
+
+    if _numeric(series) or pd_is_datetime(series):
+        return None
+    return text_date_format(_present_texts(series))
+
+
+def pd_is_datetime(series: Any) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_datetime64_any_dtype(series)
 
 
 def _numeric(series: Any) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops.sources.samples import ColumnSample
+from mlops.sources.text_values import numbers_as_text, readable_format, text_date_format
 
 ROLES = ("numeric", "categorical", "high-cardinality categorical", "datetime", "text-like", "id-like", "constant",
          "dropped", "target", "id column", "timestamp", "entity key")
@@ -66,9 +67,9 @@ def infer_roles(frame: Any, data: dict[str, Any], features: dict[str, Any]) -> l
         elif name in dropped:
             role, why = "dropped", "features.drop"
         elif dates is not None and name in dates:
-            role, why = "datetime", "features.datetime"
+            role, why = "datetime", "features.datetime" + _unreadable(column, "dates")
         elif numeric is not None and name in numeric:
-            role, why = "numeric", "features.numeric"
+            role, why = "numeric", "features.numeric" + _unreadable(column, "numbers")
         elif categorical is not None and name in categorical:
             role, why = _categorical(column, threshold, "features.categorical")
         else:
@@ -116,12 +117,45 @@ def infer_role(column: ColumnSample, threshold: int = 50) -> tuple[str, str]:
     texts = column.texts
     if sum(1 for t in texts if ISO_DATE.match(t)) >= DATE_SHARE * len(texts):
         return "datetime", "ISO dates/times in text"
+    layout = text_date_format(texts)
+    if layout is not None:
+        return "datetime", f"dates written {readable_format(layout)}{_order_note(layout, texts)}"
+    if numbers_as_text(texts):
+        return "numeric", "numbers written as text (currency signs, thousands commas, % or parentheses): read as numbers"
     if unique > MANY_VALUES and unique >= 0.9 * present:
         words = sum(len(t.split()) for t in texts) / len(texts)
         if words >= TEXT_WORDS:
             return "text-like", f"free text ({words:.1f} words per value): not encoded; derive features from it"
         return "id-like", f"one distinct value per row ({unique} values): an identifier, not a category"
     return _categorical(column, threshold, None)
+
+
+def _unreadable(column: ColumnSample, kind: str) -> str:
+    """For a listed column whose text does not read as `kind` (numbers, or dates): what apply will say."""
+    texts = column.texts if column.kind == "text" else []
+    if not texts:
+        return ""
+    if kind == "numbers" and (numbers_as_text(texts, 0.5, decorated=False) or text_date_format(texts) is not None
+                              or sum(1 for t in texts if ISO_DATE.match(t)) >= 0.5 * len(texts)):
+        return ""  # numbers, or dates (a listed numeric column of dates is read as dates)
+    if kind == "dates" and _reads_as_date(texts):
+        return ""
+    return f", but its values are not {kind} (e.g. {_short(texts[0])}): apply refuses it"
+
+
+def _reads_as_date(texts: list[str]) -> bool:
+    """Could be dates: ISO, day/month/year, or (what pandas also reads, 'Jan 5 2024') text with digits."""
+    with_digits = sum(1 for t in texts if any(c.isdigit() for c in t))
+    return with_digits >= 0.5 * len(texts) and not numbers_as_text(texts, 0.5, decorated=False)
+
+
+def _order_note(layout: str, texts: list[str]) -> str:
+    """Why the day and month fields are read in this order."""
+    if layout.startswith("%d"):
+        return " (a first field above 12: day first)"
+    if any(int(t.split(layout[2])[1]) > 12 for t in texts if t.count(layout[2]) >= 2 and t.split(layout[2])[1].isdigit()):
+        return " (a second field above 12: month first)"
+    return " (no field above 12 in the sample: month first, as pandas reads it)"
 
 
 def _categorical(column: ColumnSample, threshold: int, given: str | None) -> tuple[str, str]:

@@ -46,6 +46,11 @@ def run(loaded: Any, params: dict[str, Any]) -> FeatureSet:
                                     hint=did_you_mean(name, [str(c) for c in frame.columns])))
     roles = infer_roles(frame, data, features)
     lists = resolve(roles)
+    for name in features["numeric"] or []:
+        if name in frame.columns:
+            check_listed_numbers(frame[name], name)
+    for name in features.get("datetime") or []:
+        check_listed_dates(frame[name], name)
     numeric = [c for c in (features["numeric"] if features["numeric"] is not None else lists["numeric"])]
     categorical = lists["categorical"] if features["categorical"] is None else list(features["categorical"])
     dates = lists["datetime"]
@@ -62,3 +67,57 @@ def run(loaded: Any, params: dict[str, Any]) -> FeatureSet:
     return FeatureSet(frame, target, numeric, categorical, raw_inputs, data.get("id_column"), schema, loaded.fingerprint,
                       datetime=dates, high_cardinality=[c for c in lists["high_cardinality"] if c in categorical],
                       ignored=ignored, roles=[asdict(r) for r in roles])
+
+
+def _text_sample(series: Any, rows: int = 5000) -> Any:
+    """Up to `rows` present values of a text column (None for a column of numbers, dates or booleans)."""
+    import pandas as pd
+
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_datetime64_any_dtype(series):
+        return None
+    return series.dropna().iloc[:rows]
+
+
+def _examples(values: Any) -> str:
+    return ", ".join(repr(str(v)) for v in list(dict.fromkeys(values))[:3])
+
+
+def check_listed_numbers(series: Any, name: str) -> None:
+    """A column the spec lists as numeric must read as numbers (as written, or as people write them:
+    '$1,200', '5.5%') or as dates; text that is neither would become empty cells, and the model would learn
+    from nothing, so it is refused naming the column and its values."""
+    import numpy as np
+
+    from mlops.models.datetime_parts import epoch_seconds
+    from mlops.sources.text_values import parse_number_texts
+
+    sample = _text_sample(series)
+    if sample is None or sample.empty:
+        return
+    numbers, dates = ~np.isnan(parse_number_texts(sample)), ~np.isnan(epoch_seconds(sample))
+    if max(numbers.mean(), dates.mean()) >= 0.5:
+        return
+    raise DataError(Problem("features.numeric", f"column holds text that is not numbers ({(~numbers).mean():.0%} of its "
+                                                f"values, e.g. {_examples(sample[~numbers])})", value=name,
+                            hint="list it in features.categorical, or fix its values"))
+
+
+def check_listed_dates(series: Any, name: str) -> None:
+    """A column the spec lists in features.datetime must mostly read as dates or times (the rest become
+    empty cells, imputed); one that does not is refused naming the column and its values."""
+    import numpy as np
+
+    from mlops.models.datetime_parts import epoch_seconds
+    from mlops.sources.text_values import text_date_format
+
+    sample = _text_sample(series)
+    if sample is None or sample.empty:
+        return
+    texts = [str(v).strip() for v in sample]
+    dates = ~np.isnan(epoch_seconds(sample, text_date_format(texts)))
+    if dates.mean() >= 0.5:
+        return
+    raise DataError(Problem("features.datetime", f"column holds values that are not dates or times ({(~dates).mean():.0%} "
+                                                 f"of them, e.g. {_examples(sample[~dates])})", value=name,
+                            hint="ISO 8601 ('2024-01-31 18:30'), day/month/year or month/day/year text, datetimes, "
+                                 "or epoch seconds"))

@@ -64,3 +64,31 @@ def test_the_saved_pipeline_scores_messy_rows_as_training_did(tmp_path: Path):
     # Bounded encoding: 600 zip codes become at most `threshold` columns.
     width = len(pipe[:-1].transform(X.head(2))[0])
     assert width <= 3 + len(features["datetime_parts"]) - 1 + 6 + 50 + 3
+
+
+def test_numbers_and_dates_written_as_text_are_learned_and_served_as_training_read_them(tmp_path: Path):
+    """'$1,234.50', '5.5%' and day-first dates ('13/01/2024 18:30'), as a CSV export writes them, are numbers and
+    dates in the pipeline: a label set by the amount and by the day is learned, save/load keeps the layout, a
+    request in the same spelling scores the same, and an ambiguous '03/04/2024' is read day first every time."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(0)
+    n = 600
+    amount = rng.uniform(0, 10_000, n)
+    day = rng.integers(1, 29, n)
+    frame = pd.DataFrame({"amount": [f"${a:,.2f}" for a in amount], "rate": [f"{r:.1f}%" for r in rng.uniform(1, 20, n)],
+                          "when": [f"{d:02d}/{m:02d}/2024 18:30" for d, m in zip(day, rng.integers(1, 13, n))]})
+    label = ((amount > 5_000) & (day > 14)).astype(int)
+    features = FeaturesSpec(datetime_parts=["day", "month"]).model_dump(mode="json")
+    pipe = build_pipeline(features, ["amount", "rate", "when"], [], DecisionTreeClassifier(random_state=0)).fit(frame, label)
+    step = pipe.named_steps["preprocess"].named_transformers_["numeric"].named_steps["dates"]
+    assert step.number_texts_ == ["amount", "rate"] and step.dates_ == ["when"]
+    assert step.date_formats_ == {"when": "%d/%m/%Y %H:%M"}
+    assert (pipe.predict(frame) == label).mean() == 1.0
+    safe_format.save(pipe, tmp_path / "model.skops")
+    loaded = safe_format.load(tmp_path / "model.skops")
+    rows = pd.DataFrame({"amount": ["$9,000.00", "$9,000.00", "(1,000)"], "rate": ["5%", "5%", "5%"],
+                         "when": ["20/03/2024 18:30", "03/04/2024 18:30", "20/03/2024 18:30"]})
+    assert loaded.predict(rows).tolist() == [1, 0, 0]  # '03/04' is the 3rd of April, as in training
+    parts = step.transform(rows)
+    assert parts[:, 0].tolist() == [9000.0, 9000.0, -1000.0] and parts[1, 2:].tolist() == [3.0, 4.0]

@@ -111,3 +111,38 @@ def test_a_column_of_one_value_or_empty_is_a_flag_and_the_model_learns_from_it(t
         one = {"noise": [0.1], flag: [None]}  # a request's null, and a value never seen (encoded as neither)
         assert list(loaded.predict(pd.DataFrame(one))) == [0]
         assert len(loaded.predict(pd.DataFrame({**one, flag: ["no" if flag == "garage" else 7.0]}))) == 1
+
+
+def test_numbers_and_dates_written_as_text_get_their_roles_and_a_listed_column_that_is_neither_is_refused(tmp_path):
+    """A CSV export's '$25,835.17', '5.5%' and '31/01/2024 18:30' are numbers and dates, in `mlops validate`'s
+    sample and in featurize; plain digit strings stay codes. A column the spec lists as numeric (or as dates)
+    whose text is neither is refused by featurize, naming the field, the column and its values, instead of
+    training on empty cells; validate's table says so first."""
+    import numpy as np
+    import pandas as pd
+
+    from mlops.errors import DataError
+    from mlops.sources.samples import sample_csv
+
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame({"amount": [f"${a:,.2f}" for a in rng.uniform(500, 50_000, n)],
+                          "rate": [f"{r:.1f}%" for r in rng.uniform(3, 25, n)],
+                          "applied": [f"{d:02d}/{m:02d}/2024 10:00" for d, m in zip(rng.integers(1, 29, n), rng.integers(1, 13, n))],
+                          "code": [f"0{c}" for c in rng.integers(1000, 9999, n)],
+                          "term": rng.choice(["36 months", "60 months"], n), "price": rng.normal(size=n)})
+    roles = roles_of(frame)
+    assert roles["amount"].role == roles["rate"].role == "numeric" and "written as text" in roles["amount"].why
+    assert roles["applied"].role == "datetime" and "day/month/year" in roles["applied"].why and "day first" in roles["applied"].why
+    assert roles["code"].role != "numeric"
+    frame.drop(columns="code").to_csv(tmp_path / "export.csv", index=False)  # (a CSV reads '01234' as a number)
+    sampled = infer_roles(sample_csv(tmp_path / "export.csv", ",", 5000), DATA, FeaturesSpec().model_dump(mode="json"))
+    assert {r.name: r.role for r in sampled} == {name: r.role for name, r in roles.items() if name != "code"}
+    fs = featurized(frame)
+    assert {"amount", "rate", "applied"} <= set(fs.numeric) and fs.datetime == ["applied"]
+    with pytest.raises(DataError, match=r"features\.numeric.*not numbers.*'(36|60) months'.*term"):
+        featurized(frame, numeric=["amount", "term"])
+    with pytest.raises(DataError, match=r"features\.datetime.*not dates.*(36|60) months.*term"):
+        featurized(frame, datetime=["applied", "term"])
+    listed = roles_of(frame, numeric=["amount", "term"])
+    assert "not numbers" in listed["term"].why and listed["amount"].why == "features.numeric"
