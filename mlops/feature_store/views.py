@@ -70,7 +70,7 @@ def timestamp_problem(source: Any, base_dir: Path, column: str, field: str, prob
     elif source.type == "csv":
         files = resolve_files(source.path, base_dir, f"{field}.source.path", ".csv")
         try:
-            head = pd.read_csv(files[0], sep=source.separator, nrows=100, skipinitialspace=True)
+            head = pd.read_csv(files[0], nrows=100, **source.pandas_options())
         except Exception:  # the source's own probe reports an unreadable file
             return
         head.columns = [str(c).strip() for c in head.columns]

@@ -121,16 +121,16 @@ def probe_sklearn(cfg: SklearnSource, base_dir: Path, field: str) -> Probe:
     return Probe([column[0] for column in columns], rows, f"sklearn:{cfg.name}")
 
 
-def read_csv_files(files: list[Path], separator: str, field: str):
-    """The one CSV reader: files in order, one frame, column names stripped; a file that does not parse is
-    a DataError naming `field` and the file."""
+def read_csv_files(files: list[Path], options: dict[str, Any], field: str):
+    """The one CSV reader: files in order (read with pandas.read_csv's `options`: mlops.spec.sources.csv_options),
+    one frame, column names stripped; a file that does not parse is a DataError naming `field` and the file."""
     import pandas as pd
 
     frames = []
     for file in files:
         try:
             with readable(file) as source:
-                frames.append(pd.read_csv(source, sep=separator, skipinitialspace=True))
+                frames.append(pd.read_csv(source, **options))
         except Exception as exc:  # pandas parser errors come in many types
             raise DataError(Problem(field, f"cannot read CSV: {exc}", value=str(file))) from None
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -154,7 +154,7 @@ def read_parquet_files(files: list[Path], field: str):
 
 def load_csv(cfg: CsvSource, base_dir: Path, field: str = "data.source"):
     """Source `csv`: one file or a glob of them, read in sorted order."""
-    return read_csv_files(resolve_files(cfg.path, base_dir, f"{field}.path", ".csv"), cfg.separator, f"{field}.path")
+    return read_csv_files(resolve_files(cfg.path, base_dir, f"{field}.path", ".csv"), cfg.pandas_options(), f"{field}.path")
 
 
 def load_parquet(cfg: ParquetSource, base_dir: Path, field: str = "data.source"):

@@ -80,9 +80,10 @@ def sample_series(series: Any) -> ColumnSample:
                         tuple(present.head(TEXTS).astype(str)) if kind == "text" else (), int(len(series)))
 
 
-def sample_csv(file: Path, separator: str, rows: int, field: str = "data.source.path") -> list[ColumnSample]:
-    """The first `rows` rows of a CSV file, each column typed as pandas.read_csv would type it; a DataError
-    naming `field` when they do not parse."""
+def sample_csv(file: Path, separator: str, rows: int, field: str = "data.source.path", decimal: str = ".",
+               thousands: str | None = None) -> list[ColumnSample]:
+    """The first `rows` rows of a CSV file, each column typed as pandas.read_csv would type it (with the
+    source's decimal mark and thousands separator); a DataError naming `field` when they do not parse."""
     try:
         with open_file(file, "rt", newline="", encoding="utf-8-sig", errors="replace") as fh:
             reader = csv.reader(fh, delimiter=separator, skipinitialspace=True)
@@ -95,7 +96,26 @@ def sample_csv(file: Path, separator: str, rows: int, field: str = "data.source.
                     column.append(row[i] if i < len(row) else "")
     except (OSError, csv.Error) as exc:
         raise DataError(Problem(field, f"cannot read CSV: {exc}", value=str(file))) from None
+    if decimal != "." or thousands:
+        cells = [[_plain_marks(c, decimal, thousands) for c in column] for column in cells]
     return [_typed(name, column) for name, column in zip(_unique_names(header), cells)]
+
+
+def _plain_marks(cell: str, decimal: str, thousands: str | None) -> str:
+    """A cell of a file with other number marks ('1.234,5') as Python reads numbers ('1234.5'), when it is one;
+    any other cell as it is."""
+    text = cell.strip()
+    if thousands:
+        text = text.replace(thousands, "")
+    if decimal != ".":
+        if "." in text:
+            return cell
+        text = text.replace(decimal, ".")
+    try:
+        float(text)
+    except ValueError:
+        return cell
+    return text
 
 
 def _unique_names(header: list[str]) -> list[str]:

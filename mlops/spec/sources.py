@@ -1,7 +1,7 @@
 """Spec models of the built-in data sources. Plugins subclass SourceConfig the same way."""
 from __future__ import annotations
 
-from typing import Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
@@ -10,6 +10,13 @@ from mlops.spec.base import StrictModel
 
 # A table name as `table:` takes it: a name, or schema.name (quoted by SQLAlchemy for the database's dialect).
 TABLE_NAME = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$"
+
+
+def csv_options(source: dict[str, Any]) -> dict[str, Any]:
+    """pandas.read_csv's options for a csv source given as plain data (a plan's params): separator, decimal
+    mark, thousands separator; initial spaces skipped."""
+    return {"sep": source.get("separator", ","), "decimal": source.get("decimal", "."),
+            "thousands": source.get("thousands"), "skipinitialspace": True}
 
 
 class SourceConfig(StrictModel):
@@ -25,6 +32,23 @@ class CsvSource(SourceConfig):
     path: str = Field(description="file path or glob, relative to the spec's directory; or a URL (file://, s3://, "
                                   "gs://) read through fsspec, its storage options from the environment")
     separator: str = Field(",", description="the field separator")
+    decimal: Literal[".", ","] = Field(".", description="the decimal mark of the file's numbers: ',' for exports "
+                                                      "that write 3,5 (with separator ';')")
+    thousands: Optional[Literal[",", ".", " ", "'"]] = Field(None, description="the thousands separator inside "
+                                                                             "numbers, e.g. '.' for 1.234,56")
+
+    @model_validator(mode="after")
+    def _marks_apart(self):
+        if self.thousands is not None and self.thousands == self.decimal:
+            raise FieldValueError("thousands", f"thousands and decimal are both {self.decimal!r}")
+        if self.separator == self.decimal:
+            raise FieldValueError("decimal", f"the decimal mark {self.decimal!r} is also the field separator; "
+                                             f"set separator (';' is usual with decimal ',')")
+        return self
+
+    def pandas_options(self) -> dict[str, Any]:
+        """How pandas.read_csv reads these files (every reader of a csv source passes these)."""
+        return csv_options(self.model_dump())
 
 
 class ParquetSource(SourceConfig):

@@ -44,8 +44,10 @@ def _batches(source: dict[str, Any], base_dir: Path, batch_size: int) -> Iterato
     elif source["type"] == "csv":
         import pandas as pd
 
+        from mlops.spec.sources import csv_options
+
         for path in resolve_files(source["path"], base_dir, f"{field}.path", ".csv"):
-            yield from pd.read_csv(path, sep=source.get("separator", ","), chunksize=batch_size, skipinitialspace=True)
+            yield from pd.read_csv(path, chunksize=batch_size, **csv_options(source))
     else:
         from mlops.stages.load import read_source
 

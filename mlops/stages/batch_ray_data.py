@@ -37,8 +37,12 @@ def _dataset(source: dict[str, Any], base_dir: Path):
     field = "serving.batch.input.path"
     if source["type"] == "parquet":
         return ray.data.read_parquet([str(p) for p in resolve_files(source["path"], base_dir, field, ".parquet")])
-    if source["type"] == "csv":
-        return ray.data.read_csv([str(p) for p in resolve_files(source["path"], base_dir, field, ".csv")])
+    if source["type"] == "csv" and not source.get("thousands"):  # Arrow's CSV reader has no thousands separator
+        import pyarrow.csv as pcsv
+
+        return ray.data.read_csv([str(p) for p in resolve_files(source["path"], base_dir, field, ".csv")],
+                                 parse_options=pcsv.ParseOptions(delimiter=source.get("separator", ",")),
+                                 convert_options=pcsv.ConvertOptions(decimal_point=source.get("decimal", ".")))
     from mlops.stages.load import read_source
 
     return ray.data.from_pandas(read_source(source, str(base_dir), "serving.batch.input"))

@@ -201,7 +201,7 @@ def sample_columns(source: Any, base_dir: Any, rows: int = 5000) -> list[ColumnS
     kind = getattr(source, "type", None)
     if kind == "csv":
         files = resolve_files(source.path, base_dir, "data.source.path", ".csv")
-        return samples.sample_csv(files[0], source.separator, rows)
+        return samples.sample_csv(files[0], source.separator, rows, decimal=source.decimal, thousands=source.thousands)
     if kind == "parquet":
         return samples.sample_parquet(resolve_files(source.path, base_dir, "data.source.path", ".parquet")[0], rows)
     if kind == "sklearn":
