@@ -131,9 +131,11 @@ class OnlineServing(StrictModel):
     @field_validator("auth", mode="before")
     @classmethod
     def _none_is_open(cls, value: object) -> object:
-        if isinstance(value, str):  # `auth: none` (YAML's null, `auth: null`, means the same)
-            if value.strip().lower() in ("none", "off", "false"):
-                return None
+        if value is True:  # `auth: true`: on, which is the default
+            return {}
+        if value is False or (isinstance(value, str) and value.strip().lower() in ("none", "off", "false")):
+            return None  # `auth: none` (YAML's null, `auth: null`, means the same)
+        if value is not None and not isinstance(value, (dict, Auth)):
             raise ValueError(f"auth must be a mapping like {{token_env: NAME}}, {{}} (a generated token) or none, "
                              f"not {value!r}")
         return value

@@ -233,3 +233,27 @@ def test_an_alias_inside_its_own_anchor_is_refused(tmp_path):
     spec.write_text("a: &a [1, *a]\nname: x\n")
     with pytest.raises(SpecError, match="refers to the node that contains it"):
         api.validate(spec)
+
+
+ONLINE = GOOD + "serving: {mode: online}\n"
+
+
+@pytest.mark.parametrize("override,expected", [
+    # A field of several shapes fails once per shape in pydantic; the user sees the shape the value has,
+    # the one it came closest to, under the key they wrote (no `FixedReplicas.` or `literal['none']` segment).
+    ("+serving.online.replicas.foo=1",
+     ["  serving.online.replicas.foo: unknown key (got 1; expected one of ['max', 'min', 'target_ongoing_requests'])"]),
+    ("serving.online.replicas={fixed: 0}", ["  serving.online.replicas.fixed: Input should be greater than or equal to 1 (got 0)"]),
+    ("serving.online.replicas={fixed: 2, min: 1}", ["  serving.online.replicas.min: unknown key (got 1; expected one of ['fixed'])"]),
+    ("serving.online.replicas=3", ["  serving.online.replicas: must be a mapping (got 3; expected keys ['fixed'] or keys "
+                                   "['max', 'min', 'target_ongoing_requests'])"]),
+    ("+serving.online.auth.token=abc", ["  serving.online.auth.token: unknown key (got 'abc'; expected one of "
+                                        "['token_env']) — did you mean 'token_env'?"]),
+    ("serving.online.auth=3", ["  serving.online.auth: auth must be a mapping like {token_env: NAME}, {} (a generated "
+                               "token) or none, not 3 (got 3)"]),
+])
+def test_a_field_of_several_shapes_is_reported_once_in_the_shape_written(tmp_path, override, expected):
+    result = run_validate(tmp_path, ONLINE, override)
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("  serving.")]
+    assert lines == expected, result.output

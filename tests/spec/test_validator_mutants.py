@@ -329,7 +329,8 @@ def test_an_endpoint_open_to_the_network_without_auth_warns_naming_the_field():
         OnlineServing(host="0.0.0.0", auth={"token_env": "TOKEN"})
 
 
-@pytest.mark.parametrize("written,auth", [(None, None), ("none", None), ("None", None), ({}, {"token_env": None}),
+@pytest.mark.parametrize("written,auth", [(None, None), ("none", None), ("None", None), (False, None), ({}, {"token_env": None}),
+                                          (True, {"token_env": None}),
                                           ({"token_env": "T"}, {"token_env": "T"})])
 def test_auth_is_on_unless_the_spec_says_none(written, auth):
     assert OnlineServing().auth.token_env is None  # omitted: a generated token
