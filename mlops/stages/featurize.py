@@ -40,6 +40,8 @@ def run(loaded: Any, params: dict[str, Any]) -> FeatureSet:
     if frame[target].isna().all():
         raise DataError(Problem("data.target", "target column has no values", value=target))
     frame = frame[frame[target].notna()].reset_index(drop=True)
+    if params.get("task") == "classification":
+        frame[target] = whole_labels(frame[target])
     for name in features.get("datetime") or []:
         if name not in frame.columns:
             raise DataError(Problem("features.datetime", "column not in the data", value=name,
@@ -121,3 +123,15 @@ def check_listed_dates(series: Any, name: str) -> None:
                                                  f"of them, e.g. {_examples(sample[~dates])})", value=name,
                             hint="ISO 8601 ('2024-01-31 18:30'), day/month/year or month/day/year text, datetimes, "
                                  "or epoch seconds"))
+
+
+def whole_labels(labels: Any) -> Any:
+    """Class labels read as floats only because some rows had none ('1', '0' and a blank: pandas reads
+    1.0, 0.0, NaN) as the whole numbers they are, once those rows are gone: classes 0 and 1, predictions 0
+    and 1, columns proba_0 and proba_1, not 0.0 and proba_0.0."""
+    import numpy as np
+    import pandas as pd
+
+    if pd.api.types.is_float_dtype(labels) and len(labels) and np.all(np.mod(labels.to_numpy(), 1) == 0):
+        return labels.astype("int64")
+    return labels

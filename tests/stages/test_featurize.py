@@ -46,3 +46,22 @@ def test_derived_infinities_become_missing_values():
 
     out = evaluate("a / (b + 1) + exp(a)", {"a": np.array([1.0, 1.0, 1000.0]), "b": np.array([0.0, -1.0, 0.0])})
     assert np.isfinite(out[0]) and np.isnan(out[1]) and np.isnan(out[2])
+
+
+def test_class_labels_read_as_floats_for_want_of_some_are_whole_numbers_again():
+    """'1', '0' and a blank in a CSV read as 1.0, 0.0 and NaN: once the unlabelled rows are gone the classes
+    are 0 and 1 (columns proba_0, proba_1), not 0.0 and 1.0; a regression target keeps its floats."""
+    import numpy as np
+    import pandas as pd
+
+    from mlops.stages import featurize
+    from mlops.stages.load import Loaded
+
+    data = frame(40).assign(y=[1.0, 0.0, np.nan, 1.0] * 10)
+    assert run(data).frame["y"].dtype == "int64" and sorted(run(data).frame["y"].unique()) == [0, 1]
+    halves = data.assign(y=[0.5, 1.0, np.nan, 2.0] * 10)
+    assert run(halves).frame["y"].dtype == "float64"  # not whole numbers: left as they are
+    params = {"data": {"target": "y", "id_column": None, "timestamp": None},
+              "features": {**run.__globals__["FEATURES"]}, "task": "regression"}
+    assert featurize.run(Loaded(data, frame_fingerprint(data)), params).frame["y"].dtype == "float64"
+    assert pd.api.types.is_float_dtype(data["y"])  # the loaded frame itself is not changed
