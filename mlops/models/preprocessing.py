@@ -45,18 +45,33 @@ class DerivedColumns(TransformerMixin, BaseEstimator):
 
 
 def _nulls_as_nan(X: Any) -> Any:
-    """`X` with None (and pandas' NA) in its object columns as NaN; `X` itself when it holds none."""
+    """`X` with None (and pandas' NA) in its object columns as NaN, and pandas' extension columns (a parquet
+    file's Int64, Float64, boolean, string and category) as the numpy columns read_csv would give (numbers,
+    floats where a value is missing, text and true/false as objects): scikit-learn's imputers and encoders
+    take those, and a category column would otherwise fail the fit. `X` itself when there is nothing to do."""
     import numpy as np
+    import pandas as pd
 
     if not hasattr(X, "columns"):
         return X
     changed = {}
     for column in X.columns:
         series = X[column]
-        if series.dtype == object:
+        dtype = series.dtype
+        if dtype == object:
             missing = series.isna()
             if missing.any() and not series[missing].map(lambda v: isinstance(v, float)).all():
                 changed[column] = series.where(~missing, np.nan)
+        elif isinstance(dtype, pd.CategoricalDtype) or (pd.api.types.is_extension_array_dtype(dtype) and (
+                pd.api.types.is_bool_dtype(dtype) or not (pd.api.types.is_numeric_dtype(dtype)
+                                                           or pd.api.types.is_datetime64_any_dtype(dtype)))):
+            values = series.astype(object)  # category, string, boolean: plain values, NaN where missing
+            changed[column] = values.where(series.notna(), np.nan)
+        elif pd.api.types.is_extension_array_dtype(dtype) and pd.api.types.is_numeric_dtype(dtype):
+            missing = series.isna()
+            whole = pd.api.types.is_integer_dtype(dtype) and not missing.any()
+            changed[column] = series.to_numpy(dtype=np.int64 if whole else np.float64,
+                                              **({} if whole else {"na_value": np.nan}))
     return X.assign(**changed) if changed else X
 
 

@@ -92,3 +92,31 @@ def test_numbers_and_dates_written_as_text_are_learned_and_served_as_training_re
     assert loaded.predict(rows).tolist() == [1, 0, 0]  # '03/04' is the 3rd of April, as in training
     parts = step.transform(rows)
     assert parts[:, 0].tolist() == [9000.0, 9000.0, -1000.0] and parts[1, 2:].tolist() == [3.0, 4.0]
+
+
+def test_a_parquet_files_extension_columns_fit_and_score_like_a_csvs(tmp_path: Path):
+    """pandas reads a parquet file written from nullable columns back as Int64, Float64, boolean, string and
+    category: the pipeline takes them as read_csv's columns (numbers with NaN, objects), so a category
+    column no longer fails the fit, and a request's plain values score as the same rows do."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(0)
+    n = 400
+    frame = pd.DataFrame({"age": pd.array(np.where(rng.random(n) < .1, None, rng.integers(18, 80, n)), dtype="Int64"),
+                          "member": pd.array(np.where(rng.random(n) < .1, None, rng.random(n) < .5), dtype="boolean"),
+                          "tier": pd.Categorical(rng.choice(["gold", "silver"], n)),
+                          "spend": pd.array(rng.gamma(2, 50, n), dtype="Float64"),
+                          "note": pd.array(rng.choice(["a", "b", None], n), dtype="string")})
+    frame.to_parquet(tmp_path / "rows.parquet")
+    read = pd.read_parquet(tmp_path / "rows.parquet")
+    assert str(read["tier"].dtype) == "category" and str(read["age"].dtype) == "Int64"
+    label = ((read["tier"] == "gold") & (read["age"].fillna(0) > 55)).astype(int).to_numpy()  # a missing age: the median
+    features = FeaturesSpec().model_dump(mode="json")
+    pipe = build_pipeline(features, ["age", "spend"], ["member", "tier", "note"], DecisionTreeClassifier(random_state=0))
+    pipe.fit(read, label)
+    assert (pipe.predict(read) == label).mean() == 1.0
+    safe_format.save(pipe, tmp_path / "model.skops")
+    loaded = safe_format.load(tmp_path / "model.skops")
+    plain = pd.DataFrame({"age": [70, None, 70], "member": [True, None, False], "tier": ["gold", "gold", "silver"],
+                          "spend": [40.0, 40.0, 40.0], "note": ["a", None, "b"]})
+    assert loaded.predict(plain).tolist() == [1, 0, 0]
