@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import DataError, Problem
-from mlops.spec.sources import CsvSource, ParquetSource, SklearnSource
+from mlops.spec.sources import CsvSource, ParquetSource, SklearnSource, text_encoding
 from mlops.sources.sklearn_columns import SKLEARN_DATASETS
 from mlops.sources.remote import RemoteFile, open_file, readable, remote_files
 from mlops.sources.urls import is_remote, local_part
@@ -82,11 +82,13 @@ def probe_csv(cfg: CsvSource, base_dir: Path, field: str) -> Probe:
     """Source `csv`: the first file's header (rows not counted); a DataError when it is unreadable or empty."""
     files = resolve_files(cfg.path, base_dir, f"{field}.path", ".csv")
     try:
-        with open_file(files[0], "rt", newline="") as fh:
+        with open_file(files[0], "rt", newline="", encoding=text_encoding(cfg.model_dump())) as fh:
             reader = csv.reader(fh, delimiter=cfg.separator)
             header = next(reader, None)
             first_row = next(reader, None)
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    except UnicodeDecodeError as exc:
+        raise not_in_encoding(exc, files[0], f"{field}.path", cfg.encoding) from None
+    except (OSError, csv.Error) as exc:
         raise DataError(Problem(f"{field}.path", f"cannot read CSV: {exc}", value=str(files[0]))) from None
     if not header:
         raise DataError(Problem(f"{field}.path", "file is empty (no header row)", value=str(files[0])))
@@ -131,11 +133,23 @@ def read_csv_files(files: list[Path], options: dict[str, Any], field: str):
         try:
             with readable(file) as source:
                 frames.append(pd.read_csv(source, **options))
+        except UnicodeDecodeError as exc:
+            raise not_in_encoding(exc, file, field, options.get("encoding", "utf-8")) from None
         except Exception as exc:  # pandas parser errors come in many types
             raise DataError(Problem(field, f"cannot read CSV: {exc}", value=str(file))) from None
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
+
+
+def not_in_encoding(exc: UnicodeDecodeError, file: Any, field: str, encoding: str) -> DataError:
+    """The error for a CSV file that is not text in the source's encoding, saying which setting to change."""
+    setting = field.rsplit(".", 1)[0] + ".encoding" if field.endswith(".path") else "encoding"
+    shown = "utf-8" if encoding == "utf-8-sig" else encoding
+    byte = exc.object[exc.start:exc.start + 1].hex() if isinstance(exc.object, (bytes, bytearray)) else "?"
+    return DataError(Problem(field, f"the file is not {shown} text (byte 0x{byte} at offset {exc.start})",
+                             value=str(file), hint=f"set {setting} to its encoding, e.g. latin-1 or cp1252 "
+                                                   f"for older spreadsheet exports"))
 
 
 def read_parquet_files(files: list[Path], field: str):

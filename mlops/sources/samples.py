@@ -81,11 +81,11 @@ def sample_series(series: Any) -> ColumnSample:
 
 
 def sample_csv(file: Path, separator: str, rows: int, field: str = "data.source.path", decimal: str = ".",
-               thousands: str | None = None) -> list[ColumnSample]:
+               thousands: str | None = None, encoding: str = "utf-8-sig") -> list[ColumnSample]:
     """The first `rows` rows of a CSV file, each column typed as pandas.read_csv would type it (with the
     source's decimal mark and thousands separator); a DataError naming `field` when they do not parse."""
     try:
-        with open_file(file, "rt", newline="", encoding="utf-8-sig", errors="replace") as fh:
+        with open_file(file, "rt", newline="", encoding=encoding) as fh:
             reader = csv.reader(fh, delimiter=separator, skipinitialspace=True)
             header = [h.strip() for h in next(reader, [])]
             cells: list[list[str]] = [[] for _ in header]
@@ -94,6 +94,10 @@ def sample_csv(file: Path, separator: str, rows: int, field: str = "data.source.
                     break
                 for i, column in enumerate(cells):
                     column.append(row[i] if i < len(row) else "")
+    except UnicodeDecodeError as exc:
+        from mlops.sources.loaders import not_in_encoding
+
+        raise not_in_encoding(exc, file, field, encoding) from None
     except (OSError, csv.Error) as exc:
         raise DataError(Problem(field, f"cannot read CSV: {exc}", value=str(file))) from None
     if decimal != "." or thousands:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Optional, Union
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from mlops.errors import FieldValueError
 from mlops.spec.base import StrictModel
@@ -16,7 +16,15 @@ def csv_options(source: dict[str, Any]) -> dict[str, Any]:
     """pandas.read_csv's options for a csv source given as plain data (a plan's params): separator, decimal
     mark, thousands separator; initial spaces skipped."""
     return {"sep": source.get("separator", ","), "decimal": source.get("decimal", "."),
-            "thousands": source.get("thousands"), "skipinitialspace": True}
+            "thousands": source.get("thousands"), "skipinitialspace": True, "encoding": text_encoding(source)}
+
+
+def text_encoding(source: dict[str, Any]) -> str:
+    """The Python codec a csv source is read with: utf-8 as utf-8-sig, which also skips a byte-order mark."""
+    import codecs
+
+    name = source.get("encoding") or "utf-8"
+    return "utf-8-sig" if codecs.lookup(name).name == "utf-8" else name
 
 
 class SourceConfig(StrictModel):
@@ -36,6 +44,19 @@ class CsvSource(SourceConfig):
                                                       "that write 3,5 (with separator ';')")
     thousands: Optional[Literal[",", ".", " ", "'"]] = Field(None, description="the thousands separator inside "
                                                                              "numbers, e.g. '.' for 1.234,56")
+    encoding: str = Field("utf-8", description="the files' text encoding: utf-8 (a byte-order mark, as Excel writes "
+                                               "one, is skipped), or latin-1, cp1252, ... for older exports")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, name: str) -> str:
+        import codecs
+
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            raise ValueError(f"unknown text encoding {name!r} (utf-8, latin-1, cp1252, utf-16, ...)") from None
+        return name
 
     @model_validator(mode="after")
     def _marks_apart(self):

@@ -40,7 +40,11 @@ def _dataset(source: dict[str, Any], base_dir: Path):
     if source["type"] == "csv" and not source.get("thousands"):  # Arrow's CSV reader has no thousands separator
         import pyarrow.csv as pcsv
 
+        from mlops.spec.sources import text_encoding
+
+        encoding = text_encoding(source)  # Arrow skips a UTF-8 byte-order mark itself; other encodings transcode
         return ray.data.read_csv([str(p) for p in resolve_files(source["path"], base_dir, field, ".csv")],
+                                 read_options=pcsv.ReadOptions(encoding="utf8" if encoding == "utf-8-sig" else encoding),
                                  parse_options=pcsv.ParseOptions(delimiter=source.get("separator", ",")),
                                  convert_options=pcsv.ConvertOptions(decimal_point=source.get("decimal", ".")))
     from mlops.stages.load import read_source

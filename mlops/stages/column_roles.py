@@ -197,11 +197,13 @@ def sample_columns(source: Any, base_dir: Any, rows: int = 5000) -> list[ColumnS
     without pandas; any other source through its loader."""
     from mlops.sources import samples
     from mlops.sources.loaders import resolve_files
+    from mlops.spec.sources import text_encoding
 
     kind = getattr(source, "type", None)
     if kind == "csv":
         files = resolve_files(source.path, base_dir, "data.source.path", ".csv")
-        return samples.sample_csv(files[0], source.separator, rows, decimal=source.decimal, thousands=source.thousands)
+        return samples.sample_csv(files[0], source.separator, rows, decimal=source.decimal, thousands=source.thousands,
+                                  encoding=text_encoding(source.model_dump()))
     if kind == "parquet":
         return samples.sample_parquet(resolve_files(source.path, base_dir, "data.source.path", ".parquet")[0], rows)
     if kind == "sklearn":

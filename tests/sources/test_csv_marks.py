@@ -54,3 +54,30 @@ def test_ray_data_batch_input_reads_the_same_marks(tmp_path, ray_local):
         source = {"type": "csv", "path": name, "separator": ";", "decimal": ",", **options}
         frame = _dataset(source, tmp_path).to_pandas()
         assert frame["price"].tolist()[:len(expected)] == expected
+
+
+def test_a_byte_order_mark_is_skipped_and_another_encoding_is_named_or_refused_with_the_setting(tmp_path):
+    """Excel writes UTF-8 with a byte-order mark: the first column is 'id', not '\\ufeffid', in the probe, the
+    sample and the loader. A latin-1 export reads with `encoding: latin-1`; without it, validate and apply
+    say the file is not UTF-8 and which setting to change, instead of a codec traceback."""
+    from mlops.errors import DataError
+    from mlops.sources.loaders import probe_csv
+
+    text = "id,ville,x\n1,Orléans,0.5\n2,Besançon,1.5\n"
+    (tmp_path / "bom.csv").write_text(text, encoding="utf-8-sig")
+    (tmp_path / "latin.csv").write_text(text, encoding="latin-1")
+    bom = CsvSource(path="bom.csv")
+    assert probe_csv(bom, tmp_path, "data.source").columns[0] == "id"
+    assert [c.name for c in sample_csv(tmp_path / "bom.csv", ",", 10)][0] == "id"
+    assert list(load_csv(bom, tmp_path).columns) == ["id", "ville", "x"]
+    latin = CsvSource(path="latin.csv", encoding="latin-1")
+    assert load_csv(latin, tmp_path)["ville"].tolist() == ["Orléans", "Besançon"]
+    assert [c.texts for c in sample_csv(tmp_path / "latin.csv", ",", 10, encoding="latin-1") if c.name == "ville"] == [
+        ("Orléans", "Besançon")]
+    for read in (lambda: probe_csv(CsvSource(path="latin.csv"), tmp_path, "data.source"),
+                 lambda: load_csv(CsvSource(path="latin.csv"), tmp_path),
+                 lambda: sample_csv(tmp_path / "latin.csv", ",", 10)):
+        with pytest.raises(DataError, match=r"not utf-8 text .*set data\.source\.encoding"):
+            read()
+    with pytest.raises(ValidationError, match="unknown text encoding"):
+        CsvSource(path="x.csv", encoding="latin-9x")
