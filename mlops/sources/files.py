@@ -18,5 +18,5 @@ def read_table(path: str, where: str = "--data") -> Any:
     if file.suffix == ".parquet":
         return read_parquet_files([file], where)
     if file.suffix in (".csv", ".txt"):
-        return read_csv_files([file], {"sep": ",", "skipinitialspace": True}, where)
+        return read_csv_files([file], {"sep": ",", "skipinitialspace": True, "encoding": "utf-8-sig"}, where)
     raise DataError(Problem(where, "unknown file type", value=path, expected=".csv or .parquet"))
