@@ -68,7 +68,7 @@ def status(name: Optional[str] = typer.Argument(None, help="only this applicatio
     _print_controllers({r["application"]: r.get("controller") for r in rows})
     if drivers:
         _print_drivers({r["application"]: r.get("controller") for r in rows})
-    for row in rows:
+    for row in {r["application"]: r for r in rows}.values():  # once per application, not per deployment
         if row.get("last_retrain"):
             _print_model(row["application"], row)
 

@@ -149,6 +149,8 @@ def describe(state: RolloutState, spec: Any) -> str:
         return f"bake: v{state.challenger} is champion; v{state.champion} stays loaded for {spec.bake:g}s"
     if state.phase == "ab":
         return f"a/b split {state.routing.get('weights')}"
+    if state.phase == "done":
+        return f"done: v{state.challenger} is champion and takes all traffic; v{state.champion} unloaded"
     return state.reason
 
 
@@ -200,6 +202,8 @@ def carry_out(project: Any, state: RolloutState, spec: Any, decision: Any, by_ve
     elif action == "restore":
         restore_champion(registry, name, state.champion)
     state.reason = decision.reason if action in ("rollback", "restore") else describe(state, spec)
+    if action == "finish":  # what ended the bake, after what it leaves
+        state.reason += f" ({decision.reason})"
     if action in ("rollback", "restore"):
         why = f"{'rolled back' if action == 'rollback' else 'restored'}: v{state.challenger} {decision.reason}"
         _tag(registry, name, {state.challenger: ("rejected", why), state.champion: ("kept" if action == "rollback"

@@ -272,4 +272,5 @@ def test_drifting_traffic_is_retrained_rolled_out_as_a_canary_and_promoted_with_
     assert {"1", "2"} <= versions
     shown = " ".join(cli("status", cwd=root).stdout.split())
     assert re.search(r"retrained \(drift\): promoted v2|v2 stays", shown), shown  # the promotion, or a tick since
+    assert shown.count("churnctl: champion v2") == 1, shown  # the model's line once, not once per deployment
 

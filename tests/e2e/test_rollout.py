@@ -163,6 +163,7 @@ def test_a_good_challenger_goes_through_the_canary_to_100_with_no_failed_request
         assert [e["kind"] for e in promoted] == ["rollout.promote"] and champion(project) == "2"
         finished = tick_until(project, {"rollout.finish"})[-1]
         assert finished["phase"] == "done"
+        assert finished["message"].startswith("done: v2 is champion and takes all traffic; v1 unloaded (bake of ")
         done = time.time()
         time.sleep(0.6)
     assert traffic.failed() == [] and len(traffic.answers) > 40
