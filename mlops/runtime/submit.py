@@ -56,6 +56,19 @@ def entrypoint(project: Project, overrides: Sequence[str], upload: bool, shipped
 WHICH_MLOPS = "import mlops; print('mlops code from', mlops.__path__[0], flush=True)"
 
 
+def check_endpoint_token(project: Project) -> None:
+    """A submitted job deploys its endpoint from the cluster, so a token mlops generates would be written in
+    the job's working directory there, out of the user's reach: such a spec is refused before anything is sent."""
+    online = project.spec.serving.online if project.spec.serving is not None else None
+    if online is not None and online.auth is not None and not online.auth.token_env:
+        from mlops.errors import Problem, SpecError
+
+        raise SpecError(Problem("serving.online.auth", "a submitted job deploys the endpoint from the cluster, where the "
+                                "token mlops generates would stay (in the job's working directory)",
+                                hint="set serving.online.auth.token_env to a variable the cluster's processes have, or "
+                                     "deploy from here with `mlops apply --address` (the token stays beside the spec)"))
+
+
 def submit(project: Project, overrides: Sequence[str], address: str, *, upload: bool = False,
            include: Sequence[str] = (), wait: bool = True, timeout_s: float = 3600, runtime: str = "ship",
            on_output: Callable[[str], None] | None = None) -> Submission:
@@ -67,6 +80,7 @@ def submit(project: Project, overrides: Sequence[str], address: str, *, upload: 
     from mlops.runtime.job_env import job_runtime_env
     from mlops.runtime.upload import checked_upload, stage
 
+    check_endpoint_token(project)
     # Checked before the cluster is contacted: a refused upload sends nothing anywhere.
     chosen = checked_upload(project.base_dir, include, project.spec.tracking.uri) if upload else None
     if chosen is not None and project.config.spec_file.name not in chosen.files:

@@ -92,3 +92,18 @@ def test_gitignore_syntax():
     assert ignored(rules, "abc", False) and not ignored(rules, "abbc", False)
     assert ignored(rules, "7days.tmp", False) and not ignored(rules, "days.tmp", False)
     assert ignored(rules, "#literal", False)
+
+
+def test_an_endpoint_with_a_generated_token_is_not_submitted(tmp_path):
+    """A submitted job deploys from the cluster: the token mlops would generate would stay there. Refused
+    naming serving.online.auth before any cluster is contacted (the address is nothing that listens); a
+    token from a variable, or a batch-only spec, is not."""
+    from conftest import EXAMPLES
+    from mlops import api
+    from mlops.runtime.submit import check_endpoint_token, submit
+
+    online = api.load(EXAMPLES / "iris" / "online.yaml", [], check_data=False)
+    with pytest.raises(SpecError, match=r"serving\.online\.auth.*token_env"):
+        submit(online, [], "http://127.0.0.1:9", wait=False)
+    check_endpoint_token(api.load(EXAMPLES / "iris" / "online.yaml", ["+serving.online.auth.token_env=T"], check_data=False))
+    check_endpoint_token(api.load(EXAMPLES / "iris" / "spec.yaml", [], check_data=False))
