@@ -92,12 +92,16 @@ def _apply_locked(project: Project, plan: Plan, cache: Any, address: str | None,
     return _run(project, plan, run, reused, cache, state, address, on_done)
 
 
+def _scipy_before_ray() -> None:
+    """Nodes will run, so scikit-learn (and scipy with it) is needed in this process anyway. Imported before
+    Ray and MLflow because skops, on import, finds each scipy ufunc's module by scanning sys.modules in
+    import order until scipy's own: early in the list, about 1 s less per apply that saves or loads a model."""
+    import scipy.special  # noqa: F401
+
+
 def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], cache: Any, state: dict[str, Any],
          address: str | None, on_done: Callable[[Node, float], None] | None) -> ApplyResult:
-    # Nodes will run, so scikit-learn (and scipy with it) is needed here anyway. Imported before Ray and
-    # MLflow because skops, on import, looks up each of scipy's ufuncs by scanning sys.modules in import
-    # order until scipy's own module: early in the list, about 1 s less per apply that saves or loads a model.
-    import scipy.special  # noqa: F401
+    _scipy_before_ray()
     import ray
 
     from mlops.registry import Registry
