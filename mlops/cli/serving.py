@@ -19,7 +19,11 @@ def serve(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
     from mlops import api
 
     def on_ready(deployed) -> None:
-        console.print(f"[green]serving[/] {deployed.name} v{deployed.version} at {deployed.url}/predict  (docs: {deployed.url}/docs)")
+        from mlops.serving.client import auth_note
+
+        note = auth_note(deployed.name)
+        console.print(f"[green]serving[/] {deployed.name} v{deployed.version} at {deployed.url}/predict  (docs: {deployed.url}/docs"
+                      f"{'; ' + note if note else ''})")
         if not detach:
             console.print("Ctrl-C to stop")
 

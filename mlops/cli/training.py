@@ -178,8 +178,11 @@ def apply_summary(result: Any, champion: Optional[str]) -> list[str]:
              "[bold]metrics[/] " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(result.metrics.items()))]
     if result.endpoint is not None:
         e = result.endpoint
+        from mlops.serving.client import auth_note
+
+        note = auth_note(e.name)
         lines.append(f"[bold]endpoint[/] {e.url}/predict serves v{e.version}{_which(e.version, version, champion)} "
-                     f"(stop: mlops stop {e.name})")
+                     f"({note + '; ' if note else ''}stop: mlops stop {e.name})")
     if result.batch is not None:
         b = result.batch
         used = f" with v{b.version}{_which(b.version, version, champion)}" if b.version else ""

@@ -56,6 +56,30 @@ def token_hint(settings: Any, base_dir: Any) -> str:
     return f"its generated token is read from {token_file(base_dir, settings.name)}, written when it was deployed"
 
 
+def auth_note(name: str) -> str:
+    """How a caller authenticates to the recorded endpoint `name`, for the line that says it serves: where its
+    generated token is (relative to here when it can be), the variable holding it, or that it is open."""
+    from pathlib import Path
+
+    from mlops.serving.app_records import recorded_app
+    from mlops.serving.endpoint_token import token_file
+
+    app = recorded_app(name)
+    if app is None or app.node is None:
+        return ""
+    auth = app.settings.auth
+    if auth is None:
+        return "open to all: auth none"
+    if auth.token_env:
+        return f"token: ${auth.token_env}"
+    path = token_file(app.node.runtime["base_dir"], name)
+    try:
+        path = path.relative_to(Path.cwd())
+    except ValueError:
+        pass
+    return f"token: {path}"
+
+
 def predict(project: Project, rows: list[dict[str, Any]]) -> dict[str, Any]:
     """POST the rows to the spec's running endpoint; its answer, or an MlopsError saying why there is none."""
     import httpx

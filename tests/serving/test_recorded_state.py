@@ -166,3 +166,26 @@ def test_deploy_params_of_an_older_layout_are_not_served(project):
     older = {**plan.node("deploy").params, "alias": "champion", "max_batch_size": 32}  # keys of the old layout
     record_state(project, plan, nodes={"deploy": {"hash": "0" * 16, "kind": "deploy", "params": older}})
     assert applied_deploy_node(project) is None
+
+
+def test_the_serving_line_says_how_to_authenticate(tmp_path, monkeypatch):
+    """`mlops apply` and `mlops serve` say where the endpoint's token is (relative to here), which variable
+    holds it, or that it is open: a new user can curl it without reading the docs."""
+    from mlops.plan import compile_plan
+    from mlops.serving import app_records
+    from mlops.serving.client import auth_note
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(app_records, "DEPLOYED_HERE", {})
+    assert auth_note("iris") == ""  # nothing recorded
+    uri = f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"
+    for overrides, note in (([], f"token: {(EXAMPLES / 'iris').resolve() / '.mlops' / 'tokens' / 'iris'}"),
+                            (["+serving.online.auth.token_env=IRIS_TOKEN"], "token: $IRIS_TOKEN"),
+                            (["serving.online.auth=none"], "open to all: auth none")):
+        node = compile_plan(api.load(ONLINE, [uri, *overrides], check_data=False)).node("deploy")
+        monkeypatch.setitem(app_records.DEPLOYED_HERE, "iris", app_records.DeployedApp("http://127.0.0.1:8000/iris", node))
+        assert auth_note("iris") == note
+    monkeypatch.chdir(EXAMPLES / "iris")
+    node = compile_plan(api.load(ONLINE, [uri], check_data=False)).node("deploy")
+    monkeypatch.setitem(app_records.DEPLOYED_HERE, "iris", app_records.DeployedApp("http://127.0.0.1:8000/iris", node))
+    assert auth_note("iris") == "token: .mlops/tokens/iris"  # relative to here when it can be
