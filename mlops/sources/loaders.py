@@ -92,6 +92,13 @@ def probe_csv(cfg: CsvSource, base_dir: Path, field: str) -> Probe:
         raise DataError(Problem(f"{field}.path", f"cannot read CSV: {exc}", value=str(files[0]))) from None
     if not header:
         raise DataError(Problem(f"{field}.path", "file is empty (no header row)", value=str(files[0])))
+    others = [sep for sep in (";", "\t", "|") if sep != cfg.separator and len(header) == 1 and sep in header[0]]
+    if others:  # one column whose name holds another separator: the file is separated by that one
+        shown = repr(others[0])
+        raise DataError(Problem(f"{field}.separator", f"the header reads as one column ({header[0][:60]!r}): the file "
+                                                      f"looks separated by {shown}", value=cfg.separator,
+                                hint=f"set {field}.separator: {shown}" + (" (and decimal: ',' if its numbers are "
+                                                                          "written 3,5)" if others[0] == ";" else "")))
     if first_row is None and len(files) == 1:
         raise DataError(Problem(f"{field}.path", "file has a header but no data rows", value=str(files[0])))
     return Probe([h.strip() for h in header], None, _fingerprint(files))

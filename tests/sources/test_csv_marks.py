@@ -81,3 +81,19 @@ def test_a_byte_order_mark_is_skipped_and_another_encoding_is_named_or_refused_w
             read()
     with pytest.raises(ValidationError, match="unknown text encoding"):
         CsvSource(path="x.csv", encoding="latin-9x")
+
+
+def test_a_file_separated_otherwise_is_named_with_the_setting_to_change(tmp_path):
+    """A ';' export read with the default ',' is one column named 'id;price;rooms;city': said at the
+    separator, with the value to set, instead of 'data.target: column not in the data'."""
+    from mlops.errors import DataError
+    from mlops.sources.loaders import probe_csv
+
+    (tmp_path / "houses.csv").write_text(EUROPEAN)
+    with pytest.raises(DataError, match=r"data\.source\.separator: the header reads as one column .* set "
+                                        r"data\.source\.separator: ';'"):
+        probe_csv(CsvSource(path="houses.csv"), tmp_path, "data.source")
+    (tmp_path / "tabs.tsv.csv").write_text("a\tb\n1\t2\n")
+    with pytest.raises(DataError, match=r"separated by '\\t'"):
+        probe_csv(CsvSource(path="tabs.tsv.csv"), tmp_path, "data.source")
+    assert probe_csv(CsvSource(path="houses.csv", separator=";"), tmp_path, "data.source").columns == ["id", "price", "rooms", "city"]
