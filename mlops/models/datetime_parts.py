@@ -196,6 +196,17 @@ class DatetimeParts(TransformerMixin, BaseEstimator):
                 for name in ([f"{column}_{p}" for p in self.parts or []] if column in self.dates_ else [column])}
 
 
+def time_order(series: Any) -> np.ndarray:
+    """The positions that put a time column's rows in time order (stable; unreadable times last): what
+    data.timestamp orders by. Text in a day/month/year layout is read in that layout, so '02/01/2024' comes
+    after '31/12/2023', which sorting the text would put first. A column that mostly reads as no time at all
+    ('2024Q1', 'batch-7') is ordered by its values as they are."""
+    seconds = epoch_seconds(series, _date_format(series))
+    if np.isnan(seconds).mean() > 0.5 and series.notna().mean() > 0.5:
+        return np.asarray(series.reset_index(drop=True).sort_values(kind="stable", na_position="last").index)
+    return np.argsort(seconds, kind="stable")
+
+
 def _present_texts(series: Any, limit: int = 5000) -> list[str]:
     """Up to `limit` of the column's present values, as stripped text (what the text checks look at)."""
     present = series.dropna()

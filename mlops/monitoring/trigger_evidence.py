@@ -23,7 +23,9 @@ def read_new_data(project: Any) -> Any:
             return pd.DataFrame()
         raise
     if spec.data.timestamp and spec.data.timestamp in frame.columns:
-        frame = frame.sort_values(spec.data.timestamp, kind="stable").reset_index(drop=True)
+        from mlops.models.datetime_parts import time_order
+
+        frame = frame.iloc[time_order(frame[spec.data.timestamp])].reset_index(drop=True)
     return frame
 
 

@@ -24,7 +24,9 @@ def run(features: Any, params: dict[str, Any]) -> Split:
         raise DataError(Problem("data.source", f"only {len(frame)} labelled rows; need at least 4 to split"))
     X, y = frame[features.raw_inputs], frame[target]
     if cfg["method"] == "time":
-        order = frame[params["timestamp"]].argsort(kind="stable").to_numpy()
+        from mlops.models.datetime_parts import time_order
+
+        order = time_order(frame[params["timestamp"]])
         cut = int(round(len(frame) * (1 - cfg["test_size"])))
         train, test = order[:cut], order[cut:]
         return Split(X.iloc[train], X.iloc[test], y.iloc[train], y.iloc[test])

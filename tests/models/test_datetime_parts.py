@@ -120,3 +120,22 @@ def test_a_parquet_files_extension_columns_fit_and_score_like_a_csvs(tmp_path: P
     plain = pd.DataFrame({"age": [70, None, 70], "member": [True, None, False], "tier": ["gold", "gold", "silver"],
                           "spend": [40.0, 40.0, 40.0], "note": ["a", None, "b"]})
     assert loaded.predict(plain).tolist() == [1, 0, 0]
+
+
+def test_a_time_split_orders_day_first_text_by_time_not_by_text():
+    """data.timestamp as a CSV export writes it ('31/12/2023'): split.method: time holds out the newest rows,
+    which sorting the text would not ('02/01/2024' < '31/12/2023' as text); text that is no time ('2024Q1')
+    is ordered as written."""
+    from mlops.models.datetime_parts import time_order
+    from mlops.stages import split
+
+    days = pd.date_range("2023-12-01", periods=60, freq="D")
+    frame = pd.DataFrame({"ts": days.strftime("%d/%m/%Y"), "x": range(60), "y": [0, 1] * 30}).sample(frac=1, random_state=0)
+
+    class Features:  # what split reads of featurize's output
+        raw_inputs = ["x"]
+
+    Features.frame = frame.reset_index(drop=True)
+    held = split.run(Features, {"target": "y", "timestamp": "ts", "split": {"method": "time", "test_size": 0.25}})
+    assert sorted(held.X_test["x"]) == list(range(45, 60))  # the last 15 days, January's included
+    assert list(time_order(pd.Series(["2024Q2", "2024Q1", None, "2023Q4"]))) == [3, 1, 0, 2]
