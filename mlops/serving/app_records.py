@@ -40,7 +40,7 @@ class DeployedApp:
 
     @property
     def token_env(self) -> Optional[str]:
-        """The variable holding its bearer token (None without auth)."""
+        """The variable holding its bearer token (None for a generated token, or with auth: none)."""
         auth = self.settings.auth if self.node is not None else None
         return auth.token_env if auth is not None else None
 

@@ -21,7 +21,7 @@ class EndpointConfig:
     input_schema: list[dict[str, Any]]
     id_column: Optional[str] = None  # data.id_column: accepted on every route and echoed, never a feature
     takes_null: list[str] = field(default_factory=list)  # input columns the model imputes: null accepted
-    token_sha256: Optional[str] = None  # of the token in settings.auth.token_env; None without auth
+    token_sha256: Optional[str] = None  # of the endpoint's token (generated or token_env's); None with auth: none
     monitoring_dir: Optional[str] = None  # prediction log + feedback (when settings.keeps_feedback)
     target_column: Optional[str] = None  # data.target: accepted on every route and ignored (batch files carry it)
     online_store: Optional[str] = None  # the online store's SQLite file (with settings.feature_views)

@@ -80,7 +80,7 @@ def body_error(message: str) -> dict[str, Any]:
 
 
 def token_ok(header: str, token_sha256: Optional[str]) -> bool:
-    """The Authorization header carries the bearer token of this SHA-256 (always true without auth)."""
+    """The Authorization header carries the bearer token of this SHA-256 (always true with auth: none)."""
     if token_sha256 is None:
         return True
     presented = header[7:] if header.lower().startswith("bearer ") else ""
