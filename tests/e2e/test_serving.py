@@ -529,43 +529,12 @@ def test_explain_on_the_real_endpoint_batches_adds_up_and_refuses_like_predict(e
     assert refused.status_code == refused_too.status_code == 422 and refused.json() == refused_too.json()
 
 
-def test_token_auth(endpoint, monkeypatch):
-    """Replaces the module's app (an app is named after the project): keep this test last."""
-    from mlops.project import load_project
-    from mlops.serving.control import endpoint_status
-    from mlops.serving.deploy import deploy_project
-
-    monkeypatch.setenv("IRIS_TOKEN", "s3cret")
-    project = load_project(endpoint["spec"], [*with_auth_default(endpoint), "serving.online.route=/iris-auth",
-                                               "+serving.online.auth.token_env=IRIS_TOKEN"], check_data=False)
-    deployed = deploy_project(project)
-    url = f"http://127.0.0.1:{PORT}/iris-auth"
-    wait_ready(url)
-    try:
-        assert _post(url, {"rows": [GOOD]}).status_code == 401
-        assert _post(url, {"rows": [GOOD]}, headers={"authorization": "Bearer wrong"}).status_code == 401
-        assert _post(url, {"rows": [GOOD]}, headers={"authorization": "Bearer s3cret"}).status_code == 200
-        assert httpx.get(f"{url}/metadata").status_code == 401
-        assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
-        assert httpx.get(f"{url}/stats").status_code == 401
-        for doc in ("docs", "openapi.json"):  # with auth on, the API's description is behind the token too
-            assert httpx.get(f"{url}/{doc}").status_code == 401
-            assert httpx.get(f"{url}/{doc}", headers={"authorization": "Bearer s3cret"}).status_code == 200
-        # The token is checked before the body is looked at: a stranger learns nothing about the limits.
-        assert _raw_status(url, "POST /iris-auth/predict HTTP/1.1\r\ncontent-length: 999999999\r\n"
-                                "content-type: application/json\r\n\r\n{") == 401
-        [row] = [r for r in endpoint_status(deployed.name, None, None) if r["deployment"] == "endpoint"]
-        assert row["stats"] is not None, row  # `mlops status` sends the token from IRIS_TOKEN
-        _the_default_is_a_generated_token(endpoint, url)
-    finally:
-        from ray import serve
-
-        serve.delete(deployed.name)  # same app name as the module's endpoint: this test runs last
-
-
-def _the_default_is_a_generated_token(endpoint, url: str) -> None:
-    """Without serving.online.auth the endpoint wants a token too: one mlops generates beside the spec
-    (owner-only), which `mlops predict` and `mlops status` send; deleting it makes a new one on the next deploy."""
+def test_token_auth(endpoint):
+    """Without serving.online.auth the endpoint wants a token: one mlops generates beside the spec (owner-only),
+    which `mlops predict` and `mlops status` send; every path but the probes is a 401 without it, checked before
+    the body is read; deleting the file makes a new one on the next deploy. (Tokens from a variable:
+    test_serving_protocols.py, test_serving_cli.py, test_controller.py.) Replaces the module's app (an app is
+    named after the project): keep this test last."""
     import stat
 
     from mlops.project import load_project
@@ -578,23 +547,39 @@ def _the_default_is_a_generated_token(endpoint, url: str) -> None:
     token_file = endpoint["spec"].parent / ".mlops" / "tokens" / "iris"
     token_file.unlink(missing_ok=True)
     deployed = deploy_project(project)
-    token = token_file.read_text().strip()
-    assert len(token) >= 32 and token != "s3cret"
-    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600 and stat.S_IMODE(token_file.parent.stat().st_mode) == 0o700
-    refused = _post(url, {"rows": [GOOD]})
-    assert refused.status_code == 401 and ".mlops/tokens/" in refused.json()["detail"]  # says where to look
-    assert _post(url, {"rows": [GOOD]}, headers={"authorization": "Bearer s3cret"}).status_code == 401  # the old one
-    assert _post(url, {"rows": [GOOD]}, headers={"authorization": f"Bearer {token}"}).status_code == 200
-    assert httpx.get(f"{url}/healthz").status_code == 200
-    assert predict(project, [GOOD])["predictions"] in ([0], [1], [2])  # `mlops predict` reads the file
-    [row] = [r for r in endpoint_status(deployed.name, None, None) if r["deployment"] == "endpoint"]
-    assert row["stats"] is not None and "stats_hint" not in row, row
-    node = endpoint_node(project)
-    assert endpoint_unchanged(node, deployed.version)  # an unchanged re-apply leaves it (and its token) alone
-    token_file.unlink()  # deleted: the next apply deploys again, with a new token
-    assert not endpoint_unchanged(node, deployed.version)
-    deploy_project(project)
-    renewed = token_file.read_text().strip()
-    assert renewed != token
-    assert _post(url, {"rows": [GOOD]}, headers={"authorization": f"Bearer {token}"}).status_code == 401
-    assert _post(url, {"rows": [GOOD]}, headers={"authorization": f"Bearer {renewed}"}).status_code == 200
+    url = f"http://127.0.0.1:{PORT}/iris-auth"
+    wait_ready(url)
+    try:
+        token = token_file.read_text().strip()
+        bearer = {"authorization": f"Bearer {token}"}
+        assert len(token) >= 32
+        assert stat.S_IMODE(token_file.stat().st_mode) == 0o600 and stat.S_IMODE(token_file.parent.stat().st_mode) == 0o700
+        refused = _post(url, {"rows": [GOOD]})
+        assert refused.status_code == 401 and ".mlops/tokens/" in refused.json()["detail"]  # says where to look
+        assert _post(url, {"rows": [GOOD]}, headers={"authorization": "Bearer wrong"}).status_code == 401
+        assert _post(url, {"rows": [GOOD]}, headers=bearer).status_code == 200
+        assert httpx.get(f"{url}/metadata").status_code == 401
+        assert httpx.get(f"{url}/healthz").status_code == 200  # probes stay open
+        assert httpx.get(f"{url}/stats").status_code == 401
+        for doc in ("docs", "openapi.json"):  # the API's description is behind the token too
+            assert httpx.get(f"{url}/{doc}").status_code == 401
+            assert httpx.get(f"{url}/{doc}", headers=bearer).status_code == 200
+        # The token is checked before the body is looked at: a stranger learns nothing about the limits.
+        assert _raw_status(url, "POST /iris-auth/predict HTTP/1.1\r\ncontent-length: 999999999\r\n"
+                                "content-type: application/json\r\n\r\n{") == 401
+        assert predict(project, [GOOD])["predictions"] in ([0], [1], [2])  # `mlops predict` reads the file
+        [row] = [r for r in endpoint_status(deployed.name, None, None) if r["deployment"] == "endpoint"]
+        assert row["stats"] is not None and "stats_hint" not in row, row  # so does `mlops status`
+        node = endpoint_node(project)
+        assert endpoint_unchanged(node, deployed.version)  # an unchanged re-apply leaves it (and its token) alone
+        token_file.unlink()  # deleted: the next apply deploys again, with a new token
+        assert not endpoint_unchanged(node, deployed.version)
+        deploy_project(project)
+        renewed = token_file.read_text().strip()
+        assert renewed != token
+        assert _post(url, {"rows": [GOOD]}, headers=bearer).status_code == 401
+        assert _post(url, {"rows": [GOOD]}, headers={"authorization": f"Bearer {renewed}"}).status_code == 200
+    finally:
+        from ray import serve
+
+        serve.delete(deployed.name)  # same app name as the module's endpoint: this test runs last

@@ -145,12 +145,10 @@ def test_serve_in_foreground_stops_cleanly_on_ctrl_c(tmp_path, example, tracking
         assert httpx.get(f"http://127.0.0.1:{port}/iris/readyz", timeout=5).status_code == 200
         url = f"http://127.0.0.1:{port}/iris/predict"
         assert httpx.post(url, json={"rows": []}, timeout=10).status_code == 401
-        token = (spec.parent / ".mlops" / "tokens" / "iris").read_text().strip()
-        rows = tmp_path / "rows.json"
-        rows.write_text(json.dumps([{"sepal_length_cm": 5.1, "sepal_width_cm": 3.5, "petal_length_cm": 1.4,
-                                     "petal_width_cm": 0.2}]))
-        predicted = cli("predict", str(spec), *over, "--input", str(rows), cwd=tmp_path)
-        assert predicted.returncode == 0 and '"model_version"' in predicted.stdout, predicted.stdout + predicted.stderr
+        token = (spec.parent / ".mlops" / "tokens" / "iris").read_text().strip()  # `mlops predict` sends it
+        row = {"sepal_length_cm": 5.1, "sepal_width_cm": 3.5, "petal_length_cm": 1.4, "petal_width_cm": 0.2}
+        answer = httpx.post(url, json={"rows": [row]}, headers={"authorization": f"Bearer {token}"}, timeout=10)
+        assert answer.status_code == 200 and answer.json()["model_version"] == "1", answer.text
         environments = replica_environments(proc.pid)
         assert all(token not in str(env) for env in environments.values())
         assert any("ServeReplica" in title for title in environments)

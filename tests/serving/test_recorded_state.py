@@ -189,3 +189,27 @@ def test_the_serving_line_says_how_to_authenticate(tmp_path, monkeypatch):
     node = compile_plan(api.load(ONLINE, [uri], check_data=False)).node("deploy")
     monkeypatch.setitem(app_records.DEPLOYED_HERE, "iris", app_records.DeployedApp("http://127.0.0.1:8000/iris", node))
     assert auth_note("iris") == "token: .mlops/tokens/iris"  # relative to here when it can be
+
+
+def test_the_cli_sends_the_token_from_where_the_spec_keeps_it(tmp_path, monkeypatch):
+    """`mlops predict` and `mlops status` send the variable's value (token_env), or the generated file's, and
+    nothing for an open endpoint; a missing token is no header, with a hint naming where it comes from."""
+    from mlops.plan import compile_plan
+    from mlops.plan.endpoint import EndpointSettings
+    from mlops.serving.client import auth_headers, token_hint
+    from mlops.serving.endpoint_token import create_token
+
+    uri = f"tracking.uri=sqlite:///{tmp_path / 'mlflow.db'}"
+
+    def settings(*overrides):
+        return EndpointSettings.of(compile_plan(api.load(ONLINE, [uri, *overrides], check_data=False)).node("deploy"))
+
+    monkeypatch.setenv("IRIS_TOKEN", "s3cret")
+    assert auth_headers(settings("+serving.online.auth.token_env=IRIS_TOKEN"), tmp_path) == {"Authorization": "Bearer s3cret"}
+    monkeypatch.delenv("IRIS_TOKEN")
+    assert auth_headers(settings("+serving.online.auth.token_env=IRIS_TOKEN"), tmp_path) == {}
+    assert "export IRIS_TOKEN" in token_hint(settings("+serving.online.auth.token_env=IRIS_TOKEN"), tmp_path)
+    assert auth_headers(settings(), tmp_path) == {} and ".mlops/tokens/iris" in token_hint(settings(), tmp_path)
+    token = create_token(tmp_path, "iris")
+    assert auth_headers(settings(), tmp_path) == {"Authorization": f"Bearer {token}"}
+    assert auth_headers(settings("serving.online.auth=none"), tmp_path) == {}
