@@ -42,26 +42,19 @@ def epoch_seconds(values: Any, fmt: str | None = None) -> np.ndarray:
     if rest.any():
         texts = series[rest].astype(str).str.strip()
         parsed = np.full(len(texts), np.nan)
+        todo = np.ones(len(texts), dtype=bool)
         if fmt is not None:  # the column's own layout first: '03/04/2024' is read one way, every time
             from mlops.sources.text_values import parse_date_texts
 
             in_layout = parse_date_texts(texts, fmt)
             read = in_layout.notna().to_numpy()
             parsed[read] = _from_datetimes(in_layout[read])
-            texts, rest_idx = texts[~read], ~read
-            later = np.full(len(texts), np.nan)
-            aware = texts.str.contains(OFFSET).to_numpy()
-            for group in (aware, ~aware):
-                if group.any():
-                    later[group] = _parse_texts(texts[group], iso_only=True)
-            parsed[rest_idx] = later
-            out[rest] = parsed
-            return out
+            todo = ~read
         # Text with an offset and naive text are read apart: pandas would carry one's offset onto the other.
         aware = texts.str.contains(OFFSET).to_numpy()
-        for group in (aware, ~aware):
+        for group in (aware & todo, ~aware & todo):
             if group.any():
-                parsed[group] = _parse_texts(texts[group])
+                parsed[group] = _parse_texts(texts[group], iso_only=fmt is not None)
         out[rest] = parsed
     return out
 
