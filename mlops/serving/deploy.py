@@ -171,23 +171,25 @@ def check_replicas_fit(options: DeploymentOptions) -> None:
     check_group_feasible("deploy", options.ray_actor_options.resources(), minimum, fields, count_field, cluster_nodes())
 
 
-class _ReconnectNotice(logging.Filter):
-    """Serve logs "New http_options/controller_options will not be applied" on every `serve.run` against
-    a running Serve; mlops passes none (start_http checked the address), so the line only misleads."""
+class _ServeChatter(logging.Filter):
+    """Serve's driver-side INFO lines ("Started Serve in namespace", "Application 'x' is ready at ...") repeat
+    what mlops prints in its own line, between the plan's; and Serve logs "New http_options/controller_options
+    will not be applied" on every `serve.run` against a running Serve, while mlops passes none (start_http
+    checked the address), so that warning only misleads. Warnings and errors otherwise pass."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Drop the notice; keep every other record."""
-        return "will not be applied" not in record.getMessage()
+        """Keep warnings and errors, less the reconnect notice."""
+        return record.levelno >= logging.WARNING and "will not be applied" not in record.getMessage()
 
 
 @contextlib.contextmanager
-def _without_reconnect_notice() -> Iterator[None]:
-    serve_logger, notice = logging.getLogger("ray.serve"), _ReconnectNotice()
-    serve_logger.addFilter(notice)
+def _quiet_serve() -> Iterator[None]:
+    serve_logger, chatter = logging.getLogger("ray.serve"), _ServeChatter()
+    serve_logger.addFilter(chatter)
     try:
         yield
     finally:
-        serve_logger.removeFilter(notice)
+        serve_logger.removeFilter(chatter)
 
 
 def deploy_failure(name: str, message: str) -> str:
@@ -243,7 +245,7 @@ def run_application(name: str, cfg: Any) -> None:
     from mlops.serving.app import build_application
 
     try:
-        with _without_reconnect_notice():
+        with _quiet_serve():
             serve.run(build_application(cfg), name=name, route_prefix=cfg.settings.route, blocking=False)
     except (RuntimeError, TimeoutError) as exc:
         raise DeployError(deploy_failure(name, "\n".join([str(exc), *_deployment_messages(name)]))) from None
@@ -295,8 +297,9 @@ def start_http(host: str, port: int, timeout_s: float) -> None:
     check_port_free(host, port)
     # A loopback listener serves this machine only: on every node of a cluster it would answer no one but
     # that node (and hold its port there), so it runs on the head alone, which routes to every node's replicas.
-    serve.start(proxy_location="HeadOnly" if is_loopback(host) else "EveryNode",
-                http_options={"host": host, "port": port, "request_timeout_s": timeout_s})
+    with _quiet_serve():
+        serve.start(proxy_location="HeadOnly" if is_loopback(host) else "EveryNode",
+                    http_options={"host": host, "port": port, "request_timeout_s": timeout_s})
 
 
 def check_port_free(host: str, port: int) -> None:
