@@ -97,8 +97,10 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
 
 
 def _short(value: Any, limit: int = 80) -> str:
+    """The value as an error quotes it: a long one loses its middle, not its end (a path keeps its file name)."""
     text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    head = limit // 3
+    return text if len(text) <= limit else text[:head] + "..." + text[len(text) - (limit - head - 3):]
 
 
 @dataclass

@@ -14,8 +14,10 @@ from rich.table import Table
 from mlops.errors import DataError, MlopsError
 from mlops.stores import DEFAULT_TRACKING_URI
 
-console = Console()
-err_console = Console(stderr=True)
+# Lines are never broken by rich (soft_wrap): a terminal wraps them itself, and in a pipe or a CI log a verdict,
+# URL or message stays one line that `tail -1` and grep find whole (rich would break them at 80 columns there).
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 SPEC = typer.Argument(..., help="path to spec.yaml")
 OVERRIDES = typer.Argument(None, help="Hydra overrides: a.b=1, +a.c=2, ~a.d, group=option")

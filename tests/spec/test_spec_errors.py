@@ -88,6 +88,15 @@ def test_malformed_spec_exits_2_naming_the_problem(tmp_path, case_id, text, over
     assert "Traceback" not in result.output
 
 
+def test_a_long_path_keeps_its_file_name_in_the_error(tmp_path):
+    """A value too long to quote whole loses its middle: the missing file's name is still there."""
+    deep = tmp_path / ("a-project-folder-with-a-long-name-" * 3) / "data"
+    deep.mkdir(parents=True)
+    result = run_validate(deep, replace("path: data.csv", "path: no-such-export.csv"))
+    assert result.exit_code == 2 and "no such file" in result.output
+    assert "..." in result.output and "-long-name-/data/no-such-export.csv'" in result.output, result.output
+
+
 def test_empty_csv_is_reported_by_file(tmp_path):
     result = run_validate(tmp_path, GOOD, csv="")
     assert result.exit_code == 2
