@@ -2,7 +2,7 @@
 
     python benchmarks/serving.py            # runs both Serve modes in fresh Ray instances, then compares
 
-For each Serve mode (default, and throughput mode = HAProxy ingress + RAY_SERVE_THROUGHPUT_OPTIMIZED)
+For each Serve mode (default, and throughput mode = HAProxy ingress + throughput-optimized settings)
 it deploys, on one local Ray, the same 100-tree random forest four ways: the mlops endpoint (typed
 request model, @serve.batch from the spec), the same with `fast_path: false` (the forest called through
 scikit-learn, as the hand-written ones do, to show what the serving path alone is worth), a hand-written

@@ -19,7 +19,13 @@ from mlops.project import Project
 from mlops.serving.app_records import project_holding, record_app, recorded_app, recorded_node
 from mlops.spec.serving import DeploymentOptions, is_loopback
 
-THROUGHPUT_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_THROUGHPUT_OPTIMIZED": "1"}
+# Serve's throughput mode: HAProxy ingress and what RAY_SERVE_THROUGHPUT_OPTIMIZED=1 sets (Ray 2.60's
+# serve/_private/constants.py), each set by name: the umbrella switch also makes Serve's controller log a
+# nine-line banner before its logging is configured, which reached the console of every first online apply.
+THROUGHPUT_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_ENABLE_DIRECT_INGRESS": "1",
+                  "RAY_SERVE_USE_GRPC_BY_DEFAULT": "1", "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+                  "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0", "RAY_SERVE_LOG_TO_STDERR": "0",
+                  "RAY_SERVE_FREEZE_GC_ON_STARTUP": "1", "RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE": "1000"}
 # A stopping replica stays open this long so load balancers in front of it can deregister it (Ray's default
 # is 30 s, sized for a cloud balancer). On a Ray that mlops starts, the only balancer is Serve's own HAProxy,
 # which is reconfigured within a fraction of a second and retries refused connections: 2 s is ample, and

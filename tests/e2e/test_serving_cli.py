@@ -35,6 +35,9 @@ def test_apply_online_then_status_predict_promote_stop(tmp_path, example, monkey
     assert f"http://127.0.0.1:{port}/iris/predict serves v1" in done.stdout
     head = json.loads((tmp_path / ".mlops" / "ray-head.json").read_text())
     try:
+        # mlops' line, not Serve's: no start-up banner from its controller, no driver-side INFO lines repeating it
+        said = done.stdout + done.stderr
+        assert "Throughput optimized" not in said and "Started Serve" not in said and "is ready at" not in said, said
         # The token works, yet no process of the head (its Serve controller, proxy and replicas included)
         # has it in its environment: only its sha256 travels to the replicas (docs/security.md).
         assert httpx.post(f"http://127.0.0.1:{port}/iris/predict", json={"rows": []}, timeout=10).status_code == 401
