@@ -96,11 +96,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return f"did you mean '{match[0]}'?" if match else None
 
 
-def _short(value: Any, limit: int = 80) -> str:
-    """The value as an error quotes it: a long one loses its middle, not its end (a path keeps its file name)."""
-    text = repr(value)
+def elide(text: str, limit: int) -> str:
+    """`text` in at most `limit` characters for a message: a long one loses its middle, not its end (a path
+    keeps its file name; two long values that differ only near the end still differ)."""
     head = limit // 3
     return text if len(text) <= limit else text[:head] + "..." + text[len(text) - (limit - head - 3):]
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    return elide(repr(value), limit)
 
 
 @dataclass

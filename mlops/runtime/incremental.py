@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from mlops.dotted import flatten
+from mlops.errors import elide
 from mlops.plan import Node, Plan
 from mlops.runtime.cached_outputs import cached_output
 from mlops.runtime.node_cache import NodeCache
@@ -92,8 +93,7 @@ def _changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
 
 
 def _short(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return elide(repr(value) if isinstance(value, str) else str(value), 60)
 
 
 def explain(plan: Plan, cache: NodeCache, state: dict[str, Any], force: bool | str | None = None) -> dict[str, dict[str, Any]]:

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from mlops.errors import elide
 from mlops.sources.samples import ColumnSample
 from mlops.sources.text_values import numbers_as_text, readable_format, text_date_format
 
@@ -180,8 +181,7 @@ def _read_by_derived(derived: dict[str, str]) -> dict[str, str]:
 
 
 def _short(value: Any) -> str:
-    text = str(value)
-    return text if len(text) <= 20 else text[:17] + "..."
+    return elide(str(value), 20)
 
 
 def resolve(roles: list[ColumnRole]) -> dict[str, list[str]]:
