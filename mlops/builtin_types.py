@@ -180,9 +180,9 @@ DETECTORS: dict[str, tuple[str, dict[str, Any]]] = {
     "ks": (f"{_D}:ks_drift", {"kind": "drift", "features": "numeric"}),
     "chi2": (f"{_D}:chi2_drift", {"kind": "drift", "features": "categorical"}),
     "tabular": (f"{_D}:tabular_drift", {"kind": "drift", "features": "mixed"}),
-    "mmd": (f"{_D}:mmd_drift", {"kind": "drift", "features": "mixed", "needs": ("torch",)}),  # alibi's pytorch backend
-    "iforest": (f"{_D}:iforest_outliers", {"kind": "outlier"}),
-    "mahalanobis": (f"{_D}:mahalanobis_outliers", {"kind": "outlier", "needs": ("torch",)}),
+    "mmd": (f"{_D}:mmd_drift", {"kind": "drift", "features": "mixed", "needs": ("monitoring", "torch")}),  # alibi's pytorch backend
+    "iforest": (f"{_D}:iforest_outliers", {"kind": "outlier"}),  # scikit-learn's forest, scored as alibi-detect does
+    "mahalanobis": (f"{_D}:mahalanobis_outliers", {"kind": "outlier", "needs": ("monitoring", "torch")}),
 }
 
 # Retraining triggers: evaluator(config, context) -> TriggerResult (mlops.monitoring.triggers).

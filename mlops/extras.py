@@ -69,9 +69,7 @@ def _needs(spec: Any) -> list[tuple[Extra, str, str]]:
     if spec.tuning is not None and spec.tuning.search == "optuna":
         needs.append((TUNE, "tuning.search", "search: optuna needs Optuna"))
     validation = spec.validation
-    if validation is not None and validation.outliers is not None:
-        needs.append((MONITORING, "validation.outliers",
-                      "outlier detectors need alibi-detect (or set validation.outliers: null)"))
+    if validation is not None and validation.outliers is not None:  # iforest is scikit-learn's: core
         needs += _detector_needs(validation.outliers.detector, "validation.outliers.detector")
     online = spec.serving.online if spec.serving is not None else None
     if validation is not None and validation.drift is not None and online is not None:
@@ -107,5 +105,6 @@ def _detector_needs(name: str, field: str) -> list[tuple[Extra, str, str]]:
     """Extras a registered detector declares beyond the monitoring one (`needs=("torch",)`)."""
     from mlops.plugins import detectors
 
-    return [(BY_NAME[extra], field, f"the {name} detector runs on PyTorch" if extra == "torch" else f"the {name} detector needs mlops[{extra}]")
+    why = {"torch": f"the {name} detector runs on PyTorch", "monitoring": f"the {name} detector is alibi-detect's"}
+    return [(BY_NAME[extra], field, why.get(extra, f"the {name} detector needs mlops[{extra}]"))
             for extra in detectors.get(name).meta.get("needs", ()) if extra in BY_NAME]

@@ -42,7 +42,7 @@ def _outliers(name: str):
 
         return fit_outlier_detector(reference, name, threshold_percentile, seed)
 
-    detector.__doc__ = f"alibi-detect's {name} outlier detector (see mlops.detectors.outliers)."
+    detector.__doc__ = f"the {name} outlier detector (see mlops.detectors.outliers)."
     return detector
 
 

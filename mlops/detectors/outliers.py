@@ -1,5 +1,11 @@
-"""Outlier scores for single rows: alibi-detect's isolation forest or Mahalanobis distance, fitted on the
-drift reference sample, with a threshold at a percentile of the reference rows' own scores."""
+"""Outlier scores for single rows: an isolation forest or alibi-detect's Mahalanobis distance, fitted on the
+drift reference sample, with a threshold at a percentile of the reference rows' own scores.
+
+The isolation forest is scikit-learn's, scored as alibi-detect's IForest scores it (that class is a thin
+wrapper: the same forest settings, score = -decision_function, threshold = a percentile of the reference
+scores), without importing alibi-detect: its package imports torch and transformers on the way to IForest,
+3-5 s in every process that fits or loads a detector (a Serve replica, the profile task, a driver that
+reuses a cached profile). tests/detectors/test_outliers.py checks the scores are alibi-detect's."""
 from __future__ import annotations
 
 import json
@@ -74,15 +80,12 @@ def fit_outlier_detector(reference: DriftReference, detector: str = "iforest", t
 
 
 def _fit_iforest(X: np.ndarray, percentile: float, seed: int) -> tuple[Any, float]:
-    quiet_alibi_detect()
-    from alibi_detect.od import IForest
+    from sklearn.ensemble import IsolationForest
 
-    # A placeholder threshold keeps alibi from logging "no threshold set"; infer_threshold replaces it.
-    model = IForest(threshold=np.inf, n_estimators=N_ESTIMATORS)
-    model.isolationforest.set_params(random_state=seed)  # alibi's constructor takes no seed
-    model.fit(X)
-    model.infer_threshold(X, threshold_perc=percentile)  # np.percentile of the reference scores
-    return model, float(model.threshold)
+    # alibi-detect's IForest defaults: 256 rows per tree at most, every feature, no bootstrap, one thread.
+    model = IsolationForest(n_estimators=N_ESTIMATORS, max_samples="auto", max_features=1.0, bootstrap=False,
+                            n_jobs=1, random_state=seed).fit(X)
+    return model, float(np.percentile(_scores(model, X), percentile))
 
 
 def _fit_mahalanobis(X: np.ndarray, percentile: float) -> tuple[Any, float]:
@@ -111,6 +114,11 @@ def _features(detector: str, reference: DriftReference, encoded: np.ndarray) -> 
 
 
 def _scores(model: Any, X: np.ndarray) -> np.ndarray:
+    """Higher is more unusual. An isolation forest's score is its negated decision function (as alibi-detect's
+    IForest, which an output cached by an earlier release may still hold, scores it); Mahalanobis has score()."""
+    forest = getattr(model, "isolationforest", model)
+    if hasattr(forest, "decision_function"):
+        return -np.asarray(forest.decision_function(X), dtype=np.float64)
     return np.asarray(model.score(X), dtype=np.float64)
 
 

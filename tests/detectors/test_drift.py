@@ -129,6 +129,39 @@ def test_outliers_flag_extreme_rows_and_about_the_tail_of_normal_ones(reference,
     assert loaded.threshold == od.threshold
 
 
+def test_the_isolation_forest_scores_as_alibi_detects_iforest_does(reference):
+    """mlops fits scikit-learn's forest itself (alibi-detect's package import costs seconds); its scores and
+    threshold are what alibi-detect's IForest, given the same seed, computes, to the last bit."""
+    pytest.importorskip("alibi_detect")
+    from alibi_detect.od import IForest
+
+    from mlops.detectors.outliers import _features
+
+    od = fit_outlier_detector(reference, "iforest", threshold_percentile=97, seed=5)
+    theirs = IForest(threshold=np.inf, n_estimators=100)
+    theirs.isolationforest.set_params(random_state=5)
+    X = _features("iforest", reference, reference.matrix)
+    theirs.fit(X)
+    theirs.infer_threshold(X, threshold_perc=97)
+    new = sample(3000, seed=11, shift={"x1": 1.5})
+    np.testing.assert_array_equal(od.score(new)[0], theirs.score(_features("iforest", reference, encode(reference, new))))
+    assert od.threshold == theirs.threshold
+
+
+def test_fitting_scoring_and_loading_an_isolation_forest_import_neither_alibi_detect_nor_torch(reference, tmp_path):
+    import subprocess
+    import sys
+
+    saved = fit_outlier_detector(reference, "iforest", seed=1).save(tmp_path / "od")
+    script = ("import sys\nfrom mlops.detectors.drift import DriftReference\n"
+              "from mlops.detectors.outliers import OutlierDetector, fit_outlier_detector\n"
+              f"od = OutlierDetector.load({str(saved)!r})\n"
+              "fit_outlier_detector(od.reference, 'iforest').score(od.reference.frame)\n"
+              "print(sorted(m for m in ('alibi_detect', 'torch', 'transformers') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
 def test_mahalanobis_flags_an_extreme_value_in_one_column(reference):
     # Isolation forests cannot: a value past the reference range isolates no faster than the most
     # extreme reference row did, so only a distance-based detector reliably flags it.
