@@ -74,12 +74,17 @@ HEAD_IP = "127.0.0.2"  # workers: 127.0.0.3 and up
 # supervisor reads that record to give each job its RAY_ADDRESS. In /tmp/ray, shared by every Ray on the machine,
 # a head that another test starts later would take the record over, and this cluster's jobs would dial that head.
 TEMP_ROOT = "/tmp/ray-2n"  # short: Ray's socket paths live under it
+# Each worker node has a root of its own, as a node on another machine would. Under one root, the nodes
+# share one session folder, so one runtime_resources: a job's working_dir, unpacked for its Tune trials on
+# a worker, was deleted by that worker's runtime-env agent when the trials ended, from under the job's
+# driver on the head, whose working directory it was (Tune's last os.getcwd() failed).
+WORKER_ROOTS = "/tmp/ray-2n-w"
 
 
-def start_node(args: list[str], ip: str, log: Path) -> subprocess.Popen:
+def start_node(args: list[str], ip: str, log: Path, temp_root: str = TEMP_ROOT) -> subprocess.Popen:
     with open(log, "ab") as out:
         return subprocess.Popen([RAY_BIN, "start", "--block", f"--node-ip-address={ip}", "--disable-usage-stats",
-                                 f"--temp-dir={TEMP_ROOT}",
+                                 f"--temp-dir={temp_root}",
                                  f"--dashboard-agent-listen-port={stable_port()}", *args],
                                 env=ray_env(), start_new_session=True, stdout=out, stderr=out)
 
@@ -109,7 +114,7 @@ class TwoNodes:
         ip = f"127.0.0.{3 + len(self.procs) - 1}"  # the head is 127.0.0.2
         resources = {resource: 100, **(shared or {})}
         proc = start_node([f"--address={self.gcs}", f"--num-cpus={cpus}", f"--resources={json.dumps(resources)}"],
-                          ip, self.folder / f"{resource}.log")
+                          ip, self.folder / f"{resource}.log", f"{WORKER_ROOTS}{len(self.procs)}")
         self.procs.append(proc)
         self.wait_for(lambda nodes: len(nodes) > before, f"worker {resource} did not join")
         self.name_nodes()
@@ -163,7 +168,8 @@ def ray_two_nodes(tmp_path_factory):
     finally:
         for proc in reversed(cluster.procs):
             stop_tree(proc, marker)
-        shutil.rmtree(TEMP_ROOT, ignore_errors=True)
+        for root in [TEMP_ROOT, *(f"{WORKER_ROOTS}{n}" for n in range(1, len(cluster.procs)))]:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

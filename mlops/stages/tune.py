@@ -5,8 +5,9 @@ import math
 import os
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from mlops.errors import MlopsError
 from mlops.metrics import METRICS
@@ -83,10 +84,10 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
         reuse_actors=True, trial_dirname_creator=lambda trial: trial.trial_id)
     run_config = tune.RunConfig(name=f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}", storage_path=params["storage"],
                                 failure_config=tune.FailureConfig(max_failures=params["max_failures"]), verbose=0,
-                                stop=_deadline_stopper(deadline) if deadline else None)
+                                stop=_deadline_stopper(deadline) if deadline else None, callbacks=_result_files())
     start, started_at = time.perf_counter(), time.time()
     _quiet_budget_stops()
-    with _TUNE_LOCK:
+    with _TUNE_LOCK, _without_tensorboard():
         grid = tune.Tuner(trainable, param_space=param_space, tune_config=tune_config, run_config=run_config).fit()
     seconds = time.perf_counter() - start
     # In start order; a trial the budget ended before it was given a configuration has nothing to show.
@@ -109,6 +110,31 @@ def without_large_families(params: dict[str, Any], rows: int) -> tuple[dict[str,
     why = {family: f"{rows:,} training rows, more than the {limit:,} it is searched on by default"
            for family, limit in over.items()}
     return {**params, "space": space, "start": start}, why
+
+
+def _result_files() -> list[Any]:
+    """Tune's CSV and JSON result files in each trial's folder, as Tune writes by default."""
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    return [CSVLoggerCallback(), JsonLoggerCallback()]
+
+
+@contextmanager
+def _without_tensorboard() -> Iterator[None]:
+    """Tune adds a TensorBoard logger when tensorboardX is installed, and tensorboardX imports torch: 1-2 s of
+    every search's driver, for event files nobody reads (a scikit-learn search then never loads torch).
+    Tune's switch for its default loggers is read when the search starts, so it is set for the fit only (the
+    CSV and JSON files are asked for by name: _result_files)."""
+    name = "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"
+    before = os.environ.get(name)
+    os.environ[name] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _quiet_budget_stops() -> None:

@@ -16,20 +16,6 @@ from mlops.cluster.processes import stable_port
 
 pytestmark = pytest.mark.slow
 
-TUNED = """
-name: iris_tuned
-defaults: [{hardware: local_cpu}, _self_]
-data:
-  source: {type: sklearn, name: iris}
-  target: target
-model: {task: classification, type: sklearn, estimator: random_forest, params: {n_estimators: 20}, metric: f1_macro}
-tuning:
-  num_samples: 8
-  cpus_per_trial: 1
-  search_space: {params.max_depth: {choice: [2, 3, 4, 5, 6, 7, 8, 9]}}
-"""
-
-
 def mlops(*args: str, cwd: Path, timeout: float = 400, **extra_env: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in client_env().items() if k not in ("RAY_AUTH_MODE", "MLOPS_TRACKING_URI")}
     env.update(extra_env)
@@ -101,21 +87,6 @@ def test_apply_with_address_pins_tasks_serves_on_both_nodes_and_records_through_
         subprocess.run([sys.executable, "-c", shutdown], env=client_env(), capture_output=True, timeout=120)
 
 
-def test_tune_trials_spread_over_both_nodes(ray_two_nodes, mlflow_server, tmp_path):
-    spec = tmp_path / "tuned.yaml"
-    spec.write_text(TUNED)
-    done = mlops("apply", str(spec), f"tracking.uri={mlflow_server}", "--address", ray_two_nodes.gcs, cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-    from ray.util.state import list_actors
-
-    job = job_of(ray_two_nodes, spec)
-    trials = [actor for actor in list_actors(address=ray_two_nodes.dashboard, filters=[("job_id", "=", job)],
-                                             detail=True, limit=10_000, raise_on_missing_output=False)
-              if "ImplicitFunc" in actor.class_name or "run_trial" in actor.class_name]
-    assert {actor.node_id for actor in trials} == set(ray_two_nodes.node_ids.values()), \
-        [(a.class_name, a.node_id) for a in trials]
-
-
 def test_a_node_local_store_is_refused_on_two_nodes(ray_two_nodes, tmp_path, example):
     """A cluster named only by --address is seen at run time: a SQLite store, written from one disk, is refused
     (naming the field and the fix) before anything runs."""
@@ -131,11 +102,14 @@ def test_submit_ships_the_project_and_streams_its_logs(ray_two_nodes, mlflow_ser
     """`mlops submit --upload --runtime code`: the spec's directory and mlops' and its plugins' code with their
     metadata (py_modules) travel as the job's runtime_env, and the job runs that code; the logs stream while
     the job runs. (`--runtime ship` adds the pip requirements, tests/runtime/test_job_env.py; here the cluster
-    has them, and two nodes on one machine would build one virtualenv in one folder at once.)"""
+    has them, and two nodes on one machine would build one virtualenv in one folder at once.) The job tunes:
+    its Tune trials spread over both nodes."""
     from ray.job_submission import JobSubmissionClient
+    from ray.util.state import list_actors
 
     spec = example("iris") / "spec.yaml"
-    done = mlops("submit", str(spec), "model.params.max_depth=3", f"tracking.uri={mlflow_server}", "--upload",
+    tuning = "+tuning={num_samples: 8, cpus_per_trial: 1, search_space: {params.n_estimators: {choice: [10, 20, 30, 40, 50, 60, 70, 80]}}}"
+    done = mlops("submit", str(spec), "model.params.max_depth=3", tuning, f"tracking.uri={mlflow_server}", "--upload",
                  "--runtime", "code", "--address", ray_two_nodes.dashboard, cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
@@ -147,6 +121,12 @@ def test_submit_ships_the_project_and_streams_its_logs(ray_two_nodes, mlflow_ser
     assert len(runtime_env["py_modules"]) == 4 and "working_dir" in runtime_env and "pip" not in runtime_env
     # The job imported the shipped copy of mlops, not this machine's installed one.
     assert "runtime_resources/py_modules_files" in client.get_job_logs(job_id).split("mlops code from ", 1)[1]
+    driver_job = client.get_job_info(job_id).driver_info.id  # the Ray job of the submission's driver
+    trials = [actor for actor in list_actors(address=ray_two_nodes.dashboard, filters=[("job_id", "=", driver_job)],
+                                             detail=True, limit=10_000, raise_on_missing_output=False)
+              if "ImplicitFunc" in actor.class_name or "run_trial" in actor.class_name]
+    assert {actor.node_id for actor in trials} == set(ray_two_nodes.node_ids.values()), \
+        [(a.class_name, a.node_id) for a in trials]
     from mlflow.tracking import MlflowClient
 
     store = MlflowClient(tracking_uri=mlflow_server)

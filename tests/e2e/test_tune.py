@@ -148,6 +148,10 @@ def test_tune_registers_the_best_trial_and_logs_every_trial_as_a_child(ray_local
     assert artifacts == {"tune/leaderboard.csv", "tune/leaderboard.md", "tune/leaderboard.png", "tune/families.csv",
                          "tune/families.md"}
     assert list((tmp_path / ".mlops" / "tune").iterdir()), "trials belong in the project's .mlops dir"
+    # Tune's CSV and JSON results are kept; its TensorBoard logger is not added (tensorboardX imports torch)
+    stored = [path.name for path in (tmp_path / ".mlops" / "tune").rglob("*") if path.is_file()]
+    assert "progress.csv" in stored and "result.json" in stored, stored
+    assert not [name for name in stored if name.startswith("events.out.tfevents")], stored
 
 
 @pytest.mark.slow
