@@ -154,9 +154,26 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
         after += [f"logging the trials {t.meta['logging_s']:.1f}s"] if "logging_s" in t.meta else []
         if after:
             console.print(f"[bold]after the search[/] {', '.join(after)}")
+    if result.ensemble:
+        console.print(ensemble_line(result.ensemble, result.tuning), highlight=False)
     for line in apply_summary(result, api.champion_version(planned[-1]) if planned else None):
         console.print(line, highlight=False)
     print_controller(result.controller)
+
+
+def ensemble_line(ensemble: dict[str, Any], tuning: Any) -> str:
+    """What the registered model is when it is an ensemble (model.ensemble), not the best trial the line above
+    names: its method and members, each with its family and validation score."""
+    by_id = {t.trial_id: t for t in tuning.trials} if tuning is not None else {}
+    members = []
+    for trial_id in ensemble["members"]:
+        trial = by_id.get(trial_id)
+        score = trial.metrics.get(tuning.metric) if trial is not None else None
+        members.append(f"{trial.family} ({tuning.metric} {score:.4f})" if score is not None else trial_id)
+    line = f"[bold]registered[/] a {ensemble['method']} ensemble of the {len(members)} best trials: {', '.join(members)}"
+    if tuning is not None and "estimator" not in tuning.best.model:  # a torch model is no ensemble member
+        line += f" (the best trial, {tuning.best.family}, cannot be a member)"
+    return line
 
 
 def apply_summary(result: Any, champion: Optional[str]) -> list[str]:

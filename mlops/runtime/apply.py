@@ -25,6 +25,7 @@ class ApplyResult:
     up_to_date: bool = False
     endpoint: Any = None
     tuning: Any = None  # mlops.stages.tune.TuneOutcome when the plan searched
+    ensemble: dict[str, Any] | None = None  # the registered model's ensemble of trials ({"method", "members"}), if one
     ran: list[str] = field(default_factory=list)  # nodes that ran, in plan order
     reused: list[str] = field(default_factory=list)  # nodes whose recorded output was used instead
     controller: Any = None  # the always-on controller's status when this apply started or updated it
@@ -183,6 +184,7 @@ def _conclude(registry: Any, run_id: str, plan: Plan, run: set[str], context: An
         registry.set_tags(run_id, {tracking_tags.MODEL_VERSION: registration.version})
     result.version = registration.version
     result.batch, result.endpoint, result.tuning = context.batch, context.endpoint, context.tuning
+    result.ensemble = context.ensemble
 
 
 def _promote_if_still_better(registry: Any, name: str, registration: Any, metric: str) -> bool:

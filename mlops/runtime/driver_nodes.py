@@ -5,7 +5,7 @@ cluster): never the Spec.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mlops.plan import Node, Plan
@@ -26,7 +26,7 @@ class RunContext:
     endpoint: Any = None
     batch: Any = None
     tuning: Any = None
-    notes: list[str] = field(default_factory=list)
+    ensemble: dict[str, Any] | None = None  # {"method", "members": [trial ids]} when the model registered is one
 
     def version_for(self, name: str, alias: str) -> str:
         """The version an alias will point at when this apply has succeeded: this apply's version when it
@@ -47,6 +47,7 @@ def register(node: Node, inputs: dict[str, Any], context: RunContext) -> Any:
     from mlops.stages import register as stage
 
     fingerprint = inputs["trained"].meta.get("data_fingerprint") or {}
+    context.ensemble = (inputs["trained"].meta.get("tuned") or {}).get("ensemble")
     context.registry.set_tags(context.run_id, {"data.sha256": fingerprint.get("sha256"), "data.rows": fingerprint.get("rows"),
                                                "data.columns": ",".join(fingerprint.get("columns", []))})
     context.registration = stage.run(**inputs, params=node.params, registry=context.registry, run_id=context.run_id,
