@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -142,12 +143,16 @@ def require_monitoring(field: str, why: str) -> None:
 
 
 def apply(spec_path: str | Path, overrides: Sequence[str] = (), *, address: str | None = None, force: bool | str = False,
-          on_done: Callable[..., None] | None = None, on_plan: Callable[..., None] | None = None):
+          on_done: Callable[..., None] | None = None, on_plan: Callable[..., None] | None = None,
+          started_at: float | None = None):
     """Run what the spec needs and has not done yet: nodes whose output is recorded under their hash are
-    reused (an unchanged spec does nothing). `force`: rerun all, or a node id: it and what is downstream."""
+    reused (an unchanged spec does nothing). `force`: rerun all, or a node id: it and what is downstream.
+    `started_at` (time.time(), default now): where a budget covering the whole apply counts from (the CLI
+    passes its own start)."""
     from mlops.plan import compile_plan
     from mlops.runtime.apply import apply_plan
 
+    started_at = time.time() if started_at is None else started_at
     project = load(spec_path, overrides)
     plan = compile_plan(project)
     actions = explain(plan, force)
@@ -160,7 +165,7 @@ def apply(spec_path: str | Path, overrides: Sequence[str] = (), *, address: str 
     import ray
 
     own_ray = ray.is_initialized()  # the caller's Ray: a controller there would die with the caller
-    result = apply_plan(project, plan, address=address, force=force, on_done=on_done)
+    result = apply_plan(project, plan, address=address, force=force, on_done=on_done, started_at=started_at)
     if not own_ray and any(n.kind == "deploy" for n in plan.nodes):
         result.controller = _controller_after_apply(project, address)
     return result

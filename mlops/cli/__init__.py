@@ -6,6 +6,8 @@ this module makes the app and registers them.
 """
 from __future__ import annotations
 
+from mlops.cli import started  # noqa: F401  (the command's start time, taken before the imports below)
+
 import typer
 
 from mlops.cli import features, head, monitoring, registry, reports, serving, training

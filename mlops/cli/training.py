@@ -132,8 +132,11 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
         if any(a["action"] == "run" for a in actions.values()):
             print_plan(compiled, actions)
 
+    from mlops.cli.started import STARTED_AT
+
     with console.status("applying...", spinner="dots"):
-        result = api.apply(spec, overrides, address=address, force=rerun, on_done=on_done, on_plan=on_plan)
+        result = api.apply(spec, overrides, address=address, force=rerun, on_done=on_done, on_plan=on_plan,
+                           started_at=STARTED_AT)
     if result.up_to_date:
         console.print(f"[yellow]up to date[/]: nothing changed since run {result.run_id} (plan {result.plan_hash}); "
                       "--force to rerun")

@@ -129,7 +129,8 @@ def describe_trials(node: Node) -> str:
     if p["max_concurrent_trials"]:
         parts.append(f"<= {p['max_concurrent_trials']} at once")
     if p["tuning"]["time_budget_s"]:
-        parts.append(f"budget {p['tuning']['time_budget_s']:g}s")
+        covers = " for the whole apply" if p["tuning"].get("time_budget_covers") == "apply" else ""
+        parts.append(f"budget {p['tuning']['time_budget_s']:g}s{covers}")
     if p["model"]["type"] != "torch" and p["tuning"].get("cpus_per_trial", "auto") == "auto":
         parts.append("cpus per trial: auto")
     if p["model"]["type"] == "auto":

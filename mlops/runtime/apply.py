@@ -54,20 +54,25 @@ def git_commit(directory: str) -> str | None:
 
 
 def apply_plan(project: Project, plan: Plan, *, address: str | None = None, force: bool | str = False,
-               on_done: Callable[[Node, float], None] | None = None) -> ApplyResult:
+               on_done: Callable[[Node, float], None] | None = None, started_at: float | None = None) -> ApplyResult:
     """Execute what `plan` needs and has not already done: nodes whose output is recorded under their
     hash are reused; the rest run (and what depends on them). `force`: rerun everything, or a node
-    name: that node and everything downstream."""
+    name: that node and everything downstream. `started_at`: when the apply began (time.time(); default
+    now), which a budget covering the whole apply counts from."""
+    import time
+
     from mlops.runtime.node_cache import ApplyLock, NodeCache, cache_dir
+
+    started_at = time.time() if started_at is None else started_at
 
     register = plan.node("register")
     cache = NodeCache(cache_dir(register.runtime["tracking_uri"], project.base_dir))
     with ApplyLock(cache.root, plan.name, plan.hash):  # a concurrent apply of this plan finishes first
-        return _apply_locked(project, plan, cache, address, force, on_done)
+        return _apply_locked(project, plan, cache, address, force, on_done, started_at)
 
 
 def _apply_locked(project: Project, plan: Plan, cache: Any, address: str | None, force: bool | str,
-                  on_done: Callable[[Node, float], None] | None) -> ApplyResult:
+                  on_done: Callable[[Node, float], None] | None, started_at: float) -> ApplyResult:
     from mlops.runtime.incremental import forced, is_reusable, needed, reused_output
 
     state = cache.read_state(plan.name)
@@ -90,7 +95,7 @@ def _apply_locked(project: Project, plan: Plan, cache: Any, address: str | None,
         return ApplyResult(plan.hash, run_id, registration.version if ok else None,
                            dict(registration.metrics) if ok else {}, f"nothing changed since run {run_id}: nothing to do",
                            up_to_date=True, reused=[n.id for n in plan.nodes])
-    return _run(project, plan, run, reused, cache, state, address, on_done)
+    return _run(project, plan, run, reused, cache, state, address, on_done, started_at)
 
 
 def _scipy_before_ray() -> None:
@@ -101,7 +106,7 @@ def _scipy_before_ray() -> None:
 
 
 def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], cache: Any, state: dict[str, Any],
-         address: str | None, on_done: Callable[[Node, float], None] | None) -> ApplyResult:
+         address: str | None, on_done: Callable[[Node, float], None] | None, started_at: float) -> ApplyResult:
     _scipy_before_ray()
     import ray
 
@@ -129,7 +134,8 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
         check_workers(plan, nodes)  # driver nodes that start Ray Train workers (train_torch)
         run_id = registry.start_run(experiment, tags={tracking_tags.PLAN_HASH: plan.hash, tracking_tags.SPEC_FILE: str(project.config.spec_file),
                                                       tracking_tags.RAN: ",".join(n.id for n in chosen)})
-        context = RunContext(registry, run_id, experiment, plan, nodes, registration=reused.get("register"))
+        context = RunContext(registry, run_id, experiment, plan, nodes, registration=reused.get("register"),
+                             started_at=started_at)
         result = ApplyResult(plan.hash, run_id, ran=[n.id for n in chosen], reused=sorted(reused))
         entries = dict(state.get("nodes", {}))
 

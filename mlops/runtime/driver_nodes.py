@@ -27,6 +27,7 @@ class RunContext:
     batch: Any = None
     tuning: Any = None
     ensemble: dict[str, Any] | None = None  # {"method", "members": [trial ids]} when the model registered is one
+    started_at: float | None = None  # when the apply began (time.time()): a budget covering the apply counts from it
 
     def version_for(self, name: str, alias: str) -> str:
         """The version an alias will point at when this apply has succeeded: this apply's version when it
@@ -83,7 +84,8 @@ def tune(node: Node, inputs: dict[str, Any], context: RunContext) -> Any:
     """Run the search on Ray Tune from the driver, each trial logged as a child of the apply's run."""
     from mlops.runtime.tune_runs import tune_in_driver
 
-    context.tuning = tune_in_driver(context.registry, context.run_id, context.experiment, node, inputs)
+    context.tuning = tune_in_driver(context.registry, context.run_id, context.experiment, node, inputs,
+                                    context.started_at)
     return context.tuning
 
 

@@ -13,13 +13,15 @@ from mlops.metrics import METRICS
 from mlops.stages.tune import TuneOutcome
 
 
-def tune_in_driver(registry: Any, run_id: str, experiment: str, node: Any, inputs: dict[str, Any]) -> TuneOutcome:
-    """The tune node: Tuner.fit() from the driver, then every trial logged as a child of the apply's run."""
+def tune_in_driver(registry: Any, run_id: str, experiment: str, node: Any, inputs: dict[str, Any],
+                   apply_started_at: float | None = None) -> TuneOutcome:
+    """The tune node: Tuner.fit() from the driver, then every trial logged as a child of the apply's run.
+    `apply_started_at` (run time, not a plan param): where a budget covering the whole apply counts from."""
     from mlops.stages import tune
 
     import time
 
-    outcome = tune.run(**inputs, params=node.call_params())
+    outcome = tune.run(**inputs, params={**node.call_params(), "apply_started_at": apply_started_at})
     started = time.perf_counter()
     log_trials(registry, run_id, experiment, outcome)
     outcome.meta["logging_s"] = time.perf_counter() - started  # reported apart from the search's own time

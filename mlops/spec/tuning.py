@@ -99,6 +99,11 @@ class TuningSpec(StrictModel):
     num_samples: Optional[int] = Field(None, ge=1, description=f"trials to run (default {DEFAULT_SAMPLES}; search: grid runs each grid point once)")
     time_budget_s: Optional[float] = Field(None, gt=0, description="the whole search's time: no trial starts after it, and running trials are stopped (killed "
                                                      "after a second's grace), not awaited")
+    time_budget_covers: Literal["search", "apply"] = Field(
+        "search", description="search: time_budget_s is the search's, and the refit, evaluation and registration come "
+        "after it (apply reports how long they took); apply: the whole apply ends about time_budget_s after it started "
+        "(as FLAML's budget does): the search stops early enough for what follows it, estimated from the best trial's "
+        "fit time")
     search: Literal["random", "grid", "optuna"] = Field("random", description="optuna needs `pip install mlops[tune]`")
     scheduler: Literal["fifo", "asha"] = Field("fifo", description="asha stops weak trials early at each reported step (folds or epochs)")
     search_space: SearchSpace = Field(default_factory=dict, description="dotted path into `model` -> domain, e.g. params.max_depth: {choice: [4, 8]}")

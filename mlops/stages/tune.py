@@ -19,6 +19,12 @@ from mlops.stages.trial import FITTED, OutOfTime, steps_total
 # also when multirun applies specs in threads.
 _TUNE_LOCK = threading.Lock()
 STOP_GRACE_S = 1  # seconds a trial stopped by the time budget may take to finish its step before it is killed
+# tuning.time_budget_covers: apply. What follows the search's stop besides the refit's fit: Tune stopping its
+# trials (a second's grace, then its teardown), logging the trials, starting the refit's worker, evaluation
+# (metrics with intervals, bounded permutation importance, plots), registration, Ray's stop and the command's
+# exit: 9-10 s measured on 2 CPUs (docs/automl.md). The refit's own share is estimated from the trials.
+AFTER_SEARCH_S = 10.0
+REFIT_MARGIN = 1.3  # a refit's seconds per trial fit's: all the training rows, where a fold fit saw (k-1)/k
 
 
 @dataclass
@@ -71,7 +77,7 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
     params, left_out = without_large_families(params, len(split.X_train))
     tuning = params["tuning"]
     # The trials' wall-clock deadline (run time, not plan: the node's hash does not depend on when it ran).
-    deadline = time.time() + tuning["time_budget_s"] if tuning["time_budget_s"] else None
+    deadline = search_deadline(tuning, params.get("apply_started_at"), time.time())
     resources = _tune_resources(params)
     for_trials = {**params, "deadline": deadline, "threads": max(int(resources["cpu"]), 1)}
     trainable = tune.with_resources(tune.with_parameters(run_trial, data=data, params=for_trials),
@@ -84,7 +90,8 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
         reuse_actors=True, trial_dirname_creator=lambda trial: trial.trial_id)
     run_config = tune.RunConfig(name=f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}", storage_path=params["storage"],
                                 failure_config=tune.FailureConfig(max_failures=params["max_failures"]), verbose=0,
-                                stop=_deadline_stopper(deadline) if deadline else None, callbacks=_result_files())
+                                stop=_deadline_stopper(deadline, _refit_estimate(params), tuning) if deadline else None,
+                                callbacks=_result_files())
     start, started_at = time.perf_counter(), time.time()
     _quiet_budget_stops()
     with _TUNE_LOCK, _without_tensorboard():
@@ -155,17 +162,74 @@ def _quiet_budget_stops() -> None:
             found.addFilter(keep)
 
 
-def _deadline_stopper(deadline: float) -> Any:
-    """Ends the experiment at the trials' wall-clock deadline. (Tune's own time_budget_s counts from its loop's
-    start, seconds after the deadline was set: start-up would be added to the budget.)"""
+def search_deadline(tuning: dict[str, Any], apply_started_at: float | None, now: float) -> float | None:
+    """When the search ends (wall clock), None without a budget: time_budget_s after it starts, or, when the
+    budget covers the whole apply, time_budget_s after the apply started less what follows the search
+    (AFTER_SEARCH_S; the refit is taken off as the search learns its cost: _deadline_stopper). A search
+    always gets a tenth of the budget (at least a second), even when start-up took the rest."""
+    budget = tuning.get("time_budget_s")
+    if not budget:
+        return None
+    if tuning.get("time_budget_covers") == "apply" and apply_started_at is not None:
+        return max(apply_started_at + budget - AFTER_SEARCH_S, shortest_search_end(budget, now))
+    return now + budget
+
+
+def shortest_search_end(budget: float, now: float) -> float:
+    """The earliest a budgeted search that starts `now` ends: after a tenth of its budget, at least a second."""
+    return now + max(0.1 * budget, 1.0)
+
+
+class _RefitEstimate:
+    """What refitting the best trial so far would take, from the results trials report: one fit's seconds
+    times REFIT_MARGIN (the refit trains on every training row). One fit is a cross-validated trial's time
+    over the folds it reported; a torch trial's steps are epochs of one fit, and a hold-out trial's row rungs
+    end with a whole fit, so for those it is the trial's whole time (at most ~1.4x one fit: the rungs grow
+    threefold)."""
+
+    def __init__(self, metric: str, mode: str, per_fold: bool, torch_model: bool):
+        self.metric, self.mode, self.per_fold, self.torch_model = metric, mode, per_fold, torch_model
+        self.trials: dict[str, tuple[float, float]] = {}  # trial id -> (its score, one fit's seconds)
+
+    def add(self, trial_id: str, result: dict[str, Any]) -> None:
+        score, seconds = result.get(self.metric), result.get("time_total_s")
+        if _finite(score) and _finite(seconds):
+            torch = self.torch_model or (result.get("config") or {}).get("estimator") == "torch"
+            fits = max(int(result.get("training_iteration") or 1), 1) if self.per_fold and not torch else 1
+            self.trials[trial_id] = (float(score), float(seconds) / fits)
+
+    def seconds(self) -> float:
+        if not self.trials:
+            return 0.0
+        pick = max if self.mode == "max" else min
+        return pick(self.trials.values(), key=lambda entry: entry[0])[1] * REFIT_MARGIN
+
+
+def _refit_estimate(params: dict[str, Any]) -> _RefitEstimate | None:
+    """A refit estimate when the budget covers the whole apply, else None (the refit comes after the budget)."""
+    tuning = params["tuning"]
+    if tuning.get("time_budget_covers") != "apply" or params.get("apply_started_at") is None:
+        return None
+    return _RefitEstimate(params["metric"], params["mode"], per_fold=bool(tuning.get("folds")),
+                          torch_model=params["model"]["type"] == "torch")
+
+
+def _deadline_stopper(deadline: float, refit: _RefitEstimate | None = None, tuning: dict[str, Any] | None = None) -> Any:
+    """Ends the experiment at the trials' wall-clock deadline, and, with `refit`, early enough for the refit of
+    the best trial so far to fit before it (never before the shortest search). (Tune's own time_budget_s counts
+    from its loop's start, seconds after the deadline was set: start-up would be added to the budget.)"""
     from ray.tune.stopper import Stopper
+
+    earliest = shortest_search_end(tuning["time_budget_s"], time.time()) if refit is not None and tuning else 0.0
 
     class Deadline(Stopper):
         def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+            if refit is not None:
+                refit.add(trial_id, result)
             return False
 
         def stop_all(self) -> bool:
-            return time.time() >= deadline
+            return time.time() >= max(deadline - (refit.seconds() if refit is not None else 0.0), earliest)
 
     return Deadline()
 

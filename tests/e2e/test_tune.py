@@ -228,6 +228,29 @@ def test_the_time_budget_bounds_the_whole_search_and_the_time_after_it_is_report
     assert "tune.logging_seconds" in metrics and "seconds.train" in metrics
 
 
+APPLY_BUDGET_S = 20  # the apply's: the search gets what is left after start-up and AFTER_SEARCH_S (~8 s here)
+
+
+@pytest.mark.slow
+def test_a_budget_covering_the_apply_ends_the_apply_within_it(ray_local, tracking_uri, tmp_path):
+    """tuning.time_budget_covers: apply: the search stops early enough for the refit, evaluation and
+    registration after it, so the whole apply ends within its budget (the search's budget alone would have
+    let the long trial run to the 20th second, then the rest come after)."""
+    import time
+
+    from mlops.stages.tune import AFTER_SEARCH_S
+
+    spec = wine_spec(tmp_path, BUDGET.replace(f"time_budget_s: {BUDGET_S}", f"time_budget_s: {APPLY_BUDGET_S}\n"
+                                              "  time_budget_covers: apply"), name="wine-apply-budget")
+    started = time.time()
+    result = api.apply(spec, started_at=started)
+    took = time.time() - started
+    assert took <= APPLY_BUDGET_S + 1, f"the apply took {took:.1f} s on a {APPLY_BUDGET_S} s budget"
+    assert result.tuning.seconds <= APPLY_BUDGET_S - AFTER_SEARCH_S + 2, result.tuning.seconds
+    statuses = {int(t.params["params.n_estimators"]): t.status for t in result.tuning.trials}
+    assert statuses[10] == "ok" and statuses[40000] != "ok", statuses
+
+
 ENSEMBLE = """
 name: wine-ensemble
 data:

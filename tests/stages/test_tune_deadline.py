@@ -1,0 +1,36 @@
+"""When a search ends: its own budget, or the apply's less what follows the search (the refit estimated from
+the trials' reported results)."""
+from __future__ import annotations
+
+import pytest
+
+from mlops.stages.tune import AFTER_SEARCH_S, REFIT_MARGIN, _RefitEstimate, search_deadline
+
+
+def test_a_search_budget_counts_from_the_search_and_an_apply_budget_from_the_apply():
+    assert search_deadline({"time_budget_s": None}, 100.0, 150.0) is None
+    assert search_deadline({"time_budget_s": 60, "time_budget_covers": "search"}, 100.0, 150.0) == 210.0
+    assert search_deadline({"time_budget_s": 60}, None, 150.0) == 210.0  # a budget of the search by default
+    covers = {"time_budget_s": 60, "time_budget_covers": "apply"}
+    assert search_deadline(covers, 100.0, 110.0) == 160.0 - AFTER_SEARCH_S
+    assert search_deadline(covers, None, 110.0) == 170.0  # no apply start known (a direct call): the search's
+    # Start-up took the whole budget: the search still gets a tenth of it, at least a second
+    assert search_deadline(covers, 100.0, 200.0) == pytest.approx(206.0)
+    assert search_deadline({"time_budget_s": 5, "time_budget_covers": "apply"}, 100.0, 200.0) == 201.0
+
+
+def test_the_refit_estimate_is_one_fit_of_the_best_trial_so_far():
+    estimate = _RefitEstimate("rmse", "min", per_fold=True, torch_model=False)
+    assert estimate.seconds() == 0.0  # nothing reported yet
+    estimate.add("a", {"rmse": 2.0, "time_total_s": 30.0, "training_iteration": 3, "config": {"estimator": "knn"}})
+    estimate.add("b", {"rmse": 1.0, "time_total_s": 10.0, "training_iteration": 5, "config": {"estimator": "lightgbm"}})
+    assert estimate.seconds() == pytest.approx(2.0 * REFIT_MARGIN)  # b's five folds took 10 s: one fit 2 s
+    # A torch trial reports epochs of one fit: its whole time is the fit's
+    estimate.add("c", {"rmse": 0.5, "time_total_s": 12.0, "training_iteration": 40, "config": {"estimator": "torch"}})
+    assert estimate.seconds() == pytest.approx(12.0 * REFIT_MARGIN)
+    estimate.add("c", {"rmse": 0.5, "time_total_s": float("nan")})  # a result without a time changes nothing
+    assert estimate.seconds() == pytest.approx(12.0 * REFIT_MARGIN)
+    higher = _RefitEstimate("roc_auc", "max", per_fold=False, torch_model=False)
+    higher.add("a", {"roc_auc": 0.9, "time_total_s": 4.0, "training_iteration": 3})
+    higher.add("b", {"roc_auc": 0.8, "time_total_s": 1.0, "training_iteration": 1})
+    assert higher.seconds() == pytest.approx(4.0 * REFIT_MARGIN)  # hold-out rungs: the trial's whole time
