@@ -77,7 +77,9 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
     params, left_out = without_large_families(params, len(split.X_train))
     tuning = params["tuning"]
     # The trials' wall-clock deadline (run time, not plan: the node's hash does not depend on when it ran).
-    deadline = search_deadline(tuning, params.get("apply_started_at"), time.time())
+    now = time.time()
+    deadline = search_deadline(tuning, params.get("apply_started_at"), now)
+    refit = _refit_estimate(params) if deadline else None  # only when the budget covers the apply
     resources = _tune_resources(params)
     for_trials = {**params, "deadline": deadline, "threads": max(int(resources["cpu"]), 1)}
     trainable = tune.with_resources(tune.with_parameters(run_trial, data=data, params=for_trials),
@@ -90,7 +92,8 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
         reuse_actors=True, trial_dirname_creator=lambda trial: trial.trial_id)
     run_config = tune.RunConfig(name=f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}", storage_path=params["storage"],
                                 failure_config=tune.FailureConfig(max_failures=params["max_failures"]), verbose=0,
-                                stop=_deadline_stopper(deadline, _refit_estimate(params), tuning) if deadline else None,
+                                stop=_deadline_stopper(deadline, refit, shortest_search_end(tuning["time_budget_s"], now))
+                                if deadline else None,
                                 callbacks=_result_files())
     start, started_at = time.perf_counter(), time.time()
     _quiet_budget_stops()
@@ -99,7 +102,9 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
     seconds = time.perf_counter() - start
     # In start order; a trial the budget ended before it was given a configuration has nothing to show.
     trials = [_trial(result, params, started_at) for result in grid if result.config or (result.metrics or {}).get("step")]
-    return TuneOutcome(params["metric"], params["mode"], trials, best_trial(trials, params["metric"], params["mode"]),
+    short_budget = _left_for_the_search(tuning, started_at, deadline) if refit is not None else None
+    best = best_trial(trials, params["metric"], params["mode"], short_budget)
+    return TuneOutcome(params["metric"], params["mode"], trials, best,
                        seconds, str(grid.experiment_path),
                        meta={"cpus_per_trial": resources["cpu"], "validation": validation_text(tuning),
                              **({"left_out": left_out} if left_out else {})})
@@ -214,13 +219,12 @@ def _refit_estimate(params: dict[str, Any]) -> _RefitEstimate | None:
                           torch_model=params["model"]["type"] == "torch")
 
 
-def _deadline_stopper(deadline: float, refit: _RefitEstimate | None = None, tuning: dict[str, Any] | None = None) -> Any:
+def _deadline_stopper(deadline: float, refit: _RefitEstimate | None = None, earliest: float = 0.0) -> Any:
     """Ends the experiment at the trials' wall-clock deadline, and, with `refit`, early enough for the refit of
-    the best trial so far to fit before it (never before the shortest search). (Tune's own time_budget_s counts
-    from its loop's start, seconds after the deadline was set: start-up would be added to the budget.)"""
+    the best trial so far to fit before it, never before `earliest` (the shortest search). (Tune's own
+    time_budget_s counts from its loop's start, seconds after the deadline was set: start-up would be added to
+    the budget.)"""
     from ray.tune.stopper import Stopper
-
-    earliest = shortest_search_end(tuning["time_budget_s"], time.time()) if refit is not None and tuning else 0.0
 
     class Deadline(Stopper):
         def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
@@ -252,14 +256,26 @@ def train_best(features: Any, split: Any, outcome: TuneOutcome, params: dict[str
     return trained
 
 
-def best_trial(trials: list[TrialResult], metric: str, mode: str) -> TrialResult:
-    """Best finished trial; trials a scheduler stopped early only count when none finished every step."""
+def _left_for_the_search(tuning: dict[str, Any], started_at: float, deadline: float | None) -> str | None:
+    """Why a search whose budget covers the whole apply may have ended before any trial finished (None when
+    its budget is its own)."""
+    if tuning.get("time_budget_covers") != "apply" or deadline is None:
+        return None
+    return (f"tuning.time_budget_s: the apply's {tuning['time_budget_s']:g} s left the search "
+            f"{max(deadline - started_at, 0.0):.1f} s after start-up and the {AFTER_SEARCH_S:g} s kept for what follows "
+            f"it (tuning.time_budget_covers: apply); raise time_budget_s, or set time_budget_covers: search")
+
+
+def best_trial(trials: list[TrialResult], metric: str, mode: str, short_budget: str | None = None) -> TrialResult:
+    """Best finished trial; trials a scheduler stopped early only count when none finished every step.
+    `short_budget`: why the budget may have left no time for a trial, said when none produced the metric."""
     scored = [t for t in trials if t.status == "ok" and _finite(t.metrics.get(metric))]
     if not scored:
         scored = [t for t in trials if _finite(t.metrics.get(metric))]
     if not scored:
         errors = [t.error for t in trials if t.error]
-        detail = f"; first error: {errors[0]}" if errors else " (time budget too small for one trial?)"
+        detail = (f"; first error: {errors[0]}" if errors else
+                  f": {short_budget}" if short_budget else " (time budget too small for one trial?)")
         raise MlopsError(f"no tuning trial produced {metric} ({len(trials)} trials){detail}")
     return (max if mode == "max" else min)(scored, key=lambda t: t.metrics[metric])
 

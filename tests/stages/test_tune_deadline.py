@@ -34,3 +34,16 @@ def test_the_refit_estimate_is_one_fit_of_the_best_trial_so_far():
     higher.add("a", {"roc_auc": 0.9, "time_total_s": 4.0, "training_iteration": 3})
     higher.add("b", {"roc_auc": 0.8, "time_total_s": 1.0, "training_iteration": 1})
     assert higher.seconds() == pytest.approx(4.0 * REFIT_MARGIN)  # hold-out rungs: the trial's whole time
+
+
+def test_a_search_the_apply_left_no_time_says_which_budget_to_raise():
+    from mlops.errors import MlopsError
+    from mlops.stages.tune import _left_for_the_search, best_trial
+
+    assert _left_for_the_search({"time_budget_s": 20, "time_budget_covers": "search"}, 100.0, 120.0) is None
+    why = _left_for_the_search({"time_budget_s": 20, "time_budget_covers": "apply"}, 100.0, 102.0)
+    with pytest.raises(MlopsError) as caught:
+        best_trial([], "f1_macro", "max", why)
+    said = str(caught.value)
+    assert "tuning.time_budget_s: the apply's 20 s left the search 2.0 s after start-up" in said
+    assert f"the {AFTER_SEARCH_S:g} s kept for what follows it" in said and "time_budget_covers: search" in said
