@@ -102,7 +102,7 @@ def _family_problems(model: Any) -> list[Problem]:
 
 
 def _detector_needs(name: str, field: str) -> list[tuple[Extra, str, str]]:
-    """Extras a registered detector declares beyond the monitoring one (`needs=("torch",)`)."""
+    """Extras a registered detector declares (`needs=("monitoring", "torch")`: alibi-detect's on PyTorch)."""
     from mlops.plugins import detectors
 
     why = {"torch": f"the {name} detector runs on PyTorch", "monitoring": f"the {name} detector is alibi-detect's"}

@@ -5,7 +5,7 @@ The isolation forest is scikit-learn's, scored as alibi-detect's IForest scores 
 wrapper: the same forest settings, score = -decision_function, threshold = a percentile of the reference
 scores), without importing alibi-detect: its package imports torch and transformers on the way to IForest,
 3-5 s in every process that fits or loads a detector (a Serve replica, the profile task, a driver that
-reuses a cached profile). tests/detectors/test_outliers.py checks the scores are alibi-detect's."""
+reuses a cached profile). tests/detectors/test_drift.py checks the scores are alibi-detect's."""
 from __future__ import annotations
 
 import json
