@@ -186,7 +186,10 @@ def mlflow_server(postgres, tmp_path_factory):
         proc = subprocess.Popen([sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
                                  "--backend-store-uri", backend, "--serve-artifacts",
                                  "--artifacts-destination", (folder / "artifacts").as_uri(), "--workers", "2"],
-                                stdout=log, stderr=log, cwd=folder, start_new_session=True)
+                                stdout=log, stderr=log, cwd=folder, start_new_session=True,
+                                # No job runner: mlops runs no MLflow server jobs, and MLflow's starts six huey
+                                # consumer processes (each importing mlflow, then polling) beside the server.
+                                env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"})
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 180  # the first start migrates the database's tables

@@ -62,12 +62,31 @@ def run_trial(config: dict[str, Any], data: TrialData | None = None, params: dic
     """Tune function trainable: one report per fold, row rung (or epoch for torch), the running score."""
     from ray import tune
 
+    _quiet_termination()
     section = model_section(params["model"], config)
     if section["type"] == "torch":
         fit_torch(section, data, params, lambda step, metrics: tune.report({**metrics, "step": step}))
         return
     for step, metrics in scores(section, data, params):
         tune.report({**metrics, "step": step})
+
+
+def _quiet_termination() -> None:
+    """Tune ends a trial the time budget stopped with SIGTERM after a grace; Ray's handler raises SystemExit, and
+    when that lands in a weakref callback Python prints it as "Exception ignored in ..." with a traceback, which
+    Ray forwards to the apply's output. That exit is expected: it is not printed (other unraisable errors are)."""
+    import sys
+
+    if getattr(sys.unraisablehook, "mlops_quiet_exit", False):
+        return
+    default = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, SystemExit):
+            default(unraisable)
+
+    hook.mlops_quiet_exit = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
 
 
 def scores(section: dict[str, Any], data: TrialData, params: dict[str, Any]) -> Iterator[tuple[int, dict[str, float]]]:
