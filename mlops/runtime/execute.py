@@ -71,9 +71,11 @@ def execute(plan: Plan, run: set[str], reused: dict[str, Any], run_driver: Calla
             on_done: Callable[[Node, float, Any], None] | None = None) -> Execution:
     """Run the nodes in `run`, in plan order; nodes outside it give their `reused` (cached) outputs.
 
-    Ray nodes whose inputs are at hand are all submitted at once (Ray orders them by their refs); the
-    rest follow as the driver nodes before them finish. `on_done(node, seconds, output)` sees each
-    finished node, in plan order, with its output value or object ref."""
+    Ray nodes whose inputs are at hand (values, or refs of submitted nodes) are all submitted at once (Ray
+    orders them by their refs); the rest as soon as the driver nodes they wait for finish, before `on_done`
+    runs for those and before the loop reaches them (evaluate starts while the driver still caches and
+    records the refit that feeds it). `on_done(node, seconds, output)` sees each finished node, in plan
+    order, with its output value or object ref."""
     refs: dict[str, Any] = {}
     timing_refs: dict[str, Any] = {}
     out = Execution(values=dict(reused))
@@ -84,12 +86,16 @@ def execute(plan: Plan, run: set[str], reused: dict[str, Any], run_driver: Calla
             node, *args)
 
     chosen = [node for node in plan.nodes if node.id in run]
-    for node in chosen:
-        if node.placement == "ray" and all(i in refs or i in out.values for i in node.upstream):
-            submit(node)
+
+    def submit_ready() -> None:
+        for node in chosen:
+            if node.placement == "ray" and node.id not in refs and all(i in refs or i in out.values for i in node.upstream):
+                submit(node)
+
+    submit_ready()
     try:
         for node in chosen:
-            if node.placement == "ray" and node.id not in refs:  # downstream of a driver node: its inputs exist now
+            if node.placement == "ray" and node.id not in refs:  # an input outside the plan's run and reused
                 submit(node)
             if node.id in refs:
                 out.seconds[node.id] = ray.get(timing_refs[node.id])
@@ -99,6 +105,7 @@ def execute(plan: Plan, run: set[str], reused: dict[str, Any], run_driver: Calla
                 start = time.perf_counter()
                 output = out.values[node.id] = run_driver(node, inputs)
                 out.seconds[node.id] = time.perf_counter() - start
+                submit_ready()  # the Ray nodes that waited for this one
             if on_done:
                 on_done(node, out.seconds[node.id], output)
     except ray.exceptions.RayTaskError as exc:
