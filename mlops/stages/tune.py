@@ -122,8 +122,7 @@ def _warm_a_worker(best: TrialResult, params: dict[str, Any]) -> None:
         return
     import ray
 
-    custom = {name: amount for name, amount in (params.get("trial_resources") or {}).items()
-              if name not in ("CPU", "GPU", "memory_gb")}
+    custom = _custom_resources(params.get("trial_resources") or {})
     warm = ray.remote(_import_for_refit).options(num_cpus=1, resources=custom or None, name="mlops-warm-refit",
                                                  max_retries=0)
     warm.remote(best.model)  # not awaited: the refit finds the worker idle, or starts its own as before
@@ -351,8 +350,13 @@ def _tune_resources(params: dict[str, Any]) -> dict[str, float]:
         out["cpu"] = auto_cpus(_largest_node_cpus(), out["cpu"], params["max_concurrent_trials"])
     if res.get("memory_gb"):
         out["memory"] = res["memory_gb"] * 1e9
-    out.update({name: amount for name, amount in res.items() if name not in ("CPU", "GPU", "memory_gb")})
+    out.update(_custom_resources(res))
     return out
+
+
+def _custom_resources(res: dict[str, float]) -> dict[str, float]:
+    """A trial's resources other than CPU, GPU and memory: hardware.resources_per_task."""
+    return {name: amount for name, amount in res.items() if name not in ("CPU", "GPU", "memory_gb")}
 
 
 def _per_family(resources: dict[str, float], params: dict[str, Any]) -> Any:
