@@ -152,18 +152,22 @@ class LiveVersions:
     async def _poll_forever(self) -> None:
         while True:
             await asyncio.sleep(POLL_S)
-            try:
-                table = await self.monitor.routing.remote()
-            except Exception as exc:  # noqa: BLE001 - the monitor restarting: the current table stands
-                logging.getLogger("ray.serve").warning("mlops: routing poll failed: %s", exc)
-                continue
-            if table and table.get("at", 0) > self.router.routing.at:
-                await self._follow(table)
-            elif table is None and self._configured is not None and self.router.routing != self._configured:
-                # The monitor holds no table: a deploy ended the rollout (or the monitor restarted; the rollout's
-                # next tick hands its table over again). Route by the deployment's own user_config.
-                self._tried_at = 0.0
-                await self._follow({**self._configured.to_dict(), "at": self.router.routing.at + 1e-6}, own=True)
+            await self._poll_once()
+
+    async def _poll_once(self) -> None:
+        """Ask the monitor for its routing table and route by it when it is newer than the one in force."""
+        try:
+            table = await self.monitor.routing.remote()
+        except Exception as exc:  # noqa: BLE001 - the monitor restarting: the current table stands
+            logging.getLogger("ray.serve").warning("mlops: routing poll failed: %s", exc)
+            return
+        if table and table.get("at", 0) > self.router.routing.at:
+            await self._follow(table)
+        elif table is None and self._configured is not None and self.router.routing != self._configured:
+            # The monitor holds no table: it restarted (the rollout's next tick hands its table over again).
+            # Route by the deployment's own user_config.
+            self._tried_at = 0.0
+            await self._follow({**self._configured.to_dict(), "at": self.router.routing.at + 1e-6}, own=True)
 
     async def _follow(self, table: dict[str, Any], own: bool = False) -> None:
         """Route by the monitor's newer table. Versions it names that are not loaded yet load in a thread

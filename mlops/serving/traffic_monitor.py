@@ -14,6 +14,7 @@ from typing import Any
 
 from mlops.serving.endpoint_config import EndpointConfig
 from mlops.serving.infra_metrics import InfraBoard, merge_infra
+from mlops.serving.traffic_split import Routing
 from mlops.serving.version_stats import VersionStats
 from mlops.serving.window import TrafficWindow
 
@@ -43,10 +44,15 @@ class Monitor:
         """Follow the endpoint's version (and a rollout's routing table). A version whose reference does not
         load never raises (Serve would replace this replica, and its replacements would fail the same way):
         the monitor keeps its current version and reference, as the endpoint's replicas keep their model."""
-        table = user_config.get("routing")
-        if table is None or self.table is None or table.get("at", 0) > self.table.get("at", 0):
-            self.table = table  # a plain deploy ends a rollout; a newer table replaces ours
-        version = str(user_config["version"])
+        table, version = user_config.get("routing"), str(user_config["version"])
+        if table is None and self.table is not None:
+            # A plain deploy ends a rollout. Serve reconfigures this monitor and the replicas in no set order: a
+            # replica polling before its own reconfigure would find no table and fall back on its previous
+            # user_config (the version the rollout replaced). "The deployed version alone", newer than the
+            # table it replaces, keeps every replica on it meanwhile.
+            self.table = {**Routing.single(version).to_dict(), "at": self.table.get("at", 0) + 1e-6}
+        elif table is not None and (self.table is None or table.get("at", 0) > self.table.get("at", 0)):
+            self.table = table  # a newer table replaces ours
         if version == self.version:
             return
         reference = None

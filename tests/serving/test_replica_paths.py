@@ -145,3 +145,49 @@ def test_a_routing_table_splits_requests_sticky_per_header_on_every_protocol():
                 seen.setdefault(f"u{user}", set()).add(answer.json()["model_version"])
     assert all(len(versions) == 1 for versions in seen.values()) and set().union(*seen.values()) == {"1", "2"}
     assert {v for (epoch, v) in served.vdelta.entries} == {"1", "2"}  # counted per version, under the table's epoch
+
+
+class OnMonitor:
+    """Stands in for the Serve handle on the monitor deployment: `routing.remote()` awaits the real Monitor's method."""
+
+    def __init__(self, monitor) -> None:
+        self.monitor = monitor
+
+    @property
+    def routing(self):
+        async def call():
+            return self.monitor.routing()
+
+        return type("Method", (), {"remote": staticmethod(call)})
+
+
+def test_the_plain_deploy_that_ends_a_rollout_never_sends_a_replica_back_to_the_replaced_version():
+    """A finished rollout deploys its winner plain; Serve reconfigures the monitor and the replicas in no set
+    order. A replica polling between the two (monitor done, replica not yet) keeps the winner, not the version
+    its own, older user_config names (once seen in CI: answers from the replaced version after the finish)."""
+    from mlops.serving.traffic_monitor import Monitor
+    from mlops.serving.traffic_split import Routing
+
+    served = replica()
+    served.reconfigure({"version": "1"})  # as `mlops apply` deployed it
+    served.loaded = {**served.loaded, "2": (served.bundle, None)}
+    monitor = Monitor(served.config)
+    monitor.reconfigure({"version": "1"})
+    served.monitor = OnMonitor(monitor)
+
+    def poll() -> str:
+        asyncio.run(served._poll_once())
+        return served.version
+
+    monitor.set_routing({**Routing("2", {"2": 100.0}, mode="bake", epoch=4).to_dict(), "at": 100.0})
+    assert poll() == "2"
+    monitor.set_routing({**Routing.single("2").to_dict(), "at": 101.0})  # the rollout's end, as a table first
+    assert poll() == "2"
+    monitor.reconfigure({"version": "2"})  # the plain deploy reaches the monitor first
+    assert poll() == "2" and monitor.routing()["champion"] == "2" and monitor.routing()["at"] > 101.0
+    served.reconfigure({"version": "2"})  # then the replica
+    assert poll() == "2" and served.version == "2"
+    restarted = Monitor(served.config)  # a monitor restarted after the rollout: no table, the replica's own config
+    restarted.reconfigure({"version": "2"})
+    served.monitor = OnMonitor(restarted)
+    assert restarted.routing() is None and poll() == "2"
