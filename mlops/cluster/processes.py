@@ -80,11 +80,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_HANDED_OUT: set[int] = set()  # every port stable_port gave this process
+
+
 def stable_port(low: int = 20000) -> int:
     """A free port below the kernel's ephemeral range, for a port chosen now and bound later (HAProxy's,
     an endpoint's): Ray's many servers bind port 0, and the kernel hands them ephemeral ports, so one of
     those could take a port picked from that range before its owner binds it. (Ray's workers use
-    10002-19999, hence `low`.)"""
+    10002-19999, hence `low`.) Never the same port twice in one process: the first caller may not have
+    bound it yet."""
     import random
     import socket
 
@@ -94,10 +98,13 @@ def stable_port(low: int = 20000) -> int:
         ephemeral_low = 32768
     for _ in range(200):
         port = random.randint(low, max(low, ephemeral_low - 1))
+        if port in _HANDED_OUT:  # free now, yet promised to an earlier caller that has not bound it yet
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+        _HANDED_OUT.add(port)
         return port
     return free_port()

@@ -26,6 +26,9 @@ THROUGHPUT_ENV = {"RAY_SERVE_ENABLE_HA_PROXY": "1", "RAY_SERVE_ENABLE_DIRECT_ING
                   "RAY_SERVE_USE_GRPC_BY_DEFAULT": "1", "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
                   "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0", "RAY_SERVE_LOG_TO_STDERR": "0",
                   "RAY_SERVE_FREEZE_GC_ON_STARTUP": "1", "RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE": "1000"}
+# Ports Serve would take at fixed defaults on every cluster: each cluster mlops starts gets free ones.
+OWN_PORTS = ("RAY_SERVE_HAPROXY_STATS_PORT", "RAY_SERVE_HAPROXY_METRICS_PORT", "RAY_SERVE_FALLBACK_PROXY_HTTP_PORT",
+             "RAY_SERVE_FALLBACK_PROXY_GRPC_PORT")
 # A stopping replica stays open this long so load balancers in front of it can deregister it (Ray's default
 # is 30 s, sized for a cloud balancer). On a Ray that mlops starts, the only balancer is Serve's own HAProxy,
 # which is reconfigured within a fraction of a second and retries refused connections: 2 s is ample, and
@@ -51,15 +54,20 @@ def absolute_tracking_uri(uri: str) -> str:
 
 
 def throughput_env() -> dict[str, str]:
-    """Serve's throughput mode. HAProxy also opens a stats and a metrics port (fixed defaults 8404/9101):
-    free ones are picked so two clusters on one machine do not collide, and a wrapper keeps them on loopback."""
+    """Serve's throughput mode, with every fixed port Serve would take made this cluster's own, so that two
+    clusters on one machine (two projects' heads, a head and a foreground `mlops serve`) stay apart:
+    HAProxy's stats and metrics ports (defaults 8404/9101; a wrapper keeps them on loopback), and the
+    fallback proxy's (8500/9500), where HAProxy sends an application's requests while it has no replica
+    ready (a redeploy, a restart). The fallback proxy binds with SO_REUSEPORT: on the shared default port
+    the kernel spread those requests over both clusters' proxies, and a project's request was answered by
+    the other project's endpoint (seen in a test run: 401s from another head's token-guarded `iris`)."""
     from mlops.cluster.processes import stable_port
     from mlops.serving.haproxy_loopback import BINARY_ENV, wrapper_path
 
     wrapper = os.environ.get(BINARY_ENV) or wrapper_path()  # an operator's own HAProxy wins
+    ports = {name: str(stable_port()) for name in OWN_PORTS}  # fresh: this process may have started a cluster already
     return {**THROUGHPUT_ENV, DRAIN_ENV: os.environ.get(DRAIN_ENV, LOCAL_DRAIN_S), **({BINARY_ENV: wrapper} if wrapper else {}),
-            "RAY_SERVE_HAPROXY_STATS_PORT": str(stable_port()),
-            "RAY_SERVE_HAPROXY_METRICS_PORT": str(stable_port())}
+            **ports}
 
 
 def serving_env(project: Project) -> dict[str, str]:

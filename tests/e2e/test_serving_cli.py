@@ -68,6 +68,11 @@ def test_apply_online_then_status_predict_promote_stop(tmp_path, example, monkey
             time.sleep(1)
         assert any(title.startswith("haproxy") or "haproxy" in title for _, title in opened), opened
         exposed = [(a, t) for a, t in opened if not _loopback_only([a])]
+        # Serve's fallback proxy (HAProxy's target while an app has no ready replica) binds with SO_REUSEPORT:
+        # on its default port, two clusters on one machine shared their requests. This head has its own.
+        fallback = environments[next(t for t in environments if t.split()[0] == str(head["pid"]))]["RAY_SERVE_FALLBACK_PROXY_HTTP_PORT"]
+        addresses = {a for a, _ in opened}
+        assert f"127.0.0.1:{fallback}" in addresses and not any(a.endswith(":8500") for a in addresses), opened
         assert f"127.0.0.1:{port}" in {a for a, _ in opened} and all(t.startswith("ray::ServeReplica") for _, t in exposed), exposed
         rows = spec.parent / "rows.json"
         answer = cli("predict", str(spec), *over, "--input", str(rows), cwd=tmp_path)
