@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops.errors import RegistryError
+from mlops.models.skops_import import skops_io
 
 # What skops.io.get_untrusted_types reports for the pipelines mlops saves: every built-in estimator, both
 # tasks, every preprocessing option and the estimators' common structural parameters (knn's algorithm and
@@ -41,36 +42,6 @@ TRUSTED_TYPES = frozenset({
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",  # mlp, solver: sgd
     "sklearn.utils._bunch.Bunch",  # stacking and voting ensembles' named_estimators_ (a dict of the members)
 })
-
-
-class _WithoutTorch:
-    """An import hook that answers "not installed" for torch (see skops_io)."""
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name == "torch" or name.startswith("torch."):
-            raise ModuleNotFoundError(f"No module named {name!r} (not imported while skops lists sklearn's estimators)")
-        return None
-
-
-def skops_io() -> Any:
-    """skops.io, imported without importing torch. On import skops lists scikit-learn's estimators by walking
-    every sklearn package, and one of them (array_api_compat.torch) imports torch when it is installed: 1.2 s
-    on every save and load of a scikit-learn model, and in a Ray job's driver a crash in torch's MKL start-up
-    (tests/e2e/test_multinode.py met it). The walk skips a package that cannot be imported, and no estimator
-    lives in that one. When torch is already imported (a torch model), nothing is hidden."""
-    import sys
-
-    if "skops.io" in sys.modules or "torch" in sys.modules:
-        import skops.io
-
-        return skops.io
-    hook = _WithoutTorch()
-    sys.meta_path.insert(0, hook)
-    try:
-        import skops.io
-    finally:
-        sys.meta_path.remove(hook)
-    return skops.io
 
 
 def plugin_trusted_types() -> frozenset[str]:
