@@ -146,10 +146,7 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
         console.print(f"reused: {', '.join(result.reused)}")
     if result.tuning is not None:
         t = result.tuning
-        chosen = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.best.params.items())
-        scored_by = f", scored by {t.meta['validation']}" if "validation" in t.meta else ""  # older outcomes: unsaid
-        console.print(f"[bold]tuning[/] {len(t.trials)} trials in {t.seconds:.1f}s{scored_by}; best ({t.metric} "
-                      f"{t.best.metrics.get(t.metric, float('nan')):.4f} on validation): {chosen}")
+        console.print(tuning_line(t))
         for family, why in t.meta.get("left_out", {}).items():
             console.print(f"  {family} not searched: {why} (list it in model.candidates to search it)")
         refit = result.seconds.get("train_best", result.seconds.get("train"))  # the node that refits the best trial
@@ -307,3 +304,13 @@ def comparison_table(combos: list[Any], keys: list[str]) -> Table:
 
 
 COMMANDS = (validate, plan, apply, submit, schema)  # in the order `mlops --help` lists them
+
+
+def tuning_line(t: Any) -> str:
+    """The search in one line: trials, time, how they were scored, the best trial's score and parameters (a
+    search space with nothing in it: the parameters the spec sets, said so rather than left blank)."""
+    chosen = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.best.params.items())
+    scored_by = f", scored by {t.meta['validation']}" if "validation" in t.meta else ""  # older outcomes: unsaid
+    return (f"[bold]tuning[/] {len(t.trials)} trials in {t.seconds:.1f}s{scored_by}; best ({t.metric} "
+            f"{t.best.metrics.get(t.metric, float('nan')):.4f} on validation): "
+            f"{chosen or 'the parameters the spec sets (nothing searched)'}")

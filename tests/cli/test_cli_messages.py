@@ -1,6 +1,6 @@
 """What the command line says, checked on real components (a real MLflow store, the real online store, the
 real `mlops` process): option paths relative to the working directory, durations as a spec writes them,
-unknown model names, what an apply says serves, and `mlops plan` warning of a task too large for this machine."""
+unknown model names, what an apply says serves and found in its search, and `mlops plan` warning of a task too large for this machine."""
 from __future__ import annotations
 
 import json
@@ -186,3 +186,17 @@ def test_a_memory_request_larger_than_this_machine_names_its_field():
     shown = mlops("plan", IRIS, "hardware.memory_per_task_gb=100000", "--json")
     assert shown.returncode == 0
     assert "hardware.memory_per_task_gb=100000 GB but this machine has" in " ".join(shown.stderr.split()), shown.stderr
+
+
+def test_the_tuning_line_names_the_best_parameters_or_says_nothing_was_searched():
+    from mlops.cli.training import tuning_line
+    from mlops.stages.tune import TrialResult, TuneOutcome
+
+    def outcome(params: dict) -> TuneOutcome:
+        best = TrialResult("t1", params, {"type": "sklearn"}, {"rmse": 1.25}, "ok")
+        return TuneOutcome("rmse", "min", [best], best, 3.04, "/tmp/x", {"validation": "a 20% holdout"})
+
+    searched = tuning_line(outcome({"max_depth": 8, "learning_rate": 0.05}))
+    assert searched.endswith("best (rmse 1.2500 on validation): max_depth=8, learning_rate=0.05")
+    assert "1 trials in 3.0s, scored by a 20% holdout" in searched
+    assert tuning_line(outcome({})).endswith("on validation): the parameters the spec sets (nothing searched)")
