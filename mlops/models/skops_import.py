@@ -127,9 +127,7 @@ def skops_io() -> Any:
         module = _import_with_names(names) if names is not None else _import_walking()
     finally:
         sys.meta_path.remove(finder)
-    if names is not None:
-        return module
-    if cache is not None:
+    if names is None and cache is not None:  # walked: keep what the walk found for the next import
         write_names(cache, list(getattr(sys.modules.get("skops.io._trusted_types"), "SKLEARN_ESTIMATOR_TYPE_NAMES", [])))
     return module
 

@@ -95,7 +95,7 @@ def execute(plan: Plan, run: set[str], reused: dict[str, Any], run_driver: Calla
     submit_ready()
     try:
         for node in chosen:
-            if node.placement == "ray" and node.id not in refs:  # an input outside the plan's run and reused
+            if node.placement == "ray" and node.id not in refs:  # an upstream neither run nor reused: submit fails on it
                 submit(node)
             if node.id in refs:
                 out.seconds[node.id] = ray.get(timing_refs[node.id])

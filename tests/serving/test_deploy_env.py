@@ -21,3 +21,15 @@ def test_each_cluster_gets_its_own_ports_for_what_serve_binds_at_fixed_defaults(
 def test_a_drain_period_set_by_the_operator_wins(monkeypatch):
     monkeypatch.setenv(DRAIN_ENV, "45")
     assert throughput_env()[DRAIN_ENV] == "45"
+
+
+def test_stable_port_never_hands_out_a_port_twice_in_a_process(monkeypatch):
+    """A port picked now is bound later: the same free port drawn again must be skipped, not promised twice."""
+    import random
+
+    from mlops.cluster.processes import stable_port
+
+    first = stable_port()
+    draw, draws = random.randint, iter([first, first])  # the same port, twice; then the real draws
+    monkeypatch.setattr(random, "randint", lambda low, high: next(draws, None) or draw(low, high))
+    assert stable_port() != first
