@@ -292,19 +292,41 @@ def champion_version(plan) -> str | None:
         return None
 
 
-def promote(name: str, version: str, uri: str | None = None) -> str | None:
-    """Make `version` the champion; a running endpoint of `name` follows. Returns the version it now serves."""
+def promote(name: str, version: str, uri: str | None = None, *, force: bool = False,
+            on_ended: Callable[[str], None] = lambda rollout: None) -> str | None:
+    """Make `version` the champion; a running endpoint of `name` follows. Returns the version it now serves.
+    A rollout in progress on that endpoint is refused, or with `force` ended first (`on_ended` gets it)."""
     store = registry(uri, name)
     store.verify(name, version)  # the alias only ever moves to a version that loads
+    _end_rollout(name, uri, f"mlops promote {name} {version}", force, on_ended)
     store.promote(name, version)
     return follow_alias(name, uri)
 
 
-def rollback(name: str, uri: str | None = None) -> str:
-    """Restore the previous champion (a running endpoint follows); returns its version."""
-    version = registry(uri, name).rollback(name)
+def rollback(name: str, uri: str | None = None, *, force: bool = False,
+             on_ended: Callable[[str], None] = lambda rollout: None) -> str:
+    """Restore the previous champion (a running endpoint follows); returns its version. A rollout in
+    progress on that endpoint is refused, or with `force` ended first (`on_ended` gets it)."""
+    store = registry(uri, name)
+    _end_rollout(name, uri, f"mlops rollback {name}", force, on_ended)
+    version = store.rollback(name)
     follow_alias(name, uri)
     return version
+
+
+def _end_rollout(name: str, uri: str | None, command: str, force: bool, on_ended: Callable[[str], None]) -> None:
+    """The rollout of the endpoint `name` that runs here from the same store: refused, or ended (force)."""
+    from mlops import stores
+    from mlops.monitoring.rollout import end_by_hand
+    from mlops.serving.app_records import recorded_node
+
+    node = recorded_node(name)
+    store = tracking_uri(uri, name)
+    if node is None or stores.absolute(node.runtime["tracking_uri"]) != stores.absolute(store):
+        return  # no endpoint of this model runs here from this store: no rollout of it to act behind
+    ended = end_by_hand(node.runtime["tracking_uri"], node.runtime["base_dir"], name, command, force)
+    if ended:
+        on_ended(ended)
 
 
 def follow_alias(name: str, uri: str | None = None) -> str | None:

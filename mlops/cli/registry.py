@@ -41,21 +41,29 @@ def family_table(version: str, families: list[dict]) -> Table:
     return table
 
 
+FORCE = typer.Option(False, "--force", help="End a rollout in progress on NAME's endpoint first (refused without it)")
+
+
+def _say_ended(rollout: str) -> None:
+    console.print(f"ended {rollout}", highlight=False)
+
+
 @user_errors
-def promote(name: str = typer.Argument(...), version: str = typer.Argument(...), tracking_uri: Optional[str] = TRACKING) -> None:
+def promote(name: str = typer.Argument(...), version: str = typer.Argument(...), tracking_uri: Optional[str] = TRACKING,
+            force: bool = FORCE) -> None:
     """Make VERSION the champion of NAME."""
     from mlops import api
 
-    serving = api.promote(name, version, tracking_uri)
+    serving = api.promote(name, version, tracking_uri, force=force, on_ended=_say_ended)
     console.print(f"{name}: champion -> v{version}" + (f"; endpoint now serves v{serving}" if serving else ""))
 
 
 @user_errors
-def rollback(name: str = typer.Argument(...), tracking_uri: Optional[str] = TRACKING) -> None:
+def rollback(name: str = typer.Argument(...), tracking_uri: Optional[str] = TRACKING, force: bool = FORCE) -> None:
     """Restore the previous champion of NAME."""
     from mlops import api
 
-    version = api.rollback(name, tracking_uri)
+    version = api.rollback(name, tracking_uri, force=force, on_ended=_say_ended)
     console.print(f"{name}: champion rolled back to v{version}")
 
 

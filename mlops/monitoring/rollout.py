@@ -25,9 +25,14 @@ def _uri(project: Any) -> str:
 
 def state_file(project: Any) -> Path:
     """Where the project's rollout state lives: beside the node cache (one per store, like the cache)."""
+    return state_file_at(_uri(project), project.base_dir, project.spec.name)
+
+
+def state_file_at(tracking_uri: str, base_dir: str | Path, name: str) -> Path:
+    """The rollout state of endpoint `name` whose spec lives in `base_dir` and tracks to `tracking_uri`."""
     from mlops.monitoring.state_files import state_path
 
-    return state_path(_uri(project), Path(project.base_dir), "rollouts", project.spec.name)
+    return state_path(tracking_uri, Path(base_dir), "rollouts", name)
 
 
 def load_state(project: Any) -> Optional[RolloutState]:
@@ -152,6 +157,47 @@ def describe(state: RolloutState, spec: Any) -> str:
     if state.phase == "done":
         return f"done: v{state.challenger} is champion and takes all traffic; v{state.champion} unloaded"
     return state.reason
+
+
+def end_by_hand(tracking_uri: str, base_dir: str | Path, name: str, command: str, force: bool) -> Optional[str]:
+    """Before a command moves the champion alias by hand (`mlops promote`, `mlops rollback`): with a rollout
+    of endpoint `name` in progress, refuse, naming it (its guards decide the champion, and a tick would go
+    on judging a version the command replaced); with `force`, end it first, recorded as ended by the
+    command (its state, history and the challenger's tags), so no tick acts on it again. Returns the
+    rollout it ended in words; None when none was in progress."""
+    from mlops.errors import MlopsError
+    from mlops.monitoring.state_files import locked, read_state, write_state
+
+    path = state_file_at(tracking_uri, base_dir, name)
+    with locked(path):  # against a controller's tick deciding at the same moment
+        data = read_state(path)
+        state = RolloutState.from_dict(data) if data else None
+        if state is None or not state.active:
+            return None
+        what = _in_progress(state)
+        if not force:
+            raise MlopsError(f"{name}: {what} is in progress; its guards decide the champion (`mlops status` "
+                             f"shows it). `{command} --force` ends the rollout first")
+        now = time.time()
+        state.phase, state.phase_started, state.reason = "ended", now, f"ended by `{command}`"
+        state.history.append({"kind": "rollout.ended", "at": now, "phase": state.phase, "champion": state.champion,
+                              "challenger": state.challenger, "message": state.reason})
+        write_state(path, state.to_dict())
+    from mlops.registry import Registry
+
+    _tag(Registry(tracking_uri), name, {state.challenger: ("ended", f"{what}: {state.reason}")})
+    return what
+
+
+def _in_progress(state: RolloutState) -> str:
+    """The rollout in progress, in words, for a command that must not act behind its back."""
+    if state.phase == "ab":
+        return f"an a/b experiment (split {state.routing.get('weights')})"
+    if state.phase == "bake":
+        return f"the bake of v{state.challenger} (v{state.champion} kept loaded to take over on a breach)"
+    share = (state.routing.get("weights") or {}).get(state.challenger)
+    traffic = f" (v{state.challenger} takes {share:g}% of traffic)" if state.phase == "canary" and share is not None else ""
+    return f"a {state.phase} rollout of v{state.challenger} against v{state.champion}{traffic}"
 
 
 def rollout_tick(project: Any, now: float) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ class RolloutState:
     strategy: str
     champion: str
     challenger: str
-    phase: str  # canary | shadow | bake | ab | done | rolled_back | restored
+    phase: str  # canary | shadow | bake | ab | done | rolled_back | restored | ended (by a command)
     step: int = 0  # canary: index into steps
     epoch: int = 1  # the routing table's epoch: per-version numbers are counted under it
     started: float = 0.0

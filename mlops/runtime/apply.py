@@ -110,11 +110,9 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
     _scipy_before_ray()
     import ray
 
-    from mlops.registry import Registry
-    from mlops.runtime.redacted_registry import RedactedRegistry
     from mlops.cluster.session import cluster_nodes, ray_session
     from mlops.runtime.driver_nodes import RunContext, call
-    from mlops.runtime.execute import execute
+    from mlops.runtime.execute import start
     from mlops.cluster.feasibility import check_feasible
     from mlops.runtime.cached_outputs import cached_output, recorded
     from mlops.runtime.ray_train import check_workers
@@ -127,13 +125,12 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
     with ray_session(spec.hardware.cluster, address, spec.hardware.local_cpus):
         nodes = cluster_nodes()
         refuse_unreachable(spec, address, nodes)  # before the store is opened: a refused apply creates nothing
-        registry = RedactedRegistry(Registry(register.runtime["tracking_uri"]))  # every write to MLflow redacted
         # The tune node runs in the driver, but each of its trials asks the cluster for its resources.
         check_feasible([(n.id, n.resources, n.params.get("resource_fields", {})) for n in chosen
                         if n.placement == "ray" or n.kind == "tune"], nodes)
         check_workers(plan, nodes)  # driver nodes that start Ray Train workers (train_torch)
-        run_id = registry.start_run(experiment, tags={tracking_tags.PLAN_HASH: plan.hash, tracking_tags.SPEC_FILE: str(project.config.spec_file),
-                                                      tracking_tags.RAN: ",".join(n.id for n in chosen)})
+        started = start(plan, run, reused)  # the Ray nodes load and train while MLflow's store opens (seconds)
+        registry, run_id = _open_run(project, plan, chosen, started)
         context = RunContext(registry, run_id, experiment, plan, nodes, registration=reused.get("register"),
                              started_at=started_at)
         result = ApplyResult(plan.hash, run_id, ran=[n.id for n in chosen], reused=sorted(reused))
@@ -151,7 +148,7 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
 
         try:
             _log_run_inputs(registry, run_id, project, plan)
-            execution = execute(plan, run, reused, lambda node, inputs: call(node, inputs, context), finished)
+            execution = started.finish(lambda node, inputs: call(node, inputs, context), finished)
             result.seconds = execution.seconds
             registry.log_metrics(run_id, {f"seconds.{k}": v for k, v in execution.seconds.items()})
             _conclude(registry, run_id, plan, run, context, result, cache)
@@ -164,11 +161,30 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
                        "plan": plan.to_dict()}  # what ran (params, runtime, hashes): what `serve` and monitors act on
             registry.record_applied_state(experiment, run_id, plan.name, applied)
         except BaseException:
+            started.cancel()  # finish cancels on its own failures; this covers what fails around it
             registry.end_run(run_id, ok=False)
             raise
         registry.end_run(run_id, ok=True)
     cache.write_state(plan.name, applied)
     return result
+
+
+def _open_run(project: Project, plan: Plan, chosen: list[Node], started: Any) -> tuple[Any, str]:
+    """The tracking store (every write to it redacted) and this apply's run in it; what `started` submitted
+    is cancelled when they cannot be had."""
+    from mlops.registry import Registry
+    from mlops.runtime.redacted_registry import RedactedRegistry
+
+    register = plan.node("register")
+    try:
+        registry = RedactedRegistry(Registry(register.runtime["tracking_uri"]))
+        run_id = registry.start_run(register.runtime["experiment"], tags={
+            tracking_tags.PLAN_HASH: plan.hash, tracking_tags.SPEC_FILE: str(project.config.spec_file),
+            tracking_tags.RAN: ",".join(n.id for n in chosen)})
+    except BaseException:
+        started.cancel()
+        raise
+    return registry, run_id
 
 
 def _conclude(registry: Any, run_id: str, plan: Plan, run: set[str], context: Any, result: ApplyResult,

@@ -67,53 +67,73 @@ def cancel_unfinished(refs: list[Any]) -> None:
             continue
 
 
+class Started:
+    """The chosen nodes of a plan with their Ray part under way: every Ray node whose inputs are at hand was
+    submitted when this was made (Ray orders them by their refs), so those run while the driver does what
+    comes before `finish` (opening the tracking store: seconds on a fresh one)."""
+
+    def __init__(self, plan: Plan, run: set[str], reused: dict[str, Any]) -> None:
+        self.chosen = [node for node in plan.nodes if node.id in run]
+        self.refs: dict[str, Any] = {}
+        self.timing_refs: dict[str, Any] = {}
+        self.out = Execution(values=dict(reused))
+        self._submit_ready()
+
+    def _submit(self, node: Node) -> None:
+        args = [self.refs[i] if i in self.refs else self.out.values[i] for i in node.inputs.values()]
+        self.refs[node.id], self.timing_refs[node.id] = _run_stage.options(
+            **ray_options(node.resources), name=f"mlops:{node.id}").remote(node, *args)
+
+    def _submit_ready(self) -> None:
+        for node in self.chosen:
+            if node.placement == "ray" and node.id not in self.refs and all(
+                    i in self.refs or i in self.out.values for i in node.upstream):
+                self._submit(node)
+
+    def cancel(self) -> None:
+        """Cancel what was submitted and has not finished: the apply ends before `finish`."""
+        cancel_unfinished(list(self.refs.values()))
+
+    def finish(self, run_driver: Callable[[Node, dict[str, Any]], Any],
+               on_done: Callable[[Node, float, Any], None] | None = None) -> Execution:
+        """Run the driver nodes here and wait for the rest, in plan order; the Ray nodes that wait for a
+        driver node are submitted as soon as it finishes, before `on_done` runs for it and before the loop
+        reaches them (evaluate starts while the driver still caches and records the refit that feeds it).
+        `on_done(node, seconds, output)` sees each finished node, in plan order, with its output value or
+        object ref."""
+        out, refs = self.out, self.refs
+        try:
+            for node in self.chosen:
+                if node.placement == "ray" and node.id not in refs:  # an upstream neither run nor reused: fails here
+                    self._submit(node)
+                if node.id in refs:
+                    out.seconds[node.id] = ray.get(self.timing_refs[node.id])
+                    output = refs[node.id]
+                else:
+                    inputs = {name: out.values[i] if i in out.values else ray.get(refs[i]) for name, i in node.inputs.items()}
+                    start = time.perf_counter()
+                    output = out.values[node.id] = run_driver(node, inputs)
+                    out.seconds[node.id] = time.perf_counter() - start
+                    self._submit_ready()  # the Ray nodes that waited for this one
+                if on_done:
+                    on_done(node, out.seconds[node.id], output)
+        except ray.exceptions.RayTaskError as exc:
+            self.cancel()
+            raise unwrap(exc) from None
+        except BaseException:
+            self.cancel()
+            raise
+        for node_id, ref in refs.items():
+            out.values.setdefault(node_id, ref)
+        return out
+
+
+def start(plan: Plan, run: set[str], reused: dict[str, Any]) -> Started:
+    """Submit the nodes in `run` that can go to Ray now; nodes outside it give their `reused` (cached) outputs."""
+    return Started(plan, run, reused)
+
+
 def execute(plan: Plan, run: set[str], reused: dict[str, Any], run_driver: Callable[[Node, dict[str, Any]], Any],
             on_done: Callable[[Node, float, Any], None] | None = None) -> Execution:
-    """Run the nodes in `run`, in plan order; nodes outside it give their `reused` (cached) outputs.
-
-    Ray nodes whose inputs are at hand (values, or refs of submitted nodes) are all submitted at once (Ray
-    orders them by their refs); the rest as soon as the driver nodes they wait for finish, before `on_done`
-    runs for those and before the loop reaches them (evaluate starts while the driver still caches and
-    records the refit that feeds it). `on_done(node, seconds, output)` sees each finished node, in plan
-    order, with its output value or object ref."""
-    refs: dict[str, Any] = {}
-    timing_refs: dict[str, Any] = {}
-    out = Execution(values=dict(reused))
-
-    def submit(node: Node) -> None:
-        args = [refs[i] if i in refs else out.values[i] for i in node.inputs.values()]
-        refs[node.id], timing_refs[node.id] = _run_stage.options(**ray_options(node.resources), name=f"mlops:{node.id}").remote(
-            node, *args)
-
-    chosen = [node for node in plan.nodes if node.id in run]
-
-    def submit_ready() -> None:
-        for node in chosen:
-            if node.placement == "ray" and node.id not in refs and all(i in refs or i in out.values for i in node.upstream):
-                submit(node)
-
-    submit_ready()
-    try:
-        for node in chosen:
-            if node.placement == "ray" and node.id not in refs:  # an upstream neither run nor reused: submit fails on it
-                submit(node)
-            if node.id in refs:
-                out.seconds[node.id] = ray.get(timing_refs[node.id])
-                output = refs[node.id]
-            else:
-                inputs = {name: out.values[i] if i in out.values else ray.get(refs[i]) for name, i in node.inputs.items()}
-                start = time.perf_counter()
-                output = out.values[node.id] = run_driver(node, inputs)
-                out.seconds[node.id] = time.perf_counter() - start
-                submit_ready()  # the Ray nodes that waited for this one
-            if on_done:
-                on_done(node, out.seconds[node.id], output)
-    except ray.exceptions.RayTaskError as exc:
-        cancel_unfinished(list(refs.values()))
-        raise unwrap(exc) from None
-    except BaseException:
-        cancel_unfinished(list(refs.values()))
-        raise
-    for node_id, ref in refs.items():
-        out.values.setdefault(node_id, ref)
-    return out
+    """Run the nodes in `run`, in plan order (see Started.finish); nodes outside it give their `reused` outputs."""
+    return start(plan, run, reused).finish(run_driver, on_done)

@@ -171,3 +171,40 @@ def test_infeasible_request_fails_before_scheduling(ray_local, tracking_uri, exa
 
     with pytest.raises(ResourceError, match=r"hardware.cpus_per_task=64 but the largest node has 2 CPUs"):
         api.apply(example("iris") / "spec.yaml", ["hardware.cpus_per_task=64"])
+
+
+def test_the_ray_nodes_run_while_the_tracking_store_opens(ray_local, tracking_uri, example, tmp_path, monkeypatch):
+    """Opening MLflow's store (its import, a new store's schema) takes seconds that the plan's Ray nodes
+    spend loading and training: the store opens after they were handed to Ray, not before. The stage is
+    the real one, noting when it starts; the store waits (bounded) for the load to have started."""
+    import time
+    from pathlib import Path
+
+    import mlops.registry as registry_module
+    import mlops.runtime.execute as execute_module
+    from mlops.runtime.node_calls import run_task
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+
+    @ray_local.remote(num_returns=2)
+    def noting_stage(node, *values):
+        Path(marks, node.id).touch()
+        start = time.perf_counter()
+        return run_task(node, dict(zip(node.inputs, values))), time.perf_counter() - start
+
+    real_registry = registry_module.Registry
+    load_started_before_the_store: list[bool] = []
+
+    def waiting_registry(uri, create=True):
+        deadline = time.time() + 15
+        while not (marks / "load").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        load_started_before_the_store.append((marks / "load").exists())
+        return real_registry(uri, create)
+
+    monkeypatch.setattr(execute_module, "_run_stage", noting_stage)
+    monkeypatch.setattr(registry_module, "Registry", waiting_registry)
+    result = api.apply(example("iris") / "spec.yaml")
+    assert load_started_before_the_store == [True]
+    assert result.version == "1" and {"load", "train", "evaluate"} <= set(result.ran)

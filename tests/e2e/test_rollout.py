@@ -173,6 +173,32 @@ def test_a_good_challenger_goes_through_the_canary_to_100_with_no_failed_request
     assert events[-3:] == ["rollout.started", "rollout.promote", "rollout.finish"]
 
 
+def test_promote_during_a_canary_is_refused_and_with_force_ends_the_rollout_first(rollout):
+    """A champion moved by hand behind a rollout's back left the rollout waiting for requests under a table
+    no longer in force: `mlops promote` names the rollout and refuses; with --force it ends it, then promotes."""
+    from mlops.errors import MlopsError
+
+    project, uri = rollout["project"], rollout["project"].spec.tracking.uri
+    begin_rollout(project, "1", "2")
+    routed(rollout, project)
+    with pytest.raises(MlopsError, match=r"a canary rollout of v2 against v1 \(v2 takes 50% of traffic\) is in progress.*"
+                                         r"`mlops promote iris_rollout 3 --force`"):
+        api.promote(NAME, "3", uri)
+    assert champion(project) == "1" and load_state(project).phase == "canary"
+    ended = []
+    assert api.promote(NAME, "3", uri, force=True, on_ended=ended.append) == "3"
+    assert ended == ["a canary rollout of v2 against v1 (v2 takes 50% of traffic)"]
+    assert champion(project) == "3" and load_state(project).phase == "ended"
+    assert load_state(project).history[-1]["message"] == "ended by `mlops promote iris_rollout 3`"
+    assert tags(project, "2")["mlops.rollout"] == "ended"
+    assert rollout_tick(project, time.time()) == []  # no tick acts on it again
+    deadline = time.time() + 20
+    while httpx.post(f"{rollout['url']}/predict", json={"rows": rollout["rows"][:3]}, timeout=10).json()["model_version"] != "3":
+        assert time.time() < deadline, "the endpoint never followed the promotion"
+        time.sleep(0.2)
+    assert api.rollback(NAME, uri) == "1"  # nothing in progress now: no --force needed
+
+
 def test_a_crippled_challenger_is_rolled_back_at_its_first_step_and_the_champion_never_stops(rollout):
     project = rollout["project"]
     with Traffic(rollout["url"], rollout["rows"]) as traffic:
