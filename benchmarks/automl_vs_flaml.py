@@ -54,9 +54,12 @@ import json, sys
 from mlops import api
 spec, name, metric, uri = sys.argv[1:5]
 result = api.apply(spec, started_at=started_at)
-meta = api.load_model(name, version=result.version, uri=uri).meta
-picked = meta.get("estimator") or meta.get("model_type")  # a torch winner is a model type of its own
-print(json.dumps({"score": float(result.metrics[metric]), "picked": picked}))
+# The family the search picked, from the run's tags (loading the model to read it would add its load to
+# mlops' wall time, which is the apply's alone).
+tags = api.registry(uri).client.get_run(result.run_id).data.tags
+print(json.dumps({"score": float(result.metrics[metric]), "picked": tags.get("mlops.tune.best_family")}), flush=True)
+import os
+os._exit(0)  # as `mlops apply` ends: without the interpreter's teardown of every module (mlops.cli)
 """
 
 FLAML_RUN = r"""

@@ -351,16 +351,30 @@ class Registry:
         """Download and load a version, verifying its sha256 first."""
         from mlops.models.bundle import load_bundle
 
-        from mlops.signing import verify
-
-        mv = self.version(name, version) if version is not None else self.by_alias(name, alias)
-        # Before any download; the signature covers name and version too, so another model's or an older
-        # version's signed bundle (and its tags) copied here is refused.
-        verify(mv.name, mv.version, mv.sha256, mv.tags.get(tracking_tags.SIGNATURE), f"model '{name}' v{mv.version}")
+        mv = self._signed(name, alias, version)
         with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:  # flavors load eagerly
             bundle = load_bundle(self.download(mv, Path(tmp)), mv.sha256, mv.tags.get(tracking_tags.HASH_SCHEME))
         bundle.meta["registered_version"] = mv.version
         return bundle
+
+    def drift_reference(self, name: str, version: str | int) -> Any:
+        """The drift reference a version was trained with (None without monitoring artifacts), verified as
+        `load` verifies the whole version, without loading its model."""
+        from mlops.models.bundle import load_drift_reference
+
+        mv = self._signed(name, None, version)
+        with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
+            return load_drift_reference(self.download(mv, Path(tmp)), mv.sha256, mv.tags.get(tracking_tags.HASH_SCHEME))
+
+    def _signed(self, name: str, alias: str | None, version: str | int | None) -> ModelVersion:
+        """The version (or the alias'), its signature checked before any download: the signature covers name
+        and version too, so another model's or an older version's signed bundle (and its tags) copied here is
+        refused."""
+        from mlops.signing import verify
+
+        mv = self.version(name, version) if version is not None else self.by_alias(name, alias)
+        verify(mv.name, mv.version, mv.sha256, mv.tags.get(tracking_tags.SIGNATURE), f"model '{name}' v{mv.version}")
+        return mv
 
 
 def _to_version(mv: Any) -> ModelVersion:

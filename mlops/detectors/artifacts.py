@@ -37,6 +37,14 @@ def save(monitoring: MonitoringArtifacts, bundle_dir: Path) -> None:
         monitoring.reference.to_dir(out)
 
 
+def load_reference(bundle_dir: Path) -> Any:
+    """The drift reference of a (hash-verified) bundle alone, or None for bundles trained without it."""
+    from mlops.detectors.drift import DriftReference
+
+    src = Path(bundle_dir) / DIR
+    return DriftReference.from_dir(src) if (src / "profile.json").is_file() else None
+
+
 def load(bundle_dir: Path) -> MonitoringArtifacts | None:
     """The artifacts of a (hash-verified) bundle, or None for bundles trained without them."""
     from mlops.detectors.drift import DriftReference

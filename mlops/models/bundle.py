@@ -180,9 +180,9 @@ def read_integrity(directory: Path) -> dict[str, Any]:
     return record
 
 
-def load_bundle(directory: Path, expected_sha256: str | None, scheme: str | None = HASH_SCHEME) -> Bundle:
-    """Verify the bundle against the recorded hash (`scheme`: how it was computed), then load it. A mismatch
-    is never loaded."""
+def verified_meta(directory: Path, expected_sha256: str | None, scheme: str | None = HASH_SCHEME) -> dict[str, Any]:
+    """The bundle's metadata, once its files match the recorded hash (`scheme`: how it was computed); a
+    mismatch is a RegistryError and nothing of it is read."""
     directory = Path(directory)
     if not (directory / META_FILE).is_file():
         raise RegistryError(f"{directory} is not a model bundle (no {META_FILE})")
@@ -194,6 +194,23 @@ def load_bundle(directory: Path, expected_sha256: str | None, scheme: str | None
                             f"registered {expected_sha256[:12]}...; it was modified after registration")
     meta = json.loads((directory / META_FILE).read_text())
     check_format(meta, directory)
+    return meta
+
+
+def load_drift_reference(directory: Path, expected_sha256: str | None, scheme: str | None = HASH_SCHEME) -> Any:
+    """The drift reference of a verified bundle (None for a bundle trained without monitoring artifacts),
+    without loading its model or refitting its outlier detector: what an endpoint's monitor needs."""
+    verified_meta(directory, expected_sha256, scheme)
+    from mlops.detectors import artifacts
+
+    return artifacts.load_reference(Path(directory))
+
+
+def load_bundle(directory: Path, expected_sha256: str | None, scheme: str | None = HASH_SCHEME) -> Bundle:
+    """Verify the bundle against the recorded hash (`scheme`: how it was computed), then load it. A mismatch
+    is never loaded."""
+    directory = Path(directory)
+    meta = verified_meta(directory, expected_sha256, scheme)
     model = model_flavors.get(meta["flavor"]).load().load(directory, meta)
     monitoring = None
     if (directory / "monitoring").is_dir():

@@ -59,14 +59,13 @@ class Monitor:
         if self.settings.drift is not None:
             from mlops.registry import Registry
 
-            try:
-                bundle = Registry(self.config.tracking_uri).load(self.config.name, version=version)
+            try:  # the reference alone: the model (and its outlier detector) are the replicas' to load
+                reference = Registry(self.config.tracking_uri).drift_reference(self.config.name, version)
             except Exception as exc:  # noqa: BLE001 - reported in /stats; traffic keeps being counted
                 self.load_error = {"version": version, "error": f"{type(exc).__name__}: {exc}"[:500]}
                 if self.version is None:  # nothing to keep: watch traffic, judge no drift
                     self.version = version
                 return
-            reference = bundle.monitoring.reference if bundle.monitoring is not None else None
         self.version, self.reference, self.load_error = version, reference, None
         self.inputs.clear()  # a new model has a new reference: judge only what it serves
         self.drift = None

@@ -141,3 +141,35 @@ def test_the_registering_run_links_to_the_comparison_and_names_version_and_decis
     assert tags[tracking_tags.COMPARISON] == stage.comparison_link(registered.name, "1", "2") == \
         f"mlops report {registered.name} --compare 1 2 (artifact card/compare_v1_v2.html)"
     assert registry.by_alias(registered.name, CHAMPION).version == "1"  # the alias moves only when apply succeeds
+
+
+def test_the_drift_reference_alone_is_the_bundles_own_verified_and_without_its_model(registered):
+    """What an endpoint's monitor loads: the reference rows the whole bundle carries, under the same hash
+    check (a changed file is refused), and not the model: no model library is imported for it."""
+    import subprocess
+    import sys
+    from urllib.parse import unquote, urlparse
+
+    import pandas as pd
+
+    from mlops.errors import RegistryError
+
+    registry, name, version = registered.registry, registered.name, registered.registration.version
+    whole = registry.load(name, version=version).monitoring.reference
+    alone = registry.drift_reference(name, version)
+    pd.testing.assert_frame_equal(alone.frame, whole.frame)
+    assert (alone.numeric, alone.categorical) == (whole.numeric, whole.categorical)
+
+    probe = ("import sys; from mlops.registry import Registry; "
+             f"ref = Registry({registry.uri!r}).drift_reference({name!r}, {version!r}); "
+             "print(len(ref.frame), sorted(m for m in ('skops', 'sklearn.ensemble') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == str(len(whole.frame)) and done.stdout.strip().endswith("[]"), done.stdout
+
+    stored = Path(unquote(urlparse(registry.version(name, version).source).path)) / "monitoring" / "reference.parquet"
+    assert stored.is_file()
+    with stored.open("ab") as handle:
+        handle.write(b"tampered")
+    with pytest.raises(RegistryError, match="modified after registration"):
+        registry.drift_reference(name, version)
