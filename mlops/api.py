@@ -297,10 +297,10 @@ def promote(name: str, version: str, uri: str | None = None, *, force: bool = Fa
     """Make `version` the champion; a running endpoint of `name` follows. Returns the version it now serves.
     A rollout in progress on that endpoint is refused, or with `force` ended first (`on_ended` gets it)."""
     store = registry(uri, name)
-    store.verify(name, version)  # the alias only ever moves to a version that loads
+    loaded = store.verify(name, version)  # the alias only ever moves to a version that loads
     _end_rollout(name, uri, f"mlops promote {name} {version}", force, on_ended)
     store.promote(name, version)
-    return follow_alias(name, uri)
+    return follow_alias(name, uri, loaded)
 
 
 def rollback(name: str, uri: str | None = None, *, force: bool = False,
@@ -329,11 +329,12 @@ def _end_rollout(name: str, uri: str | None, command: str, force: bool, on_ended
         on_ended(ended)
 
 
-def follow_alias(name: str, uri: str | None = None) -> str | None:
-    """Hot-swap a running endpoint of `name` to its alias' current version, without dropping requests."""
+def follow_alias(name: str, uri: str | None = None, loaded: Any = None) -> str | None:
+    """Hot-swap a running endpoint of `name` to its alias' current version, without dropping requests
+    (`loaded`: that version's bundle, when the caller has it)."""
     from mlops.serving.control import follow_alias as follow
 
-    return follow(name, tracking_uri(uri, name))
+    return follow(name, tracking_uri(uri, name), loaded)
 
 
 def serve(spec_path: str | Path, overrides: Sequence[str] = (), *, detach: bool = False, address: str | None = None,

@@ -328,12 +328,13 @@ class Registry:
         self.client.set_registered_model_tag(name, tracking_tags.CHAMPION_HISTORY, json.dumps(history))
         return history[-1]
 
-    def verify(self, name: str, version: str | int) -> None:
-        """Load a version (its hash checked) and let it go: raises RegistryError if it cannot serve."""
+    def verify(self, name: str, version: str | int):
+        """Load a version (its hash checked): RegistryError if it cannot serve; else the loaded bundle, for
+        a caller that deploys it next (and need not load it again)."""
         from mlops.errors import MlopsError
 
         try:
-            self.load(name, version=version)
+            return self.load(name, version=version)
         except Exception as exc:  # noqa: BLE001 - any failure to load means: do not move an alias to it
             reason = str(exc) if isinstance(exc, MlopsError) else f"{type(exc).__name__}: {exc}"
             raise RegistryError(f"model '{name}' v{version} does not load ({reason}); the alias stays where it is") from None

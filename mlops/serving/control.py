@@ -105,10 +105,11 @@ def _block_until_interrupted() -> None:
         serve.shutdown()
 
 
-def follow_alias(name: str, uri: str) -> str | None:
+def follow_alias(name: str, uri: str, loaded: Any = None) -> str | None:
     """After an alias move in store `uri`, hot-swap the running endpoint `name` to the alias' version, with
     the deploy node it runs (never the spec file: an edit that was not applied changes nothing). None when
-    no endpoint of `name` runs here, or it serves from another store."""
+    no endpoint of `name` runs here, or it serves from another store. `loaded`: the version's bundle when
+    the caller has loaded it (promote verified it), so it is not loaded twice."""
     from mlops import stores
     from mlops.cluster.local_head import read_state
     from mlops.plan.endpoint import EndpointSettings
@@ -124,7 +125,7 @@ def follow_alias(name: str, uri: str) -> str | None:
             return None
         alias = EndpointSettings.of(node).model_alias
         version = Registry(node.runtime["tracking_uri"]).by_alias(name, alias).version
-        return update_version(name, version).version
+        return update_version(name, version, loaded).version
 
 
 def _delete_app(name: str, timeout_s: float = 60) -> None:

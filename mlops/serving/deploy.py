@@ -138,9 +138,10 @@ def current_token_sha256(settings: Any, base_dir: str | Path) -> str | None:
     return None
 
 
-def endpoint_config(node: Any, version: str | None = None):
+def endpoint_config(node: Any, version: str | None = None, loaded: Any = None):
     """The replicas' config: the deploy node's settings as they are, plus the deploy-time facts (the model
-    version, from the alias unless given; the input schema recorded with it; the token's sha256; paths)."""
+    version, from the alias unless given; the input schema recorded with it; the token's sha256; paths).
+    `loaded`: that version's bundle when the caller has loaded (and verified) it already."""
     from mlops.plan.endpoint import EndpointSettings
     from mlops.registry import Registry
     from mlops.serving.endpoint_config import EndpointConfig
@@ -152,7 +153,10 @@ def endpoint_config(node: Any, version: str | None = None):
     registry = Registry(uri)
     if version is None:
         version = registry.by_alias(settings.name, settings.model_alias).version
-    bundle = registry.load(settings.name, version=version)
+    if loaded is not None and str(loaded.meta.get("registered_version")) == str(version):
+        bundle = loaded
+    else:
+        bundle = registry.load(settings.name, version=version)
     sha = token_sha256(settings, node.runtime["base_dir"])
     store = node.runtime.get("online_store")
     if store is not None:
@@ -217,14 +221,14 @@ def deploy_failure(name: str, message: str) -> str:
             f"`mlops status {name}` shows the application's state")
 
 
-def deploy(node: Any, version: str | None = None) -> tuple[Deployed, Any]:
+def deploy(node: Any, version: str | None = None, loaded: Any = None) -> tuple[Deployed, Any]:
     """Deploy (or update in place) the application of a deploy node on the connected Ray: what runs, and the
-    replicas' config."""
+    replicas' config (`loaded`: see endpoint_config)."""
     from mlops.plan.endpoint import EndpointSettings
 
     settings = EndpointSettings.of(node)
     check_replicas_fit(settings.deployment_options)
-    cfg = endpoint_config(node, version)
+    cfg = endpoint_config(node, version, loaded)
     start_http(settings.host, settings.port, settings.timeout_s)
     run_application(settings.name, cfg)
     url = f"http://{settings.host}:{settings.port}{settings.route}"
@@ -274,9 +278,9 @@ def _deployment_messages(name: str) -> list[str]:
     return [dep.message for dep in app.deployments.values() if dep.message] if app is not None else []
 
 
-def deploy_and_record(node: Any, version: str | None = None) -> Deployed:
+def deploy_and_record(node: Any, version: str | None = None, loaded: Any = None) -> Deployed:
     """Deploy a deploy node and record it as what the application runs (mlops.serving.app_records)."""
-    deployed, cfg = deploy(node, version)
+    deployed, cfg = deploy(node, version, loaded)
     record_app(node, deployed, cfg.token_sha256)
     return deployed
 
@@ -355,13 +359,14 @@ def endpoint_unchanged(node: Any, version: str) -> bool:
     return served_version(app.url) == str(version)
 
 
-def update_version(name: str, version: str) -> Deployed:
+def update_version(name: str, version: str, loaded: Any = None) -> Deployed:
     """Hot swap the running application `name` to `version`, with the deploy node it runs: same settings,
-    new user_config; Serve reconfigures the replicas in place, without dropping requests."""
+    new user_config; Serve reconfigures the replicas in place, without dropping requests (`loaded`: see
+    endpoint_config)."""
     node = recorded_node(name)
     if node is None:
         raise MlopsError(f"no endpoint '{name}' is recorded here: deploy it with `mlops apply` first")
-    return deploy_and_record(node, version)
+    return deploy_and_record(node, version, loaded)
 
 
 def _label(value: Any) -> str:

@@ -199,6 +199,22 @@ def test_promote_during_a_canary_is_refused_and_with_force_ends_the_rollout_firs
     assert api.rollback(NAME, uri) == "1"  # nothing in progress now: no --force needed
 
 
+def test_a_promotion_loads_the_new_version_once_for_its_check_and_the_endpoint(rollout, monkeypatch):
+    """promote verifies the version by loading it, and the endpoint's config needs that loaded model again
+    (the columns it takes null in): one load serves both."""
+    from mlops.registry import Registry
+
+    loads, real = [], Registry.load
+
+    def counted(self, name, alias="champion", version=None):
+        loads.append(str(version))
+        return real(self, name, alias, version)
+
+    monkeypatch.setattr(Registry, "load", counted)
+    assert api.promote(NAME, "2", rollout["project"].spec.tracking.uri) == "2"
+    assert loads == ["2"]
+
+
 def test_a_crippled_challenger_is_rolled_back_at_its_first_step_and_the_champion_never_stops(rollout):
     project = rollout["project"]
     with Traffic(rollout["url"], rollout["rows"]) as traffic:
