@@ -113,7 +113,7 @@ def explain(plan, force: bool | str | None = None) -> dict[str, dict[str, Any]]:
 def _state_kept_in_store(runtime: dict[str, Any], name: str) -> dict[str, Any]:
     """The last applied state as MLflow keeps it, when the file beside the store is gone (another
     machine, a cleaned folder). Never creates a store: a missing one means nothing was applied."""
-    from mlops.errors import RegistryError
+    from mlops.errors import RegistryError, SpecWarning, UnreachableStore
     from mlops.registry import Registry
 
     uri = runtime["tracking_uri"]
@@ -121,6 +121,12 @@ def _state_kept_in_store(runtime: dict[str, Any], name: str) -> dict[str, Any]:
         return {}
     try:
         return Registry(uri, create=False).applied_state(runtime["experiment"], name)
+    except UnreachableStore as exc:  # say so: "never applied" alone would be a guess presented as a fact
+        import warnings
+
+        warnings.warn(f"tracking.uri: {exc}; what the last apply did is unknown, so every node reads as never "
+                      f"applied", SpecWarning, stacklevel=2)
+        return {}
     except RegistryError:
         return {}
 
@@ -155,6 +161,7 @@ def apply(spec_path: str | Path, overrides: Sequence[str] = (), *, address: str 
     started_at = time.time() if started_at is None else started_at
     project = load(spec_path, overrides)
     plan = compile_plan(project)
+    stores.check_reachable(plan.node("register").runtime["tracking_uri"])  # before anything starts or runs
     actions = explain(plan, force)
     if any(a["action"] == "run" for a in actions.values()):
         # The parameter check imports the model's library (about a second): only worth it when something

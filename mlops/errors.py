@@ -69,6 +69,10 @@ class RegistryError(MlopsError):
     """A model version is missing, or its artifact fails the integrity check."""
 
 
+class UnreachableStore(RegistryError):
+    """The tracking server did not answer (refused, or no answer within seconds)."""
+
+
 class ScoreError(MlopsError):
     """A model could not be scored on labelled rows (monitoring): which metric, which rows, and why."""
 

@@ -45,7 +45,11 @@ def _require_store(uri: str) -> None:
 def _prepare_store(uri: str) -> None:
     db = stores.sqlite_path(uri)
     if db is not None:
-        db.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RegistryError(f"tracking.uri: cannot create the folder of the SQLite store {db} "
+                                f"({exc.strerror or exc}); point it at a folder this user can write") from None
 
 
 # Multirun applies specs in threads of one driver process; MLflow's SQLite store takes one writer at a
@@ -125,6 +129,7 @@ class Registry:
 
         for noisy in ("mlflow", "alembic"):  # schema-migration chatter on a new store is not for users
             logging.getLogger(noisy).setLevel(logging.WARNING)
+        stores.check_reachable(uri)  # a server that is not there: said in seconds, not after MLflow's retries
         if create:
             _prepare_store(uri)
         else:

@@ -106,8 +106,12 @@ class ApplyLock:
 
         from mlops.errors import MlopsError
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:  # the store's folder (a SQLite store's, where the cache lives beside it)
+            raise MlopsError(f"tracking.uri: cannot write the node cache at {self.path.parents[1]}, beside the store "
+                             f"({exc.strerror or exc}); point tracking.uri at a folder this user can write") from None
         deadline = time.monotonic() + self.timeout_s
         while True:
             try:
