@@ -161,7 +161,9 @@ def apply(spec_path: str | Path, overrides: Sequence[str] = (), *, address: str 
     started_at = time.time() if started_at is None else started_at
     project = load(spec_path, overrides)
     plan = compile_plan(project)
-    stores.check_reachable(plan.node("register").runtime["tracking_uri"])  # before anything starts or runs
+    from mlops.registry import check_reachable
+
+    check_reachable(plan.node("register").runtime["tracking_uri"])  # before anything starts or runs
     actions = explain(plan, force)
     if any(a["action"] == "run" for a in actions.values()):
         # The parameter check imports the model's library (about a second): only worth it when something

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import free_port
-from mlops import stores
+from mlops import registry
 from mlops.errors import MlopsError, UnreachableStore
 
 
@@ -20,8 +20,8 @@ def test_a_refused_connection_is_an_error_within_seconds_that_hides_the_password
     uri = f"http://alice:s3cret@127.0.0.1:{free_port()}"
     start = time.monotonic()
     with pytest.raises(UnreachableStore) as failed:
-        stores.check_reachable(uri)
-    assert time.monotonic() - start < stores.REACH_TIMEOUT_S
+        registry.check_reachable(uri)
+    assert time.monotonic() - start < registry.REACH_TIMEOUT_S
     assert "connection refused" in str(failed.value) and "s3cret" not in str(failed.value)
 
 
@@ -37,7 +37,7 @@ def test_any_http_answer_is_a_server_that_is_there():
     server = http.server.HTTPServer(("127.0.0.1", 0), Unauthorized)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        stores.check_reachable(f"http://127.0.0.1:{server.server_port}")  # no error
+        registry.check_reachable(f"http://127.0.0.1:{server.server_port}")  # no error
     finally:
         server.shutdown()
         server.server_close()
