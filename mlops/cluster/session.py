@@ -51,6 +51,7 @@ def ray_session(cluster: str = "local", address: str | None = None, local_cpus: 
             if on_head or _is_our_head(target):  # started loopback-only: its clients must not dial the machine's address
                 reach_loopback_head()
             use_cluster_token()
+            check_listening(target)
             ray.init(address=target, logging_level="ERROR")
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = f"--address {address}" if address else f"hardware.cluster={cluster!r}"
@@ -82,6 +83,26 @@ def _announce(address: str) -> None:
     if on_local_head is not None and address not in _announced:
         _announced.add(address)
         on_local_head(address)
+
+
+GCS_CONNECT_TIMEOUT_S = 5.0  # Ray's own client waits about two minutes for a GCS that is not there
+
+
+def check_listening(target: str) -> None:
+    """Something listens at a `host:port` (or `ray://host:port`) address, or a ConnectionError within
+    seconds; other forms ("auto") are left to Ray."""
+    import socket
+
+    address = target.split("://", 1)[-1]
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=GCS_CONNECT_TIMEOUT_S).close()
+    except OSError as exc:
+        reason = "connection refused" if isinstance(exc, ConnectionRefusedError) else \
+            f"no answer within {GCS_CONNECT_TIMEOUT_S:g} s" if isinstance(exc, socket.timeout) else str(exc)
+        raise ConnectionError(f"nothing listens there ({reason}): is the cluster running?") from None
 
 
 def _is_our_head(target: str) -> bool:
