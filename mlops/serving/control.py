@@ -128,6 +128,24 @@ def follow_alias(name: str, uri: str, loaded: Any = None) -> str | None:
         return update_version(name, version, loaded).version
 
 
+def _refuse_unknown_app(name: str, state: Any) -> None:
+    """`mlops stop NAME` for a NAME the head does not run: an error naming what does (it used to report
+    NAME stopped, and stop the head with every endpoint on it when none was recorded)."""
+    try:
+        with _on_cluster(state.gcs):
+            running = _running_apps()
+    except MlopsError:  # the head does not answer: its record is all there is to go by
+        running = []
+    if name in running:
+        return
+    from mlops.errors import did_you_mean
+
+    known = sorted(set(state.apps) | set(running))
+    hint = did_you_mean(name, known)
+    raise MlopsError(f"no endpoint '{name}' runs on mlops' local head{f' ({hint})' if hint else ''}; running: "
+                     f"{', '.join(known) or 'none'} (`mlops stop` with no name stops every endpoint and the head)")
+
+
 def _delete_app(name: str, timeout_s: float = 60) -> None:
     """serve.delete, waited for in steps of 0.1 s: Serve's own wait polls once a second, which added up to a
     second to every `mlops stop NAME` (the replicas' drain, deploy.LOCAL_DRAIN_S, is the rest)."""
@@ -257,6 +275,8 @@ def stop(name: str | None) -> str:
     state = read_state()
     if state is None:
         return "no local mlops Ray head is running"
+    if name is not None and name not in state.apps:
+        _refuse_unknown_app(name, state)
     others = [app for app in state.apps if app != name] if name else []
     if not others:  # nothing else runs there: stopping the head stops every app on it, at once
         stop_head(state)

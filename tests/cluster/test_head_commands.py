@@ -43,6 +43,13 @@ def test_down_stops_the_head_and_forgets_it(tmp_path, recorded_head):
     assert not alive(recorded_head.pid) and not (tmp_path / ".mlops" / "ray-head.json").exists()
 
 
+def test_stop_of_an_endpoint_the_head_does_not_run_is_refused_and_leaves_the_head_running(tmp_path, recorded_head):
+    done = cli("stop", "nothere", cwd=tmp_path)
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert "no endpoint 'nothere' runs on mlops' local head; running: none" in done.stderr
+    assert alive(recorded_head.pid) and (tmp_path / ".mlops" / "ray-head.json").exists()
+
+
 def test_down_without_a_head_says_so(tmp_path):
     done = cli("down", cwd=tmp_path)
     assert done.returncode == 0 and "no local mlops Ray head is running" in done.stdout, done.stderr
