@@ -165,6 +165,7 @@ def apply(spec_path: str | Path, overrides: Sequence[str] = (), *, address: str 
 
     check_reachable(plan.node("register").runtime["tracking_uri"])  # before anything starts or runs
     actions = explain(plan, force)
+    _refuse_deploy_during_rollout(plan, actions)
     if any(a["action"] == "run" for a in actions.values()):
         # The parameter check imports the model's library (about a second): only worth it when something
         # will run. An unchanged spec's parameters were checked by the apply that recorded it.
@@ -321,6 +322,24 @@ def rollback(name: str, uri: str | None = None, *, force: bool = False,
     version = store.rollback(name)
     follow_alias(name, uri)
     return version
+
+
+def _refuse_deploy_during_rollout(plan, actions: dict[str, dict[str, Any]]) -> None:
+    """An apply that would redeploy an endpoint while a rollout runs on it is refused before anything runs:
+    its plain deploy would end the rollout's traffic split behind its back, and the rollout would wait for
+    requests that no longer come (the promote/rollback rule, for apply)."""
+    deploy = next((n for n in plan.nodes if n.kind == "deploy"), None)
+    if deploy is None or actions.get(deploy.id, {}).get("action") != "run":
+        return
+    from mlops.errors import MlopsError
+    from mlops.monitoring.rollout import in_progress
+
+    name = deploy.params["name"]
+    running = in_progress(deploy.runtime["tracking_uri"], deploy.runtime["base_dir"], name)
+    if running:
+        raise MlopsError(f"{name}: {running} is in progress, and this apply would redeploy its endpoint (ending "
+                         f"the rollout's traffic split behind its back); apply again once it has ended (`mlops "
+                         f"status` shows it), or end it now with `mlops promote {name} VERSION --force`")
 
 
 def _end_rollout(name: str, uri: str | None, command: str, force: bool, on_ended: Callable[[str], None]) -> None:

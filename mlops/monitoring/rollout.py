@@ -189,6 +189,15 @@ def end_by_hand(tracking_uri: str, base_dir: str | Path, name: str, command: str
     return what
 
 
+def in_progress(tracking_uri: str, base_dir: str | Path, name: str) -> Optional[str]:
+    """The rollout of endpoint `name` in progress, in words; None when none is."""
+    from mlops.monitoring.state_files import read_state
+
+    data = read_state(state_file_at(tracking_uri, base_dir, name))
+    state = RolloutState.from_dict(data) if data else None
+    return _in_progress(state) if state is not None and state.active else None
+
+
 def _in_progress(state: RolloutState) -> str:
     """The rollout in progress, in words, for a command that must not act behind its back."""
     if state.phase == "ab":

@@ -199,6 +199,19 @@ def test_promote_during_a_canary_is_refused_and_with_force_ends_the_rollout_firs
     assert api.rollback(NAME, uri) == "1"  # nothing in progress now: no --force needed
 
 
+def test_an_apply_that_would_redeploy_during_a_rollout_is_refused_before_anything_runs(rollout):
+    """A redeploy is a plain deploy: it would end the canary's split behind the rollout's back."""
+    from mlops.errors import MlopsError
+
+    project = rollout["project"]
+    begin_rollout(project, "1", "2")
+    spec = project.config.spec_file
+    with pytest.raises(MlopsError, match=r"a canary rollout of v2 against v1 \(v2 takes 50% of traffic\) is in "
+                                         r"progress, and this apply would redeploy its endpoint"):
+        api.apply(spec, ["serving.online.timeout_s=29"])
+    assert load_state(project).phase == "canary" and champion(project) == "1"
+
+
 def test_a_promotion_loads_the_new_version_once_for_its_check_and_the_endpoint(rollout, monkeypatch):
     """promote verifies the version by loading it, and the endpoint's config needs that loaded model again
     (the columns it takes null in): one load serves both."""
