@@ -37,9 +37,13 @@ def state_file_at(tracking_uri: str, base_dir: str | Path, name: str) -> Path:
 
 def load_state(project: Any) -> Optional[RolloutState]:
     """The project's last rollout (None when it never had one)."""
+    return _read_at(state_file(project))
+
+
+def _read_at(path: Path) -> Optional[RolloutState]:
     from mlops.monitoring.state_files import read_state
 
-    data = read_state(state_file(project))
+    data = read_state(path)
     return RolloutState.from_dict(data) if data else None
 
 
@@ -166,12 +170,11 @@ def end_by_hand(tracking_uri: str, base_dir: str | Path, name: str, command: str
     command (its state, history and the challenger's tags), so no tick acts on it again. Returns the
     rollout it ended in words; None when none was in progress."""
     from mlops.errors import MlopsError
-    from mlops.monitoring.state_files import locked, read_state, write_state
+    from mlops.monitoring.state_files import locked, write_state
 
     path = state_file_at(tracking_uri, base_dir, name)
     with locked(path):  # against a controller's tick deciding at the same moment
-        data = read_state(path)
-        state = RolloutState.from_dict(data) if data else None
+        state = _read_at(path)
         if state is None or not state.active:
             return None
         what = _in_progress(state)
@@ -191,10 +194,7 @@ def end_by_hand(tracking_uri: str, base_dir: str | Path, name: str, command: str
 
 def in_progress(tracking_uri: str, base_dir: str | Path, name: str) -> Optional[str]:
     """The rollout of endpoint `name` in progress, in words; None when none is."""
-    from mlops.monitoring.state_files import read_state
-
-    data = read_state(state_file_at(tracking_uri, base_dir, name))
-    state = RolloutState.from_dict(data) if data else None
+    state = _read_at(state_file_at(tracking_uri, base_dir, name))
     return _in_progress(state) if state is not None and state.active else None
 
 
