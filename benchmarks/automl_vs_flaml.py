@@ -1,6 +1,7 @@
 """`model.type: auto` against FLAML on the same data, the same split and the same time budget.
 
     python benchmarks/automl_vs_flaml.py [--budgets 60,180] [--flaml-python PATH] [--datasets a,b] [--covers apply]
+                                         [--ensemble stacking|voting]
 
 FLAML runs in its own virtual environment, so neither tool's pins constrain the other; make it once with
 
@@ -12,7 +13,8 @@ on `row`, so its evaluate node scores exactly those rows; FLAML: its model's pre
 with scikit-learn's metric functions). Wall time is the whole command for each: `mlops apply` in a fresh
 process (Ray start-up, search, refit, registration) and FLAML's fit in a fresh process. mlops' budget covers
 the whole apply (`tuning.time_budget_covers: apply`, as FLAML's covers its fit; `--covers search` gives the
-search alone the budget). Prints one Markdown table.
+search alone the budget). `--ensemble METHOD` has mlops register an ensemble of its 5 best trials
+(`model.ensemble`), whose refit the budget covers too. Prints one Markdown table.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ data:
   target: y
   timestamp: row
   split: {{method: time, test_size: 0.25, seed: 0}}
-model: {{type: auto, task: {task}, metric: {metric}}}
+model: {{type: auto, task: {task}, metric: {metric}{ensemble}}}
 tuning: {{num_samples: 100000, time_budget_s: {budget}, time_budget_covers: {covers}, search: optuna, scheduler: asha}}
 tracking: {{uri: "sqlite:///{db}"}}
 """
@@ -57,7 +59,10 @@ result = api.apply(spec, started_at=started_at)
 # The family the search picked, from the run's tags (loading the model to read it would add its load to
 # mlops' wall time, which is the apply's alone).
 tags = api.registry(uri).client.get_run(result.run_id).data.tags
-print(json.dumps({"score": float(result.metrics[metric]), "picked": tags.get("mlops.tune.best_family")}), flush=True)
+picked = tags.get("mlops.tune.best_family")
+if result.ensemble and result.ensemble["members"]:
+    picked = f"{result.ensemble['method']} of {len(result.ensemble['members'])} (best {picked})"
+print(json.dumps({"score": float(result.metrics[metric]), "picked": picked}), flush=True)
 import os
 os._exit(0)  # as `mlops apply` ends: without the interpreter's teardown of every module (mlops.cli)
 """
@@ -110,14 +115,15 @@ def make_data(name: str):
     return frame.assign(y=y, row=range(len(frame)))
 
 
-def run_mlops(tmp: Path, name: str, csv: Path, budget: float, covers: str = "apply") -> dict:
+def run_mlops(tmp: Path, name: str, csv: Path, budget: float, covers: str = "apply", ensemble: str | None = None) -> dict:
     """One apply (what `mlops apply` runs) in a fresh process; its test-split score and the winning family."""
     task, metric = DATASETS[name]
     directory = tmp / f"mlops-{name}-{budget:g}"
     directory.mkdir()
     db = directory / "mlflow.db"
     spec = directory / "spec.yaml"
-    spec.write_text(SPEC.format(name=name, csv=csv, task=task, metric=metric, budget=budget, db=db, covers=covers))
+    spec.write_text(SPEC.format(name=name, csv=csv, task=task, metric=metric, budget=budget, db=db, covers=covers,
+                                ensemble=f", ensemble: {{top_k: 5, method: {ensemble}}}" if ensemble else ""))
     start = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", MLOPS_RUN, str(spec), f"flaml-{name}", metric, f"sqlite:///{db}"],
                           capture_output=True, text=True, cwd=directory)
@@ -147,6 +153,7 @@ def main() -> None:
     parser.add_argument("--flaml-python", default="/tmp/flamlvenv/bin/python")
     parser.add_argument("--covers", default="apply", choices=("apply", "search"),
                         help="what mlops' budget covers (tuning.time_budget_covers)")
+    parser.add_argument("--ensemble", choices=("stacking", "voting"), help="mlops registers an ensemble of its 5 best trials")
     args = parser.parse_args()
     if not Path(args.flaml_python).exists():
         raise SystemExit(f"no FLAML environment at {args.flaml_python}: see this script's docstring")
@@ -156,7 +163,7 @@ def main() -> None:
         csv = tmp / f"{name}.csv"
         make_data(name).to_csv(csv, index=False)
         for budget in (float(b) for b in args.budgets.split(",")):
-            ours = run_mlops(tmp, name, csv, budget, args.covers)
+            ours = run_mlops(tmp, name, csv, budget, args.covers, args.ensemble)
             theirs = run_flaml(args.flaml_python, name, csv, budget)
             metric = DATASETS[name][1]
             sign = 1 if METRICS[metric].greater_is_better else -1

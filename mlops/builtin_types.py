@@ -36,6 +36,9 @@ MODEL_FLAVORS: dict[str, str] = {
 #   search_space: what `model.type: auto` and `tuning` explore (Tune domain specs, see spec/tuning);
 #   low_cost: a cheap configuration inside that space (few/small trees): auto's search starts with these,
 #     cheapest family first by `cost` (the relative time of that configuration's fit);
+#   portfolio: further configurations inside the space, each strong on a different kind of data, that the
+#     search runs after every family's low_cost one (before it samples), so that the sampler's first picture
+#     of a family is not one small configuration alone;
 #   default_params: per task, applied under the spec's params;
 #   auto: in auto's default candidates (fast, robust families; a spec can list any family);
 #   auto_max_rows: a default candidate only searched when the training split has at most this many rows (its
@@ -123,6 +126,12 @@ _REGULARIZED = {"params.learning_rate": {"loguniform": [0.01, 0.5]}, "params.sub
 # configuration far from what they can do and left them for others.
 _SHORT = {"params.n_estimators": 512, "params.learning_rate": 0.1, "params.subsample": 1.0, "params.colsample_bytree": 1.0,
           "params.reg_alpha": 1e-3, "params.reg_lambda": 1.0}
+# The boosting portfolios: small trees boosted long at a small learning rate (near-additive functions with a few
+# interactions: friedman1's best, test rmse 1.063 where the start reached 1.092), and medium trees on row and
+# column subsamples (interactions and many features: best or within 0.002 of best on the benchmark's three
+# classification sets). Measured with benchmarks/automl_vs_flaml.py's data, one fit each (docs/automl.md).
+_MEDIUM = {"params.learning_rate": 0.05, "params.subsample": 0.8, "params.colsample_bytree": 0.8,
+           "params.reg_alpha": 1e-3, "params.reg_lambda": 1.0}
 _QUIET = {"verbose": -1, "subsample_freq": 1}  # subsample_freq: LightGBM only row-subsamples when it is > 0
 BOOSTING_FAMILIES: dict[str, dict[str, Any]] = {
     "lightgbm": {
@@ -136,6 +145,9 @@ BOOSTING_FAMILIES: dict[str, dict[str, Any]] = {
         "search_space": {"params.n_estimators": {"lograndint": [8, 8193]}, "params.num_leaves": {"lograndint": [2, 513]},
                          "params.min_child_samples": {"lograndint": [2, 129]}, **_REGULARIZED},
         "low_cost": {**_SHORT, "params.num_leaves": 8, "params.min_child_samples": 20}, "cost": 2,
+        "portfolio": [{**_SHORT, "params.n_estimators": 4096, "params.learning_rate": 0.03, "params.num_leaves": 4,
+                       "params.min_child_samples": 20},
+                      {**_MEDIUM, "params.n_estimators": 2048, "params.num_leaves": 16, "params.min_child_samples": 20}],
     },
     "xgboost": {
         "library": "xgboost",
@@ -147,6 +159,8 @@ BOOSTING_FAMILIES: dict[str, dict[str, Any]] = {
         "search_space": {"params.n_estimators": {"lograndint": [8, 8193]}, "params.max_depth": {"randint": [2, 11]},
                          "params.min_child_weight": {"loguniform": [0.01, 64.0]}, **_REGULARIZED},
         "low_cost": {**_SHORT, "params.max_depth": 3, "params.min_child_weight": 1.0}, "cost": 2,
+        # depth-2 trees boosted long lost to the start on every data set there (XGBoost grows depth-wise)
+        "portfolio": [{**_MEDIUM, "params.n_estimators": 2048, "params.max_depth": 5, "params.min_child_weight": 1.0}],
     },
 }
 

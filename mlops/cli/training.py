@@ -164,16 +164,15 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
 def ensemble_line(ensemble: dict[str, Any], tuning: Any) -> str:
     """What the registered model is when it is an ensemble (model.ensemble), not the best trial the line above
     names: its method and members, each with its family and validation score."""
+    if ensemble.get("alone"):  # no ensemble was fitted: the best trial could not be one of its members
+        return f"[bold]model.ensemble[/]: {ensemble['alone']}, so it was registered alone"
     by_id = {t.trial_id: t for t in tuning.trials} if tuning is not None else {}
     members = []
     for trial_id in ensemble["members"]:
         trial = by_id.get(trial_id)
         score = trial.metrics.get(tuning.metric) if trial is not None else None
         members.append(f"{trial.family} ({tuning.metric} {score:.4f})" if score is not None else trial_id)
-    line = f"[bold]registered[/] a {ensemble['method']} ensemble of the {len(members)} best trials: {', '.join(members)}"
-    if tuning is not None and "estimator" not in tuning.best.model:  # a torch model is no ensemble member
-        line += f" (the best trial, {tuning.best.family}, cannot be a member)"
-    return line
+    return f"[bold]registered[/] a {ensemble['method']} ensemble of the {len(members)} best trials: {', '.join(members)}"
 
 
 def apply_summary(result: Any, champion: Optional[str]) -> list[str]:

@@ -11,6 +11,13 @@ from typing import Any
 from mlops.errors import Problem, SpecError
 
 METHODS = ("stacking", "voting")
+STACKING_FOLDS = 5  # the out-of-fold predictions the stacking's final model learns from
+
+
+def fits_per_member(method: str) -> float:
+    """Full fits of one member an ensemble's fit costs: voting fits each once; stacking once on every row plus
+    once per fold on (k-1)/k of them (k = STACKING_FOLDS)."""
+    return 1.0 if method == "voting" else 1.0 + (STACKING_FOLDS - 1)
 
 
 class EnsembleFactory:
@@ -40,9 +47,9 @@ class EnsembleFactory:
         from sklearn.linear_model import LogisticRegression, RidgeCV
 
         if task == "classification":  # the final model learns from the members' out-of-fold probabilities
-            return StackingClassifier(named, final_estimator=LogisticRegression(max_iter=1000), cv=5,
+            return StackingClassifier(named, final_estimator=LogisticRegression(max_iter=1000), cv=STACKING_FOLDS,
                                       stack_method="predict_proba")
-        return StackingRegressor(named, final_estimator=RidgeCV(), cv=5)
+        return StackingRegressor(named, final_estimator=RidgeCV(), cv=STACKING_FOLDS)
 
 
 def members_of(trials: list[Any], metric: str, mode: str, top_k: int) -> list[Any]:

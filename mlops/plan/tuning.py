@@ -1,6 +1,7 @@
 """The tune node: Ray Tune over the spec's search space (or auto's families), feeding `train`. Pure."""
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -44,19 +45,26 @@ def resolved_space(spec) -> dict[str, Any]:
 
 
 def start_points(spec, space: dict[str, Any]) -> list[dict[str, Any]]:
-    """auto: the first trials, each family's low-cost configuration (few, small trees), cheapest family first;
-    values outside the space (a spec's own model.search_space.FAMILY) are left to the search to sample."""
+    """auto: the first trials. Each family's low-cost configuration (few, small trees), cheapest family first,
+    then the families' portfolio configurations in the same order; values outside the space (a spec's own
+    model.search_space.FAMILY) are left to the search to sample."""
     if spec.model.type != "auto":
         return []
     from mlops.plugins import estimators
 
-    points = []
+    cheap, portfolio = [], []
     for order, family in enumerate(space):
         meta = estimators.get(family).meta
-        values = {key: value for key, value in (meta.get("low_cost") or {}).items()
-                  if key in space[family] and domain_contains(space[family][key], value)}
-        points.append((meta.get("cost", 1), order, {"family": family, "values": values}))
-    return [point for _, _, point in sorted(points, key=lambda p: p[:2])]
+
+        def inside(config: dict[str, Any], family: str = family) -> dict[str, Any]:
+            return {key: value for key, value in config.items()
+                    if key in space[family] and domain_contains(space[family][key], value)}
+
+        rank = (meta.get("cost", 1), order)
+        cheap.append((rank, {"family": family, "values": inside(meta.get("low_cost") or {})}))
+        portfolio += [(rank, {"family": family, "values": inside(config), "portfolio": True})
+                      for config in meta.get("portfolio") or ()]
+    return [point for _, point in sorted(cheap, key=lambda p: p[0]) + sorted(portfolio, key=lambda p: p[0])]
 
 
 def row_limits(spec, space: dict[str, Any]) -> dict[str, int]:
@@ -136,7 +144,10 @@ def describe_trials(node: Node) -> str:
     if p["model"]["type"] == "auto":
         parts.append(f"families: {', '.join(p['space'])}")
     if p.get("start"):
-        parts.append(f"cheap first: {', '.join(point['family'] for point in p['start'])}")
+        parts.append(f"cheap first: {', '.join(point['family'] for point in p['start'] if not point.get('portfolio'))}")
+        portfolio = Counter(point["family"] for point in p["start"] if point.get("portfolio"))
+        if portfolio:
+            parts.append(f"then a portfolio: {', '.join(f'{family} x{n}' for family, n in portfolio.items())}")
     if p.get("row_limits"):
         parts.append("on small data only: " + ", ".join(f"{f} (<= {n:,} rows)" for f, n in p["row_limits"].items()))
     return ", ".join(parts)

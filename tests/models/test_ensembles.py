@@ -117,3 +117,24 @@ def test_an_ensemble_spec_is_validated_at_its_fields(tmp_path):
     with pytest.raises(SpecError) as caught:
         api.validate(spec, ["model.ensemble.top_k=1"])
     assert {p.path for p in caught.value.problems} == {"model.ensemble.method", "model.ensemble.top_k"}
+
+
+def test_when_the_best_trial_cannot_be_a_member_it_is_refitted_alone_and_the_apply_says_so(tmp_path):
+    """An ensemble of the others would register a model without the best one (a network is no member)."""
+    from types import SimpleNamespace
+
+    from mlops.cli.training import ensemble_line
+    from mlops.stages.search_space import FAMILY_KEY, model_section
+    from mlops.stages.tune import train_best
+
+    features, split, params = stages(tmp_path, "stacking")
+    network = model_section(params["model"], {FAMILY_KEY: "torch"})
+    network["training"]["epochs"] = 2
+    best = TrialResult("t9", {"estimator": "torch"}, network, {"roc_auc": 0.99}, "ok", 1.0, 2)
+    trials = [best] + [trial(i, family, p, score) for i, (family, p, score) in enumerate(MEMBERS)]
+    trained = train_best(features, split, outcome(trials), params)
+    assert trained.meta["flavor"] == "torch" and trained.meta["tuned"]["trial_id"] == "t9"
+    alone = trained.meta["tuned"]["ensemble"]
+    assert alone["members"] == [] and "the best trial, torch, cannot be a member" in alone["alone"]
+    said = ensemble_line(alone, SimpleNamespace(trials=trials, metric="roc_auc", best=best))
+    assert "cannot be a member, so it was registered alone" in said and "ensemble of" not in said

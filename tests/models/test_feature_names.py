@@ -111,4 +111,8 @@ def test_a_model_slow_to_predict_is_scored_on_fewer_rows_within_the_budget():
     fast = permutation(pipe, X, y, "f1_macro", columns=INPUTS)
     assert fast.rows == 2000  # the default budget holds every sampled row of a quick model
     floor = permutation(SlowToPredict(pipe, per_row=1e-4), X, y, "f1_macro", columns=INPUTS, budget_s=0.01, min_rows=400)
-    assert floor.rows == 400  # never fewer than min_rows
+    assert floor.rows == 400 and floor.repeats == 2  # never fewer than min_rows, then fewer shuffles, at least 2
+    assert all(column["std"] >= 0 for column in floor.columns) and floor.ranking()[0] == "signal"
+    # 400 rows x 4 columns x 3 shuffles at 1e-4 s a row: 0.48 s (x 4: 0.64 s); a budget of 0.55 s keeps 3 of 5
+    some = permutation(SlowToPredict(pipe, per_row=1e-4), X, y, "f1_macro", columns=INPUTS, budget_s=0.55, min_rows=400)
+    assert some.rows == 400 and some.repeats == 3

@@ -96,6 +96,8 @@ def test_every_auto_family_starts_cheap_inside_its_space():
             low_cost, space = entry.meta.get("low_cost"), entry.meta["search_space"]
             assert low_cost, f"{entry.name} registers no low_cost configuration"
             assert all(domain_contains(space[key], value) for key, value in low_cost.items()), entry.name
+            for config in entry.meta.get("portfolio") or ():  # whole configurations, each inside the space
+                assert set(config) <= set(space) and all(domain_contains(space[k], v) for k, v in config.items()), entry.name
 
 
 def test_the_search_starts_with_the_cheapest_families_then_samples():
@@ -104,9 +106,16 @@ def test_the_search_starts_with_the_cheapest_families_then_samples():
     plan = api.plan(EXAMPLES / "automl" / "spec.yaml", ["~model.candidates"])
     params = plan.node("tune").params
     start = params["start"]
-    costs = [estimators.get(point["family"]).meta["cost"] for point in start]
-    assert costs == sorted(costs) and sorted(p["family"] for p in start) == sorted(params["space"])
-    assert start[0]["family"] == "logistic_regression" and start[-1]["family"] == "random_forest"
+    cheap = [point for point in start if not point.get("portfolio")]
+    portfolio = start[len(cheap):]  # every family's cheap point first, then the portfolios
+    assert all(point.get("portfolio") for point in portfolio)
+    for points in (cheap, portfolio):
+        costs = [estimators.get(point["family"]).meta["cost"] for point in points]
+        assert costs == sorted(costs)
+    assert sorted(p["family"] for p in cheap) == sorted(params["space"])
+    assert cheap[0]["family"] == "logistic_regression" and cheap[-1]["family"] == "random_forest"
+    assert [p["family"] for p in portfolio] == ["lightgbm", "lightgbm", "xgboost"]
+    assert [p["values"]["params.num_leaves"] for p in portfolio[:2]] == [4, 16]
     searcher = OptunaSearch(OptunaSpace(params["space"], auto=True), metric="roc_auc", mode="max",
                             points_to_evaluate=first_configs(start, auto=True), seed=0)
     proposed = [searcher.suggest(f"t{i}") for i in range(len(start) + 3)]
@@ -120,8 +129,11 @@ def test_a_spec_space_keeps_only_the_start_values_it_can_produce(tmp_path):
     plan = api.plan(EXAMPLES / "automl" / "spec.yaml", [
         "model.candidates=[lightgbm,logistic_regression]",
         "+model.search_space.lightgbm={params.num_leaves: {randint: [16, 64]}, params.learning_rate: {loguniform: [0.01, 0.3]}}"])
-    start = {point["family"]: point["values"] for point in plan.node("tune").params["start"]}
-    assert start["lightgbm"] == {"params.learning_rate": 0.1}  # num_leaves 8 is outside [16, 64): sampled instead
+    start = [(point["family"], point["values"]) for point in plan.node("tune").params["start"]]
+    # num_leaves 8 and 4 are outside [16, 64): sampled instead; 16 is inside
+    assert [values for family, values in start if family == "lightgbm"] == [
+        {"params.learning_rate": 0.1}, {"params.learning_rate": 0.03},
+        {"params.learning_rate": 0.05, "params.num_leaves": 16}]
 
 
 def test_lograndint_is_a_domain_with_positive_integer_bounds():

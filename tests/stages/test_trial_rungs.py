@@ -50,6 +50,26 @@ def test_asha_trials_fit_on_growing_shares_of_their_rows(monkeypatch):
     assert reports[-1][1]["roc_auc"] > 0.8
 
 
+def test_each_report_says_what_one_fit_on_all_its_training_rows_takes(monkeypatch):
+    import time
+
+    from mlops.stages.trial import FIT_SECONDS
+
+    fit = trial.fit_and_score
+
+    def at_least_a_quarter_second(*args, **kwargs):  # a fit of known least length, whatever its rows
+        time.sleep(0.25)
+        return fit(*args, **kwargs)
+
+    monkeypatch.setattr(trial, "fit_and_score", at_least_a_quarter_second)
+    section = {"type": "sklearn", "task": "classification", "estimator": "logistic_regression", "params": {}}
+    rungs = [metrics[FIT_SECONDS] for _, metrics in scores(section, _data(), _params("asha"))]
+    # a rung's fit on a quarter (a half) of the rows is scaled up to all of them (by the square root of 4, of 2)
+    assert 0.5 <= rungs[0] < 0.75 and 0.35 <= rungs[1] < 0.55 and 0.25 <= rungs[2] < 0.4  # sqrt(1/share)
+    folds = [metrics[FIT_SECONDS] for _, metrics in scores(section, _data(), _params("asha", folds=3))]
+    assert all(0.25 <= seconds < 0.4 for seconds in folds)  # the mean over the folds so far
+
+
 def test_with_folds_the_reports_are_running_means_and_fifo_reports_once(monkeypatch):
     each, fit = [], trial.fit_and_score
 

@@ -34,6 +34,10 @@ def test_the_refit_estimate_is_one_fit_of_the_best_trial_so_far():
     higher.add("a", {"roc_auc": 0.9, "time_total_s": 4.0, "training_iteration": 3})
     higher.add("b", {"roc_auc": 0.8, "time_total_s": 1.0, "training_iteration": 1})
     assert higher.seconds() == pytest.approx(4.0 * REFIT_MARGIN)  # hold-out rungs: the trial's whole time
+    # A trial that reports its fits' seconds is taken at its word (its own time holds its worker's imports)
+    higher.add("c", {"roc_auc": 0.95, "time_total_s": 6.0, "training_iteration": 3, "fit_seconds": 0.5,
+                     "config": {"estimator": "ridge"}})
+    assert higher.seconds() == pytest.approx(0.5 * REFIT_MARGIN)
 
 
 def test_a_search_the_apply_left_no_time_says_which_budget_to_raise():
@@ -47,3 +51,26 @@ def test_a_search_the_apply_left_no_time_says_which_budget_to_raise():
     said = str(caught.value)
     assert "tuning.time_budget_s: the apply's 20 s left the search 2.0 s after start-up" in said
     assert f"the {AFTER_SEARCH_S:g} s kept for what follows it" in said and "time_budget_covers: search" in said
+
+
+def test_an_ensembles_refit_estimate_is_its_members_fits_as_often_as_the_method_fits_them():
+    from mlops.models.ensembles import STACKING_FOLDS
+
+    def estimate(method: str, top_k: int = 2) -> _RefitEstimate:
+        found = _RefitEstimate("rmse", "min", per_fold=False, torch_model=False,
+                               ensemble={"top_k": top_k, "method": method})
+        found.add("a", {"rmse": 1.0, "time_total_s": 3.0, "config": {"estimator": "lightgbm"}})
+        found.add("t", {"rmse": 1.2, "time_total_s": 20.0, "config": {"estimator": "torch"}})  # never a member
+        found.add("b", {"rmse": 1.5, "time_total_s": 2.0, "config": {"estimator": "xgboost"}})
+        found.add("c", {"rmse": 3.0, "time_total_s": 50.0, "config": {"estimator": "random_forest"}})  # not in the top 2
+        return found
+
+    assert estimate("voting").seconds() == pytest.approx(5.0)
+    assert estimate("stacking").seconds() == pytest.approx(5.0 * STACKING_FOLDS)
+    assert estimate("voting", top_k=3).seconds() == pytest.approx(55.0)
+    torch_best = estimate("stacking")
+    torch_best.add("t", {"rmse": 0.5, "time_total_s": 20.0, "config": {"estimator": "torch"}})
+    assert torch_best.seconds() == pytest.approx(20.0 * REFIT_MARGIN)  # the best is a network: refitted alone
+    alone = _RefitEstimate("rmse", "min", per_fold=False, torch_model=False, ensemble={"top_k": 5, "method": "voting"})
+    alone.add("a", {"rmse": 1.0, "time_total_s": 3.0, "config": {"estimator": "lightgbm"}})
+    assert alone.seconds() == pytest.approx(3.0 * REFIT_MARGIN)  # one member: the best trial is refitted alone
