@@ -148,11 +148,9 @@ EQUIVALENT: list[tuple[str, int, str, str]] = [
       for line, part in ((340, "removed `if not token_ok"), (341, "`'auth'` -> `'XXauthXX'`"), (342, "`401` -> `402`"))],
     ("mlops/stages/register.py", 42, "`'mlops-bundle-'` -> `'XXmlops-bundle-XX'`", "the prefix of a temporary "
      "folder deleted when the bundle is logged; nothing reads its name"),
-    ("mlops/plan/tuning.py", 56, "`2` -> `3`", "the sort key's second item is each family's position, unique, so a "
-     "third item (the point itself) is never compared"),
-    ("mlops/plan/tuning.py", 92, "`'json'` -> `'XXjson", "the tuning section (its search space excluded) holds only "
+    ("mlops/plan/tuning.py", 117, "`'json'` -> `'XXjson", "the tuning section (its search space excluded) holds only "
      "str, int, float, bool and None, which both modes dump alike"),
-    ("mlops/plan/tuning.py", 115, "`'auto'` -> `'XXautoXX'`", "only the first 'auto' (get's default) is "
+    ("mlops/plan/tuning.py", 142, "`'auto'` -> `'XXautoXX'`", "only the first 'auto' (get's default) is "
      "equivalent: a tune node's tuning always carries cpus_per_trial, so the default is never read"),
 ]
 

@@ -2,6 +2,7 @@
 resource survived every other fast test): what the tune stage and `mlops plan` read."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -43,7 +44,21 @@ def test_describe_trials_names_the_budget_and_the_families():
     line = describe_trials(api.plan(AUTOML).node("tune"))
     assert line.startswith("24 trials x (CPU=1)")
     assert "search=optuna" in line and "scheduler=asha" in line and "<= 2 at once" in line
-    assert "budget 120s" in line and "families: random_forest, extra_trees" in line
+    assert "budget 120s," in line and "families: random_forest, extra_trees" in line
+    assert "whole apply" not in line  # the budget is the search's by default
+
+
+def test_describe_trials_names_the_apply_wide_budget_the_cheap_starts_the_portfolio_and_the_row_limits():
+    line = describe_trials(api.plan(AUTOML, ["~model.candidates", "tuning.time_budget_covers=apply"]).node("tune"))
+    assert "budget 120s for the whole apply," in line
+    assert "cheap first: logistic_regression, lightgbm, xgboost, hist_gradient_boosting, knn, svm, extra_trees, " in line
+    assert "random_forest, then a portfolio: lightgbm x2, xgboost x1, " in line
+    assert line.endswith("on small data only: svm (<= 10,000 rows)")
+    node = api.plan(AUTOML).node("tune")
+    two = dataclasses.replace(node, params={**node.params, "row_limits": {"svm": 10_000, "knn": 5_000}})
+    assert describe_trials(two).endswith("on small data only: svm (<= 10,000 rows), knn (<= 5,000 rows)")
+    no_boosting = describe_trials(api.plan(AUTOML, ["model.candidates=[knn,svm]"]).node("tune"))
+    assert "cheap first: knn, svm" in no_boosting and "portfolio" not in no_boosting
 
 
 IRIS = EXAMPLES / "iris" / "spec.yaml"
@@ -57,6 +72,7 @@ def test_a_tuned_model_searches_exactly_the_space_its_spec_writes():
     # exactly the written domains: no unset kinds dumped as nulls
     assert tune.params["space"] == {"params.max_depth": {"randint": [2, 8]}, "params.n_estimators": {"choice": [10, 50]}}
     assert tune.params["start"] == []  # cheap start points are auto's; a list either way (the stage iterates it)
+    assert tune.params["row_limits"] == {}  # auto's too; a mapping either way (plan JSON the same for every model)
     assert tune.params["trials"] == 4
 
 
