@@ -83,6 +83,7 @@ def permutation(pipeline: Any, X: Any, y: Any, metric: str, *, columns: Optional
     started = time.perf_counter()
     predicted = _predict(pipeline, X)
     per_row = (time.perf_counter() - started) / len(X)
+
     def rows_for(shuffles: int) -> int:
         return int(budget_s / max(per_row * shuffles * len(names), 1e-12))
 

@@ -52,12 +52,17 @@ class EnsembleFactory:
         return StackingRegressor(named, final_estimator=RidgeCV(), cv=STACKING_FOLDS)
 
 
+def can_be_member(model: dict[str, Any]) -> bool:
+    """Whether a trial's model section can be an ensemble member: an estimator with params (a torch trial is a
+    model type of its own, not one)."""
+    return "estimator" in model
+
+
 def members_of(trials: list[Any], metric: str, mode: str, top_k: int) -> list[Any]:
     """The `top_k` best finished trials, best first, one per distinct configuration."""
     import json
 
-    # Members are estimators with params: a torch trial (a model type of its own) is not one of them.
-    finished = [t for t in trials if t.status == "ok" and metric in t.metrics and "estimator" in t.model]
+    finished = [t for t in trials if t.status == "ok" and metric in t.metrics and can_be_member(t.model)]
     finished.sort(key=lambda t: t.metrics[metric], reverse=mode == "max")
     chosen, seen = [], set()
     for trial in finished:

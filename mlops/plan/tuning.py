@@ -55,16 +55,16 @@ def start_points(spec, space: dict[str, Any]) -> list[dict[str, Any]]:
     cheap, portfolio = [], []
     for order, family in enumerate(space):
         meta = estimators.get(family).meta
-
-        def inside(config: dict[str, Any], family: str = family) -> dict[str, Any]:
-            return {key: value for key, value in config.items()
-                    if key in space[family] and domain_contains(space[family][key], value)}
-
         rank = (meta.get("cost", 1), order)
-        cheap.append((rank, {"family": family, "values": inside(meta.get("low_cost") or {})}))
-        portfolio += [(rank, {"family": family, "values": inside(config), "portfolio": True})
+        cheap.append((rank, {"family": family, "values": _inside(space[family], meta.get("low_cost") or {})}))
+        portfolio += [(rank, {"family": family, "values": _inside(space[family], config), "portfolio": True})
                       for config in meta.get("portfolio") or ()]
     return [point for _, point in sorted(cheap, key=lambda p: p[0]) + sorted(portfolio, key=lambda p: p[0])]
+
+
+def _inside(space: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """The values of `config` that `space` (one family's) can produce."""
+    return {key: value for key, value in config.items() if key in space and domain_contains(space[key], value)}
 
 
 def row_limits(spec, space: dict[str, Any]) -> dict[str, int]:

@@ -282,12 +282,12 @@ def train_best(features: Any, split: Any, outcome: TuneOutcome, params: dict[str
     """The best trial's model section, fitted on the whole training split (the Ray task of `train`)."""
     from mlops.stages import train
 
-    from mlops.models.ensembles import ensemble_section
+    from mlops.models.ensembles import can_be_member, ensemble_section
 
     ensemble = params["model"].get("ensemble")
     # A torch trial is no member: when one is the best, an ensemble of the others would register a model
     # without it (on clf_20k_40: roc_auc 0.9731 where the torch trial alone reached 0.984), so it is refitted alone.
-    best_is_member = "estimator" in outcome.best.model
+    best_is_member = can_be_member(outcome.best.model)
     section = ensemble_section(outcome.trials, outcome.metric, outcome.mode, params["model"]["task"], ensemble) \
         if ensemble and best_is_member else None
     trained = train.run(features, split, {**params, "model": section or outcome.best.model})
