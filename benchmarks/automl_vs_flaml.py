@@ -61,7 +61,10 @@ result = api.apply(spec, started_at=started_at)
 tags = api.registry(uri).client.get_run(result.run_id).data.tags
 picked = tags.get("mlops.tune.best_family")
 if result.ensemble and result.ensemble["members"]:
-    picked = f"{result.ensemble['method']} of {len(result.ensemble['members'])} (best {picked})"
+    ensemble = result.ensemble  # stacking: which combination of its members scored best out of fold
+    how = {"stack": ": stack", "weighted": f": average of {len(ensemble.get('used', ()))}",
+           "member": ": best alone"}.get(ensemble.get("combination"), "")
+    picked = f"{ensemble['method']} of {len(ensemble['members'])}{how} (best {picked})"
 print(json.dumps({"score": float(result.metrics[metric]), "picked": picked}), flush=True)
 import os
 os._exit(0)  # as `mlops apply` ends: without the interpreter's teardown of every module (mlops.cli)

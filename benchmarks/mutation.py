@@ -115,9 +115,9 @@ EQUIVALENT: list[tuple[str, int, str, str]] = [
      "(Field(exclude=True)): no node can read it and the contract test never meets it; the entry says why"),
     ("mlops/plan/compile.py", 26, "`'json'` -> `'XXjson", "the validation section holds only str, int, float, bool, "
      "None and lists and dicts of them, which both dump modes give alike"),
-    ("mlops/models/scores.py", 39, "`0` -> `1`", "f1's zero_division applies only to a label with no true and no "
+    ("mlops/models/scores.py", 66, "`0` -> `1`", "f1's zero_division applies only to a label with no true and no "
      "predicted row; the labels are those of y_true and y_pred, so every label has one"),
-    ("mlops/models/scores.py", 40, "`0` -> `1`", "as above, for f1_weighted"),
+    ("mlops/models/scores.py", 67, "`0` -> `1`", "as above, for f1_weighted"),
     ("mlops/plan/graph.py", 9, "-> `'XX", "`Placement` is a type alias (Literal); nothing checks it at run time"),
     ("mlops/plan/kinds.py", 26, "-> `'XX", "`Cache` is a type alias (Literal); nothing checks it at run time (the "
      "kinds' own cache names are pinned against the runtime's by tests/runtime/test_cached_outputs.py)"),

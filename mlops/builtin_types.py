@@ -12,6 +12,7 @@ from mlops.models.ensembles import EnsembleFactory
 from mlops.models.sklearn_estimators import sklearn_estimator
 from mlops.models.torch_family import TorchFamily
 from mlops.plugins import data_sources, detectors, estimators, model_flavors, triggers
+from mlops.searched_scaling import SCALE_KEY, SEARCHED_SCALES
 
 _L = "mlops.sources.loaders"
 _D = "mlops.detectors.builtin"
@@ -46,6 +47,9 @@ MODEL_FLAVORS: dict[str, str] = {
 #   threaded_predict: predict parallelises itself (serving sizes its threads accordingly);
 #   threads_param: the parameter that sets its threads (a trial sets it to its CPUs; the others' native
 #     thread pools are capped around the fit).
+#   search_space's SCALE_KEY (mlops.searched_scaling): the family's scaling is searched (unless the spec
+#     sets features.scale); the trees' results do not depend on it.
+_SCALED = {SCALE_KEY: {"choice": SEARCHED_SCALES}}
 _TREES = {"params.n_estimators": {"lograndint": [16, 513]}, "params.max_features": {"uniform": [0.1, 1.0]},
           "params.min_samples_leaf": {"lograndint": [1, 33]}, "params.max_depth": {"choice": [None, 8, 16]}}
 _SMALL_FOREST = {"params.n_estimators": 16, "params.max_depth": 8}
@@ -80,32 +84,36 @@ SKLEARN_FAMILIES: dict[str, dict[str, Any]] = {
     },
     "logistic_regression": {
         "classification": "sklearn.linear_model:LogisticRegression",
-        "search_space": {"params.C": {"loguniform": [1e-3, 100.0]}},
-        "default_params": {"classification": {"max_iter": 1000}}, "auto": True, "low_cost": {"params.C": 1.0}, "cost": 1,
+        "search_space": {"params.C": {"loguniform": [1e-3, 100.0]}, **_SCALED},
+        "default_params": {"classification": {"max_iter": 1000}}, "auto": True,
+        "low_cost": {"params.C": 1.0, SCALE_KEY: "standard"}, "cost": 1,
     },
     "linear_regression": {"regression": "sklearn.linear_model:LinearRegression"},
     "ridge": {
         "regression": "sklearn.linear_model:Ridge",
-        "search_space": {"params.alpha": {"loguniform": [1e-3, 100.0]}}, "auto": True, "low_cost": {"params.alpha": 1.0},
+        "search_space": {"params.alpha": {"loguniform": [1e-3, 100.0]}, **_SCALED}, "auto": True,
+        "low_cost": {"params.alpha": 1.0, SCALE_KEY: "standard"},
         "cost": 1,
     },
-    "lasso": {"regression": "sklearn.linear_model:Lasso", "search_space": {"params.alpha": {"loguniform": [1e-4, 10.0]}}},
+    "lasso": {"regression": "sklearn.linear_model:Lasso", "search_space": {"params.alpha": {"loguniform": [1e-4, 10.0]}, **_SCALED}},
     "knn": {
         "classification": "sklearn.neighbors:KNeighborsClassifier",
         "regression": "sklearn.neighbors:KNeighborsRegressor",
-        "search_space": {"params.n_neighbors": {"lograndint": [1, 65]}, "params.weights": {"choice": ["uniform", "distance"]}},
-        "threads_param": "n_jobs", "auto": True, "low_cost": {"params.n_neighbors": 5}, "cost": 3,
+        "search_space": {"params.n_neighbors": {"lograndint": [1, 65]}, "params.weights": {"choice": ["uniform", "distance"]},
+                         **_SCALED},
+        "threads_param": "n_jobs", "auto": True, "low_cost": {"params.n_neighbors": 5, SCALE_KEY: "standard"}, "cost": 3,
     },
     "svm": {  # RBF kernel: the strongest family on small dense data (digits), a fit's cost grows with rows squared
         "classification": "sklearn.svm:SVC", "regression": "sklearn.svm:SVR",
-        "search_space": {"params.C": {"loguniform": [1e-2, 100.0]}},
+        "search_space": {"params.C": {"loguniform": [1e-2, 100.0]}, **_SCALED},
         "default_params": {"classification": {"probability": True}},
-        "auto": True, "auto_max_rows": 10_000, "low_cost": {"params.C": 1.0}, "cost": 3,
+        "auto": True, "auto_max_rows": 10_000, "low_cost": {"params.C": 1.0, SCALE_KEY: "standard"}, "cost": 3,
     },
     "mlp": {
         "classification": "sklearn.neural_network:MLPClassifier",
         "regression": "sklearn.neural_network:MLPRegressor",
-        "search_space": {"params.alpha": {"loguniform": [1e-5, 1e-1]}, "params.learning_rate_init": {"loguniform": [1e-4, 1e-2]}},
+        "search_space": {"params.alpha": {"loguniform": [1e-5, 1e-1]}, "params.learning_rate_init": {"loguniform": [1e-4, 1e-2]},
+                         **_SCALED},
         "default_params": {"classification": {"max_iter": 500}, "regression": {"max_iter": 500}},
     },
 }

@@ -163,16 +163,34 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
 
 def ensemble_line(ensemble: dict[str, Any], tuning: Any) -> str:
     """What the registered model is when it is an ensemble (model.ensemble), not the best trial the line above
-    names: its method and members, each with its family and validation score."""
+    names: its method and members, each with its family and validation score, and for stacking which
+    combination of them its out-of-fold scores chose."""
     if ensemble.get("alone"):  # no ensemble was fitted: the best trial could not be one of its members
         return f"[bold]model.ensemble[/]: {ensemble['alone']}, so it was registered alone"
     by_id = {t.trial_id: t for t in tuning.trials} if tuning is not None else {}
-    members = []
-    for trial_id in ensemble["members"]:
+
+    def named(trial_id: str, weight: float | None = None) -> str:
         trial = by_id.get(trial_id)
         score = trial.metrics.get(tuning.metric) if trial is not None else None
-        members.append(f"{trial.family} ({tuning.metric} {score:.4f})" if score is not None else trial_id)
-    return f"[bold]registered[/] a {ensemble['method']} ensemble of the {len(members)} best trials: {', '.join(members)}"
+        family = trial.family if trial is not None else trial_id
+        return f"{family}{'' if weight is None else f' x{weight:.2f}'}" + (
+            f" ({tuning.metric} {score:.4f})" if score is not None else "")
+
+    members, combination = ensemble["members"], ensemble.get("combination")
+    if combination is None or combination == "stack":
+        line = (f"[bold]registered[/] a {ensemble['method']} ensemble of the {len(members)} best trials: "
+                f"{', '.join(named(m) for m in members)}")
+    elif combination == "weighted":
+        used = ensemble["used"]
+        line = (f"[bold]registered[/] a weighted average of {len(used)} of the {len(members)} best trials: "
+                f"{', '.join(named(m, w) for m, w in used.items())}")
+    else:
+        line = f"[bold]registered[/] the best of the {len(members)} best trials alone: {named(next(iter(ensemble['used'])))}"
+    if combination is not None:
+        scores = ensemble["out_of_fold"]
+        line += (f"; out-of-fold {scores['metric']}: stack {scores['stack']:.4f}, weighted average "
+                 f"{scores['weighted']:.4f}, best member {scores['member']:.4f} (model.ensemble.method: stacking)")
+    return line
 
 
 def apply_summary(result: Any, champion: Optional[str]) -> list[str]:

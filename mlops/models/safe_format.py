@@ -40,7 +40,9 @@ TRUSTED_TYPES = frozenset({
     "sklearn.metrics._dist_metrics.MinkowskiDistance64",
     "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",  # mlp (solver: adam, the default)
     "sklearn.neural_network._stochastic_optimizers.SGDOptimizer",  # mlp, solver: sgd
-    "sklearn.utils._bunch.Bunch",  # stacking and voting ensembles' named_estimators_ (a dict of the members)
+    "sklearn.utils._bunch.Bunch",  # voting ensembles' named_estimators_ (a dict of the members)
+    "mlops.models.stacking.CheckedStackingClassifier",  # model.ensemble's stacking, both tasks
+    "mlops.models.stacking.CheckedStackingRegressor",
 })
 
 

@@ -32,30 +32,40 @@ def scorable_by_proba(y_true: Any, classes: Any) -> bool:
 def compute_metrics(task: str, y_true: Any, y_pred: Any, proba: Any = None, classes: Any = None) -> dict[str, float]:
     """Every metric of the task that the predictions allow (probabilities enable roc_auc, log_loss)."""
     import numpy as np
-    from sklearn import metrics as skm
 
     if task == "regression":
-        y_true = np.asarray(y_true, dtype=float)
-        y_pred = np.asarray(y_pred, dtype=float)
-        return {
-            "rmse": float(np.sqrt(skm.mean_squared_error(y_true, y_pred))),
-            "mae": float(skm.mean_absolute_error(y_true, y_pred)),
-            "r2": float(skm.r2_score(y_true, y_pred)),
-            "mape": float(skm.mean_absolute_percentage_error(y_true, y_pred)),
-        }
-    out = {
-        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
-        "balanced_accuracy": float(skm.balanced_accuracy_score(y_true, y_pred)),
-        "f1_macro": float(skm.f1_score(y_true, y_pred, average="macro", zero_division=0)),
-        "f1_weighted": float(skm.f1_score(y_true, y_pred, average="weighted", zero_division=0)),
-        "precision_macro": float(skm.precision_score(y_true, y_pred, average="macro", zero_division=0)),
-        "recall_macro": float(skm.recall_score(y_true, y_pred, average="macro", zero_division=0)),
-    }
+        y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+        return {name: metric_value(name, y_true, y_pred) for name in ("rmse", "mae", "r2", "mape")}
+    out = {name: metric_value(name, y_true, y_pred)
+           for name in ("accuracy", "balanced_accuracy", "f1_macro", "f1_weighted", "precision_macro", "recall_macro")}
     if proba is not None and scorable_by_proba(y_true, classes):
-        labels = list(classes)
-        if len(labels) == 2:
-            out["roc_auc"] = float(skm.roc_auc_score(y_true, proba[:, 1]))
-        else:
-            out["roc_auc"] = float(skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=labels))
-        out["log_loss"] = float(skm.log_loss(y_true, proba, labels=labels))
+        out.update({name: metric_value(name, y_true, y_pred, proba, classes) for name in ("roc_auc", "log_loss")})
     return out
+
+
+def metric_value(name: str, y_true: Any, y_pred: Any, proba: Any = None, classes: Any = None) -> float:
+    """One metric (a name of mlops.metrics.METRICS) from labels or values, and for roc_auc and log_loss the class
+    probabilities (columns in `classes`' order): what a loop that scores many candidates computes, alone."""
+    import numpy as np
+    from sklearn import metrics as skm
+
+    if name in ("roc_auc", "log_loss"):
+        labels = list(classes)
+        if name == "log_loss":
+            return float(skm.log_loss(y_true, proba, labels=labels))
+        if len(labels) == 2:
+            return float(skm.roc_auc_score(y_true, proba[:, 1]))
+        return float(skm.roc_auc_score(y_true, proba, multi_class="ovr", labels=labels))
+    functions = {
+        "rmse": lambda: np.sqrt(skm.mean_squared_error(y_true, y_pred)),
+        "mae": lambda: skm.mean_absolute_error(y_true, y_pred),
+        "r2": lambda: skm.r2_score(y_true, y_pred),
+        "mape": lambda: skm.mean_absolute_percentage_error(y_true, y_pred),
+        "accuracy": lambda: skm.accuracy_score(y_true, y_pred),
+        "balanced_accuracy": lambda: skm.balanced_accuracy_score(y_true, y_pred),
+        "f1_macro": lambda: skm.f1_score(y_true, y_pred, average="macro", zero_division=0),
+        "f1_weighted": lambda: skm.f1_score(y_true, y_pred, average="weighted", zero_division=0),
+        "precision_macro": lambda: skm.precision_score(y_true, y_pred, average="macro", zero_division=0),
+        "recall_macro": lambda: skm.recall_score(y_true, y_pred, average="macro", zero_division=0),
+    }
+    return float(functions[name]())

@@ -10,6 +10,7 @@ from mlops.metrics import METRICS
 from mlops.plan.graph import Node
 from mlops.plan.storage import storage_location
 from mlops.spec.tuning import AUTO_DEFAULTS, Domain, TuningSpec, domain_contains
+from mlops.searched_scaling import SCALE_KEY
 
 
 def effective_tuning(spec) -> TuningSpec:
@@ -34,6 +35,8 @@ def resolved_space(spec) -> dict[str, Any]:
             space = {k: d.model_dump(exclude_none=True) for k, d in spec.model.search_space[family].items()}
         else:
             space = dict(estimators.get(family).meta.get("search_space") or {})
+            if "scale" in spec.features.model_fields_set:  # the spec chose the scaling: it is not searched
+                space.pop(SCALE_KEY, None)
             for key, raw in space.items():  # a plugin's space is checked like a spec's
                 try:
                     Domain.model_validate(raw)
@@ -46,20 +49,32 @@ def resolved_space(spec) -> dict[str, Any]:
 
 def start_points(spec, space: dict[str, Any]) -> list[dict[str, Any]]:
     """auto: the first trials. Each family's low-cost configuration (few, small trees), cheapest family first,
-    then the families' portfolio configurations in the same order; values outside the space (a spec's own
+    then those of the families whose scaling is searched under their other scalings, then the families'
+    portfolio configurations in the same order; values outside the space (a spec's own
     model.search_space.FAMILY) are left to the search to sample."""
     if spec.model.type != "auto":
         return []
     from mlops.plugins import estimators
 
-    cheap, portfolio = [], []
+    cheap, rescaled, portfolio = [], [], []
     for order, family in enumerate(space):
         meta = estimators.get(family).meta
         rank = (meta.get("cost", 1), order)
-        cheap.append((rank, {"family": family, "values": _inside(space[family], meta.get("low_cost") or {})}))
+        values = _inside(space[family], meta.get("low_cost") or {})
+        cheap.append((rank, {"family": family, "values": values}))
+        # the same cheap configuration under each other searched scaling: as cheap, and on data whose columns
+        # share a unit (pixels, counts) worth more than any of its hyperparameters (docs/automl.md)
+        rescaled += [(rank, {"family": family, "values": {**values, SCALE_KEY: scale}, "rescaled": True})
+                     for scale in _other_scales(space[family], values)]
         portfolio += [(rank, {"family": family, "values": _inside(space[family], config), "portfolio": True})
                       for config in meta.get("portfolio") or ()]
-    return [point for _, point in sorted(cheap, key=lambda p: p[0]) + sorted(portfolio, key=lambda p: p[0])]
+    return [point for points in (cheap, rescaled, portfolio) for _, point in sorted(points, key=lambda p: p[0])]
+
+
+def _other_scales(space: dict[str, Any], values: dict[str, Any]) -> list[str]:
+    """The scalings a family's space chooses among, but the one its cheap configuration has."""
+    domain = space.get(SCALE_KEY) or {}
+    return [scale for scale in domain.get("choice") or () if SCALE_KEY in values and scale != values[SCALE_KEY]]
 
 
 def _inside(space: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +159,11 @@ def describe_trials(node: Node) -> str:
     if p["model"]["type"] == "auto":
         parts.append(f"families: {', '.join(p['space'])}")
     if p.get("start"):
-        parts.append(f"cheap first: {', '.join(point['family'] for point in p['start'] if not point.get('portfolio'))}")
+        first = [point for point in p["start"] if not point.get("portfolio") and not point.get("rescaled")]
+        parts.append(f"cheap first: {', '.join(point['family'] for point in first)}")
+        rescaled = [point for point in p["start"] if point.get("rescaled")]
+        if rescaled:
+            parts.append("then rescaled: " + ", ".join(f"{point['family']} ({point['values'][SCALE_KEY]})" for point in rescaled))
         portfolio = Counter(point["family"] for point in p["start"] if point.get("portfolio"))
         if portfolio:
             parts.append(f"then a portfolio: {', '.join(f'{family} x{n}' for family, n in portfolio.items())}")

@@ -10,7 +10,7 @@ from mlops.errors import did_you_mean
 from mlops.spec.base import StrictModel
 
 # Top-level keys of the model section a search-space key may start with, by model type.
-SPACE_ROOTS = {"sklearn": ("params",), "torch": ("training", "architecture")}
+SPACE_ROOTS = {"sklearn": ("params", "preprocessing"), "torch": ("training", "architecture")}
 DOMAIN_KINDS = ("choice", "grid", "uniform", "loguniform", "randint", "lograndint", "qrandint")
 DEFAULT_SAMPLES = 10
 AUTO_DEFAULTS = {"num_samples": 30, "time_budget_s": 300.0}  # `model.type: auto` without a tuning section

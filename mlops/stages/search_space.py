@@ -9,6 +9,7 @@ import copy
 from typing import Any
 
 from mlops.errors import Problem, SpecError, did_you_mean
+from mlops.searched_scaling import SCALE_KEY
 
 FAMILY_KEY = "estimator"
 
@@ -143,6 +144,23 @@ def trial_params(config: dict[str, Any]) -> dict[str, Any]:
     return {FAMILY_KEY: family, **{k.split(":", 1)[1]: v for k, v in config.items() if k.startswith(f"{family}:")}}
 
 
+def _preprocessing_problems(field: str, key: str, domain: Any) -> list[Problem]:
+    """A searched preprocessing setting is SCALE_KEY, chosen among features.scale's values."""
+    from typing import get_args
+
+    from mlops.spec.features import FeaturesSpec
+
+    if key != SCALE_KEY:
+        return [Problem(field, "not a searchable preprocessing setting", hint=f"searchable: {SCALE_KEY}")]
+    scales = get_args(FeaturesSpec.model_fields["scale"].annotation)
+    raw = domain.model_dump(exclude_none=True) if hasattr(domain, "model_dump") else dict(domain)
+    (kind, values), = raw.items()
+    if kind not in ("choice", "grid"):
+        return [Problem(field, f"a scaling is chosen, not drawn from a range: use {{choice: [...]}} of {', '.join(scales)}")]
+    bad = [v for v in values if v not in scales]
+    return [Problem(field, f"not a scaling: {', '.join(map(repr, bad))}", hint=f"one of {', '.join(scales)}")] if bad else []
+
+
 def check_space(spec: Any) -> None:
     """Preflight: searched params.* names exist on their estimator (optuna's presence: mlops.extras)."""
     from mlops.plugins import estimators
@@ -160,6 +178,8 @@ def check_space(spec: Any) -> None:
         known = names_of(spec.model.task) if names_of else None
         for key in space:
             name = key.split(".", 1)[1]
+            if key.startswith("preprocessing."):
+                problems += _preprocessing_problems(f"{where}.{key}", key, space[key])
             if known is not None and key.startswith("params.") and name not in known:
                 problems.append(Problem(f"{where}.{key}", f"not a parameter of {estimator}",
                                         hint=did_you_mean(name, known) or f"known: {', '.join(known)}"))

@@ -58,10 +58,13 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> Trained:
     """Fit preprocessing + estimator on the train split; a SpecError when the estimator rejects the fit."""
     from mlops.models.estimators import build_estimator, key_by_labels
     from mlops.models.preprocessing import build_pipeline
+    from mlops.searched_scaling import pipeline_features
 
     model = params["model"]
-    # The resolved date columns (listed or inferred), so the pipeline reads exactly those as dates.
-    section = {**params["features"], "datetime": getattr(features, "datetime", None) or params["features"].get("datetime")}
+    # The resolved date columns (listed or inferred), so the pipeline reads exactly those as dates; the scaling
+    # a searched model chose.
+    section = pipeline_features({**params["features"], "datetime": getattr(features, "datetime", None)
+                                 or params["features"].get("datetime")}, model)
     torch = model["type"] == "torch"  # an auto search's torch winner, refitted in this task (on its GPU, if it holds one)
     pipeline = build_pipeline(section, features.numeric, features.categorical, _torch_mlp(model) if torch else build_estimator(model))
     try:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 from mlops.errors import MlopsError
+from mlops.searched_scaling import pipeline_features
 from mlops.stages.search_space import model_section
 
 
@@ -128,7 +129,7 @@ def _import_for(section: dict[str, Any], data: TrialData, features: dict[str, An
     from mlops.models.preprocessing import build_pipeline
     from mlops.models.scores import compute_metrics  # noqa: F401
 
-    build_pipeline(features, data.numeric, data.categorical, build_estimator(section))
+    build_pipeline(pipeline_features(features, section), data.numeric, data.categorical, build_estimator(section))
 
 
 def _finite(value: Any) -> bool:
@@ -229,7 +230,7 @@ def fit_and_score(section: dict[str, Any], data: TrialData, features: dict[str, 
         estimator.set_params(random_state=0)  # a seeded search then scores the same trials alike on any run
     if threads and family.meta.get("threads_param"):  # the trial's CPUs, never every core of the machine
         estimator.set_params(**{family.meta["threads_param"]: threads})
-    pipeline = build_pipeline(features, data.numeric, data.categorical, estimator)
+    pipeline = build_pipeline(pipeline_features(features, section), data.numeric, data.categorical, estimator)
     key_by_labels(pipeline, y_tr)
     early = getattr(family.target, "fit_early_stopping", None)
     # OpenMP and BLAS pools too (set in this thread, the one that fits)

@@ -282,20 +282,21 @@ def train_best(features: Any, split: Any, outcome: TuneOutcome, params: dict[str
     """The best trial's model section, fitted on the whole training split (the Ray task of `train`)."""
     from mlops.stages import train
 
-    from mlops.models.ensembles import can_be_member, ensemble_section
+    from mlops.models.ensembles import can_be_member, combination_of, ensemble_section
 
     ensemble = params["model"].get("ensemble")
     # A torch trial is no member: when one is the best, an ensemble of the others would register a model
     # without it (on clf_20k_40: roc_auc 0.9731 where the torch trial alone reached 0.984), so it is refitted alone.
     best_is_member = can_be_member(outcome.best.model)
-    section = ensemble_section(outcome.trials, outcome.metric, outcome.mode, params["model"]["task"], ensemble) \
-        if ensemble and best_is_member else None
+    section = ensemble_section(outcome.trials, outcome.metric, outcome.mode, params["model"]["task"], ensemble,
+                               params["features"]["scale"]) if ensemble and best_is_member else None
     trained = train.run(features, split, {**params, "model": section or outcome.best.model})
     trained.meta["tuned"] = {"trial_id": outcome.best.trial_id, "params": outcome.best.params,
                              "validation": {outcome.metric: outcome.best.metrics.get(outcome.metric)},
                              **({"fitted": outcome.best.fitted} if outcome.best.fitted else {})}
     if section is not None:
-        trained.meta["tuned"]["ensemble"] = {"method": ensemble["method"], "members": section["members_from_trials"]}
+        trained.meta["tuned"]["ensemble"] = {"method": ensemble["method"], "members": section["members_from_trials"],
+                                             **combination_of(trained.model, section["members_from_trials"])}
     elif ensemble and not best_is_member:
         trained.meta["tuned"]["ensemble"] = {"method": ensemble["method"], "members": [],
                                              "alone": f"the best trial, {outcome.best.family}, cannot be a member"}

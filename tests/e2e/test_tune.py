@@ -280,13 +280,20 @@ def test_an_ensemble_of_the_best_trials_is_registered_and_loads_through_mlflow(r
     members = bundle.meta["tuned"]["ensemble"]["members"]
     assert len(members) == 3 and set(members) <= {t.trial_id for t in result.tuning.trials}
     # `mlops apply` says what it registered: the ensemble and its members' families and scores
-    assert result.ensemble == {"method": "stacking", "members": members}
+    from mlops.models.stacking import COMBINATIONS
+
+    assert result.ensemble["method"] == "stacking" and result.ensemble["members"] == members
+    # which combination of the members (stack, weighted average, best alone) scored best out of fold
+    combination, used = result.ensemble["combination"], result.ensemble["used"]
+    assert combination in COMBINATIONS and set(used) <= set(members), result.ensemble
+    scores = result.ensemble["out_of_fold"]
+    assert scores["metric"] == "f1_macro" and scores[combination] == max(scores[c] for c in COMBINATIONS)
     from mlops.cli.training import ensemble_line
 
     said = ensemble_line(result.ensemble, result.tuning)
     by_id = {t.trial_id: t for t in result.tuning.trials}
-    assert "a stacking ensemble of the 3 best trials: " in said, said
-    assert all(f"{by_id[m].family} (f1_macro {by_id[m].metrics['f1_macro']:.4f})" in said for m in members), said
+    assert "of the 3 best trials" in said and f"stack {scores['stack']:.4f}" in said, said
+    assert all(f"{by_id[m].family}" in said and f"(f1_macro {by_id[m].metrics['f1_macro']:.4f})" in said for m in used), said
     mlflow.set_tracking_uri(tracking_uri)
     loaded = mlflow.pyfunc.load_model(f"models:/wine-ensemble/{result.version}")
     import pandas as pd

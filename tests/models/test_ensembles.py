@@ -92,7 +92,11 @@ def test_the_ensemble_scores_at_least_as_well_as_its_best_member_and_loads_back(
     features, split, params = stages(tmp_path, method)
     trials = [trial(i, family, p, score) for i, (family, p, score) in enumerate(MEMBERS)]
     ensemble = train_best(features, split, outcome(trials), params)
-    assert ensemble.meta["estimator"] == method and ensemble.meta["tuned"]["ensemble"]["members"] == ["t0", "t1", "t2", "t3"]
+    record = ensemble.meta["tuned"]["ensemble"]
+    assert ensemble.meta["estimator"] == method and record["members"] == ["t0", "t1", "t2", "t3"]
+    if method == "stacking":  # which combination its out-of-fold scores chose, and the members it uses
+        assert record["combination"] in ("stack", "weighted", "member") and set(record["used"]) <= set(record["members"])
+        assert record["out_of_fold"]["metric"] == "roc_auc"
 
     def auc(model) -> float:
         proba = model.predict_proba(split.X_test)
