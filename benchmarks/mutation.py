@@ -83,6 +83,7 @@ TARGETS: dict[str, Target] = {
                       unit=["tests/stages/test_metrics_mutants.py", "tests/stages/test_champion_gate.py"]),
     "models.scores": Target("mlops/models/scores.py", ["tests/models", "tests/stages"],
                             unit=["tests/models/test_scores_mutants.py", "tests/stages/test_champion_gate.py"]),
+    "models.stacking": Target("mlops/models/stacking.py", ["tests/models"], unit=["tests/models/test_stacking.py"]),
     "feature_store.offline_join": Target("mlops/feature_store/offline_join.py",
                                          ["tests/feature_store/test_offline_join.py",
                                           "tests/feature_store/test_offline_join_mutants.py", "tests/stages"],

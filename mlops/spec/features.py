@@ -70,7 +70,6 @@ class FeatureViewSpec(StrictModel):
         return self
 
 
-
 class FeaturesSpec(StrictModel):
     numeric: Optional[list[str]] = Field(None, description="numeric feature columns; omitted = inferred from dtypes")
     categorical: Optional[list[str]] = Field(None, description="categorical columns; omitted = inferred")
