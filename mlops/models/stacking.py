@@ -26,12 +26,13 @@ SELECTION_ROUNDS = 25  # members added, with replacement, to the weighted averag
 
 
 class _CheckedStacking(_BaseComposition):
-    """Shared by the classifier and the regressor. `estimators`: [(name, unfitted estimator)]; `metric`: the
-    spec's metric name that scores the combinations (None: accuracy or R^2)."""
+    """Shared by the classifier and the regressor. `estimators`: [(name, unfitted estimator)]; `cv`: the folds
+    of the out-of-fold predictions; `metric`: the spec's metric name that scores the combinations (None:
+    accuracy or R^2)."""
 
     _method = "predict"
 
-    def __init__(self, estimators: list[tuple[str, Any]], metric: str | None = None, cv: int = 5,
+    def __init__(self, estimators: list[tuple[str, Any]], cv: int, metric: str | None = None,
                  random_state: int = 0) -> None:
         self.estimators = estimators
         self.metric = metric
@@ -154,11 +155,11 @@ class CheckedStackingClassifier(ClassifierMixin, _CheckedStacking):
         import numpy as np
 
         from mlops.metrics import METRICS
-        from mlops.models.scores import scorable_by_proba
 
-        self.classes_ = np.unique(np.asarray(y))  # cross_val_predict orders probability columns the same way
-        name = self.metric if self.metric in METRICS and METRICS[self.metric].task == "classification" else "accuracy"
-        self.metric_ = "accuracy" if METRICS[name].needs_proba and not scorable_by_proba(y, self.classes_) else name
+        # cross_val_predict orders probability columns the same way; every class of y is one, so roc_auc and
+        # log_loss can always score the out-of-fold probabilities
+        self.classes_ = np.unique(np.asarray(y))
+        self.metric_ = self.metric if self.metric in METRICS and METRICS[self.metric].task == "classification" else "accuracy"
 
     def _folds(self, y: Any) -> Any:
         import numpy as np

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.datasets import load_iris
@@ -275,6 +276,32 @@ def test_a_row_the_model_rejects_fails_its_own_request_only(endpoint):
         assert result.endpoint.version == "1"
     finally:
         delete_app("iris_lr")
+
+
+def test_a_stacking_ensemble_serves_like_any_model(endpoint):
+    """The ensemble estimator model.ensemble registers (here written in the spec: its members and metric) is
+    fitted, registered, deployed and answers over HTTP exactly as the registered model predicts."""
+    overrides = [o for o in endpoint["overrides"] if not o.startswith("serving.online.route")]
+    overrides += ["name=iris_stack", "serving.mode=online", "~serving.batch", "serving.online.route=/iris_stack",
+                  "model.estimator=stacking", "~model.params",
+                  "+model.params.members=[{estimator: knn, params: {n_neighbors: 15}}, "
+                  "{estimator: logistic_regression, params: {max_iter: 500}}]", "+model.params.metric=accuracy"]
+    result = api.apply(endpoint["spec"], overrides)
+    url = f"http://127.0.0.1:{PORT}/iris_stack"
+    try:
+        wait_ready(url)
+        rows = iris_rows(20)
+        response = _post(url, {"rows": rows})
+        assert response.status_code == 200, response.text
+        bundle = api.load_model("iris_stack", uri=endpoint["uri"])
+        stacking = bundle.model.steps[-1][1]
+        assert bundle.meta["estimator"] == "stacking" and stacking.combination_ in ("stack", "weighted", "member")
+        frame = pd.DataFrame(rows)[bundle.input_columns]
+        body = response.json()
+        assert body["predictions"] == bundle.predict(frame).tolist() and body["model_version"] == result.version
+        assert np.allclose(body["probabilities"], bundle.predict_proba(frame))
+    finally:
+        delete_app("iris_stack")
 
 
 def test_a_second_port_on_the_same_serve_is_refused_with_a_message(endpoint):

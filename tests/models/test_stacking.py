@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from mlops.models.estimators import build_estimator
+from mlops.models.stacking import SELECTION_ROUNDS
 
 
 def stacking(task: str, members: list[dict], metric: str):
@@ -56,9 +57,38 @@ def test_ensemble_selection_weights_members_that_are_right_on_different_rows():
     first = np.where(np.arange(200)[:, None] < 100, sure, unsure)
     second = np.where(np.arange(200)[:, None] < 100, unsure, sure)
     weights = model._selection([first, second], y)
-    assert weights.sum() == pytest.approx(1.0) and (weights > 0).all(), weights
+    # round 1: a tie, the first; round 2: the second (the average is right everywhere); then every addition
+    # keeps it right until the first outweighs the second 8 to 1, and a tie goes to the first member
+    assert list(weights) == [22 / SELECTION_ROUNDS, 3 / SELECTION_ROUNDS], weights
     assert model._score(y, weights[0] * first + weights[1] * second) == 1.0
     assert model._score(y, first) == model._score(y, second) == 0.5
+
+
+def test_a_weighted_average_is_registered_when_it_wins_out_of_fold():
+    """A forest and k-NN on a noisy interaction (seeded, deterministic): their weighted average scores a lower
+    mae out of fold than either alone and than the learnt stack; the model predicts that average."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = X[:, 0] + X[:, 1] * X[:, 2] + rng.normal(size=300)
+    members = [{"estimator": "random_forest", "params": {"n_estimators": 30, "random_state": 0}},
+               {"estimator": "knn", "params": {"n_neighbors": 10}}]
+    model = stacking("regression", members, "mae").fit(X, y)
+    assert model.combination_ == "weighted", model.scores_
+    assert model.used_ == [0, 1] and (model.weights_ > 0).all() and model.weights_.sum() == pytest.approx(1.0)
+    counts = model.weights_ * SELECTION_ROUNDS  # each round added one member once
+    assert np.allclose(counts, np.round(counts)), model.weights_
+    assert model.scores_["weighted"] < min(model.scores_["stack"], model.scores_["member"])
+    forest, knn = model.estimators_
+    assert np.allclose(model.predict(X), model.weights_[0] * forest.predict(X) + model.weights_[1] * knn.predict(X))
+
+
+def test_ensemble_selection_averages_what_it_has_chosen():
+    """A perfect member and one 10 too high: every round adds the perfect one (any share of the other moves the
+    average off), which needs the sum of the chosen divided by their count."""
+    model = stacking("regression", [{"estimator": "knn", "params": {}}] * 2, "mae")
+    model.metric_ = "mae"
+    y = 10 + np.random.default_rng(0).normal(scale=0.1, size=50)
+    assert list(model._selection([y, y + 10], y)) == [1.0, 0.0]
 
 
 @pytest.mark.parametrize("metric", ["log_loss", "mae"])
@@ -85,6 +115,22 @@ def test_a_class_rarer_than_the_folds_still_stacks():
     proba = model.predict_proba(X)
     assert proba.shape == (400, 3) and np.allclose(proba.sum(axis=1), 1.0)
     assert list(model.classes_) == [0, 1, 2]
+
+
+def test_the_members_parameters_are_the_ensembles():
+    """As scikit-learn's ensembles expose theirs (label-keyed ones are re-keyed through them: class_weight)."""
+    model = stacking("classification", [{"estimator": "knn", "params": {}},
+                                        {"estimator": "logistic_regression", "params": {}}], "accuracy")
+    assert model.get_params()["m0_knn__n_neighbors"] == 5 and "m1_logistic_regression__C" in model.get_params()
+    assert model.set_params(m0_knn__n_neighbors=3) is model and model.estimators[0][1].n_neighbors == 3
+
+
+def test_folds_keep_every_class_when_they_can_and_two_class_members_give_one_column():
+    model = stacking("classification", [{"estimator": "knn", "params": {}}] * 2, "accuracy")
+    assert type(model._folds(np.array([0] * 5 + [1] * 7))).__name__ == "StratifiedKFold"  # 5 rows: one per fold
+    assert type(model._folds(np.array([0] * 4 + [1] * 8))).__name__ == "KFold"
+    binary, three = np.full((4, 2), 0.5), np.full((4, 3), 1 / 3)
+    assert model._columns([binary, binary]).shape == (4, 2) and model._columns([three, three]).shape == (4, 6)
 
 
 def test_it_saves_in_the_safe_format_and_loads_back(tmp_path):
