@@ -190,6 +190,9 @@ def ensemble_line(ensemble: dict[str, Any], tuning: Any) -> str:
         scores = ensemble["out_of_fold"]
         line += (f"; out-of-fold {scores['metric']}: stack {scores['stack']:.4f}, weighted average "
                  f"{scores['weighted']:.4f}, best member {scores['member']:.4f} (model.ensemble.method: stacking)")
+        if scores.get("from_search"):
+            line += (f"; {scores['from_search']} of {len(members)} members' out-of-fold predictions from the search "
+                     f"(combinations learnt on {scores['rows']:,} rows)")
     return line
 
 

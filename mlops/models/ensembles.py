@@ -14,10 +14,11 @@ METHODS = ("stacking", "voting")
 STACKING_FOLDS = 5  # the out-of-fold predictions the stacking's final model learns from
 
 
-def fits_per_member(method: str) -> float:
-    """Full fits of one member an ensemble's fit costs: voting fits each once; stacking once on every row plus
-    once per fold on (k-1)/k of them (k = STACKING_FOLDS)."""
-    return 1.0 if method == "voting" else 1.0 + (STACKING_FOLDS - 1)
+def fits_per_member(method: str, out_of_fold_given: bool = False) -> float:
+    """Full fits of one member an ensemble's fit costs: voting fits each once; stacking once on every row plus,
+    unless the search gave its out-of-fold predictions (mlops.stages.out_of_fold), once per fold on (k-1)/k
+    of them (k = STACKING_FOLDS)."""
+    return 1.0 if method == "voting" or out_of_fold_given else 1.0 + (STACKING_FOLDS - 1)
 
 
 class EnsembleFactory:
@@ -119,4 +120,5 @@ def combination_of(pipeline: Any, member_ids: list[str]) -> dict[str, Any]:
         return {}
     weights = [None] * len(final.used_) if final.weights_ is None else [round(float(w), 4) for w in final.weights_]
     return {"combination": final.combination_, "used": dict(zip([member_ids[i] for i in final.used_], weights)),
-            "out_of_fold": {"metric": final.metric_, **{k: float(v) for k, v in final.scores_.items()}}}
+            "out_of_fold": {"metric": final.metric_, **{k: float(v) for k, v in final.scores_.items()},
+                            "from_search": int(getattr(final, "given_", 0)), "rows": int(getattr(final, "rows_", 0))}}

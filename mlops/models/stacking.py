@@ -23,6 +23,7 @@ from sklearn.utils.metaestimators import _BaseComposition
 
 COMBINATIONS = ("stack", "weighted", "member")  # a tie goes to the later one: the simpler model
 SELECTION_ROUNDS = 25  # members added, with replacement, to the weighted average
+MIN_ROWS = 50  # rows with every given member's prediction needed to learn a combination from them
 
 
 class _CheckedStacking(_BaseComposition):
@@ -47,15 +48,31 @@ class _CheckedStacking(_BaseComposition):
         self._set_params("estimators", **params)
         return self
 
-    def fit(self, X: Any, y: Any) -> _CheckedStacking:
+    def fit(self, X: Any, y: Any, out_of_fold: list[Any] | None = None) -> _CheckedStacking:
+        """`out_of_fold`: per member (in order), its predictions for these rows by models that never trained on
+        them, when known (a search's trials made them: mlops.stages.out_of_fold), else None. A row a given member
+        has no prediction for is NaN (trials scored on a hold-out predicted only its rows): the combinations then
+        learn from the rows every given member predicted (blending), and a member not given is fitted on the
+        other rows to predict them. Without any given, each member's are computed over `cv` folds."""
         import numpy as np
-        from sklearn.model_selection import cross_val_predict
 
         self._prepare(y)
-        folds = self._folds(y)
-        out_of_fold = [cross_val_predict(clone(estimator), X, y, cv=folds, method=self._method)
-                       for _, estimator in self.estimators]
         y = np.asarray(y)
+        given = list(out_of_fold) if out_of_fold is not None else [None] * len(self.estimators)
+        if len(given) != len(self.estimators):
+            raise ValueError(f"out_of_fold has {len(given)} entries for {len(self.estimators)} members")
+        given = [self._checked(values, len(y)) if values is not None else None for values in given]
+        known = np.ones(len(y), dtype=bool)
+        for values in given:
+            if values is not None:
+                known &= np.isfinite(values).reshape(len(y), -1).all(axis=1)
+        if known.sum() < MIN_ROWS:  # too few rows to learn and score a combination on: all computed over folds
+            given, known = [None] * len(given), np.ones(len(y), dtype=bool)
+        out_of_fold = [values[known] if values is not None else self._predicted(estimator, X, y, known)
+                       for (_, estimator), values in zip(self.estimators, given)]
+        self.given_, self.rows_ = sum(values is not None for values in given), int(known.sum())
+        y_all, y = y, y[known]
+        folds = self._folds(y)
         self.member_scores_ = [self._score(y, predictions) for predictions in out_of_fold]
         best = max(range(len(out_of_fold)), key=lambda i: self._signed(self.member_scores_[i]))
         splits = list(folds.split(out_of_fold[0], y))
@@ -71,8 +88,29 @@ class _CheckedStacking(_BaseComposition):
             used = [i for i in range(len(out_of_fold)) if weights[i] > 0]
             self.weights_, self.final_estimator_ = weights[used], None
         self.used_ = used
-        self.estimators_ = [clone(self.estimators[i][1]).fit(X, y) for i in used]
+        self.estimators_ = [clone(self.estimators[i][1]).fit(X, y_all) for i in used]
         return self
+
+    def _predicted(self, estimator: Any, X: Any, y: Any, known: Any) -> Any:
+        """A member's predictions for the `known` rows from fits that did not see them: over `cv` folds when they
+        are every row, else one fit on the other rows."""
+        import numpy as np
+        from sklearn.model_selection import cross_val_predict
+
+        if known.all():
+            return cross_val_predict(clone(estimator), X, y, cv=self._folds(y), method=self._method)
+        rows = lambda mask: X.iloc[np.flatnonzero(mask)] if hasattr(X, "iloc") else X[np.flatnonzero(mask)]  # noqa: E731
+        return self._predictions_of(clone(estimator).fit(rows(~known), y[~known]), rows(known))
+
+    def _checked(self, values: Any, rows: int) -> Any:
+        """Given out-of-fold predictions as floats, when their shape fits these rows (and classes)."""
+        import numpy as np
+
+        values = np.asarray(values, dtype=float)
+        expected = (rows,) if self._method == "predict" else (rows, len(self.classes_))
+        if values.shape != expected:
+            raise ValueError(f"out-of-fold predictions of shape {values.shape} where {expected} was expected")
+        return values
 
     def _combined(self, X: Any) -> Any:
         """The used members' predictions on X, combined as chosen."""
@@ -87,7 +125,7 @@ class _CheckedStacking(_BaseComposition):
         columns = self._columns(out_of_fold)
         predictions = np.zeros_like(out_of_fold[0], dtype=float)
         for train, test in splits:
-            predictions[test] = self._final_predictions(self._final().fit(columns[train], y[train]), columns[test])
+            predictions[test] = self._predictions_of(self._final().fit(columns[train], y[train]), columns[test])
         return predictions
 
     def _weighted_out_of_fold(self, out_of_fold: list[Any], y: Any, splits: list[Any]) -> Any:
@@ -119,7 +157,7 @@ class _CheckedStacking(_BaseComposition):
 
         return score if METRICS[self.metric_].greater_is_better else -score
 
-    def _final_predictions(self, final: Any, columns: Any) -> Any:
+    def _predictions_of(self, final: Any, columns: Any) -> Any:
         return final.predict(columns)
 
     def _prepare(self, y: Any) -> None:
@@ -175,7 +213,7 @@ class CheckedStackingClassifier(ClassifierMixin, _CheckedStacking):
 
         return LogisticRegression(max_iter=1000)
 
-    def _final_predictions(self, final: Any, columns: Any) -> Any:
+    def _predictions_of(self, final: Any, columns: Any) -> Any:
         """The final model's probabilities in every class's column: one fitted on folds that lack a rare class
         has no column for it (that class gets probability 0)."""
         import numpy as np

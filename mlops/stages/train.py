@@ -54,8 +54,9 @@ def model_meta(features: Any, model_section: dict[str, Any], flavor: str, fitted
     }
 
 
-def run(features: Any, split: Any, params: dict[str, Any]) -> Trained:
-    """Fit preprocessing + estimator on the train split; a SpecError when the estimator rejects the fit."""
+def run(features: Any, split: Any, params: dict[str, Any], estimator_fit: dict[str, Any] | None = None) -> Trained:
+    """Fit preprocessing + estimator on the train split; a SpecError when the estimator rejects the fit.
+    `estimator_fit`: arguments for the estimator's fit (a stacking's members' out-of-fold predictions)."""
     from mlops.models.estimators import build_estimator, key_by_labels
     from mlops.models.preprocessing import build_pipeline
     from mlops.searched_scaling import pipeline_features
@@ -69,7 +70,8 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> Trained:
     pipeline = build_pipeline(section, features.numeric, features.categorical, _torch_mlp(model) if torch else build_estimator(model))
     try:
         key_by_labels(pipeline, split.y_train)
-        pipeline.fit(split.X_train, split.y_train)
+        pipeline.fit(split.X_train, split.y_train,
+                     **{f"{pipeline.steps[-1][0]}__{name}": value for name, value in (estimator_fit or {}).items()})
     except ValueError as exc:
         # Estimators reject bad parameter values or unsuitable data only at fit time.
         raise SpecError(Problem("model", f"fitting {model.get('estimator', model['type'])} failed: {exc}")) from None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Callable, Iterator
 
 from mlops.errors import MlopsError
@@ -74,8 +75,16 @@ def run_trial(config: dict[str, Any], data: TrialData | None = None, params: dic
     if section["type"] == "torch":
         fit_torch(section, data, params, lambda step, metrics: tune.report({**metrics, "step": step}))
         return
-    for step, metrics in scores(section, data, params):
+    for step, metrics in scores(section, data, params, _collector(params, data, section)):
         tune.report({**metrics, "step": step})
+
+
+def _collector(params: dict[str, Any], data: TrialData, section: dict[str, Any]) -> Any:
+    """Where the trial's out-of-fold predictions go when the search keeps them (mlops.stages.out_of_fold)."""
+    from mlops.stages.out_of_fold import Collector
+
+    store = params.get("out_of_fold")
+    return Collector(store, data.y, section["task"]) if store else None
 
 
 def _quiet_termination() -> None:
@@ -96,9 +105,11 @@ def _quiet_termination() -> None:
     sys.unraisablehook = hook
 
 
-def scores(section: dict[str, Any], data: TrialData, params: dict[str, Any]) -> Iterator[tuple[int, dict[str, float]]]:
+def scores(section: dict[str, Any], data: TrialData, params: dict[str, Any],
+           out_of_fold: Any = None) -> Iterator[tuple[int, dict[str, float]]]:
     """(step, metrics) after each fold (the mean over the folds so far) or each row rung (that fit's scores),
-    with the values the fits settled under FITTED (their mean over folds)."""
+    with the values the fits settled under FITTED (their mean over folds). `out_of_fold` (an
+    out_of_fold.Collector): gets each fit's predictions, and sends them on before the last report."""
     tuning, metric = params["tuning"], params["metric"]
     splits = list(_splits(data, section["task"], tuning))
     rungs = ROW_RUNGS if steps_total(params) == len(ROW_RUNGS) and not tuning["folds"] else (1.0,)
@@ -108,18 +119,26 @@ def scores(section: dict[str, Any], data: TrialData, params: dict[str, Any]) -> 
     _import_for(section, data, params["features"])  # a worker's first trial of a family: imports are not fit time
     for step, (train_idx, val_idx, share) in enumerate(parts, start=1):
         began = time.perf_counter()
-        metrics, fitted = by_deadline(params.get("deadline"), fit_and_score, section, data, params["features"],
+        fit = fit_and_score if out_of_fold is None else partial(fit_and_score, predictions=out_of_fold.add)
+        metrics, fitted = by_deadline(params.get("deadline"), fit, section, data, params["features"],
                                       train_idx, val_idx, params.get("threads"))
         if not _finite(metrics.get(metric)):
             raise MlopsError(_uncomputable(metric, section, data.y.iloc[train_idx], data.y.iloc[val_idx]))
         reported = {**metrics, **{FITTED + name: value for name, value in fitted.items()},
                     FIT_SECONDS: (time.perf_counter() - began) / share ** 0.5}
-        if not tuning["folds"]:
-            yield step, {name: float(value) for name, value in reported.items()}
-            continue
-        for name, value in reported.items():
-            totals[name] = totals.get(name, 0.0) + value
-        yield step, {name: total / step for name, total in totals.items()}
+        if tuning["folds"]:
+            for name, value in reported.items():
+                totals[name] = totals.get(name, 0.0) + value
+            reported = {name: total / step for name, total in totals.items()}
+        if out_of_fold is not None and step == len(parts):  # its last fit: the trial has predicted what it will
+            out_of_fold.send(_trial_id(), reported[metric])
+        yield step, {name: float(value) for name, value in reported.items()}
+
+
+def _trial_id() -> str:
+    from ray import tune
+
+    return tune.get_context().get_trial_id()
 
 
 def _import_for(section: dict[str, Any], data: TrialData, features: dict[str, Any]) -> None:
@@ -211,9 +230,11 @@ def _splits(data: TrialData, task: str, tuning: dict[str, Any]) -> Iterator[tupl
 
 
 def fit_and_score(section: dict[str, Any], data: TrialData, features: dict[str, Any], train_idx: Any, val_idx: Any,
-                  threads: int | None = None) -> tuple[dict[str, float], dict[str, int]]:
+                  threads: int | None = None, predictions: Callable[..., None] | None = None,
+                  ) -> tuple[dict[str, float], dict[str, int]]:
     """Fit preprocessing + estimator on the `train_idx` rows, every metric of the task on the `val_idx` rows;
-    also the parameters the fit settled (a boosting family stops early on the validation rows)."""
+    also the parameters the fit settled (a boosting family stops early on the validation rows). `predictions`:
+    called with the validation rows' predictions (rows, probabilities or values, the fitted classes)."""
     from contextlib import nullcontext
 
     from threadpoolctl import threadpool_limits
@@ -243,8 +264,13 @@ def fit_and_score(section: dict[str, Any], data: TrialData, features: dict[str, 
             fitted = early(estimator, prepare.fit_transform(X_tr, y_tr), y_tr, prepare.transform(X_val), y_val)
         if section["task"] == "classification":
             y_pred, proba = predict_with_proba(pipeline, X_val)
+            if predictions is not None:
+                predictions(val_idx, proba, getattr(pipeline, "classes_", None))
             return compute_metrics("classification", y_val, y_pred, proba, getattr(pipeline, "classes_", None)), fitted
-        return compute_metrics("regression", y_val, pipeline.predict(X_val)), fitted
+        values = pipeline.predict(X_val)
+        if predictions is not None:
+            predictions(val_idx, values)
+        return compute_metrics("regression", y_val, values), fitted
 
 
 def fit_torch(section: dict[str, Any], data: TrialData, params: dict[str, Any],

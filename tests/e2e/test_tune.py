@@ -288,11 +288,15 @@ def test_an_ensemble_of_the_best_trials_is_registered_and_loads_through_mlflow(r
     assert combination in COMBINATIONS and set(used) <= set(members), result.ensemble
     scores = result.ensemble["out_of_fold"]
     assert scores["metric"] == "f1_macro" and scores[combination] == max(scores[c] for c in COMBINATIONS)
+    # the members' out-of-fold predictions came from their cross-validated trials, not from fits again
+    assert result.tuning.meta["validation"] == "5-fold cross-validation" and scores["from_search"] == 3
+    assert set(members) <= set(result.tuning.out_of_fold)
     from mlops.cli.training import ensemble_line
 
     said = ensemble_line(result.ensemble, result.tuning)
     by_id = {t.trial_id: t for t in result.tuning.trials}
     assert "of the 3 best trials" in said and f"stack {scores['stack']:.4f}" in said, said
+    assert "3 of 3 members' out-of-fold predictions from the search" in said, said
     assert all(f"{by_id[m].family}" in said and f"(f1_macro {by_id[m].metrics['f1_macro']:.4f})" in said for m in used), said
     mlflow.set_tracking_uri(tracking_uri)
     loaded = mlflow.pyfunc.load_model(f"models:/wine-ensemble/{result.version}")

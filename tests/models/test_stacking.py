@@ -143,3 +143,67 @@ def test_it_saves_in_the_safe_format_and_loads_back(tmp_path):
     safe_format.save(model, tmp_path / "stack.skops")
     loaded = safe_format.load(tmp_path / "stack.skops")
     assert np.allclose(loaded.predict(X), model.predict(X)) and loaded.combination_ == model.combination_
+
+
+def test_given_out_of_fold_predictions_are_used_as_they_are_and_only_the_missing_ones_computed():
+    """A search's cross-validated trials already predicted every row out of fold (mlops.stages.out_of_fold):
+    the stacking learns from those and computes only the members it was not given."""
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_predict
+
+    rng, X = rows(600)
+    y = (X[:, 0] + 0.5 * rng.normal(size=600) > 0).astype(int)
+    members = [{"estimator": "knn", "params": {"n_neighbors": 25}}, {"estimator": "logistic_regression", "params": {}}]
+    computed = stacking("classification", members, "roc_auc").fit(X, y)
+    assert computed.given_ == 0
+    folds = computed._folds(y)
+    same = [cross_val_predict(clone(m), X, y, cv=folds, method="predict_proba") for _, m in computed.estimators]
+    given = stacking("classification", members, "roc_auc").fit(X, y, out_of_fold=same)
+    assert given.given_ == 2 and given.scores_ == pytest.approx(computed.scores_)
+    assert given.member_scores_ == pytest.approx(computed.member_scores_)
+    # a member given predictions that favour it is judged by them: they are not recomputed
+    perfect = np.eye(2)[y]
+    one = stacking("classification", members, "roc_auc").fit(X, y, out_of_fold=[None, perfect])
+    assert one.given_ == 1 and one.member_scores_[1] == 1.0 and one.member_scores_[0] == pytest.approx(computed.member_scores_[0])
+    assert one.combination_ == "member" and one.used_ == [1]
+
+
+def test_given_out_of_fold_predictions_of_the_wrong_shape_are_refused():
+    rng, X = rows(200)
+    y = (X[:, 0] > 0).astype(int)
+    members = [{"estimator": "knn", "params": {}}, {"estimator": "logistic_regression", "params": {}}]
+    with pytest.raises(ValueError, match=r"shape \(199, 2\) where \(200, 2\)"):
+        stacking("classification", members, "accuracy").fit(X, y, out_of_fold=[np.zeros((199, 2)), None])
+    with pytest.raises(ValueError, match="1 entries for 2 members"):
+        stacking("classification", members, "accuracy").fit(X, y, out_of_fold=[None])
+    values = X[:, 0] * 3
+    with pytest.raises(ValueError, match=r"shape \(200, 1\) where \(200,\)"):
+        stacking("regression", [{"estimator": "ridge", "params": {}}] * 2, "rmse").fit(X, values, out_of_fold=[values[:, None], None])
+
+
+def test_given_hold_out_predictions_make_it_learn_from_the_hold_out_rows():
+    """Trials scored on a hold-out predicted only its rows (NaN elsewhere): the combinations learn from the rows
+    every given member predicted, a member not given is fitted on the other rows to predict them, and every
+    used member is still refitted on every row."""
+    from sklearn.base import clone
+
+    rng, X = rows(800)
+    y = X[:, 0] * 2 + X[:, 1] + rng.normal(scale=0.3, size=800)
+    members = [{"estimator": "ridge", "params": {}}, {"estimator": "knn", "params": {"n_neighbors": 15}}]
+    hold_out = np.zeros(800, dtype=bool)
+    hold_out[rng.choice(800, size=200, replace=False)] = True
+    model = stacking("regression", members, "rmse")
+    ridge = clone(model.estimators[0][1]).fit(X[~hold_out], y[~hold_out])
+    given = np.full(800, np.nan)
+    given[hold_out] = ridge.predict(X[hold_out])
+    model.fit(X, y, out_of_fold=[given, None])
+    assert model.given_ == 1 and model.rows_ == 200
+    knn = clone(model.estimators[1][1]).fit(X[~hold_out], y[~hold_out])
+    rmse = lambda p: float(np.sqrt(np.mean((y[hold_out] - p) ** 2)))  # noqa: E731
+    assert model.member_scores_ == pytest.approx([rmse(given[hold_out]), rmse(knn.predict(X[hold_out]))])
+    refitted = model.estimators_[model.used_.index(0)]
+    assert np.allclose(refitted.coef_, clone(model.estimators[0][1]).fit(X, y).coef_)  # on every row
+    # fewer rows than a combination can be learnt from: every member's are computed over the folds
+    few = np.full(800, np.nan)
+    few[:10] = y[:10]
+    assert stacking("regression", members, "rmse").fit(X, y, out_of_fold=[few, None]).rows_ == 800

@@ -103,3 +103,35 @@ def test_an_ensembles_members_share_the_best_scale_sensitive_trials_scaling():
     assert [t.trial_id for t in members_of(trials, "accuracy", "max", 5, scale="minmax")] == ["t0", "t2", "t3", "t4"]
     trees = [trial(2, "random_forest", 0.97), trial(5, "extra_trees", 0.96)]
     assert "preprocessing" not in ensemble_section(trees, "accuracy", "max", "classification", {"top_k": 5, "method": "voting"})
+
+
+def test_a_trials_scaling_builds_its_pipeline_and_its_refits():
+    """k-NN's distances on a column a thousand times wider than the one that decides the label: unscaled, the
+    wide column's noise picks the neighbours; scaled as the trial chose, the deciding column counts."""
+    from types import SimpleNamespace
+
+    import numpy as np
+    import pandas as pd
+
+    from mlops.stages import train
+    from mlops.stages.trial import TrialData, fit_and_score
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"decides": rng.normal(size=400), "wide": rng.normal(scale=1000.0, size=400)})
+    y = pd.Series((X["decides"] > 0).astype(int))
+    features = {"impute": {"numeric": "median", "categorical": "most_frequent"}, "scale": "none",
+                "encode": "onehot", "derived": None}
+    data, rows = TrialData(X, y, ["decides", "wide"], []), np.arange(400)
+    section = {"type": "sklearn", "task": "classification", "estimator": "knn", "params": {}}
+    unscaled, _ = fit_and_score(section, data, features, rows[:300], rows[300:])
+    scaled, _ = fit_and_score({**section, "preprocessing": {"scale": "minmax"}}, data, features, rows[:300], rows[300:])
+    assert unscaled["accuracy"] < 0.7 < 0.9 < scaled["accuracy"], (unscaled, scaled)
+    split = SimpleNamespace(X_train=X, y_train=y)
+    frame = SimpleNamespace(numeric=["decides", "wide"], categorical=[], target="y", id_column=None,
+                            input_schema=[], fingerprint="f")
+    refit = train.run(frame, split, {"features": features, "model": {**section, "preprocessing": {"scale": "minmax"}}})
+    numeric = {name: steps for name, steps, _ in refit.model.named_steps["preprocess"].transformers}["numeric"]
+    scaler = numeric.named_steps["scale"]
+    assert type(scaler).__name__ == "MinMaxScaler"
+    plain = train.run(frame, split, {"features": features, "model": section}).model.named_steps["preprocess"]
+    assert "scale" not in {name: steps for name, steps, _ in plain.transformers}["numeric"].named_steps

@@ -56,9 +56,9 @@ def test_a_search_the_apply_left_no_time_says_which_budget_to_raise():
 def test_an_ensembles_refit_estimate_is_its_members_fits_as_often_as_the_method_fits_them():
     from mlops.models.ensembles import STACKING_FOLDS
 
-    def estimate(method: str, top_k: int = 2) -> _RefitEstimate:
+    def estimate(method: str, top_k: int = 2, given: bool = False) -> _RefitEstimate:
         found = _RefitEstimate("rmse", "min", per_fold=False, torch_model=False,
-                               ensemble={"top_k": top_k, "method": method})
+                               ensemble={"top_k": top_k, "method": method}, out_of_fold_given=given)
         found.add("a", {"rmse": 1.0, "time_total_s": 3.0, "config": {"estimator": "lightgbm"}})
         found.add("t", {"rmse": 1.2, "time_total_s": 20.0, "config": {"estimator": "torch"}})  # never a member
         found.add("b", {"rmse": 1.5, "time_total_s": 2.0, "config": {"estimator": "xgboost"}})
@@ -67,6 +67,8 @@ def test_an_ensembles_refit_estimate_is_its_members_fits_as_often_as_the_method_
 
     assert estimate("voting").seconds() == pytest.approx(5.0)
     assert estimate("stacking").seconds() == pytest.approx(5.0 * STACKING_FOLDS)
+    # given the search's out-of-fold predictions, a stacking fits each member once, on every row
+    assert estimate("stacking", given=True).seconds() == pytest.approx(5.0)
     assert estimate("voting", top_k=3).seconds() == pytest.approx(55.0)
     torch_best = estimate("stacking")
     torch_best.add("t", {"rmse": 0.5, "time_total_s": 20.0, "config": {"estimator": "torch"}})
