@@ -116,19 +116,19 @@ EQUIVALENT: list[tuple[str, int, str, str]] = [
      "(Field(exclude=True)): no node can read it and the contract test never meets it; the entry says why"),
     ("mlops/plan/compile.py", 26, "`'json'` -> `'XXjson", "the validation section holds only str, int, float, bool, "
      "None and lists and dicts of them, which both dump modes give alike"),
-    ("mlops/models/stacking.py", 36, "`0` -> `1`", "random_state seeds the folds' shuffle: another seed is another "
+    ("mlops/models/stacking.py", 37, "`0` -> `1`", "random_state seeds the folds' shuffle: another seed is another "
      "equally valid split, and no test pins which rows fall in which fold"),
-    ("mlops/models/stacking.py", 43, "`True` -> `False`", "get_params' default: every caller passes deep (clone "
+    ("mlops/models/stacking.py", 44, "`True` -> `False`", "get_params' default: every caller passes deep (clone "
      "deep=False, key_by_labels deep=True)"),
     *[("mlops/models/stacking.py", line, "`0` -> `1`", "only the shape of a member's out-of-fold predictions is read "
-       "here (the rows to split, the array to fill), and every member's has the same shape") for line in (61, 88, 96, 108)],
+       "here (the rows to split, the array to fill), and every member's has the same shape") for line in (78, 126, 134, 146)],
     *[("mlops/models/stacking.py", line, "removed `raise NotImplementedError`", "an abstract hook of the shared "
-       "base: the classifier and the regressor each override it, so it never runs") for line in (126, 129, 132, 135, 138)],
-    ("mlops/models/stacking.py", 176, "`1000` -> `1001`", "an iteration cap the final logistic regression never "
+       "base: the classifier and the regressor each override it, so it never runs") for line in (164, 167, 170, 173, 176)],
+    ("mlops/models/stacking.py", 214, "`1000` -> `1001`", "an iteration cap the final logistic regression never "
      "reaches: on a few columns of probabilities it converges in far fewer"),
-    ("mlops/models/stacking.py", 112, "`+` -> `-`", "the weights are the counts over their sum: counting down gives "
+    ("mlops/models/stacking.py", 150, "`+` -> `-`", "the weights are the counts over their sum: counting down gives "
      "the same shares"),
-    ("mlops/models/stacking.py", 112, "`1` -> `2`", "as above: counting in twos gives the same shares"),
+    ("mlops/models/stacking.py", 150, "`1` -> `2`", "as above: counting in twos gives the same shares"),
     ("mlops/models/scores.py", 66, "`0` -> `1`", "f1's zero_division applies only to a label with no true and no "
      "predicted row; the labels are those of y_true and y_pred, so every label has one"),
     ("mlops/models/scores.py", 67, "`0` -> `1`", "as above, for f1_weighted"),
