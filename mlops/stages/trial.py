@@ -33,6 +33,9 @@ FITTED = "fitted."  # reported keys under this prefix: parameters a fit settled 
 # A rung's fit is scaled by the square root of the rows' ratio, not the ratio: on small data costs that do not
 # grow with the rows weigh (measured: LightGBM on 25% of friedman1's 12k rows took 0.45 of the whole fit's time).
 FIT_SECONDS = "fit_seconds"
+# Reported with each step: the seconds its predictions took per validation row, for the refit's estimate of what
+# evaluating the registered model costs (its permutation importance predicts many shuffled rows).
+PREDICT_SECONDS = "predict_seconds_per_row"
 
 
 def steps_total(params: dict[str, Any], section: dict[str, Any] | None = None) -> int:
@@ -262,15 +265,19 @@ def fit_and_score(section: dict[str, Any], data: TrialData, features: dict[str, 
         else:  # the same steps as pipeline.fit, with the validation rows, preprocessed, watched while boosting
             prepare = pipeline[:-1]
             fitted = early(estimator, prepare.fit_transform(X_tr, y_tr), y_tr, prepare.transform(X_val), y_val)
+        began = time.perf_counter()
         if section["task"] == "classification":
             y_pred, proba = predict_with_proba(pipeline, X_val)
+            per_row = {PREDICT_SECONDS: (time.perf_counter() - began) / max(len(val_idx), 1)}
             if predictions is not None:
                 predictions(val_idx, proba, getattr(pipeline, "classes_", None))
-            return compute_metrics("classification", y_val, y_pred, proba, getattr(pipeline, "classes_", None)), fitted
+            classes = getattr(pipeline, "classes_", None)
+            return {**compute_metrics("classification", y_val, y_pred, proba, classes), **per_row}, fitted
         values = pipeline.predict(X_val)
+        per_row = {PREDICT_SECONDS: (time.perf_counter() - began) / max(len(val_idx), 1)}
         if predictions is not None:
             predictions(val_idx, values)
-        return compute_metrics("regression", y_val, values), fitted
+        return {**compute_metrics("regression", y_val, values), **per_row}, fitted
 
 
 def fit_torch(section: dict[str, Any], data: TrialData, params: dict[str, Any],

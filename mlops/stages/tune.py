@@ -13,7 +13,7 @@ from mlops.errors import MlopsError
 from mlops.metrics import METRICS
 from mlops.spec.tuning import AUTO_TRIALS_AT_ONCE
 from mlops.stages.search_space import model_section, set_dotted, trial_params
-from mlops.stages.trial import FIT_SECONDS, FITTED, OutOfTime, steps_total
+from mlops.stages.trial import FIT_SECONDS, FITTED, PREDICT_SECONDS, OutOfTime, steps_total
 
 # Tuner.fit() keeps process-wide state (signal handlers, the output engine): one at a time per process,
 # also when multirun applies specs in threads.
@@ -82,7 +82,8 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
     # The trials' wall-clock deadline (run time, not plan: the node's hash does not depend on when it ran).
     now = time.time()
     deadline = search_deadline(tuning, params.get("apply_started_at"), now)
-    refit = _refit_estimate(params) if deadline else None  # only when the budget covers the apply
+    # only when the budget covers the apply
+    refit = _refit_estimate(params, (len(split.X_test), split.X_train.shape[1])) if deadline else None
     resources = _tune_resources(params)
     store = out_of_fold.start(params)
     for_trials = {**params, "deadline": deadline, "threads": max(int(resources["cpu"]), 1),
@@ -231,23 +232,28 @@ class _RefitEstimate:
     is the ensemble of the best trials so far: each member's fit as many times as the method fits it (stacking:
     once, plus once per fold unless the search kept its out-of-fold predictions), with no margin; measured on
     friedman1, a stacking of five members that took 15.6 s was estimated at 23.5 s; on digits, a stacking of
-    five took 17.7 s computing its members' out-of-fold predictions and 3.0 s given them."""
+    five took 17.7 s computing its members' out-of-fold predictions and 3.0 s given them.
+    With `evaluated` (the test split's rows and the input columns), what the refitted model's evaluation costs
+    beyond the share of it in AFTER_SEARCH_S is added (_evaluation_seconds), from the seconds per row that the
+    trials' predictions took (PREDICT_SECONDS)."""
 
     def __init__(self, metric: str, mode: str, per_fold: bool, torch_model: bool, ensemble: dict[str, Any] | None = None,
-                 out_of_fold_given: bool = False):
+                 out_of_fold_given: bool = False, evaluated: tuple[int, int] | None = None):
         self.metric, self.mode, self.per_fold, self.torch_model = metric, mode, per_fold, torch_model
-        self.ensemble, self.out_of_fold_given = ensemble, out_of_fold_given
-        self.trials: dict[str, tuple[float, float, bool]] = {}  # trial id -> (its score, one fit's seconds, torch)
+        self.ensemble, self.out_of_fold_given, self.evaluated = ensemble, out_of_fold_given, evaluated
+        # trial id -> (its score, one fit's seconds, torch, its predictions' seconds per row)
+        self.trials: dict[str, tuple[float, float, bool, float]] = {}
 
     def add(self, trial_id: str, result: dict[str, Any]) -> None:
         score, seconds = result.get(self.metric), result.get("time_total_s")
         if _finite(score) and _finite(seconds):
             torch = self.torch_model or (result.get("config") or {}).get("estimator") == "torch"
+            per_row = float(result[PREDICT_SECONDS]) if _finite(result.get(PREDICT_SECONDS)) else 0.0
             if _finite(result.get(FIT_SECONDS)) and not torch:
-                self.trials[trial_id] = (float(score), float(result[FIT_SECONDS]), torch)
+                self.trials[trial_id] = (float(score), float(result[FIT_SECONDS]), torch, per_row)
                 return
             fits = max(int(result.get("training_iteration") or 1), 1) if self.per_fold and not torch else 1
-            self.trials[trial_id] = (float(score), float(seconds) / fits, torch)
+            self.trials[trial_id] = (float(score), float(seconds) / fits, torch, per_row)
 
     def seconds(self) -> float:
         if not self.trials:
@@ -257,14 +263,28 @@ class _RefitEstimate:
             from mlops.models.ensembles import fits_per_member
 
             # members are estimator trials (a torch trial is never one), as ensemble_section picks them
-            members = [seconds for _, seconds, torch in ranked if not torch][:int(self.ensemble["top_k"])]
+            members = [entry for entry in ranked if not entry[2]][:int(self.ensemble["top_k"])]
             if len(members) >= 2:  # no margin: a trial's fit seconds hold its scoring and ran on fewer threads
-                return sum(members) * fits_per_member(self.ensemble["method"], self.out_of_fold_given)
-        return ranked[0][1] * REFIT_MARGIN
+                fits = sum(entry[1] for entry in members) * fits_per_member(self.ensemble["method"], self.out_of_fold_given)
+                return fits + self._evaluation_seconds(sum(entry[3] for entry in members))
+        return ranked[0][1] * REFIT_MARGIN + self._evaluation_seconds(ranked[0][3])
+
+    def _evaluation_seconds(self, per_row: float) -> float:
+        """Evaluation's cost beyond AFTER_SEARCH_S for a model predicting `per_row` seconds a row: permutation
+        importance keeps to PREDICT_BUDGET_S seconds of predictions (within AFTER_SEARCH_S) down to its floor of
+        MIN_ROWS test rows x MIN_REPEATS shuffles of each column; a model slower than that costs the floor (on
+        digits, a stacking of five that predicted 0.18 ms a row on one CPU: 7 s, 4 s past the budget)."""
+        from mlops.explain.importance import MIN_REPEATS, MIN_ROWS, PREDICT_BUDGET_S
+
+        if self.evaluated is None:
+            return 0.0
+        rows, columns = self.evaluated
+        return max(min(rows, MIN_ROWS) * MIN_REPEATS * columns * per_row - PREDICT_BUDGET_S, 0.0)
 
 
-def _refit_estimate(params: dict[str, Any]) -> _RefitEstimate | None:
-    """A refit estimate when the budget covers the whole apply, else None (the refit comes after the budget)."""
+def _refit_estimate(params: dict[str, Any], evaluated: tuple[int, int]) -> _RefitEstimate | None:
+    """A refit estimate when the budget covers the whole apply, else None (the refit comes after the budget).
+    `evaluated`: the test split's rows and the input columns."""
     from mlops.stages import out_of_fold
 
     tuning = params["tuning"]
@@ -272,7 +292,7 @@ def _refit_estimate(params: dict[str, Any]) -> _RefitEstimate | None:
         return None
     return _RefitEstimate(params["metric"], params["mode"], per_fold=bool(tuning.get("folds")),
                           torch_model=params["model"]["type"] == "torch", ensemble=params["model"].get("ensemble"),
-                          out_of_fold_given=out_of_fold.wanted(params))
+                          out_of_fold_given=out_of_fold.wanted(params), evaluated=evaluated)
 
 
 def _deadline_stopper(deadline: float, refit: _RefitEstimate | None = None, earliest: float = 0.0) -> Any:

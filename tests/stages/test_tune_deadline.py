@@ -76,3 +76,28 @@ def test_an_ensembles_refit_estimate_is_its_members_fits_as_often_as_the_method_
     alone = _RefitEstimate("rmse", "min", per_fold=False, torch_model=False, ensemble={"top_k": 5, "method": "voting"})
     alone.add("a", {"rmse": 1.0, "time_total_s": 3.0, "config": {"estimator": "lightgbm"}})
     assert alone.seconds() == pytest.approx(3.0 * REFIT_MARGIN)  # one member: the best trial is refitted alone
+
+
+def test_a_model_slow_to_predict_adds_the_evaluation_past_its_share():
+    """Permutation importance predicts at least MIN_ROWS x MIN_REPEATS rows per column; past PREDICT_BUDGET_S
+    (inside AFTER_SEARCH_S) that is time the search must leave, from the trials' seconds per predicted row."""
+    from mlops.explain.importance import MIN_REPEATS, MIN_ROWS, PREDICT_BUDGET_S
+    from mlops.stages.trial import PREDICT_SECONDS
+
+    def estimate(ensemble=None, evaluated=(450, 64)) -> _RefitEstimate:
+        found = _RefitEstimate("accuracy", "max", per_fold=True, torch_model=False, ensemble=ensemble,
+                               out_of_fold_given=True, evaluated=evaluated)
+        found.add("svm", {"accuracy": 0.98, "time_total_s": 5.0, "fit_seconds": 0.2, PREDICT_SECONDS: 2e-5,
+                          "config": {"estimator": "svm"}})
+        found.add("gbm", {"accuracy": 0.96, "time_total_s": 9.0, "fit_seconds": 1.0, PREDICT_SECONDS: 1.6e-4,
+                          "config": {"estimator": "lightgbm"}})
+        return found
+
+    floor = MIN_ROWS * MIN_REPEATS * 64
+    assert floor * 2e-5 < PREDICT_BUDGET_S  # the svm alone keeps to the importance's budget: nothing added
+    assert estimate().seconds() == pytest.approx(0.2 * REFIT_MARGIN)
+    stacked = estimate({"top_k": 5, "method": "stacking"})  # predicts through both members: past its budget
+    assert stacked.seconds() == pytest.approx(1.2 + floor * 1.8e-4 - PREDICT_BUDGET_S)
+    small = estimate({"top_k": 5, "method": "stacking"}, evaluated=(100, 64))  # fewer test rows than the floor
+    assert small.seconds() == pytest.approx(1.2 + max(100 * MIN_REPEATS * 64 * 1.8e-4 - PREDICT_BUDGET_S, 0.0))
+    assert estimate({"top_k": 5, "method": "stacking"}, evaluated=None).seconds() == pytest.approx(1.2)
