@@ -124,7 +124,7 @@ EQUIVALENT: list[tuple[str, int, str, str]] = [
        "here (the rows to split, the array to fill), and every member's has the same shape") for line in (78, 126, 134, 146)],
     *[("mlops/models/stacking.py", line, "removed `raise NotImplementedError`", "an abstract hook of the shared "
        "base: the classifier and the regressor each override it, so it never runs") for line in (164, 167, 170, 173, 176)],
-    ("mlops/models/stacking.py", 214, "`1000` -> `1001`", "an iteration cap the final logistic regression never "
+    ("mlops/models/stacking.py", 217, "`1000` -> `1001`", "an iteration cap the final logistic regression never "
      "reaches: on a few columns of probabilities it converges in far fewer"),
     ("mlops/models/stacking.py", 150, "`+` -> `-`", "the weights are the counts over their sum: counting down gives "
      "the same shares"),

@@ -182,7 +182,10 @@ class CheckedStackingClassifier(ClassifierMixin, _CheckedStacking):
     _method = "predict_proba"
 
     def predict_proba(self, X: Any) -> Any:
-        return self._combined(X)
+        # Rows that sum to 1 to the last bit: members' float32 probabilities (XGBoost's) averaged with float64
+        # weights are off by ~1e-7, which log_loss warns about.
+        proba = self._combined(X)
+        return proba / proba.sum(axis=1, keepdims=True)
 
     def predict(self, X: Any) -> Any:
         from mlops.models.scores import labels_from_proba

@@ -207,3 +207,22 @@ def test_given_hold_out_predictions_make_it_learn_from_the_hold_out_rows():
     few = np.full(800, np.nan)
     few[:10] = y[:10]
     assert stacking("regression", members, "rmse").fit(X, y, out_of_fold=[few, None]).rows_ == 800
+
+
+def test_averaged_float32_probabilities_still_sum_to_one_exactly():
+    """XGBoost gives float32 probabilities; their weighted average must still pass log_loss's check."""
+    import warnings
+
+    from sklearn.metrics import log_loss
+
+    rng, X = rows(400)
+    y = (X[:, 0] + 0.3 * rng.normal(size=400) > 0).astype(int)
+    members = [{"estimator": "xgboost", "params": {"n_estimators": 20}}, {"estimator": "knn", "params": {"n_neighbors": 30}}]
+    model = stacking("classification", members, "log_loss").fit(X, y)
+    model.combination_, model.weights_, model.final_estimator_ = "weighted", np.array([1 / 3, 2 / 3]), None
+    model.estimators_ = [m.fit(X, y) for _, m in model.estimators]  # both members, averaged
+    proba = model.predict_proba(X)
+    assert np.abs(proba.sum(axis=1) - 1.0).max() < 1e-12
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        log_loss(y, proba)
