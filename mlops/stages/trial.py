@@ -266,18 +266,17 @@ def fit_and_score(section: dict[str, Any], data: TrialData, features: dict[str, 
             prepare = pipeline[:-1]
             fitted = early(estimator, prepare.fit_transform(X_tr, y_tr), y_tr, prepare.transform(X_val), y_val)
         began = time.perf_counter()
+        classes = getattr(pipeline, "classes_", None)
         if section["task"] == "classification":
             y_pred, proba = predict_with_proba(pipeline, X_val)
-            per_row = {PREDICT_SECONDS: (time.perf_counter() - began) / max(len(val_idx), 1)}
-            if predictions is not None:
-                predictions(val_idx, proba, getattr(pipeline, "classes_", None))
-            classes = getattr(pipeline, "classes_", None)
-            return {**compute_metrics("classification", y_val, y_pred, proba, classes), **per_row}, fitted
-        values = pipeline.predict(X_val)
+        else:
+            y_pred, proba = pipeline.predict(X_val), None
         per_row = {PREDICT_SECONDS: (time.perf_counter() - began) / max(len(val_idx), 1)}
-        if predictions is not None:
-            predictions(val_idx, values)
-        return {**compute_metrics("regression", y_val, values), **per_row}, fitted
+        if predictions is not None and section["task"] == "classification":
+            predictions(val_idx, proba, classes)  # None without probabilities: the collector drops the trial's
+        elif predictions is not None:
+            predictions(val_idx, y_pred)
+        return {**compute_metrics(section["task"], y_val, y_pred, proba, classes), **per_row}, fitted
 
 
 def fit_torch(section: dict[str, Any], data: TrialData, params: dict[str, Any],
