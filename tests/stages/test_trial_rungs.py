@@ -154,3 +154,19 @@ def test_a_trial_stopped_by_the_budget_is_not_logged_as_an_error_other_errors_ar
         except trial.OutOfTime:
             logging.getLogger("ray.tune.execution.tune_controller").error("Trial task failed for trial x", exc_info=True)
     assert [r.getMessage() for r in caplog.records] == ["Unhandled error (suppress with ...): ValueError: a real failure"]
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_each_fit_reports_its_predictions_seconds_per_row(task):
+    """The refit's estimate reads them for what evaluating a model slow to predict costs (tune._RefitEstimate)."""
+    import time
+
+    from mlops.stages.trial import PREDICT_SECONDS, fit_and_score
+
+    data, rows = _data(), np.arange(800)
+    if task == "regression":
+        data = trial.TrialData(data.X, data.y.astype(float) + data.X.iloc[:, 0], data.numeric, data.categorical)
+    section = {"type": "sklearn", "task": task, "estimator": "knn", "params": {}}
+    began = time.perf_counter()
+    metrics, _ = fit_and_score(section, data, FEATURES, rows[:600], rows[600:])
+    assert 0 < metrics[PREDICT_SECONDS] * 200 < time.perf_counter() - began
