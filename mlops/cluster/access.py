@@ -19,6 +19,8 @@ import os
 import secrets
 from pathlib import Path
 
+from mlops.files import write_atomic
+
 AUTH_MODE = "RAY_AUTH_MODE"
 LOCAL_ONLY = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": Ray's local-only mode, every server on loopback
 LOOPBACK = "127.0.0.1"
@@ -37,11 +39,7 @@ def ensure_token() -> None:
     if path.is_file() and path.read_text().strip():
         return
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others, not even briefly
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_hex(32))
-    os.replace(tmp, path)
+    write_atomic(path, secrets.token_hex(32), mode=0o600)  # never readable by others, not even briefly
 
 
 def local_ray_env() -> dict[str, str]:

@@ -23,6 +23,7 @@ from typing import Any, Iterable
 from mlops.errors import MlopsError
 from mlops.cluster.processes import alive, command_line, descendants, stable_port
 from mlops.cluster.access import LOOPBACK, local_ray_env
+from mlops.files import write_atomic
 
 STATE_FILE = Path(".mlops") / "ray-head.json"
 
@@ -56,12 +57,7 @@ class HeadState:
     def save(self) -> None:
         """Write the state atomically: a crash mid-write leaves the old file, never half of one. Owner-only:
         each app's deploy node keeps its store's URI verbatim (credentials included: the replicas need them)."""
-        STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-        tmp = STATE_FILE.with_name(f".{STATE_FILE.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(json.dumps(asdict(self), indent=2))
-        os.replace(tmp, STATE_FILE)
+        write_atomic(STATE_FILE, json.dumps(asdict(self), indent=2), mode=0o600)
 
 
 def read_state() -> HeadState | None:

@@ -32,6 +32,8 @@ import sys
 from pathlib import Path
 from typing import Any, Optional
 
+from mlops.files import write_atomic
+
 _NAME = re.compile(r"^sklearn(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
@@ -166,10 +168,7 @@ def write_names(path: Path, names: list[str]) -> None:
         return
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.parent / f".{path.name}.{os.getpid()}"
-        tmp.write_text(json.dumps(names))
-        tmp.chmod(0o600)
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(names), mode=0o600)
     except OSError:
         pass  # a read-only home: every import walks, as skops does
 

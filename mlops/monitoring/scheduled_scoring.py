@@ -17,6 +17,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mlops.files import temp_beside
+
 LEDGER_KIND = "scheduled-scoring"  # the ledger's folder beside the node cache
 VERSION_COLUMN = "model_version"
 
@@ -161,7 +163,7 @@ def add_version_column(path: Path, version: str) -> None:
 
     import pyarrow as pa
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.version.tmp")
+    tmp = temp_beside(path)
     if path.suffix == ".csv":
         import pyarrow.csv as pcsv
 

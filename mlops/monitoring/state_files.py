@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from pathlib import Path
 from typing import Any, Iterator
+
+from mlops.files import write_atomic
 
 
 def state_path(tracking_uri: str, base_dir: Path, kind: str, name: str) -> Path:
@@ -31,11 +32,7 @@ def read_state(path: Path) -> dict[str, Any]:
 
 def write_state(path: Path, data: dict[str, Any]) -> None:
     """Replace `path` atomically with `data` as JSON."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True, default=str))
 
 
 @contextlib.contextmanager

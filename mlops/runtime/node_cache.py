@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops import stores
+from mlops.files import write_atomic
 
 STATE_FORMAT = 1
 
@@ -30,13 +31,6 @@ def cache_dir(tracking_uri: str, base_dir: Path) -> Path:
         folder = database.resolve().parent
         return folder / ("node-cache" if database.stem == "mlflow" else f"node-cache-{database.stem}")
     return Path(base_dir).resolve() / ".mlops" / "node-cache"
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 class NodeCache:
@@ -69,8 +63,8 @@ class NodeCache:
         """Store `output` pickled under `node_hash`, with its sha256 written last."""
         data_path, digest_path = self._paths(node_hash)
         data = pickle.dumps(output, protocol=pickle.HIGHEST_PROTOCOL)
-        _write_atomic(data_path, data)
-        _write_atomic(digest_path, hashlib.sha256(data).hexdigest().encode())  # last: an entry counts once both exist
+        write_atomic(data_path, data)
+        write_atomic(digest_path, hashlib.sha256(data).hexdigest().encode())  # last: an entry counts once both exist
 
     def _state_path(self, name: str) -> Path:
         return self.root / "state" / f"{name}.json"
@@ -87,7 +81,7 @@ class NodeCache:
         """Record `state` as the last applied state of spec `name` (atomically), secrets in params hidden."""
         from mlops.redact import redact
 
-        _write_atomic(self._state_path(name), json.dumps({**redact(state), "format": STATE_FORMAT}, indent=1,
+        write_atomic(self._state_path(name), json.dumps({**redact(state), "format": STATE_FORMAT}, indent=1,
                                                          default=str).encode())
 
 

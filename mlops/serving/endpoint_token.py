@@ -8,10 +8,11 @@ get only its sha256. Deleting the file and applying again makes a new token.
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from pathlib import Path
 from typing import Optional
+
+from mlops.files import write_atomic
 
 
 def token_file(base_dir: str | Path, name: str) -> Path:
@@ -36,11 +37,7 @@ def create_token(base_dir: str | Path, name: str) -> str:
     if path.parent.stat().st_mode & 0o077:
         path.parent.chmod(0o700)
     token = secrets.token_urlsafe(32)
-    tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, token + "\n", mode=0o600)
     return token
 
 

@@ -22,6 +22,8 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
+from mlops.files import write_atomic
+
 BINARY_ENV = "RAY_SERVE_HAPROXY_BINARY_PATH"
 
 # What `retry-on` becomes when Ray wrote its default (an operator's RAY_SERVE_HAPROXY_RETRY_ON is kept).
@@ -78,8 +80,5 @@ def wrapper_path() -> Optional[str]:
     path = folder / "haproxy-loopback"
     text = wrapper_text(real)
     if not path.is_file() or path.read_text() != text:
-        tmp = folder / f".haproxy-loopback.{os.getpid()}"
-        tmp.write_text(text)
-        tmp.chmod(0o700)
-        os.replace(tmp, path)
+        write_atomic(path, text, mode=0o700)
     return str(path)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.errors import DataError, Problem
+from mlops.files import temp_beside
 
 if TYPE_CHECKING:
     from mlops.spec.monitoring import LogsSpec
@@ -188,7 +189,7 @@ def _keep(frame: Any, cache: Path, stem: str, offset: int, older: list[Path]) ->
     parquet cannot hold (mixed types in a column) is simply parsed again next time."""
     cache.mkdir(exist_ok=True)
     target = cache / f"{stem}.{offset}.parquet"
-    temporary = cache / f".{stem}.{offset}.{os.getpid()}.tmp"
+    temporary = temp_beside(target)
     try:
         frame.to_parquet(temporary, index=False)
         os.replace(temporary, target)

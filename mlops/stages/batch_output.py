@@ -9,6 +9,7 @@ from typing import Any
 
 from mlops.errors import DataError, Problem
 from mlops.models.scores import labels_from_proba
+from mlops.files import temp_beside
 
 
 def output_frame(bundle: Any, frame: Any, id_column: str | None, include_proba: bool):
@@ -64,7 +65,7 @@ class OutputWriter:
 
     def __init__(self, path: Path):
         self.path, self._out = path, None
-        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.tmp = temp_beside(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:  # a file where a folder should be, no permission, a read-only disk

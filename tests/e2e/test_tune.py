@@ -196,7 +196,7 @@ def test_multirun_applies_every_combination(ray_local, tracking_uri, tmp_path):
     combos = api.multirun(spec, ["model.estimator=random_forest,logistic_regression", "hardware.workers=1,2"])
     assert [c.overrides for c in combos] == [list(p) for p in itertools.product(
         ["model.estimator=random_forest", "model.estimator=logistic_regression"], ["hardware.workers=1", "hardware.workers=2"])]
-    assert all(c.ok and c.result.run_id for c in combos)
+    assert all(c.ok and c.result.run_id for c in combos), [c.error for c in combos]
     # hardware.workers is read by no stage of an sklearn plan: equal plans run once and share the result
     assert len({c.result.run_id for c in combos}) == 2 and combos[1].same_as == 0
     console = Console(width=200, record=True)
