@@ -41,9 +41,15 @@ def client_env() -> dict[str, str]:
             if k not in ("RAY_ADDRESS", LOCAL_ONLY) and not k.startswith("RAY_SERVE_")}
 
 
+# The head's GCS declares a node dead after this many missed health checks this far apart: 1 s x 3 instead of
+# Ray's 3 s x 5, so that a killed node's tasks are retried, and the node is gone from the state API, 3 s after
+# it died, not 15 s (an operator tunes the same settings; what survives a dead node does not change).
+HEALTH_CHECKS = {"RAY_health_check_period_ms": "1000", "RAY_health_check_failure_threshold": "3"}
+
+
 def ray_env() -> dict[str, str]:
-    """A node's environment: token auth on, no usage stats (see client_env)."""
-    return {**client_env(), "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0"}
+    """A node's environment: token auth on, no usage stats (see client_env), quick dead-node detection."""
+    return {**client_env(), "RAY_AUTH_MODE": "token", "RAY_USAGE_STATS_ENABLED": "0", **HEALTH_CHECKS}
 
 
 def stop_tree(proc: subprocess.Popen, marker: str) -> None:

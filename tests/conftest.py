@@ -117,7 +117,31 @@ def pytest_runtest_setup(item):
 _RELIABILITY: dict[str, dict] = {}
 
 
+# The session's shared services cost CPU while they run, not only while a test uses them: the embedded Ray
+# (GCS, raylet, agents, log monitor, Serve's controller and proxies once a module deployed) about 0.1 core,
+# the two-node cluster as much again. Modules run in their collected order within three groups: those that
+# need no shared Ray first, then those on the session's Ray, then those on the two-node cluster (started by
+# the first of them, stopped at the end of the session, so it never runs beside the other modules).
+RAY_FIXTURES = ("ray_local",)
+CLUSTER_FIXTURES = ("ray_two_nodes", "mlflow_server")
+
+
+def _module_group(items) -> int:
+    used = {name for item in items for name in getattr(item, "fixturenames", ())}
+    return 2 if used.intersection(CLUSTER_FIXTURES) else 1 if used.intersection(RAY_FIXTURES) else 0
+
+
+def _in_groups(items: list) -> list:
+    """`items` with whole modules moved into their group (a module's tests stay together and in order)."""
+    modules: dict[str, list] = {}
+    for item in items:
+        modules.setdefault(item.nodeid.split("::")[0], []).append(item)
+    ordered = sorted(modules.values(), key=_module_group)  # stable: the collected order within a group
+    return [item for module in ordered for item in module]
+
+
 def pytest_collection_modifyitems(items):
+    items[:] = _in_groups(items)
     gpu_tests = [item for item in items if item.get_closest_marker("gpu") is not None]
     if gpu_tests and not _cuda_available():
         for item in gpu_tests:
