@@ -129,6 +129,8 @@ EQUIVALENT: list[tuple[str, int, str, str]] = [
     ("mlops/models/stacking.py", 150, "`+` -> `-`", "the weights are the counts over their sum: counting down gives "
      "the same shares"),
     ("mlops/models/stacking.py", 150, "`1` -> `2`", "as above: counting in twos gives the same shares"),
+    ("mlops/models/stacking.py", 68, "`1` -> `2`", "reshape's -1 becomes -2: numpy reads any negative size as "
+     "'the rest', so the rows keep their columns either way"),
     ("mlops/models/scores.py", 66, "`0` -> `1`", "f1's zero_division applies only to a label with no true and no "
      "predicted row; the labels are those of y_true and y_pred, so every label has one"),
     ("mlops/models/scores.py", 67, "`0` -> `1`", "as above, for f1_weighted"),

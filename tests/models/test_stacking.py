@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from mlops.models.estimators import build_estimator
-from mlops.models.stacking import SELECTION_ROUNDS
+from mlops.models.stacking import MIN_ROWS, SELECTION_ROUNDS
 
 
 def stacking(task: str, members: list[dict], metric: str):
@@ -203,10 +203,19 @@ def test_given_hold_out_predictions_make_it_learn_from_the_hold_out_rows():
     assert model.member_scores_ == pytest.approx([rmse(given[hold_out]), rmse(knn.predict(X[hold_out]))])
     refitted = model.estimators_[model.used_.index(0)]
     assert np.allclose(refitted.coef_, clone(model.estimators[0][1]).fit(X, y).coef_)  # on every row
-    # fewer rows than a combination can be learnt from: every member's are computed over the folds
-    few = np.full(800, np.nan)
-    few[:10] = y[:10]
-    assert stacking("regression", members, "rmse").fit(X, y, out_of_fold=[few, None]).rows_ == 800
+    # A table (what the pipeline hands it) is split by position, as the array was: the same member scores.
+    import pandas as pd
+
+    table = stacking("regression", members, "rmse").fit(pd.DataFrame(X, columns=["a", "b", "c"]), y, out_of_fold=[given, None])
+    assert table.rows_ == 200 and table.member_scores_ == pytest.approx(model.member_scores_)
+    # MIN_ROWS rows with predictions are enough to learn the combinations from; one fewer is not: then every
+    # member's are computed over the folds
+    enough = np.full(800, np.nan)
+    enough[:MIN_ROWS] = y[:MIN_ROWS]
+    assert stacking("regression", members, "rmse").fit(X, y, out_of_fold=[enough, None]).rows_ == MIN_ROWS == 50
+    enough[MIN_ROWS - 1] = np.nan
+    too_few = stacking("regression", members, "rmse").fit(X, y, out_of_fold=[enough, None])
+    assert too_few.rows_ == 800 and too_few.given_ == 0
 
 
 def test_averaged_float32_probabilities_still_sum_to_one_exactly():
