@@ -81,8 +81,7 @@ class NodeCache:
         """Record `state` as the last applied state of spec `name` (atomically), secrets in params hidden."""
         from mlops.redact import redact
 
-        write_atomic(self._state_path(name), json.dumps({**redact(state), "format": STATE_FORMAT}, indent=1,
-                                                         default=str).encode())
+        write_atomic(self._state_path(name), json.dumps({**redact(state), "format": STATE_FORMAT}, indent=1, default=str))
 
 
 class ApplyLock:
