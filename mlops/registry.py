@@ -141,6 +141,25 @@ class ModelVersion:
     tags: dict[str, str]
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """A registered version's files downloaded into `directory`, its signature checked; `load` verifies the
+    files against the recorded sha256 and loads them, in whichever process on this machine calls it (the
+    driver fetches, a worker on its node loads: mlops.runtime.model_work)."""
+
+    directory: Path
+    version: str
+    sha256: str | None
+    hash_scheme: str | None
+
+    def load(self) -> Any:
+        from mlops.models.bundle import load_bundle
+
+        bundle = load_bundle(self.directory, self.sha256, self.hash_scheme)
+        bundle.meta["registered_version"] = self.version
+        return bundle
+
+
 @_serialized
 class Registry:
     """MLflow tracking + model registry for one tracking URI."""
@@ -381,13 +400,14 @@ class Registry:
 
     def load(self, name: str, alias: str | None = CHAMPION, version: str | int | None = None):
         """Download and load a version, verifying its sha256 first."""
-        from mlops.models.bundle import load_bundle
-
-        mv = self._signed(name, alias, version)
         with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:  # flavors load eagerly
-            bundle = load_bundle(self.download(mv, Path(tmp)), mv.sha256, mv.tags.get(tracking_tags.HASH_SCHEME))
-        bundle.meta["registered_version"] = mv.version
-        return bundle
+            return self.fetch(name, Path(tmp), alias, version).load()
+
+    def fetch(self, name: str, dst: Path, alias: str | None = CHAMPION, version: str | int | None = None) -> Fetched:
+        """Download a version (or the alias') into `dst` once its signature holds, for a loader that verifies
+        its files (`Fetched.load`)."""
+        mv = self._signed(name, alias, version)
+        return Fetched(self.download(mv, dst), mv.version, mv.sha256, mv.tags.get(tracking_tags.HASH_SCHEME))
 
     def drift_reference(self, name: str, version: str | int) -> Any:
         """The drift reference a version was trained with (None without monitoring artifacts), verified as

@@ -64,7 +64,9 @@ class DriftReference:
         of them, or for a high-cardinality column the frequent ones (see MAX_TESTED_CATEGORIES)."""
         out = {}
         for column in self.categorical:
-            counts = self.frame[column].value_counts(dropna=True)
+            # Ties in the order the values first appear (a category's: its categories' order): pandas' own sort
+            # leaves tied values in its hash table's order, which differs between pandas builds.
+            counts = self.frame[column].value_counts(dropna=True, sort=False).sort_values(ascending=False, kind="stable")
             counts = counts[counts > 0]  # a 'category' dtype lists unused ones too
             if len(counts) > MAX_TESTED_CATEGORIES:
                 shares = counts / max(1, len(self.frame))

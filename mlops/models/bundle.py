@@ -135,6 +135,13 @@ def save_bundle(model: Any, meta: dict[str, Any], directory: Path, monitoring: A
                 input_example: Any = None) -> str:
     """Write the bundle (and its monitoring artifacts), which is an MLflow model too, and return its
     sha256. `input_example`: a few rows of raw inputs, shown by MLflow with the signature."""
+    save_model_files(model, meta, directory, monitoring)
+    return seal_bundle(directory, meta, input_example)
+
+
+def save_model_files(model: Any, meta: dict[str, Any], directory: Path, monitoring: Any = None) -> None:
+    """The part of a bundle that needs the model's own library: the model in its flavor's format, and the
+    monitoring artifacts."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     model_flavors.get(meta["flavor"]).load().save(model, directory)
@@ -142,6 +149,11 @@ def save_bundle(model: Any, meta: dict[str, Any], directory: Path, monitoring: A
         from mlops.detectors import artifacts
 
         artifacts.save(monitoring, directory)
+
+
+def seal_bundle(directory: Path, meta: dict[str, Any], input_example: Any = None) -> str:
+    """The rest, which needs MLflow and no model library: the metadata, the MLmodel file and the integrity
+    record; returns the sha256 of every file."""
     from mlops.models.mlflow_model import write_mlmodel
     from mlops.plugins import package_version
 

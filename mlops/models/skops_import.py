@@ -10,6 +10,9 @@ those names (as stand-in classes of the same module and name, which is all skops
 skip the walk. The trust list is the same list of names either way; a cache file that is not the user's
 own, is writable by others, or holds anything but sklearn class names is ignored and written again.
 
+skops writes its schema.json indented, which Python's json encodes in Python rather than C: mlops' writer
+gets it unindented (the same document, read by skops' own loader, at half the bytes and time).
+
 skops also names every numpy and scipy ufunc it trusts by searching all of sys.modules, in import order,
 for the first module holding each one (they have no __module__): ~300 scipy ufuncs times the thousands of
 modules a process with Ray and MLflow has loaded before scipy.special, about a second more. Its search is
@@ -120,6 +123,7 @@ def skops_io() -> Any:
     if "skops.io" in sys.modules:
         import skops.io
 
+        _compact_schema()
         return skops.io
     cache = cache_file()
     names = read_names(cache) if cache is not None else None
@@ -131,7 +135,26 @@ def skops_io() -> Any:
         sys.meta_path.remove(finder)
     if names is None and cache is not None:  # walked: keep what the walk found for the next import
         write_names(cache, list(getattr(sys.modules.get("skops.io._trusted_types"), "SKLEARN_ESTIMATOR_TYPE_NAMES", [])))
+    _compact_schema()
     return module
+
+
+class _CompactJson:
+    """json for skops' writer: its schema.json without indentation. Indented, Python's json encodes in Python,
+    not C: a 200-tree forest's schema took 0.2 s of a 0.45 s save, and twice the bytes. skops reads either."""
+
+    loads = staticmethod(json.loads)
+
+    @staticmethod
+    def dumps(obj: Any, **options: Any) -> str:
+        return json.dumps(obj, separators=(",", ":"))
+
+
+def _compact_schema() -> None:
+    """skops' writer (skops.io._persist, which calls json.dumps and json.loads only) given _CompactJson."""
+    persist = sys.modules.get("skops.io._persist")
+    if persist is not None and getattr(persist, "json", None) is json:
+        persist.json = _CompactJson
 
 
 def cache_file() -> Optional[Path]:

@@ -62,7 +62,7 @@ def data_profile(rec: VersionRecord) -> Section:
                 values = series.astype(float)
                 summary = f"mean {values.mean():.4g}, std {values.std():.4g}, min {values.min():.4g}, max {values.max():.4g}"
             else:
-                top = series.astype(str).value_counts().head(3)
+                top = series.astype(str).value_counts(sort=False).sort_values(ascending=False, kind="stable").head(3)
                 summary = ", ".join(f"{k} ({v})" for k, v in top.items())
         rows.append([name, column.get("type"), "yes" if column.get("nullable") else "no", summary])
     section.text(f"Target: {meta.get('target')}. Training data: {fingerprint(meta.get('data_fingerprint'))}. "

@@ -98,16 +98,8 @@ def _apply_locked(project: Project, plan: Plan, cache: Any, address: str | None,
     return _run(project, plan, run, reused, cache, state, address, on_done, started_at)
 
 
-def _scipy_before_ray() -> None:
-    """Nodes will run, so scikit-learn (and scipy with it) is needed in this process anyway. Imported before
-    Ray and MLflow because skops, on import, finds each scipy ufunc's module by scanning sys.modules in
-    import order until scipy's own: early in the list, about 1 s less per apply that saves or loads a model."""
-    import scipy.special  # noqa: F401
-
-
 def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], cache: Any, state: dict[str, Any],
          address: str | None, on_done: Callable[[Node, float], None] | None, started_at: float) -> ApplyResult:
-    _scipy_before_ray()
     import ray
 
     from mlops.cluster.session import cluster_nodes, ray_session

@@ -2,9 +2,12 @@
 (mlops.runtime.driver_nodes) and alone by `mlops predict --batch`."""
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any, Callable
 
 from mlops.plan import Node
+from mlops.runtime.model_work import in_process
 
 
 def choose_batch_executor(requested: str, cluster_nodes: int) -> str:
@@ -14,17 +17,27 @@ def choose_batch_executor(requested: str, cluster_nodes: int) -> str:
     return "ray_data" if cluster_nodes > 1 else "local"
 
 
-def score_with_alias(node: Node, registry: Any, version_for: Callable[[str, str], str], cluster_nodes: int) -> Any:
-    """Score the node's input with the version its alias names (`version_for(name, alias)`): load it (its
-    sha256 verified), pick the executor for a cluster of `cluster_nodes` machines, run the stage."""
-    from mlops.stages import batch_predict
-
+def score_with_alias(node: Node, registry: Any, version_for: Callable[[str, str], str], cluster_nodes: int,
+                     work: Callable[..., Any] = in_process) -> Any:
+    """Score the node's input with the version its alias names (`version_for(name, alias)`): fetch it (its
+    signature checked), pick the executor for a cluster of `cluster_nodes` machines, run the stage. The local
+    executor runs through `work` (apply hands it to a worker on the driver's node: mlops.runtime.model_work),
+    which loads the version, its files verified; Ray Data's is driven from here."""
     params = node.call_params()
     version = version_for(params["name"], params.get("model_alias", "champion"))
-    bundle = registry.load(params["name"], version=version)
-    result = batch_predict.run(bundle, params, choose_batch_executor(params["executor"], cluster_nodes))
+    executor = choose_batch_executor(params["executor"], cluster_nodes)
+    with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
+        fetched = registry.fetch(params["name"], Path(tmp), version=version)
+        result = (work if executor == "local" else in_process)(score_fetched, fetched, params, executor)
     result.version = str(version)
     return result
+
+
+def score_fetched(fetched: Any, params: dict[str, Any], executor: str) -> Any:
+    """Load the fetched version (verified) and score the input with it."""
+    from mlops.stages import batch_predict
+
+    return batch_predict.run(fetched.load(), params, executor)
 
 
 def score_batch(project: Any, node: Node) -> Any:

@@ -45,6 +45,7 @@ def call(node: Node, inputs: dict[str, Any], context: RunContext) -> Any:
 
 def register(node: Node, inputs: dict[str, Any], context: RunContext) -> Any:
     """Tag the run with the data fingerprint, register the trained model and decide the champion."""
+    from mlops.runtime.model_work import on_driver_node
     from mlops.stages import register as stage
 
     fingerprint = inputs["trained"].meta.get("data_fingerprint") or {}
@@ -52,15 +53,17 @@ def register(node: Node, inputs: dict[str, Any], context: RunContext) -> Any:
     context.registry.set_tags(context.run_id, {"data.sha256": fingerprint.get("sha256"), "data.rows": fingerprint.get("rows"),
                                                "data.columns": ",".join(fingerprint.get("columns", []))})
     context.registration = stage.run(**inputs, params=node.params, registry=context.registry, run_id=context.run_id,
-                                     extra_meta={"plan_hash": context.plan.hash, "node_hash": node.hash})
+                                     extra_meta={"plan_hash": context.plan.hash, "node_hash": node.hash},
+                                     work=on_driver_node)  # the model is saved, the champion scored, in a warm worker
     return context.registration
 
 
 def batch_predict(node: Node, inputs: dict[str, Any], context: RunContext) -> Any:
     """Score the batch input with the version the node's alias will name when this apply has succeeded."""
     from mlops.runtime.batch import score_with_alias
+    from mlops.runtime.model_work import on_driver_node
 
-    context.batch = score_with_alias(node, context.registry, context.version_for, len(context.cluster))
+    context.batch = score_with_alias(node, context.registry, context.version_for, len(context.cluster), on_driver_node)
     return context.batch
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from mlops.metrics import promotes
-from mlops.models.bundle import save_bundle
+from mlops.models.bundle import save_model_files, seal_bundle
 from mlops.errors import RegistryError
 from mlops.registry import CHAMPION, Registry
 from mlops import tracking_tags
+
+Work = Callable[..., Any]  # work(fn, *args) -> fn(*args), run where the caller chose (see run)
 
 
 @dataclass
@@ -27,11 +29,13 @@ class Registration:
 
 
 def run(trained: Any, evaluation: Any, monitoring: Any, split: Any, params: dict[str, Any], *, registry: Registry,
-        run_id: str, extra_meta: dict[str, Any] | None = None) -> Registration:
+        run_id: str, extra_meta: dict[str, Any] | None = None, work: Work | None = None) -> Registration:
     """Log the evaluation to run `run_id`, register the bundle as model `params["name"]`; with
     `params["auto_promote"]`, decide whether it becomes champion (the alias itself moves only when the whole
     apply has succeeded: a failed deploy never leaves a new champion). `monitoring` (the profile) and
-    `split` (for the input example and the comparison with the champion) may be None."""
+    `split` (for the input example and the comparison with the champion) may be None. `work(fn, *args)` runs
+    what touches a model (writing the bundle, scoring the champion) where the caller wants it; here by default."""
+    work = work or _here
     name = params["name"]
     registry.log_metrics(run_id, evaluation.metrics)
     for file_name, png in evaluation.plots.items():
@@ -40,13 +44,14 @@ def run(trained: Any, evaluation: Any, monitoring: Any, split: Any, params: dict
         registry.log_bytes(run_id, content, path)
     meta = {**trained.meta, **(extra_meta or {}), "metric": evaluation.metric, "metrics": evaluation.metrics, "name": name}
     with tempfile.TemporaryDirectory(prefix="mlops-bundle-") as tmp:
-        sha = save_bundle(trained.model, meta, Path(tmp) / "model", monitoring, input_example=example_rows(split, meta))
+        work(write_model_files, Path(tmp) / "model", trained, meta, monitoring)
+        sha = seal_bundle(Path(tmp) / "model", meta, example_rows(split, meta))
         source = registry.log_dir(run_id, Path(tmp) / "model", "model")
     version = registry.register(name, source, run_id, sha, tags={tracking_tags.METRIC: evaluation.metric,
                                                                    tracking_tags.SCORE: evaluation.score})
     compared = None
     if params.get("auto_promote", True):
-        promoted, decision, compared = _champion_decision(registry, run_id, name, evaluation, split)
+        promoted, decision, compared = _champion_decision(registry, run_id, name, evaluation, split, work)
     else:
         promoted, decision = False, "registered as a challenger; the champion/challenger comparison decides"
 
@@ -74,18 +79,17 @@ def example_rows(split: Any, meta: dict[str, Any]) -> Any:
     return X[columns].head(EXAMPLE_ROWS)
 
 
-def _champion_decision(registry: Registry, run_id: str, name: str, evaluation: Any, split: Any) -> tuple[bool, str, str | None]:
+def _champion_decision(registry: Registry, run_id: str, name: str, evaluation: Any, split: Any,
+                       work: Work | None = None) -> tuple[bool, str, str | None]:
     """The first version becomes champion; a later one when it scores at least as well as the champion
     on the same rows (this apply's test split). Both scores go to the run. A champion that cannot score
     these rows (it reads columns they lack) is compared by its own recorded score, and the decision says so."""
-    from mlops.errors import RegistryError
-
     try:
         champion = registry.by_alias(name, CHAMPION)
     except RegistryError:
         return True, "first version: promoted to champion", None
     metric, score = evaluation.metric, evaluation.score
-    theirs, where = score_on(registry, name, champion.version, metric, split), "on the same test rows"
+    theirs, where = score_on(registry, name, champion.version, metric, split, work), "on the same test rows"
     if theirs is None:
         recorded = champion.tags.get(tracking_tags.SCORE)
         if champion.tags.get(tracking_tags.METRIC) != metric or recorded is None:
@@ -98,21 +102,42 @@ def _champion_decision(registry: Registry, run_id: str, name: str, evaluation: A
             champion.version)
 
 
-def score_on(registry: Registry, name: str, version: str, metric: str, split: Any) -> float | None:
-    """The metric of a registered version on the split's test rows, or None when it cannot be computed."""
+def score_on(registry: Registry, name: str, version: str, metric: str, split: Any, work: Work | None = None) -> float | None:
+    """The metric of a registered version on the split's test rows, or None when it cannot be computed;
+    the version is fetched here and scored through `work` (here by default)."""
     if split is None:
         return None
+    with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
+        try:
+            fetched = registry.fetch(name, Path(tmp), version=version)
+        except RegistryError:  # no such version, or its signature does not hold
+            return None
+        return (work or _here)(score_fetched, fetched, metric, split.X_test, split.y_test)
+
+
+def score_fetched(fetched: Any, metric: str, X_test: Any, y_test: Any) -> float | None:
+    """The metric of a fetched version (its files verified as it loads) on these rows; None when it cannot
+    be computed: other columns, other classes, a broken bundle."""
     from mlops.models.scores import compute_metrics, labels_from_proba
 
     try:
-        bundle = registry.load(name, version=version)
-        X = split.X_test[bundle.input_columns]
+        bundle = fetched.load()
+        X = X_test[bundle.input_columns]
         proba = bundle.predict_proba(X)
         if proba is not None:
             classes = bundle.model.classes_
-            metrics = compute_metrics(bundle.task, split.y_test, labels_from_proba(classes, proba), proba, classes)
+            metrics = compute_metrics(bundle.task, y_test, labels_from_proba(classes, proba), proba, classes)
         else:
-            metrics = compute_metrics(bundle.task, split.y_test, bundle.predict(X))
+            metrics = compute_metrics(bundle.task, y_test, bundle.predict(X))
         return float(metrics[metric])
-    except (KeyError, ValueError, TypeError, RegistryError):  # other columns, other classes, a broken bundle
+    except (KeyError, ValueError, TypeError, RegistryError):
         return None
+
+
+def write_model_files(directory: Path, trained: Any, meta: dict[str, Any], monitoring: Any) -> None:
+    """The trained model's files of the bundle in `directory` (which may be another process's on this machine)."""
+    save_model_files(trained.model, meta, directory, monitoring)
+
+
+def _here(fn: Callable[..., Any], *args: Any) -> Any:
+    return fn(*args)

@@ -1,33 +1,57 @@
 """train: fit preprocessing + estimator on the train split, as one pipeline."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from mlops.errors import Problem, SpecError
 
 
-@dataclass
-class Trained:
-    """The fitted model and what must travel with it (input schema, feature lists, classes)."""
+_NOT_YET = object()  # a Trained rebuilt from its pickle whose model nobody has asked for yet
 
-    model: Any
-    meta: dict[str, Any]
+
+class Trained:
+    """The fitted model and what must travel with it (input schema, feature lists, classes).
+
+    Pickled with the model in-band, as bytes of its own pickle: Ray hands a task's large numpy arrays to the
+    next task as read-only views of its object store, and some fitted models cannot predict from read-only
+    state (an SVC's predict_proba: 'buffer source array is read-only' in evaluate); the inner pickle comes
+    back as writable arrays. Unpickled, the model itself is rebuilt only when it is first asked for: the
+    apply's driver caches and forwards a Trained without ever importing the model's library (scikit-learn
+    alone is a second of its start), and pickling it again reuses the bytes it came with."""
+
+    def __init__(self, model: Any, meta: dict[str, Any]):
+        self._model = model
+        self._pickled: bytes | None = None
+        self.meta = meta
+
+    @classmethod
+    def from_pickled(cls, model: bytes, meta: dict[str, Any]) -> "Trained":
+        trained = cls(_NOT_YET, meta)
+        trained._pickled = model
+        return trained
+
+    @property
+    def model(self) -> Any:
+        if self._model is _NOT_YET:
+            import pickle
+
+            self._model = pickle.loads(self._pickled)  # noqa: S301 - bytes a Trained's own __reduce__ wrote, via Ray
+        return self._model
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        """Pickled with the model in-band. Ray hands a task's large numpy arrays to the next task as read-only
-        views of its object store, and some fitted models cannot predict from read-only state (an SVC's
-        predict_proba: 'buffer source array is read-only' in evaluate): the model's own pickle, inside this
-        one, comes back as writable arrays."""
-        import pickle
+        if self._pickled is None:
+            import pickle
 
-        return _rebuild_trained, (pickle.dumps(self.model, protocol=pickle.HIGHEST_PROTOCOL), self.meta)
+            return _rebuild_trained, (pickle.dumps(self._model, protocol=pickle.HIGHEST_PROTOCOL), self.meta)
+        return _rebuild_trained, (self._pickled, self.meta)
+
+    def __repr__(self) -> str:
+        model = "not unpickled yet" if self._model is _NOT_YET else type(self._model).__name__
+        return f"Trained(model={model}, estimator={self.meta.get('estimator')!r})"
 
 
 def _rebuild_trained(model: bytes, meta: dict[str, Any]) -> Trained:
-    import pickle
-
-    return Trained(pickle.loads(model), meta)  # noqa: S301 - bytes this process's own __reduce__ wrote, via Ray
+    return Trained.from_pickled(model, meta)
 
 
 def model_meta(features: Any, model_section: dict[str, Any], flavor: str, fitted: Any) -> dict[str, Any]:

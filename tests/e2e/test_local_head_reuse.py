@@ -16,10 +16,11 @@ from mlops.cluster.processes import alive, descendants
 pytestmark = pytest.mark.slow
 
 
-def cli(*args: str, cwd) -> tuple[int, subprocess.CompletedProcess]:
-    """Run the real CLI; (its pid, the finished process): a driver on the head is known by its pid."""
+def cli(*args: str, cwd, python: tuple[str, ...] = ()) -> tuple[int, subprocess.CompletedProcess]:
+    """Run the real CLI (`python`: options of the interpreter); (its pid, the finished process): a driver on the
+    head is known by its pid."""
     env = {k: v for k, v in os.environ.items() if k not in ("RAY_ADDRESS",)}
-    proc = subprocess.Popen([sys.executable, "-m", "mlops.cli", *args], cwd=cwd, env=env, text=True,
+    proc = subprocess.Popen([sys.executable, *python, "-m", "mlops.cli", *args], cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = proc.communicate(timeout=300)
     return proc.pid, subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
@@ -50,9 +51,14 @@ def test_up_apply_on_the_head_then_down(tmp_path, example):
         head = json.loads((tmp_path / ".mlops" / "ray-head.json").read_text())
         again = cli("up", cwd=tmp_path)[1]
         assert again.returncode == 0 and "already runs" in again.stdout  # one head per directory
-        apply_pid, applied = cli("apply", str(spec), store, cwd=tmp_path)
+        apply_pid, applied = cli("apply", str(spec), store, cwd=tmp_path, python=("-X", "importtime"))
         assert applied.returncode == 0, applied.stdout + applied.stderr
         assert f"on the local Ray head at {head['gcs']}" in applied.stdout and "model version 1" in applied.stdout
+        assert "predictions 150 rows with v1" in applied.stdout
+        # The driver trained, registered and scored without importing the model's library: the model was saved,
+        # and the batch scored, by the plan's warm workers (mlops.runtime.model_work).
+        imported = {line.rsplit("|", 1)[-1].strip() for line in applied.stderr.splitlines() if line.startswith("import time:")}
+        assert "ray" in imported and not {m for m in imported if m.split(".")[0] in ("sklearn", "skops")}
         # The head's GCS had the apply as one of its drivers: it ran there, not on a Ray of its own.
         drivers = drivers_on(head["gcs"])
         assert "apply" in drivers.get(apply_pid, ""), drivers
