@@ -151,7 +151,7 @@ def apply(spec: str = SPEC, overrides: Optional[List[str]] = OVERRIDES,
             console.print(f"  {family} not searched: {why} (list it in model.candidates to search it)")
         refit = result.seconds.get("train_best", result.seconds.get("train"))  # the node that refits the best trial
         after = [f"refit {refit:.1f}s"] if refit is not None else []
-        after += [f"logging the trials {t.meta['logging_s']:.1f}s"] if "logging_s" in t.meta else []
+        after += [f"logging the trials {t.meta['logging_s']:.1f}s (beside the refit)"] if "logging_s" in t.meta else []
         if after:
             console.print(f"[bold]after the search[/] {', '.join(after)}")
     if result.ensemble:

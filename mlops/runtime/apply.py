@@ -141,6 +141,7 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
         try:
             _log_run_inputs(registry, run_id, project, plan)
             execution = started.finish(lambda node, inputs: call(node, inputs, context), finished)
+            context.wait_for_background()
             result.seconds = execution.seconds
             registry.log_metrics(run_id, {f"seconds.{k}": v for k, v in execution.seconds.items()})
             _conclude(registry, run_id, plan, run, context, result, cache)
@@ -154,6 +155,7 @@ def _run(project: Project, plan: Plan, run: set[str], reused: dict[str, Any], ca
             registry.record_applied_state(experiment, run_id, plan.name, applied)
         except BaseException:
             started.cancel()  # finish cancels on its own failures; this covers what fails around it
+            context.wait_for_background()  # a failed refit keeps the search's trials logged
             registry.end_run(run_id, ok=False)
             raise
         registry.end_run(run_id, ok=True)

@@ -5,8 +5,8 @@ cluster): never the Spec.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from mlops.plan import Node, Plan
 from mlops.plan.kinds import kind_of
@@ -28,6 +28,14 @@ class RunContext:
     tuning: Any = None
     ensemble: dict[str, Any] | None = None  # {"method", "members": [trial ids]} when the model registered is one
     started_at: float | None = None  # when the apply began (time.time()): a budget covering the apply counts from it
+    # Driver work left running beside the nodes that follow (the trials' logging, beside the refit): each is
+    # called, and waits, before the apply concludes or fails.
+    settle: list[Callable[[], None]] = field(default_factory=list)
+
+    def wait_for_background(self) -> None:
+        """Wait for the driver's background work, each piece once."""
+        while self.settle:
+            self.settle.pop(0)()
 
     def version_for(self, name: str, alias: str) -> str:
         """The version an alias will point at when this apply has succeeded: this apply's version when it
@@ -87,9 +95,20 @@ def tune(node: Node, inputs: dict[str, Any], context: RunContext) -> Any:
     """Run the search on Ray Tune from the driver, each trial logged as a child of the apply's run."""
     from mlops.runtime.tune_runs import tune_in_driver
 
-    context.tuning = tune_in_driver(context.registry, context.run_id, context.experiment, node, inputs,
-                                    context.started_at)
-    return context.tuning
+    outcome, logging = tune_in_driver(context.registry, context.run_id, context.experiment, node, inputs,
+                                      context.started_at)
+
+    def logged() -> None:
+        try:
+            outcome.meta["logging_s"] = logging.result()
+        except Exception as exc:  # noqa: BLE001 - the search and its model are kept; the log says what is missing
+            import warnings
+
+            warnings.warn(f"the trials were not logged to MLflow: {type(exc).__name__}: {exc}", stacklevel=1)
+
+    context.settle.append(logged)
+    context.tuning = outcome
+    return outcome
 
 
 def train_best(node: Node, inputs: dict[str, Any], context: RunContext) -> Any:

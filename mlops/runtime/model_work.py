@@ -27,6 +27,9 @@ def _remote_call() -> Any:
     return ray.remote(num_cpus=0, max_retries=SYSTEM_FAILURE_RETRIES)(in_process)
 
 
+TASK_PREFIX = "mlops-driver:"  # the work's Ray task names (a plan node's task is "mlops:<node>")
+
+
 def in_process(fn: Callable[..., Any], *args: Any) -> Any:
     """The runner for callers without a Ray worker to hand to: the work runs here."""
     return fn(*args)
@@ -43,7 +46,7 @@ def on_driver_node(fn: Callable[..., Any], *args: Any) -> Any:
         return in_process(fn, *args)
     here = NodeAffinitySchedulingStrategy(ray.get_runtime_context().get_node_id(), soft=False)
     try:
-        return ray.get(_remote_call().options(scheduling_strategy=here, name=f"mlops:{fn.__name__}").remote(fn, *args))
+        return ray.get(_remote_call().options(scheduling_strategy=here, name=f"{TASK_PREFIX}{fn.__name__}").remote(fn, *args))
     except ray.exceptions.RayTaskError as exc:
         cause = getattr(exc, "cause", None)
         if isinstance(cause, Exception):

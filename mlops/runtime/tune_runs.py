@@ -6,6 +6,7 @@ module logs what came back, from the one driver process.
 from __future__ import annotations
 
 import io
+from concurrent.futures import Future
 from typing import Any
 
 from mlops import tracking_tags
@@ -14,19 +15,32 @@ from mlops.stages.tune import TuneOutcome
 
 
 def tune_in_driver(registry: Any, run_id: str, experiment: str, node: Any, inputs: dict[str, Any],
-                   apply_started_at: float | None = None) -> TuneOutcome:
-    """The tune node: Tuner.fit() from the driver, then every trial logged as a child of the apply's run.
-    `apply_started_at` (run time, not a plan param): where a budget covering the whole apply counts from."""
+                   apply_started_at: float | None = None) -> tuple[TuneOutcome, Future]:
+    """The tune node: Tuner.fit() from the driver; then every trial is logged as a child of the apply's run by a
+    thread of the driver (the future: the logging's seconds) while the refit of the best trial already runs on
+    the cluster (three writes of the store per trial: on SQLite, seconds for a hundred trials, which a budget
+    covering the whole apply would otherwise lose). `apply_started_at` (run time, not a plan param): where a
+    budget covering the whole apply counts from."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from mlops.stages import tune
 
+    outcome = tune.run(**inputs, params={**node.call_params(), "apply_started_at": apply_started_at})
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mlops-trial-logging")
+    logging = pool.submit(_log_timed, registry, run_id, experiment, outcome)
+    pool.shutdown(wait=False)  # the thread ends with its one job
+    return outcome, logging
+
+
+def _log_timed(registry: Any, run_id: str, experiment: str, outcome: TuneOutcome) -> float:
+    """log_trials, and its seconds (reported apart from the search's own time); it never raises."""
     import time
 
-    outcome = tune.run(**inputs, params={**node.call_params(), "apply_started_at": apply_started_at})
     started = time.perf_counter()
     log_trials(registry, run_id, experiment, outcome)
-    outcome.meta["logging_s"] = time.perf_counter() - started  # reported apart from the search's own time
-    _try(registry.log_metrics, run_id, {"tune.logging_seconds": outcome.meta["logging_s"]})
-    return outcome
+    seconds = time.perf_counter() - started
+    _try(registry.log_metrics, run_id, {"tune.logging_seconds": seconds})
+    return seconds
 
 
 def best_node(node: Any, outcome: TuneOutcome) -> Any:

@@ -13,6 +13,7 @@ import pytest
 
 from cluster_fixtures import client_env
 from mlops.cluster.processes import stable_port
+from mlops.runtime.model_work import TASK_PREFIX
 
 pytestmark = pytest.mark.slow
 
@@ -66,6 +67,10 @@ def test_apply_with_address_pins_tasks_serves_on_both_nodes_and_records_through_
         plan_tasks = {name: nodes for name, nodes in ran.items() if name.startswith("mlops:")}
         assert {"mlops:load", "mlops:featurize", "mlops:split", "mlops:train", "mlops:evaluate"} <= set(plan_tasks)
         assert all(nodes == {ray_two_nodes.node_ids["worker_node"]} for nodes in plan_tasks.values()), plan_tasks
+        # The driver's own model work (the bundle's model files) ran beside the driver, on one node, whatever the
+        # plan's tasks ask for: it used to run in the driver process itself.
+        driver_work = set().union(*(nodes for name, nodes in ran.items() if name.startswith(TASK_PREFIX)))
+        assert f"{TASK_PREFIX}write_model_files" in ran and len(driver_work) == 1, ran
         from ray.util.state import list_actors
 
         replicas = [actor for actor in list_actors(address=ray_two_nodes.dashboard, filters=[("state", "=", "ALIVE")],
