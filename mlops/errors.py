@@ -50,6 +50,11 @@ class SpecError(MlopsError):
         self.problems = list(problems)
         super().__init__("\n".join(p.render() for p in self.problems))
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Rebuilt from its problems: Ray pickles an error raised in a task (twice on its way back), and the
+        default, from the rendered message, made each pass prefix another '<spec>: '."""
+        return type(self), (self.problems,)
+
 
 class DataError(SpecError):
     """Data named by the spec is missing, unreadable, empty or lacks a needed column."""
