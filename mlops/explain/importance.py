@@ -138,28 +138,16 @@ def _predict(pipeline: Any, X: Any) -> tuple[Any, Any]:
 def _scorer(pipeline: Any, y: Any, metric: str) -> tuple[Any, str]:
     """score(predictions, proba, parts=1) -> one value per equal part of the rows, greater is better: the spec's
     metric where it scores these rows (losses negated), else accuracy or R^2; and the name of what it scores."""
-    import numpy as np
-    from sklearn import metrics as skm
+    from mlops.metrics import METRICS
+    from mlops.models.scores import metric_value
 
     classes = getattr(pipeline, "classes_", None)
-    labels = list(classes) if classes is not None else None
-    functions = {
-        "accuracy": lambda p, q: skm.accuracy_score(y, p),
-        "balanced_accuracy": lambda p, q: skm.balanced_accuracy_score(y, p),
-        "f1_macro": lambda p, q: skm.f1_score(y, p, average="macro", zero_division=0),
-        "f1_weighted": lambda p, q: skm.f1_score(y, p, average="weighted", zero_division=0),
-        "precision_macro": lambda p, q: skm.precision_score(y, p, average="macro", zero_division=0),
-        "recall_macro": lambda p, q: skm.recall_score(y, p, average="macro", zero_division=0),
-        "roc_auc": lambda p, q: (skm.roc_auc_score(y, q[:, 1]) if len(labels) == 2
-                                 else skm.roc_auc_score(y, q, multi_class="ovr", labels=labels)),
-        "log_loss": lambda p, q: -skm.log_loss(y, q, labels=labels),
-        "rmse": lambda p, q: -float(np.sqrt(skm.mean_squared_error(y, p))),
-        "mae": lambda p, q: -skm.mean_absolute_error(y, p),
-        "r2": lambda p, q: skm.r2_score(y, p),
-        "mape": lambda p, q: -skm.mean_absolute_percentage_error(y, p),
-    }
-    chosen = metric if metric in functions else "accuracy" if classes is not None else "r2"
-    function = functions[chosen]
+    task = "classification" if classes is not None else "regression"
+    chosen = metric if metric in METRICS and METRICS[metric].task == task else "accuracy" if classes is not None else "r2"
+    sign = 1.0 if METRICS[chosen].greater_is_better else -1.0
+
+    def function(predictions: Any, proba: Any) -> float:
+        return sign * metric_value(chosen, y, predictions, proba, classes)
 
     def score(predictions: Any, proba: Any, parts: int = 1) -> list[float]:
         size = len(predictions) // parts

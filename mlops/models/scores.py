@@ -45,9 +45,16 @@ def compute_metrics(task: str, y_true: Any, y_pred: Any, proba: Any = None, clas
 
 def metric_value(name: str, y_true: Any, y_pred: Any, proba: Any = None, classes: Any = None) -> float:
     """One metric (a name of mlops.metrics.METRICS) from labels or values, and for roc_auc and log_loss the class
-    probabilities (columns in `classes`' order): what a loop that scores many candidates computes, alone."""
+    probabilities (columns in `classes`' order): what a loop that scores many candidates computes, alone.
+    NumPy computes it where it can (mlops.models.fast_scores), scikit-learn otherwise."""
     import numpy as np
     from sklearn import metrics as skm
+
+    from mlops.models.fast_scores import value
+
+    fast = value(name, y_true, y_pred, proba, classes)
+    if fast is not None:
+        return fast
 
     if name in ("roc_auc", "log_loss"):
         labels = list(classes)

@@ -36,6 +36,7 @@ FIT_SECONDS = "fit_seconds"
 # Reported with each step: the seconds its predictions took per validation row, for the refit's estimate of what
 # evaluating the registered model costs (its permutation importance predicts many shuffled rows).
 PREDICT_SECONDS = "predict_seconds_per_row"
+CLOCK_POLL_S = 0.2  # how often a trial waiting on its fit reads its search's stop time (stages.search_clock)
 
 
 def steps_total(params: dict[str, Any], section: dict[str, Any] | None = None) -> int:
@@ -124,7 +125,7 @@ def scores(section: dict[str, Any], data: TrialData, params: dict[str, Any],
         began = time.perf_counter()
         fit = fit_and_score if out_of_fold is None else partial(fit_and_score, predictions=out_of_fold.add)
         metrics, fitted = by_deadline(params.get("deadline"), fit, section, data, params["features"],
-                                      train_idx, val_idx, params.get("threads"))
+                                      train_idx, val_idx, params.get("threads"), stop_key=params.get("stop_key"))
         if not _finite(metrics.get(metric)):
             raise MlopsError(_uncomputable(metric, section, data.y.iloc[train_idx], data.y.iloc[val_idx]))
         reported = {**metrics, **{FITTED + name: value for name, value in fitted.items()},
@@ -187,16 +188,19 @@ class OutOfTime(MlopsError):
     MARK = "stopped at the search's time budget"
 
 
-def by_deadline(deadline: float | None, fit: Callable[..., Any], *args: Any) -> Any:
-    """fit(*args), unless it is still running at `deadline` (wall-clock time): then OutOfTime. A fit cannot
-    be interrupted, so it runs in a daemon thread that this trial leaves behind; Tune then ends the trial's
-    actor, and the thread with it. Tune's own stop waits for the running step (at least 10 s more)."""
+def by_deadline(deadline: float | None, fit: Callable[..., Any], *args: Any, stop_key: str | None = None) -> Any:
+    """fit(*args), unless it is still running at `deadline` (wall-clock time), or at the stop time its search
+    published under `stop_key` (stages.search_clock: earlier, by the refit's estimate): then OutOfTime. A fit
+    cannot be interrupted, so it runs in a daemon thread that this trial leaves behind; Tune then ends the
+    trial's actor, and the thread with it. Tune's own stop would wait for the running step (5 s at its end)."""
     import threading
     import time
 
+    from mlops.stages.search_clock import stop_time
+
     if deadline is None:
         return fit(*args)
-    if time.time() >= deadline:
+    if time.time() >= (stop_time(deadline, stop_key) or deadline):
         raise OutOfTime(OutOfTime.MARK)
     outcome: dict[str, Any] = {}
 
@@ -208,9 +212,13 @@ def by_deadline(deadline: float | None, fit: Callable[..., Any], *args: Any) -> 
 
     worker = threading.Thread(target=run, name="mlops-trial-fit", daemon=True)
     worker.start()
-    worker.join(max(deadline - time.time(), 0.0))
-    if worker.is_alive():
-        raise OutOfTime(OutOfTime.MARK)
+    while True:
+        stop_at = stop_time(deadline, stop_key) or deadline
+        worker.join(max(min(stop_at - time.time(), CLOCK_POLL_S if stop_key else float("inf")), 0.0))
+        if not worker.is_alive():
+            break
+        if time.time() >= stop_at:
+            raise OutOfTime(OutOfTime.MARK)
     if "error" in outcome:
         raise outcome["error"]
     return outcome["value"]
@@ -293,6 +301,7 @@ def fit_torch(section: dict[str, Any], data: TrialData, params: dict[str, Any],
     from mlops.models.preprocessing import DerivedColumns, build_preprocessor
     from mlops.models.torch_loop import Part, train_parts
     from mlops.models.torch_mlp import complete_section
+    from mlops.stages.search_clock import stop_time
 
     model = complete_section(section)
     if params.get("threads"):
@@ -305,7 +314,7 @@ def fit_torch(section: dict[str, Any], data: TrialData, params: dict[str, Any],
         X_val = pre.transform(derive.transform(data.X.iloc[val_idx]))
         parts.append(Part(np.asarray(X_tr, dtype=np.float32), np.asarray(data.y.iloc[train_idx]),
                           np.asarray(X_val, dtype=np.float32), np.asarray(data.y.iloc[val_idx])))
-    deadline = params.get("deadline")
+    deadline, stop_key = params.get("deadline"), params.get("stop_key")
 
     def on_epoch(state: Any, metrics: dict[str, float]) -> None:
         scores = {k.removeprefix("val_"): float(v) for k, v in metrics.items() if k.startswith("val_")}
@@ -313,7 +322,7 @@ def fit_torch(section: dict[str, Any], data: TrialData, params: dict[str, Any],
             reasons = [_uncomputable(params["metric"], section, data.y.iloc[t], data.y.iloc[v]) for t, v in splits]
             raise MlopsError(next((r for r in reasons if "lack" in r or "one class" in r), reasons[0]))
         report(state.epoch, {**scores, FITTED + "training.epochs": state.best_epoch})
-        if deadline is not None and time.time() >= deadline:
+        if deadline is not None and time.time() >= (stop_time(deadline, stop_key) or deadline):
             raise OutOfTime(OutOfTime.MARK)  # the epochs reported so far still count
 
     train_parts(model, parts, held_device(), on_epoch)

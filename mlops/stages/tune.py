@@ -12,6 +12,7 @@ from typing import Any, Iterator
 from mlops.errors import MlopsError
 from mlops.metrics import METRICS
 from mlops.spec.tuning import AUTO_TRIALS_AT_ONCE
+from mlops.stages.search_clock import SearchClock
 from mlops.stages.search_space import model_section, set_dotted, trial_params
 from mlops.stages.trial import FIT_SECONDS, FITTED, PREDICT_SECONDS, OutOfTime, steps_total
 
@@ -19,11 +20,12 @@ from mlops.stages.trial import FIT_SECONDS, FITTED, PREDICT_SECONDS, OutOfTime, 
 # also when multirun applies specs in threads.
 _TUNE_LOCK = threading.Lock()
 STOP_GRACE_S = 1  # seconds a trial stopped by the time budget may take to finish its step before it is killed
-# tuning.time_budget_covers: apply. What follows the search's stop besides the refit's fit: Tune stopping its
-# trials (a second's grace, then its teardown), logging the trials, starting the refit's worker, evaluation
-# (metrics with intervals, bounded permutation importance, plots), registration, Ray's stop and the command's
-# exit: 9-10 s measured on 2 CPUs (docs/automl.md). The refit's own share is estimated from the trials.
-AFTER_SEARCH_S = 10.0
+# tuning.time_budget_covers: apply. What follows the search's stop besides the refit's fit: Tune ending the
+# experiment (0.3 s since the trials leave their fits when the stopper stops: stages.search_clock; 4 s before),
+# starting the refit's worker, evaluation (metrics with intervals, bounded permutation importance, plots),
+# registration, Ray's stop and the command's exit (the trials are logged beside the refit): 8.0 s measured
+# on 2 CPUs (interactions_20k, docs/automl.md), with a second's margin. The refit's share is estimated from the trials.
+AFTER_SEARCH_S = 9.0
 REFIT_MARGIN = 1.3  # a refit's seconds per trial fit's: all the training rows, where a fold fit saw (k-1)/k
 
 
@@ -84,10 +86,11 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
     deadline = search_deadline(tuning, params.get("apply_started_at"), now)
     # only when the budget covers the apply
     refit = _refit_estimate(params, (len(split.X_test), split.X_train.shape[1])) if deadline else None
+    clock = SearchClock() if refit is not None else None  # the trials stop when the stopper does
     resources = _tune_resources(params)
     store = out_of_fold.start(params)
     for_trials = {**params, "deadline": deadline, "threads": max(int(resources["cpu"]), 1),
-                  "out_of_fold": store.name if store else None}
+                  "out_of_fold": store.name if store else None, "stop_key": clock.key if clock else None}
     trainable = tune.with_resources(tune.with_parameters(run_trial, data=data, params=for_trials),
                                     _per_family(resources, params))
     param_space, search_alg = _search(params)
@@ -98,8 +101,8 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
         reuse_actors=True, trial_dirname_creator=lambda trial: trial.trial_id)
     run_config = tune.RunConfig(name=f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}", storage_path=params["storage"],
                                 failure_config=tune.FailureConfig(max_failures=params["max_failures"]), verbose=0,
-                                stop=_deadline_stopper(deadline, refit, shortest_search_end(tuning["time_budget_s"], now))
-                                if deadline else None,
+                                stop=_deadline_stopper(deadline, refit, shortest_search_end(tuning["time_budget_s"], now),
+                                                       clock) if deadline else None,
                                 callbacks=_result_files())
     start, started_at = time.perf_counter(), time.time()
     _quiet_budget_stops()
@@ -110,6 +113,9 @@ def run(features: Any, split: Any, params: dict[str, Any]) -> TuneOutcome:
         if store is not None:
             store.close()
         raise
+    finally:
+        if clock is not None:
+            clock.close()
     seconds = time.perf_counter() - start
     kept = store.take() if store is not None else {}
     # In start order; a trial the budget ended before it was given a configuration has nothing to show.
@@ -295,9 +301,11 @@ def _refit_estimate(params: dict[str, Any], evaluated: tuple[int, int]) -> _Refi
                           out_of_fold_given=out_of_fold.wanted(params), evaluated=evaluated)
 
 
-def _deadline_stopper(deadline: float, refit: _RefitEstimate | None = None, earliest: float = 0.0) -> Any:
+def _deadline_stopper(deadline: float, refit: _RefitEstimate | None = None, earliest: float = 0.0,
+                      clock: SearchClock | None = None) -> Any:
     """Ends the experiment at the trials' wall-clock deadline, and, with `refit`, early enough for the refit of
-    the best trial so far to fit before it, never before `earliest` (the shortest search). (Tune's own
+    the best trial so far to fit before it, never before `earliest` (the shortest search); `clock` gets that
+    stop time for the trials, which give up their fits then (Tune's end would wait for them). (Tune's own
     time_budget_s counts from its loop's start, seconds after the deadline was set: start-up would be added to
     the budget.)"""
     from ray.tune.stopper import Stopper
@@ -309,7 +317,10 @@ def _deadline_stopper(deadline: float, refit: _RefitEstimate | None = None, earl
             return False
 
         def stop_all(self) -> bool:
-            return time.time() >= max(deadline - (refit.seconds() if refit is not None else 0.0), earliest)
+            stop_at = max(deadline - (refit.seconds() if refit is not None else 0.0), earliest)
+            if clock is not None:
+                clock.publish(stop_at)
+            return time.time() >= stop_at
 
     return Deadline()
 

@@ -69,3 +69,40 @@ def test_a_trial_ended_by_the_budget_prints_no_traceback_but_other_finalizer_err
                           timeout=60)
     assert "a finalizer's own error" in done.stderr  # never hidden
     assert ("SystemExit" in done.stderr) == (process == "other"), done.stderr
+
+
+def test_a_fit_is_left_when_its_search_publishes_an_earlier_stop(ray_local):
+    """The stopper of a search whose budget covers the apply stops it before the trials' deadline (by the
+    refit's estimate): the trials read that stop time and leave their fits then, so Tune's end of the
+    experiment does not wait for them (it waited 4 s on interactions_20k)."""
+    from mlops.stages.search_clock import SearchClock
+
+    clock = SearchClock()
+    release = threading.Event()
+    try:
+        start = time.monotonic()
+        clock.publish(time.time() + 0.4)
+        with pytest.raises(OutOfTime):
+            by_deadline(time.time() + 30, release.wait, 30, stop_key=clock.key)
+        assert 0.3 < time.monotonic() - start < 3  # left at the published stop, not the 30 s deadline
+        clock.publish(time.time() + 30)  # moved later: a fit that ends on its own returns its value
+        assert by_deadline(time.time() + 30, lambda: "done", stop_key=clock.key) == "done"
+        clock.publish(time.time() - 1)  # already past: no fit starts
+        started = []
+        with pytest.raises(OutOfTime):
+            by_deadline(time.time() + 30, lambda: started.append(1), stop_key=clock.key)
+        assert started == []
+    finally:
+        release.set()
+        clock.close()
+    assert SearchClock(clock.key).stop_at() is None  # closed: nothing left in Ray's store
+
+
+def test_a_trial_whose_search_published_nothing_keeps_to_its_deadline(ray_local):
+    from mlops.stages.search_clock import SearchClock, stop_time
+
+    key = SearchClock().key
+    deadline = time.time() + 30
+    assert stop_time(deadline, key) == deadline
+    assert stop_time(deadline, None) == deadline
+    assert stop_time(None, key) is None

@@ -101,3 +101,27 @@ def test_a_model_slow_to_predict_adds_the_evaluation_past_its_share():
     small = estimate({"top_k": 5, "method": "stacking"}, evaluated=(100, 64))  # fewer test rows than the floor
     assert small.seconds() == pytest.approx(1.2 + max(100 * MIN_REPEATS * 64 * 1.8e-4 - PREDICT_BUDGET_S, 0.0))
     assert estimate({"top_k": 5, "method": "stacking"}, evaluated=None).seconds() == pytest.approx(1.2)
+
+
+def test_the_stopper_publishes_its_stop_time_for_the_trials(ray_local):
+    """The stop time the stopper decides (the deadline less the refit's estimate) is what the trials read:
+    they leave their fits at it instead of fitting on to the deadline they were given."""
+    import time
+
+    from mlops.stages.search_clock import SearchClock
+    from mlops.stages.tune import _deadline_stopper
+
+    clock, deadline = SearchClock(), time.time() + 100
+    refit = _RefitEstimate("rmse", "min", per_fold=False, torch_model=False)
+    stopper = _deadline_stopper(deadline, refit, 0.0, clock)
+    try:
+        assert stopper.stop_all() is False
+        assert clock.stop_at() == pytest.approx(deadline)  # nothing reported yet: the deadline itself
+        stopper("a", {"rmse": 1.0, "time_total_s": 10.0, "training_iteration": 1, "fit_seconds": 40.0})
+        assert stopper.stop_all() is False
+        assert SearchClock(clock.key).stop_at() == pytest.approx(deadline - 40.0 * REFIT_MARGIN)  # as a trial reads it
+        stopper("b", {"rmse": 0.5, "time_total_s": 200.0, "training_iteration": 1, "fit_seconds": 200.0})
+        assert stopper.stop_all() is True  # the refit of b would not fit before the deadline: stop now
+        assert clock.stop_at() <= time.time()
+    finally:
+        clock.close()
