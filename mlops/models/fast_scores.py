@@ -54,6 +54,16 @@ def auc(positive: Any, score: Any) -> float:
     return float((ranks[positive].sum() - n1 * (n1 + 1) / 2.0) / (n1 * n0))
 
 
+def roc_auc(y_true: Any, proba: Any, labels: Any) -> float:
+    """roc_auc_score's value: two labels, the greater one's column (as it is); more, one-vs-rest, macro.
+    `proba`'s columns are `labels`' (sorted); a ValueError when a label is missing from y_true."""
+    import numpy as np
+
+    if len(labels) == 2:
+        return auc(y_true == labels[1], proba[:, 1])
+    return float(np.mean([auc(y_true == label, proba[:, i]) for i, label in enumerate(labels)]))
+
+
 def _from_proba(name: str, y_true: Any, proba: Any, classes: Any) -> float | None:
     """roc_auc (two classes: the greater label's column; more: one-vs-rest, macro) and log_loss, when every
     class of `classes` (sorted, one probability column each) is in y_true and the rows are probabilities."""
@@ -73,11 +83,9 @@ def _from_proba(name: str, y_true: Any, proba: Any, classes: Any) -> float | Non
         return None
     eps, sums = np.finfo(proba.dtype).eps, proba.sum(axis=1)
     if name == "roc_auc":
-        if len(labels) == 2:  # scikit-learn scores the greater label's column as it is
-            return auc(y_true == labels[1], proba[:, 1])
-        if not np.allclose(1, sums):  # scikit-learn raises: these are no probabilities
+        if len(labels) > 2 and not np.allclose(1, sums):  # scikit-learn raises: these are no probabilities
             return None
-        return float(np.mean([auc(y_true == label, proba[:, i]) for i, label in enumerate(labels)]))
+        return roc_auc(y_true, proba, labels)
     if not np.all(np.abs(sums - 1) <= 1e-8 + float(np.sqrt(eps))):  # scikit-learn warns that they do not sum to one
         return None
     picked = proba[np.arange(len(y_true)), np.searchsorted(labels, y_true)]

@@ -200,7 +200,7 @@ def by_deadline(deadline: float | None, fit: Callable[..., Any], *args: Any, sto
 
     if deadline is None:
         return fit(*args)
-    if time.time() >= (stop_time(deadline, stop_key) or deadline):
+    if time.time() >= stop_time(deadline, stop_key):
         raise OutOfTime(OutOfTime.MARK)
     outcome: dict[str, Any] = {}
 
@@ -213,7 +213,7 @@ def by_deadline(deadline: float | None, fit: Callable[..., Any], *args: Any, sto
     worker = threading.Thread(target=run, name="mlops-trial-fit", daemon=True)
     worker.start()
     while True:
-        stop_at = stop_time(deadline, stop_key) or deadline
+        stop_at = stop_time(deadline, stop_key)
         worker.join(max(min(stop_at - time.time(), CLOCK_POLL_S if stop_key else float("inf")), 0.0))
         if not worker.is_alive():
             break
@@ -322,7 +322,7 @@ def fit_torch(section: dict[str, Any], data: TrialData, params: dict[str, Any],
             reasons = [_uncomputable(params["metric"], section, data.y.iloc[t], data.y.iloc[v]) for t, v in splits]
             raise MlopsError(next((r for r in reasons if "lack" in r or "one class" in r), reasons[0]))
         report(state.epoch, {**scores, FITTED + "training.epochs": state.best_epoch})
-        if deadline is not None and time.time() >= (stop_time(deadline, stop_key) or deadline):
+        if deadline is not None and time.time() >= stop_time(deadline, stop_key):
             raise OutOfTime(OutOfTime.MARK)  # the epochs reported so far still count
 
     train_parts(model, parts, held_device(), on_epoch)
