@@ -409,6 +409,16 @@ class Registry:
         mv = self._signed(name, alias, version)
         return Fetched(self.download(mv, dst), mv.version, mv.sha256, mv.tags.get(tracking_tags.HASH_SCHEME))
 
+    def meta(self, name: str, version: str | int) -> dict[str, Any]:
+        """A version's bundle metadata, verified as `load` verifies the whole version (signature, then every
+        file's hash), without loading its model: what a deploy needs to build the endpoint's request model."""
+        from mlops.models.bundle import verified_meta
+
+        mv = self._signed(name, None, version)
+        with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
+            meta = verified_meta(self.download(mv, Path(tmp)), mv.sha256, mv.tags.get(tracking_tags.HASH_SCHEME))
+        return {**meta, "registered_version": mv.version}
+
     def drift_reference(self, name: str, version: str | int) -> Any:
         """The drift reference a version was trained with (None without monitoring artifacts), verified as
         `load` verifies the whole version, without loading its model."""

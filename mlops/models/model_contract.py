@@ -24,10 +24,20 @@ def sample_row(bundle: Any) -> list[Any]:
     return values
 
 
-def imputed_columns(bundle: Any, errors: tuple[type[BaseException], ...] = (ValueError, TypeError, ArithmeticError)) -> list[str]:
+IMPUTED_KEY = "imputed_columns"  # the bundle metadata's record of find_imputed_columns, made at registration
+
+
+def imputed_columns(bundle: Any) -> list[str]:
+    """The input columns the model scores with their value missing: as recorded in its metadata at
+    registration (IMPUTED_KEY), else found by scoring (versions registered before mlops recorded it)."""
+    recorded = bundle.meta.get(IMPUTED_KEY)
+    return list(recorded) if isinstance(recorded, list) else find_imputed_columns(bundle)
+
+
+def find_imputed_columns(bundle: Any, errors: tuple[type[BaseException], ...] = (ValueError, TypeError, ArithmeticError)) -> list[str]:
     """The input columns the model scores with their value missing (its pipeline imputes them, or the
     estimator takes missing values). Found by scoring a sample row with each column missing, so it holds
-    for any flavor and whatever preprocessing the model carries."""
+    for any flavor and whatever preprocessing the model carries. `errors`: what a refusal raises."""
     import numpy as np
     import pandas as pd
 

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
+from types import SimpleNamespace
 
 from mlops.errors import DeployError, MlopsError, Problem, SpecError
 from mlops.project import Project
@@ -142,6 +143,7 @@ def endpoint_config(node: Any, version: str | None = None, loaded: Any = None):
     """The replicas' config: the deploy node's settings as they are, plus the deploy-time facts (the model
     version, from the alias unless given; the input schema recorded with it; the token's sha256; paths).
     `loaded`: that version's bundle when the caller has loaded (and verified) it already."""
+    from mlops.models.model_contract import IMPUTED_KEY
     from mlops.plan.endpoint import EndpointSettings
     from mlops.registry import Registry
     from mlops.serving.endpoint_config import EndpointConfig
@@ -156,7 +158,10 @@ def endpoint_config(node: Any, version: str | None = None, loaded: Any = None):
     if loaded is not None and str(loaded.meta.get("registered_version")) == str(version):
         bundle = loaded
     else:
-        bundle = registry.load(settings.name, version=version)
+        # The metadata alone (verified): the replicas load the model. A version registered before mlops
+        # recorded what its model imputes is loaded here to find out.
+        meta = registry.meta(settings.name, version)
+        bundle = SimpleNamespace(meta=meta) if IMPUTED_KEY in meta else registry.load(settings.name, version=version)
     sha = token_sha256(settings, node.runtime["base_dir"])
     store = node.runtime.get("online_store")
     if store is not None:

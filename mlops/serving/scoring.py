@@ -90,4 +90,4 @@ def columns_taking_null(bundle: Any) -> list[str]:
     contract's finding, the same batch scoring and `mlops check` use)."""
     from mlops.models.model_contract import imputed_columns
 
-    return imputed_columns(bundle, INPUT_ERRORS)
+    return imputed_columns(bundle)  # (found, when not recorded, with the errors of INPUT_ERRORS)

@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 from mlops.metrics import promotes
 from mlops.models.bundle import save_model_files, seal_bundle
+from mlops.models.model_contract import IMPUTED_KEY
 from mlops.errors import RegistryError
 from mlops.registry import CHAMPION, Registry
 from mlops import tracking_tags
@@ -44,7 +45,8 @@ def run(trained: Any, evaluation: Any, monitoring: Any, split: Any, params: dict
         registry.log_bytes(run_id, content, path)
     meta = {**trained.meta, **(extra_meta or {}), "metric": evaluation.metric, "metrics": evaluation.metrics, "name": name}
     with tempfile.TemporaryDirectory(prefix="mlops-bundle-") as tmp:
-        work(write_model_files, Path(tmp) / "model", trained, meta, monitoring)
+        # What the model imputes is recorded with it, so a deploy reads the metadata, not the model.
+        meta[IMPUTED_KEY] = work(write_model_files, Path(tmp) / "model", trained, meta, monitoring)
         sha = seal_bundle(Path(tmp) / "model", meta, example_rows(split, meta))
         source = registry.log_dir(run_id, Path(tmp) / "model", "model")
     version = registry.register(name, source, run_id, sha, tags={tracking_tags.METRIC: evaluation.metric,
@@ -134,9 +136,19 @@ def score_fetched(fetched: Any, metric: str, X_test: Any, y_test: Any) -> float 
         return None
 
 
-def write_model_files(directory: Path, trained: Any, meta: dict[str, Any], monitoring: Any) -> None:
-    """The trained model's files of the bundle in `directory` (which may be another process's on this machine)."""
+def write_model_files(directory: Path, trained: Any, meta: dict[str, Any], monitoring: Any) -> list[str]:
+    """The trained model's files of the bundle in `directory` (which may be another process's on this
+    machine); returns the input columns the model imputes, found as a loader of the bundle would find them
+    (on its saved drift reference's first row)."""
+    from types import SimpleNamespace
+
+    from mlops.detectors import artifacts
+    from mlops.models.bundle import Bundle
+    from mlops.models.model_contract import find_imputed_columns
+
     save_model_files(trained.model, meta, directory, monitoring)
+    saved = SimpleNamespace(reference=artifacts.load_reference(directory))
+    return find_imputed_columns(Bundle(trained.model, meta, saved))
 
 
 def _here(fn: Callable[..., Any], *args: Any) -> Any:

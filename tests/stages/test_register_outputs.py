@@ -173,3 +173,35 @@ def test_the_drift_reference_alone_is_the_bundles_own_verified_and_without_its_m
         handle.write(b"tampered")
     with pytest.raises(RegistryError, match="modified after registration"):
         registry.drift_reference(name, version)
+
+
+def test_what_the_model_imputes_is_recorded_and_the_metadata_reads_verified_without_the_model(registered):
+    """A deploy builds the endpoint's request model from the version's metadata: the columns the model takes
+    null in are found at registration (as a loader finds them, by scoring) and recorded there, and the
+    metadata is read under the same checks as the whole bundle, without importing the model's library."""
+    import subprocess
+    import sys
+    from urllib.parse import unquote, urlparse
+
+    from mlops.errors import RegistryError
+    from mlops.models.model_contract import IMPUTED_KEY, find_imputed_columns
+
+    registry, name, version = registered.registry, registered.name, registered.registration.version
+    bundle = registry.load(name, version=version)
+    recorded = bundle.meta[IMPUTED_KEY]
+    assert recorded == find_imputed_columns(bundle) and set(recorded) <= set(bundle.input_columns)
+    assert registry.meta(name, version) == bundle.meta  # registered_version included
+
+    probe = ("import sys; from mlops.registry import Registry; "
+             f"meta = Registry({registry.uri!r}).meta({name!r}, {version!r}); "
+             f"print(meta[{IMPUTED_KEY!r}] == {recorded!r}, sorted(m for m in ('skops', 'sklearn') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[0] == "True" and done.stdout.strip().endswith("[]"), done.stdout
+
+    model_dir = Path(unquote(urlparse(registry.version(name, version).source).path))
+    stored = next(path for path in model_dir.iterdir() if path.suffix == ".skops")
+    with stored.open("ab") as handle:
+        handle.write(b"tampered")
+    with pytest.raises(RegistryError, match="modified after registration"):
+        registry.meta(name, version)
