@@ -141,6 +141,77 @@ class ModelVersion:
     tags: dict[str, str]
 
 
+# What a replica needs of a version to load it without MLflow (whose store modules cost it 1.5-2 s of CPU
+# to import as it starts): resolved by the deploying process, which has the registry open already.
+RECORD_TAGS = (tracking_tags.SIGNATURE, tracking_tags.HASH_SCHEME)
+
+
+def version_record(mv: ModelVersion) -> dict[str, Any]:
+    """A version as plain JSON data for the replicas (mlops.serving.deploy puts it in their user_config)."""
+    return {"name": mv.name, "version": mv.version, "source": mv.source, "sha256": mv.sha256,
+            "tags": {tag: mv.tags[tag] for tag in RECORD_TAGS if tag in mv.tags}}
+
+
+def local_folder(source: str) -> Path | None:
+    """The folder an artifact URI names on this machine (a `file:` URI or an absolute path), if it is here."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(source)
+    if parsed.scheme == "file" and parsed.netloc in ("", "localhost"):
+        path = Path(unquote(parsed.path))
+    elif parsed.scheme == "" and source.startswith("/"):
+        path = Path(source)
+    else:
+        return None
+    return path if path.is_dir() else None
+
+
+def fetch_recorded(record: dict[str, Any], dst: Path) -> "Fetched | None":
+    """A version's files copied from its folder on this machine into `dst`, by the record a deployer resolved
+    (version_record), under the same checks as Registry.fetch: the signature first, then (as it loads) every
+    file's hash. None when the files are not in a folder here (a server's store): fetch it through MLflow."""
+    import shutil
+
+    mv = ModelVersion(str(record["name"]), str(record["version"]), None, str(record["source"]), record.get("sha256"),
+                      [], dict(record.get("tags") or {}))
+    folder = local_folder(mv.source)
+    if folder is None:
+        return None
+    _check_signature(mv)
+    shutil.copytree(folder, dst, dirs_exist_ok=True)  # a private copy: what is verified is what is loaded
+    return Fetched(Path(dst), mv.version, mv.sha256, mv.tags.get(tracking_tags.HASH_SCHEME))
+
+
+def load_version(uri: str, name: str, version: str, record: dict[str, Any] | None = None) -> Any:
+    """Version `version` of model `name`, verified and loaded: from its folder by `record` when the deployer
+    gave one for it and the folder is on this machine, else through the registry at `uri`."""
+    if record is not None and str(record.get("name")) == name and str(record.get("version")) == str(version):
+        with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
+            fetched = fetch_recorded(record, Path(tmp) / "model")
+            if fetched is not None:
+                return fetched.load()
+    return Registry(uri).load(name, version=version)
+
+
+def load_drift_reference_of(uri: str, name: str, version: str, record: dict[str, Any] | None = None) -> Any:
+    """The drift reference of a version (as Registry.drift_reference), from its folder by `record` when it is here."""
+    from mlops.models.bundle import load_drift_reference
+
+    if record is not None and str(record.get("name")) == name and str(record.get("version")) == str(version):
+        with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
+            fetched = fetch_recorded(record, Path(tmp) / "model")
+            if fetched is not None:
+                return load_drift_reference(fetched.directory, fetched.sha256, fetched.hash_scheme)
+    return Registry(uri).drift_reference(name, version)
+
+
+def _check_signature(mv: ModelVersion) -> None:
+    """The version's signature holds (mlops.signing), before any of its bytes is read."""
+    from mlops.signing import verify
+
+    verify(mv.name, mv.version, mv.sha256, mv.tags.get(tracking_tags.SIGNATURE), f"model '{mv.name}' v{mv.version}")
+
+
 @dataclass(frozen=True)
 class Fetched:
     """A registered version's files downloaded into `directory`, its signature checked; `load` verifies the
@@ -432,10 +503,8 @@ class Registry:
         """The version (or the alias'), its signature checked before any download: the signature covers name
         and version too, so another model's or an older version's signed bundle (and its tags) copied here is
         refused."""
-        from mlops.signing import verify
-
         mv = self.version(name, version) if version is not None else self.by_alias(name, alias)
-        verify(mv.name, mv.version, mv.sha256, mv.tags.get(tracking_tags.SIGNATURE), f"model '{name}' v{mv.version}")
+        _check_signature(mv)
         return mv
 
 

@@ -17,7 +17,7 @@ def build_application(cfg: EndpointConfig, routing: dict[str, Any] | None = None
     from mlops.serving.traffic_monitor import build_monitor
 
     options = cfg.settings.deployment_options.serve_options()
-    user_config = {"version": cfg.version, **({"routing": routing} if routing else {})}
+    user_config = {"version": cfg.version, "models": cfg.model_records, **({"routing": routing} if routing else {})}
     endpoint = serve.deployment(Endpoint, name="endpoint", user_config=user_config, **options)
     endpoint = with_code_version(endpoint, cfg.code_version())
     return endpoint.bind(cfg, build_monitor(cfg, user_config))

@@ -145,7 +145,7 @@ def endpoint_config(node: Any, version: str | None = None, loaded: Any = None):
     `loaded`: that version's bundle when the caller has loaded (and verified) it already."""
     from mlops.models.model_contract import IMPUTED_KEY
     from mlops.plan.endpoint import EndpointSettings
-    from mlops.registry import Registry
+    from mlops.registry import Registry, version_record
     from mlops.serving.endpoint_config import EndpointConfig
     from mlops.serving.scoring import columns_taking_null
     from mlops.serving.traffic_log import monitoring_dir
@@ -171,7 +171,8 @@ def endpoint_config(node: Any, version: str | None = None, loaded: Any = None):
         settings=settings, tracking_uri=uri, version=str(version), input_schema=bundle.meta["input_schema"],
         id_column=bundle.meta.get("id_column"), takes_null=columns_taking_null(bundle), token_sha256=sha,
         monitoring_dir=feedback, target_column=bundle.meta.get("target"), online_store=store,
-        ignored_columns=list(bundle.meta.get("ignored_columns") or []))
+        ignored_columns=list(bundle.meta.get("ignored_columns") or []),
+        model_records={str(version): version_record(registry.version(settings.name, version))})
 
 
 def check_online_store(path: str) -> None:

@@ -28,6 +28,9 @@ class EndpointConfig:
     # Columns of the training data the model does not read (features.drop, ids, free text, constants): a row
     # of the training or a batch file carries them, so every route accepts and ignores them.
     ignored_columns: list[str] = field(default_factory=list)
+    # version -> where its files are (mlops.registry.version_record), resolved by the deployer: replicas load
+    # from there without MLflow when the files are on their machine. Per version, like `version`: not code.
+    model_records: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -59,7 +62,7 @@ class EndpointConfig:
         from dataclasses import asdict
         from importlib.metadata import version as installed
 
-        facts = {k: v for k, v in asdict(self).items() if k not in ("settings", "version")}
+        facts = {k: v for k, v in asdict(self).items() if k not in ("settings", "version", "model_records")}
         settings = self.settings.params()
         settings.pop("deployment_options")
         payload = {**facts, "settings": settings, "mlops": installed("mlops")}

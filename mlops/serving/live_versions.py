@@ -52,6 +52,7 @@ class LiveVersions:
         self.vdelta = VersionDelta()
         self._poller, self._tried_at = None, 0.0  # the poll task; the newest table already acted on
         self._configured: Optional[Routing] = None  # the user_config's routing (the champion alone, outside tests)
+        self._records: dict[str, Any] = {}  # version -> its files' record from the user_config (mlops.registry.load_version)
 
     def reconfigure(self, user_config: dict[str, Any]) -> None:
         """Load the versions the user_config names (its champion, and a rollout's other versions); the
@@ -63,6 +64,7 @@ class LiveVersions:
         the mlops_swap_failures_total metric and `mlops status`. A replica with nothing to serve yet
         (its first load) has no old version to fall back on and fails as before."""
         version = str(user_config["version"])
+        self._records = user_config.get("models") or {}  # where the deployer found each version's files
         self._configured = Routing.from_dict(user_config.get("routing"), version)  # what the monitor's tables override
         self._take(self._configured)
 
@@ -101,9 +103,9 @@ class LiveVersions:
 
     def _load(self, version: str) -> tuple:
         """(bundle, verified fast path or None) of a registered version, checked against the endpoint's inputs."""
-        from mlops.registry import Registry
+        from mlops.registry import load_version
 
-        bundle = Registry(self.config.tracking_uri).load(self.config.name, version=version)
+        bundle = load_version(self.config.tracking_uri, self.config.name, version, self._records.get(version))
         if bundle.meta.get("flavor") == "torch":  # on the GPU this replica holds (gpus_per_replica), else the CPU
             from mlops.models.device import place
 

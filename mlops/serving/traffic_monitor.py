@@ -57,10 +57,11 @@ class Monitor:
             return
         reference = None
         if self.settings.drift is not None:
-            from mlops.registry import Registry
+            from mlops.registry import load_drift_reference_of
 
+            record = (user_config.get("models") or {}).get(version)
             try:  # the reference alone: the model (and its outlier detector) are the replicas' to load
-                reference = Registry(self.config.tracking_uri).drift_reference(self.config.name, version)
+                reference = load_drift_reference_of(self.config.tracking_uri, self.config.name, version, record)
             except Exception as exc:  # noqa: BLE001 - reported in /stats; traffic keeps being counted
                 self.load_error = {"version": version, "error": f"{type(exc).__name__}: {exc}"[:500]}
                 if self.version is None:  # nothing to keep: watch traffic, judge no drift

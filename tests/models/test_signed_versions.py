@@ -99,3 +99,27 @@ def test_a_signature_of_the_old_hash_only_scheme_is_refused_with_what_to_do(stor
     registry.client.set_model_version_tag("iris", version, tracking_tags.SIGNATURE, legacy)
     with pytest.raises(RegistryError, match=r"older scheme, over its hash alone.*register it again"):
         registry.load("iris", alias=None, version=version)
+
+
+def test_a_replica_loads_a_recorded_version_from_its_folder_under_the_same_checks(store, tmp_path):
+    """What a deployer hands the replicas (mlops.registry.version_record) loads without the store when the
+    files are on this machine, and is refused as the registry's own load refuses: a signature for another
+    version, or a changed file. A store the files are not beside (a server's) goes through the registry."""
+    from mlops.registry import fetch_recorded, load_version, version_record
+
+    registry, register = store
+    old, new = register("iris", 0.5), register("iris", 0.2)
+    record = version_record(registry.version("iris", new))
+    assert json.loads(json.dumps(record)) == record  # plain data: it travels in Serve's user_config
+    assert load_version("sqlite:///nowhere/mlflow.db", "iris", new, record).predict(pd.DataFrame({"a": [0.3]})).tolist() == [True]
+
+    forged = {**record, "tags": {**record["tags"], tracking_tags.SIGNATURE: registry.version("iris", old).tags[tracking_tags.SIGNATURE]}}
+    with pytest.raises(RegistryError, match=f"model 'iris' v{new}: its signature does not match"):
+        load_version(registry.uri, "iris", new, forged)
+    assert fetch_recorded({**record, "source": "mlflow-artifacts:/1/abc/artifacts/model"}, tmp_path / "x") is None
+    assert load_version(registry.uri, "iris", old, record).predict(pd.DataFrame({"a": [0.3]})).tolist() == [False]  # not v{old}'s record
+
+    with (_folder(registry, "iris", new) / "MLmodel").open("a") as handle:
+        handle.write("# changed\n")
+    with pytest.raises(RegistryError, match="modified after registration"):
+        load_version("sqlite:///nowhere/mlflow.db", "iris", new, record)
