@@ -39,13 +39,13 @@ def deploy_routing(name: str, table: dict[str, Any]) -> str:
 
     from mlops.serving.app import build_application
     from mlops.serving.app_records import record_app, recorded_node
-    from mlops.serving.deploy import Deployed, endpoint_config
+    from mlops.serving.deploy import Deployed, endpoint_config, run_serve_app
 
     node = recorded_node(name)
     if node is None:
         raise MlopsError(f"no endpoint '{name}' is recorded here: deploy it with `mlops apply` first")
     cfg = endpoint_config(node, table["champion"])
-    serve.run(build_application(cfg, table), name=name, route_prefix=cfg.settings.route, blocking=False)
+    run_serve_app(build_application(cfg, table), name, cfg.settings.route)
     settings = cfg.settings
     record_app(node, Deployed(name, f"http://{settings.host}:{settings.port}{settings.route}", cfg.version),
                cfg.token_sha256)
