@@ -95,7 +95,7 @@ def table_for(state: RolloutState, spec: Any, now: float) -> dict[str, Any]:
         winner = challenger if state.phase == "done" else champion
         routing = Routing(winner, {winner: 100.0}, mode=state.phase)
     data = routing.to_dict()
-    data.update(epoch=state.epoch, at=now)
+    data.update(epoch=state.epoch, at=now, models=state.models)
     return data
 
 
@@ -103,7 +103,7 @@ def begin_rollout(project: Any, champion_version: str, challenger_version: str, 
     """Start rolling `challenger_version` out against `champion_version` with the endpoint's rollout settings
     as applied, or `settings` (a RolloutSpec) (canary: steps[0] of traffic; shadow: a copy of it; ab: the split
     between aliases); returns what it did. The rollout keeps these settings until it ends."""
-    from mlops.registry import Registry
+    from mlops.registry import Registry, version_record
     from mlops.serving.routing_control import on_local_head, push_routing
 
     spec, name, now = settings or rollout_settings(project), project.spec.name, time.time()
@@ -118,7 +118,9 @@ def begin_rollout(project: Any, champion_version: str, challenger_version: str, 
         if running is not None and running.active and running.phase != "ab":
             raise RuntimeError(f"a rollout of v{running.challenger} is in progress ({running.phase}): it ends first")
         state = RolloutState(name, spec.strategy, str(champion_version), str(challenger_version), phase, started=now,
-                             phase_started=now, settings=spec.model_dump(mode="json"))
+                             phase_started=now, settings=spec.model_dump(mode="json"),
+                             models={v: version_record(registry.version(name, v)) for v in (str(champion_version),
+                                                                                            str(challenger_version))})
         if phase == "ab":
             state.routing = ab_table(registry, name, spec)
         elif phase == "canary" and spec.steps[0] == 100:

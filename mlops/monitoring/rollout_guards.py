@@ -29,6 +29,9 @@ class RolloutState:
     routing: dict[str, Any] = field(default_factory=dict)  # the routing table in force
     settings: dict[str, Any] = field(default_factory=dict)  # the RolloutSpec it began with (fixed for its life)
     history: list[dict[str, Any]] = field(default_factory=list)  # every decision: at, action, reason
+    # champion's and challenger's files (mlops.registry.version_record), in every table: replicas load them
+    # without opening the store
+    models: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RolloutState:

@@ -64,7 +64,8 @@ class LiveVersions:
         the mlops_swap_failures_total metric and `mlops status`. A replica with nothing to serve yet
         (its first load) has no old version to fall back on and fails as before."""
         version = str(user_config["version"])
-        self._records = user_config.get("models") or {}  # where the deployer found each version's files
+        # Where the deployer found each version's files (a rollout's table carries its versions' too).
+        self._records = {**((user_config.get("routing") or {}).get("models") or {}), **(user_config.get("models") or {})}
         self._configured = Routing.from_dict(user_config.get("routing"), version)  # what the monitor's tables override
         self._take(self._configured)
 
@@ -178,6 +179,7 @@ class LiveVersions:
         if table.get("at", 0) <= self._tried_at:
             return  # acted on already (a version of it did not load: not retried every poll)
         self._tried_at = table.get("at", 0)
+        self._records = {**self._records, **(table.get("models") or {})}  # a rollout's versions' files
         routing = Routing.from_dict(table, self.version)
         for version in [v for v in routing.live if v not in self.loaded]:
             try:

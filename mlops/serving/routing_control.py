@@ -35,8 +35,6 @@ def on_local_head() -> Iterator[bool]:
 def deploy_routing(name: str, table: dict[str, Any]) -> str:
     """Redeploy application `name` with its recorded deploy node and `table` in the user_config: Serve
     reconfigures the replicas in place, which load the table's versions (returns once they serve)."""
-    from ray import serve
-
     from mlops.serving.app import build_application
     from mlops.serving.app_records import record_app, recorded_node
     from mlops.serving.deploy import Deployed, endpoint_config, run_serve_app

@@ -158,7 +158,13 @@ def test_a_good_challenger_goes_through_the_canary_to_100_with_no_failed_request
     project = rollout["project"]
     with Traffic(rollout["url"], rollout["rows"]) as traffic:
         begin_rollout(project, "1", "2")  # the applied settings: steps [50, 100], step_every 1s, bake 1s
-        assert load_state(project).phase == "canary"
+        state = load_state(project)
+        assert state.phase == "canary"
+        # Each table names where both versions' files are, so replicas load the challenger without the store.
+        from mlops.registry import local_folder
+
+        records = state.routing["models"]
+        assert sorted(records) == ["1", "2"] and all(local_folder(r["source"]) and r["sha256"] for r in records.values())
         promoted = tick_until(project, {"rollout.promote"})
         assert [e["kind"] for e in promoted] == ["rollout.promote"] and champion(project) == "2"
         finished = tick_until(project, {"rollout.finish"})[-1]
