@@ -110,8 +110,9 @@ def test_a_replica_loads_a_recorded_version_from_its_folder_under_the_same_check
     registry, register = store
     old, new = register("iris", 0.5), register("iris", 0.2)
     record = version_record(registry.version("iris", new))
+    nowhere = f"sqlite:///{tmp_path / 'no-such-dir' / 'mlflow.db'}"  # the store is not opened (it would fail)
     assert json.loads(json.dumps(record)) == record  # plain data: it travels in Serve's user_config
-    assert load_version("sqlite:///nowhere/mlflow.db", "iris", new, record).predict(pd.DataFrame({"a": [0.3]})).tolist() == [True]
+    assert load_version(nowhere, "iris", new, record).predict(pd.DataFrame({"a": [0.3]})).tolist() == [True]
 
     forged = {**record, "tags": {**record["tags"], tracking_tags.SIGNATURE: registry.version("iris", old).tags[tracking_tags.SIGNATURE]}}
     with pytest.raises(RegistryError, match=f"model 'iris' v{new}: its signature does not match"):
@@ -122,4 +123,4 @@ def test_a_replica_loads_a_recorded_version_from_its_folder_under_the_same_check
     with (_folder(registry, "iris", new) / "MLmodel").open("a") as handle:
         handle.write("# changed\n")
     with pytest.raises(RegistryError, match="modified after registration"):
-        load_version("sqlite:///nowhere/mlflow.db", "iris", new, record)
+        load_version(nowhere, "iris", new, record)
