@@ -182,14 +182,23 @@ def fetch_recorded(record: dict[str, Any], dst: Path) -> "Fetched | None":
     return Fetched(Path(dst), mv.version, mv.sha256, mv.tags.get(tracking_tags.HASH_SCHEME))
 
 
+@contextmanager
+def _recorded(record: dict[str, Any] | None, name: str, version: str) -> Iterator["Fetched | None"]:
+    """The version's files in a private temporary folder when `record` is this version's and its folder is on
+    this machine (fetch_recorded), else None: then the registry has to fetch them."""
+    if record is None or str(record.get("name")) != name or str(record.get("version")) != str(version):
+        yield None
+        return
+    with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
+        yield fetch_recorded(record, Path(tmp) / "model")
+
+
 def load_version(uri: str, name: str, version: str, record: dict[str, Any] | None = None) -> Any:
     """Version `version` of model `name`, verified and loaded: from its folder by `record` when the deployer
     gave one for it and the folder is on this machine, else through the registry at `uri`."""
-    if record is not None and str(record.get("name")) == name and str(record.get("version")) == str(version):
-        with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
-            fetched = fetch_recorded(record, Path(tmp) / "model")
-            if fetched is not None:
-                return fetched.load()
+    with _recorded(record, name, version) as fetched:
+        if fetched is not None:
+            return fetched.load()
     return Registry(uri).load(name, version=version)
 
 
@@ -197,11 +206,9 @@ def load_drift_reference_of(uri: str, name: str, version: str, record: dict[str,
     """The drift reference of a version (as Registry.drift_reference), from its folder by `record` when it is here."""
     from mlops.models.bundle import load_drift_reference
 
-    if record is not None and str(record.get("name")) == name and str(record.get("version")) == str(version):
-        with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
-            fetched = fetch_recorded(record, Path(tmp) / "model")
-            if fetched is not None:
-                return load_drift_reference(fetched.directory, fetched.sha256, fetched.hash_scheme)
+    with _recorded(record, name, version) as fetched:
+        if fetched is not None:
+            return load_drift_reference(fetched.directory, fetched.sha256, fetched.hash_scheme)
     return Registry(uri).drift_reference(name, version)
 
 
@@ -483,9 +490,13 @@ class Registry:
     def meta(self, name: str, version: str | int) -> dict[str, Any]:
         """A version's bundle metadata, verified as `load` verifies the whole version (signature, then every
         file's hash), without loading its model: what a deploy needs to build the endpoint's request model."""
+        return self.meta_of(self.version(name, version))
+
+    def meta_of(self, mv: ModelVersion) -> dict[str, Any]:
+        """`meta` of a version already looked up (by version or alias)."""
         from mlops.models.bundle import verified_meta
 
-        mv = self._signed(name, None, version)
+        _check_signature(mv)
         with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
             meta = verified_meta(self.download(mv, Path(tmp)), mv.sha256, mv.tags.get(tracking_tags.HASH_SCHEME))
         return {**meta, "registered_version": mv.version}

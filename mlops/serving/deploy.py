@@ -153,14 +153,15 @@ def endpoint_config(node: Any, version: str | None = None, loaded: Any = None):
     settings = EndpointSettings.of(node)
     uri = node.runtime["tracking_uri"]
     registry = Registry(uri)
-    if version is None:
-        version = registry.by_alias(settings.name, settings.model_alias).version
+    mv = (registry.by_alias(settings.name, settings.model_alias) if version is None
+          else registry.version(settings.name, version))
+    version = mv.version
     if loaded is not None and str(loaded.meta.get("registered_version")) == str(version):
         bundle = loaded
     else:
         # The metadata alone (verified): the replicas load the model. A version registered before mlops
         # recorded what its model imputes is loaded here to find out.
-        meta = registry.meta(settings.name, version)
+        meta = registry.meta_of(mv)
         bundle = SimpleNamespace(meta=meta) if IMPUTED_KEY in meta else registry.load(settings.name, version=version)
     sha = token_sha256(settings, node.runtime["base_dir"])
     store = node.runtime.get("online_store")
@@ -172,7 +173,7 @@ def endpoint_config(node: Any, version: str | None = None, loaded: Any = None):
         id_column=bundle.meta.get("id_column"), takes_null=columns_taking_null(bundle), token_sha256=sha,
         monitoring_dir=feedback, target_column=bundle.meta.get("target"), online_store=store,
         ignored_columns=list(bundle.meta.get("ignored_columns") or []),
-        model_records={str(version): version_record(registry.version(settings.name, version))})
+        model_records={str(version): version_record(mv)})
 
 
 def check_online_store(path: str) -> None:
