@@ -17,12 +17,16 @@ REPO = Path(__file__).resolve().parent.parent
 # 24 to well over 30 minutes. Popped before any Ray or subprocess starts, so they inherit it.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 sys.dont_write_bytecode = False
+# pytest-xdist's workers run with COLUMNS=80, and rich fixes a console's width from COLUMNS when it is made
+# (mlops.cli's, on import): the tests that give a CLI invocation its own COLUMNS would get 80 columns instead.
+os.environ.pop("COLUMNS", None)
 EXAMPLES = REPO / "examples"
 
 # ray_local and tracking_uri come from mlops.testing (loaded with -p mlops.testing in pyproject.toml).
 from mlops.cluster.processes import free_port, stable_port  # noqa: E402,F401  (tests import them from here)
 from report_versions import two_versions  # noqa: E402,F401  (tests/reports' two registered versions, made once)
 from cluster_fixtures import mlflow_server, ray_two_nodes  # noqa: E402,F401  (session: beyond one machine)
+import shared_ray  # noqa: E402  (two xdist workers, one shared Ray)
 
 
 # Hypothesis: the same examples on every CI run, so a mutation a property test catches is caught every time;
@@ -121,7 +125,8 @@ _RELIABILITY: dict[str, dict] = {}
 # (GCS, raylet, agents, log monitor, Serve's controller and proxies once a module deployed) about 0.1 core,
 # the two-node cluster as much again. Modules run in their collected order within three groups: those that
 # need no shared Ray first, then those on the session's Ray, then those on the two-node cluster (started by
-# the first of them, stopped at the end of the session, so it never runs beside the other modules).
+# the first of them, stopped at the end of the session). On two xdist workers (tests/shared_ray.py) one
+# worker runs groups 1 and 2, in that order, and the modules of group 0 go to whichever worker is free.
 RAY_FIXTURES = ("ray_local",)
 CLUSTER_FIXTURES = ("ray_two_nodes", "mlflow_server")
 
@@ -131,17 +136,31 @@ def _module_group(items) -> int:
     return 2 if used.intersection(CLUSTER_FIXTURES) else 1 if used.intersection(RAY_FIXTURES) else 0
 
 
-def _in_groups(items: list) -> list:
-    """`items` with whole modules moved into their group (a module's tests stay together and in order)."""
+def _modules(items: list) -> dict[str, list]:
     modules: dict[str, list] = {}
     for item in items:
         modules.setdefault(item.nodeid.split("::")[0], []).append(item)
-    ordered = sorted(modules.values(), key=_module_group)  # stable: the collected order within a group
+    return modules
+
+
+def _in_groups(items: list) -> list:
+    """`items` with whole modules moved into their group (a module's tests stay together and in order)."""
+    ordered = sorted(_modules(items).values(), key=_module_group)  # stable: the collected order within a group
     return [item for module in ordered for item in module]
+
+
+def pytest_configure(config):
+    shared_ray.on_controller(config)
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)  # a hook of pytest-xdist (a dev dependency)
+def pytest_xdist_make_scheduler(config, log):
+    return shared_ray.make_scheduler(config, log) if os.environ.get(shared_ray.GROUPS_FILE_ENV) else None
 
 
 def pytest_collection_modifyitems(items):
     items[:] = _in_groups(items)
+    shared_ray.record_groups({module: _module_group(module_items) for module, module_items in _modules(items).items()})
     gpu_tests = [item for item in items if item.get_closest_marker("gpu") is not None]
     if gpu_tests and not _cuda_available():
         for item in gpu_tests:
@@ -163,7 +182,10 @@ def pytest_collection_finish(session):
     """The core install of the README test starts now, in the background, when that test is selected."""
     import core_install
 
-    core_install.start_if_collected([item.nodeid for item in session.items])
+    # Each xdist worker collects every test: there, the test's fixture starts the install when the test runs
+    # (on the worker without the shared Ray, which has the time).
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        core_install.start_if_collected([item.nodeid for item in session.items])
 
 
 @pytest.hookimpl(trylast=True)
@@ -174,19 +196,23 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_sessionfinish(session):
+    import fcntl
     import json
 
     import core_install
 
     core_install.close()
+    shared_ray.cleanup()
 
     ran = {k: v for k, v in _RELIABILITY.items() if "outcome" in v}
     if ran:
         figures = REPO / ".reliability"  # tests/reliability/figures.py writes the suites' figures here too
         figures.mkdir(exist_ok=True)
         path = figures / "outcomes.json"
-        kept = json.loads(path.read_text()) if path.is_file() else {}
-        path.write_text(json.dumps({**kept, **ran}, indent=1, sort_keys=True))
+        with open(figures / ".outcomes.lock", "w") as lock:  # xdist's workers end their sessions on their own
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            kept = json.loads(path.read_text()) if path.is_file() else {}
+            path.write_text(json.dumps({**kept, **ran}, indent=1, sort_keys=True))
 
 
 # -- PostgreSQL: a real database for the sql source (Debian's `postgresql` package; .ci/run installs it) --
