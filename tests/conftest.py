@@ -111,10 +111,13 @@ def scrape_metric_names(model: str, wanted: set[str], timeout: float = 60) -> se
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
-    """New MLflow stores made in this process take their tables from one migrated template (tests/fresh_stores.py)."""
+    """New MLflow stores made in this process take their tables from one migrated template (tests/fresh_stores.py);
+    under xdist, a test on a shared Ray runs on the one worker that has it."""
     import fresh_stores
 
     fresh_stores.install()
+    if _module_group([item]):
+        shared_ray.claim()
 
 
 # -- reliability figures: every test marked `reliability` leaves its outcome for docs/reliability.md --

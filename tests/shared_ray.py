@@ -40,6 +40,26 @@ def record_groups(groups: dict[str, int]) -> None:
         os.replace(partial, path)  # whole: the other worker may be writing the same content
 
 
+def claim() -> None:
+    """Before a test on the shared Ray or the cluster: the first worker to run one owns them for the session;
+    another worker running one (a scheduler that split the unit) fails it, naming both."""
+    path, worker = os.environ.get(GROUPS_FILE_ENV), os.environ.get("PYTEST_XDIST_WORKER")
+    if not (path and worker):
+        return
+    owner, mine = Path(path).parent / "shared-ray-worker", Path(path).parent / f"claim-{worker}"
+    mine.write_text(worker)
+    try:
+        os.link(mine, owner)  # whole or not at all: the other worker never reads a half-written name
+        return
+    except FileExistsError:
+        holder = owner.read_text()
+    if holder != worker:
+        import pytest
+
+        pytest.fail(f"a test on the shared Ray runs on {worker}, while {holder} has the session's Ray: "
+                    "tests/shared_ray.py's unit was split", pytrace=False)
+
+
 def make_scheduler(config, log):
     """xdist's scope scheduling with the units above (scheduling starts once every worker has collected)."""
     from xdist.scheduler import LoadScopeScheduling
